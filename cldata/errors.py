@@ -1,0 +1,94 @@
+"""Every exception cldata raises on purpose.
+
+All derive from :class:`CldataError`, so ``except cldata.errors.CldataError`` catches
+anything cldata refused. Where a standard exception type is the natural one for the
+situation (``TypeError`` for a value of the wrong type, ``KeyError`` for a missing entry,
+``ValueError`` for a bad value), the cldata exception derives from it as well, so code
+written against plain Python conventions keeps working.
+
+Example
+-------
+>>> import cldata
+>>> from cldata.errors import UnsupportedValueError
+>>> try:
+...     cldata.encode(object())
+... except UnsupportedValueError as exc:
+...     print(type(exc).__name__)
+UnsupportedValueError
+"""
+
+from __future__ import annotations
+
+
+class CldataError(Exception):
+    """Base class of every error cldata raises deliberately."""
+
+
+# --- values and the entry codec -------------------------------------------------------
+
+
+class UnsupportedValueError(CldataError, TypeError):
+    """A value cannot be stored: its type is not one the codec supports."""
+
+
+class ValueOutOfRangeError(CldataError, ValueError):
+    """A value has a supported type but cannot be represented (e.g. an int above 2**64-1)."""
+
+
+class DecodeError(CldataError, ValueError):
+    """Bytes read from a file are not a valid encoded entry."""
+
+
+class UnsafeContentError(CldataError):
+    """A file asks to run code or build an object outside the allow-list.
+
+    Raised instead of unpickling a forbidden class or function, or decoding a numpy
+    object array. Nothing from the file has been executed when this is raised.
+    """
+
+
+# --- recording files --------------------------------------------------------------------
+
+
+class RecordingFileError(CldataError):
+    """Base class for problems with a CL recording file."""
+
+
+class NotARecordingError(RecordingFileError, ValueError):
+    """The file is not a CL recording (not HDF5, or not the CL layout)."""
+
+
+class CorruptRecordingError(RecordingFileError):
+    """The file is a damaged CL recording: truncated, or with malformed nodes."""
+
+
+class RecordingInProgressError(RecordingFileError):
+    """A live writer still has the recording open; use :func:`cldata.follow` to read it."""
+
+
+class UnfinishedRecordingError(RecordingFileError):
+    """The writer of the recording stopped without closing it (it crashed or was killed).
+
+    Everything that was flushed is kept in the recording's journal;
+    :func:`cldata.recover` (or ``cldata check --repair``) restores it into the file.
+    """
+
+
+class InvalidNameError(CldataError, ValueError):
+    """A data-stream (or other) name is empty, too long, or contains forbidden characters."""
+
+
+class TimestampOrderError(CldataError, ValueError):
+    """Data-stream timestamps must strictly increase within a stream."""
+
+
+class WriterClosedError(CldataError, ValueError):
+    """The writer (or stream) has been closed; nothing more can be written through it."""
+
+
+class InvalidDataError(CldataError, ValueError):
+    """Spikes, stims or samples given to a writer have the wrong shape, dtype or range."""
+
+
+class BrokenLinkError(CldataError, FileNotFoundError):
+    """A recording that a store links to has been moved or deleted."""

@@ -1,0 +1,158 @@
+"""The recording journal: an append-only, checksummed log beside a recording being written.
+
+HDF5 is not crash-safe: a process killed while HDF5 updates its metadata can leave a
+file that no longer opens. So a :class:`~cldata.RecordingWriter` first appends every
+operation (file creation, new streams, attribute changes, each flushed batch of entries,
+spikes, stims and samples) to ``<recording>.journal``, and ``flush()`` returns only after
+the journal is on disk (``fsync``). Only then is the batch written into the HDF5 file.
+When the writer closes cleanly the journal is deleted.
+
+If the writer dies, the journal holds everything that was flushed, and
+:func:`cldata.recover` rebuilds the recording from it. A torn last record (the writer
+was killed while appending it) is recognised by its checksum and ignored: it was never
+acknowledged. The writer holds an advisory lock on the journal while it lives, which
+tells readers whether a journal belongs to a live writer or to a dead one; a live
+follower (:func:`cldata.follow`) reads the same journal to see new data as it is flushed.
+
+File layout::
+
+    header  b"CLDJRNL1"
+    record  <u32 payload length> <u32 CRC-32 of payload> <payload>
+    payload one msgpack map (cldata codec): {"op": name, ...}
+
+Examples
+--------
+>>> from cldata.format.journal import journal_path, read_journal
+>>> journal_path("rec.h5").name
+'rec.h5.journal'
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from cldata.errors import CorruptRecordingError, DecodeError
+from cldata.format.codec import Encoder, decode
+from cldata.fsutil import fsync_dir
+from cldata.locking import FileLock, is_locked
+
+__all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "MAGIC"]
+
+MAGIC = b"CLDJRNL1"
+_FRAME = struct.Struct("<II")
+_MAX_RECORD = 1 << 31  # a length beyond this is corruption, not data
+
+
+def journal_path(recording: str | os.PathLike[str]) -> Path:
+    """The journal that belongs to ``recording``."""
+    p = Path(recording)
+    return p.with_name(p.name + ".journal")
+
+
+def journal_state(recording: str | os.PathLike[str]) -> Literal["none", "live", "orphan"]:
+    """Whether ``recording`` has no journal, one held by a live writer, or one left by a dead one."""
+    j = journal_path(recording)
+    if not j.exists():
+        return "none"
+    return "live" if is_locked(j) else "orphan"
+
+
+class JournalWriter:
+    """Appends records to a new journal and makes them durable on :meth:`sync`.
+
+    Parameters
+    ----------
+    recording
+        The recording the journal belongs to; the journal is ``<recording>.journal``.
+    durable
+        ``fsync`` on :meth:`sync` (the default). Without it, flushed data survives the
+        death of the process but not of the machine.
+    """
+
+    def __init__(self, recording: str | os.PathLike[str], durable: bool = True):
+        self.path = journal_path(recording)
+        self.durable = durable
+        self._lock = FileLock(self.path)
+        # O_EXCL: an existing journal is somebody's unrecovered data, never overwrite it
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        self._file = os.fdopen(fd, "ab", buffering=1 << 20)
+        if not self._lock.acquire(exclusive=True):  # pragma: no cover - just created by us
+            raise CorruptRecordingError(f"cannot lock the new journal {self.path}")
+        self._encoder = Encoder()
+        self._file.write(MAGIC)
+        self.sync()
+        fsync_dir(self.path.parent)
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Append one record (buffered until :meth:`sync`)."""
+        payload = self._encoder.pack(record)
+        self._file.write(_FRAME.pack(len(payload), zlib.crc32(payload)))
+        self._file.write(payload)
+
+    def sync(self) -> None:
+        """Write buffered records to the file and, if ``durable``, to the disk."""
+        self._file.flush()
+        if self.durable:
+            os.fsync(self._file.fileno())
+
+    def close(self, remove: bool) -> None:
+        """Close the journal; with ``remove``, delete it (the recording is complete)."""
+        if self._file.closed:
+            return
+        self._file.close()
+        if remove:
+            self.path.unlink(missing_ok=True)
+            fsync_dir(self.path.parent)
+        self._lock.release()
+
+
+def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
+    """Yield ``(record, end offset)`` for each complete record of the journal at ``path``.
+
+    Stops at the end of the file or at a torn record (incomplete, or failing its checksum),
+    which is what a crash mid-append leaves. ``offset`` resumes after a previous call (0
+    starts at the beginning and checks the header).
+
+    Raises
+    ------
+    cldata.errors.CorruptRecordingError
+        If the file is not a cldata journal, or a record with a valid checksum does not decode.
+    """
+    with open(path, "rb") as f:
+        if offset == 0:
+            head = f.read(len(MAGIC))
+            if len(head) < len(MAGIC):
+                return
+            if head != MAGIC:
+                raise CorruptRecordingError(f"{path} is not a cldata recording journal")
+            offset = len(MAGIC)
+        else:
+            f.seek(offset)
+        while True:
+            frame = f.read(_FRAME.size)
+            if len(frame) < _FRAME.size:
+                return
+            size, crc = _FRAME.unpack(frame)
+            if size > _MAX_RECORD:
+                return
+            payload = f.read(size)
+            if len(payload) < size or zlib.crc32(payload) != crc:
+                return
+            try:
+                record = decode(payload)
+            except DecodeError as exc:
+                raise CorruptRecordingError(f"journal {path} holds an undecodable record: {exc}") from None
+            if not isinstance(record, dict) or "op" not in record:
+                raise CorruptRecordingError(f"journal {path} holds a record without an operation")
+            offset += _FRAME.size + size
+            yield record, offset
+
+
+def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Every complete record of a journal, in order (a torn tail is ignored)."""
+    return [record for record, _ in iter_records(path)]

@@ -1,0 +1,480 @@
+"""Reading data streams of a CL recording: ``DataStreamView`` and ``DataStreamCollection``.
+
+A data stream is an index table (``timestamp``, ``start_index``, ``end_index``) and a byte
+array holding the msgpack entries end to end. The CL reader walks the index row by row
+through PyTables; cldata loads the index once into numpy arrays, finds ranges with
+``searchsorted``, reads the bytes of a whole range in one go (small reads through a block
+cache) and decodes a contiguous span with one msgpack ``Unpacker``.
+
+Examples
+--------
+>>> import cldata
+>>> rec = cldata.RecordingView(cldata.example_recording())  # doctest: +SKIP
+>>> score = rec.data_streams["score"]                       # doctest: +SKIP
+>>> len(score), score[1], list(score.keys_for_range(0, 3))  # doctest: +SKIP
+(4, 0, [1, 2])
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import tables
+
+from cldata.errors import CorruptRecordingError, DecodeError, InvalidDataError
+from cldata.format.attributes import AttributesView, read_attributes
+from cldata.format.codec import decode_span
+from cldata.format.layout import INDEX_DTYPE, STREAM_DATA, STREAM_INDEX
+from cldata.timebase import to_window
+
+__all__ = ["DataStreamView", "DataStreamCollection"]
+
+_BLOCK_BITS = 16  # 64 KiB blocks for small reads
+_BLOCK = 1 << _BLOCK_BITS
+_CACHE_BLOCKS = 256  # at most 16 MiB cached per stream
+_DIRECT_READ = 1 << 20  # reads this large bypass the cache
+_DECODE_CHUNK_BYTES = 4 << 20  # iteration decodes about this many bytes at a time
+
+
+class _StreamStore:
+    """The index arrays of one stream (loaded on first use) and a cache of its data bytes.
+
+    Shared by every view of the same stream, so a time-windowed view costs nothing more.
+    """
+
+    def __init__(self, group: tables.Group, source: str):
+        self.source = source
+        try:
+            self.index_node = group._f_get_child(STREAM_INDEX)
+            self.data_node = group._f_get_child(STREAM_DATA)
+        except tables.NoSuchNodeError as exc:
+            raise CorruptRecordingError(
+                f"data stream {group._v_pathname} in {source} has no {exc}: a CL data stream "
+                "is a group holding an 'index' table and a 'data' byte array"
+            ) from None
+        if not isinstance(self.index_node, tables.Table) or set(self.index_node.colnames) != set(INDEX_DTYPE.names):
+            raise CorruptRecordingError(
+                f"{self.index_node._v_pathname} in {source} is not a data-stream index table "
+                f"(columns {getattr(self.index_node, 'colnames', None)}, expected {list(INDEX_DTYPE.names)})"
+            )
+        if not isinstance(self.data_node, tables.Array) or self.data_node.atom.dtype != np.uint8 or self.data_node.ndim != 1:
+            raise CorruptRecordingError(
+                f"{self.data_node._v_pathname} in {source} is not a 1-d uint8 array of entry bytes"
+            )
+        self._timestamps: np.ndarray | None = None
+        self._starts: np.ndarray | None = None
+        self._ends: np.ndarray | None = None
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._nbytes = int(self.data_node.nrows)
+
+    # -- index ---------------------------------------------------------------------------
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._timestamps is None:
+            self._load_index()
+        return self._timestamps, self._starts, self._ends  # type: ignore[return-value]
+
+    def _load_index(self) -> None:
+        try:
+            rows = self.index_node.read()
+        except tables.HDF5ExtError as exc:
+            raise CorruptRecordingError(f"cannot read {self.index_node._v_pathname} in {self.source}: {exc}") from None
+        ts = np.ascontiguousarray(rows["timestamp"], dtype=np.int64)
+        starts = np.ascontiguousarray(rows["start_index"], dtype=np.uint64).astype(np.int64)
+        ends = np.ascontiguousarray(rows["end_index"], dtype=np.uint64).astype(np.int64)
+        path = self.index_node._v_pathname
+        if ts.size > 1:
+            bad = np.flatnonzero(np.diff(ts) <= 0)
+            if bad.size:
+                i = int(bad[0])
+                raise CorruptRecordingError(
+                    f"{path} in {self.source}: timestamps do not strictly increase at rows "
+                    f"{i}-{i + 1} ({ts[i]} then {ts[i + 1]})"
+                )
+        if ts.size:
+            bad = np.flatnonzero((starts < 0) | (ends < starts) | (ends > self._nbytes))
+            if bad.size:
+                i = int(bad[0])
+                raise CorruptRecordingError(
+                    f"{path} in {self.source}: row {i} points at bytes [{rows['start_index'][i]}, "
+                    f"{rows['end_index'][i]}) outside the {self._nbytes} bytes of entry data (truncated file?)"
+                )
+        self._timestamps, self._starts, self._ends = ts, starts, ends
+
+    # -- bytes ---------------------------------------------------------------------------
+
+    def read_bytes(self, a: int, b: int) -> bytes:
+        if b <= a:
+            return b""
+        if b - a >= _DIRECT_READ:
+            return self._read_node(a, b)
+        first, last = a >> _BLOCK_BITS, (b - 1) >> _BLOCK_BITS
+        if first == last:
+            base = first << _BLOCK_BITS
+            return self._block(first)[a - base : b - base]
+        parts = [self._block(k) for k in range(first, last + 1)]
+        base = first << _BLOCK_BITS
+        return b"".join(parts)[a - base : b - base]
+
+    def _block(self, k: int) -> bytes:
+        block = self._blocks.get(k)
+        if block is None:
+            start = k << _BLOCK_BITS
+            block = self._read_node(start, min(start + _BLOCK, self._nbytes))
+            self._blocks[k] = block
+            if len(self._blocks) > _CACHE_BLOCKS:
+                self._blocks.popitem(last=False)
+        else:
+            self._blocks.move_to_end(k)
+        return block
+
+    def _read_node(self, a: int, b: int) -> bytes:
+        try:
+            return self.data_node.read(a, b).tobytes()
+        except tables.HDF5ExtError as exc:
+            raise CorruptRecordingError(
+                f"cannot read bytes [{a}, {b}) of {self.data_node._v_pathname} in {self.source}: {exc}"
+            ) from None
+
+    def decode_rows(self, i: int, j: int) -> list[Any]:
+        """Decode the entries in rows ``i .. j-1``: one read and one msgpack pass."""
+        starts, ends = self.arrays()[1:]
+        if j - i > 1 and not np.array_equal(starts[i + 1 : j], ends[i : j - 1]):
+            # not laid out end to end (neither CL nor cldata writes this): one at a time
+            return [v for r in range(i, j) for v in self._decode_one_span(r, r + 1)]
+        return self._decode_one_span(i, j)
+
+    def _decode_one_span(self, i: int, k: int) -> list[Any]:
+        ts, starts, ends = self.arrays()
+        a, b = int(starts[i]), int(ends[k - 1])
+        data = self.read_bytes(a, b)
+        try:
+            return decode_span(data, k - i)
+        except DecodeError as exc:
+            where = f"timestamp {ts[i]}" if k - i == 1 else f"timestamps {ts[i]}..{ts[k - 1]}"
+            raise type(exc)(f"{self.index_node._v_parent._v_pathname} in {self.source}, {where}: {exc}") from None
+
+
+class _RangeView:
+    """Base of the keys/values/items views: a lazy range of rows of one stream."""
+
+    __slots__ = ("_store", "_i", "_j")
+
+    def __init__(self, store: _StreamStore, i: int, j: int):
+        self._store, self._i, self._j = store, i, j
+
+    def __len__(self) -> int:
+        return self._j - self._i
+
+    def _timestamps(self) -> np.ndarray:
+        return self._store.arrays()[0][self._i : self._j]
+
+    def _values(self) -> Iterator[Any]:
+        i, j = self._i, self._j
+        ts, starts, ends = self._store.arrays()
+        while i < j:
+            # decode a bounded number of bytes at a time so memory stays bounded by the chunk
+            k = int(np.searchsorted(starts, starts[i] + _DECODE_CHUNK_BYTES, side="left"))
+            k = min(max(k, i + 1), j)
+            yield from self._store.decode_rows(i, k)
+            i = k
+
+    def __repr__(self) -> str:
+        items = list(self) if len(self) <= 20 else [*list(_take(iter(self), 20)), "..."]
+        return f"{type(self).__name__}({items})"
+
+
+def _take(it: Iterator[Any], n: int) -> Iterator[Any]:
+    for _ in range(n):
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+
+
+class DataStreamKeysView(_RangeView):
+    """The timestamps of a range of entries (frames, as Python ints when iterated)."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._timestamps().tolist())
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._timestamps().astype(dtype) if dtype is not None else self._timestamps().copy()
+
+    def to_numpy(self) -> np.ndarray:
+        """The timestamps as an int64 array."""
+        return self._timestamps().copy()
+
+
+class DataStreamValuesView(_RangeView):
+    """The decoded values of a range of entries, read lazily in chunks."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._values()
+
+
+class DataStreamItemsView(_RangeView):
+    """``(timestamp, value)`` pairs of a range of entries, read lazily in chunks."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        return zip(self._timestamps().tolist(), self._values())
+
+
+class DataStreamView:
+    """Read-only access to one data stream, optionally restricted to a time window.
+
+    The CL surface: ``len(stream)``, ``keys()``, ``values()``, ``items()``, ``stream[ts]``
+    (``KeyError`` if no entry has that timestamp), ``stream[a:b]`` (the values in
+    ``[a, b)``), ``keys_for_range / values_for_range / items_for_range(a, b)`` (``b``
+    exclusive, ``None`` for open ends) and ``attributes`` (``name``, ``application``).
+
+    Beyond CL: :attr:`timestamps` as a numpy array, :meth:`read` for bulk decoding,
+    :meth:`to_columns` / :meth:`to_dataframe` for entries that are dicts of scalars, and
+    :meth:`between` for a windowed view. Times are frames (int) or time quantities.
+
+    Examples
+    --------
+    >>> rec = cldata.RecordingView(path)                       # doctest: +SKIP
+    >>> ball = rec.data_streams["ball_position"]               # doctest: +SKIP
+    >>> ball.timestamps[:3]                                    # doctest: +SKIP
+    array([ 5,  8, 11])
+    >>> ball.to_dataframe().head(2)                            # doctest: +SKIP
+               x      y    hit
+    timestamp
+    5        0.0  200.0   True
+    8        0.5  199.0  False
+    """
+
+    def __init__(
+        self,
+        group: tables.Group,
+        frames_per_second: float,
+        *,
+        source: str = "",
+        window: tuple[Any, Any] | None = None,
+        _store: _StreamStore | None = None,
+        _attributes: AttributesView | None = None,
+        _name: str | None = None,
+    ):
+        self._fps = frames_per_second
+        self._store = _store if _store is not None else _StreamStore(group, source)
+        self.attributes = _attributes if _attributes is not None else AttributesView(read_attributes(group, source))
+        self.name: str = _name if _name is not None else str(self.attributes.get("name", group._v_name))
+        self._window = to_window(*(window or (None, None)), frames_per_second)
+        self._bounds: tuple[int, int] | None = None
+
+    # -- positions -----------------------------------------------------------------------
+
+    def _rows(self) -> tuple[int, int]:
+        if self._bounds is None:
+            ts = self._store.arrays()[0]
+            a, b = self._window
+            lo = 0 if a is None else int(np.searchsorted(ts, a, side="left"))
+            hi = ts.size if b is None else int(np.searchsorted(ts, b, side="left"))
+            self._bounds = (lo, max(lo, hi))
+        return self._bounds
+
+    def _range_rows(self, start: Any, stop: Any) -> tuple[int, int]:
+        a, b = to_window(start, stop, self._fps)
+        lo, hi = self._rows()
+        ts = self._store.arrays()[0]
+        i = lo if a is None else max(lo, int(np.searchsorted(ts, a, side="left")))
+        j = hi if b is None else min(hi, int(np.searchsorted(ts, b, side="left")))
+        return i, max(i, j)
+
+    @property
+    def window(self) -> tuple[int | None, int | None]:
+        """The ``[start, stop)`` frame window this view is restricted to (``None`` = open)."""
+        return self._window
+
+    def between(self, start: Any = None, stop: Any = None) -> DataStreamView:
+        """A view of the entries in ``[start, stop)``, within this view's own window.
+
+        Examples
+        --------
+        >>> first_tenth = ball.between(0, 0.1 * pq.s)          # doctest: +SKIP
+        """
+        a, b = to_window(start, stop, self._fps)
+        wa, wb = self._window
+        a = wa if a is None else (a if wa is None else max(a, wa))
+        b = wb if b is None else (b if wb is None else min(b, wb))
+        if a is not None and b is not None and b < a:
+            b = a
+        return DataStreamView(
+            None,  # type: ignore[arg-type]
+            self._fps,
+            window=(a, b),
+            _store=self._store,
+            _attributes=self.attributes,
+            _name=self.name,
+        )
+
+    # -- CL surface ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        lo, hi = self._rows()
+        return hi - lo
+
+    def __iter__(self) -> Iterator[tuple[int, Any]]:
+        return iter(self.items())
+
+    def keys(self) -> DataStreamKeysView:
+        """All timestamps (frames) in the view."""
+        return DataStreamKeysView(self._store, *self._rows())
+
+    def values(self) -> DataStreamValuesView:
+        """All decoded values in the view, read lazily."""
+        return DataStreamValuesView(self._store, *self._rows())
+
+    def items(self) -> DataStreamItemsView:
+        """All ``(timestamp, value)`` pairs in the view, read lazily."""
+        return DataStreamItemsView(self._store, *self._rows())
+
+    def keys_for_range(self, start: Any, stop: Any) -> DataStreamKeysView:
+        """Timestamps in ``[start, stop)``."""
+        return DataStreamKeysView(self._store, *self._range_rows(start, stop))
+
+    def values_for_range(self, start: Any, stop: Any) -> DataStreamValuesView:
+        """Values of the entries in ``[start, stop)``."""
+        return DataStreamValuesView(self._store, *self._range_rows(start, stop))
+
+    def items_for_range(self, start: Any, stop: Any) -> DataStreamItemsView:
+        """``(timestamp, value)`` pairs of the entries in ``[start, stop)``."""
+        return DataStreamItemsView(self._store, *self._range_rows(start, stop))
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, slice):
+            if key.step is not None:
+                raise TypeError("data-stream slices take no step: use stream[start:stop]")
+            return self.values_for_range(key.start, key.stop)
+        if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            lo, hi = self._rows()
+            ts, starts, ends = self._store.arrays()
+            i = int(np.searchsorted(ts, key, side="left"))
+            if i < lo or i >= hi or ts[i] != key:
+                raise KeyError(key)
+            return self._store.decode_rows(i, i + 1)[0]
+        raise TypeError(f"data streams are indexed by an int timestamp or a slice, not {type(key).__name__}")
+
+    def __contains__(self, key: Any) -> bool:
+        try:
+            self[key]
+        except (KeyError, TypeError):
+            return False
+        return True
+
+    # -- beyond CL -----------------------------------------------------------------------
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """The timestamps (frames) of every entry in the view, as an int64 array."""
+        lo, hi = self._rows()
+        return self._store.arrays()[0][lo:hi].copy()
+
+    def read(self, start: Any = None, stop: Any = None) -> tuple[np.ndarray, list[Any]]:
+        """Decode every entry in ``[start, stop)`` at once: ``(timestamps, values)``.
+
+        Examples
+        --------
+        >>> ts, values = ball.read(0, 100)                     # doctest: +SKIP
+        """
+        i, j = self._range_rows(start, stop)
+        return self._store.arrays()[0][i:j].copy(), self._store.decode_rows(i, j)
+
+    def to_columns(self, start: Any = None, stop: Any = None) -> dict[str, np.ndarray]:
+        """Entries that are dicts of scalars, as ``{"timestamp": array, key: array, ...}``.
+
+        Keys missing from some entries are filled with ``None`` (the column then has
+        dtype object).
+
+        Raises
+        ------
+        cldata.errors.InvalidDataError
+            If an entry is not a dict, or holds a list, dict or array.
+        """
+        ts, values = self.read(start, stop)
+        keys: dict[Any, None] = {}
+        for t, v in zip(ts.tolist(), values):
+            if not isinstance(v, dict):
+                raise InvalidDataError(
+                    f"entry at timestamp {t} of stream {self.name!r} is a {type(v).__name__}, "
+                    "not a dict of scalars; use read() or items() for such streams"
+                )
+            for k, x in v.items():
+                if isinstance(x, (dict, list, tuple, np.ndarray)) and not (isinstance(x, np.ndarray) and x.ndim == 0):
+                    raise InvalidDataError(
+                        f"entry at timestamp {t} of stream {self.name!r} holds a {type(x).__name__} "
+                        f"under {k!r}; to_columns() needs dicts of scalars"
+                    )
+                keys.setdefault(k, None)
+        columns = {"timestamp": ts}
+        for k in keys:
+            column = [v.get(k) for v in values]
+            name = k if isinstance(k, str) else str(k)
+            columns[name] = np.array(column, dtype=object) if any(c is None for c in column) else np.array(column)
+        return columns
+
+    def to_dataframe(self, start: Any = None, stop: Any = None):
+        """The :meth:`to_columns` table as a pandas DataFrame indexed by timestamp.
+
+        Needs pandas (``pip install cldata[pandas]``).
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe() needs pandas: pip install 'cldata[pandas]'") from None
+        columns = self.to_columns(start, stop)
+        index = pd.Index(columns.pop("timestamp"), name="timestamp")
+        return pd.DataFrame(columns, index=index)
+
+    def __repr__(self) -> str:
+        w = "" if self._window == (None, None) else f", window={self._window}"
+        return f"<DataStreamView {self.name!r}: {len(self)} entries{w}>"
+
+
+class DataStreamCollection(Mapping):
+    """The data streams of a recording, by name (sorted), as the CL reader offers them.
+
+    Indexing (``streams["score"]``) and attribute access (``streams.score``) both work.
+    """
+
+    def __init__(self, streams: dict[str, DataStreamView]):
+        self._streams = dict(sorted(streams.items()))
+
+    def __getitem__(self, name: str) -> DataStreamView:
+        try:
+            return self._streams[name]
+        except KeyError:
+            raise KeyError(f"no data stream {name!r}; the recording has {list(self._streams)}") from None
+
+    def __getattr__(self, name: str) -> DataStreamView:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._streams[name]
+        except KeyError:
+            raise AttributeError(f"no data stream {name!r}; the recording has {list(self._streams)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._streams)
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def between(self, start: Any = None, stop: Any = None) -> DataStreamCollection:
+        """The same streams, each restricted to ``[start, stop)``."""
+        return DataStreamCollection({k: v.between(start, stop) for k, v in self._streams.items()})
+
+    def __repr__(self) -> str:
+        body = "".join(f"\n    {name}: {len(view)} entries" for name, view in self._streams.items())
+        return f"Data Streams:{body}"

@@ -1,0 +1,123 @@
+"""Advisory file locks that vanish with the process holding them.
+
+A recording writer locks its journal, and a store writer locks the store, with the
+operating system's advisory locks (``flock`` on POSIX, ``msvcrt.locking`` on Windows).
+The kernel drops such a lock when its process ends, however it ends, so a writer killed
+with SIGKILL never leaves a lock that blocks the next one: no stale-lock heuristics
+(pid files, timeouts) are needed. Locks are not reliable on some network file systems;
+keep stores and live recordings on a local disk.
+
+Examples
+--------
+>>> from cldata.locking import FileLock
+>>> lock = FileLock(tmp / "store.lock")          # doctest: +SKIP
+>>> lock.acquire(exclusive=True)                 # doctest: +SKIP
+True
+>>> FileLock(tmp / "store.lock").acquire()       # doctest: +SKIP
+False
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["FileLock", "is_locked"]
+
+try:
+    import fcntl
+
+    def _lock(fd: int, exclusive: bool) -> bool:
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+except ImportError:  # pragma: no cover - Windows
+    import msvcrt
+
+    def _lock(fd: int, exclusive: bool) -> bool:
+        # Windows has no shared byte-range lock through msvcrt; readers take it briefly
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+
+class FileLock:
+    """An advisory lock on ``path`` (created if missing), released when the process ends.
+
+    Parameters
+    ----------
+    path
+        The file to lock. It is created (empty) if it does not exist.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        """Whether this object currently holds the lock."""
+        return self._fd is not None
+
+    def acquire(self, exclusive: bool = True) -> bool:
+        """Try to take the lock without waiting; return whether it was taken."""
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if _lock(fd, exclusive):
+            self._fd = fd
+            return True
+        os.close(fd)
+        return False
+
+    def release(self) -> None:
+        """Release the lock (a no-op if not held)."""
+        if self._fd is not None:
+            try:
+                _unlock(self._fd)
+            finally:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> FileLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:
+        try:
+            self.release()
+        except Exception:
+            pass
+
+
+def is_locked(path: str | os.PathLike[str]) -> bool:
+    """Whether another open file (any process, this one included) holds a lock on ``path``.
+
+    A missing file is not locked. The check takes and drops a shared lock.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        if _lock(fd, exclusive=False):
+            _unlock(fd)
+            return False
+        return True
+    finally:
+        os.close(fd)
