@@ -10,6 +10,10 @@ extensions, both invisible to the CL reader:
   holding ``[[unit name, power], ...]``; the CL reader sees the plain array, cldata gives
   the Quantity back.
 
+As with the CL writer, msgpack has no tuple (tuples read back as lists) and a
+``numpy.float64`` is a Python float (it reads back as ``float``); other numpy scalars keep
+their dtype.
+
 Decoding never calls ``msgpack_numpy.decode``: for an array of kind ``O`` it would
 unpickle bytes from the file. cldata's hook rebuilds numeric (and string, datetime and
 structured) arrays and refuses object arrays with :class:`~cldata.errors.UnsafeContentError`.
@@ -87,6 +91,10 @@ def _default(obj: Any) -> Any:
         return msgpack_numpy.encode(obj)
     if isinstance(obj, (np.bool_, np.number, complex)):
         return msgpack_numpy.encode(obj)
+    if isinstance(obj, int):  # msgpack hands over the ints it cannot represent
+        raise ValueOutOfRangeError(
+            f"cannot store the integer {obj}: integers must lie in -2**63 .. 2**64-1"
+        )
     raise UnsupportedValueError(
         f"cannot store a value of type {_type_name(obj)} in a data stream; "
         f"supported types are {SUPPORTED_TYPES}"
@@ -225,7 +233,7 @@ def _decode_ndarray(obj: dict) -> Any:
         )
     array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape).copy()
     if b"units" in obj:
-        return pq.Quantity(array, _decode_units(obj[b"units"]), copy=False)
+        return pq.Quantity(array, _decode_units(obj[b"units"]))
     return array
 
 

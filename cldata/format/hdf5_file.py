@@ -15,6 +15,7 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,10 @@ class RecordingFile:
             raise ValueError(f"unknown recording operation {op!r}")
 
     def _create_stream(self, name: str, application: dict[str, Any]) -> None:
-        group = self.h5.create_group(self.streams_group, name)
+        with warnings.catch_warnings():
+            # stream names need not be Python identifiers; natural naming is never used here
+            warnings.simplefilter("ignore", tables.NaturalNameWarning)
+            group = self.h5.create_group(self.streams_group, name)
         group._v_attrs["name"] = name
         group._v_attrs["application"] = application
         index = self.h5.create_table(group, STREAM_INDEX, IndexRow, expectedrows=100_000)
@@ -174,10 +178,17 @@ class RecordingFile:
             if not table.cols.timestamp.is_indexed:
                 table.cols.timestamp.create_index()
         path = Path(self.h5.filename)
-        self.h5.close()
+        self._close()
         fsync_file(path)
 
     def abort(self) -> None:
         """Close without finishing (the journal still holds everything)."""
+        self._close()
+
+    def _close(self) -> None:
+        # drop our node handles first: a PyTables node that outlives its closed file
+        # fails noisily when it is garbage-collected
+        self.spikes = self.stims = self.streams_group = self.samples = None  # type: ignore[assignment]
+        self._stream_nodes.clear()
         if self.h5.isopen:
             self.h5.close()

@@ -16,8 +16,6 @@ cldata.errors.InvalidNameError: data-stream name 'a/b' contains '/', which HDF5 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import tables
 
@@ -126,7 +124,3 @@ def check_stream_name(name: object) -> str:
         )
     return name
 
-
-# Stream names are often not Python identifiers ("ball-position"); PyTables warns about
-# every such node, which is noise for CL files, where natural naming is never used.
-warnings.filterwarnings("ignore", category=tables.NaturalNameWarning)

@@ -1,0 +1,79 @@
+"""Shared fixtures: the official CL recording, and helpers that write real recordings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cldata
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CL_FIXTURE = SHARED / "fixtures" / "cl" / "sim_small_recording.h5"
+CL_EXPECTED = SHARED / "fixtures" / "cl" / "sim_small_recording.expected.json"
+
+
+@pytest.fixture(scope="session")
+def cl_fixture() -> Path:
+    """The recording written by the official CL simulator (cl-sdk 1.0.0)."""
+    if not CL_FIXTURE.exists():
+        pytest.fail(f"the shared CL fixture is missing: {CL_FIXTURE} (is ../shared beside the checkout?)")
+    return CL_FIXTURE
+
+
+@pytest.fixture(scope="session")
+def cl_expected() -> dict:
+    """What the official cl.RecordingView returns for the fixture."""
+    return json.loads(CL_EXPECTED.read_text())["sim_small_recording.h5"]
+
+
+def to_expected_json(value):
+    """A decoded value in the expected.json notation (numpy arrays as {'ndarray', 'shape', 'data'})."""
+    if isinstance(value, np.ndarray):
+        return {"ndarray": value.dtype.str, "shape": list(value.shape), "data": value.tolist()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    if isinstance(value, dict):
+        return {str(k): to_expected_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_expected_json(v) for v in value]
+    return value
+
+
+def write_small_recording(path: Path, *, n_ball: int = 200, samples: bool = True, seed: int = 7) -> dict:
+    """Write a recording like the CL fixture with cldata's writer; return what was written."""
+    rng = np.random.default_rng(seed)
+    written = {
+        "ball": [(5 + 3 * i, {"x": i * 0.5, "y": 200.0 - i, "hit": i % 7 == 0}) for i in range(n_ball)],
+        "score": [(1, 0), (2, np.arange(6, dtype=np.uint64) * 2**40), (3, ["goal", 1, 2.5, None]), (4, "final")],
+        "spike_ts": np.sort(rng.integers(0, 12_500, 32)),
+        "spike_ch": rng.integers(0, 64, 32).astype(np.uint8),
+        "stim_ts": np.array([2, 2, 2]),
+        "stim_ch": np.array([8, 9, 10]),
+    }
+    written["waveforms"] = rng.normal(0, 5, (32, 75)).astype(np.float32)
+    written["samples"] = rng.integers(-300, 300, (12_500, 64)).astype(np.int16) if samples else None
+    with cldata.RecordingWriter(path, attributes={"experiment": "pong", "culture": "C7", "session": 3}) as w:
+        ball = w.create_data_stream("ball_position", {"units": "px", "arena": [640, 480]})
+        score = w.create_data_stream("score", {"score": 0, "player": "culture-7"})
+        for t, v in written["ball"]:
+            ball.append(t, v)
+        for t, v in written["score"]:
+            score.append(t, v)
+        score.update_attributes({"score": 3, "final": True})
+        w.append_spikes(written["spike_ts"], written["spike_ch"], written["waveforms"])
+        w.append_stims(written["stim_ts"], written["stim_ch"])
+        if samples:
+            w.append_samples(written["samples"])
+    return written
+
+
+@pytest.fixture
+def small_recording(tmp_path: Path) -> tuple[Path, dict]:
+    """A fresh recording written by cldata, and what went into it."""
+    path = tmp_path / "small.h5"
+    return path, write_small_recording(path)
