@@ -42,7 +42,7 @@ from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS
 from cldata.format.streams import DataStreamCollection, DataStreamView
 from cldata.timebase import to_window
 
-__all__ = ["RecordingView", "open_hdf5"]
+__all__ = ["RecordingView", "open_hdf5", "hdf5_reason"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -58,6 +58,14 @@ def _has_hdf5_signature(path: Path) -> bool:
                 return True
             offset = 512 if offset == 0 else offset * 2
     return False
+
+
+def hdf5_reason(exc: BaseException) -> str:
+    """The innermost message of an HDF5 error back trace (the line that says what went wrong)."""
+    lines = [ln.strip() for ln in str(exc).splitlines()]
+    reasons = [ln for ln in lines if ln and not ln.startswith(("File ", "HDF5 error", "End of HDF5"))]
+    inner = [ln for ln in reasons if not ln.startswith("Unable to open")]
+    return (inner or reasons or [type(exc).__name__])[-1]
 
 
 def open_hdf5(path: str | os.PathLike[str]) -> tables.File:
@@ -83,16 +91,16 @@ def open_hdf5(path: str | os.PathLike[str]) -> tables.File:
         return tables.open_file(str(path), mode="r")
     except (tables.HDF5ExtError, OSError, ValueError) as exc:
         text = str(exc)
-        if "lock" in text.lower():
+        if "truncated file" in text:
+            raise CorruptRecordingError(
+                f"{path} is truncated (its end is missing: an interrupted copy or download?)"
+            ) from None
+        if "unable to lock file" in text:
             raise RecordingInProgressError(
                 f"{path} is held open by a writer; read it when the writer has closed it, "
                 "or follow it live with cldata.follow()"
             ) from None
-        if "truncated" in text:
-            raise CorruptRecordingError(
-                f"{path} is truncated (its end is missing: an interrupted copy or download?)"
-            ) from None
-        raise CorruptRecordingError(f"{path} is a damaged HDF5 file: {text.strip().splitlines()[0]}") from None
+        raise CorruptRecordingError(f"{path} is a damaged HDF5 file: {hdf5_reason(exc)}") from None
 
 
 class RecordingView:

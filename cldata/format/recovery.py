@@ -93,7 +93,8 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport:
     target = RecordingFile.create(tmp, {"root": attrs_from_journal(record["root"])})
     close_root = None
     try:
-        for record, end in records:
+        for record, offset in records:
+            end = offset
             op = record["op"]
             if op == "close":
                 close_root = attrs_from_journal(record["root"])
