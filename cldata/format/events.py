@@ -21,6 +21,7 @@ import numpy as np
 import tables
 
 from cldata.errors import CorruptRecordingError
+from cldata.format.layout import WAVEFORM_LENGTH
 
 __all__ = ["EventTable"]
 
@@ -48,6 +49,11 @@ class EventTable:
             raise CorruptRecordingError(
                 f"{table._v_pathname} in {source} lacks the column(s) {missing} (has {table.colnames})"
             )
+        if "samples" in required and table.coldtypes["samples"].shape != (WAVEFORM_LENGTH,):
+            raise CorruptRecordingError(
+                f"spike waveforms in {table._v_pathname} of {source} have shape "
+                f"{table.coldtypes['samples'].shape}; the CL format stores {WAVEFORM_LENGTH} samples"
+            )
         for name in ("timestamp", "channel"):
             kind = table.coldtypes[name].kind
             if kind not in "iu" or table.coldtypes[name].shape != ():
@@ -58,17 +64,45 @@ class EventTable:
         self.table = table
         self.source = source
         self._ts: np.ndarray | None = None
-        self._sorted = True
+        self._sorted: bool | None = None  # unknown until first needed
 
     def __len__(self) -> int:
         return int(self.table.nrows)
 
     def _timestamps(self) -> np.ndarray | None:
-        if self._ts is None and self.table.nrows <= _CACHE_ROWS:
-            ts = self.table.col("timestamp").astype(np.int64, copy=False)
-            self._sorted = bool(ts.size < 2 or np.all(ts[1:] >= ts[:-1]))
-            self._ts = ts
+        if self._ts is None and self._sorted is None:
+            n = int(self.table.nrows)
+            if n <= _CACHE_ROWS:
+                ts = self.table.col("timestamp").astype(np.int64, copy=False)
+                self._sorted = bool(ts.size < 2 or np.all(ts[1:] >= ts[:-1]))
+                self._ts = ts
+            else:
+                # too large to cache: check the order once, a chunk at a time
+                self._sorted = True
+                last = None
+                for a in range(0, n, _CACHE_ROWS):
+                    chunk = self.table.read(a, min(n, a + _CACHE_ROWS), field="timestamp")
+                    if (last is not None and chunk[0] < last) or np.any(chunk[1:] < chunk[:-1]):
+                        self._sorted = False
+                        break
+                    last = chunk[-1]
         return self._ts
+
+    def _scan(self, start: int | None, stop: int | None) -> np.ndarray:
+        # unsorted tables (not something CL writes): find matching rows chunk by chunk
+        n = int(self.table.nrows)
+        hits = []
+        for a in range(0, n, _CACHE_ROWS):
+            ts = self._ts[a : a + _CACHE_ROWS] if self._ts is not None else self.table.read(
+                a, min(n, a + _CACHE_ROWS), field="timestamp"
+            )
+            mask = np.ones(ts.size, dtype=bool)
+            if start is not None:
+                mask &= ts >= start
+            if stop is not None:
+                mask &= ts < stop
+            hits.append(np.flatnonzero(mask) + a)
+        return np.concatenate(hits) if hits else np.empty(0, dtype=np.int64)
 
     def _row_at(self, i: int) -> int:
         return int(self.table.read(i, i + 1, field="timestamp")[0])
@@ -89,15 +123,12 @@ class EventTable:
         For an unsorted table (not something CL writes) the matching row numbers are
         returned as an array instead.
         """
-        ts = self._timestamps()
         n = int(self.table.nrows)
-        if ts is not None and not self._sorted:
-            mask = np.ones(n, dtype=bool)
-            if start is not None:
-                mask &= ts >= start
-            if stop is not None:
-                mask &= ts < stop
-            return np.flatnonzero(mask)
+        if start is None and stop is None:
+            return 0, n
+        ts = self._timestamps()
+        if not self._sorted:
+            return self._scan(start, stop)
         if ts is not None:
             i = 0 if start is None else int(np.searchsorted(ts, start, side="left"))
             j = n if stop is None else int(np.searchsorted(ts, stop, side="left"))
@@ -115,17 +146,21 @@ class EventTable:
     ) -> np.ndarray:
         """Rows with ``start <= timestamp < stop`` (and a channel in ``channels``), as a structured array."""
         where = self.rows(start, stop)
+        names = list(fields) if fields is not None else list(self.table.colnames)
         try:
-            if isinstance(where, np.ndarray):
-                out = self.table.read_coordinates(where)
+            if names == list(self.table.colnames):
+                out = self.table.read_coordinates(where) if isinstance(where, np.ndarray) else self.table.read(*where)
             else:
-                out = self.table.read(*where)
+                # only the asked-for columns: waveforms are most of a spike table's bytes
+                out = np.empty(where.size if isinstance(where, np.ndarray) else where[1] - where[0],
+                               dtype=self.table.dtype[names])
+                for name in names:
+                    out[name] = (self.table.read_coordinates(where, field=name) if isinstance(where, np.ndarray)
+                                 else self.table.read(*where, field=name))
         except tables.HDF5ExtError as exc:
             raise CorruptRecordingError(f"cannot read {self.table._v_pathname} in {self.source}: {exc}") from None
         if channels is not None:
             out = out[np.isin(out["channel"], np.asarray(channels))]
-        if fields is not None:
-            out = out[list(fields)]
         return out
 
     def count(self, start: int | None = None, stop: int | None = None) -> int:
