@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from itertools import islice
 from typing import Any
 
@@ -115,6 +116,21 @@ class Encoder:
 
     def __init__(self) -> None:
         self._pack = msgpack.Packer(default=_default, use_bin_type=True).pack
+
+    def pack_many(self, values: Sequence[Any]) -> tuple[bytes, np.ndarray]:
+        """Encode many values end to end: ``(bytes, end offset of each value)``.
+
+        All or nothing: if one value cannot be stored, the error names it and nothing is
+        returned.
+        """
+        try:
+            packed = list(map(self._pack, values))  # the C packer, no Python frame per value
+        except Exception:
+            for value in values:
+                self.pack(value)  # raises the precise cldata error for the first bad value
+            raise
+        ends = np.cumsum(np.fromiter(map(len, packed), dtype=np.int64, count=len(packed)))
+        return b"".join(packed), ends
 
     def pack(self, value: Any) -> bytes:
         """Encode one value; raise a cldata error naming the problem if it cannot be stored."""

@@ -173,10 +173,11 @@ class RecordingFile:
         """Set the closing root attributes, index the timestamp columns, close and sync."""
         for name, value in root_attributes.items():
             self.h5.root._v_attrs[name] = value
-        # the CL writer's tables carry a PyTables index on timestamp; so do ours
+        # the CL writer's tables carry a PyTables index on timestamp (read_where uses it);
+        # ours too, in the lightest kind: cldata itself searches the loaded column instead
         for table in [self.spikes, self.stims, *(index for index, _ in self._stream_nodes.values())]:
             if not table.cols.timestamp.is_indexed:
-                table.cols.timestamp.create_index()
+                table.cols.timestamp.create_index(optlevel=0, kind="ultralight")
         path = Path(self.h5.filename)
         self._close()
         fsync_file(path)

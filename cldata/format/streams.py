@@ -83,12 +83,18 @@ class _StreamStore:
             rows = self.index_node.read()
         except tables.HDF5ExtError as exc:
             raise CorruptRecordingError(f"cannot read {self.index_node._v_pathname} in {self.source}: {exc}") from None
-        ts = np.ascontiguousarray(rows["timestamp"], dtype=np.int64)
-        starts = np.ascontiguousarray(rows["start_index"], dtype=np.uint64).astype(np.int64)
-        ends = np.ascontiguousarray(rows["end_index"], dtype=np.uint64).astype(np.int64)
         path = self.index_node._v_pathname
-        if ts.size > 1:
-            bad = np.flatnonzero(np.diff(ts) <= 0)
+        # one transposed copy of the three 8-byte columns (offsets above 2**63 turn negative
+        # and fail the bounds check below, as they should)
+        if rows.dtype == INDEX_DTYPE:
+            cols = np.ascontiguousarray(np.asarray(rows).view(np.int64).reshape(-1, 3).T)
+            ts, starts, ends = cols[0], cols[1], cols[2]
+        else:  # the same columns in another order or byte order
+            ts = rows["timestamp"].astype(np.int64)
+            starts = rows["start_index"].astype(np.uint64).astype(np.int64)
+            ends = rows["end_index"].astype(np.uint64).astype(np.int64)
+        if ts.size > 1 and (ts[1:] <= ts[:-1]).any():
+            bad = np.flatnonzero(ts[1:] <= ts[:-1])
             if bad.size:
                 i = int(bad[0])
                 raise CorruptRecordingError(

@@ -116,10 +116,15 @@ class DataStreamWriter:
         self._writer = writer
         self.name = name
         self._attributes = attributes
-        self._pack = Encoder().pack
+        self._encoder = Encoder()
+        self._pack = self._encoder.pack
         self._buf = bytearray()
+        # single appends collect in lists, extends in arrays; _seal() keeps their order
         self._ends: list[int] = []
         self._ts: list[int] = []
+        self._ends_parts: list[np.ndarray] = []
+        self._ts_parts: list[np.ndarray] = []
+        self._pending = 0
         self._last = -1
         self._count = 0  # entries already handed to the file
 
@@ -134,7 +139,14 @@ class DataStreamWriter:
         return None if self._last < 0 else self._last
 
     def __len__(self) -> int:
-        return self._count + len(self._ts)
+        return self._count + self._pending
+
+    def _seal(self) -> None:
+        if self._ts:
+            self._ts_parts.append(np.array(self._ts, dtype=np.int64))
+            self._ends_parts.append(np.array(self._ends, dtype=np.int64))
+            self._ts = []
+            self._ends = []
 
     def append(self, timestamp: int, value: Any) -> None:
         """Append one entry.
@@ -164,6 +176,7 @@ class DataStreamWriter:
             buf += packed
             self._ends.append(len(buf))
             self._ts.append(timestamp)
+            self._pending += 1
             self._last = timestamp
             w._pending_bytes += len(packed)
             if w._pending_bytes >= w._flush_bytes:
@@ -205,12 +218,7 @@ class DataStreamWriter:
                 )
         if ts[0] < 0:
             raise TimestampOrderError(f"timestamp {ts[0]} is negative (frames since the recording started)")
-        pack = self._pack
-        part = bytearray()
-        ends = []
-        for v in values:  # encode everything before touching the stream: all or nothing
-            part += pack(v)
-            ends.append(len(part))
+        part, ends = self._encoder.pack_many(values)  # all encoded before the stream changes
         with w._lock:
             if w._closed:
                 raise WriterClosedError(f"{w.path} is closed; stream {self.name!r} takes no more entries")
@@ -219,10 +227,12 @@ class DataStreamWriter:
                     f"stream {self.name!r}: timestamp {int(ts[0])} does not follow the previous one "
                     f"({self._last}); timestamps must strictly increase within a stream"
                 )
-            base = len(self._buf)
+            self._seal()
+            ends += len(self._buf)
             self._buf += part
-            self._ends.extend(ends if base == 0 else (e + base for e in ends))
-            self._ts.extend(ts.tolist())
+            self._ends_parts.append(ends)
+            self._ts_parts.append(ts.copy())
+            self._pending += ts.size
             self._last = int(ts[-1])
             w._pending_bytes += len(part)
             if w._pending_bytes >= w._flush_bytes:
@@ -241,17 +251,19 @@ class DataStreamWriter:
             self._writer._queue({"op": "attrs", "stream": self.name, "attrs": {"application": dict(self._attributes)}})
 
     def _take_batch(self) -> dict[str, Any] | None:
-        if not self._ts:
+        if not self._pending:
             return None
+        self._seal()
         part = {
-            "ts": np.array(self._ts, dtype=np.int64),
-            "ends": np.array(self._ends, dtype=np.int64),
+            "ts": np.concatenate(self._ts_parts),
+            "ends": np.concatenate(self._ends_parts),
             "data": bytes(self._buf),
         }
-        self._count += len(self._ts)
+        self._count += self._pending
+        self._pending = 0
         self._buf = bytearray()
-        self._ends = []
-        self._ts = []
+        self._ends_parts = []
+        self._ts_parts = []
         return part
 
     def __repr__(self) -> str:
