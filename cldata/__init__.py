@@ -13,6 +13,7 @@ way.
 """
 
 from cldata import errors
+from cldata.backends import list_backends, register_backend
 from cldata.format import (
     DataStreamCollection,
     DataStreamView,
@@ -24,6 +25,21 @@ from cldata.format import (
     encode,
     recover,
 )
+from cldata.queries import AnyOf, Approx, Exists, Not, Range, filter_recordings, filter_results, param_filter_query
+from cldata.results import (
+    AnalysisResult,
+    Data,
+    PerChannelValue,
+    SignalList,
+    SingleValue,
+    SpikeTrainList,
+    TimeSeries,
+    register_result_kind,
+)
+from cldata.store import DataStore, open_store
+from cldata.view import DataStoreView, RecordingHandle
+
+open = open_store  # noqa: A001 - cldata.open(root, ...) is the documented entry point
 
 __version__ = "0.1.0"
 
@@ -38,5 +54,27 @@ __all__ = [
     "DataStreamWriter",
     "recover",
     "RecoveryReport",
+    "open",
+    "DataStore",
+    "DataStoreView",
+    "RecordingHandle",
+    "list_backends",
+    "register_backend",
+    "AnalysisResult",
+    "SingleValue",
+    "PerChannelValue",
+    "TimeSeries",
+    "SignalList",
+    "SpikeTrainList",
+    "Data",
+    "register_result_kind",
+    "param_filter_query",
+    "filter_recordings",
+    "filter_results",
+    "Range",
+    "Not",
+    "AnyOf",
+    "Approx",
+    "Exists",
     "__version__",
 ]

@@ -92,3 +92,57 @@ class InvalidDataError(CldataError, ValueError):
 
 class BrokenLinkError(CldataError, FileNotFoundError):
     """A recording that a store links to has been moved or deleted."""
+
+
+# --- stores ------------------------------------------------------------------------------
+
+
+class StoreError(CldataError):
+    """Base class for problems with a datastore."""
+
+
+class StoreFormatError(StoreError):
+    """The directory is not a cldata store, or its catalog is damaged."""
+
+
+class StoreLockedError(StoreError):
+    """Another writer has the store open; only one writer at a time."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """The store was opened read-only (mode "r")."""
+
+
+class DuplicateError(StoreError, ValueError):
+    """An entry with the same identity is already in the store (open with replace=True to replace)."""
+
+
+class DuplicateResultError(DuplicateError):
+    """A result with the same identifier, parameters and sources is already stored."""
+
+
+class DuplicateRecordingError(DuplicateError):
+    """The same recording is already in the store."""
+
+
+class NotFoundError(StoreError, KeyError):
+    """No entry with that id (or matching that query) is in the store."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UniquenessError(StoreError, LookupError):
+    """A query asked for exactly one match (ads_unique / rec_unique) and got another number."""
+
+
+class BackendError(StoreError):
+    """A backend is unknown, failed to load, or does not behave as a backend must."""
+
+
+class ForeignViewError(StoreError, ValueError):
+    """Views from different stores were combined."""
+
+
+class ParameterError(CldataError, ValueError):
+    """A query, analysis or parameter file has missing, unexpected or mistyped parameters."""

@@ -27,9 +27,10 @@ __all__ = ["FileLock", "is_locked"]
 try:
     import fcntl
 
-    def _lock(fd: int, exclusive: bool) -> bool:
+    def _lock(fd: int, exclusive: bool, blocking: bool = False) -> bool:
+        flags = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
         try:
-            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+            fcntl.flock(fd, flags if blocking else flags | fcntl.LOCK_NB)
         except (BlockingIOError, PermissionError):
             return False
         return True
@@ -40,11 +41,11 @@ try:
 except ImportError:  # pragma: no cover - Windows
     import msvcrt
 
-    def _lock(fd: int, exclusive: bool) -> bool:
+    def _lock(fd: int, exclusive: bool, blocking: bool = False) -> bool:
         # Windows has no shared byte-range lock through msvcrt; readers take it briefly
         try:
             os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            msvcrt.locking(fd, msvcrt.LK_LOCK if blocking else msvcrt.LK_NBLCK, 1)
         except OSError:
             return False
         return True
@@ -72,12 +73,12 @@ class FileLock:
         """Whether this object currently holds the lock."""
         return self._fd is not None
 
-    def acquire(self, exclusive: bool = True) -> bool:
-        """Try to take the lock without waiting; return whether it was taken."""
+    def acquire(self, exclusive: bool = True, blocking: bool = False) -> bool:
+        """Take the lock; return whether it was taken (without ``blocking``, never waits)."""
         if self._fd is not None:
             return True
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        if _lock(fd, exclusive):
+        if _lock(fd, exclusive, blocking):
             self._fd = fd
             return True
         os.close(fd)

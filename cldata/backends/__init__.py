@@ -1,0 +1,14 @@
+"""Storage backends of the datastore: the base classes, the built-ins and the plugin registry."""
+
+from cldata.backends.base import Backend, SegmentedBackend
+from cldata.backends.registry import ENTRY_POINT_GROUP, BackendWarning, get_backend, list_backends, register_backend
+
+__all__ = [
+    "Backend",
+    "SegmentedBackend",
+    "ENTRY_POINT_GROUP",
+    "BackendWarning",
+    "get_backend",
+    "list_backends",
+    "register_backend",
+]

@@ -21,7 +21,9 @@ Examples
 
 from __future__ import annotations
 
+import atexit
 import os
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,19 @@ from cldata.format.streams import DataStreamCollection, DataStreamView
 from cldata.timebase import to_window
 
 __all__ = ["RecordingView", "open_hdf5", "hdf5_reason"]
+
+# Views still open when the interpreter exits are closed before PyTables' own exit hook
+# (registered earlier, so run later), which would warn about every one of them.
+_open_views: weakref.WeakSet[RecordingView] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_views() -> None:
+    for view in list(_open_views):
+        try:
+            view.close()
+        except Exception:
+            pass
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -171,6 +186,7 @@ class RecordingView:
         except BaseException:
             self.file.close()
             raise
+        _open_views.add(self)
 
     def _setup(self, window: tuple[Any, Any] | None) -> None:
         source = str(self.path)

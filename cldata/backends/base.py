@@ -1,0 +1,339 @@
+"""The backend interface, and the crash-safe segmented layout the built-in backends share.
+
+A backend persists one store: the catalog (records of recordings and results), the CL
+files of the recordings, and result payloads. The :class:`~cldata.DataStore` keeps the
+catalog in memory and talks to its backend only to load it, to commit changes, and to
+move files and payloads in and out, so queries never depend on the backend.
+
+:class:`Backend` is the small interface a plugin implements. :class:`SegmentedBackend`
+implements it on a directory, leaving a backend only the encoding of catalog segments
+and payloads (four methods). Its commit protocol is crash-safe:
+
+1. payloads too large to sit in the catalog go to a new payload file (fsynced);
+2. the commit's changes go to a new, immutable catalog segment (fsynced);
+3. ``catalog/CURRENT`` (a small JSON file listing the live segments) is replaced
+   atomically (write, fsync, rename, fsync the directory).
+
+A crash before step 3 leaves the previous ``CURRENT``, so the store opens with exactly
+the last completed commit; the files of the interrupted commit are garbage, removed
+later. Segments accumulate and are compacted into one now and then; files no longer
+referenced are deleted only when no reader has the store open.
+
+Examples
+--------
+>>> class MyBackend(SegmentedBackend):            # doctest: +SKIP
+...     name = "mine"
+...     segment_suffix, payload_suffix = ".seg", ".blobs"
+...     def write_segment(self, path, records): ...
+...     def read_segment(self, path): ...
+...     def encode_payload(self, payload): ...
+...     def decode_payload(self, data): ...
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cldata.errors import BrokenLinkError, StoreFormatError
+from cldata.fsutil import atomic_write_bytes, fsync_dir, fsync_file
+
+__all__ = ["Backend", "SegmentedBackend"]
+
+
+class Backend(abc.ABC):
+    """What a store backend does. Subclass it (or :class:`SegmentedBackend`) for a plugin.
+
+    A backend object is made for one store directory ``root`` and one open store; the
+    store guarantees a single writer at a time (it holds the store's lock), so a backend
+    need not coordinate writers, only keep each :meth:`commit` atomic.
+
+    Parameters
+    ----------
+    root
+        The store directory.
+    writable
+        Whether the store is open for writing.
+    options
+        Backend-specific options from ``cldata.open(..., **options)`` or the parameter set.
+    """
+
+    #: The name the backend is registered under (``cldata.open(root, backend=name)``).
+    name: ClassVar[str] = ""
+
+    def __init__(self, root: Path, *, writable: bool, **options: Any):
+        self.root = Path(root)
+        self.writable = writable
+        self.options = options
+
+    # -- catalog -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def create(self) -> None:
+        """Initialise an empty store in ``root`` (called once, when a store is created)."""
+
+    @abc.abstractmethod
+    def load(self) -> list[dict[str, Any]]:
+        """The catalog records of the last completed commit, in order."""
+
+    @abc.abstractmethod
+    def commit(
+        self,
+        added: list[dict[str, Any]],
+        removed: list[str],
+        snapshot: Callable[[], Iterable[dict[str, Any]]],
+    ) -> None:
+        """Persist one commit atomically: the records added and the ids removed.
+
+        ``snapshot()`` yields the whole catalog after the commit (a backend may write that
+        instead of the changes, e.g. to compact). After a crash at any point, :meth:`load`
+        must return either the state before or the state after the commit.
+        """
+
+    # -- payloads --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def write_payloads(self, payloads: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Store payloads (result id -> dict of fields) before a commit; return result id -> reference.
+
+        A reference is any value the catalog codec stores (str, dict, bytes...); it is saved
+        in the result's record and handed back to :meth:`read_payload`.
+        """
+
+    @abc.abstractmethod
+    def read_payload(self, ref: Any) -> dict[str, Any]:
+        """The payload a reference points to."""
+
+    # -- recordings ------------------------------------------------------------------------------
+
+    def put_recording(self, recording_id: str, source: Path, link: bool) -> dict[str, Any]:
+        """Bring a CL file into the store (copied) or point at it (``link``); return its location."""
+        if link:
+            return {"kind": "link", "path": str(Path(source).resolve())}
+        target_dir = self.root / "recordings"
+        target_dir.mkdir(exist_ok=True)
+        name = f"{recording_id}.h5"
+        tmp = target_dir / f".{name}.tmp-{secrets.token_hex(4)}"
+        shutil.copyfile(source, tmp)
+        fsync_file(tmp)
+        os.replace(tmp, target_dir / name)
+        fsync_dir(target_dir)
+        return {"kind": "copy", "path": f"recordings/{name}"}
+
+    def recording_path(self, location: Mapping[str, Any]) -> Path:
+        """The CL file of a recording, checked to exist.
+
+        Raises
+        ------
+        cldata.errors.BrokenLinkError
+            If a linked file was moved or deleted (or a copied one went missing).
+        """
+        if location.get("kind") == "link":
+            path = Path(location["path"])
+            if not path.is_file():
+                raise BrokenLinkError(
+                    f"the linked recording {path} is missing (moved or deleted?); put it back, or "
+                    "remove the recording from the store; `cldata check` lists broken links"
+                )
+            return path
+        rel = Path(location["path"])
+        if rel.is_absolute() or ".." in rel.parts:
+            raise StoreFormatError(f"recording location {rel} escapes the store directory")
+        path = self.root / rel
+        if not path.is_file():
+            raise BrokenLinkError(f"the store's copy of a recording is missing: {path}")
+        return path
+
+    # -- housekeeping -----------------------------------------------------------------------------
+
+    def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:
+        """Delete files no live record refers to; return them. Called with no reader open."""
+        return []
+
+    def close(self) -> None:
+        """Release resources (open files)."""
+
+
+_CURRENT = "CURRENT"
+_COMPACT_AFTER = 32
+
+
+class SegmentedBackend(Backend):
+    """A :class:`Backend` on a directory, with crash-safe segmented commits (see module doc).
+
+    Layout under ``root``::
+
+        catalog/CURRENT             JSON: {"generation": n, "segments": [...]}
+        catalog/<gen>-<rand><ext>   immutable catalog segments
+        payloads/<gen>-<rand><ext>  payload files (large payloads only)
+        recordings/<id>.h5          copied CL recordings
+
+    Subclasses define the suffixes and four encoding methods.
+    """
+
+    segment_suffix: ClassVar[str] = ".seg"
+    payload_suffix: ClassVar[str] = ".pay"
+    #: payloads up to this many encoded bytes are kept inside the catalog record
+    inline_limit: ClassVar[int] = 32 * 1024
+
+    # -- encoding hooks ----------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def write_segment(self, path: Path, records: list[dict[str, Any]]) -> None:
+        """Write a catalog segment (a list of records) to ``path`` (a new file)."""
+
+    @abc.abstractmethod
+    def read_segment(self, path: Path) -> list[dict[str, Any]]:
+        """Read a segment written by :meth:`write_segment`, without running code from it."""
+
+    @abc.abstractmethod
+    def encode_payload(self, payload: dict[str, Any]) -> bytes:
+        """A payload (dict of fields) as bytes."""
+
+    @abc.abstractmethod
+    def decode_payload(self, data: bytes) -> dict[str, Any]:
+        """Inverse of :meth:`encode_payload`, without running code from the bytes."""
+
+    def write_blobs(self, path: Path, blobs: Mapping[str, bytes]) -> None:
+        """Write several named byte strings to one new file (default: a simple indexed file)."""
+        index = {}
+        with open(path, "wb") as f:
+            for key, data in blobs.items():
+                index[key] = [f.tell(), len(data)]
+                f.write(data)
+            header = json.dumps(index).encode()
+            f.write(header)
+            f.write(len(header).to_bytes(8, "little"))
+            f.flush()
+            os.fsync(f.fileno())
+
+    def read_blob(self, path: Path, key: str) -> bytes:
+        """One byte string from a file written by :meth:`write_blobs`."""
+        with open(path, "rb") as f:
+            f.seek(-8, os.SEEK_END)
+            size = int.from_bytes(f.read(8), "little")
+            f.seek(-8 - size, os.SEEK_END)
+            index = json.loads(f.read(size))
+            start, length = index[key]
+            f.seek(start)
+            return f.read(length)
+
+    # -- Backend ----------------------------------------------------------------------------------
+
+    @property
+    def catalog_dir(self) -> Path:
+        return self.root / "catalog"
+
+    @property
+    def payload_dir(self) -> Path:
+        return self.root / "payloads"
+
+    def create(self) -> None:
+        for d in (self.catalog_dir, self.payload_dir, self.root / "recordings"):
+            d.mkdir(parents=True, exist_ok=True)
+        self._write_current(0, [])
+
+    def _read_current(self) -> tuple[int, list[str]]:
+        path = self.catalog_dir / _CURRENT
+        try:
+            state = json.loads(path.read_bytes())
+            generation, segments = int(state["generation"]), [str(s) for s in state["segments"]]
+        except FileNotFoundError:
+            raise StoreFormatError(f"{self.root} has no catalog ({path} is missing)") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StoreFormatError(f"{path} is damaged: {exc}") from None
+        for s in segments:
+            if "/" in s or "\\" in s or s.startswith("."):
+                raise StoreFormatError(f"{path} names a segment outside the catalog: {s!r}")
+        return generation, segments
+
+    def _write_current(self, generation: int, segments: list[str]) -> None:
+        data = json.dumps({"generation": generation, "segments": segments}, indent=1).encode()
+        atomic_write_bytes(self.catalog_dir / _CURRENT, data)
+
+    def load(self) -> list[dict[str, Any]]:
+        _, segments = self._read_current()
+        records: dict[str, dict[str, Any]] = {}
+        for name in segments:
+            for op in self.read_segment(self.catalog_dir / name):
+                if op.get("op") == "add":
+                    rec = op["record"]
+                    records.pop(rec["id"], None)  # a replaced entry moves to the end
+                    records[rec["id"]] = rec
+                elif op.get("op") == "remove":
+                    records.pop(op["id"], None)
+                else:
+                    raise StoreFormatError(f"catalog segment {name} holds an unknown operation {op.get('op')!r}")
+        return list(records.values())
+
+    def _new_name(self, generation: int, suffix: str) -> str:
+        return f"{generation:08d}-{secrets.token_hex(4)}{suffix}"
+
+    def commit(self, added, removed, snapshot) -> None:  # noqa: D102 - documented on Backend
+        generation, segments = self._read_current()
+        generation += 1
+        if len(segments) + 1 > _COMPACT_AFTER:
+            ops = [{"op": "add", "record": r} for r in snapshot()]
+            segments = []
+        else:
+            ops = [{"op": "remove", "id": i} for i in removed] + [{"op": "add", "record": r} for r in added]
+        name = self._new_name(generation, self.segment_suffix)
+        path = self.catalog_dir / name
+        self.write_segment(path, ops)
+        fsync_file(path)
+        fsync_dir(self.catalog_dir)
+        self._write_current(generation, [*segments, name])
+
+    def write_payloads(self, payloads: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        refs: dict[str, Any] = {}
+        big: dict[str, bytes] = {}
+        for rid, payload in payloads.items():
+            data = self.encode_payload(payload)
+            if len(data) <= self.inline_limit:
+                refs[rid] = {"inline": data}
+            else:
+                big[rid] = data
+        if big:
+            generation, _ = self._read_current()
+            name = self._new_name(generation + 1, self.payload_suffix)
+            path = self.payload_dir / name
+            self.write_blobs(path, big)
+            fsync_dir(self.payload_dir)
+            refs.update({rid: {"file": name, "key": rid} for rid in big})
+        return refs
+
+    def read_payload(self, ref: Any) -> dict[str, Any]:
+        if not isinstance(ref, Mapping):
+            raise StoreFormatError(f"malformed payload reference {ref!r:.80}")
+        if "inline" in ref:
+            return self.decode_payload(bytes(ref["inline"]))
+        name = str(ref.get("file", ""))
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise StoreFormatError(f"payload reference points outside the store: {name!r}")
+        return self.decode_payload(self.read_blob(self.payload_dir / name, str(ref["key"])))
+
+    def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:
+        _, segments = self._read_current()
+        keep = {self.catalog_dir / _CURRENT} | {self.catalog_dir / s for s in segments}
+        for rec in live:
+            payload = rec.get("payload")
+            if isinstance(payload, Mapping) and "file" in payload:
+                keep.add(self.payload_dir / str(payload["file"]))
+            location = rec.get("location")
+            if isinstance(location, Mapping) and location.get("kind") == "copy":
+                keep.add(self.root / str(location["path"]))
+        removed = []
+        for d in (self.catalog_dir, self.payload_dir, self.root / "recordings"):
+            if not d.is_dir():
+                continue
+            for path in d.iterdir():
+                if path.is_file() and path not in keep:
+                    path.unlink()
+                    removed.append(path)
+        return removed

@@ -1,0 +1,99 @@
+"""The ``pickle`` backend: mozaik-style pickled catalog and payloads, loaded safely.
+
+Catalog segments are pickled lists of records and payloads pickled dicts of neo objects,
+quantities and arrays, as mozaik pickles its datastore. Loading goes through a restricted
+unpickler (:mod:`cldata.restricted_pickle`) that only builds builtin containers and
+scalars, numpy arrays, quantities and the neo data objects; a pickle naming anything else
+raises :class:`~cldata.errors.UnsafeContentError` and runs nothing.
+
+Examples
+--------
+>>> store = cldata.open("mozaik-like-store", backend="pickle", mode="a")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copyreg
+import pickle
+from pathlib import Path
+from typing import Any, ClassVar
+
+import neo
+import quantities as pq
+from neo.core import analogsignal, dataobject, epoch, event, irregularlysampledsignal, spiketrain
+from quantities import dimensionality, quantity, unitquantity
+
+from cldata.backends.base import SegmentedBackend
+from cldata.errors import StoreFormatError, UnsafeContentError
+from cldata.restricted_pickle import ATTRIBUTE_ALLOWLIST, AllowList, safe_loads
+
+__all__ = ["PickleBackend", "PICKLE_ALLOWLIST"]
+
+
+def _pickle_entries() -> dict[tuple[str, str], Any]:
+    entries: dict[tuple[str, str], Any] = {
+        ("copyreg", "_reconstructor"): copyreg._reconstructor,
+        ("copy_reg", "_reconstructor"): copyreg._reconstructor,
+        ("quantities.quantity", "Quantity"): pq.Quantity,
+        ("quantities.quantity", "_reconstruct_quantity"): quantity._reconstruct_quantity,
+        ("quantities.dimensionality", "Dimensionality"): dimensionality.Dimensionality,
+        ("neo.core.dataobject", "ArrayDict"): dataobject.ArrayDict,
+        ("neo.core.dataobject", "_normalize_array_annotations"): dataobject._normalize_array_annotations,
+        ("neo.core.analogsignal", "AnalogSignal"): neo.AnalogSignal,
+        ("neo.core.analogsignal", "_new_AnalogSignalArray"): analogsignal._new_AnalogSignalArray,
+        ("neo.core.irregularlysampledsignal", "IrregularlySampledSignal"): neo.IrregularlySampledSignal,
+        ("neo.core.irregularlysampledsignal", "_new_IrregularlySampledSignal"):
+            irregularlysampledsignal._new_IrregularlySampledSignal,
+        ("neo.core.spiketrain", "SpikeTrain"): neo.SpikeTrain,
+        ("neo.core.spiketrain", "_new_spiketrain"): spiketrain._new_spiketrain,
+        ("neo.core.event", "Event"): neo.Event,
+        ("neo.core.event", "_new_event"): event._new_event,
+        ("neo.core.epoch", "Epoch"): neo.Epoch,
+        ("neo.core.epoch", "_new_epoch"): epoch._new_epoch,
+    }
+    for name in dir(unitquantity):
+        obj = getattr(unitquantity, name)
+        if isinstance(obj, type) and issubclass(obj, unitquantity.UnitQuantity):
+            entries[("quantities.unitquantity", name)] = obj
+    return entries
+
+
+PICKLE_ALLOWLIST: AllowList = ATTRIBUTE_ALLOWLIST.extended(_pickle_entries())
+"""What the pickle backend loads: the attribute allow-list plus quantities and neo data objects."""
+
+
+class PickleBackend(SegmentedBackend):
+    """Pickled catalog segments and payloads behind a restricted unpickler (see module doc)."""
+
+    name: ClassVar[str] = "pickle"
+    segment_suffix: ClassVar[str] = ".pickle"
+    payload_suffix: ClassVar[str] = ".pickles"
+
+    def write_segment(self, path: Path, records: list[dict[str, Any]]) -> None:
+        with open(path, "wb") as f:
+            pickle.dump(records, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def read_segment(self, path: Path) -> list[dict[str, Any]]:
+        try:
+            value = safe_loads(path.read_bytes(), PICKLE_ALLOWLIST, source=str(path))
+        except UnsafeContentError:
+            raise
+        except Exception as exc:
+            raise StoreFormatError(f"catalog segment {path} is damaged: {exc}") from None
+        if not isinstance(value, list):
+            raise StoreFormatError(f"catalog segment {path} is not a list of records")
+        return value
+
+    def encode_payload(self, payload: dict[str, Any]) -> bytes:
+        return pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def decode_payload(self, data: bytes) -> dict[str, Any]:
+        try:
+            value = safe_loads(data, PICKLE_ALLOWLIST, source="a stored payload")
+        except UnsafeContentError:
+            raise
+        except Exception as exc:
+            raise StoreFormatError(f"a stored payload is damaged: {exc}") from None
+        if not isinstance(value, dict):
+            raise StoreFormatError("a stored payload is not a dict of fields")
+        return value

@@ -1,0 +1,355 @@
+"""The in-memory catalog of a store: every recording and result entry, and the indexes queries use.
+
+Backends persist the catalog; when a store opens, it is loaded here once, so that queries
+cost the same on every backend. Entries live in rows (their insertion order, which is
+also the order of every query result). Parameter lookups go through :class:`ParamIndex`,
+an inverted index ``dotted path -> canonical value -> rows`` built per path the first
+time the path is queried and kept up to date afterwards; tags, stream names and result
+sources are indexed from the start.
+
+Examples
+--------
+>>> cat = Catalog()
+>>> row = cat.add_recording(RecordingEntry("rec-1", {"culture": "C7"}, {}, {}, {}))
+>>> cat.recording_index.equal("culture", "C7") == {row}
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cldata.canonical import Canon, canonical
+
+__all__ = ["RecordingEntry", "ResultEntry", "ParamIndex", "Catalog", "lookup", "MISSING"]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+def lookup(params: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted ``path`` in nested parameters, or :data:`MISSING`.
+
+    A key that itself contains dots is found too (``{"a.b": 1}`` answers ``"a.b"``).
+    """
+    if path in params:
+        return params[path]
+    head, dot, rest = path.partition(".")
+    while dot:
+        node = params.get(head, MISSING)
+        if isinstance(node, Mapping):
+            found = lookup(node, rest)
+            if found is not MISSING:
+                return found
+        nxt, dot, rest = rest.partition(".")
+        head = f"{head}.{nxt}"
+    return MISSING
+
+
+@dataclass(slots=True)
+class RecordingEntry:
+    """A recording in the catalog (everything but its data)."""
+
+    id: str
+    parameters: dict[str, Any]
+    streams: dict[str, dict[str, Any]]  # stream name -> its attributes (application values)
+    location: dict[str, Any]  # where the backend keeps the CL file
+    summary: dict[str, Any]  # duration, rates, counts: shown without opening the file
+    added_utc: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        return {"kind": "recording", "id": self.id, "parameters": self.parameters, "streams": self.streams,
+                "location": self.location, "summary": self.summary, "added_utc": self.added_utc}
+
+
+@dataclass(slots=True)
+class ResultEntry:
+    """An analysis result in the catalog; its payload stays with the backend until read."""
+
+    id: str
+    kind: str
+    identifier: str
+    parameters: dict[str, Any]
+    sources: tuple[str, ...]
+    tags: tuple[str, ...]
+    payload: Any  # the backend's reference to the payload
+    summary: dict[str, Any] = field(default_factory=dict)
+    added_utc: str = ""
+
+    @property
+    def key(self) -> tuple:
+        """The identity: identifier, canonical parameters, sorted sources."""
+        return (self.identifier, canonical(self.parameters), tuple(sorted(self.sources)))
+
+    def to_record(self) -> dict[str, Any]:
+        return {"kind": "result", "id": self.id, "type": self.kind, "identifier": self.identifier,
+                "parameters": self.parameters, "sources": list(self.sources), "tags": list(self.tags),
+                "payload": self.payload, "summary": self.summary, "added_utc": self.added_utc}
+
+
+def _elements(value: Any) -> list[Canon] | None:
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return None
+
+
+class ParamIndex:
+    """An inverted index over one kind of entry: ``path -> canonical value -> rows``.
+
+    Parameters
+    ----------
+    params_of
+        The parameters of a live row.
+    live_rows
+        The live rows, in order (used to build a path's postings on first use).
+    """
+
+    def __init__(self, params_of: Callable[[int], Mapping[str, Any]], live_rows: Callable[[], Iterable[int]]):
+        self._params_of = params_of
+        self._live_rows = live_rows
+        self._postings: dict[str, dict[Canon, set[int]]] = {}
+        self._elements: dict[str, dict[Canon, set[int]]] = {}
+        self._present: dict[str, set[int]] = {}
+        self._examples: dict[str, dict[Canon, Any]] = {}
+        self._numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def _build(self, path: str) -> None:
+        self._postings[path] = {}
+        self._elements[path] = {}
+        self._present[path] = set()
+        self._examples[path] = {}
+        for row in self._live_rows():
+            self._add_path(path, row, self._params_of(row))
+
+    def _add_path(self, path: str, row: int, params: Mapping[str, Any]) -> None:
+        value = lookup(params, path)
+        if value is MISSING:
+            return
+        key = canonical(value)
+        self._postings[path].setdefault(key, set()).add(row)
+        self._examples[path].setdefault(key, value)
+        self._present[path].add(row)
+        elements = _elements(value)
+        if elements:
+            for e in elements:
+                self._elements[path].setdefault(e, set()).add(row)
+        self._numeric.pop(path, None)
+
+    def add(self, row: int, params: Mapping[str, Any]) -> None:
+        """Index a new row (for the paths already indexed)."""
+        for path in self._postings:
+            self._add_path(path, row, params)
+
+    def remove(self, row: int, params: Mapping[str, Any]) -> None:
+        """Forget a row."""
+        for path in self._postings:
+            value = lookup(params, path)
+            if value is MISSING:
+                continue
+            key = canonical(value)
+            rows = self._postings[path].get(key)
+            if rows is not None:
+                rows.discard(row)
+                if not rows:
+                    del self._postings[path][key]
+                    self._examples[path].pop(key, None)
+            self._present[path].discard(row)
+            for e in _elements(value) or ():
+                erows = self._elements[path].get(e)
+                if erows is not None:
+                    erows.discard(row)
+                    if not erows:
+                        del self._elements[path][e]
+            self._numeric.pop(path, None)
+
+    # -- lookups (the sets returned must not be modified) ----------------------------------------
+
+    def postings(self, path: str) -> dict[Canon, set[int]]:
+        """``canonical value -> rows`` for one path."""
+        if path not in self._postings:
+            self._build(path)
+        return self._postings[path]
+
+    def equal(self, path: str, value: Any) -> set[int]:
+        """Rows whose parameter at ``path`` equals ``value`` (by canonical value)."""
+        return self.postings(path).get(canonical(value), set())
+
+    def contains(self, path: str, element: Any) -> set[int]:
+        """Rows whose parameter at ``path`` is a list holding ``element``."""
+        self.postings(path)
+        return self._elements[path].get(canonical(element), set())
+
+    def present(self, path: str) -> set[int]:
+        """Rows that have a parameter at ``path``."""
+        self.postings(path)
+        return self._present[path]
+
+    def values(self, path: str) -> list[Any]:
+        """The distinct values at ``path`` (one original value per canonical value)."""
+        self.postings(path)
+        return list(self._examples[path].values())
+
+    def numeric(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+        """Numeric values at ``path`` sorted, with their rows: for range queries."""
+        if path not in self._numeric:
+            vals, rows = [], []
+            for key, rs in self.postings(path).items():
+                if isinstance(key, (int, float)) and not isinstance(key, bool):
+                    vals.extend([key] * len(rs))
+                    rows.extend(rs)
+                elif isinstance(key, tuple) and len(key) == 3 and key[0] == "q" and isinstance(key[1], (int, float)):
+                    vals.extend([key[1]] * len(rs))  # quantities compare in base SI units
+                    rows.extend(rs)
+            v = np.asarray(vals, dtype=np.float64)
+            r = np.asarray(rows, dtype=np.int64)
+            order = np.argsort(v, kind="stable")
+            self._numeric[path] = (v[order], r[order])
+        return self._numeric[path]
+
+
+class Catalog:
+    """All entries of a store, by row, with their indexes."""
+
+    def __init__(self) -> None:
+        self.recordings: list[RecordingEntry | None] = []
+        self.results: list[ResultEntry | None] = []
+        self.recording_rows: dict[str, int] = {}
+        self.result_rows: dict[str, int] = {}
+        self.result_keys: dict[tuple, int] = {}
+        self.results_by_source: dict[str, set[int]] = {}
+        self.tags: dict[str, set[int]] = {}
+        self.streams: dict[str, set[int]] = {}
+        self.recording_index = ParamIndex(lambda r: self.recordings[r].parameters, self.live_recording_rows)  # type: ignore[union-attr]
+        self.result_index = ParamIndex(lambda r: self.results[r].parameters, self.live_result_rows)  # type: ignore[union-attr]
+        self.result_field_index = ParamIndex(self._result_fields, self.live_result_rows)
+        self.stream_index = ParamIndex(self._stream_params, self.live_recording_rows)
+
+    def _result_fields(self, row: int) -> dict[str, Any]:
+        entry = self.results[row]
+        return {"identifier": entry.identifier, "kind": entry.kind}  # type: ignore[union-attr]
+
+    def _stream_params(self, row: int) -> dict[str, Any]:
+        # stream attributes, addressed as "<stream name>.<attribute path>"
+        return self.recordings[row].streams  # type: ignore[union-attr]
+
+    # -- rows ------------------------------------------------------------------------------------
+
+    def live_recording_rows(self) -> Iterator[int]:
+        return (i for i, e in enumerate(self.recordings) if e is not None)
+
+    def live_result_rows(self) -> Iterator[int]:
+        return (i for i, e in enumerate(self.results) if e is not None)
+
+    @property
+    def n_recordings(self) -> int:
+        return len(self.recording_rows)
+
+    @property
+    def n_results(self) -> int:
+        return len(self.result_rows)
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def add_recording(self, entry: RecordingEntry) -> int:
+        row = len(self.recordings)
+        self.recordings.append(entry)
+        self.recording_rows[entry.id] = row
+        self.recording_index.add(row, entry.parameters)
+        self.stream_index.add(row, entry.streams)
+        for name in entry.streams:
+            self.streams.setdefault(name, set()).add(row)
+        return row
+
+    def remove_recording(self, recording_id: str) -> RecordingEntry:
+        row = self.recording_rows.pop(recording_id)
+        entry = self.recordings[row]
+        assert entry is not None
+        self.recording_index.remove(row, entry.parameters)
+        self.stream_index.remove(row, entry.streams)
+        for name in entry.streams:
+            self.streams[name].discard(row)
+            if not self.streams[name]:
+                del self.streams[name]
+        self.recordings[row] = None
+        return entry
+
+    def add_result(self, entry: ResultEntry) -> int:
+        row = len(self.results)
+        self.results.append(entry)
+        self.result_rows[entry.id] = row
+        self.result_keys[entry.key] = row
+        self.result_index.add(row, entry.parameters)
+        self.result_field_index.add(row, {"identifier": entry.identifier, "kind": entry.kind})
+        for source in entry.sources:
+            self.results_by_source.setdefault(source, set()).add(row)
+        for tag in entry.tags:
+            self.tags.setdefault(tag, set()).add(row)
+        return row
+
+    def remove_result(self, result_id: str) -> ResultEntry:
+        row = self.result_rows.pop(result_id)
+        entry = self.results[row]
+        assert entry is not None
+        self.result_keys.pop(entry.key, None)
+        self.result_index.remove(row, entry.parameters)
+        self.result_field_index.remove(row, {"identifier": entry.identifier, "kind": entry.kind})
+        for source in entry.sources:
+            rows = self.results_by_source.get(source)
+            if rows is not None:
+                rows.discard(row)
+                if not rows:
+                    del self.results_by_source[source]
+        for tag in entry.tags:
+            rows = self.tags.get(tag)
+            if rows is not None:
+                rows.discard(row)
+                if not rows:
+                    del self.tags[tag]
+        self.results[row] = None
+        return entry
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every live entry as a plain record (recordings first, then results, in row order)."""
+        for e in self.recordings:
+            if e is not None:
+                yield e.to_record()
+        for r in self.results:
+            if r is not None:
+                yield r.to_record()
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Catalog:
+        """Build a catalog from records as :meth:`records` yields them."""
+        cat = cls()
+        for rec in records:
+            cat.add_record(rec)
+        return cat
+
+    def add_record(self, rec: Mapping[str, Any]) -> None:
+        """Add one persisted record (recording or result)."""
+        if rec["kind"] == "recording":
+            self.add_recording(
+                RecordingEntry(rec["id"], dict(rec["parameters"]), dict(rec.get("streams") or {}),
+                               dict(rec.get("location") or {}), dict(rec.get("summary") or {}), rec.get("added_utc", ""))
+            )
+        elif rec["kind"] == "result":
+            self.add_result(
+                ResultEntry(rec["id"], rec["type"], rec["identifier"], dict(rec["parameters"]),
+                            tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ()), rec.get("payload"),
+                            dict(rec.get("summary") or {}), rec.get("added_utc", ""))
+            )
+        else:
+            raise ValueError(f"unknown catalog record kind {rec['kind']!r}")

@@ -1,0 +1,207 @@
+"""Parameter queries: ``param_filter_query`` and its relatives (mozaik's semantics, indexed).
+
+Each keyword is a condition on one parameter; all must hold (AND). A condition is a value
+(equal by value: ``1 == 1.0``, ``1.5*pq.s == 1500*pq.ms``), a list (any of its values —
+to match a list-valued parameter exactly, pass a tuple), or a predicate from
+:mod:`cldata.queries.predicates`. Keys are dotted paths into nested parameters
+(``**{"stimulation.frequency": 4}``); since keyword names cannot hold dots, ``__``
+works too (``stimulation__frequency=4``). ``st_<name>`` reaches the stimulation
+parameters (``stimulation.<name>``), as mozaik's ``st_`` reaches stimulus parameters.
+
+What is filtered:
+
+- recordings, by their parameters (a recording lacking a parameter does not match);
+  ``identifier`` and ``kind`` concern results only and leave recordings alone;
+- analysis results, by ``identifier``, ``kind`` (class name) and their own parameters;
+  for a parameter a result does not have, by the parameters of the recording(s) it
+  came from: ``filter(culture="C7")`` keeps C7 recordings and the results computed from
+  them.
+
+Use :func:`filter_recordings` / :func:`filter_results` to filter only one kind.
+
+Every function takes a view and returns a new view; nothing is read from disk, and the
+cost is about the number of matches (the catalog index answers each condition).
+
+Examples
+--------
+>>> from cldata.queries import param_filter_query, Range
+>>> v = param_filter_query(store, culture=["C7", "C8"], session=Range(2, 5))  # doctest: +SKIP
+>>> one = param_filter_query(store, identifier="mean_rate", ads_unique=True)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cldata.catalog import MISSING, lookup
+from cldata.errors import ParameterError, UniquenessError
+from cldata.queries.predicates import condition_rows, condition_test
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cldata.catalog import Catalog
+    from cldata.view import DataStoreView
+
+__all__ = [
+    "param_filter_query",
+    "filter_recordings",
+    "filter_results",
+    "normalize_keys",
+    "RESULT_FIELDS",
+    "brute_force_filter",
+]
+
+#: keys that name fields of results rather than parameters
+RESULT_FIELDS = ("identifier", "kind")
+
+
+def normalize_keys(criteria: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn ``st_x`` into ``stimulation.x`` and ``a__b`` into ``a.b``.
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        For an empty key or two spellings of the same path.
+    """
+    out: dict[str, Any] = {}
+    for key, value in criteria.items():
+        if not isinstance(key, str) or not key:
+            raise ParameterError(f"parameter names are non-empty strings, not {key!r}")
+        path = key.replace("__", ".")
+        if path.startswith("st_"):
+            path = "stimulation." + path[3:]
+        if path in out:
+            raise ParameterError(f"parameter {path!r} is given twice ({key!r})")
+        out[path] = value
+    return out
+
+
+def _recording_rows(cat: Catalog, rows: tuple[int, ...], criteria: dict[str, Any]) -> list[int]:
+    keys = [(p, c) for p, c in criteria.items() if p not in RESULT_FIELDS]
+    if not keys:
+        return list(rows)
+    matched: set[int] | None = None
+    # the most selective condition first keeps the sets small
+    sets = sorted((condition_rows(cat.recording_index, p, c) for p, c in keys), key=len)
+    for s in sets:
+        matched = set(s) if matched is None else matched & s
+        if not matched:
+            return []
+    assert matched is not None
+    if len(matched) < len(rows):
+        return sorted(matched.intersection(rows))
+    return [r for r in rows if r in matched]
+
+
+def _result_rows(cat: Catalog, rows: tuple[int, ...], criteria: dict[str, Any]) -> list[int]:
+    if not criteria:
+        return list(rows)
+    candidates: set[int] = set(rows)
+    # parameters first (indexed), result fields last (tested on what is left)
+    for path, cond in sorted(criteria.items(), key=lambda pc: pc[0] in RESULT_FIELDS):
+        if not candidates:
+            return []
+        if path in RESULT_FIELDS:
+            candidates &= condition_rows(cat.result_field_index, path, cond)
+            continue
+        own = condition_rows(cat.result_index, path, cond)
+        lacking = candidates - cat.result_index.present(path)
+        via_source: set[int] = set()
+        if lacking:
+            for rec_row in condition_rows(cat.recording_index, path, cond):
+                entry = cat.recordings[rec_row]
+                if entry is not None:
+                    via_source |= cat.results_by_source.get(entry.id, set())
+            via_source &= lacking
+        candidates = (candidates & own) | via_source
+    return sorted(candidates)
+
+
+def _unique(view: DataStoreView, ads_unique: bool, rec_unique: bool) -> DataStoreView:
+    if ads_unique:
+        n = len(view._live_result_rows())
+        if n != 1:
+            raise UniquenessError(f"ads_unique: the query matched {n} analysis results, not exactly one")
+    if rec_unique:
+        n = len(view.recording_ids)
+        if n != 1:
+            raise UniquenessError(f"rec_unique: the query matched {n} recordings, not exactly one")
+    return view
+
+
+def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique: bool = False, **kw: Any) -> DataStoreView:
+    """Recordings and results of ``dsv`` matching every condition in ``kw`` (see module doc).
+
+    Parameters
+    ----------
+    ads_unique, rec_unique
+        Raise :class:`~cldata.errors.UniquenessError` unless exactly one analysis result /
+        recording matches.
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        For malformed keys.
+    cldata.errors.UniquenessError
+        See ``ads_unique`` and ``rec_unique``.
+    """
+    criteria = normalize_keys(kw)
+    cat = dsv.full_datastore.catalog
+    view = dsv._derive(
+        recordings=_recording_rows(cat, dsv._recording_rows(), criteria),
+        results=_result_rows(cat, dsv._result_rows(), criteria),
+    )
+    return _unique(view, ads_unique, rec_unique)
+
+
+def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -> DataStoreView:
+    """Only the recordings are filtered (by their parameters); results stay as they are."""
+    criteria = normalize_keys(kw)
+    cat = dsv.full_datastore.catalog
+    view = dsv._derive(recordings=_recording_rows(cat, dsv._recording_rows(), criteria))
+    return _unique(view, False, rec_unique)
+
+
+def filter_results(dsv: DataStoreView, ads_unique: bool = False, **kw: Any) -> DataStoreView:
+    """Only the analysis results are filtered; recordings stay as they are."""
+    criteria = normalize_keys(kw)
+    cat = dsv.full_datastore.catalog
+    view = dsv._derive(results=_result_rows(cat, dsv._result_rows(), criteria))
+    return _unique(view, ads_unique, False)
+
+
+def brute_force_filter(dsv: DataStoreView, **kw: Any) -> tuple[list[str], list[str]]:
+    """The ids :func:`param_filter_query` must return, found by testing every entry (a reference
+    for tests and benchmarks; mozaik works this way)."""
+    criteria = normalize_keys(kw)
+    cat = dsv.full_datastore.catalog
+    recs = []
+    for r in dsv._recording_rows():
+        entry = cat.recordings[r]
+        if entry is None:
+            continue
+        if all(condition_test(c, lookup(entry.parameters, p)) for p, c in criteria.items() if p not in RESULT_FIELDS):
+            recs.append(entry.id)
+    results = []
+    for r in dsv._result_rows():
+        entry = cat.results[r]
+        if entry is None:
+            continue
+        ok = True
+        for p, c in criteria.items():
+            if p == "identifier":
+                ok = condition_test(c, entry.identifier)
+            elif p == "kind":
+                ok = condition_test(c, entry.kind)
+            else:
+                own = lookup(entry.parameters, p)
+                if own is not MISSING:
+                    ok = condition_test(c, own)
+                else:
+                    sources = [cat.recordings[cat.recording_rows[s]] for s in entry.sources if s in cat.recording_rows]
+                    ok = any(condition_test(c, lookup(s.parameters, p)) for s in sources if s is not None)
+            if not ok:
+                break
+        if ok:
+            results.append(entry.id)
+    return recs, results

@@ -1,0 +1,367 @@
+"""Analysis results: typed objects with an identifier, parameters, sources, tags and a payload.
+
+A result is identified by its ``identifier`` (what was computed, e.g. ``"firing_rate"``),
+its ``parameters`` (how: window, bin size, ...) and its ``sources`` (the recording ids it
+was computed from). Adding a second result with the same identity to a store raises
+:class:`~cldata.errors.DuplicateResultError` unless the store was opened with
+``replace=True``. ``tags`` are free labels (``"final"``, ``"reviewed"``) to query by.
+
+Kinds shipped here, each with units through :mod:`quantities`:
+
+- :class:`SingleValue` — one number (``value``), e.g. a mean firing rate;
+- :class:`PerChannelValue` — one number per channel (``values``, ``channels``);
+- :class:`TimeSeries` — ``values`` sampled at ``times``, e.g. a PSTH or a rate over time;
+- :class:`SignalList` — a list of neo signals (AnalogSignal / IrregularlySampledSignal);
+- :class:`SpikeTrainList` — a list of neo SpikeTrains;
+- :class:`Data` — any value the codec can store (dicts of numbers and arrays, tables).
+
+In a store, results are loaded lazily: the catalog holds identity and metadata, and the
+payload is read the first time a data attribute is used.
+
+Examples
+--------
+>>> import quantities as pq
+>>> r = SingleValue("mean_rate", 4.2 * pq.Hz, parameters={"window_s": 1.0}, sources=["rec-1"])
+>>> r.value, r.tags
+(array(4.2) * Hz, ())
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import neo
+import numpy as np
+import quantities as pq
+
+from cldata.canonical import canonical, digest, plain
+from cldata.errors import DecodeError, UnsupportedValueError
+
+__all__ = [
+    "AnalysisResult",
+    "SingleValue",
+    "PerChannelValue",
+    "TimeSeries",
+    "SignalList",
+    "SpikeTrainList",
+    "Data",
+    "register_result_kind",
+    "result_kinds",
+]
+
+_KINDS: dict[str, type[AnalysisResult]] = {}
+
+
+def register_result_kind(cls: type[AnalysisResult]) -> type[AnalysisResult]:
+    """Class decorator: make a result kind known to stores (by its class name).
+
+    Examples
+    --------
+    >>> @register_result_kind
+    ... class Matrix(Data):
+    ...     '''A correlation matrix.'''
+    """
+    name = cls.__name__
+    if name in _KINDS and _KINDS[name] is not cls:
+        raise ValueError(f"a result kind named {name!r} is already registered ({_KINDS[name]})")
+    _KINDS[name] = cls
+    return cls
+
+
+def result_kinds() -> dict[str, type[AnalysisResult]]:
+    """The registered result kinds, by name."""
+    return dict(_KINDS)
+
+
+class AnalysisResult:
+    """Base class of analysis results.
+
+    Subclasses declare their data fields in ``fields`` and may check them in
+    :meth:`_validate`. The payload stored is the dict of those fields.
+
+    Parameters
+    ----------
+    identifier
+        What was computed (``"firing_rate"``); non-empty string.
+    parameters
+        How it was computed: a nested dict of plain values and quantities.
+    sources
+        The recording ids it was computed from.
+    tags
+        Labels to query by.
+    """
+
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        identifier: str,
+        *,
+        parameters: Mapping[str, Any] | None = None,
+        sources: Sequence[str] | str = (),
+        tags: Iterable[str] = (),
+        **data: Any,
+    ):
+        if not isinstance(identifier, str) or not identifier:
+            raise UnsupportedValueError(f"a result identifier is a non-empty str, not {identifier!r}")
+        self.identifier = identifier
+        self.parameters = plain(dict(parameters or {}))
+        canonical(self.parameters)  # refuse unusable parameter values now, not at commit
+        if isinstance(sources, str):
+            sources = (sources,)
+        self.sources: tuple[str, ...] = tuple(str(s) for s in sources)
+        tag_list = [tags] if isinstance(tags, str) else list(tags)
+        if not all(isinstance(t, str) and t for t in tag_list):
+            raise UnsupportedValueError(f"tags are non-empty strings, not {tag_list!r}")
+        self.tags: tuple[str, ...] = tuple(sorted(set(tag_list)))
+        unknown = set(data) - set(self.fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no field(s) {sorted(unknown)}; its fields are {list(self.fields)}")
+        self._data: dict[str, Any] | None = None
+        self._loader: Callable[[], dict[str, Any]] | None = None
+        self.id: str | None = None  # set by the store
+        if data or not self.fields:
+            self._data = self._validate(dict(data))
+
+    # -- identity ----------------------------------------------------------------------------
+
+    @property
+    def key(self) -> tuple:
+        """The identity of the result: identifier, canonical parameters and sources."""
+        return (self.identifier, canonical(self.parameters), tuple(sorted(self.sources)))
+
+    @property
+    def result_id(self) -> str:
+        """A stable id derived from the identity (the id it gets in a store)."""
+        return "res-" + digest(self.identifier, self.parameters, sorted(self.sources))
+
+    # -- payload -------------------------------------------------------------------------------
+
+    def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        missing = [f for f in self.fields if f not in data]
+        if missing:
+            raise TypeError(f"{type(self).__name__} needs the field(s) {missing}")
+        return data
+
+    def payload(self) -> dict[str, Any]:
+        """The data fields as a dict (loading them from the store if needed)."""
+        if self._data is None:
+            if self._loader is None:
+                raise DecodeError(f"result {self.identifier!r} has no data")
+            self._data = self._validate(self._loader())
+            self._loader = None
+        return self._data
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the payload is in memory."""
+        return self._data is not None
+
+    def __getattr__(self, name: str) -> Any:
+        # data fields are read through the (possibly lazy) payload
+        if name in type(self).fields:
+            return self.payload()[name]
+        raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
+
+    @classmethod
+    def _from_store(
+        cls,
+        result_id: str,
+        identifier: str,
+        parameters: dict[str, Any],
+        sources: Sequence[str],
+        tags: Sequence[str],
+        loader: Callable[[], dict[str, Any]],
+    ) -> AnalysisResult:
+        obj = cls.__new__(cls)
+        AnalysisResult.__init__(obj, identifier, parameters=parameters, sources=sources, tags=tags)
+        obj._data = None
+        obj._loader = loader
+        obj.id = result_id
+        return obj
+
+    def summary(self) -> dict[str, Any]:
+        """Small metadata kept in the catalog (shown without loading the payload)."""
+        return {}
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AnalysisResult):
+            return NotImplemented
+        return type(self) is type(other) and self.key == other.key and set(self.tags) == set(other.tags)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        src = ", ".join(self.sources[:3]) + ("..." if len(self.sources) > 3 else "")
+        tags = f", tags={list(self.tags)}" if self.tags else ""
+        return f"<{type(self).__name__} {self.identifier!r} {self.parameters} from [{src}]{tags}>"
+
+
+def _quantity(value: Any, what: str) -> pq.Quantity | np.ndarray | float:
+    if isinstance(value, pq.Quantity):
+        return value
+    if isinstance(value, (int, float, np.number, np.ndarray, list, tuple)):
+        return np.asarray(value)
+    raise UnsupportedValueError(f"{what} must be a number, array or quantity, not {type(value).__name__}")
+
+
+@register_result_kind
+class SingleValue(AnalysisResult):
+    """One value (a number or a quantity), e.g. a recording's mean firing rate.
+
+    Examples
+    --------
+    >>> SingleValue("mean_rate", 4.2 * pq.Hz, sources=["rec-1"]).value
+    array(4.2) * Hz
+    """
+
+    fields = ("value",)
+
+    def __init__(self, identifier: str, value: Any = None, **kw: Any):
+        super().__init__(identifier, **kw, **({} if value is None and "_lazy" in kw else {"value": value}))
+
+    def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super()._validate(data)
+        v = _quantity(data["value"], "value")
+        if np.ndim(v) != 0:
+            raise UnsupportedValueError(f"SingleValue holds one value, not an array of shape {np.shape(v)}")
+        data["value"] = v
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        v = self.payload()["value"]
+        units = v.dimensionality.string if isinstance(v, pq.Quantity) else ""
+        return {"value": float(np.asarray(v, dtype=float)) if np.isrealobj(v) else None, "units": units}
+
+
+@register_result_kind
+class PerChannelValue(AnalysisResult):
+    """One value per channel, e.g. firing rate per electrode.
+
+    Examples
+    --------
+    >>> r = PerChannelValue("rate", np.arange(4) * pq.Hz, sources=["rec-1"])
+    >>> r.value_for(2)
+    array(2.) * Hz
+    """
+
+    fields = ("values", "channels")
+
+    def __init__(self, identifier: str, values: Any, channels: Any = None, **kw: Any):
+        n = len(values)
+        super().__init__(identifier, values=values, channels=np.arange(n) if channels is None else channels, **kw)
+
+    def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super()._validate(data)
+        values = _quantity(data["values"], "values")
+        channels = np.asarray(data["channels"])
+        if np.ndim(values) < 1 or channels.ndim != 1 or len(values) != channels.size:
+            raise UnsupportedValueError(
+                f"PerChannelValue needs one value per channel: {np.shape(values)} values for {channels.size} channels"
+            )
+        if channels.size and channels.dtype.kind not in "iu":
+            raise UnsupportedValueError("channels are integers")
+        data["values"], data["channels"] = values, channels.astype(np.int64)
+        return data
+
+    def value_for(self, channel: int) -> Any:
+        """The value of one channel."""
+        channels = self.payload()["channels"]
+        hit = np.flatnonzero(channels == channel)
+        if not hit.size:
+            raise KeyError(f"no value for channel {channel}")
+        return self.payload()["values"][int(hit[0])]
+
+    def summary(self) -> dict[str, Any]:
+        v = self.payload()["values"]
+        return {"n": int(len(v)), "units": v.dimensionality.string if isinstance(v, pq.Quantity) else ""}
+
+
+@register_result_kind
+class TimeSeries(AnalysisResult):
+    """Values at times (``times`` and ``values`` of equal length), e.g. a PSTH or a rate curve.
+
+    Examples
+    --------
+    >>> TimeSeries("psth", times=np.arange(3) * pq.ms, values=[0, 2, 1] * pq.Hz).values
+    array([0., 2., 1.]) * Hz
+    """
+
+    fields = ("times", "values")
+
+    def __init__(self, identifier: str, times: Any, values: Any, **kw: Any):
+        super().__init__(identifier, times=times, values=values, **kw)
+
+    def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super()._validate(data)
+        times, values = _quantity(data["times"], "times"), _quantity(data["values"], "values")
+        if np.ndim(times) != 1 or np.shape(values)[:1] != np.shape(times):
+            raise UnsupportedValueError(
+                f"TimeSeries needs one value per time: {np.shape(times)} times, {np.shape(values)} values"
+            )
+        data["times"], data["values"] = times, values
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        return {"n": int(len(self.payload()["times"]))}
+
+
+@register_result_kind
+class SignalList(AnalysisResult):
+    """A list of neo signals (``AnalogSignal`` or ``IrregularlySampledSignal``)."""
+
+    fields = ("signals",)
+
+    def __init__(self, identifier: str, signals: Sequence[Any], **kw: Any):
+        super().__init__(identifier, signals=list(signals), **kw)
+
+    def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super()._validate(data)
+        signals = list(data["signals"])
+        bad = [type(s).__name__ for s in signals if not isinstance(s, (neo.AnalogSignal, neo.IrregularlySampledSignal))]
+        if bad:
+            raise UnsupportedValueError(f"SignalList holds neo AnalogSignal/IrregularlySampledSignal, not {bad}")
+        data["signals"] = signals
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        return {"n": len(self.payload()["signals"])}
+
+
+@register_result_kind
+class SpikeTrainList(AnalysisResult):
+    """A list of neo SpikeTrains (e.g. sorted units, or bursts as trains)."""
+
+    fields = ("spiketrains",)
+
+    def __init__(self, identifier: str, spiketrains: Sequence[Any], **kw: Any):
+        super().__init__(identifier, spiketrains=list(spiketrains), **kw)
+
+    def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        data = super()._validate(data)
+        trains = list(data["spiketrains"])
+        bad = [type(s).__name__ for s in trains if not isinstance(s, neo.SpikeTrain)]
+        if bad:
+            raise UnsupportedValueError(f"SpikeTrainList holds neo SpikeTrains, not {bad}")
+        data["spiketrains"] = trains
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        return {"n": len(self.payload()["spiketrains"])}
+
+
+@register_result_kind
+class Data(AnalysisResult):
+    """Any value the codec stores: numbers, strings, arrays, quantities, dicts and lists of them.
+
+    Examples
+    --------
+    >>> Data("bursts", value={"starts_s": [0.1, 0.9], "sizes": [40, 52]}).value["sizes"]
+    [40, 52]
+    """
+
+    fields = ("value",)
+
+    def __init__(self, identifier: str, value: Any, **kw: Any):
+        super().__init__(identifier, value=value, **kw)

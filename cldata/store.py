@@ -1,0 +1,516 @@
+"""``DataStore``: recordings and analysis results in one parametrised, crash-safe store.
+
+A store is a directory (mozaik's ``root_directory``). Open it with :func:`cldata.open` or
+:meth:`DataStore.from_parameters`. Changes (``add_*``, ``remove_*``) are visible at once
+in this process and become durable, atomically, at :meth:`DataStore.commit` (also on
+:meth:`~DataStore.close` and at the end of a ``with`` block). After a crash at any moment
+the store opens with exactly what the last completed commit held.
+
+One writer at a time: opening for writing (``mode="a"`` or ``"w"``) takes the store's
+lock, and a second writer gets :class:`~cldata.errors.StoreLockedError`. Readers
+(``mode="r"``) never wait for the writer; they see the last commit made before they
+opened (:meth:`~DataStore.refresh` to see newer ones). The lock is an OS advisory lock,
+so a writer that died leaves nothing that blocks the next one.
+
+Examples
+--------
+>>> import cldata, quantities as pq
+>>> with cldata.open("lab-store", mode="a") as store:                    # doctest: +SKIP
+...     rid = store.add_recording("sim_small_recording.h5", {"culture": "C7"})
+...     store.add_analysis_result(cldata.SingleValue("mean_rate", 4.2 * pq.Hz, sources=[rid]))
+>>> store = cldata.open("lab-store")                                     # doctest: +SKIP
+>>> store.filter(culture="C7").recordings                                # doctest: +SKIP
+[<Recording rec-...: 0.5 s, 32 spikes, streams ['ball_position', 'score']>]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cldata.backends.registry import get_backend
+from cldata.canonical import canonical, digest, plain
+from cldata.catalog import Catalog, RecordingEntry, ResultEntry
+from cldata.errors import (
+    DuplicateRecordingError,
+    DuplicateResultError,
+    NotFoundError,
+    ParameterError,
+    ReadOnlyStoreError,
+    StoreError,
+    StoreFormatError,
+    StoreLockedError,
+    UnsupportedValueError,
+)
+from cldata.format.attributes import to_plain
+from cldata.format.reader import RecordingView
+from cldata.fsutil import atomic_write_bytes
+from cldata.locking import FileLock
+from cldata.results import AnalysisResult, result_kinds
+from cldata.view import DataStoreView
+
+__all__ = ["DataStore", "open_store"]
+
+MARKER = "cldata-store.json"
+_WRITER_LOCK = ".lock"
+_READERS_LOCK = ".readers"
+_OPEN_FILES = 32
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _recording_parameters(view: RecordingView, user: Mapping[str, Any]) -> dict[str, Any]:
+    """Root attributes < the file's ``application`` values < the user's parameters."""
+    root = to_plain(view.attributes.to_dict(plain=False))
+    params: dict[str, Any] = dict(root)
+    application = root.get("application")
+    if isinstance(application, Mapping):
+        params.update(application)
+    params.update(plain(dict(user)))
+    return params
+
+
+class DataStore(DataStoreView):
+    """The full store: a view of everything, plus adding, removing and committing.
+
+    Parameters
+    ----------
+    root
+        The store directory.
+    backend
+        Backend name (``"hdf5"``, ``"pickle"`` or a plugin). ``None``: the store's own
+        backend, or ``"hdf5"`` for a new store.
+    mode
+        ``"r"`` read-only; ``"a"`` read and write, creating the store if missing; ``"w"``
+        create an empty store, discarding the contents of an existing one.
+    replace
+        Adding an entry that is already stored replaces it instead of raising.
+    options
+        Passed to the backend.
+
+    Raises
+    ------
+    cldata.errors.StoreLockedError
+        If another writer has the store open (modes ``"a"`` and ``"w"``).
+    cldata.errors.StoreFormatError
+        If ``root`` is not a store (mode ``"r"``), or a different backend's store.
+    """
+
+    __slots__ = ("root", "mode", "replace", "backend", "catalog", "_pending_added", "_pending_removed",
+                 "_pending_payloads", "_lock", "_readers", "_views", "_closed")
+
+    def __init__(self, root: str | os.PathLike[str], backend: str | None = None, mode: str = "r",
+                 replace: bool = False, **options: Any):
+        if mode not in ("r", "a", "w"):
+            raise ValueError(f"mode must be 'r', 'a' or 'w', not {mode!r}")
+        set_ = object.__setattr__
+        set_(self, "full_datastore", self)
+        set_(self, "_streams", None)
+        set_(self, "_window", None)
+        set_(self, "_closed", True)
+        set_(self, "root", Path(root))
+        set_(self, "mode", mode)
+        set_(self, "replace", bool(replace))
+        set_(self, "_pending_added", {})
+        set_(self, "_pending_removed", set())
+        set_(self, "_pending_payloads", {})
+        set_(self, "_views", OrderedDict())
+        set_(self, "_lock", None)
+        set_(self, "_readers", None)
+        root_path = self.root
+        marker = self._read_marker()
+        if mode == "r":
+            if marker is None:
+                raise StoreFormatError(f"{root_path} is not a cldata store (no {MARKER}); open it with mode='a' to create one")
+        else:
+            root_path.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(root_path / _WRITER_LOCK)
+            if not lock.acquire(exclusive=True):
+                raise StoreLockedError(
+                    f"{root_path} is open for writing elsewhere; only one writer at a time "
+                    "(readers can open it with mode='r')"
+                )
+            set_(self, "_lock", lock)
+        try:
+            name = self._backend_name(marker, backend)
+            set_(self, "backend", get_backend(name)(root_path, writable=mode != "r", **options))
+            if mode == "w" or marker is None:
+                self._create(name, wipe=marker is not None)
+            if mode == "r":
+                readers = FileLock(root_path / _READERS_LOCK)
+                readers.acquire(exclusive=False, blocking=True)
+                set_(self, "_readers", readers)
+            set_(self, "catalog", Catalog.from_records(self.backend.load()))
+            set_(self, "_closed", False)
+            if mode != "r":
+                self._collect_garbage()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+
+    # -- opening ------------------------------------------------------------------------------
+
+    def _read_marker(self) -> dict[str, Any] | None:
+        path = self.root / MARKER
+        try:
+            data = json.loads(path.read_bytes())
+        except FileNotFoundError:
+            return None
+        except ValueError as exc:
+            raise StoreFormatError(f"{path} is damaged: {exc}") from None
+        if not isinstance(data, dict) or data.get("format") != "cldata store":
+            raise StoreFormatError(f"{path} is not a cldata store marker")
+        return data
+
+    def _backend_name(self, marker: dict[str, Any] | None, requested: str | None) -> str:
+        stored = marker.get("backend") if marker else None
+        if stored and requested and stored != requested and self.mode != "w":
+            raise StoreFormatError(
+                f"{self.root} is a {stored!r} store; open it with backend={stored!r} (or None)"
+            )
+        return requested or stored or "hdf5"
+
+    def _create(self, backend_name: str, wipe: bool) -> None:
+        if not wipe and any(p.name not in (_WRITER_LOCK, _READERS_LOCK) for p in self.root.iterdir()):
+            raise StoreFormatError(
+                f"{self.root} is not empty and not a cldata store; choose an empty or new directory"
+            )
+        if wipe:
+            for name in ("catalog", "payloads", "recordings"):
+                shutil.rmtree(self.root / name, ignore_errors=True)
+        self.backend.create()
+        marker = {"format": "cldata store", "version": 1, "backend": backend_name, "created_utc": _now()}
+        atomic_write_bytes(self.root / MARKER, json.dumps(marker, indent=1).encode())
+
+    @classmethod
+    def from_parameters(cls, parameters: Mapping[str, Any]) -> DataStore:
+        """Open a store from a ParameterSet (or dict): ``root_directory``, and optionally
+        ``backend``, ``mode`` (default ``"a"``), ``replace`` and backend ``options``.
+
+        Examples
+        --------
+        >>> from parameters import ParameterSet
+        >>> store = DataStore.from_parameters(ParameterSet({"root_directory": "lab-store"}))  # doctest: +SKIP
+        """
+        params = dict(parameters.as_dict() if hasattr(parameters, "as_dict") else parameters)
+        if "root_directory" not in params:
+            raise ParameterError("a store's parameters need 'root_directory'")
+        unknown = set(params) - {"root_directory", "backend", "mode", "replace", "options"}
+        if unknown:
+            raise ParameterError(f"unexpected store parameter(s) {sorted(unknown)}; known: root_directory, "
+                                 "backend, mode, replace, options")
+        return cls(params["root_directory"], backend=params.get("backend"), mode=params.get("mode", "a"),
+                   replace=bool(params.get("replace", False)), **dict(params.get("options") or {}))
+
+    # -- the view interface -----------------------------------------------------------------------
+
+    def _recording_rows(self) -> tuple[int, ...]:
+        return tuple(self.catalog.live_recording_rows())
+
+    def _result_rows(self) -> tuple[int, ...]:
+        return tuple(self.catalog.live_result_rows())
+
+    @property
+    def writable(self) -> bool:
+        """Whether the store was opened for writing."""
+        return self.mode != "r"
+
+    def _check_writable(self) -> None:
+        if self._closed:
+            raise StoreError(f"the store {self.root} is closed")
+        if self.mode == "r":
+            raise ReadOnlyStoreError(f"the store {self.root} is open read-only; open it with mode='a' to change it")
+
+    # -- recordings -------------------------------------------------------------------------------
+
+    def add_recording(self, source: Any, parameters: Mapping[str, Any] | None = None, link: bool = False) -> str:
+        """Add a CL recording; return its id.
+
+        Parameters
+        ----------
+        source
+            A CL recording file, a closed (or to be closed) :class:`~cldata.RecordingWriter`,
+            or a :class:`~cldata.RecordingView`.
+        parameters
+            User parameters (culture, session, stimulation protocol...). They are merged
+            with the file's root attributes and its ``application`` values; the user's win.
+        link
+            Leave the file where it is and keep only a link to it (not copied).
+
+        Raises
+        ------
+        cldata.errors.DuplicateRecordingError
+            If the same recording is already stored (unless the store has ``replace=True``).
+        cldata.errors.NotARecordingError, cldata.errors.UnsafeContentError, ...
+            If the file is not a readable CL recording.
+        """
+        self._check_writable()
+        from cldata.format.writer import RecordingWriter
+
+        if isinstance(source, RecordingWriter):
+            source.close()
+            path = source.path
+        elif isinstance(source, RecordingView):
+            path = source.path
+        else:
+            path = Path(source)
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise ParameterError(f"recording parameters are a dict, not {type(parameters).__name__}")
+        user = dict(parameters or {})
+        canonical(plain(user))  # refuse unusable values before any file is copied
+        with RecordingView(path) as view:
+            params = _recording_parameters(view, user)
+            streams = {name: to_plain(dict(s.attributes.get("application") or {}))
+                       for name, s in view.data_streams.items()}
+            summary = {
+                "duration_s": view.duration_seconds,
+                "frames_per_second": view.frames_per_second,
+                "channel_count": view.channel_count,
+                "spikes": len(view.spikes) if view.spikes is not None else 0,
+                "stims": len(view.stims) if view.stims is not None else 0,
+                "sample_frames": int(view.samples.nrows) if view.samples is not None else 0,
+                "streams": {name: len(s) for name, s in view.data_streams.items()},
+                # which parameters came from the file's root attributes (not the user's)
+                "root_keys": sorted(set(view.attributes) - set(user)
+                                    - set(view.attributes.get("application") or {})),
+            }
+            identity = to_plain(view.attributes.to_dict(plain=False))
+        recording_id = "rec-" + digest(identity, summary)
+        if recording_id in self.catalog.recording_rows:
+            if not self.replace:
+                raise DuplicateRecordingError(
+                    f"{path} is already in the store as {recording_id}; open the store with replace=True to replace it"
+                )
+            self._unstage(self.catalog.remove_recording(recording_id).id)
+        location = self.backend.put_recording(recording_id, path, link)
+        entry = RecordingEntry(recording_id, params, streams, location, summary, _now())
+        self.catalog.add_recording(entry)
+        self._pending_added[recording_id] = entry
+        self._views.pop(recording_id, None)
+        return recording_id
+
+    def remove_recording(self, recording_id: str, *, cascade: bool = False) -> None:
+        """Remove a recording (and, with ``cascade``, the results computed from it).
+
+        Raises
+        ------
+        cldata.errors.StoreError
+            If results come from it and ``cascade`` is false.
+        """
+        self._check_writable()
+        if recording_id not in self.catalog.recording_rows:
+            raise NotFoundError(f"no recording {recording_id!r} in the store")
+        dependent = [self.catalog.results[r].id for r in self.catalog.results_by_source.get(recording_id, ())]  # type: ignore[union-attr]
+        if dependent and not cascade:
+            raise StoreError(
+                f"{len(dependent)} analysis results come from {recording_id}; remove them first or pass cascade=True"
+            )
+        for rid in dependent:
+            self.remove_analysis_result(rid)
+        self.catalog.remove_recording(recording_id)
+        self._unstage(recording_id)
+        self._views.pop(recording_id, None)
+
+    def _unstage(self, entry_id: str) -> None:
+        self._pending_added.pop(entry_id, None)
+        self._pending_payloads.pop(entry_id, None)
+        self._pending_removed.add(entry_id)
+
+    def _recording_path(self, entry: RecordingEntry) -> Path:
+        return self.backend.recording_path(entry.location)
+
+    def _open_recording(self, row: int) -> RecordingView:
+        entry = self.catalog.recordings[row]
+        if entry is None:
+            raise NotFoundError("this recording has been removed from the store")
+        view = self._views.get(entry.id)
+        if view is None or not view.file.isopen:
+            view = RecordingView(self._recording_path(entry))
+            self._views[entry.id] = view
+            if len(self._views) > _OPEN_FILES:
+                # forget the least recently used; its file closes once nobody holds it
+                self._views.popitem(last=False)
+        else:
+            self._views.move_to_end(entry.id)
+        return view
+
+    # -- analysis results -------------------------------------------------------------------------
+
+    def add_analysis_result(self, result: AnalysisResult) -> str:
+        """Add an analysis result; return its id.
+
+        Raises
+        ------
+        cldata.errors.DuplicateResultError
+            If a result with the same identifier, parameters and sources is stored (unless
+            the store has ``replace=True``, which replaces it).
+        cldata.errors.NotFoundError
+            If a source is not a recording of this store.
+        """
+        return self.add_analysis_results([result])[0]
+
+    def add_analysis_results(self, results: Iterable[AnalysisResult]) -> list[str]:
+        """Add many results at once (all or none: any error leaves the store as it was)."""
+        self._check_writable()
+        results = list(results)
+        kinds = result_kinds()
+        staged: list[ResultEntry] = []
+        keys: set[tuple] = set()
+        for result in results:
+            if not isinstance(result, AnalysisResult):
+                raise UnsupportedValueError(f"add_analysis_result takes an AnalysisResult, not {type(result).__name__}")
+            kind = type(result).__name__
+            if kinds.get(kind) is not type(result):
+                raise UnsupportedValueError(f"result kind {kind} is not registered (use cldata.register_result_kind)")
+            missing = [s for s in result.sources if s not in self.catalog.recording_rows]
+            if missing:
+                raise NotFoundError(f"result {result.identifier!r} comes from {missing}, which are not in the store")
+            key = result.key
+            if key in keys or (key in self.catalog.result_keys and not self.replace):
+                raise DuplicateResultError(
+                    f"a {kind} {result.identifier!r} with parameters {result.parameters} from "
+                    f"{list(result.sources)} is already stored; open the store with replace=True to replace it"
+                )
+            keys.add(key)
+            staged.append(ResultEntry(result.result_id, kind, result.identifier, result.parameters,
+                                      result.sources, result.tags, None, result.summary(), _now()))
+        payloads = {entry.id: result.payload() for entry, result in zip(staged, results)}
+        for entry in staged:
+            old = self.catalog.result_keys.get(entry.key)
+            if old is not None:
+                self._unstage(self.catalog.remove_result(self.catalog.results[old].id).id)  # type: ignore[union-attr]
+            self.catalog.add_result(entry)
+            self._pending_added[entry.id] = entry
+            self._pending_payloads[entry.id] = payloads[entry.id]
+        for entry, result in zip(staged, results):
+            result.id = entry.id
+        return [e.id for e in staged]
+
+    def remove_analysis_result(self, result_id: str) -> None:
+        """Remove one analysis result."""
+        self._check_writable()
+        if result_id not in self.catalog.result_rows:
+            raise NotFoundError(f"no analysis result {result_id!r} in the store")
+        self.catalog.remove_result(result_id)
+        self._unstage(result_id)
+
+    def _result_object(self, entry: ResultEntry) -> AnalysisResult:
+        cls = result_kinds().get(entry.kind)
+        if cls is None:
+            raise StoreFormatError(
+                f"result {entry.id} is of kind {entry.kind!r}, unknown here; import the module that defines it"
+            )
+        return cls._from_store(entry.id, entry.identifier, entry.parameters, entry.sources, entry.tags,
+                               lambda: self._load_payload(entry))
+
+    def _load_payload(self, entry: ResultEntry) -> dict[str, Any]:
+        if entry.id in self._pending_payloads:
+            return dict(self._pending_payloads[entry.id])
+        return self.backend.read_payload(entry.payload)
+
+    # -- committing -------------------------------------------------------------------------------
+
+    @property
+    def dirty(self) -> bool:
+        """Whether there are changes not yet committed."""
+        return bool(self._pending_added or self._pending_removed)
+
+    def commit(self) -> None:
+        """Make every change so far durable, atomically."""
+        self._check_writable()
+        if not self.dirty:
+            return
+        refs = self.backend.write_payloads(self._pending_payloads) if self._pending_payloads else {}
+        for rid, ref in refs.items():
+            entry = self.catalog.results[self.catalog.result_rows[rid]]
+            entry.payload = ref  # type: ignore[union-attr]
+        added = [e.to_record() for e in self._pending_added.values()]
+        removed = sorted(self._pending_removed)
+        self.backend.commit(added, removed, self.catalog.records)
+        self._pending_added.clear()
+        self._pending_removed.clear()
+        self._pending_payloads.clear()
+
+    def rollback(self) -> None:
+        """Discard the changes not yet committed."""
+        self._check_writable()
+        object.__setattr__(self, "catalog", Catalog.from_records(self.backend.load()))
+        self._pending_added.clear()
+        self._pending_removed.clear()
+        self._pending_payloads.clear()
+        self._views.clear()
+
+    def refresh(self) -> None:
+        """Reload the catalog to see commits made since the store was opened (readers)."""
+        if self.dirty:
+            raise StoreError("commit or roll back your changes before refreshing")
+        object.__setattr__(self, "catalog", Catalog.from_records(self.backend.load()))
+        self._views.clear()
+
+    def _collect_garbage(self) -> None:
+        readers = FileLock(self.root / _READERS_LOCK)
+        if readers.acquire(exclusive=True):  # nobody is reading: unreferenced files can go
+            try:
+                self.backend.collect_garbage(list(self.catalog.records()))
+            finally:
+                readers.release()
+
+    def close(self, commit: bool = True) -> None:
+        """Commit pending changes (unless ``commit=False``), then release files and locks."""
+        if self._closed:
+            return
+        try:
+            if commit and self.writable and self.dirty:
+                self.commit()
+            if self.writable:
+                self._collect_garbage()
+        finally:
+            self._views.clear()
+            self.backend.close()
+            for lock in (self._lock, self._readers):
+                if lock is not None:
+                    lock.release()
+            object.__setattr__(self, "_closed", True)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> DataStore:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        # a failed block keeps nothing of its changes; a successful one commits them
+        self.close(commit=exc_type is None)
+
+    def __del__(self) -> None:
+        try:
+            if not self._closed:
+                self.close(commit=False)
+        except Exception:
+            pass
+
+
+def open_store(root: str | os.PathLike[str] | Mapping[str, Any], backend: str | None = None, mode: str = "r",
+               replace: bool = False, **options: Any) -> DataStore:
+    """Open (or create) a store. ``cldata.open`` is this function.
+
+    ``root`` may also be a ParameterSet / dict with ``root_directory`` (as a batch run
+    gives it); then the other arguments come from it.
+
+    Examples
+    --------
+    >>> store = cldata.open("lab-store", mode="a")     # doctest: +SKIP
+    """
+    if isinstance(root, Mapping) or hasattr(root, "as_dict"):
+        return DataStore.from_parameters(root)  # type: ignore[arg-type]
+    return DataStore(root, backend=backend, mode=mode, replace=replace, **options)

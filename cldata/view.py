@@ -1,0 +1,403 @@
+"""``DataStoreView``: an immutable subset of a store, and ``RecordingHandle``: one recording in it.
+
+A view holds only row numbers of the store's catalog (recordings and results), the names
+of the data streams it shows (``None``: all), and an optional time window. Making one
+copies no data and opens no file; reading through it (segments, streams, spikes,
+results' payloads) honours its window and stream selection. Every query takes a view and
+returns a new view (see :mod:`cldata.queries`); the full :class:`~cldata.DataStore` is
+itself a view of everything.
+
+Examples
+--------
+>>> store = cldata.open("my-store")                                    # doctest: +SKIP
+>>> part = store.filter(culture="C7").streams("score").between(0, 2 * pq.s)  # doctest: +SKIP
+>>> [r.id for r in part.recordings]                                    # doctest: +SKIP
+['rec-3f0c...']
+>>> part.data_streams["score"]                                         # doctest: +SKIP
+{'rec-3f0c...': <DataStreamView 'score': 12 entries, window=(0, 50000)>}
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from cldata.catalog import RecordingEntry, ResultEntry
+from cldata.errors import ForeignViewError, NotFoundError
+from cldata.timebase import to_window
+
+if TYPE_CHECKING:  # pragma: no cover
+    import neo
+
+    from cldata.format.reader import RecordingView
+    from cldata.format.streams import DataStreamView
+    from cldata.results import AnalysisResult
+    from cldata.store import DataStore
+
+__all__ = ["DataStoreView", "RecordingHandle"]
+
+Window = tuple[Any, Any] | None
+
+
+def _combine_windows(outer: Window, inner: Window) -> Window:
+    """The intersection of two windows given in frames or quantities (kept symbolic until read)."""
+    if outer is None:
+        return inner
+    if inner is None:
+        return outer
+    return ("and", outer, inner)  # resolved per recording, which knows its frame rate
+
+
+def resolve_window(window: Window, frames_per_second: float) -> tuple[int | None, int | None]:
+    """A view's window in frames of one recording."""
+    if window is None:
+        return (None, None)
+    if window[0] == "and":
+        a1, b1 = resolve_window(window[1], frames_per_second)
+        a2, b2 = resolve_window(window[2], frames_per_second)
+        a = a1 if a2 is None else (a2 if a1 is None else max(a1, a2))
+        b = b1 if b2 is None else (b2 if b1 is None else min(b1, b2))
+        if a is not None and b is not None and b < a:
+            b = a
+        return a, b
+    return to_window(window[0], window[1], frames_per_second)
+
+
+class RecordingHandle:
+    """One recording of a view: its id and parameters, and reads through the view's window.
+
+    Attributes
+    ----------
+    id : str
+        The recording's stable id in the store.
+    parameters : Mapping
+        User parameters merged with the file's root attributes (read-only).
+    summary : Mapping
+        Duration, rates and counts, known without opening the file.
+    """
+
+    __slots__ = ("_store", "_row", "_streams", "_window")
+
+    def __init__(self, store: DataStore, row: int, streams: frozenset[str] | None, window: Window):
+        self._store, self._row, self._streams, self._window = store, row, streams, window
+
+    @property
+    def _entry(self) -> RecordingEntry:
+        entry = self._store.catalog.recordings[self._row]
+        if entry is None:
+            raise NotFoundError("this recording has been removed from the store")
+        return entry
+
+    @property
+    def id(self) -> str:
+        return self._entry.id
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._entry.parameters)
+
+    @property
+    def summary(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._entry.summary)
+
+    @property
+    def stream_names(self) -> list[str]:
+        """The data streams visible through the view."""
+        names = sorted(self._entry.streams)
+        return names if self._streams is None else [n for n in names if n in self._streams]
+
+    @property
+    def frames_per_second(self) -> int:
+        return int(self._entry.summary["frames_per_second"])
+
+    @property
+    def window(self) -> tuple[int | None, int | None]:
+        """The view's window in this recording's frames."""
+        return resolve_window(self._window, self.frames_per_second)
+
+    @property
+    def path(self):
+        """The CL file (raises :class:`~cldata.errors.BrokenLinkError` if a link is broken)."""
+        return self._store._recording_path(self._entry)
+
+    def view(self) -> RecordingView:
+        """The recording as a :class:`~cldata.RecordingView`, restricted to the view's window."""
+        base = self._store._open_recording(self._row)
+        window = self.window
+        return base if window == (None, None) else base.between(*window)
+
+    @property
+    def data_streams(self) -> dict[str, DataStreamView]:
+        """The visible data streams, by name, windowed."""
+        streams = self.view().data_streams
+        return {name: streams[name] for name in self.stream_names if name in streams}
+
+    def segment(self, lazy: bool = True, **kwargs: Any) -> neo.Segment:
+        """The recording (within the window) as a :class:`neo.Segment`; lazy by default."""
+        seg = self.view().segment(lazy=lazy, **kwargs)
+        seg.annotate(recording_id=self.id)
+        return seg
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RecordingHandle) and other._store is self._store and other._row == self._row
+
+    def __hash__(self) -> int:
+        return hash((id(self._store), self._row))
+
+    def __repr__(self) -> str:
+        s = self._entry.summary
+        return (f"<Recording {self.id}: {s.get('duration_s', 0):g} s, {s.get('spikes', 0)} spikes, "
+                f"streams {self.stream_names}>")
+
+
+class DataStoreView:
+    """An immutable subset of a :class:`~cldata.DataStore` (see module doc).
+
+    Views are made by queries, not by hand. ``full_datastore`` is the store they belong to.
+    Iteration order (recordings, results) is the order entries were added: deterministic.
+    """
+
+    __slots__ = ("full_datastore", "_rec_rows", "_res_rows", "_streams", "_window")
+
+    def __init__(
+        self,
+        store: DataStore,
+        recording_rows: Iterable[int],
+        result_rows: Iterable[int],
+        streams: frozenset[str] | None = None,
+        window: Window = None,
+    ):
+        object.__setattr__(self, "full_datastore", store)
+        object.__setattr__(self, "_rec_rows", tuple(sorted(set(recording_rows))))
+        object.__setattr__(self, "_res_rows", tuple(sorted(set(result_rows))))
+        object.__setattr__(self, "_streams", None if streams is None else frozenset(streams))
+        object.__setattr__(self, "_window", window)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("views are immutable: queries return new views")
+
+    # -- internals used by queries -------------------------------------------------------------
+
+    def _recording_rows(self) -> tuple[int, ...]:
+        return self._rec_rows
+
+    def _result_rows(self) -> tuple[int, ...]:
+        return self._res_rows
+
+    def _derive(self, *, recordings: Iterable[int] | None = None, results: Iterable[int] | None = None,
+                streams: frozenset[str] | None | str = "same", window: Any = "same") -> DataStoreView:
+        """A new view of the same store with some parts replaced."""
+        return DataStoreView(
+            self.full_datastore,
+            self._recording_rows() if recordings is None else recordings,
+            self._result_rows() if results is None else results,
+            self._streams if isinstance(streams, str) else streams,
+            self._window if isinstance(window, str) else window,
+        )
+
+    def _check_same_store(self, other: DataStoreView) -> None:
+        if other.full_datastore is not self.full_datastore:
+            raise ForeignViewError("these views come from different stores and cannot be combined")
+
+    @property
+    def window(self) -> Window:
+        """The time window of the view (as given to ``between``; ``None`` = whole recordings)."""
+        return self._window
+
+    @property
+    def stream_selection(self) -> frozenset[str] | None:
+        """The names of the data streams the view shows (``None``: all)."""
+        return self._streams
+
+    # -- recordings -----------------------------------------------------------------------------
+
+    @property
+    def recordings(self) -> list[RecordingHandle]:
+        """The recordings in the view, in the order they were added."""
+        store = self.full_datastore
+        cat = store.catalog
+        return [RecordingHandle(store, r, self._streams, self._window)
+                for r in self._recording_rows() if cat.recordings[r] is not None]
+
+    @property
+    def recording_ids(self) -> list[str]:
+        """The ids of the recordings in the view."""
+        cat = self.full_datastore.catalog
+        return [cat.recordings[r].id for r in self._recording_rows() if cat.recordings[r] is not None]  # type: ignore[union-attr]
+
+    def recording(self, recording_id: str) -> RecordingHandle:
+        """One recording of the view by id."""
+        row = self.full_datastore.catalog.recording_rows.get(recording_id)
+        if row is None or row not in set(self._recording_rows()):
+            raise NotFoundError(f"no recording {recording_id!r} in this view")
+        return RecordingHandle(self.full_datastore, row, self._streams, self._window)
+
+    def get_segments(self, lazy: bool = True, **kwargs: Any) -> list[neo.Segment]:
+        """Every recording of the view as a neo Segment (windowed), lazily by default."""
+        return [rec.segment(lazy=lazy, **kwargs) for rec in self.recordings]
+
+    @property
+    def data_streams(self) -> dict[str, dict[str, DataStreamView]]:
+        """``stream name -> {recording id: DataStreamView}`` for every visible stream."""
+        out: dict[str, dict[str, DataStreamView]] = {}
+        for rec in self.recordings:
+            for name, stream in rec.data_streams.items():
+                out.setdefault(name, {})[rec.id] = stream
+        return dict(sorted(out.items()))
+
+    @property
+    def stream_names(self) -> list[str]:
+        """Names of the data streams visible in the view's recordings (from the catalog)."""
+        cat = self.full_datastore.catalog
+        names: set[str] = set()
+        for r in self._recording_rows():
+            entry = cat.recordings[r]
+            if entry is not None:
+                names.update(entry.streams)
+        if self._streams is not None:
+            names &= self._streams
+        return sorted(names)
+
+    # -- analysis results ------------------------------------------------------------------------
+
+    @property
+    def analysis_results(self) -> list[AnalysisResult]:
+        """The analysis results in the view (payloads load when first used)."""
+        store = self.full_datastore
+        cat = store.catalog
+        return [store._result_object(cat.results[r]) for r in self._result_rows() if cat.results[r] is not None]  # type: ignore[arg-type]
+
+    def get_analysis_result(self, **params: Any) -> list[AnalysisResult]:
+        """Results of the view whose parameters match ``params`` (as :func:`param_filter_query`).
+
+        ``identifier=`` and ``kind=`` select by identifier and result class name.
+
+        Examples
+        --------
+        >>> store.get_analysis_result(identifier="firing_rate", window_s=1.0)   # doctest: +SKIP
+        [<PerChannelValue 'firing_rate' {'window_s': 1.0} from [rec-...]>]
+        """
+        from cldata.queries.params import param_filter_query
+
+        return param_filter_query(self, **params).analysis_results
+
+    def _entries(self, kind: str) -> Iterator[RecordingEntry | ResultEntry]:
+        cat = self.full_datastore.catalog
+        if kind in ("recordings", "all"):
+            for r in self._recording_rows():
+                if cat.recordings[r] is not None:
+                    yield cat.recordings[r]  # type: ignore[misc]
+        if kind in ("results", "all"):
+            for r in self._result_rows():
+                if cat.results[r] is not None:
+                    yield cat.results[r]  # type: ignore[misc]
+
+    def parameter_values(self, name: str, kind: str = "all") -> list[Any]:
+        """The distinct values of parameter ``name`` (a dotted path) in the view.
+
+        ``kind`` is ``"recordings"``, ``"results"`` or ``"all"``. Values are returned in a
+        stable order (sorted when they can be compared).
+        """
+        from cldata.canonical import canonical
+        from cldata.catalog import MISSING, lookup
+
+        if kind not in ("recordings", "results", "all"):
+            raise ValueError(f"kind must be 'recordings', 'results' or 'all', not {kind!r}")
+        seen: dict[Any, Any] = {}
+        for entry in self._entries(kind):
+            value = lookup(entry.parameters, name)
+            if value is not MISSING:
+                seen.setdefault(canonical(value), value)
+        values = list(seen.values())
+        try:
+            return sorted(values)
+        except TypeError:
+            return sorted(values, key=repr)
+
+    # -- chainable queries (the functions of cldata.queries, as methods) -------------------------
+
+    def filter(self, ads_unique: bool = False, rec_unique: bool = False, **kw: Any) -> DataStoreView:
+        """Recordings and results matching every condition (:func:`~cldata.queries.param_filter_query`)."""
+        from cldata.queries.params import param_filter_query
+
+        return param_filter_query(self, ads_unique=ads_unique, rec_unique=rec_unique, **kw)
+
+    def filter_recordings(self, rec_unique: bool = False, **kw: Any) -> DataStoreView:
+        """Only the recordings filtered (:func:`~cldata.queries.filter_recordings`)."""
+        from cldata.queries.params import filter_recordings
+
+        return filter_recordings(self, rec_unique=rec_unique, **kw)
+
+    def filter_results(self, ads_unique: bool = False, **kw: Any) -> DataStoreView:
+        """Only the analysis results filtered (:func:`~cldata.queries.filter_results`)."""
+        from cldata.queries.params import filter_results
+
+        return filter_results(self, ads_unique=ads_unique, **kw)
+
+    # -- presentation -----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self.recording_ids) + len(self._live_result_rows())
+
+    def _live_result_rows(self) -> list[int]:
+        cat = self.full_datastore.catalog
+        return [r for r in self._result_rows() if cat.results[r] is not None]
+
+    def _result_groups(self) -> dict[str, int]:
+        cat = self.full_datastore.catalog
+        groups: dict[str, int] = {}
+        for r in self._live_result_rows():
+            entry = cat.results[r]
+            key = f"{entry.kind} {entry.identifier!r}"  # type: ignore[union-attr]
+            groups[key] = groups.get(key, 0) + 1
+        return groups
+
+    @staticmethod
+    def _shown_parameters(rec: RecordingHandle) -> dict[str, Any]:
+        # the user's and the application's parameters, not the CL file's bookkeeping
+        root = set(rec.summary.get("root_keys", ()))
+        return {k: v for k, v in rec.parameters.items() if k not in root and not isinstance(v, Mapping)}
+
+    def describe(self) -> str:
+        """A plain-text summary of the view (what :meth:`print_content` prints)."""
+        lines = [repr(self)]
+        recs = self.recordings
+        for rec in recs[:50]:
+            params = self._shown_parameters(rec)
+            shown = ", ".join(f"{k}={v!r}" for k, v in list(params.items())[:6])
+            lines.append(f"  {rec.id}  {rec.summary.get('duration_s', 0):g} s  streams {rec.stream_names}  {shown}")
+        if len(recs) > 50:
+            lines.append(f"  ... and {len(recs) - 50} more recordings")
+        for key, n in self._result_groups().items():
+            lines.append(f"  {n} x {key}")
+        return "\n".join(lines)
+
+    def print_content(self) -> None:
+        """Print the recordings and a count of results by kind and identifier."""
+        print(self.describe())
+
+    def __repr__(self) -> str:
+        w = "" if self._window is None else f", window {self._window}"
+        s = "" if self._streams is None else f", streams {sorted(self._streams)}"
+        return (f"<{type(self).__name__}: {len(self.recording_ids)} recordings, "
+                f"{len(self._live_result_rows())} analysis results{s}{w}>")
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for rec in self.recordings[:100]:
+            params = self._shown_parameters(rec)
+            rows.append(
+                "<tr><td><code>{}</code></td><td>{:g} s</td><td>{}</td><td>{}</td></tr>".format(
+                    html.escape(rec.id), rec.summary.get("duration_s", 0),
+                    html.escape(", ".join(rec.stream_names)),
+                    html.escape(", ".join(f"{k}={v!r}" for k, v in list(params.items())[:8])),
+                )
+            )
+        results = "".join(f"<li>{n} &times; {html.escape(k)}</li>" for k, n in self._result_groups().items())
+        return (
+            f"<div><b>{html.escape(repr(self))}</b>"
+            "<table><tr><th>recording</th><th>duration</th><th>streams</th><th>parameters</th></tr>"
+            + "".join(rows) + f"</table><ul>{results}</ul></div>"
+        )
