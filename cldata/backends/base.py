@@ -156,7 +156,7 @@ class Backend(abc.ABC):
         """Delete files no live record refers to; return them. Called with no reader open."""
         return []
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing open
         """Release resources (open files)."""
 
 
