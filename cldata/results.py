@@ -134,7 +134,7 @@ class AnalysisResult:
     @property
     def result_id(self) -> str:
         """A stable id derived from the identity (the id it gets in a store)."""
-        return "res-" + digest(self.identifier, self.parameters, sorted(self.sources))
+        return "res_" + digest(self.identifier, self.parameters, sorted(self.sources))
 
     # -- payload -------------------------------------------------------------------------------
 

@@ -37,6 +37,7 @@ from typing import Any
 from cldata.backends.registry import get_backend
 from cldata.canonical import canonical, digest, plain
 from cldata.catalog import Catalog, RecordingEntry, ResultEntry
+from cldata.closing import close_at_exit
 from cldata.errors import (
     DuplicateRecordingError,
     DuplicateResultError,
@@ -105,7 +106,7 @@ class DataStore(DataStoreView):
     """
 
     __slots__ = ("root", "mode", "replace", "backend", "catalog", "_pending_added", "_pending_removed",
-                 "_pending_payloads", "_lock", "_readers", "_views", "_closed")
+                 "_pending_payloads", "_lock", "_readers", "_views", "_closed", "__weakref__")
 
     def __init__(self, root: str | os.PathLike[str], backend: str | None = None, mode: str = "r",
                  replace: bool = False, **options: Any):
@@ -126,6 +127,9 @@ class DataStore(DataStoreView):
         set_(self, "_lock", None)
         set_(self, "_readers", None)
         root_path = self.root
+        if root_path.is_file():
+            self._open_export()
+            return
         marker = self._read_marker()
         if mode == "r":
             if marker is None:
@@ -150,6 +154,7 @@ class DataStore(DataStoreView):
                 set_(self, "_readers", readers)
             set_(self, "catalog", Catalog.from_records(self.backend.load()))
             set_(self, "_closed", False)
+            close_at_exit(self)
             if mode != "r":
                 self._collect_garbage()
         except BaseException:
@@ -158,6 +163,20 @@ class DataStore(DataStoreView):
             raise
 
     # -- opening ------------------------------------------------------------------------------
+
+    def _open_export(self) -> None:
+        from cldata.backends.export import ExportBackend
+
+        if self.mode != "r":
+            raise ReadOnlyStoreError(f"{self.root} is a file (a store export?), which opens read-only: use mode='r'")
+        object.__setattr__(self, "backend", ExportBackend(self.root, writable=False))
+        try:
+            object.__setattr__(self, "catalog", Catalog.from_records(self.backend.load()))
+        except BaseException:
+            self.backend.close()
+            raise
+        object.__setattr__(self, "_closed", False)
+        close_at_exit(self)
 
     def _read_marker(self) -> dict[str, Any] | None:
         path = self.root / MARKER
@@ -284,7 +303,7 @@ class DataStore(DataStoreView):
                                     - set(view.attributes.get("application") or {})),
             }
             identity = to_plain(view.attributes.to_dict(plain=False))
-        recording_id = "rec-" + digest(identity, summary)
+        recording_id = "rec_" + digest(identity, summary)
         if recording_id in self.catalog.recording_rows:
             if not self.replace:
                 raise DuplicateRecordingError(
@@ -334,7 +353,7 @@ class DataStore(DataStoreView):
             raise NotFoundError("this recording has been removed from the store")
         view = self._views.get(entry.id)
         if view is None or not view.file.isopen:
-            view = RecordingView(self._recording_path(entry))
+            view = self.backend.open_recording(entry.location)
             self._views[entry.id] = view
             if len(self._views) > _OPEN_FILES:
                 # forget the least recently used; its file closes once nobody holds it

@@ -316,6 +316,12 @@ class DataStoreView:
         except TypeError:
             return sorted(values, key=repr)
 
+    def export(self, path: Any, *, overwrite: bool = False) -> Any:
+        """Write this view's recordings and results to one self-contained file (:mod:`cldata.export`)."""
+        from cldata.export import export_view
+
+        return export_view(self, path, overwrite=overwrite)
+
     # -- chainable queries (the functions of cldata.queries, as methods) -------------------------
 
     def filter(self, ads_unique: bool = False, rec_unique: bool = False, **kw: Any) -> DataStoreView:

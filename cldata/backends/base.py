@@ -150,6 +150,12 @@ class Backend(abc.ABC):
             raise BrokenLinkError(f"the store's copy of a recording is missing: {path}")
         return path
 
+    def open_recording(self, location: Mapping[str, Any]):
+        """The recording at ``location`` as a :class:`~cldata.RecordingView` (read-only)."""
+        from cldata.format.reader import RecordingView
+
+        return RecordingView(self.recording_path(location))
+
     # -- housekeeping -----------------------------------------------------------------------------
 
     def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:

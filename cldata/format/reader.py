@@ -21,9 +21,7 @@ Examples
 
 from __future__ import annotations
 
-import atexit
 import os
-import weakref
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ import numpy as np
 import quantities as pq
 import tables
 
+from cldata.closing import close_at_exit
 from cldata.errors import (
     CorruptRecordingError,
     NotARecordingError,
@@ -45,19 +44,6 @@ from cldata.format.streams import DataStreamCollection, DataStreamView
 from cldata.timebase import to_window
 
 __all__ = ["RecordingView", "open_hdf5", "hdf5_reason"]
-
-# Views still open when the interpreter exits are closed before PyTables' own exit hook
-# (registered earlier, so run later), which would warn about every one of them.
-_open_views: weakref.WeakSet[RecordingView] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_views() -> None:
-    for view in list(_open_views):
-        try:
-            view.close()
-        except Exception:
-            pass
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -125,6 +111,9 @@ class RecordingView:
     ----------
     path
         The ``.h5`` recording.
+    group
+        Where the CL layout sits in the file: ``"/"`` for a CL recording file; a store
+        export keeps each recording under its own group (``"/recordings/<id>"``).
     window
         Optional ``(start, stop)`` in frames or time quantities: the windowed readers
         (:meth:`read_spikes`, :meth:`read_stims`, :meth:`read_samples`,
@@ -166,9 +155,10 @@ class RecordingView:
 
     _owner: RecordingView | None = None
 
-    def __init__(self, path: str | os.PathLike[str], *, window: tuple[Any, Any] | None = None):
+    def __init__(self, path: str | os.PathLike[str], *, window: tuple[Any, Any] | None = None, group: str = "/"):
         self.path = Path(path)
-        state = journal_state(self.path)
+        self.group = group
+        state = journal_state(self.path) if group == "/" else "none"
         if state == "live":
             raise RecordingInProgressError(
                 f"{self.path} is being written right now; follow it live with cldata.follow(), "
@@ -186,11 +176,16 @@ class RecordingView:
         except BaseException:
             self.file.close()
             raise
-        _open_views.add(self)
+        close_at_exit(self)
 
     def _setup(self, window: tuple[Any, Any] | None) -> None:
-        source = str(self.path)
-        root = self.file.root
+        source = str(self.path) if self.group == "/" else f"{self.path}:{self.group}"
+        try:
+            root = self.file.get_node(self.group)
+        except (tables.NoSuchNodeError, ValueError):
+            raise NotARecordingError(f"{self.path} has no recording at {self.group!r}") from None
+        if not isinstance(root, tables.Group):
+            raise NotARecordingError(f"{source} is not a group holding a CL recording")
         self.attributes = AttributesView(read_attributes(root, source))
         attrs = self.attributes
         fps = attrs.get("frames_per_second", attrs.get("sampling_frequency"))

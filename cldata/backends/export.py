@@ -1,0 +1,73 @@
+"""Reading a store export (see :mod:`cldata.export`): a read-only backend over one file.
+
+``cldata.open(path)`` picks this backend when ``path`` is a file. Nothing in the file can
+make cldata run code: the catalog and payloads are codec-encoded, recordings are read by
+:class:`~cldata.RecordingView` through the attribute allow-list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from cldata.backends.base import Backend
+from cldata.backends.blobs import BlobTable
+from cldata.backends.hdf5 import decode_payload, decode_records
+from cldata.errors import CorruptRecordingError, NotARecordingError, ReadOnlyStoreError, StoreFormatError
+from cldata.format.reader import RecordingView, open_hdf5
+
+__all__ = ["ExportBackend"]
+
+
+class ExportBackend(Backend):
+    """The catalog, payloads and recordings of an export file (read-only)."""
+
+    name: ClassVar[str] = "export"
+
+    def __init__(self, root: Path, *, writable: bool, **options: Any):
+        super().__init__(root, writable=writable, **options)
+        if writable:
+            raise ReadOnlyStoreError(f"{root} is a store export, which opens read-only (mode='r')")
+        try:
+            self._h5 = open_hdf5(root)
+        except (CorruptRecordingError, NotARecordingError) as exc:
+            raise StoreFormatError(f"{root} is not a cldata store or export: {exc}") from None
+        from cldata.export import EXPORT_KIND
+
+        if getattr(self._h5.root._v_attrs, "cldata_kind", None) != EXPORT_KIND:
+            self._h5.close()
+            raise StoreFormatError(f"{root} is an HDF5 file but not a cldata export")
+        self._payloads: BlobTable | None = None
+
+    def create(self) -> None:
+        raise ReadOnlyStoreError("a store export cannot be created in place; use DataStoreView.export()")
+
+    def load(self) -> list[dict[str, Any]]:
+        return decode_records(BlobTable(self._h5, "/catalog"))
+
+    def commit(self, added, removed, snapshot) -> None:  # noqa: D102
+        raise ReadOnlyStoreError(f"{self.root} is a store export, which is read-only")
+
+    def write_payloads(self, payloads) -> dict[str, Any]:  # noqa: D102
+        raise ReadOnlyStoreError(f"{self.root} is a store export, which is read-only")
+
+    def read_payload(self, ref: Any) -> dict[str, Any]:
+        if not isinstance(ref, Mapping) or "export" not in ref:
+            raise StoreFormatError(f"malformed payload reference {ref!r:.80} in {self.root}")
+        if self._payloads is None:
+            self._payloads = BlobTable(self._h5, "/payloads")
+        return decode_payload(self._payloads.get(str(ref["export"])))
+
+    def recording_path(self, location: Mapping[str, Any]) -> Path:
+        return self.root
+
+    def open_recording(self, location: Mapping[str, Any]) -> RecordingView:
+        group = str(location.get("group", ""))
+        if not group.startswith("/recordings/"):
+            raise StoreFormatError(f"recording location {group!r} in {self.root} is not under /recordings")
+        return RecordingView(self.root, group=group)
+
+    def close(self) -> None:
+        if self._h5.isopen:
+            self._h5.close()
