@@ -15,6 +15,7 @@ from cldata.backends.base import Backend
 from cldata.backends.blobs import BlobTable
 from cldata.backends.hdf5 import decode_payload, decode_records
 from cldata.errors import CorruptRecordingError, NotARecordingError, ReadOnlyStoreError, StoreFormatError
+from cldata.format.attributes import read_attributes
 from cldata.format.reader import RecordingView, open_hdf5
 
 __all__ = ["ExportBackend"]
@@ -35,7 +36,12 @@ class ExportBackend(Backend):
             raise StoreFormatError(f"{root} is not a cldata store or export: {exc}") from None
         from cldata.export import EXPORT_KIND
 
-        if getattr(self._h5.root._v_attrs, "cldata_kind", None) != EXPORT_KIND:
+        try:
+            kind = read_attributes(self._h5.root, str(root)).get("cldata_kind")
+        except BaseException:
+            self._h5.close()
+            raise
+        if kind != EXPORT_KIND:
             self._h5.close()
             raise StoreFormatError(f"{root} is an HDF5 file but not a cldata export")
         self._payloads: BlobTable | None = None

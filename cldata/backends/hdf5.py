@@ -23,6 +23,7 @@ import tables
 from cldata.backends.base import SegmentedBackend
 from cldata.backends.blobs import BlobTable, write_blob_table
 from cldata.errors import CorruptRecordingError, DecodeError, NotARecordingError, StoreFormatError
+from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder, decode_span
 from cldata.format.reader import open_hdf5
 from cldata.payload import from_plain_payload, to_plain_payload
@@ -41,7 +42,12 @@ def _open_blob_file(path: Path, kind: str) -> tables.File:
         f = open_hdf5(path)
     except (CorruptRecordingError, NotARecordingError, FileNotFoundError) as exc:
         raise StoreFormatError(f"cannot read {path}: {exc}") from None
-    if getattr(f.root._v_attrs, "cldata_kind", None) != kind:
+    try:
+        attrs = read_attributes(f.root, str(path))  # refuses (never runs) a hostile pickle
+    except BaseException:
+        f.close()
+        raise
+    if attrs.get("cldata_kind") != kind:
         f.close()
         raise StoreFormatError(f"{path} is not a cldata {kind} file")
     return f
