@@ -116,6 +116,7 @@ class DataStore(DataStoreView):
         set_(self, "full_datastore", self)
         set_(self, "_streams", None)
         set_(self, "_window", None)
+        set_(self, "_sets", None)
         set_(self, "_closed", True)
         set_(self, "root", Path(root))
         set_(self, "mode", mode)
@@ -161,6 +162,10 @@ class DataStore(DataStoreView):
             if self._lock is not None:
                 self._lock.release()
             raise
+
+    # a store is itself: equal only to itself (views compare by content)
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     # -- opening ------------------------------------------------------------------------------
 
@@ -237,6 +242,9 @@ class DataStore(DataStoreView):
 
     def _result_rows(self) -> tuple[int, ...]:
         return tuple(self.catalog.live_result_rows())
+
+    def _row_sets(self) -> None:
+        return None  # every live row: queries start from the index alone
 
     @property
     def writable(self) -> bool:

@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from cldata.catalog import RecordingEntry, ResultEntry
-from cldata.errors import ForeignViewError, NotFoundError
+from cldata.errors import ForeignViewError, NotFoundError, ParameterError
 from cldata.timebase import to_window
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,6 +39,53 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["DataStoreView", "RecordingHandle"]
 
 Window = tuple[Any, Any] | None
+
+
+class StreamSelection:
+    """Which data streams a view shows: by name, and optionally per recording.
+
+    ``names`` is the set of visible names (``None``: any); ``per_recording`` maps a
+    recording row to the names visible in that recording, when a query on stream
+    attributes made visibility differ between recordings.
+    """
+
+    __slots__ = ("names", "per_recording")
+
+    def __init__(self, names: Iterable[str] | None = None, per_recording: Mapping[int, Iterable[str]] | None = None):
+        object.__setattr__(self, "names", None if names is None else frozenset(names))
+        object.__setattr__(self, "per_recording",
+                           None if per_recording is None else {r: frozenset(v) for r, v in per_recording.items()})
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("stream selections are immutable")
+
+    def visible(self, row: int, name: str) -> bool:
+        if self.names is not None and name not in self.names:
+            return False
+        if self.per_recording is not None and name not in self.per_recording.get(row, ()):
+            return False
+        return True
+
+    def intersect(self, other: StreamSelection | None) -> StreamSelection:
+        if other is None:
+            return self
+        names = other.names if self.names is None else (self.names if other.names is None else self.names & other.names)
+        if self.per_recording is None or other.per_recording is None:
+            per = self.per_recording if other.per_recording is None else other.per_recording
+        else:
+            per = {r: v & other.per_recording[r] for r, v in self.per_recording.items() if r in other.per_recording}
+        return StreamSelection(names, per)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StreamSelection) and (self.names, self.per_recording) == (other.names, other.per_recording)
+
+    def __hash__(self) -> int:
+        return hash(self.names)
+
+    def __repr__(self) -> str:
+        if self.per_recording is None:
+            return repr(sorted(self.names)) if self.names is not None else "all"
+        return f"{sorted(self.names) if self.names is not None else 'any'} (by attributes)"
 
 
 def _combine_windows(outer: Window, inner: Window) -> Window:
@@ -80,7 +127,7 @@ class RecordingHandle:
 
     __slots__ = ("_store", "_row", "_streams", "_window")
 
-    def __init__(self, store: DataStore, row: int, streams: frozenset[str] | None, window: Window):
+    def __init__(self, store: DataStore, row: int, streams: StreamSelection | None, window: Window):
         self._store, self._row, self._streams, self._window = store, row, streams, window
 
     @property
@@ -106,7 +153,7 @@ class RecordingHandle:
     def stream_names(self) -> list[str]:
         """The data streams visible through the view."""
         names = sorted(self._entry.streams)
-        return names if self._streams is None else [n for n in names if n in self._streams]
+        return names if self._streams is None else [n for n in names if self._streams.visible(self._row, n)]
 
     @property
     def frames_per_second(self) -> int:
@@ -159,21 +206,22 @@ class DataStoreView:
     Iteration order (recordings, results) is the order entries were added: deterministic.
     """
 
-    __slots__ = ("full_datastore", "_rec_rows", "_res_rows", "_streams", "_window")
+    __slots__ = ("full_datastore", "_rec_rows", "_res_rows", "_streams", "_window", "_sets")
 
     def __init__(
         self,
         store: DataStore,
         recording_rows: Iterable[int],
         result_rows: Iterable[int],
-        streams: frozenset[str] | None = None,
+        streams: StreamSelection | None = None,
         window: Window = None,
     ):
         object.__setattr__(self, "full_datastore", store)
         object.__setattr__(self, "_rec_rows", tuple(sorted(set(recording_rows))))
         object.__setattr__(self, "_res_rows", tuple(sorted(set(result_rows))))
-        object.__setattr__(self, "_streams", None if streams is None else frozenset(streams))
+        object.__setattr__(self, "_streams", streams)
         object.__setattr__(self, "_window", window)
+        object.__setattr__(self, "_sets", None)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("views are immutable: queries return new views")
@@ -186,8 +234,14 @@ class DataStoreView:
     def _result_rows(self) -> tuple[int, ...]:
         return self._res_rows
 
+    def _row_sets(self) -> tuple[frozenset[int], frozenset[int]] | None:
+        """The view's rows as sets (``None`` for the full store: every live row)."""
+        if self._sets is None:
+            object.__setattr__(self, "_sets", (frozenset(self._rec_rows), frozenset(self._res_rows)))
+        return self._sets
+
     def _derive(self, *, recordings: Iterable[int] | None = None, results: Iterable[int] | None = None,
-                streams: frozenset[str] | None | str = "same", window: Any = "same") -> DataStoreView:
+                streams: StreamSelection | None | str = "same", window: Any = "same") -> DataStoreView:
         """A new view of the same store with some parts replaced."""
         return DataStoreView(
             self.full_datastore,
@@ -207,8 +261,8 @@ class DataStoreView:
         return self._window
 
     @property
-    def stream_selection(self) -> frozenset[str] | None:
-        """The names of the data streams the view shows (``None``: all)."""
+    def stream_selection(self) -> StreamSelection | None:
+        """Which data streams the view shows (``None``: all)."""
         return self._streams
 
     # -- recordings -----------------------------------------------------------------------------
@@ -255,9 +309,7 @@ class DataStoreView:
         for r in self._recording_rows():
             entry = cat.recordings[r]
             if entry is not None:
-                names.update(entry.streams)
-        if self._streams is not None:
-            names &= self._streams
+                names.update(n for n in entry.streams if self._streams is None or self._streams.visible(r, n))
         return sorted(names)
 
     # -- analysis results ------------------------------------------------------------------------
@@ -342,6 +394,86 @@ class DataStoreView:
 
         return filter_results(self, ads_unique=ads_unique, **kw)
 
+    def streams(self, names: Any = None, **attributes: Any) -> DataStoreView:
+        """Only the matching data streams (:func:`~cldata.queries.streams.stream_query`)."""
+        from cldata.queries.streams import stream_query
+
+        return stream_query(self, names, **attributes)
+
+    def between(self, start: Any = None, stop: Any = None) -> DataStoreView:
+        """Reads restricted to ``[start, stop)`` (:func:`~cldata.queries.time.time_window_query`)."""
+        from cldata.queries.time import time_window_query
+
+        return time_window_query(self, start, stop)
+
+    def tagged(self, *tags: str, any: bool = False) -> DataStoreView:  # noqa: A002
+        """Results carrying all the tags, or any of them (:func:`~cldata.queries.tags.tag_based_query`)."""
+        from cldata.queries.tags import tag_based_query
+
+        return tag_based_query(self, tags, any=any)
+
+    def partition_by(self, *names: str) -> list[DataStoreView]:
+        """One view per distinct combination of values (:func:`~cldata.queries.partitions.partition_by_parameters`)."""
+        from cldata.queries.partitions import partition_by_parameters
+
+        return partition_by_parameters(self, names)
+
+    def partition_results_by(self, *names: str, except_: bool = False) -> list[DataStoreView]:
+        """Results grouped by their own parameters (:func:`~cldata.queries.partitions.partition_results_by_parameters`)."""
+        from cldata.queries.partitions import partition_results_by_parameters
+
+        return partition_results_by_parameters(self, names, except_=except_)
+
+    def query(self, chain: Any) -> Any:
+        """Apply a chain of queries given as ``[{"class": ..., "params": {...}}, ...]`` (or Query objects)."""
+        from cldata.queries.base import run_query_chain
+
+        return run_query_chain(self, chain)
+
+    # -- combining views ---------------------------------------------------------------------------
+
+    def _combinable(self, other: Any, op: str) -> DataStoreView:
+        if not isinstance(other, DataStoreView):
+            raise TypeError(f"views combine only with views, not {type(other).__name__}")
+        self._check_same_store(other)
+        if op != "&" and (self._window != other._window or self._streams != other._streams):
+            raise ParameterError(
+                f"views with different time windows or stream selections cannot be combined with {op!r} "
+                "(use & to intersect them, or apply between()/streams() after combining)"
+            )
+        return other
+
+    def __or__(self, other: DataStoreView) -> DataStoreView:
+        """Entries in either view."""
+        other = self._combinable(other, "|")
+        return self._derive(recordings=set(self._recording_rows()) | set(other._recording_rows()),
+                            results=set(self._result_rows()) | set(other._result_rows()))
+
+    def __and__(self, other: DataStoreView) -> DataStoreView:
+        """Entries in both views; their windows and stream selections intersect."""
+        other = self._combinable(other, "&")
+        streams = other._streams if self._streams is None else self._streams.intersect(other._streams)
+        window = self._window if self._window == other._window else _combine_windows(self._window, other._window)
+        return self._derive(recordings=set(self._recording_rows()) & set(other._recording_rows()),
+                            results=set(self._result_rows()) & set(other._result_rows()),
+                            streams=streams, window=window)
+
+    def __sub__(self, other: DataStoreView) -> DataStoreView:
+        """Entries of this view that are not in ``other``."""
+        other = self._combinable(other, "-")
+        return self._derive(recordings=set(self._recording_rows()) - set(other._recording_rows()),
+                            results=set(self._result_rows()) - set(other._result_rows()))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DataStoreView):
+            return NotImplemented
+        return (other.full_datastore is self.full_datastore
+                and self.recording_ids == other.recording_ids
+                and self._live_result_rows() == other._live_result_rows()
+                and self._window == other._window and self._streams == other._streams)
+
+    __hash__ = None  # type: ignore[assignment]
+
     # -- presentation -----------------------------------------------------------------------------
 
     def __len__(self) -> int:
@@ -386,7 +518,7 @@ class DataStoreView:
 
     def __repr__(self) -> str:
         w = "" if self._window is None else f", window {self._window}"
-        s = "" if self._streams is None else f", streams {sorted(self._streams)}"
+        s = "" if self._streams is None else f", streams {self._streams!r}"
         return (f"<{type(self).__name__}: {len(self.recording_ids)} recordings, "
                 f"{len(self._live_result_rows())} analysis results{s}{w}>")
 

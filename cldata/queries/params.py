@@ -44,6 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "param_filter_query",
+    "recording_rows",
+    "result_rows",
     "filter_recordings",
     "filter_results",
     "normalize_keys",
@@ -76,45 +78,44 @@ def normalize_keys(criteria: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _recording_rows(cat: Catalog, rows: tuple[int, ...], criteria: dict[str, Any]) -> list[int]:
+def recording_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str, Any]) -> set[int]:
+    """Recording rows matching ``criteria`` among ``within`` (``None``: all live rows)."""
     keys = [(p, c) for p, c in criteria.items() if p not in RESULT_FIELDS]
     if not keys:
-        return list(rows)
-    matched: set[int] | None = None
+        return set(cat.live_recording_rows()) if within is None else set(within)
     # the most selective condition first keeps the sets small
     sets = sorted((condition_rows(cat.recording_index, p, c) for p, c in keys), key=len)
-    for s in sets:
-        matched = set(s) if matched is None else matched & s
+    matched = set(sets[0]) if within is None else within.intersection(sets[0])
+    for rows in sets[1:]:
         if not matched:
-            return []
-    assert matched is not None
-    if len(matched) < len(rows):
-        return sorted(matched.intersection(rows))
-    return [r for r in rows if r in matched]
+            break
+        matched &= rows
+    return matched
 
 
-def _result_rows(cat: Catalog, rows: tuple[int, ...], criteria: dict[str, Any]) -> list[int]:
+def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str, Any]) -> set[int]:
+    """Result rows matching ``criteria`` among ``within`` (``None``: all live rows), falling back
+    to the source recordings' parameters for parameters a result does not have."""
+    candidates: set[int] | None = None if within is None else set(within)
     if not criteria:
-        return list(rows)
-    candidates: set[int] = set(rows)
-    # parameters first (indexed), result fields last (tested on what is left)
-    for path, cond in sorted(criteria.items(), key=lambda pc: pc[0] in RESULT_FIELDS):
-        if not candidates:
-            return []
+        return set(cat.live_result_rows()) if candidates is None else candidates
+    # result fields and the most selective conditions first
+    for path, cond in criteria.items():
         if path in RESULT_FIELDS:
-            candidates &= condition_rows(cat.result_field_index, path, cond)
-            continue
-        own = condition_rows(cat.result_index, path, cond)
-        lacking = candidates - cat.result_index.present(path)
-        via_source: set[int] = set()
-        if lacking:
+            matched = condition_rows(cat.result_field_index, path, cond)
+        else:
+            matched = set(condition_rows(cat.result_index, path, cond))
+            present = cat.result_index.present(path)
             for rec_row in condition_rows(cat.recording_index, path, cond):
                 entry = cat.recordings[rec_row]
                 if entry is not None:
-                    via_source |= cat.results_by_source.get(entry.id, set())
-            via_source &= lacking
-        candidates = (candidates & own) | via_source
-    return sorted(candidates)
+                    from_rec = cat.results_by_source.get(entry.id)
+                    if from_rec:
+                        matched |= from_rec - present
+        candidates = set(matched) if candidates is None else candidates & matched
+        if not candidates:
+            return set()
+    return candidates if candidates is not None else set()
 
 
 def _unique(view: DataStoreView, ads_unique: bool, rec_unique: bool) -> DataStoreView:
@@ -147,9 +148,10 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
     """
     criteria = normalize_keys(kw)
     cat = dsv.full_datastore.catalog
+    sets = dsv._row_sets()
     view = dsv._derive(
-        recordings=_recording_rows(cat, dsv._recording_rows(), criteria),
-        results=_result_rows(cat, dsv._result_rows(), criteria),
+        recordings=recording_rows(cat, None if sets is None else sets[0], criteria),
+        results=result_rows(cat, None if sets is None else sets[1], criteria),
     )
     return _unique(view, ads_unique, rec_unique)
 
@@ -157,16 +159,16 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
 def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -> DataStoreView:
     """Only the recordings are filtered (by their parameters); results stay as they are."""
     criteria = normalize_keys(kw)
-    cat = dsv.full_datastore.catalog
-    view = dsv._derive(recordings=_recording_rows(cat, dsv._recording_rows(), criteria))
+    sets = dsv._row_sets()
+    view = dsv._derive(recordings=recording_rows(dsv.full_datastore.catalog, None if sets is None else sets[0], criteria))
     return _unique(view, False, rec_unique)
 
 
 def filter_results(dsv: DataStoreView, ads_unique: bool = False, **kw: Any) -> DataStoreView:
     """Only the analysis results are filtered; recordings stay as they are."""
     criteria = normalize_keys(kw)
-    cat = dsv.full_datastore.catalog
-    view = dsv._derive(results=_result_rows(cat, dsv._result_rows(), criteria))
+    sets = dsv._row_sets()
+    view = dsv._derive(results=result_rows(dsv.full_datastore.catalog, None if sets is None else sets[1], criteria))
     return _unique(view, ads_unique, False)
 
 
