@@ -17,7 +17,9 @@ What is filtered:
   came from: ``filter(culture="C7")`` keeps C7 recordings and the results computed from
   them.
 
-Use :func:`filter_recordings` / :func:`filter_results` to filter only one kind.
+Use :func:`filter_recordings` / :func:`filter_results` to filter only one kind. A
+parameter that no entry of the store has raises :class:`~cldata.errors.ParameterError`
+(a misspelt key would otherwise silently match nothing).
 
 Every function takes a view and returns a new view; nothing is read from disk, and the
 cost is about the number of matches (the catalog index answers each condition).
@@ -118,6 +120,38 @@ def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str,
     return candidates if candidates is not None else set()
 
 
+def _known_paths(entries: Any) -> list[str]:
+    from cldata.canonical import flatten
+
+    paths: set[str] = set()
+    for entry in entries:
+        if entry is not None:
+            paths.update(flatten(entry.parameters))
+    return sorted(paths)
+
+
+def check_known(cat: Catalog, criteria: Mapping[str, Any], recordings: bool = True, results: bool = True) -> None:
+    """Raise :class:`~cldata.errors.ParameterError` for a parameter no entry of the store has.
+
+    A misspelt key would otherwise match nothing, silently. An empty store accepts anything.
+    """
+    if not (cat.n_recordings or cat.n_results):
+        return
+    for path in criteria:
+        if path in RESULT_FIELDS:
+            continue
+        if recordings and cat.recording_index.present(path):
+            continue
+        if results and (cat.result_index.present(path) or cat.recording_index.present(path)):
+            continue
+        known = _known_paths([*(cat.recordings if recordings or results else []), *(cat.results if results else [])])
+        shown = ", ".join(known[:40]) + (" ..." if len(known) > 40 else "")
+        raise ParameterError(
+            f"no {'recording or result' if recordings and results else 'entry'} in the store has a parameter "
+            f"{path!r}; known parameters: {shown}"
+        )
+
+
 def _unique(view: DataStoreView, ads_unique: bool, rec_unique: bool) -> DataStoreView:
     if ads_unique:
         n = len(view._live_result_rows())
@@ -148,6 +182,7 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
     """
     criteria = normalize_keys(kw)
     cat = dsv.full_datastore.catalog
+    check_known(cat, criteria)
     sets = dsv._row_sets()
     view = dsv._derive(
         recordings=recording_rows(cat, None if sets is None else sets[0], criteria),
@@ -159,6 +194,7 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
 def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -> DataStoreView:
     """Only the recordings are filtered (by their parameters); results stay as they are."""
     criteria = normalize_keys(kw)
+    check_known(dsv.full_datastore.catalog, criteria, results=False)
     sets = dsv._row_sets()
     view = dsv._derive(recordings=recording_rows(dsv.full_datastore.catalog, None if sets is None else sets[0], criteria))
     return _unique(view, False, rec_unique)
@@ -167,6 +203,7 @@ def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -
 def filter_results(dsv: DataStoreView, ads_unique: bool = False, **kw: Any) -> DataStoreView:
     """Only the analysis results are filtered; recordings stay as they are."""
     criteria = normalize_keys(kw)
+    check_known(dsv.full_datastore.catalog, criteria, recordings=False)
     sets = dsv._row_sets()
     view = dsv._derive(results=result_rows(dsv.full_datastore.catalog, None if sets is None else sets[1], criteria))
     return _unique(view, ads_unique, False)

@@ -61,6 +61,9 @@ def stream_query(dsv: DataStoreView, names: str | Iterable[str] | None = None, *
     sets = dsv._row_sets()
     selected = matching_stream_names(cat.streams, names)
     criteria = normalize_keys(attributes)
+    for path in criteria:
+        if cat.streams and not any(cat.stream_index.present(f"{n}.{path}") for n in cat.streams):
+            raise ParameterError(f"no data stream in the store has an attribute {path!r}")
     rows: set[int] = set()
     per_recording: dict[int, set[str]] | None = {} if criteria else None
     for name in selected:
