@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import quantities as pq
 from parameters import ParameterSet
 
+from cldata.checked import check_parameters
 from cldata.errors import ParameterError
 from cldata.queries import equal as _equal  # noqa: F401 - re-exported helpers live there
 from cldata.queries.params import filter_recordings, filter_results, param_filter_query
@@ -90,12 +91,6 @@ def decode_value(value: Any) -> Any:
     return value
 
 
-def _type_name(t: Any) -> str:
-    if isinstance(t, tuple):
-        return " or ".join(_type_name(x) for x in t)
-    return getattr(t, "__name__", str(t))
-
-
 class Query:
     """Base of the query classes: parameters checked against ``required_parameters``.
 
@@ -119,22 +114,7 @@ class Query:
         else:
             given = dict(parameters or {})
         given.update(kw)
-        required, optional = self.required_parameters, self.optional_parameters
-        problems = []
-        missing = sorted(set(required) - set(given))
-        if missing:
-            problems.append(f"missing {missing}")
-        unexpected = sorted(set(given) - set(required) - set(optional))
-        if unexpected:
-            problems.append(f"unexpected {unexpected} (known: {sorted(set(required) | set(optional))})")
-        for name, value in given.items():
-            expected = required.get(name, optional.get(name, (None,))[0])
-            if expected is not None and not isinstance(value, expected):
-                problems.append(f"{name!r} should be {_type_name(expected)}, not {type(value).__name__} ({value!r:.40})")
-        if problems:
-            raise ParameterError(f"{type(self).__name__}: " + "; ".join(problems))
-        for name, (_, default) in optional.items():
-            given.setdefault(name, default)
+        given = check_parameters(type(self).__name__, self.required_parameters, self.optional_parameters, given)
         self.parameters: dict[str, Any] = given
 
     def arguments(self) -> dict[str, Any]:

@@ -1,0 +1,151 @@
+"""The analysis interface: parametrised computations that turn recordings into typed results.
+
+An analysis declares its parameters (``required_parameters``, ``optional_parameters``,
+checked when it is made) and computes the results of one recording in
+:meth:`Analysis.compute` — a pure function of the recording (read through the view's
+window and stream selection) and the parameters, so it can run in another process or on
+a Dask worker. :meth:`Analysis.perform_analysis` runs it over a view and stores the
+results into the full datastore, as mozaik's analyses do; the batch runner
+(:mod:`cldata.batch`) does the same at scale, skipping what is stored.
+
+Every result an analysis stores carries the analysis parameters plus ``analysis`` (the
+analysis name) in its parameters and the recording id as its source, so
+``store.filter(analysis="FiringRate", bin_ms=5)`` finds them, and a unit of work
+(analysis, parameters, recording) is known to be done when one of its results exists
+(the runner commits all results of a unit at once).
+
+Examples
+--------
+>>> class MeanRate(Analysis):
+...     '''Mean firing rate of a recording.'''
+...     optional_parameters = {"min_rate_hz": ((int, float), 0.0)}
+...     def compute(self, recording):
+...         spikes = recording.view().read_spikes(waveforms=False)
+...         rate = len(spikes) / recording.view().duration_seconds / recording.view().channel_count
+...         return [self.result(SingleValue, "mean_rate", rate * pq.Hz, recording=recording)]
+>>> MeanRate({"min_rate_hz": 0.5}).perform_analysis(store)     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cldata.canonical import plain
+from cldata.checked import check_parameters
+from cldata.errors import ParameterError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cldata.results import AnalysisResult
+    from cldata.view import DataStoreView, RecordingHandle
+
+__all__ = ["Analysis", "ANALYSES", "register_analysis", "get_analysis", "RESERVED_PARAMETERS"]
+
+#: parameter names an analysis may not declare: the runner and the queries use them
+RESERVED_PARAMETERS = ("analysis", "identifier", "kind")
+
+ANALYSES: dict[str, type[Analysis]] = {}
+
+
+def register_analysis(cls: type[Analysis]) -> type[Analysis]:
+    """Class decorator: make an analysis nameable in parameter files (by class name)."""
+    clash = set(cls.required_parameters) | set(cls.optional_parameters)
+    clash &= set(RESERVED_PARAMETERS)
+    if clash:
+        raise ParameterError(f"{cls.__name__} declares reserved parameter(s) {sorted(clash)}")
+    ANALYSES[cls.__name__] = cls
+    return cls
+
+
+def get_analysis(name: str) -> type[Analysis]:
+    """The analysis class registered under ``name`` (no import or evaluation from the name).
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        If no analysis has that name (the message lists the known ones).
+    """
+    import cldata.analysis  # noqa: F401 - registers the shipped analyses
+
+    cls = ANALYSES.get(name)
+    if cls is None:
+        raise ParameterError(f"unknown analysis {name!r}; known analyses: {sorted(ANALYSES)}")
+    return cls
+
+
+class Analysis:
+    """Base class of analyses (see module doc).
+
+    Parameters
+    ----------
+    parameters
+        A dict or ParameterSet of the analysis parameters; keywords are merged in.
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        Naming every missing, unexpected and mistyped parameter.
+    """
+
+    required_parameters: ClassVar[dict[str, Any]] = {}
+    optional_parameters: ClassVar[dict[str, tuple[Any, Any]]] = {}
+
+    def __init__(self, parameters: Mapping[str, Any] | None = None, **kw: Any):
+        given = dict(parameters.as_dict() if hasattr(parameters, "as_dict") else (parameters or {}))  # type: ignore[union-attr]
+        given.update(kw)
+        self.parameters: dict[str, Any] = plain(check_parameters(type(self).__name__, self.required_parameters,
+                                                                  self.optional_parameters, given))
+
+    @property
+    def name(self) -> str:
+        """The analysis name stored with its results (the class name)."""
+        return type(self).__name__
+
+    def compute(self, recording: RecordingHandle) -> list[AnalysisResult]:
+        """The results for one recording. Subclasses implement this; it must not write to the store."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement compute()")
+
+    def result(self, kind: type[AnalysisResult], identifier: str, *args: Any, recording: RecordingHandle,
+               tags: Any = (), extra: Mapping[str, Any] | None = None, **fields: Any) -> AnalysisResult:
+        """A result of ``kind`` carrying this analysis' parameters and the recording as source.
+
+        ``extra`` adds parameters that distinguish several results of one run (e.g. a channel).
+        """
+        params = {**self.parameters, **dict(extra or {}), "analysis": self.name}
+        return kind(identifier, *args, parameters=params, sources=[recording.id], tags=tags, **fields)
+
+    def result_parameters(self) -> dict[str, Any]:
+        """The parameters every result of this analysis carries (to find them again)."""
+        return {**self.parameters, "analysis": self.name}
+
+    def is_done(self, store: DataStoreView, recording_id: str) -> bool:
+        """Whether results of this analysis, with these parameters, exist for the recording."""
+        from cldata.queries.params import result_rows
+
+        cat = store.full_datastore.catalog
+        done_for = cat.results_by_source.get(recording_id)
+        if not done_for:
+            return False
+        return bool(result_rows(cat, frozenset(done_for), self._criteria()))
+
+    def _criteria(self) -> dict[str, Any]:
+        # tuples: a list-valued parameter must equal the list, not be "any of" it
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in self.result_parameters().items()}
+
+    def perform_analysis(self, dsv: DataStoreView, *, skip_done: bool = True) -> list[str]:
+        """Compute and store the results for every recording of ``dsv``; return their ids.
+
+        The results go into ``dsv.full_datastore`` (which must be writable) and are
+        committed once per recording.
+        """
+        store = dsv.full_datastore
+        ids: list[str] = []
+        for rec in dsv.recordings:
+            if skip_done and self.is_done(store, rec.id):
+                continue
+            ids.extend(store.add_analysis_results(self.compute(rec)))
+            store.commit()
+        return ids
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.parameters!r})"

@@ -1,0 +1,1 @@
+"""Batch analysis: parameter files, sweeps, the runner and its executors."""
