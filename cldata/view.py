@@ -59,6 +59,9 @@ class StreamSelection:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("stream selections are immutable")
 
+    def __reduce__(self) -> tuple:
+        return (StreamSelection, (self.names, self.per_recording))
+
     def visible(self, row: int, name: str) -> bool:
         if self.names is not None and name not in self.names:
             return False

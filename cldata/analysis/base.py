@@ -111,26 +111,38 @@ class Analysis:
 
         ``extra`` adds parameters that distinguish several results of one run (e.g. a channel).
         """
-        params = {**self.parameters, **dict(extra or {}), "analysis": self.name}
+        params = {**self.parameters, **dict(extra or {}), **self.result_parameters(recording)}
         return kind(identifier, *args, parameters=params, sources=[recording.id], tags=tags, **fields)
 
-    def result_parameters(self) -> dict[str, Any]:
-        """The parameters every result of this analysis carries (to find them again)."""
-        return {**self.parameters, "analysis": self.name}
+    def result_parameters(self, recording: RecordingHandle | None = None) -> dict[str, Any]:
+        """The parameters every result of this analysis carries (to find them again).
 
-    def is_done(self, store: DataStoreView, recording_id: str) -> bool:
+        The analysis name is added, and, for a recording seen through a time window, the
+        window in frames (``window``), so that results of a part never pass for results
+        of the whole recording.
+        """
+        params = {**self.parameters, "analysis": self.name}
+        if recording is not None and recording.window != (None, None):
+            params["window"] = list(recording.window)
+        return params
+
+    def is_done(self, store: DataStoreView, recording: RecordingHandle | str) -> bool:
         """Whether results of this analysis, with these parameters, exist for the recording."""
         from cldata.queries.params import result_rows
 
+        handle = None if isinstance(recording, str) else recording
+        recording_id = recording if isinstance(recording, str) else recording.id
         cat = store.full_datastore.catalog
         done_for = cat.results_by_source.get(recording_id)
         if not done_for:
             return False
-        return bool(result_rows(cat, frozenset(done_for), self._criteria()))
-
-    def _criteria(self) -> dict[str, Any]:
+        params = self.result_parameters(handle)
         # tuples: a list-valued parameter must equal the list, not be "any of" it
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in self.result_parameters().items()}
+        criteria = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        rows = result_rows(cat, frozenset(done_for), criteria)
+        if "window" not in params:
+            rows -= cat.result_index.present("window")  # whole-recording results only
+        return bool(rows)
 
     def perform_analysis(self, dsv: DataStoreView, *, skip_done: bool = True) -> list[str]:
         """Compute and store the results for every recording of ``dsv``; return their ids.
@@ -141,7 +153,7 @@ class Analysis:
         store = dsv.full_datastore
         ids: list[str] = []
         for rec in dsv.recordings:
-            if skip_done and self.is_done(store, rec.id):
+            if skip_done and self.is_done(store, rec):
                 continue
             ids.extend(store.add_analysis_results(self.compute(rec)))
             store.commit()
