@@ -109,8 +109,9 @@ def install_example_plugin(work: Path) -> tuple[Path, str]:
 @pytest.fixture(scope="module", autouse=True)
 def example_plugin(tmp_path_factory):
     """The example plugin, installed and importable for this module's tests only."""
-    assert MODULE not in sys.modules, "the example plugin must come from its installation, not be imported already"
     target, how = install_example_plugin(tmp_path_factory.mktemp("example-plugin"))
+    # if the plugin is also installed in the environment, this module's tests use the new copy
+    saved = sys.modules.pop(MODULE, None), registry._loaded.pop("example", None)
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()
     try:
@@ -118,7 +119,11 @@ def example_plugin(tmp_path_factory):
     finally:
         sys.path.remove(str(target))
         sys.modules.pop(MODULE, None)
-        registry._loaded.pop("example", None)  # forget the class the registry imported
+        registry._loaded.pop("example", None)  # forget the class the registry imported from the copy
+        if saved[0] is not None:
+            sys.modules[MODULE] = saved[0]
+        if saved[1] is not None:
+            registry._loaded["example"] = saved[1]
         importlib.invalidate_caches()
 
 
