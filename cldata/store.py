@@ -117,6 +117,7 @@ class DataStore(DataStoreView):
         set_(self, "_streams", None)
         set_(self, "_window", None)
         set_(self, "_sets", None)
+        set_(self, "_catalog", None)
         set_(self, "_closed", True)
         set_(self, "root", Path(root))
         set_(self, "mode", mode)
@@ -136,6 +137,10 @@ class DataStore(DataStoreView):
             if marker is None:
                 raise StoreFormatError(f"{root_path} is not a cldata store (no {MARKER}); open it with mode='a' to create one")
         else:
+            if marker is None and root_path.is_dir() and any(root_path.iterdir()):
+                raise StoreFormatError(
+                    f"{root_path} is not empty and not a cldata store; choose an empty or new directory"
+                )
             root_path.mkdir(parents=True, exist_ok=True)
             lock = FileLock(root_path / _WRITER_LOCK)
             if not lock.acquire(exclusive=True):
@@ -144,6 +149,7 @@ class DataStore(DataStoreView):
                     "(readers can open it with mode='r')"
                 )
             set_(self, "_lock", lock)
+            marker = self._read_marker()  # another writer may have created the store meanwhile
         try:
             name = self._backend_name(marker, backend)
             set_(self, "backend", get_backend(name)(root_path, writable=mode != "r", **options))
@@ -245,6 +251,9 @@ class DataStore(DataStoreView):
 
     def _row_sets(self) -> None:
         return None  # every live row: queries start from the index alone
+
+    def _current(self) -> None:
+        pass  # the store is always its own current catalog
 
     @property
     def writable(self) -> bool:
@@ -487,7 +496,8 @@ class DataStore(DataStoreView):
         readers = FileLock(self.root / _READERS_LOCK)
         if readers.acquire(exclusive=True):  # nobody is reading: unreferenced files can go
             try:
-                self.backend.collect_garbage(list(self.catalog.records()))
+                # what the last commit refers to stays, whatever this process did not commit
+                self.backend.collect_garbage(self.backend.load())
             finally:
                 readers.release()
 

@@ -128,16 +128,26 @@ class RecordingHandle:
         Duration, rates and counts, known without opening the file.
     """
 
-    __slots__ = ("_store", "_row", "_streams", "_window")
+    __slots__ = ("_store", "_row", "_streams", "_window", "_catalog", "_id")
 
     def __init__(self, store: DataStore, row: int, streams: StreamSelection | None, window: Window):
         self._store, self._row, self._streams, self._window = store, row, streams, window
+        self._catalog = store.catalog
+        entry = store.catalog.recordings[row]
+        self._id = entry.id if entry is not None else None
 
     @property
     def _entry(self) -> RecordingEntry:
-        entry = self._store.catalog.recordings[self._row]
+        cat = self._store.catalog
+        if self._catalog is not cat:
+            # the store reloaded its catalog (refresh, rollback): find this recording by id
+            row = cat.recording_rows.get(self._id) if self._id is not None else None
+            if row is None:
+                raise NotFoundError(f"recording {self._id} is no longer in the store")
+            self._row, self._catalog = row, cat
+        entry = cat.recordings[self._row]
         if entry is None:
-            raise NotFoundError("this recording has been removed from the store")
+            raise NotFoundError(f"recording {self._id} has been removed from the store")
         return entry
 
     @property
@@ -174,6 +184,7 @@ class RecordingHandle:
 
     def view(self) -> RecordingView:
         """The recording as a :class:`~cldata.RecordingView`, restricted to the view's window."""
+        self._entry  # noqa: B018 - re-finds the row if the catalog was reloaded
         base = self._store._open_recording(self._row)
         window = self.window
         return base if window == (None, None) else base.between(*window)
@@ -191,10 +202,10 @@ class RecordingHandle:
         return seg
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, RecordingHandle) and other._store is self._store and other._row == self._row
+        return isinstance(other, RecordingHandle) and other._store is self._store and other._id == self._id
 
     def __hash__(self) -> int:
-        return hash((id(self._store), self._row))
+        return hash((id(self._store), self._id))
 
     def __repr__(self) -> str:
         s = self._entry.summary
@@ -209,7 +220,7 @@ class DataStoreView:
     Iteration order (recordings, results) is the order entries were added: deterministic.
     """
 
-    __slots__ = ("full_datastore", "_rec_rows", "_res_rows", "_streams", "_window", "_sets")
+    __slots__ = ("full_datastore", "_rec_rows", "_res_rows", "_streams", "_window", "_sets", "_catalog")
 
     def __init__(
         self,
@@ -225,20 +236,44 @@ class DataStoreView:
         object.__setattr__(self, "_streams", streams)
         object.__setattr__(self, "_window", window)
         object.__setattr__(self, "_sets", None)
+        object.__setattr__(self, "_catalog", store.catalog)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("views are immutable: queries return new views")
 
     # -- internals used by queries -------------------------------------------------------------
 
+    def _current(self) -> None:
+        """Follow the store's catalog if it was reloaded (refresh, rollback): rows are found
+        again by id, and entries no longer in the store drop out. A view's identity is its ids."""
+        new = self.full_datastore.catalog
+        old = self._catalog
+        if old is new:
+            return
+        recs = {r: new.recording_rows.get(old.recordings[r].id) for r in self._rec_rows if old.recordings[r] is not None}
+        results = [new.result_rows.get(old.results[r].id) for r in self._res_rows if old.results[r] is not None]
+        streams = self._streams
+        if streams is not None and streams.per_recording is not None:
+            streams = StreamSelection(streams.names, {recs[r]: v for r, v in streams.per_recording.items()
+                                                      if recs.get(r) is not None})
+        set_ = object.__setattr__
+        set_(self, "_rec_rows", tuple(sorted(r for r in recs.values() if r is not None)))
+        set_(self, "_res_rows", tuple(sorted(r for r in results if r is not None)))
+        set_(self, "_streams", streams)
+        set_(self, "_sets", None)
+        set_(self, "_catalog", new)
+
     def _recording_rows(self) -> tuple[int, ...]:
+        self._current()
         return self._rec_rows
 
     def _result_rows(self) -> tuple[int, ...]:
+        self._current()
         return self._res_rows
 
     def _row_sets(self) -> tuple[frozenset[int], frozenset[int]] | None:
         """The view's rows as sets (``None`` for the full store: every live row)."""
+        self._current()
         if self._sets is None:
             object.__setattr__(self, "_sets", (frozenset(self._rec_rows), frozenset(self._res_rows)))
         return self._sets
@@ -246,6 +281,7 @@ class DataStoreView:
     def _derive(self, *, recordings: Iterable[int] | None = None, results: Iterable[int] | None = None,
                 streams: StreamSelection | None | str = "same", window: Any = "same") -> DataStoreView:
         """A new view of the same store with some parts replaced."""
+        self._current()
         return DataStoreView(
             self.full_datastore,
             self._recording_rows() if recordings is None else recordings,
@@ -266,6 +302,7 @@ class DataStoreView:
     @property
     def stream_selection(self) -> StreamSelection | None:
         """Which data streams the view shows (``None``: all)."""
+        self._current()
         return self._streams
 
     # -- recordings -----------------------------------------------------------------------------
@@ -274,9 +311,9 @@ class DataStoreView:
     def recordings(self) -> list[RecordingHandle]:
         """The recordings in the view, in the order they were added."""
         store = self.full_datastore
+        rows = self._recording_rows()
         cat = store.catalog
-        return [RecordingHandle(store, r, self._streams, self._window)
-                for r in self._recording_rows() if cat.recordings[r] is not None]
+        return [RecordingHandle(store, r, self._streams, self._window) for r in rows if cat.recordings[r] is not None]
 
     @property
     def recording_ids(self) -> list[str]:
@@ -286,8 +323,9 @@ class DataStoreView:
 
     def recording(self, recording_id: str) -> RecordingHandle:
         """One recording of the view by id."""
+        rows = self._recording_rows()
         row = self.full_datastore.catalog.recording_rows.get(recording_id)
-        if row is None or row not in set(self._recording_rows()):
+        if row is None or row not in set(rows):
             raise NotFoundError(f"no recording {recording_id!r} in this view")
         return RecordingHandle(self.full_datastore, row, self._streams, self._window)
 
@@ -439,6 +477,8 @@ class DataStoreView:
         if not isinstance(other, DataStoreView):
             raise TypeError(f"views combine only with views, not {type(other).__name__}")
         self._check_same_store(other)
+        self._current()
+        other._current()
         if op != "&" and (self._window != other._window or self._streams != other._streams):
             raise ParameterError(
                 f"views with different time windows or stream selections cannot be combined with {op!r} "

@@ -1,7 +1,7 @@
 """The built-in backends pass the conformance suite; the backend registry finds, lists and refuses backends.
 
-The ``xfail(strict=True)`` tests at the end show known bugs of the store core (not of a
-backend): each says what is wrong, and starts passing (so fails as XPASS) once fixed.
+The tests at the end guard store-core behaviour found wrong once (GC after an uncommitted
+removal, views across refresh/rollback, a refused foreign directory, missing payload files).
 """
 
 from __future__ import annotations
@@ -176,10 +176,6 @@ def _store_with_committed_data(root: Path, sources: Path, backend: str) -> tuple
     return rid, result.result_id
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DataStore.close(commit=False) (also run by a failing `with` block and by __del__) collects "
-    "garbage against the in-memory catalog, uncommitted removals included: it deletes the copied "
-    "recording and payload files that the last commit still uses"))
 @pytest.mark.parametrize("backend", ["hdf5", "pickle"])
 @pytest.mark.parametrize("how", ["close", "with"])
 def test_uncommitted_removal_keeps_the_committed_files(tmp_path, backend, how):
@@ -209,9 +205,6 @@ def _three_recordings(root: Path, sources: Path) -> dict[str, str]:
     return ids
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "views and RecordingHandles hold catalog row numbers, not ids (DESIGN §2 says ids): refresh() "
-    "rebuilds the catalog with new rows, so a view made before it silently shows other recordings"))
 def test_view_made_before_refresh_keeps_its_entries(tmp_path):
     ids = _three_recordings(tmp_path / "store", tmp_path / "sources")
     with cldata.open(tmp_path / "store") as reader:
@@ -223,9 +216,6 @@ def test_view_made_before_refresh_keeps_its_entries(tmp_path):
         assert [r.parameters["name"] for r in only_b.recordings] == ["b"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a RecordingHandle holds a catalog row number: rollback() rebuilds the catalog without the "
-    "removed rows, so a handle made before it silently answers for another recording"))
 def test_handle_made_before_rollback_keeps_its_entry(tmp_path):
     ids = _three_recordings(tmp_path / "store", tmp_path / "sources")
     with cldata.open(tmp_path / "store", mode="a") as store:
@@ -236,9 +226,6 @@ def test_handle_made_before_rollback_keeps_its_entry(tmp_path):
         assert handle.id == ids["c"] and handle.parameters["name"] == "c"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "opening a directory that is neither empty nor a store with mode='a'/'w' raises "
-    "StoreFormatError but first creates a `.lock` file in it"))
 def test_refused_foreign_directory_is_left_untouched(tmp_path):
     foreign = tmp_path / "my-data"
     foreign.mkdir()
@@ -252,13 +239,7 @@ def test_broken_link_error_is_a_file_not_found_error():
     assert issubclass(BrokenLinkError, FileNotFoundError)
 
 
-@pytest.mark.parametrize("backend", [
-    "hdf5",
-    pytest.param("pickle", marks=pytest.mark.xfail(strict=True, reason=(
-        "SegmentedBackend.read_blob (the default, used by the pickle backend) lets a bare "
-        "FileNotFoundError / KeyError out for a missing payload file or key, where the hdf5 backend "
-        "raises StoreFormatError (a CldataError)"))),
-])
+@pytest.mark.parametrize("backend", ["hdf5", "pickle"])
 def test_missing_payload_file_is_a_store_format_error(tmp_path, backend):
     root = tmp_path / "store"
     _store_with_committed_data(root, tmp_path / "sources", backend)

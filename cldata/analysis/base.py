@@ -20,8 +20,10 @@ Examples
 ...     '''Mean firing rate of a recording.'''
 ...     optional_parameters = {"min_rate_hz": ((int, float), 0.0)}
 ...     def compute(self, recording):
-...         spikes = recording.view().read_spikes(waveforms=False)
-...         rate = len(spikes) / recording.view().duration_seconds / recording.view().channel_count
+...         view = recording.view()                       # windowed
+...         start, stop = view.clipped_window
+...         seconds = (stop - start) / view.frames_per_second
+...         rate = len(view.read_spikes(waveforms=False)) / seconds / view.channel_count
 ...         return [self.result(SingleValue, "mean_rate", rate * pq.Hz, recording=recording)]
 >>> MeanRate({"min_rate_hz": 0.5}).perform_analysis(store)     # doctest: +SKIP
 """
@@ -42,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Analysis", "ANALYSES", "register_analysis", "get_analysis", "RESERVED_PARAMETERS"]
 
 #: parameter names an analysis may not declare: the runner and the queries use them
-RESERVED_PARAMETERS = ("analysis", "identifier", "kind")
+RESERVED_PARAMETERS = ("analysis", "identifier", "kind", "window")
 
 ANALYSES: dict[str, type[Analysis]] = {}
 

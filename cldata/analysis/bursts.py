@@ -33,7 +33,7 @@ import numpy as np
 import quantities as pq
 
 from cldata.analysis.base import Analysis, register_analysis
-from cldata.analysis.spikes import NUMBER, check_values, read_spike_frames, window_frames
+from cldata.analysis.common import NUMBER, check_values, read_spike_frames
 from cldata.results import Data, SingleValue
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,7 +116,7 @@ class NetworkBursts(Analysis):
         p = self.parameters
         view = recording.view()
         fps, n_ch = view.frames_per_second, view.channel_count
-        start, stop = window_frames(view)
+        start, stop = view.clipped_window
         ts, ch = read_spike_frames(view)
         bin_ms = float(p["bin_ms"])
         bin_frames = bin_ms * fps / 1000.0

@@ -39,14 +39,13 @@ import numpy as np
 import quantities as pq
 
 from cldata.analysis.base import Analysis, register_analysis
-from cldata.analysis.spikes import (
+from cldata.analysis.common import (
     CHANNELS,
     NUMBER,
     channel_list_problem,
     channel_selection,
     check_values,
     read_spike_frames,
-    window_frames,
 )
 from cldata.results import Data, PerChannelValue, TimeSeries
 
@@ -150,7 +149,7 @@ class StimulusTriggeredHistogram(Analysis):
         p = self.parameters
         view = recording.view()
         fps = view.frames_per_second
-        start, stop = window_frames(view)
+        start, stop = view.clipped_window
         chosen = channel_selection(self.name, p["channels"], view.channel_count)
         ts, ch = read_spike_frames(view, None if p["channels"] is None else chosen)
 

@@ -2,11 +2,10 @@
 
 Both read the spikes through ``recording.view()``, so they honour the view's time window:
 rates are spike counts divided by the length of the *analysed window* (the view's window
-clipped to the recording, see :func:`window_frames`), not by the file's duration.
+clipped to the recording, ``RecordingView.clipped_window``), not by the file's duration.
 Everything is vectorised with numpy (no Python loop over spikes or channels).
 
-The helpers here (:func:`window_frames`, :func:`channel_selection`, :func:`read_spike_frames`,
-:func:`check_values`) are shared by the other shipped analyses.
+Helpers shared with the other shipped analyses live in :mod:`cldata.analysis.common`.
 
 Examples
 --------
@@ -18,113 +17,27 @@ array([0.98, nan, 1.02, ...]) * dimensionless
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import quantities as pq
 
 from cldata.analysis.base import Analysis, register_analysis
-from cldata.errors import ParameterError
+from cldata.analysis.common import (
+    CHANNELS,
+    NUMBER,
+    channel_list_problem,
+    channel_selection,
+    check_values,
+    read_spike_frames,
+)
 from cldata.results import PerChannelValue, SingleValue, TimeSeries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cldata.format.reader import RecordingView
     from cldata.results import AnalysisResult
     from cldata.view import RecordingHandle
 
-__all__ = [
-    "FiringRate",
-    "ISIHistogram",
-    "window_frames",
-    "channel_selection",
-    "read_spike_frames",
-    "check_values",
-    "channel_list_problem",
-    "CHANNELS",
-    "NUMBER",
-]
-
-#: parameter type of a channel list (``None``: every channel)
-CHANNELS = (list, tuple, type(None))
-#: parameter type of a number
-NUMBER = (int, float)
-
-
-# -- helpers shared by the shipped analyses -----------------------------------------------------
-
-
-def check_values(owner: str, problems: Iterable[tuple[bool, str]]) -> None:
-    """Raise one :class:`ParameterError` naming every ``message`` whose condition is true."""
-    bad = [message for failed, message in problems if failed]
-    if bad:
-        raise ParameterError(f"{owner}: " + "; ".join(bad))
-
-
-def channel_list_problem(channels: Any) -> tuple[bool, str]:
-    """``(failed, message)`` for :func:`check_values`: is ``channels`` None or a list of channel numbers?"""
-    ok = channels is None or all(
-        isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) and c >= 0 for c in channels
-    )
-    return (not ok, f"'channels' should be None or a list of channel numbers (ints >= 0), not {channels!r:.60}")
-
-
-def window_frames(view: RecordingView) -> tuple[int, int]:
-    """The ``[start, stop)`` frames an analysis covers: the view's window within the recording.
-
-    A ``RecordingHandle``'s view is windowed (``(start|None, stop|None)`` frames); an open
-    side is the recording's start (frame 0) or end (``duration_frames``), and the window
-    is clipped to ``[0, duration_frames]``. Durations (and so rates) are ``stop - start``.
-
-    Examples
-    --------
-    >>> window_frames(store.between(0, 0.5 * pq.s).recordings[0].view())   # doctest: +SKIP
-    (0, 12500)
-    """
-    end = max(int(view.duration_frames), 0)
-    a, b = view.window
-    start = 0 if a is None else min(max(int(a), 0), end)
-    stop = end if b is None else min(max(int(b), start), end)
-    return start, stop
-
-
-def channel_selection(owner: str, channels: Any, channel_count: int) -> np.ndarray:
-    """The analysed channels as an int array: ``channels`` checked against the recording, or all.
-
-    Raises
-    ------
-    cldata.errors.ParameterError
-        If a channel is not one of the recording's ``0 .. channel_count-1``.
-    """
-    if channels is None:
-        return np.arange(channel_count)
-    chosen = np.asarray(list(channels), dtype=np.int64)
-    outside = sorted(set(chosen[(chosen < 0) | (chosen >= channel_count)].tolist()))
-    if outside:
-        raise ParameterError(f"{owner}: channel(s) {outside} not in the recording (channels 0..{channel_count - 1})")
-    return np.unique(chosen)
-
-
-def read_spike_frames(view: RecordingView, channels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Spike frames (int64, in time order) and channels (intp) of the analysed window.
-
-    Only the timestamp and channel columns are read (no waveforms). ``channels`` keeps
-    only spikes of those channels; spikes on a channel outside the recording's
-    ``channel_count``, or outside :func:`window_frames` (past the recording's stated end),
-    are dropped.
-    """
-    start, stop = window_frames(view)
-    spikes = view.read_spikes(start, stop, waveforms=False)
-    ts = spikes["timestamp"].astype(np.int64, copy=False)
-    ch = spikes["channel"].astype(np.intp, copy=False)
-    keep = ch < view.channel_count if channels is None else np.isin(ch, channels)
-    if not keep.all():
-        ts, ch = ts[keep], ch[keep]
-    if ts.size > 1 and np.any(ts[1:] < ts[:-1]):  # CL tables are in time order; be safe anyway
-        order = np.argsort(ts, kind="stable")
-        ts, ch = ts[order], ch[order]
-    return ts, ch
-
+__all__ = ["FiringRate", "ISIHistogram"]
 
 def _isis(ts: np.ndarray, ch: np.ndarray, frames_per_second: int) -> tuple[np.ndarray, np.ndarray]:
     """Inter-spike intervals (s) within each channel, and the channel of each interval.
@@ -190,7 +103,7 @@ class FiringRate(Analysis):
     def compute(self, recording: RecordingHandle) -> list[AnalysisResult]:
         view = recording.view()
         fps, n_ch = view.frames_per_second, view.channel_count
-        start, stop = window_frames(view)
+        start, stop = view.clipped_window
         seconds = (stop - start) / fps
         ts, ch = read_spike_frames(view)
 

@@ -322,7 +322,16 @@ class SegmentedBackend(Backend):
         name = str(ref.get("file", ""))
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise StoreFormatError(f"payload reference points outside the store: {name!r}")
-        return self.decode_payload(self.read_blob(self.payload_dir / name, str(ref["key"])))
+        try:
+            data = self.read_blob(self.payload_dir / name, str(ref["key"]))
+        except StoreFormatError:
+            raise
+        except (OSError, KeyError, ValueError) as exc:
+            raise StoreFormatError(
+                f"payload {ref.get('key')!r} cannot be read from {self.payload_dir / name}: "
+                f"{type(exc).__name__}: {exc} (the store is damaged; `cldata check` reports what is missing)"
+            ) from None
+        return self.decode_payload(data)
 
     def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:
         _, segments = self._read_current()

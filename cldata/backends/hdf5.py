@@ -38,6 +38,8 @@ def _write_blob_file(path: Path, kind: str, keys: list[str], blobs: list[bytes])
 
 
 def _open_blob_file(path: Path, kind: str) -> tables.File:
+    if not path.is_file():
+        raise StoreFormatError(f"the store's {kind} {path} is missing (the store is damaged; `cldata check` says more)")
     try:
         f = open_hdf5(path)
     except (CorruptRecordingError, NotARecordingError, FileNotFoundError) as exc:

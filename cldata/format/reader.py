@@ -238,6 +238,19 @@ class RecordingView:
         return self._window
 
     @property
+    def clipped_window(self) -> tuple[int, int]:
+        """The frames ``[start, stop)`` this view covers: its window within ``[0, duration_frames]``.
+
+        An open side is the recording's start or end; rates over the view divide by
+        ``stop - start`` frames.
+        """
+        end = max(self.duration_frames, 0)
+        a, b = self._window
+        start = 0 if a is None else min(max(int(a), 0), end)
+        stop = end if b is None else min(max(int(b), start), end)
+        return start, stop
+
+    @property
     def sampling_rate(self) -> pq.Quantity:
         """Frames per second as a quantity in Hz."""
         return self.frames_per_second * pq.Hz

@@ -148,6 +148,8 @@ class _StreamStore:
 
     def decode_rows(self, i: int, j: int) -> list[Any]:
         """Decode the entries in rows ``i .. j-1``: one read and one msgpack pass."""
+        if j <= i:
+            return []
         starts, ends = self.arrays()[1:]
         if j - i > 1 and not np.array_equal(starts[i + 1 : j], ends[i : j - 1]):
             # not laid out end to end (neither CL nor cldata writes this): one at a time
