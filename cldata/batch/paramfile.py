@@ -831,6 +831,8 @@ class _Builder:
         target = joined.resolve()
         if not target.is_relative_to(self.root_dir):
             raise _error(node.where, f"url({name!r}) is outside the parameter file's directory {str(self.root_dir)!r}")
+        if target.exists() and not target.is_file():  # a directory, or a pipe that would block
+            raise _error(node.where, f"url({name!r}) is not a regular file")
         if target in self.including:
             chain = " -> ".join(str(p.name) for p in [*self.including, target])
             raise _error(node.where, f"url({name!r}): files include each other ({chain})")
@@ -868,8 +870,9 @@ def _check_path(path: str, where: _Where) -> tuple[str, ...]:
 def copy_parameters(value: Any) -> Any:
     """A deep copy of a parameter tree (ParameterSets, dicts, lists, sweeps, references).
 
-    ``copy.deepcopy`` does not copy a ``ParameterSet`` faithfully (its pickling hooks
-    return the dict itself), hence this.
+    ``copy.deepcopy`` does not copy a ``ParameterSet`` faithfully: its ``__getstate__``
+    returns the dict itself, so the copy lacks the instance attributes (``names()``,
+    ``label``); hence this.
     """
     if isinstance(value, ParameterSet):
         out = ParameterSet({})
