@@ -51,10 +51,10 @@ def _spike_times(rng: np.random.Generator, n_frames: int, fps: int, channels: in
         n = rng.poisson(rates[ch] * duration)
         times.append(rng.integers(0, n_frames, n))
         chans.append(np.full(n, ch))
-    # network bursts: most channels fire within ~50 ms
-    for start in rng.uniform(0, duration, rng.poisson(duration / 2.0)):
+    # network bursts: most channels fire within a few tens of ms, about once a second
+    for start in rng.uniform(0, duration, rng.poisson(duration * 1.0)):
         members = rng.choice(channels, size=int(channels * 0.7), replace=False)
-        t = (start + rng.exponential(0.02, members.size)) * fps
+        t = (start + rng.exponential(0.008, members.size)) * fps
         times.append(t.astype(np.int64))
         chans.append(members)
     # evoked responses 5-15 ms after each stim on nearby channels

@@ -475,6 +475,21 @@ def test_overrides(tmp_path):
     assert p.n is None and p.t is True and p.f == -1.5e-3
 
 
+def test_an_override_through_a_reference_changes_a_copy_only():
+    p = parse_parameters("{'defaults': {'store': {'root_directory': 'a'}}, 'store': ref('defaults.store'), "
+                         "'other': ref('defaults.store'), 'l': [1], 'rl': ref('l')}")
+    apply_overrides(p, ["store.root_directory=/data/lab"])
+    p = resolve_references(p)
+    assert p["store"] == {"root_directory": "/data/lab"}
+    assert p["other"] == p["defaults"]["store"] == {"root_directory": "a"}
+    with pytest.raises(ParameterError, match="'rl' is not a parameter set"):
+        apply_overrides(parse_parameters("{'l': [1], 'rl': ref('l')}"), ["rl.x=1"])
+    dangling = parse_parameters("{'r': 0}")
+    dangling["r"] = Reference("missing.key")  # as before resolution
+    with pytest.raises(ParameterError, match="points at nothing"):
+        apply_overrides(dangling, ["r.x=1"])
+
+
 @pytest.mark.parametrize("override,message", [
     ("novalue", "written key=value"),
     ("=5", "written key=value"),
@@ -482,7 +497,6 @@ def test_overrides(tmp_path):
     ("a.x.c=1", "no parameter 'a.x'"),
     ("a.b.c=1", "'a.b' is not a parameter set \\(it is int\\)"),
     ("l.x=1", "'l' is not a parameter set \\(it is list\\)"),
-    ("r.x=1", "'r' is a reference"),
     ("a..b=1", "non-empty"),
     ("parameters=1", "'parameters' is not allowed"),
     ("a=[1, 2", "syntax error"),

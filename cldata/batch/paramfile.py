@@ -1197,7 +1197,9 @@ def apply_overrides(params: ParameterSet, overrides: Iterable[str]) -> Parameter
     """Apply ``"dotted.key=value"`` overrides to ``params`` in place, in order; return it.
 
     An override replaces an existing value or adds a key to an existing parameter set;
-    the keys along the path must exist and be parameter sets.
+    the keys along the path must exist and be parameter sets. A path through a reference
+    (``"store": ref("defaults.store")``) overrides this place only: the reference is
+    replaced by a copy of what it points at, and the copy is changed.
 
     Raises
     ------
@@ -1228,13 +1230,31 @@ def apply_overrides(params: ParameterSet, overrides: Iterable[str]) -> Parameter
                 raise _error(source, f"no parameter {here!r} (an override may add a key to an existing "
                                      "parameter set, not create parameter sets on the way)")
             child = dict.__getitem__(node, part)
-            if isinstance(child, ParameterReference):
-                raise _error(source, f"{here!r} is a reference ({child!r}); override it as a whole")
+            seen = set()
+            while isinstance(child, ParameterReference):
+                target = child.reference_path
+                if target in seen or child.operations:
+                    raise _error(source, f"{here!r} is a reference ({child!r}) that cannot be followed; "
+                                         "override it as a whole")
+                seen.add(target)
+                child = _follow(params, target, source)
+            if child is not dict.__getitem__(node, part):
+                child = copy_parameters(child)
+                dict.__setitem__(node, part, child)
             if not isinstance(child, dict):
                 raise _error(source, f"{here!r} is not a parameter set (it is {type(child).__name__})")
             node = child
         dict.__setitem__(node, parts[-1], value)
     return params
+
+
+def _follow(params: Mapping[str, Any], path: str, source: str) -> Any:
+    node: Any = params
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise _error(source, f"the reference to {path!r} points at nothing")
+        node = dict.__getitem__(node, part)
+    return node
 
 
 # --- writing -----------------------------------------------------------------------------------------

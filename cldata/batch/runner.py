@@ -47,7 +47,9 @@ __all__ = ["run_batch", "RunReport", "plan_units"]
 
 _RUN_REQUIRED = {"store": (Mapping,), "analyses": (Mapping,)}
 _RUN_OPTIONAL = {"query": ((list, tuple), []), "executor": ((Mapping, type(None)), None),
-                 "description": (str, "")}
+                 "description": (str, ""),
+                 # shared values that other entries refer to with ref(...), e.g. an included defaults file
+                 "defaults": (Mapping, {})}
 
 
 @dataclass
