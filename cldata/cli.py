@@ -213,13 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="describe a recording, a store or a store export",
                           description="Print what a CL recording file, a store directory or an export file holds.")
-    info.add_argument("path")
+    info.add_argument("path", help="a CL recording (.h5), a store directory, or a store export file")
     info.set_defaults(func=_info)
 
     imp = sub.add_parser("import", help="add CL recording files to a store (created if missing)",
                          description="Add recordings to a store, copied in (default) or linked in place.")
-    imp.add_argument("store")
-    imp.add_argument("files", nargs="+")
+    imp.add_argument("store", help="the store directory (created if it does not exist)")
+    imp.add_argument("files", nargs="+", help="CL recording files")
     imp.add_argument("--param", action="append", metavar="KEY=VALUE", help="a parameter for these recordings")
     imp.add_argument("--link", action="store_true", help="link the files in place instead of copying them")
     imp.add_argument("--backend", default=None, help="backend of a new store (default hdf5)")
@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     query = sub.add_parser("query", help="list the recordings and results matching a query",
                            description="Select with parameter conditions, streams, tags, a time window or a query "
                                        "chain from a parameter file, and print what matches.")
-    query.add_argument("store")
+    query.add_argument("store", help="a store directory or export file")
     view_options(query)
     query.add_argument("--json", action="store_true", help="print JSON")
     query.set_defaults(func=_query)
@@ -245,8 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", help="write a store (or a selection) to one self-contained file",
                             description="Export recordings (links resolved) and results to one HDF5 file that "
                                         "cldata.open() and RecordingView read.")
-    export.add_argument("store")
-    export.add_argument("out")
+    export.add_argument("store", help="a store directory or export file")
+    export.add_argument("out", help="the file to write")
     view_options(export)
     export.add_argument("--overwrite", action="store_true")
     export.set_defaults(func=_export)
@@ -255,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Verify a store (catalog against files, payload checksums, links, "
                                        "journals) or a recording, report problems in plain words, and with "
                                        "--repair recover what can be recovered.")
-    check.add_argument("path")
+    check.add_argument("path", help="a store directory or a CL recording file")
     check.add_argument("--repair", action="store_true", help="repair what can be repaired")
     check.set_defaults(func=_check)
     return parser
