@@ -36,7 +36,7 @@ import abc
 import json
 import os
 import secrets
-import shutil
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,7 +44,31 @@ from typing import Any, ClassVar
 from cldata.errors import BrokenLinkError, StoreFormatError
 from cldata.fsutil import atomic_write_bytes, fsync_dir, fsync_file
 
-__all__ = ["Backend", "SegmentedBackend"]
+__all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32"]
+
+_COPY_CHUNK = 8 << 20
+
+
+def copy_with_crc32(source: Path, target: Path) -> tuple[int, int]:
+    """Copy ``source`` to ``target`` (fsynced) and return the CRC-32 and size of what was copied."""
+    crc, size = 0, 0
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(_COPY_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return crc, size
+
+
+def file_crc32(path: Path) -> int:
+    """The CRC-32 of a whole file, read in chunks."""
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(_COPY_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
 
 
 class Backend(abc.ABC):
@@ -115,16 +139,18 @@ class Backend(abc.ABC):
     def put_recording(self, recording_id: str, source: Path, link: bool) -> dict[str, Any]:
         """Bring a CL file into the store (copied) or point at it (``link``); return its location."""
         if link:
-            return {"kind": "link", "path": str(Path(source).resolve())}
+            st = Path(source).stat()
+            # size and modification time let `cldata check` notice a linked file that changed
+            return {"kind": "link", "path": str(Path(source).resolve()), "size": st.st_size,
+                    "mtime_ns": st.st_mtime_ns}
         target_dir = self.root / "recordings"
         target_dir.mkdir(exist_ok=True)
         name = f"{recording_id}.h5"
         tmp = target_dir / f".{name}.tmp-{secrets.token_hex(4)}"
-        shutil.copyfile(source, tmp)
-        fsync_file(tmp)
+        crc, size = copy_with_crc32(Path(source), tmp)
         os.replace(tmp, target_dir / name)
         fsync_dir(target_dir)
-        return {"kind": "copy", "path": f"recordings/{name}"}
+        return {"kind": "copy", "path": f"recordings/{name}", "size": size, "crc32": crc}
 
     def recording_path(self, location: Mapping[str, Any]) -> Path:
         """The CL file of a recording, checked to exist.
@@ -246,10 +272,15 @@ class SegmentedBackend(Backend):
         self._write_current(0, [])
 
     def _read_current(self) -> tuple[int, list[str]]:
+        generation, segments, _ = self._read_current_state()
+        return generation, segments
+
+    def _read_current_state(self) -> tuple[int, list[str], dict[str, int]]:
         path = self.catalog_dir / _CURRENT
         try:
             state = json.loads(path.read_bytes())
             generation, segments = int(state["generation"]), [str(s) for s in state["segments"]]
+            checksums = {str(k): int(v) for k, v in (state.get("checksums") or {}).items()}
         except FileNotFoundError:
             raise StoreFormatError(f"{self.root} has no catalog ({path} is missing)") from None
         except (ValueError, KeyError, TypeError) as exc:
@@ -257,16 +288,26 @@ class SegmentedBackend(Backend):
         for s in segments:
             if "/" in s or "\\" in s or s.startswith("."):
                 raise StoreFormatError(f"{path} names a segment outside the catalog: {s!r}")
-        return generation, segments
+        return generation, segments, checksums
 
-    def _write_current(self, generation: int, segments: list[str]) -> None:
-        data = json.dumps({"generation": generation, "segments": segments}, indent=1).encode()
-        atomic_write_bytes(self.catalog_dir / _CURRENT, data)
+    def _write_current(self, generation: int, segments: list[str], checksums: Mapping[str, int] | None = None) -> None:
+        state = {"generation": generation, "segments": segments,
+                 "checksums": {s: int(c) for s, c in (checksums or {}).items() if s in segments}}
+        atomic_write_bytes(self.catalog_dir / _CURRENT, json.dumps(state, indent=1).encode())
+
+    def verify_segment(self, name: str, checksums: Mapping[str, int]) -> None:
+        """Raise :class:`StoreFormatError` if segment ``name`` is missing or fails its checksum."""
+        path = self.catalog_dir / name
+        if not path.is_file():
+            raise StoreFormatError(f"catalog segment {path} is missing (the store is damaged)")
+        if name in checksums and file_crc32(path) != checksums[name]:
+            raise StoreFormatError(f"catalog segment {path} fails its checksum (the file was damaged)")
 
     def load(self) -> list[dict[str, Any]]:
-        _, segments = self._read_current()
+        _, segments, checksums = self._read_current_state()
         records: dict[str, dict[str, Any]] = {}
         for name in segments:
+            self.verify_segment(name, checksums)
             for op in self.read_segment(self.catalog_dir / name):
                 if op.get("op") == "add":
                     rec = op["record"]
@@ -282,7 +323,7 @@ class SegmentedBackend(Backend):
         return f"{generation:08d}-{secrets.token_hex(4)}{suffix}"
 
     def commit(self, added, removed, snapshot) -> None:  # noqa: D102 - documented on Backend
-        generation, segments = self._read_current()
+        generation, segments, checksums = self._read_current_state()
         generation += 1
         if len(segments) + 1 > _COMPACT_AFTER:
             ops = [{"op": "add", "record": r} for r in snapshot()]
@@ -294,7 +335,7 @@ class SegmentedBackend(Backend):
         self.write_segment(path, ops)
         fsync_file(path)
         fsync_dir(self.catalog_dir)
-        self._write_current(generation, [*segments, name])
+        self._write_current(generation, [*segments, name], {**checksums, name: file_crc32(path)})
 
     def write_payloads(self, payloads: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         refs: dict[str, Any] = {}
@@ -311,7 +352,7 @@ class SegmentedBackend(Backend):
             path = self.payload_dir / name
             self.write_blobs(path, big)
             fsync_dir(self.payload_dir)
-            refs.update({rid: {"file": name, "key": rid} for rid in big})
+            refs.update({rid: {"file": name, "key": rid, "crc32": zlib.crc32(data)} for rid, data in big.items()})
         return refs
 
     def read_payload(self, ref: Any) -> dict[str, Any]:
@@ -331,6 +372,9 @@ class SegmentedBackend(Backend):
                 f"payload {ref.get('key')!r} cannot be read from {self.payload_dir / name}: "
                 f"{type(exc).__name__}: {exc} (the store is damaged; `cldata check` reports what is missing)"
             ) from None
+        if "crc32" in ref and zlib.crc32(data) != int(ref["crc32"]):
+            raise StoreFormatError(f"payload {ref.get('key')!r} in {self.payload_dir / name} fails its checksum "
+                                   "(the file was damaged)")
         return self.decode_payload(data)
 
     def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:
