@@ -1,0 +1,112 @@
+"""A recording writer for the follow tests, run as a real subprocess.
+
+Writes several data streams (dicts, numpy arrays of several dtypes, mixed values), spikes
+and stims in many small flushes, and prints one JSON line after each ``flush()`` returns:
+``{"flush": k, "counts": {stream: entries acknowledged}, "spikes": n, "stims": n}``, then
+``{"closed": true}`` after ``close()``. With ``--flushes 0`` it never stops (until killed).
+
+Usage: ``python follow_writer.py PATH [--flushes N] [--per-flush K] [--delay S]``.
+
+Everything written is a pure function of the stream and the entry's position
+(:func:`expected_entry`, :func:`expected_spike`, :func:`expected_stim`), so a test can check
+what a follower received without being told what was written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+import cldata
+
+# stream name -> flush number at which the writer creates it (streams appear mid-recording too)
+STREAMS = {"ball_position": 0, "ball_speed": 0, "score": 3}
+
+
+def expected_entry(stream: str, i: int) -> tuple[int, object]:
+    """``(timestamp, value)`` of entry ``i`` of ``stream``."""
+    if stream == "ball_position":
+        return 5 + 10 * i, {"x": i * 0.5, "y": 200.0 - i, "hit": i % 7 == 0, "i": i}
+    if stream == "ball_speed":
+        dtype = (np.float32, np.int16, np.uint64)[i % 3]
+        return 7 + 10 * i, np.arange(i % 4 + 1, dtype=dtype) * (i % 1000 + 1)
+    if stream == "score":
+        kind = i % 4
+        value = (i, f"goal {i}", [i, None, 2.5, "x" * (i % 5)], {"points": np.array([i, 2**40 + i], np.uint64)})[kind]
+        return 1000 + 37 * i, value
+    raise KeyError(stream)
+
+
+def expected_spike(j: int) -> tuple[int, int, np.ndarray]:
+    """``(timestamp, channel, waveform)`` of spike ``j`` (two spikes share each timestamp)."""
+    return 3 * (j // 2) + 1, (j * 5) % 64, (np.arange(75, dtype=np.float32) * 0.25 + j).astype(np.float32)
+
+
+def expected_stim(j: int) -> tuple[int, int]:
+    """``(timestamp, channel)`` of stim ``j``."""
+    return 40 * j + 2, j % 64
+
+
+def jsonable(value):
+    """A decoded value in a JSON form that keeps numpy dtypes and shapes."""
+    if isinstance(value, np.ndarray):
+        return {"ndarray": value.dtype.str, "shape": list(value.shape), "data": value.tolist()}
+    if isinstance(value, np.generic):
+        return {"scalar": value.dtype.str, "data": value.item()}
+    if isinstance(value, dict):
+        return {"dict": [[jsonable(k), jsonable(v)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("path")
+    p.add_argument("--flushes", type=int, default=40, help="0: flush until killed")
+    p.add_argument("--per-flush", type=int, default=25)
+    p.add_argument("--delay", type=float, default=0.01)
+    args = p.parse_args()
+    w = cldata.RecordingWriter(args.path, attributes={"purpose": "follow test"})
+    writers: dict[str, cldata.DataStreamWriter] = {}
+    counts: dict[str, int] = {}
+    n_spikes = n_stims = 0
+    k = 0
+    while args.flushes == 0 or k < args.flushes:
+        for name, first in STREAMS.items():
+            if first == k:
+                writers[name] = w.create_data_stream(name, {"created_at_flush": k})
+                counts[name] = 0
+        for name, s in writers.items():
+            n = args.per_flush if name != "score" else 1 + k % 3
+            i0 = counts[name]
+            if k % 2:
+                for i in range(i0, i0 + n):
+                    s.append(*expected_entry(name, i))
+            else:
+                pairs = [expected_entry(name, i) for i in range(i0, i0 + n)]
+                s.extend([t for t, _ in pairs], [v for _, v in pairs])
+            counts[name] = i0 + n
+        spikes = [expected_spike(j) for j in range(n_spikes, n_spikes + 4)]
+        w.append_spikes([s[0] for s in spikes], [s[1] for s in spikes], np.stack([s[2] for s in spikes]))
+        n_spikes += 4
+        if k % 2 == 0:
+            w.append_stim(*expected_stim(n_stims))
+            n_stims += 1
+        if k == 5:
+            w.set_attribute("halfway", True)
+            writers["ball_position"].set_attribute("units", "px")
+        w.flush()
+        print(json.dumps({"flush": k, "counts": counts, "spikes": n_spikes, "stims": n_stims}), flush=True)
+        k += 1
+        time.sleep(args.delay)
+    w.close()
+    print(json.dumps({"closed": True}), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
