@@ -1,4 +1,4 @@
-"""Benchmark of following a recording while it is written (``cldata.follow``).
+"""Benchmark of following a recording while it is written (``cldata.live``).
 
 Run it from the repository root::
 
@@ -10,7 +10,7 @@ Three processes run at once. The **writer** appends to a :class:`cldata.Recordin
 10,000 entries/s to one data stream (``--rate``): 100 entries (``--batch``) every 10 ms,
 each ``{"i": position, "t": time.time() before the batch}``, then ``flush()`` (durable:
 the journal is fsynced) and records ``time.time()`` right before the call and right after
-it returns. The **follower** runs ``for e in cldata.follow.follow(path, ["bench"])``, the
+it returns. The **follower** runs ``for e in cldata.live.follow(path, ["bench"])``, the
 default per-entry API with its default 5 ms poll interval, and records ``time.time()``
 when each entry arrives. It is started before the writer, so it follows from the start.
 The **driver** (this script) starts both, and is also the baseline's receiver.
@@ -20,7 +20,7 @@ called in the writer (this includes the journal write, the fsync and the HDF5 wr
 the target is about this figure), and, for information, − the time ``flush()`` returned.
 A follower sees a batch once the writer has written it to the operating system, just
 before the fsync, so the second figure can be negative: that is expected (see the
-``cldata.follow`` module documentation, "Visibility before durability").
+``cldata.live`` module documentation, "Visibility before durability").
 
 Baseline. Polling the HDF5 file is impossible while it is written (the reader refuses it,
 and PyTables could not read it consistently anyway), so the baseline is the floor of any
@@ -188,7 +188,7 @@ def run_writer(args: argparse.Namespace) -> None:
 
 
 def run_follower(args: argparse.Namespace) -> None:
-    from cldata.follow import follow
+    from cldata.live import follow
 
     positions = array("q")
     arrivals = array("d")

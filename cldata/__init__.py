@@ -25,6 +25,7 @@ from cldata.format import (
     encode,
     recover,
 )
+from cldata.live import follow
 from cldata.queries import AnyOf, Approx, Exists, Not, Range, filter_recordings, filter_results, param_filter_query
 from cldata.results import (
     AnalysisResult,
@@ -54,6 +55,7 @@ __all__ = [
     "DataStreamWriter",
     "recover",
     "RecoveryReport",
+    "follow",
     "open",
     "DataStore",
     "DataStoreView",

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,24 @@ import numpy as np
 __all__ = ["run_demo", "DEMO_PARAMETER_FILES"]
 
 DEMO_PARAMETER_FILES = ("demo_rates.param", "demo_psth.param")
+
+
+@contextmanager
+def parameter_file(name: str) -> Iterator[Path]:
+    """A file of ``param/``: installed as the package ``cldata.param``, or beside the source tree
+    when cldata runs from a checkout (``python -m pytest`` in the repository)."""
+    try:
+        resource = files("cldata.param").joinpath(name)
+    except ModuleNotFoundError:
+        resource = None
+    if resource is not None and resource.is_file():
+        with as_file(resource) as path:
+            yield Path(path)
+        return
+    path = Path(__file__).resolve().parents[1] / "param" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"cannot find the parameter file {name} (neither installed nor in {path.parent})")
+    yield path
 
 
 def _simulate_into(store: Any, n: int, duration_s: float) -> None:
@@ -146,7 +166,7 @@ def run_demo(root: Path, *, recordings: int = 4, duration_s: float = 3.0, execut
     overrides = [f"defaults.store.root_directory={store_dir.resolve()}", f"defaults.executor.kind={executor}",
                  f"defaults.executor.workers={workers}"]
     for name in DEMO_PARAMETER_FILES:
-        with as_file(files("cldata.param").joinpath(name)) as param_file:
+        with parameter_file(name) as param_file:
             params = load_parameters(param_file, overrides)
         report = run_batch(params, progress=progress)
         print(f"{name}: {report}")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["FileLock", "is_locked"]
+__all__ = ["FileLock", "is_locked", "lock_fd", "unlock_fd", "is_locked_fd"]
 
 try:
     import fcntl
@@ -122,3 +122,21 @@ def is_locked(path: str | os.PathLike[str]) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def lock_fd(fd: int, exclusive: bool = True, blocking: bool = False) -> bool:
+    """Lock an open file descriptor; return whether the lock was taken (released when it closes)."""
+    return _lock(fd, exclusive, blocking)
+
+
+def unlock_fd(fd: int) -> None:
+    """Release a lock taken with :func:`lock_fd`."""
+    _unlock(fd)
+
+
+def is_locked_fd(fd: int) -> bool:
+    """Whether another open file holds a lock on the file behind ``fd`` (takes and drops a shared lock)."""
+    if _lock(fd, exclusive=False):
+        _unlock(fd)
+        return False
+    return True

@@ -15,7 +15,7 @@ import json
 
 from follow_writer import jsonable
 
-from cldata.follow import Batch, Spikes, Stims, StreamEntry, follow
+from cldata.live import Batch, Spikes, Stims, StreamEntry, follow
 
 
 def emit(event) -> None:

@@ -80,3 +80,15 @@ def test_unknown_filter_keys_are_refused(tmp_path, small_recording, command):
     args = [command, str(store)] + ([str(tmp_path / "x.h5")] if command == "export" else []) + ["--filter", "cultur=C1"]
     out = cli(*args, check=False)
     assert out.returncode == 2 and "cultur" in out.stderr
+
+
+def test_demo_parameter_files_are_found_from_a_source_checkout(monkeypatch):
+    from cldata import demo
+
+    def not_installed(name):
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(demo, "files", not_installed)
+    for name in demo.DEMO_PARAMETER_FILES:
+        with demo.parameter_file(name) as path:
+            assert path.name == name and "analyses" in path.read_text()

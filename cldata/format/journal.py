@@ -12,7 +12,7 @@ If the writer dies, the journal holds everything that was flushed, and
 was killed while appending it) is recognised by its checksum and ignored: it was never
 acknowledged. The writer holds an advisory lock on the journal while it lives, which
 tells readers whether a journal belongs to a live writer or to a dead one; a live
-follower (:func:`cldata.follow`) reads the same journal to see new data as it is flushed.
+follower (:func:`cldata.live`) reads the same journal to see new data as it is flushed.
 
 File layout::
 
@@ -39,13 +39,15 @@ from typing import Any, Literal
 from cldata.errors import CorruptRecordingError, DecodeError
 from cldata.format.codec import Encoder, decode
 from cldata.fsutil import fsync_dir
-from cldata.locking import FileLock, is_locked
+from cldata.locking import is_locked, lock_fd
 
-__all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "MAGIC"]
+__all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "MAGIC", "FRAME", "MAX_RECORD"]
 
 MAGIC = b"CLDJRNL1"
-_FRAME = struct.Struct("<II")
-_MAX_RECORD = 1 << 31  # a length beyond this is corruption, not data
+FRAME = struct.Struct("<II")
+"""The frame before each record: payload length and CRC-32, little-endian u32 each."""
+MAX_RECORD = 1 << 31
+"""A record length beyond this is corruption, not data."""
 
 
 def journal_path(recording: str | os.PathLike[str]) -> Path:
@@ -77,21 +79,32 @@ class JournalWriter:
     def __init__(self, recording: str | os.PathLike[str], durable: bool = True):
         self.path = journal_path(recording)
         self.durable = durable
-        self._lock = FileLock(self.path)
-        # O_EXCL: an existing journal is somebody's unrecovered data, never overwrite it
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        # The journal appears under its name already locked and with its header, so that a
+        # reader probing the lock at any moment sees a live writer: it is made under a
+        # temporary name, locked, then linked into place (link, unlike rename, refuses to
+        # replace an existing journal, which is somebody's unrecovered data).
+        tmp = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{id(self):x}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        try:
+            if not lock_fd(fd, exclusive=True):  # pragma: no cover - nobody else knows the name
+                raise CorruptRecordingError(f"cannot lock the new journal {tmp}")
+            os.write(fd, MAGIC)
+            if durable:
+                os.fsync(fd)
+            os.link(tmp, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        finally:
+            tmp.unlink(missing_ok=True)
         self._file = os.fdopen(fd, "ab", buffering=1 << 20)
-        if not self._lock.acquire(exclusive=True):  # pragma: no cover - just created by us
-            raise CorruptRecordingError(f"cannot lock the new journal {self.path}")
         self._encoder = Encoder()
-        self._file.write(MAGIC)
-        self.sync()
         fsync_dir(self.path.parent)
 
     def append(self, record: dict[str, Any]) -> None:
         """Append one record (buffered until :meth:`sync`)."""
         payload = self._encoder.pack(record)
-        self._file.write(_FRAME.pack(len(payload), zlib.crc32(payload)))
+        self._file.write(FRAME.pack(len(payload), zlib.crc32(payload)))
         self._file.write(payload)
 
     def sync(self) -> None:
@@ -104,11 +117,10 @@ class JournalWriter:
         """Close the journal; with ``remove``, delete it (the recording is complete)."""
         if self._file.closed:
             return
-        self._file.close()
         if remove:
             self.path.unlink(missing_ok=True)
             fsync_dir(self.path.parent)
-        self._lock.release()
+        self._file.close()  # closing the file releases the lock
 
 
 def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
@@ -134,11 +146,11 @@ def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tupl
         else:
             f.seek(offset)
         while True:
-            frame = f.read(_FRAME.size)
-            if len(frame) < _FRAME.size:
+            frame = f.read(FRAME.size)
+            if len(frame) < FRAME.size:
                 return
-            size, crc = _FRAME.unpack(frame)
-            if size > _MAX_RECORD:
+            size, crc = FRAME.unpack(frame)
+            if size > MAX_RECORD:
                 return
             payload = f.read(size)
             if len(payload) < size or zlib.crc32(payload) != crc:
@@ -149,7 +161,7 @@ def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tupl
                 raise CorruptRecordingError(f"journal {path} holds an undecodable record: {exc}") from None
             if not isinstance(record, dict) or "op" not in record:
                 raise CorruptRecordingError(f"journal {path} holds a record without an operation")
-            offset += _FRAME.size + size
+            offset += FRAME.size + size
             yield record, offset
 
 

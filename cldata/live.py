@@ -4,7 +4,7 @@ HDF5 files cannot be read while a PyTables writer has them open, and the CL tool
 to open a recording before it stops. cldata can do better: a
 :class:`~cldata.RecordingWriter` in one process, and in another::
 
-    from cldata.follow import follow
+    from cldata.live import follow
 
     for event in follow("rec.h5", streams=["ball*", "score"], spikes=True):
         ...  # StreamEntry(stream, timestamp, value) | Spikes(...) as the writer flushes them
@@ -120,7 +120,7 @@ plot (holoviews streams must be driven from the IOLoop)::
     import holoviews as hv
     from holoviews.streams import Buffer
     from tornado.ioloop import PeriodicCallback
-    from cldata.follow import follow_dataframes
+    from cldata.live import follow_dataframes
 
     hv.extension("bokeh")
     example = pd.DataFrame({"timestamp": pd.Series(dtype="int64"),
@@ -152,7 +152,7 @@ With streamz instead, make ``source = streamz.Stream()`` and
 
 Examples
 --------
->>> from cldata.follow import StreamEntry, follow
+>>> from cldata.live import StreamEntry, follow
 >>> for event in follow("rec.h5", streams="ball*", spikes=True):   # doctest: +SKIP
 ...     if isinstance(event, StreamEntry):
 ...         print(event.stream, event.timestamp, event.value)
@@ -183,9 +183,9 @@ from cldata.errors import (
     UnfinishedRecordingError,
 )
 from cldata.format.codec import decode, decode_span
-from cldata.format.journal import _FRAME, _MAX_RECORD, MAGIC, journal_path
+from cldata.format.journal import FRAME, MAGIC, MAX_RECORD, journal_path
 from cldata.format.reader import RecordingView
-from cldata.locking import _lock, _unlock
+from cldata.locking import is_locked_fd
 from cldata.queries.streams import matching_stream_names
 
 __all__ = ["follow", "follow_dataframes", "StreamEntry", "Spikes", "Stims", "Batch"]
@@ -539,12 +539,12 @@ class _Tail:
         self.bad_at = None
         self.bad_followed = False
         while True:
-            if len(data) - pos < _FRAME.size:
-                self.need = self.offset + pos + _FRAME.size
+            if len(data) - pos < FRAME.size:
+                self.need = self.offset + pos + FRAME.size
                 break
-            length, crc = _FRAME.unpack_from(data, pos)
-            end = pos + _FRAME.size + length
-            if length > _MAX_RECORD:
+            length, crc = FRAME.unpack_from(data, pos)
+            end = pos + FRAME.size + length
+            if length > MAX_RECORD:
                 # garbage, not a record being written: only a dead writer leaves this
                 self.bad_at = self.offset + pos
                 self.bad_followed = True
@@ -553,7 +553,7 @@ class _Tail:
             if end > len(data):
                 self.need = self.offset + end
                 break
-            payload = data[pos + _FRAME.size : end]
+            payload = data[pos + FRAME.size : end]
             if zlib.crc32(payload) != crc:
                 # either not fully visible yet (read again) or torn by a dead writer
                 self.bad_at = self.offset + pos
@@ -574,10 +574,7 @@ class _Tail:
     def writer_alive(self) -> bool:
         """Whether a writer still holds the journal's lock (probed on our own descriptor,
         so it answers for this journal even after it was deleted or replaced)."""
-        if _lock(self.fd, exclusive=False):
-            _unlock(self.fd)
-            return False
-        return True
+        return is_locked_fd(self.fd)
 
     # turning records into batches --------------------------------------------------------------
 
