@@ -1,4 +1,4 @@
-"""Benchmark of following a recording while it is written (``cldata.live``).
+"""Benchmark of following a recording while it is written (``cldata.follow``).
 
 Run it from the repository root::
 

@@ -12,7 +12,7 @@ If the writer dies, the journal holds everything that was flushed, and
 was killed while appending it) is recognised by its checksum and ignored: it was never
 acknowledged. The writer holds an advisory lock on the journal while it lives, which
 tells readers whether a journal belongs to a live writer or to a dead one; a live
-follower (:func:`cldata.live`) reads the same journal to see new data as it is flushed.
+follower (:func:`cldata.follow`) reads the same journal to see new data as it is flushed.
 
 File layout::
 
