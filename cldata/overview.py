@@ -1,0 +1,1158 @@
+"""Multi-resolution overviews of a recording: min/max pyramids of samples, binned spike counts.
+
+Drawing an hour of 64-channel samples (90 million frames per channel) on a screen 2,000
+pixels wide needs only the minimum and maximum of each pixel's stretch of frames, the
+envelope that large-timeseries viewers draw. :func:`build_overview` computes such
+envelopes once per recording, at every scale, in one sequential pass over the samples,
+and keeps them in a small HDF5 file beside the recording (the CL file itself is only
+read). :class:`Overview` then answers "the envelope of channels ``c`` over frames
+``[start, stop)`` at about ``width`` points" by reading a slice of one level, whatever the
+window's length: milliseconds for an hour as for a second.
+
+The pyramid
+-----------
+Level 0 holds, for each block of ``base`` frames (64: 2.56 ms at 25 kHz) and each
+channel, the minimum and the maximum sample. Level ``l`` holds the same over blocks of
+``base * factor**l`` frames, made by reducing ``factor`` blocks of level ``l - 1`` (min of
+mins, max of maxes), up to a level of a single block. Blocks are aligned to the recording
+start: block ``k`` of level ``l`` covers frames ``[k * B, (k + 1) * B)`` with
+``B = base * factor**l``; the last block of a level may be shorter (it ends with the
+samples). With ``base=64, factor=8`` the whole pyramid is ``4/128 * 8/7 ≈ 3.6 %`` of the
+samples' size.
+
+Spike activity is stored the same way: per block and channel, the number of spikes,
+from the first level whose blocks last at least ``spike_bin`` (2 ms by default) upwards,
+summed level to level. Windows too short for the stored levels are counted from the
+spike table directly, reading only the window's rows.
+
+Answers are exact
+-----------------
+An envelope point (a bin) covers ``frames_per_point`` frames, aligned to multiples of
+``frames_per_point`` from the recording start, so that panning keeps the same bins (no
+shimmer), and clipped to the window at both ends. Its minimum and maximum are exactly
+those of the samples it covers: whole blocks come from the chosen level, and the pieces
+of blocks at the window's edges from finer levels, down to the raw samples for the last
+few frames. The same holds for spike counts.
+
+File layout (format version 1)
+------------------------------
+::
+
+    /                     attrs: format="cldata-overview", version, frames_per_second,
+                          channel_count, uV_per_sample_unit, n_frames (sample frames),
+                          spike_frames, n_spikes, base, factor, sample_levels,
+                          spike_first_level, spike_levels, sample_dtype, source, created_utc
+    /samples/L<l>/min     (n_blocks, channel_count) sample dtype (int16): per-block minimum
+    /samples/L<l>/max     (n_blocks, channel_count): per-block maximum
+    /spikes/L<l>/counts   (n_blocks, channel_count) uint16 (uint32 for blocks > 65,535
+                          frames, or when a block holds more): spikes per block and
+                          channel; zlib-compressed with shuffle (they are mostly zeros)
+
+Each ``L<l>`` group has attributes ``level``, ``block_frames`` and ``n_blocks``.
+
+Examples
+--------
+>>> import cldata, quantities as pq
+>>> from cldata.overview import build_overview, Overview
+>>> rec = cldata.RecordingView("one_hour.h5")                      # doctest: +SKIP
+>>> ov = Overview(build_overview(rec, "one_hour.overview.h5"), rec)  # doctest: +SKIP
+>>> env = ov.envelope(channels=[0, 5], width=2000)                 # doctest: +SKIP
+>>> env.minimum.shape, env.level, env.frames_per_point             # doctest: +SKIP
+((2747, 2), 3, 32768)
+>>> ov.envelope(start=60 * pq.s, stop=70 * pq.s).frames_per_point  # doctest: +SKIP
+64
+>>> int(ov.spike_counts(width=500).counts.sum()) == len(rec.spikes)  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import quantities as pq
+import tables
+
+from cldata.closing import close_at_exit
+from cldata.errors import CldataError
+from cldata.format.events import EventTable
+from cldata.format.reader import RecordingView
+from cldata.fsutil import fsync_dir, fsync_file
+from cldata.timebase import to_frame, to_window
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "Envelope",
+    "SpikeActivity",
+    "Overview",
+    "OverviewError",
+    "StaleOverviewError",
+    "build_overview",
+    "ensure_overview",
+]
+
+FORMAT_NAME = "cldata-overview"
+FORMAT_VERSION = 1
+
+_CHUNK_FRAMES = 1 << 17  # frames per step of the writer (spikes read, levels appended): 5 s at 25 kHz
+_PIECE_BYTES = 1 << 22  # samples per read while building (4 MiB): large enough for the disk to stream
+_ARRAY_CHUNK_BYTES = 1 << 18  # HDF5 chunk of a level array: one writer step of level 0 (whole-chunk writes)
+_COUNT_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True)  # counts are mostly 0
+
+
+class OverviewError(CldataError):
+    """An overview file is missing, damaged, or not an overview."""
+
+
+class StaleOverviewError(OverviewError):
+    """The overview file does not belong to this recording (or the recording has changed).
+
+    Rebuild it with :func:`build_overview` (:func:`ensure_overview` does so by itself).
+    """
+
+
+class _Stopped(Exception):
+    # another stage of the build failed: this one stops quietly
+    pass
+
+
+class _CountOverflow(Exception):
+    # a uint16 count level would overflow (more than one spike per channel and frame): retry wider
+    pass
+
+
+# -- results ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Envelope:
+    """Per-channel minimum and maximum of the samples over about ``width`` bins of a window.
+
+    Attributes
+    ----------
+    start, stop : int
+        The window actually covered, ``[start, stop)`` in frames from the recording start
+        (the request clipped to the view's window and to the samples).
+    frames_per_point : int
+        Frames per bin (1: the samples themselves). Bins are aligned to multiples of it
+        from the recording start; the first and last bins are clipped to the window, so
+        they may be shorter (see ``edges``).
+    edges : numpy.ndarray
+        ``(points + 1,)`` int64 frames: bin ``i`` covers ``[edges[i], edges[i + 1])``.
+    times : quantities.Quantity
+        ``(points,)`` in s: the **start** of each bin (for raw samples, each sample's time).
+    minimum, maximum : numpy.ndarray
+        ``(points, channels)`` float32 in µV: the smallest and largest sample of each bin
+        (equal when ``frames_per_point == 1``).
+    level : int
+        The pyramid level the bins were made from; ``-1`` for the raw samples.
+    channels : numpy.ndarray
+        The channel numbers of the columns, in the order asked for.
+    frames_per_second : int
+        The recording's frame rate.
+    """
+
+    start: int
+    stop: int
+    frames_per_point: int
+    edges: np.ndarray
+    times: pq.Quantity
+    minimum: np.ndarray
+    maximum: np.ndarray
+    level: int
+    channels: np.ndarray
+    frames_per_second: int
+    units: str = field(default="uV")
+
+    def __len__(self) -> int:
+        return int(self.minimum.shape[0])
+
+    @property
+    def centres(self) -> pq.Quantity:
+        """The middle of each bin, in s."""
+        e = self.edges.astype(np.float64)
+        return pq.Quantity((e[:-1] + e[1:]) / 2 / self.frames_per_second, pq.s)
+
+    def __repr__(self) -> str:
+        return (f"<Envelope [{self.start}, {self.stop}) frames: {len(self)} points x {self.channels.size} channels, "
+                f"{self.frames_per_point} frames/point, level {self.level}>")
+
+
+@dataclass(frozen=True, eq=False)
+class SpikeActivity:
+    """Spike counts per bin and channel over a window.
+
+    Attributes
+    ----------
+    start, stop : int
+        The window covered, in frames (clipped to the view's window and the recording).
+    frames_per_bin : int
+        Frames per bin; bins are aligned to multiples of it from the recording start, the
+        first and last clipped to the window (see ``edges``).
+    edges : numpy.ndarray
+        ``(bins + 1,)`` int64 frames: bin ``i`` covers ``[edges[i], edges[i + 1])``.
+    times : quantities.Quantity
+        ``(bins,)`` in s: the start of each bin.
+    counts : numpy.ndarray
+        ``(bins, channels)`` int64: spikes of each channel in each bin.
+    level : int
+        The pyramid level used; ``-1`` when counted from the spike table.
+    channels : numpy.ndarray
+        The channel numbers of the columns, in the order asked for.
+    frames_per_second : int
+        The recording's frame rate.
+    """
+
+    start: int
+    stop: int
+    frames_per_bin: int
+    edges: np.ndarray
+    times: pq.Quantity
+    counts: np.ndarray
+    level: int
+    channels: np.ndarray
+    frames_per_second: int
+
+    def __len__(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def rates(self) -> pq.Quantity:
+        """Spikes per second of each bin and channel (each bin divided by its own length)."""
+        seconds = np.diff(self.edges).astype(np.float64) / self.frames_per_second
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return pq.Quantity(self.counts / seconds[:, None], pq.Hz)
+
+    def __repr__(self) -> str:
+        return (f"<SpikeActivity [{self.start}, {self.stop}) frames: {len(self)} bins x {self.channels.size} "
+                f"channels, {self.frames_per_bin} frames/bin, level {self.level}>")
+
+
+# -- building -----------------------------------------------------------------------------
+
+
+def _level_count(n_frames: int, first_block: int, factor: int) -> int:
+    """Levels from ``first_block`` upwards until one has a single block (0 if no frames)."""
+    if n_frames <= 0:
+        return 0
+    count, block = 1, first_block
+    while -(-n_frames // block) > 1:
+        block *= factor
+        count += 1
+    return count
+
+
+def _chunk_rows(channels: int, itemsize: int) -> int:
+    return max(64, _ARRAY_CHUNK_BYTES // (channels * itemsize))
+
+
+def _reduce_groups(ufunc: np.ufunc, x: np.ndarray, group: int) -> np.ndarray:
+    """``ufunc`` over each run of ``group`` rows of ``x`` (rows a multiple of ``group``).
+
+    Halving the groups (first half against second half: long contiguous loops) is several
+    times faster than ``ufunc.reduce(x.reshape(-1, group, ch), axis=1)``, whose inner
+    loop covers a single row.
+    """
+    r = x.reshape(x.shape[0] // group, group * x.shape[1])
+    ch = x.shape[1]
+    while group % 2 == 0:
+        group //= 2
+        r = ufunc(r[:, : group * ch], r[:, group * ch:])
+    return r.reshape(-1, ch) if group == 1 else ufunc.reduce(r.reshape(r.shape[0], group, ch), axis=1, dtype=x.dtype)
+
+
+class _LevelCascade:
+    """Appends blocks to each level's arrays and reduces ``factor`` of them into the next level.
+
+    ``ufuncs`` combine rows: one per array of a level (min and max; or a sum). Fewer
+    than ``factor`` blocks wait in ``pending`` until more arrive or :meth:`finish` turns
+    them into the level above's last (short) block.
+    """
+
+    def __init__(self, arrays: list[tuple[tables.EArray, ...]], factor: int, ufuncs: tuple[np.ufunc, ...],
+                 check: Callable[[int, tuple], None] | None = None):
+        self.arrays = arrays
+        self.factor = factor
+        self.ufuncs = ufuncs
+        self.check = check
+        self.pending: list[tuple[np.ndarray, ...] | None] = [None] * len(arrays)
+
+    def push(self, level: int, parts: tuple[np.ndarray, ...]) -> None:
+        if self.check is not None:
+            self.check(level, parts)
+        for array, part in zip(self.arrays[level], parts):
+            array.append(part.astype(array.atom.dtype, copy=False))
+        if level + 1 >= len(self.arrays):
+            return
+        pending = self.pending[level]
+        if pending is not None:
+            parts = tuple(np.concatenate([p, q]) for p, q in zip(pending, parts))
+        whole = parts[0].shape[0] // self.factor * self.factor
+        self.pending[level] = tuple(p[whole:].copy() for p in parts) if whole < parts[0].shape[0] else None
+        if whole:
+            self.push(level + 1, tuple(_reduce_groups(u, p[:whole], self.factor) for u, p in zip(self.ufuncs, parts)))
+
+    def finish(self) -> None:
+        for level in range(len(self.arrays) - 1):
+            pending = self.pending[level]
+            self.pending[level] = None
+            if pending is not None and pending[0].shape[0]:
+                self.push(level + 1, tuple(u.reduce(p, axis=0, keepdims=True, dtype=p.dtype)
+                                           for u, p in zip(self.ufuncs, pending)))
+
+
+class _BlockMinMax:
+    """Per-block (``base`` frames) min and max of samples, fast.
+
+    ``np.min(x.reshape(-1, base, channels), axis=1)`` runs numpy's inner loop over one
+    row of ``channels`` values at a time, which costs more than the comparisons. When
+    ``base`` is even, the first steps instead compare the first and second halves of each
+    block (contiguous runs of ``base/2 * channels`` values: long vectorised loops), a few
+    blocks at a time so that the halves stay in the CPU cache; the last few frames of
+    each block are then reduced by numpy's reduction. One instance per thread (it owns
+    its scratch buffers).
+    """
+
+    _SUB_BLOCKS = 128  # blocks per cache-sized piece: 1 MiB of 64-channel int16 samples
+
+    def __init__(self, base: int, channels: int, dtype: np.dtype):
+        self.base, self.channels = base, channels
+        steps, frames = 0, base
+        while frames % 2 == 0 and frames > 4 and steps < 4:  # halve down to 4+ frames a block
+            frames //= 2
+            steps += 1
+        self.widths = [channels * (base >> (t + 1)) for t in range(steps)]
+        self.scratch = [(np.empty((self._SUB_BLOCKS, w), dtype), np.empty((self._SUB_BLOCKS, w), dtype))
+                        for w in self.widths]
+
+    def __call__(self, x: np.ndarray, out_min: np.ndarray, out_max: np.ndarray) -> None:
+        """Blocks of ``x`` (a whole number of blocks) into ``out_min``/``out_max`` (one row per block)."""
+        n_blocks, ch = x.shape[0] // self.base, self.channels
+        if not self.widths:
+            r = x.reshape(n_blocks, self.base, ch)
+            np.minimum.reduce(r, axis=1, out=out_min)
+            np.maximum.reduce(r, axis=1, out=out_max)
+            return
+        rows = x.reshape(n_blocks, self.base * ch)
+        for i in range(0, n_blocks, self._SUB_BLOCKS):
+            j = min(n_blocks, i + self._SUB_BLOCKS)
+            lo = hi = rows[i:j]
+            for w, (smin, smax) in zip(self.widths, self.scratch):
+                nlo, nhi = smin[: j - i], smax[: j - i]
+                np.minimum(lo[:, :w], lo[:, w:], out=nlo)
+                np.maximum(hi[:, :w], hi[:, w:], out=nhi)
+                lo, hi = nlo, nhi
+            np.minimum.reduce(lo.reshape(j - i, -1, ch), axis=1, out=out_min[i:j])
+            np.maximum.reduce(hi.reshape(j - i, -1, ch), axis=1, out=out_max[i:j])
+
+
+def _source_spikes(view: RecordingView) -> EventTable | None:
+    # the raw table (the view's window does not apply: the overview covers the whole recording)
+    if view.spikes is None:
+        return None
+    return EventTable(view.spikes, str(view.path), ("timestamp", "channel"))
+
+
+_FIELD_READ_ROWS = 16_384  # above this many rows, reading two columns beats reading whole rows
+
+
+def _spike_columns(events: EventTable, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps and channels of the spikes in ``[start, stop)``.
+
+    PyTables reads one column of a table at a fixed cost of a few milliseconds a call,
+    whatever the number of rows; whole rows (waveforms included) cost nothing fixed but
+    300 bytes a row. Few rows are read whole, many by column.
+    """
+    where = events.rows(start, stop)
+    table = events.table
+    if isinstance(where, np.ndarray):  # an unsorted table (not something CL writes): the matching rows
+        rows = table.read_coordinates(where)
+        return rows["timestamp"], rows["channel"]
+    i, j = where
+    if j - i <= _FIELD_READ_ROWS:
+        rows = table.read(i, j)
+        return rows["timestamp"], rows["channel"]
+    return table.read(i, j, field="timestamp"), table.read(i, j, field="channel")
+
+
+class _SpikeCursor:
+    """The spike table read once from start to end, handed out a frame range at a time.
+
+    For sorted tables (CL writes them in time order) the rows are read in large batches of
+    two columns, whatever the frame ranges asked for; an unsorted table falls back to a
+    search per range.
+    """
+
+    _BATCH = 1 << 16
+
+    def __init__(self, events: EventTable):
+        self.events = events
+        self.n = len(events)
+        self.sorted = not isinstance(events.rows(None, 1 << 62), np.ndarray)
+        self.next_row = 0
+        self.ts = np.empty(0, dtype=np.int64)
+        self.ch = np.empty(0, dtype=np.uint8)
+
+    def take(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Timestamps and channels of the spikes in ``[start, stop)`` (ranges asked in increasing order)."""
+        if not self.sorted:
+            return _spike_columns(self.events, start, stop)
+        table = self.events.table
+        while self.next_row < self.n and (self.ts.size == 0 or self.ts[-1] < stop):
+            j = min(self.n, self.next_row + self._BATCH)
+            ts = table.read(self.next_row, j, field="timestamp")
+            ch = table.read(self.next_row, j, field="channel")
+            self.ts = np.concatenate([self.ts, ts]) if self.ts.size else ts
+            self.ch = np.concatenate([self.ch, ch]) if self.ch.size else ch
+            self.next_row = j
+        k = int(np.searchsorted(self.ts, stop, side="left"))
+        ts, ch = self.ts[:k], self.ch[:k]
+        self.ts, self.ch = self.ts[k:], self.ch[k:]
+        keep = ts >= start  # (rows before the first range: negative timestamps)
+        return (ts, ch) if keep.all() else (ts[keep], ch[keep])
+
+
+def _last_spike(events: EventTable | None) -> int:
+    if events is None or len(events) == 0:
+        return -1
+    n = len(events)
+    where = events.rows(None, 1 << 62)  # also learns whether the table is sorted
+    if isinstance(where, np.ndarray):  # unsorted (not something CL writes): scan for the maximum
+        step = 1 << 20
+        return max(int(events.table.read(a, min(n, a + step), field="timestamp").max()) for a in range(0, n, step))
+    return int(events.table.read(n - 1, n, field="timestamp")[0])
+
+
+def build_overview(
+    view: RecordingView,
+    path: str | os.PathLike[str],
+    *,
+    base: int = 64,
+    factor: int = 8,
+    chunk_frames: int = _CHUNK_FRAMES,
+    spike_bin: Any = 2 * pq.ms,
+    threads: int | None = None,
+    durable: bool = True,
+) -> Path:
+    """Build the overview of a recording's samples and spikes into the HDF5 file ``path``.
+
+    One sequential pass reads the samples in pieces of 4 MiB (memory stays bounded by a
+    few pieces and chunks, never the recording) and the spike table's ``timestamp`` and
+    ``channel`` columns ``chunk_frames`` at a time, computing every level in the same
+    pass. The
+    file is written under a temporary name and renamed into place when complete, so
+    ``path`` never holds a partial overview; a failure leaves nothing behind. The
+    recording is only read: its file is never opened for writing.
+
+    Parameters
+    ----------
+    view
+        The recording. The overview always covers the **whole** recording, whatever the
+        view's window (the window applies when answering, in :class:`Overview`).
+    path
+        Where to write the overview (its directory is created if needed). An existing
+        file is replaced.
+    base
+        Frames per level-0 block (64 = 2.56 ms at 25 kHz).
+    factor
+        Blocks of level ``l`` per block of level ``l + 1``. 8 reads at most 8 × ``width``
+        blocks per request and adds 1/7 of level 0 in storage; 16 halves that storage and
+        doubles the worst read (see ``benchmarks/bench_overview.py``).
+    chunk_frames
+        Frames per step of the writer: the spikes of that many frames are read and
+        counted, and the levels' blocks for them appended, at a time (rounded up to a
+        whole number of spike blocks).
+    spike_bin
+        The shortest spike-count block to store (frames or a time): counts start at the
+        first level whose blocks last at least this long. Shorter bins are counted from
+        the spike table when asked for.
+    threads
+        Worker threads reading and reducing the samples, besides the thread writing the
+        file (default: the number of CPUs, at most 8). Reads take turns; the reductions
+        run in parallel.
+    durable
+        ``fsync`` the file before renaming it into place.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        For a ``base`` or ``factor`` below 2, or a ``chunk_frames`` below 1.
+    cldata.errors.CorruptRecordingError
+        If the recording cannot be read.
+
+    Examples
+    --------
+    >>> with cldata.RecordingView("rec.h5") as rec:                   # doctest: +SKIP
+    ...     build_overview(rec, "store/overviews/rec_1.h5")
+    PosixPath('store/overviews/rec_1.h5')
+    """
+    for name, value, low in (("base", base, 2), ("factor", factor, 2), ("chunk_frames", chunk_frames, 1)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, not {value!r}")
+    base, factor = int(base), int(factor)
+    fps = view.frames_per_second
+    min_spike_block = to_frame(spike_bin, fps) or 1
+    spike_first = 0
+    while base * factor**spike_first < min_spike_block:
+        spike_first += 1
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        try:
+            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=False)
+        except _CountOverflow:
+            tmp.unlink(missing_ok=True)
+            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=True)
+        if durable:
+            fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+    return path
+
+
+def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chunk_frames: int,
+                    spike_first: int, threads: int | None, wide_counts: bool) -> None:
+    samples = view.samples
+    channels = view.channel_count
+    fps = view.frames_per_second
+    n_samples = int(samples.nrows) if samples is not None else 0
+    dtype = np.dtype(samples.atom.dtype) if samples is not None else np.dtype(np.int16)
+    events = _source_spikes(view)
+    n_spikes = len(events) if events is not None else 0
+    spike_frames = max(view.duration_frames, n_samples, _last_spike(events) + 1, 0)
+    spike_block0 = base * factor**spike_first
+    n_sample_levels = _level_count(n_samples, base, factor)
+    n_spike_levels = _level_count(spike_frames, spike_block0, factor)
+    # whole spike blocks in each chunk: only the last chunk has a short block
+    chunk_frames = -(-chunk_frames // spike_block0) * spike_block0
+
+    with tables.open_file(str(tmp), mode="w", title="cldata overview") as h5:
+        root = h5.root._v_attrs
+        for key, value in {
+            "format": FORMAT_NAME, "version": FORMAT_VERSION, "frames_per_second": fps,
+            "channel_count": channels, "uV_per_sample_unit": view.uV_per_sample_unit,
+            "n_frames": n_samples, "spike_frames": spike_frames, "n_spikes": n_spikes,
+            "base": base, "factor": factor, "sample_levels": n_sample_levels,
+            "spike_first_level": spike_first, "spike_levels": n_spike_levels,
+            "sample_dtype": dtype.str, "source": view.path.name,
+            "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        }.items():
+            root[key] = np.int64(value) if isinstance(value, int) else (np.float64(value) if isinstance(value, float) else value)
+
+        def level_group(where: str, level: int, block: int, n_frames: int) -> tables.Group:
+            g = h5.create_group(where, f"L{level}")
+            g._v_attrs.level, g._v_attrs.block_frames = np.int64(level), np.int64(block)
+            g._v_attrs.n_blocks = np.int64(-(-n_frames // block))
+            return g
+
+        sample_arrays: list[tuple[tables.EArray, ...]] = []
+        if n_sample_levels:
+            h5.create_group("/", "samples")
+            rows = _chunk_rows(channels, dtype.itemsize)
+            for level in range(n_sample_levels):
+                block = base * factor**level
+                g = level_group("/samples", level, block, n_samples)
+                n_blocks = int(g._v_attrs.n_blocks)
+                sample_arrays.append(tuple(
+                    h5.create_earray(g, name, tables.Atom.from_dtype(dtype), shape=(0, channels),
+                                     chunkshape=(min(rows, n_blocks), channels), expectedrows=n_blocks)
+                    for name in ("min", "max")))
+        count_arrays: list[tuple[tables.EArray, ...]] = []
+        count_dtypes: list[np.dtype] = []
+        if n_spike_levels:
+            h5.create_group("/", "spikes")
+            for i in range(n_spike_levels):
+                level = spike_first + i
+                block = base * factor**level
+                g = level_group("/spikes", level, block, spike_frames)
+                n_blocks = int(g._v_attrs.n_blocks)
+                dt = np.dtype(np.uint32 if wide_counts or block > 0xFFFF else np.uint16)
+                count_dtypes.append(dt)
+                rows = _chunk_rows(channels, dt.itemsize)
+                count_arrays.append((h5.create_earray(g, "counts", tables.Atom.from_dtype(dt), shape=(0, channels),
+                                                      chunkshape=(min(rows, n_blocks), channels),
+                                                      expectedrows=n_blocks, filters=_COUNT_FILTERS),))
+
+        def check_counts(i: int, parts: tuple[np.ndarray, ...]) -> None:
+            if count_dtypes[i] == np.uint16 and parts[0].size and int(parts[0].max()) > 0xFFFF:
+                raise _CountOverflow
+
+        minmax = _LevelCascade(sample_arrays, factor, (np.minimum, np.maximum))
+        counts = _LevelCascade(count_arrays, factor, (np.add,), check=check_counts)  # uint32 in, uint32 out
+        _one_pass(samples, events, n_samples, spike_frames, chunk_frames, base, spike_block0, channels, dtype,
+                  minmax if n_sample_levels else None, counts if n_spike_levels else None, threads)
+        minmax.finish()
+        counts.finish()
+        for level, arrays in enumerate(sample_arrays):
+            expected = -(-n_samples // (base * factor**level))
+            if any(a.nrows != expected for a in arrays):  # pragma: no cover - a bug, not a user error
+                raise AssertionError(f"overview level {level} has {arrays[0].nrows} blocks, expected {expected}")
+
+
+def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_samples: int, spike_frames: int,
+              chunk_frames: int, base: int, spike_block: int, channels: int, dtype: np.dtype,
+              minmax: _LevelCascade | None, counts: _LevelCascade | None, threads: int | None) -> None:
+    """Read the recording once, in order, feeding level 0 of both pyramids.
+
+    ``threads`` workers take turns reading the next piece of samples (4 MiB; one read at
+    a time, in file order, so that the disk sees one sequential read) and each reduces
+    the piece it read to level-0 blocks (a cache-sized part at a time), while the others
+    read or compute (HDF5 and numpy release Python's lock). A writer
+    thread (this one) puts the pieces back in order, counts spikes, reduces the coarser
+    levels and appends them to the overview file, a chunk (``chunk_frames``) at a time.
+    """
+    workers = max(1, threads if threads is not None else min(8, os.cpu_count() or 1))
+    piece = max(base, _PIECE_BYTES // (channels * dtype.itemsize) // base * base)
+    n_pieces = -(-n_samples // piece) if minmax is not None else 0
+    read_lock = threading.Lock()  # one reader of the recording at a time (and in order)
+    ready = threading.Condition()
+    results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    state = {"next": 0, "written": 0}
+    failure: list[BaseException] = []
+    ahead = 8 * workers  # pieces computed but not yet written: bounds memory
+
+    def work() -> None:
+        kernel = _BlockMinMax(base, channels, dtype)
+        buf = np.empty((min(piece, n_samples), channels), dtype=dtype)
+        try:
+            while True:
+                with ready:
+                    while not failure and state["next"] - state["written"] >= ahead:
+                        ready.wait(0.1)
+                    if failure:
+                        return
+                with read_lock:
+                    p = state["next"]
+                    if p >= n_pieces:
+                        return
+                    state["next"] = p + 1
+                    a = p * piece
+                    m = min(n_samples, a + piece) - a
+                    samples.read(a, a + m, out=buf[:m])
+                whole = m // base
+                out_min = np.empty((-(-m // base), channels), dtype=dtype)
+                out_max = np.empty_like(out_min)
+                if whole:
+                    kernel(buf[: whole * base], out_min[:whole], out_max[:whole])
+                if whole * base < m:  # the samples' last, short block
+                    buf[whole * base:m].min(axis=0, out=out_min[whole])
+                    buf[whole * base:m].max(axis=0, out=out_max[whole])
+                with ready:
+                    results[p] = (out_min, out_max)
+                    ready.notify_all()
+        except BaseException as exc:
+            with ready:
+                failure.append(exc)
+                ready.notify_all()
+
+    def take(p: int) -> tuple[np.ndarray, np.ndarray]:
+        with ready:
+            while p not in results and not failure:
+                ready.wait(0.1)
+            if failure:
+                raise _Stopped
+            state["written"] = p + 1
+            ready.notify_all()
+            return results.pop(p)
+
+    cursor = _SpikeCursor(events) if events is not None and counts is not None else None
+    pool = [threading.Thread(target=work, name=f"cldata-overview-{i}", daemon=True) for i in range(workers)]
+    for t in pool:
+        t.start()
+    try:
+        total = max(n_samples, spike_frames)
+        p = 0
+        for a in range(0, total, chunk_frames):
+            b = min(total, a + chunk_frames)
+            if minmax is not None and a < n_samples:
+                parts = []
+                while p < n_pieces and p * piece < b:  # the pieces starting in this chunk
+                    parts.append(take(p))
+                    p += 1
+                if parts:
+                    minmax.push(0, tuple(np.concatenate(q) if len(q) > 1 else q[0] for q in zip(*parts)))
+            if counts is not None and a < spike_frames:
+                end = min(b, spike_frames)
+                n_blocks = -(-(end - a) // spike_block)
+                c = np.zeros((n_blocks, channels), dtype=np.uint32)  # calloc: pages of zeros cost nothing
+                if cursor is not None:
+                    with read_lock:
+                        ts, ch = cursor.take(a, end)
+                    if ts.size:
+                        ok = ch < channels  # (a channel beyond channel_count: not a CL recording's)
+                        idx = (ts - a) // spike_block * channels + ch.astype(np.int64)
+                        np.add.at(c.reshape(-1), idx if ok.all() else idx[ok], 1)  # few spikes: no dense pass
+                counts.push(0, (c,))
+    except _Stopped:
+        pass
+    except BaseException as exc:
+        with ready:
+            failure.append(exc)
+            ready.notify_all()
+    finally:
+        with ready:
+            if not failure:
+                state["written"] = n_pieces
+            ready.notify_all()
+        for t in pool:
+            t.join()
+    if failure:
+        raise failure[0]
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+class _Pyramid:
+    """One kind of level stack in an overview file: sample min/max, or spike counts."""
+
+    def __init__(self, h5: tables.File, levels: list[tuple[int, int, tuple[str, ...]]], n_frames: int,
+                 identity: tuple[Any, ...], ufuncs: tuple[np.ufunc, ...], dtype: np.dtype, cast: bool):
+        self.h5 = h5
+        self.levels = levels  # (level number, block frames, array paths), finest first
+        self._nodes: dict[int, tuple[tables.Array, ...]] = {}  # found on first use: opening stays cheap
+        self.n_frames = n_frames
+        self.identity = identity  # of each ufunc: what an empty bin starts from
+        self.ufuncs = ufuncs
+        self.dtype = dtype
+        self.cast = cast  # widen what is read before reducing it (sums of uint16 counts could overflow)
+
+    def coarsest_for(self, frames_per_point: int) -> int | None:
+        """Index into ``levels`` of the coarsest level with blocks of at most that many frames."""
+        best = None
+        for i, (_, block, _) in enumerate(self.levels):
+            if block <= frames_per_point:
+                best = i
+        return best
+
+    def full_blocks(self, i: int, a: int, b: int) -> tuple[int, int]:
+        """Blocks of level ``i`` lying wholly inside ``[a, b)``: ``k0 .. k1 - 1`` (maybe empty)."""
+        block = self.levels[i][1]
+        k0 = -(-a // block)
+        k1 = -(-self.n_frames // block) if b >= self.n_frames else b // block
+        return k0, k1
+
+    def arrays(self, i: int) -> tuple[tables.Array, ...]:
+        nodes = self._nodes.get(i)
+        if nodes is None:
+            try:
+                nodes = self._nodes[i] = tuple(self.h5.get_node(path) for path in self.levels[i][2])
+            except tables.NoSuchNodeError as exc:
+                raise OverviewError(f"{self.h5.filename} is damaged: {exc}") from None
+        return nodes
+
+    def read(self, i: int, k0: int, k1: int) -> tuple[np.ndarray, ...]:
+        parts = tuple(arr[k0:k1] for arr in self.arrays(i))
+        return tuple(p.astype(self.dtype) for p in parts) if self.cast else parts
+
+    def empty(self, rows: int, channels: int) -> list[np.ndarray]:
+        return [np.full((rows, channels), ident, dtype=self.dtype) for ident in self.identity]
+
+    def combine_into(self, acc: list[np.ndarray], rows: Any, values: tuple[np.ndarray, ...]) -> None:
+        for target, ufunc, value in zip(acc, self.ufuncs, values):
+            target[rows] = ufunc(target[rows], value)
+
+
+class Overview:
+    """The overview of one recording, read through a (possibly windowed) recording view.
+
+    The file is opened on first use, and each request reads only a slice of one level
+    (plus a few blocks of finer levels and at most ``base`` raw frames at each end of the
+    window).
+
+    Parameters
+    ----------
+    path
+        The overview file written by :func:`build_overview`.
+    view
+        The recording it belongs to. Its window restricts every request, and raw samples
+        and short spike windows are read through it.
+
+    Raises
+    ------
+    OverviewError
+        On first use, if the file is not an overview (or has an unknown format version).
+    StaleOverviewError
+        On first use, if the file was built from another recording (frame rate, channels,
+        sample frames or spike count differ).
+
+    Examples
+    --------
+    >>> ov = Overview(store_dir / "overviews" / "rec_1.h5", rec.between(0, 60 * pq.s))  # doctest: +SKIP
+    >>> env = ov.envelope(channels=[3, 1], width=1000)           # the view's whole minute   # doctest: +SKIP
+    >>> env.times[0], env.frames_per_point, env.minimum.shape    # doctest: +SKIP
+    (array(0.) * s, 1024, (1465, 2))
+    >>> ov.spike_counts(start=10 * pq.s, stop=20 * pq.s, width=100).counts.shape  # doctest: +SKIP
+    (123, 64)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], view: RecordingView):
+        self.path = Path(path)
+        self.view = view
+        self._h5: tables.File | None = None
+        self._lock = threading.Lock()
+
+    # -- opening ----------------------------------------------------------------------------
+
+    def _open(self) -> tables.File:
+        if self._h5 is not None and self._h5.isopen:
+            return self._h5
+        with self._lock:
+            if self._h5 is not None and self._h5.isopen:
+                return self._h5
+            if not self.path.is_file():
+                raise OverviewError(f"no overview file {self.path}; build it with build_overview()")
+            try:
+                h5 = tables.open_file(str(self.path), mode="r")
+            except (tables.HDF5ExtError, OSError, ValueError) as exc:
+                raise OverviewError(f"{self.path} is not a readable overview: {exc}") from None
+            try:
+                self._setup(h5)
+            except BaseException:
+                h5.close()
+                raise
+            self._h5 = h5
+            close_at_exit(self)
+            return h5
+
+    def _setup(self, h5: tables.File) -> None:
+        attrs = h5.root._v_attrs
+        if getattr(attrs, "format", None) != FORMAT_NAME:
+            raise OverviewError(f"{self.path} is not a cldata overview file")
+        version = int(attrs.version)
+        if version != FORMAT_VERSION:
+            raise OverviewError(f"{self.path} has overview format version {version}; this cldata reads "
+                                f"version {FORMAT_VERSION} (rebuild it with build_overview())")
+        view = self.view
+        n_samples = int(view.samples.nrows) if view.samples is not None else 0
+        n_spikes = len(view.spikes) if view.spikes is not None else 0
+        mine = {"frames_per_second": view.frames_per_second, "channel_count": view.channel_count,
+                "n_frames": n_samples, "n_spikes": n_spikes}
+        theirs = {k: int(getattr(attrs, k)) for k in mine}
+        if mine != theirs:
+            diff = ", ".join(f"{k} {theirs[k]} (recording: {mine[k]})" for k in mine if mine[k] != theirs[k])
+            raise StaleOverviewError(f"{self.path} does not belong to {view.path.name}: {diff}")
+        self.frames_per_second = int(attrs.frames_per_second)
+        self.channel_count = int(attrs.channel_count)
+        self.uV_per_sample_unit = float(view.uV_per_sample_unit)
+        self.base, self.factor = int(attrs.base), int(attrs.factor)
+        self.n_frames = n_samples
+        self.spike_frames = int(attrs.spike_frames)
+        info = np.iinfo(np.dtype(str(attrs.sample_dtype)))
+
+        base, factor = self.base, self.factor
+
+        def levels(kind: str, first: int, count: int, names: tuple[str, ...]) -> list[tuple[int, int, tuple[str, ...]]]:
+            return [(lv, base * factor**lv, tuple(f"/{kind}/L{lv}/{name}" for name in names))
+                    for lv in range(first, first + count)]
+
+        self._samples = _Pyramid(h5, levels("samples", 0, int(attrs.sample_levels), ("min", "max")), n_samples,
+                                 (info.max, info.min), (np.minimum, np.maximum), info.dtype, cast=False)
+        self._spikes = _Pyramid(h5, levels("spikes", int(attrs.spike_first_level), int(attrs.spike_levels),
+                                           ("counts",)), self.spike_frames, (0,), (np.add,), np.dtype(np.int64),
+                                cast=True)
+        self._events = _source_spikes(view)  # windows are clipped to the view's before reading it
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def _window(self, start: Any, stop: Any, extent: int) -> tuple[int, int]:
+        a, b = to_window(start, stop, self.frames_per_second)
+        wa, wb = self.view.window
+        a = 0 if a is None else a
+        b = extent if b is None else b
+        if wa is not None:
+            a = max(a, wa)
+        if wb is not None:
+            b = min(b, wb)
+        a = min(max(a, 0), extent)
+        return a, min(max(b, a), extent)
+
+    def _channels(self, channels: Any) -> np.ndarray:
+        if channels is None:
+            return np.arange(self.channel_count)
+        ch = np.atleast_1d(np.asarray(channels))
+        if ch.ndim != 1 or (ch.size and ch.dtype.kind not in "iu"):
+            raise ValueError(f"channels must be channel numbers (ints), not {channels!r:.60}")
+        ch = ch.astype(np.int64)
+        bad = ch[(ch < 0) | (ch >= self.channel_count)]
+        if bad.size:
+            raise ValueError(f"no channel {int(bad[0])}: this recording has channels 0..{self.channel_count - 1}")
+        return ch
+
+    @staticmethod
+    def _width(width: Any) -> int:
+        if not isinstance(width, numbers.Integral) or isinstance(width, bool) or width < 1:
+            raise ValueError(f"width must be an int >= 1, not {width!r}")
+        return int(width)
+
+    @staticmethod
+    def _bins(a: int, b: int, per: int) -> tuple[int, np.ndarray]:
+        """First bin number and clipped edges of the ``per``-frame bins meeting ``[a, b)``."""
+        first, last = a // per, (b - 1) // per
+        edges = np.arange(first, last + 2, dtype=np.int64) * per
+        edges[0], edges[-1] = a, b
+        return first, edges
+
+    @staticmethod
+    def _bin_starts(first_unit: int, n_units: int, per: int) -> np.ndarray:
+        """Positions in a run of units (starting at unit ``first_unit``) where a ``per``-unit bin begins."""
+        offset = (-first_unit) % per
+        starts = np.arange(offset, n_units, per)
+        return starts if offset == 0 else np.concatenate([[0], starts])
+
+    def _exact(self, pyr: _Pyramid, i: int, a: int, b: int, leaf: Callable[[int, int], tuple[np.ndarray, ...]],
+               channels: int) -> list[np.ndarray]:
+        """The exact per-channel reduction over ``[a, b)`` from levels finer than ``i`` (and the leaf)."""
+        acc = pyr.empty(1, channels)
+        if a >= b:
+            return acc
+        if i == 0:
+            pyr.combine_into(acc, slice(None), tuple(v[None, :] for v in leaf(a, b)))
+            return acc
+        block = pyr.levels[i - 1][1]
+        k0, k1 = pyr.full_blocks(i - 1, a, b)
+        if k0 > k1:  # inside one block of the level below: go finer
+            return self._exact(pyr, i - 1, a, b, leaf, channels)
+        if k0 < k1:
+            parts = pyr.read(i - 1, k0, k1)
+            pyr.combine_into(acc, slice(None), tuple(u.reduce(p, axis=0, keepdims=True)
+                                                     for u, p in zip(pyr.ufuncs, parts)))
+        for fa, fb in ((a, min(k0 * block, b)), (max(min(k1 * block, pyr.n_frames), a), b)):
+            if fa < fb:
+                part = self._exact(pyr, i - 1, fa, fb, leaf, channels)
+                pyr.combine_into(acc, slice(None), tuple(part))
+        return acc
+
+    def _from_levels(self, pyr: _Pyramid, i: int, a: int, b: int, per_point: int,
+                     leaf: Callable[[int, int], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Bins of ``per_point`` frames over ``[a, b)`` from level ``i`` (edges made exact from finer levels)."""
+        block = pyr.levels[i][1]
+        group = per_point // block
+        first, edges = self._bins(a, b, per_point)
+        channels = self.channel_count
+        acc = pyr.empty(edges.size - 1, channels)
+        k0, k1 = pyr.full_blocks(i, a, b)
+        if k0 < k1:
+            parts = pyr.read(i, k0, k1)
+            starts = self._bin_starts(k0, k1 - k0, group)
+            rows = (k0 + starts) // group - first
+            pyr.combine_into(acc, rows, tuple(u.reduceat(p, starts, axis=0) for u, p in zip(pyr.ufuncs, parts)))
+            pieces = [(a, min(k0 * block, b)), (max(min(k1 * block, pyr.n_frames), a), b)]
+        else:
+            pieces = [(a, min(k0 * block, b))] + ([(k0 * block, b)] if k0 == k1 and k0 * block < b else [])
+        for fa, fb in pieces:
+            if fa < fb:  # a piece of a block: wholly inside one bin (bin edges are block edges)
+                part = self._exact(pyr, i, fa, fb, leaf, channels)
+                pyr.combine_into(acc, fa // per_point - first, tuple(p[0] for p in part))
+        return edges, acc
+
+    def _raw_binned(self, a: int, b: int, per: int) -> tuple[np.ndarray, np.ndarray]:
+        """Min and max of ``per``-frame bins of the samples, read a few MiB at a time."""
+        step = max(1, _PIECE_BYTES // (2 * self.channel_count) // per) * per  # a whole number of bins
+        lows, highs = [], []
+        pos = a
+        while pos < b:
+            end = min(b, pos // per * per + step)  # on a bin edge: no bin spans two reads
+            x = self.view.read_samples(pos, end)
+            starts = self._bin_starts(pos, end - pos, per)
+            lows.append(np.minimum.reduceat(x, starts, axis=0))
+            highs.append(np.maximum.reduceat(x, starts, axis=0))
+            pos = end
+        return np.concatenate(lows), np.concatenate(highs)
+
+    def envelope(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Envelope:
+        """The min/max envelope of ``channels`` over ``[start, stop)`` at about ``width`` points.
+
+        Parameters
+        ----------
+        channels
+            Channel numbers, in the order wanted (default: all).
+        start, stop
+            The window, in frames from the recording start or as time quantities
+            (default: the view's window). It is clipped to the view's window and to the
+            samples; an empty window gives an envelope of zero points.
+        width
+            The number of points wanted: at least this many are returned (fewer only when
+            the window has fewer frames), and fewer than about twice as many.
+
+        Returns
+        -------
+        Envelope
+            When the window has at most ``2 * width`` frames, the samples themselves
+            (``level == -1``, ``frames_per_point == 1``, ``minimum == maximum``).
+            Otherwise bins of ``frames_per_point = window // width`` frames rounded down to
+            a whole number of blocks of the coarsest level whose blocks are no longer
+            (level ``-1`` when even level 0 is too coarse: then the samples are read and
+            binned), each bin exact.
+
+        Examples
+        --------
+        >>> env = ov.envelope(width=2000)                              # doctest: +SKIP
+        >>> plt.fill_between(env.times, env.minimum[:, 0], env.maximum[:, 0], step="post")  # doctest: +SKIP
+        """
+        width = self._width(width)
+        self._open()
+        ch = self._channels(channels)
+        a, b = self._window(start, stop, self.n_frames)
+        scale = np.float32(self.uV_per_sample_unit)
+        view = self.view
+
+        def done(per: int, edges: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: int) -> Envelope:
+            lo = lo[:, ch].astype(np.float32) * scale
+            hi = lo.copy() if hi is None else hi[:, ch].astype(np.float32) * scale
+            return Envelope(a, b, per, edges, pq.Quantity(edges[:-1] / self.frames_per_second, pq.s),
+                            lo, hi, level, ch, self.frames_per_second)
+
+        n = b - a
+        if n == 0:
+            empty = np.empty((0, self.channel_count), dtype=np.int16)
+            return done(1, np.array([a], dtype=np.int64), empty, empty, -1)
+        if n <= 2 * width:
+            x = view.read_samples(a, b)
+            return done(1, np.arange(a, b + 1, dtype=np.int64), x, None, -1)
+        per = n // width
+        i = self._samples.coarsest_for(per)
+        if i is None:  # finer than level 0: bin the samples themselves
+            return done(per, self._bins(a, b, per)[1], *self._raw_binned(a, b, per), -1)
+        level, block, _ = self._samples.levels[i]
+        per = per // block * block
+
+        def leaf(fa: int, fb: int) -> tuple[np.ndarray, np.ndarray]:
+            x = view.read_samples(fa, fb)
+            return x.min(axis=0), x.max(axis=0)
+
+        edges, (lo, hi) = self._from_levels(self._samples, i, a, b, per, leaf)
+        return done(per, edges, lo, hi, level)
+
+    def spike_counts(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> SpikeActivity:
+        """Spike counts of ``channels`` over ``[start, stop)`` in about ``width`` bins.
+
+        Bins last ``window // width`` frames (at least 1), rounded down to a whole number
+        of blocks of the coarsest stored level that is no longer; windows too short for
+        the stored levels are counted from the view's spike table (``level == -1``),
+        reading only the window's rows (their ``timestamp`` and ``channel``). Every spike
+        in the window is counted exactly once.
+
+        Parameters
+        ----------
+        channels, start, stop, width
+            As for :meth:`envelope`; the window is clipped to the view's window and to the
+            recording (which may extend beyond its samples).
+
+        Examples
+        --------
+        >>> act = ov.spike_counts(channels=[0], width=60)           # doctest: +SKIP
+        >>> act.rates[:, 0]                                          # doctest: +SKIP
+        array([...]) * Hz
+        """
+        width = self._width(width)
+        self._open()
+        ch = self._channels(channels)
+        a, b = self._window(start, stop, self.spike_frames)
+        n_ch = self.channel_count
+
+        def done(per: int, edges: np.ndarray, counts: np.ndarray, level: int) -> SpikeActivity:
+            return SpikeActivity(a, b, per, edges, pq.Quantity(edges[:-1] / self.frames_per_second, pq.s),
+                                 counts[:, ch].astype(np.int64), level, ch, self.frames_per_second)
+
+        def table(fa: int, fb: int) -> tuple[np.ndarray, np.ndarray]:
+            # [fa, fb) lies in the view's window (clipped above): read just those rows
+            if self._events is None:
+                return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.uint8)
+            ts, chans = _spike_columns(self._events, fa, fb)
+            keep = chans < n_ch
+            return (ts, chans) if keep.all() else (ts[keep], chans[keep])
+
+        n = b - a
+        if n == 0:
+            return done(1, np.array([a], dtype=np.int64), np.zeros((0, n_ch), dtype=np.int64), -1)
+        per = max(1, n // width)
+        i = self._spikes.coarsest_for(per)
+        if i is None:
+            first, edges = self._bins(a, b, per)
+            ts, chans = table(a, b)
+            idx = (ts // per - first) * n_ch + chans.astype(np.int64)
+            counts = np.bincount(idx, minlength=(edges.size - 1) * n_ch).reshape(-1, n_ch)
+            return done(per, edges, counts, -1)
+        level, block, _ = self._spikes.levels[i]
+        per = per // block * block
+
+        def leaf(fa: int, fb: int) -> tuple[np.ndarray]:
+            return (np.bincount(table(fa, fb)[1], minlength=n_ch),)
+
+        edges, (counts,) = self._from_levels(self._spikes, i, a, b, per, leaf)
+        return done(per, edges, counts, level)
+
+    # -- information and lifetime ---------------------------------------------------------------
+
+    @property
+    def levels(self) -> list[dict[str, int]]:
+        """The sample levels: ``level``, ``block_frames`` and ``n_blocks`` of each, finest first."""
+        self._open()
+        return [{"level": lv, "block_frames": blk, "n_blocks": int(self._samples.arrays(i)[0].nrows)}
+                for i, (lv, blk, _) in enumerate(self._samples.levels)]
+
+    @property
+    def spike_levels(self) -> list[dict[str, int]]:
+        """The spike-count levels, as :attr:`levels`."""
+        self._open()
+        return [{"level": lv, "block_frames": blk, "n_blocks": int(self._spikes.arrays(i)[0].nrows)}
+                for i, (lv, blk, _) in enumerate(self._spikes.levels)]
+
+    def close(self) -> None:
+        """Close the overview file (it reopens on the next request)."""
+        h5, self._h5 = self._h5, None
+        if h5 is not None and h5.isopen:
+            h5.close()
+
+    def __enter__(self) -> Overview:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        return f"<Overview {str(self.path)!r} of {self.view.path.name}>"
+
+
+def ensure_overview(view: RecordingView, path: str | os.PathLike[str], **build_options: Any) -> Overview:
+    """The overview at ``path`` for ``view``, built (or rebuilt, if stale or damaged) when needed.
+
+    Examples
+    --------
+    >>> ov = ensure_overview(rec, "overviews/rec_1.h5")       # doctest: +SKIP
+    >>> ov.envelope(width=1000).level                          # doctest: +SKIP
+    3
+    """
+    ov = Overview(path, view)
+    try:
+        ov._open()
+        return ov
+    except OverviewError:
+        ov.close()
+    build_overview(view, path, **build_options)
+    return Overview(path, view)
