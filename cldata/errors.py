@@ -90,6 +90,17 @@ class InvalidDataError(CldataError, ValueError):
     """Spikes, stims or samples given to a writer have the wrong shape, dtype or range."""
 
 
+class OverviewError(RecordingFileError):
+    """An overview file (the min/max pyramid of a recording) is missing, damaged, or not an overview."""
+
+
+class StaleOverviewError(OverviewError):
+    """The overview file does not belong to this recording (or the recording has changed).
+
+    Rebuild it with :func:`cldata.overview.build_overview` (``ensure_overview`` does so by itself).
+    """
+
+
 class BrokenLinkError(CldataError, FileNotFoundError):
     """A recording that a store links to has been moved or deleted."""
 

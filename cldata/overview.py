@@ -81,7 +81,7 @@ import quantities as pq
 import tables
 
 from cldata.closing import close_at_exit
-from cldata.errors import CldataError
+from cldata.errors import OverviewError, StaleOverviewError
 from cldata.format.events import EventTable
 from cldata.format.reader import RecordingView
 from cldata.fsutil import fsync_dir, fsync_file
@@ -106,17 +106,6 @@ _CHUNK_FRAMES = 1 << 17  # frames per step of the writer (spikes read, levels ap
 _PIECE_BYTES = 1 << 22  # samples per read while building (4 MiB): large enough for the disk to stream
 _ARRAY_CHUNK_BYTES = 1 << 18  # HDF5 chunk of a level array: one writer step of level 0 (whole-chunk writes)
 _COUNT_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True)  # counts are mostly 0
-
-
-class OverviewError(CldataError):
-    """An overview file is missing, damaged, or not an overview."""
-
-
-class StaleOverviewError(OverviewError):
-    """The overview file does not belong to this recording (or the recording has changed).
-
-    Rebuild it with :func:`build_overview` (:func:`ensure_overview` does so by itself).
-    """
 
 
 class _Stopped(Exception):

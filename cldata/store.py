@@ -68,6 +68,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _cache_dir(root: Path) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "cldata" / "overviews" / digest(str(Path(root).resolve()))
+
+
 def _recording_parameters(view: RecordingView, user: Mapping[str, Any]) -> dict[str, Any]:
     """Root attributes < the file's ``application`` values < the user's parameters."""
     root = to_plain(view.attributes.to_dict(plain=False))
@@ -268,7 +273,8 @@ class DataStore(DataStoreView):
 
     # -- recordings -------------------------------------------------------------------------------
 
-    def add_recording(self, source: Any, parameters: Mapping[str, Any] | None = None, link: bool = False) -> str:
+    def add_recording(self, source: Any, parameters: Mapping[str, Any] | None = None, link: bool = False,
+                      *, overview: bool = True) -> str:
         """Add a CL recording; return its id.
 
         Parameters
@@ -281,6 +287,10 @@ class DataStore(DataStoreView):
             with the file's root attributes and its ``application`` values; the user's win.
         link
             Leave the file where it is and keep only a link to it (not copied).
+        overview
+            Build the recording's min/max pyramid of samples and spike counts now (one
+            sequential read; see :mod:`cldata.overview`). Without it, the pyramid is built
+            the first time an overview is asked for.
 
         Raises
         ------
@@ -329,10 +339,27 @@ class DataStore(DataStoreView):
             self._unstage(self.catalog.remove_recording(recording_id).id)
         location = self.backend.put_recording(recording_id, path, link)
         entry = RecordingEntry(recording_id, params, streams, location, summary, _now())
+        if overview and (summary["sample_frames"] or summary["spikes"]):
+            from cldata.overview import build_overview
+
+            with RecordingView(path) as view:  # the same content as the stored copy
+                build_overview(view, self.overview_path(recording_id))
         self.catalog.add_recording(entry)
         self._pending_added[recording_id] = entry
         self._views.pop(recording_id, None)
         return recording_id
+
+    def overview_path(self, recording_id: str) -> Path:
+        """Where the overview (min/max pyramid) of a recording is kept.
+
+        In the store (``overviews/<id>.h5``) for a writable store or when it is already
+        there; for a read-only store without one, in the user's cache directory, so that
+        building one on demand never writes into a store opened read-only.
+        """
+        inside = self.root / "overviews" / f"{recording_id}.h5"
+        if not self.root.is_file() and (self.writable or inside.is_file()):
+            return inside
+        return _cache_dir(self.root) / f"{recording_id}.h5"
 
     def remove_recording(self, recording_id: str, *, cascade: bool = False) -> None:
         """Remove a recording (and, with ``cascade``, the results computed from it).
@@ -497,7 +524,14 @@ class DataStore(DataStoreView):
         if readers.acquire(exclusive=True):  # nobody is reading: unreferenced files can go
             try:
                 # what the last commit refers to stays, whatever this process did not commit
-                self.backend.collect_garbage(self.backend.load())
+                committed = self.backend.load()
+                self.backend.collect_garbage(committed)
+                ids = {r["id"] for r in committed if r.get("kind") == "recording"}
+                overviews = self.root / "overviews"
+                if overviews.is_dir():
+                    for path in overviews.iterdir():
+                        if path.suffix == ".h5" and path.stem not in ids or path.name.startswith("."):
+                            path.unlink(missing_ok=True)
             finally:
                 readers.release()
 

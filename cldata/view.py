@@ -195,6 +195,29 @@ class RecordingHandle:
         streams = self.view().data_streams
         return {name: streams[name] for name in self.stream_names if name in streams}
 
+    def overview(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
+        """A min/max envelope of the samples of about ``width`` points per channel, in µV.
+
+        Any window, within the view's: the right level of the recording's pyramid is read,
+        or the samples themselves when the window is short. See :mod:`cldata.overview`.
+
+        Examples
+        --------
+        >>> env = rec.overview(channels=[0, 1], width=1000)          # doctest: +SKIP
+        >>> env.minimum.shape, env.frames_per_point                  # doctest: +SKIP
+        ((1000, 2), 90000)
+        """
+        return self._overview().envelope(channels=channels, start=start, stop=stop, width=width)
+
+    def spike_activity(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
+        """Spike counts per channel in about ``width`` bins over any window (see :mod:`cldata.overview`)."""
+        return self._overview().spike_counts(channels=channels, start=start, stop=stop, width=width)
+
+    def _overview(self) -> Any:
+        from cldata.overview import ensure_overview
+
+        return ensure_overview(self.view(), self._store.overview_path(self.id))
+
     def segment(self, lazy: bool = True, **kwargs: Any) -> neo.Segment:
         """The recording (within the window) as a :class:`neo.Segment`; lazy by default."""
         seg = self.view().segment(lazy=lazy, **kwargs)

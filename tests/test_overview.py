@@ -496,3 +496,33 @@ def test_counts_wider_than_uint16_fall_back_to_uint32(tmp_path):
         with tables.open_file(str(tmp_path / "ov.h5")) as h5:
             assert all(g.counts.dtype == np.uint32 for g in h5.root.spikes._v_groups.values())
         ov.close()
+
+
+def test_the_store_builds_overviews_on_add_and_answers_through_views(tmp_path, monkeypatch):
+    import quantities as pq
+
+    import cldata
+    from cldata.simulate import simulate_recording
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    simulate_recording(tmp_path / "a.h5", duration_s=1.0, seed=5)
+    simulate_recording(tmp_path / "b.h5", duration_s=1.0, seed=6)
+    with cldata.open(tmp_path / "store", mode="a") as store:
+        a = store.add_recording(tmp_path / "a.h5")
+        b = store.add_recording(tmp_path / "b.h5", overview=False)
+    assert (tmp_path / "store" / "overviews" / f"{a}.h5").is_file()
+    assert not (tmp_path / "store" / "overviews" / f"{b}.h5").exists()
+    with cldata.open(tmp_path / "store") as store:
+        window = store.between(0.25 * pq.s, 0.5 * pq.s)
+        env = window.recording(a).overview(channels=[5], width=100)
+        raw = window.recording(a).view().read_samples(channels=[5], scaled=True)
+        assert env.start == 6250 and env.stop == 12500
+        np.testing.assert_allclose(env.minimum.min(), raw.min(), rtol=1e-6)
+        np.testing.assert_allclose(env.maximum.max(), raw.max(), rtol=1e-6)
+        # on demand, for a read-only store: built in the user's cache, never in the store
+        assert window.recording(b).spike_activity(width=10).counts.sum() == len(window.recording(b).view().read_spikes())
+        assert not (tmp_path / "store" / "overviews" / f"{b}.h5").exists()
+        assert list((tmp_path / "cache").rglob(f"{b}.h5"))
+    with cldata.open(tmp_path / "store", mode="a") as store:
+        store.remove_recording(a)
+    assert not (tmp_path / "store" / "overviews" / f"{a}.h5").exists()  # removed with the recording
