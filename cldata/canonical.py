@@ -28,7 +28,7 @@ import quantities as pq
 
 from cldata.errors import UnsupportedValueError
 
-__all__ = ["canonical", "flatten", "digest", "plain", "Canon"]
+__all__ = ["canonical", "flatten", "digest", "digest_canonical", "plain", "Canon"]
 
 Canon = Any  # a hashable canonical value: None, bool, int, float, str, bytes, tuple, ("q", ...)
 
@@ -56,8 +56,21 @@ def canonical(value: Any) -> Canon:
     cldata.errors.UnsupportedValueError
         For values that cannot be parameters (objects, functions, ...).
     """
-    if value is None or isinstance(value, str):
+    # the common plain types first, by exact type: isinstance checks against the numbers and
+    # Mapping ABCs are slow, and catalogs canonicalise hundreds of thousands of values
+    t = type(value)
+    if t is str or value is None:
         return value
+    if t is int:
+        return value
+    if t is float:
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if t is bool:
+        return value
+    if t is dict:
+        return ("d", tuple(sorted(((str(k), canonical(v)) for k, v in value.items()), key=_first)))
+    if t is list or t is tuple:
+        return ("l", tuple(canonical(v) for v in value))
     if isinstance(value, pq.Quantity):
         simple = value.simplified
         mag = np.asarray(simple.magnitude)
@@ -89,8 +102,17 @@ def canonical(value: Any) -> Canon:
     )
 
 
+def _first(kv: tuple) -> str:
+    return kv[0]
+
+
 def plain(value: Any) -> Any:
     """A parameter value with numpy scalars and arrays turned into Python values (for storage)."""
+    t = type(value)
+    if t is str or t is int or t is float or t is bool or value is None:
+        return value
+    if t is dict:
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, pq.Quantity):
         return value
     if isinstance(value, np.generic):
@@ -119,13 +141,12 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _pack_canon(value: Canon) -> Any:
-    if isinstance(value, tuple):
-        return [_pack_canon(v) for v in value]
-    return value
-
-
 def digest(*parts: Any, length: int = 16) -> str:
     """A stable hex digest of canonical values (the same on every machine and run)."""
-    data = msgpack.packb([_pack_canon(canonical(p)) for p in parts], use_bin_type=True)
+    return digest_canonical(tuple(canonical(p) for p in parts), length)
+
+
+def digest_canonical(canon: Canon, length: int = 16) -> str:
+    """A stable hex digest of a value already in canonical form."""
+    data = msgpack.packb(canon, use_bin_type=True)  # tuples pack as arrays
     return hashlib.sha256(data).hexdigest()[:length]

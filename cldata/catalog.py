@@ -84,11 +84,14 @@ class ResultEntry:
     payload: Any  # the backend's reference to the payload
     summary: dict[str, Any] = field(default_factory=dict)
     added_utc: str = ""
+    _key: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
     def key(self) -> tuple:
-        """The identity: identifier, canonical parameters, sorted sources."""
-        return (self.identifier, canonical(self.parameters), tuple(sorted(self.sources)))
+        """The identity: identifier, canonical parameters, sorted sources (computed once)."""
+        if self._key is None:
+            self._key = (self.identifier, canonical(self.parameters), tuple(sorted(self.sources)))
+        return self._key
 
     def to_record(self) -> dict[str, Any]:
         return {"kind": "result", "id": self.id, "type": self.kind, "identifier": self.identifier,
@@ -226,7 +229,7 @@ class Catalog:
         self.results: list[ResultEntry | None] = []
         self.recording_rows: dict[str, int] = {}
         self.result_rows: dict[str, int] = {}
-        self.result_keys: dict[tuple, int] = {}
+        self._result_keys: dict[tuple, int] | None = None  # built when first needed (writers)
         self.results_by_source: dict[str, set[int]] = {}
         self.tags: dict[str, set[int]] = {}
         self.streams: dict[str, set[int]] = {}
@@ -242,6 +245,13 @@ class Catalog:
     def _stream_params(self, row: int) -> dict[str, Any]:
         # stream attributes, addressed as "<stream name>.<attribute path>"
         return self.recordings[row].streams  # type: ignore[union-attr]
+
+    @property
+    def result_keys(self) -> dict[tuple, int]:
+        """Result identity -> row, for duplicate checks (built on first use: readers never need it)."""
+        if self._result_keys is None:
+            self._result_keys = {self.results[r].key: r for r in self.live_result_rows()}  # type: ignore[union-attr]
+        return self._result_keys
 
     # -- rows ------------------------------------------------------------------------------------
 
@@ -288,7 +298,8 @@ class Catalog:
         row = len(self.results)
         self.results.append(entry)
         self.result_rows[entry.id] = row
-        self.result_keys[entry.key] = row
+        if self._result_keys is not None:
+            self._result_keys[entry.key] = row
         self.result_index.add(row, entry.parameters)
         self.result_field_index.add(row, {"identifier": entry.identifier, "kind": entry.kind})
         for source in entry.sources:
@@ -301,7 +312,8 @@ class Catalog:
         row = self.result_rows.pop(result_id)
         entry = self.results[row]
         assert entry is not None
-        self.result_keys.pop(entry.key, None)
+        if self._result_keys is not None:
+            self._result_keys.pop(entry.key, None)
         self.result_index.remove(row, entry.parameters)
         self.result_field_index.remove(row, {"identifier": entry.identifier, "kind": entry.kind})
         for source in entry.sources:

@@ -35,7 +35,7 @@ import neo
 import numpy as np
 import quantities as pq
 
-from cldata.canonical import canonical, digest, plain
+from cldata.canonical import canonical, digest_canonical, plain
 from cldata.errors import DecodeError, UnsupportedValueError
 
 __all__ = [
@@ -74,6 +74,11 @@ def result_kinds() -> dict[str, type[AnalysisResult]]:
     return dict(_KINDS)
 
 
+def result_id_for(key: tuple) -> str:
+    """The store id of a result with identity ``key`` (see :attr:`AnalysisResult.key`)."""
+    return "res_" + digest_canonical(key)
+
+
 class AnalysisResult:
     """Base class of analysis results.
 
@@ -107,7 +112,9 @@ class AnalysisResult:
             raise UnsupportedValueError(f"a result identifier is a non-empty str, not {identifier!r}")
         self.identifier = identifier
         self.parameters = plain(dict(parameters or {}))
-        canonical(self.parameters)  # refuse unusable parameter values now, not at commit
+        # computed once (refusing unusable values now, not at commit): parameters are fixed
+        # when a result is made
+        self._canonical_parameters = canonical(self.parameters)
         if isinstance(sources, str):
             sources = (sources,)
         self.sources: tuple[str, ...] = tuple(str(s) for s in sources)
@@ -129,12 +136,12 @@ class AnalysisResult:
     @property
     def key(self) -> tuple:
         """The identity of the result: identifier, canonical parameters and sources."""
-        return (self.identifier, canonical(self.parameters), tuple(sorted(self.sources)))
+        return (self.identifier, self._canonical_parameters, tuple(sorted(self.sources)))
 
     @property
     def result_id(self) -> str:
         """A stable id derived from the identity (the id it gets in a store)."""
-        return "res_" + digest(self.identifier, self.parameters, sorted(self.sources))
+        return result_id_for(self.key)
 
     # -- payload -------------------------------------------------------------------------------
 

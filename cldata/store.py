@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from cldata.backends.registry import get_backend
+from cldata.bulk import paused_gc
 from cldata.canonical import canonical, digest, plain
 from cldata.catalog import Catalog, RecordingEntry, ResultEntry
 from cldata.closing import close_at_exit
@@ -53,7 +54,7 @@ from cldata.format.attributes import to_plain
 from cldata.format.reader import RecordingView
 from cldata.fsutil import atomic_write_bytes
 from cldata.locking import FileLock
-from cldata.results import AnalysisResult, result_kinds
+from cldata.results import AnalysisResult, result_id_for, result_kinds
 from cldata.view import DataStoreView
 
 __all__ = ["DataStore", "open_store"]
@@ -164,7 +165,7 @@ class DataStore(DataStoreView):
                 readers = FileLock(root_path / _READERS_LOCK)
                 readers.acquire(exclusive=False, blocking=True)
                 set_(self, "_readers", readers)
-            set_(self, "catalog", Catalog.from_records(self.backend.load()))
+            set_(self, "catalog", self._load_catalog())
             set_(self, "_closed", False)
             close_at_exit(self)
             if mode != "r":
@@ -187,12 +188,16 @@ class DataStore(DataStoreView):
             raise ReadOnlyStoreError(f"{self.root} is a file (a store export?), which opens read-only: use mode='r'")
         object.__setattr__(self, "backend", ExportBackend(self.root, writable=False))
         try:
-            object.__setattr__(self, "catalog", Catalog.from_records(self.backend.load()))
+            object.__setattr__(self, "catalog", self._load_catalog())
         except BaseException:
             self.backend.close()
             raise
         object.__setattr__(self, "_closed", False)
         close_at_exit(self)
+
+    def _load_catalog(self) -> Catalog:
+        with paused_gc():
+            return Catalog.from_records(self.backend.load())
 
     def _read_marker(self) -> dict[str, Any] | None:
         path = self.root / MARKER
@@ -444,8 +449,8 @@ class DataStore(DataStoreView):
                     f"{list(result.sources)} is already stored; open the store with replace=True to replace it"
                 )
             keys.add(key)
-            staged.append(ResultEntry(result.result_id, kind, result.identifier, result.parameters,
-                                      result.sources, result.tags, None, result.summary(), _now()))
+            staged.append(ResultEntry(result_id_for(key), kind, result.identifier, result.parameters,
+                                      result.sources, result.tags, None, result.summary(), _now(), key))
         payloads = {entry.id: result.payload() for entry, result in zip(staged, results)}
         for entry in staged:
             old = self.catalog.result_keys.get(entry.key)
@@ -506,7 +511,7 @@ class DataStore(DataStoreView):
     def rollback(self) -> None:
         """Discard the changes not yet committed."""
         self._check_writable()
-        object.__setattr__(self, "catalog", Catalog.from_records(self.backend.load()))
+        object.__setattr__(self, "catalog", self._load_catalog())
         self._pending_added.clear()
         self._pending_removed.clear()
         self._pending_payloads.clear()
@@ -516,7 +521,7 @@ class DataStore(DataStoreView):
         """Reload the catalog to see commits made since the store was opened (readers)."""
         if self.dirty:
             raise StoreError("commit or roll back your changes before refreshing")
-        object.__setattr__(self, "catalog", Catalog.from_records(self.backend.load()))
+        object.__setattr__(self, "catalog", self._load_catalog())
         self._views.clear()
 
     def _collect_garbage(self) -> None:

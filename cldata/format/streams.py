@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import tables
 
+from cldata.bulk import paused_gc
 from cldata.errors import CorruptRecordingError, DecodeError, InvalidDataError
 from cldata.format.attributes import AttributesView, read_attributes
 from cldata.format.codec import decode_span
@@ -161,6 +162,9 @@ class _StreamStore:
         a, b = int(starts[i]), int(ends[k - 1])
         data = self.read_bytes(a, b)
         try:
+            if k - i > 1000:
+                with paused_gc():
+                    return decode_span(data, k - i)
             return decode_span(data, k - i)
         except DecodeError as exc:
             where = f"timestamp {ts[i]}" if k - i == 1 else f"timestamps {ts[i]}..{ts[k - 1]}"
