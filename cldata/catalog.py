@@ -73,7 +73,11 @@ class RecordingEntry:
 
 @dataclass(slots=True)
 class ResultEntry:
-    """An analysis result in the catalog; its payload stays with the backend until read."""
+    """An analysis result in the catalog; its payload stays with the backend until read.
+
+    Its ``id`` is a digest of its identity (identifier, parameters, sources), so two
+    entries with the same identity have the same id.
+    """
 
     id: str
     kind: str
@@ -84,14 +88,6 @@ class ResultEntry:
     payload: Any  # the backend's reference to the payload
     summary: dict[str, Any] = field(default_factory=dict)
     added_utc: str = ""
-    _key: tuple | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def key(self) -> tuple:
-        """The identity: identifier, canonical parameters, sorted sources (computed once)."""
-        if self._key is None:
-            self._key = (self.identifier, canonical(self.parameters), tuple(sorted(self.sources)))
-        return self._key
 
     def to_record(self) -> dict[str, Any]:
         return {"kind": "result", "id": self.id, "type": self.kind, "identifier": self.identifier,
@@ -229,7 +225,6 @@ class Catalog:
         self.results: list[ResultEntry | None] = []
         self.recording_rows: dict[str, int] = {}
         self.result_rows: dict[str, int] = {}
-        self._result_keys: dict[tuple, int] | None = None  # built when first needed (writers)
         self.results_by_source: dict[str, set[int]] = {}
         self.tags: dict[str, set[int]] = {}
         self.streams: dict[str, set[int]] = {}
@@ -245,13 +240,6 @@ class Catalog:
     def _stream_params(self, row: int) -> dict[str, Any]:
         # stream attributes, addressed as "<stream name>.<attribute path>"
         return self.recordings[row].streams  # type: ignore[union-attr]
-
-    @property
-    def result_keys(self) -> dict[tuple, int]:
-        """Result identity -> row, for duplicate checks (built on first use: readers never need it)."""
-        if self._result_keys is None:
-            self._result_keys = {self.results[r].key: r for r in self.live_result_rows()}  # type: ignore[union-attr]
-        return self._result_keys
 
     # -- rows ------------------------------------------------------------------------------------
 
@@ -298,8 +286,6 @@ class Catalog:
         row = len(self.results)
         self.results.append(entry)
         self.result_rows[entry.id] = row
-        if self._result_keys is not None:
-            self._result_keys[entry.key] = row
         self.result_index.add(row, entry.parameters)
         self.result_field_index.add(row, {"identifier": entry.identifier, "kind": entry.kind})
         for source in entry.sources:
@@ -312,8 +298,6 @@ class Catalog:
         row = self.result_rows.pop(result_id)
         entry = self.results[row]
         assert entry is not None
-        if self._result_keys is not None:
-            self._result_keys.pop(entry.key, None)
         self.result_index.remove(row, entry.parameters)
         self.result_field_index.remove(row, {"identifier": entry.identifier, "kind": entry.kind})
         for source in entry.sources:
@@ -352,16 +336,17 @@ class Catalog:
 
     def add_record(self, rec: Mapping[str, Any]) -> None:
         """Add one persisted record (recording or result)."""
+        # records come freshly decoded from the backend: their dicts are used, not copied
         if rec["kind"] == "recording":
             self.add_recording(
-                RecordingEntry(rec["id"], dict(rec["parameters"]), dict(rec.get("streams") or {}),
-                               dict(rec.get("location") or {}), dict(rec.get("summary") or {}), rec.get("added_utc", ""))
+                RecordingEntry(rec["id"], rec["parameters"], rec.get("streams") or {},
+                               rec.get("location") or {}, rec.get("summary") or {}, rec.get("added_utc", ""))
             )
         elif rec["kind"] == "result":
             self.add_result(
-                ResultEntry(rec["id"], rec["type"], rec["identifier"], dict(rec["parameters"]),
+                ResultEntry(rec["id"], rec["type"], rec["identifier"], rec["parameters"],
                             tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ()), rec.get("payload"),
-                            dict(rec.get("summary") or {}), rec.get("added_utc", ""))
+                            rec.get("summary") or {}, rec.get("added_utc", ""))
             )
         else:
             raise ValueError(f"unknown catalog record kind {rec['kind']!r}")

@@ -432,7 +432,7 @@ class DataStore(DataStoreView):
         results = list(results)
         kinds = result_kinds()
         staged: list[ResultEntry] = []
-        keys: set[tuple] = set()
+        keys: set[str] = set()
         for result in results:
             if not isinstance(result, AnalysisResult):
                 raise UnsupportedValueError(f"add_analysis_result takes an AnalysisResult, not {type(result).__name__}")
@@ -442,20 +442,19 @@ class DataStore(DataStoreView):
             missing = [s for s in result.sources if s not in self.catalog.recording_rows]
             if missing:
                 raise NotFoundError(f"result {result.identifier!r} comes from {missing}, which are not in the store")
-            key = result.key
-            if key in keys or (key in self.catalog.result_keys and not self.replace):
+            rid = result_id_for(result.key)  # the id is the identity
+            if rid in keys or (rid in self.catalog.result_rows and not self.replace):
                 raise DuplicateResultError(
                     f"a {kind} {result.identifier!r} with parameters {result.parameters} from "
                     f"{list(result.sources)} is already stored; open the store with replace=True to replace it"
                 )
-            keys.add(key)
-            staged.append(ResultEntry(result_id_for(key), kind, result.identifier, result.parameters,
-                                      result.sources, result.tags, None, result.summary(), _now(), key))
+            keys.add(rid)
+            staged.append(ResultEntry(rid, kind, result.identifier, result.parameters,
+                                      result.sources, result.tags, None, result.summary(), _now()))
         payloads = {entry.id: result.payload() for entry, result in zip(staged, results)}
         for entry in staged:
-            old = self.catalog.result_keys.get(entry.key)
-            if old is not None:
-                self._unstage(self.catalog.remove_result(self.catalog.results[old].id).id)  # type: ignore[union-attr]
+            if entry.id in self.catalog.result_rows:  # replace=True: the new one takes its place
+                self._unstage(self.catalog.remove_result(entry.id).id)
             self.catalog.add_result(entry)
             self._pending_added[entry.id] = entry
             self._pending_payloads[entry.id] = payloads[entry.id]

@@ -325,17 +325,27 @@ class SegmentedBackend(Backend):
     def commit(self, added, removed, snapshot) -> None:  # noqa: D102 - documented on Backend
         generation, segments, checksums = self._read_current_state()
         generation += 1
+        ops = [{"op": "remove", "id": i} for i in removed] + [{"op": "add", "record": r} for r in added]
         if len(segments) + 1 > _COMPACT_AFTER:
-            ops = [{"op": "add", "record": r} for r in snapshot()]
-            segments = []
-        else:
-            ops = [{"op": "remove", "id": i} for i in removed] + [{"op": "add", "record": r} for r in added]
+            segments, ops = self._compacted(segments, ops, snapshot)
         name = self._new_name(generation, self.segment_suffix)
         path = self.catalog_dir / name
         self.write_segment(path, ops)
         fsync_file(path)
         fsync_dir(self.catalog_dir)
         self._write_current(generation, [*segments, name], {**checksums, name: file_crc32(path)})
+
+    def _compacted(self, segments: list[str], ops: list[dict[str, Any]],
+                   snapshot: Callable[[], Iterable[dict[str, Any]]]) -> tuple[list[str], list[dict[str, Any]]]:
+        """Fewer segments: the ones written since the base merged into this commit's, or, once
+        they outweigh the base, everything rewritten as a new base. Each commit thus costs
+        amortised time proportional to its own size, not to the catalog's."""
+        base, tail = segments[0], segments[1:]
+        tail_bytes = sum((self.catalog_dir / s).stat().st_size for s in tail)
+        if tail_bytes < (self.catalog_dir / base).stat().st_size:
+            merged = [op for s in tail for op in self.read_segment(self.catalog_dir / s)]
+            return [base], merged + ops
+        return [], [{"op": "add", "record": r} for r in snapshot()]
 
     def write_payloads(self, payloads: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
         refs: dict[str, Any] = {}

@@ -86,8 +86,11 @@ def recording_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[s
     if not keys:
         return set(cat.live_recording_rows()) if within is None else set(within)
     # the most selective condition first keeps the sets small
-    sets = sorted((condition_rows(cat.recording_index, p, c) for p, c in keys), key=len)
-    matched = set(sets[0]) if within is None else within.intersection(sets[0])
+    sets: list[Any] = [condition_rows(cat.recording_index, p, c) for p, c in keys]
+    if within is not None:
+        sets.append(within)
+    sets.sort(key=len)
+    matched = set(sets[0])
     for rows in sets[1:]:
         if not matched:
             break
@@ -97,27 +100,36 @@ def recording_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[s
 
 def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str, Any]) -> set[int]:
     """Result rows matching ``criteria`` among ``within`` (``None``: all live rows), falling back
-    to the source recordings' parameters for parameters a result does not have."""
-    candidates: set[int] | None = None if within is None else set(within)
+    to the source recordings' parameters for parameters a result does not have.
+
+    Returns a new set (the index's own sets are never handed out or changed).
+    """
     if not criteria:
-        return set(cat.live_result_rows()) if candidates is None else candidates
-    # result fields and the most selective conditions first
+        return set(cat.live_result_rows()) if within is None else set(within)
+    sets: list[Any] = [] if within is None else [within]
     for path, cond in criteria.items():
         if path in RESULT_FIELDS:
-            matched = condition_rows(cat.result_field_index, path, cond)
-        else:
-            matched = set(condition_rows(cat.result_index, path, cond))
+            sets.append(condition_rows(cat.result_field_index, path, cond))
+            continue
+        own = condition_rows(cat.result_index, path, cond)
+        extra: set[int] = set()
+        recs = condition_rows(cat.recording_index, path, cond)
+        if recs:
             present = cat.result_index.present(path)
-            for rec_row in condition_rows(cat.recording_index, path, cond):
+            for rec_row in recs:
                 entry = cat.recordings[rec_row]
-                if entry is not None:
-                    from_rec = cat.results_by_source.get(entry.id)
-                    if from_rec:
-                        matched |= from_rec - present
-        candidates = set(matched) if candidates is None else candidates & matched
-        if not candidates:
-            return set()
-    return candidates if candidates is not None else set()
+                from_rec = cat.results_by_source.get(entry.id) if entry is not None else None
+                if from_rec:
+                    extra |= from_rec - present
+        sets.append(own | extra if extra else own)
+    # the smallest set first: each intersection then walks at most that many rows
+    sets.sort(key=len)
+    matched = set(sets[0])
+    for rows in sets[1:]:
+        if not matched:
+            break
+        matched &= rows
+    return matched
 
 
 def _known_paths(entries: Any) -> list[str]:

@@ -31,13 +31,15 @@ def tag_based_query(dsv: DataStoreView, tags: str | Iterable[str], any: bool = F
     if not tag_list or not all(isinstance(t, str) and t for t in tag_list):
         raise ParameterError(f"tags are non-empty strings, not {tags!r}")
     cat = dsv.full_datastore.catalog
-    sets = [cat.tags.get(t, set()) for t in tag_list]
-    if any:
-        matched = set().union(*sets)
-    else:
-        sets.sort(key=len)
-        matched = set(sets[0]).intersection(*sets[1:])
+    sets: list = [cat.tags.get(t, set()) for t in tag_list]
     within = dsv._row_sets()
+    if any:
+        sets = [set().union(*sets)]
     if within is not None:
-        matched &= within[1]
+        sets.append(within[1])
+    # the smallest set first, and only it copied: the index's sets stay untouched
+    sets.sort(key=len)
+    matched = set(sets[0])
+    for rows in sets[1:]:
+        matched &= rows
     return dsv._derive(results=matched)
