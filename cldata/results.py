@@ -205,6 +205,20 @@ class AnalysisResult:
         return f"<{type(self).__name__} {self.identifier!r} {self.parameters} from [{src}]{tags}>"
 
 
+_UNIT_TEXT: dict[tuple, str] = {}
+
+
+def units_text(value: Any) -> str:
+    """The units of a quantity as text ("" for plain numbers), cached: quantities formats slowly."""
+    if not isinstance(value, pq.Quantity):
+        return ""
+    key = tuple((u.name, p) for u, p in value._dimensionality.items())
+    text = _UNIT_TEXT.get(key)
+    if text is None:
+        text = _UNIT_TEXT[key] = value.dimensionality.string
+    return text
+
+
 def _quantity(value: Any, what: str) -> pq.Quantity | np.ndarray | float:
     if isinstance(value, pq.Quantity):
         return value
@@ -238,8 +252,7 @@ class SingleValue(AnalysisResult):
 
     def summary(self) -> dict[str, Any]:
         v = self.payload()["value"]
-        units = v.dimensionality.string if isinstance(v, pq.Quantity) else ""
-        return {"value": float(np.asarray(v, dtype=float)) if np.isrealobj(v) else None, "units": units}
+        return {"value": float(np.asarray(v, dtype=float)) if np.isrealobj(v) else None, "units": units_text(v)}
 
 
 @register_result_kind
@@ -282,7 +295,7 @@ class PerChannelValue(AnalysisResult):
 
     def summary(self) -> dict[str, Any]:
         v = self.payload()["values"]
-        return {"n": int(len(v)), "units": v.dimensionality.string if isinstance(v, pq.Quantity) else ""}
+        return {"n": int(len(v)), "units": units_text(v)}
 
 
 @register_result_kind

@@ -242,6 +242,8 @@ class CLRawIO(BaseRawIO):
         self._signals = bool(signals)
         self._spike_index: _SpikeIndex | None = None
         self._waveform_block: tuple[int, np.ndarray] | None = None
+        self._waveform_requests = 0  # lazy loads: the second channel asked for triggers one block read
+        self._keep_waveform_block = False
 
     def _source_name(self) -> str:
         return self.filename
@@ -415,12 +417,26 @@ class CLRawIO(BaseRawIO):
         _, rows = self._channel_spikes(spike_channel_index, t_start, t_stop)
         if self._spike_table is None or rows.size == 0:
             return np.empty((0, 1, WAVEFORM_LENGTH), dtype=np.float32)
+        self._waveform_requests += 1
+        where = self._spikes().where
+        if self._waveform_block is None and self._waveform_requests > 1 and not isinstance(where, np.ndarray):
+            # a second channel's waveforms: loading channel after channel is coming, and one
+            # sequential read of the window's rows costs less than a few point selections
+            self._waveform_block = (where[0], _read_field(self._spike_table.table, where, "samples", self.filename))
+            self._keep_waveform_block = True
         if self._waveform_block is not None:
             first, block = self._waveform_block
             wf = block[rows - first]
         else:
             wf = _read_field(self._spike_table.table, rows, "samples", self.filename)
         return wf.reshape(wf.shape[0], 1, -1)
+
+    def rescale_waveforms_to_float(self, raw_waveforms: np.ndarray, dtype: Any = "float32",
+                                   spike_channel_index: int = 0) -> np.ndarray:
+        # CL waveforms are stored in µV already (gain 1, offset 0): no copy when float32 is asked
+        if np.dtype(dtype) == raw_waveforms.dtype:
+            return raw_waveforms
+        return raw_waveforms.astype(dtype)
 
     @contextmanager
     def _all_waveforms(self) -> Iterator[None]:
@@ -434,7 +450,8 @@ class CLRawIO(BaseRawIO):
         try:
             yield
         finally:
-            self._waveform_block = None
+            if not self._keep_waveform_block:
+                self._waveform_block = None
 
     # -- stims -------------------------------------------------------------------------------
 
