@@ -103,6 +103,10 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
             except CldataError as exc:
                 problem.message += f" — recovery failed: {exc}"
                 return report
+            if not Path(path).exists():
+                # the writer died before anything reached its journal: nothing was written
+                problem.message += "; nothing had been written, so there is no recording"
+                return report
         else:
             return report
     try:

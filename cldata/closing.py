@@ -25,7 +25,12 @@ _open: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def close_at_exit(obj: Any) -> None:
-    """Close ``obj`` (anything with ``close()``) at interpreter exit if it is still alive."""
+    """Close ``obj`` at interpreter exit if it is still alive.
+
+    ``obj`` has ``close()``, or ``close_at_exit()`` when closing at exit must differ (a
+    store discards uncommitted changes then: the program did not get to commit them, and
+    may have died of an exception half-way through making them).
+    """
     _open.add(obj)
 
 
@@ -33,6 +38,6 @@ def close_at_exit(obj: Any) -> None:
 def _close_all() -> None:
     for obj in list(_open):
         try:
-            obj.close()
+            getattr(obj, "close_at_exit", obj.close)()
         except Exception:
             pass

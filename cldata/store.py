@@ -560,6 +560,10 @@ class DataStore(DataStoreView):
     def closed(self) -> bool:
         return self._closed
 
+    def close_at_exit(self) -> None:
+        """Close at interpreter exit: uncommitted changes are discarded, never half-committed."""
+        self.close(commit=False)
+
     def __enter__(self) -> DataStore:
         return self
 

@@ -5,7 +5,7 @@ store, results added/replaced/removed, a batch run, an export); ``-m slow`` runs
 200 kills through the script itself. After every kill the store must open, ``cldata check``
 must call it healthy (or repair it and then call it healthy), every acknowledged write must
 be there with exactly its values, nothing written in part may be visible, and the next
-writer must get the lock. The xfail tests at the end are the bugs the torture found.
+writer must get the lock. The tests at the end guard the bugs the torture found (fixed).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ torture = _load_torture()
 
 
 def assert_no_failures(summary: dict, known_bugs_allowed: bool = True) -> None:
-    """Every failure count is 0 (those of known bugs aside: their own xfail tests show them)."""
+    """Every failure count is 0 (those of known, unfixed bugs aside: tools/torture.py lists them)."""
     counts = {k: summary[k] for k in torture.FAILURE_COUNTS
               if not (known_bugs_allowed and k in torture.KNOWN_BUGS)}
     assert not any(counts.values()), torture.format_summary(summary)
@@ -84,11 +84,6 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ProcessExecutor's pool workers outlive a `cldata run` killed with SIGKILL: they wait forever on "
-    "the pool's call queue (each holds both ends of its pipe, so no EOF comes), keeping the store open "
-    "read-only, so its .readers lock stays taken: `cldata check --repair` cannot remove the killed "
-    "commit's leftovers and the next writer's garbage collection never runs, until someone kills them"))
 def test_a_killed_batch_run_leaves_no_worker_processes(tmp_path):
     root = tmp_path / "store"
     with cldata.open(root, mode="a") as store:
@@ -124,11 +119,6 @@ def test_a_killed_batch_run_leaves_no_worker_processes(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a RecordingWriter killed between creating its journal and syncing the journal's first record "
-    "leaves only the 8-byte journal header and no .h5 file; `cldata check --repair` recovers it "
-    "(deleting the journal: nothing had been written) and then reports 'cannot be read: no such "
-    "recording file', so the repaired path stays unhealthy"))
 def test_check_repairs_a_recording_killed_before_it_existed(tmp_path):
     # exactly what the torture's kill left (round 33 of seed 7: "8 bytes of an unfinished last write")
     path = tmp_path / "rec.h5"
@@ -139,12 +129,6 @@ def test_check_repairs_a_recording_killed_before_it_existed(tmp_path):
     assert report.healthy, str(report)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cldata.closing's exit hook calls DataStore.close(), which commits by default: a writer script "
-    "that dies of an unhandled exception half-way through staging a change has that half made durable "
-    "at interpreter exit (unlike a failed `with` block, which keeps nothing, and __del__, which closes "
-    "with commit=False); the torture saw it when a results worker raised between staging a batch's "
-    "additions and its removals"))
 def test_a_writer_that_dies_of_an_exception_commits_nothing(tmp_path):
     src = tmp_path / "src.h5"
     simulate_recording(src, duration_s=0.05, samples=False)
@@ -164,12 +148,6 @@ raise RuntimeError("the second half of the change failed")
         assert store.analysis_results == [], "a change that was never committed became durable"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the hdf5 backend writes payload files with PyTables and never fsyncs them "
-    "(SegmentedBackend.write_payloads syncs only the payloads directory; HDF5Backend.write_blobs "
-    "overrides the base write_blobs that fsyncs): the catalog segment and CURRENT are synced, so "
-    "after a power cut an acknowledged commit can point at a payload file whose data never reached "
-    "the disk (a SIGKILL cannot show it: the page cache survives the process)"))
 def test_payload_files_reach_the_disk_before_the_commit_returns(tmp_path, monkeypatch):
     src = tmp_path / "src.h5"
     simulate_recording(src, duration_s=0.05, samples=False)

@@ -26,6 +26,7 @@ from cldata.errors import CorruptRecordingError, DecodeError, NotARecordingError
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder, decode_span
 from cldata.format.reader import open_hdf5
+from cldata.fsutil import fsync_file
 from cldata.payload import from_plain_payload, to_plain_payload
 
 __all__ = ["HDF5Backend"]
@@ -82,6 +83,7 @@ class HDF5Backend(SegmentedBackend):
 
     def write_blobs(self, path: Path, blobs: Mapping[str, bytes]) -> None:
         _write_blob_file(path, "payload file", list(blobs), list(blobs.values()))
+        fsync_file(path)  # on disk before the commit that refers to it
 
     def read_blob(self, path: Path, key: str) -> bytes:
         with _open_blob_file(path, "payload file") as f:

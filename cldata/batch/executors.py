@@ -124,12 +124,33 @@ class SerialExecutor(Executor):
             yield unit, run_unit(unit, self.store)
 
 
+def _exit_with_parent() -> None:
+    """Worker initializer: end this worker when the runner that started it ends.
+
+    A runner killed with SIGKILL cannot stop its pool; orphaned workers would keep the
+    store open for reading (holding its readers' lock) forever.
+    """
+    import multiprocessing
+    import threading
+
+    parent = multiprocessing.parent_process()
+    if parent is None:  # pragma: no cover - always set for pool workers
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="cldata-exit-with-parent", daemon=True).start()
+
+
 class ProcessExecutor(Executor):
     """Units in local worker processes (started fresh: ``spawn``, safe with open HDF5 files)."""
 
     def __init__(self, workers: int | None = None):
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"))
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
+                                         initializer=_exit_with_parent)
 
     def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, list[Any] | UnitFailure]]:
         pending = {}
