@@ -17,7 +17,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import math
 import numbers
 from collections.abc import Mapping
 from typing import Any
@@ -33,44 +32,63 @@ __all__ = ["canonical", "flatten", "digest", "digest_canonical", "plain", "Canon
 Canon = Any  # a hashable canonical value: None, bool, int, float, str, bytes, tuple, ("q", ...)
 
 
+MAX_DEPTH = 64
+"""How deeply parameters may nest (deeper, or containing themselves, is refused)."""
+
+_NAN = ("nan",)  # NaN equals itself as a parameter value (a float NaN would match nothing)
+
+
+def _float(f: float) -> Any:
+    if f != f:
+        return _NAN
+    return int(f) if f.is_integer() and abs(f) < 2**63 else f
+
+
 def _number(value: Any) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, numbers.Integral):
         return int(value)
-    f = float(value)
-    if math.isfinite(f) and f.is_integer() and abs(f) < 2**63:
-        return int(f)
-    return f
+    if isinstance(value, (complex, np.complexfloating)):
+        c = complex(value)
+        return _float(c.real) if c.imag == 0 else ("c", _float(c.real), _float(c.imag))
+    return _float(float(value))
 
 
-def canonical(value: Any) -> Canon:
+def _too_deep() -> UnsupportedValueError:
+    return UnsupportedValueError(
+        f"parameters nest deeper than {MAX_DEPTH} levels (or a list or dict contains itself)"
+    )
+
+
+def canonical(value: Any, _depth: int = 0) -> Canon:
     """The canonical, hashable form of a parameter value.
 
     Dicts become sorted tuples of ``(key, value)`` pairs tagged ``"d"``, lists and tuples
     become tuples tagged ``"l"``, quantities become ``("q", magnitude, unit)`` in base SI
-    units, numbers compare by value (``1 == 1.0``; ``True`` stays distinct from ``1``).
+    units, numbers compare by value (``1 == 1.0``, ``1+0j == 1``; ``True`` stays distinct
+    from ``1``; NaN equals NaN).
 
     Raises
     ------
     cldata.errors.UnsupportedValueError
-        For values that cannot be parameters (objects, functions, ...).
+        For values that cannot be parameters (objects, functions, ...), or nesting deeper
+        than :data:`MAX_DEPTH`.
     """
     # the common plain types first, by exact type: isinstance checks against the numbers and
     # Mapping ABCs are slow, and catalogs canonicalise hundreds of thousands of values
     t = type(value)
-    if t is str or value is None:
-        return value
-    if t is int:
+    if t is str or value is None or t is int or t is bool:
         return value
     if t is float:
-        return int(value) if value.is_integer() and abs(value) < 2**63 else value
-    if t is bool:
-        return value
+        return _float(value)
+    if _depth >= MAX_DEPTH:
+        raise _too_deep()
+    d = _depth + 1
     if t is dict:
-        return ("d", tuple(sorted(((str(k), canonical(v)) for k, v in value.items()), key=_first)))
+        return ("d", tuple(sorted(((str(k), canonical(v, d)) for k, v in value.items()), key=_first)))
     if t is list or t is tuple:
-        return ("l", tuple(canonical(v) for v in value))
+        return ("l", tuple(canonical(v, d) for v in value))
     if isinstance(value, pq.Quantity):
         simple = value.simplified
         mag = np.asarray(simple.magnitude)
@@ -78,24 +96,22 @@ def canonical(value: Any) -> Canon:
         if mag.ndim == 0:
             return ("q", _number(mag.item()), units)
         return ("q", tuple(_number(x) for x in mag.ravel().tolist()), mag.shape, units)
-    if isinstance(value, (bool, np.bool_, numbers.Number, np.number)) and not isinstance(value, complex):
+    if isinstance(value, (bool, np.bool_, numbers.Number, np.number)):
         return _number(value)
     if isinstance(value, (bytes, np.bytes_)):
         return bytes(value)
     if isinstance(value, np.str_):
         return str(value)
     if isinstance(value, Mapping):
-        items = [(str(k), canonical(v)) for k, v in value.items()]
-        items.sort(key=lambda kv: kv[0])
-        return ("d", tuple(items))
+        return ("d", tuple(sorted(((str(k), canonical(v, d)) for k, v in value.items()), key=_first)))
     if isinstance(value, (list, tuple)):
-        return ("l", tuple(canonical(v) for v in value))
+        return ("l", tuple(canonical(v, d) for v in value))
     if isinstance(value, np.ndarray):
-        return ("l", tuple(canonical(v) for v in value.tolist()))
+        if value.dtype.hasobject:
+            raise UnsupportedValueError("a parameter value cannot be a numpy array of Python objects")
+        return ("l", tuple(canonical(v, d) for v in value.tolist()))
     if isinstance(value, (set, frozenset)):
-        return ("s", tuple(sorted((canonical(v) for v in value), key=repr)))
-    if isinstance(value, complex):
-        return ("c", value.real, value.imag)
+        return ("s", tuple(sorted((canonical(v, d) for v in value), key=repr)))
     raise UnsupportedValueError(
         f"a parameter value cannot be a {type(value).__name__} ({value!r:.60}); use numbers, "
         "strings, booleans, None, quantities, and lists or dicts of these"
@@ -106,23 +122,36 @@ def _first(kv: tuple) -> str:
     return kv[0]
 
 
-def plain(value: Any) -> Any:
-    """A parameter value with numpy scalars and arrays turned into Python values (for storage)."""
+def plain(value: Any, _depth: int = 0) -> Any:
+    """A parameter value ready to store: numpy scalars and arrays as Python values.
+
+    Raises
+    ------
+    cldata.errors.UnsupportedValueError
+        For dict keys that are not strings (``{1: "a", "1": "b"}`` would collide once
+        stored), or nesting deeper than :data:`MAX_DEPTH`.
+    """
     t = type(value)
     if t is str or t is int or t is float or t is bool or value is None:
         return value
-    if t is dict:
-        return {str(k): plain(v) for k, v in value.items()}
+    if _depth >= MAX_DEPTH:
+        raise _too_deep()
+    d = _depth + 1
+    if isinstance(value, Mapping):
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise UnsupportedValueError(
+                f"parameter names are strings, not {type(bad[0]).__name__} ({bad[0]!r:.40})"
+            )
+        return {k: plain(v, d) for k, v in value.items()}
     if isinstance(value, pq.Quantity):
         return value
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Mapping):
-        return {str(k): plain(v) for k, v in value.items()}
+        return plain(value.tolist(), d)
     if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
+        return [plain(v, d) for v in value]
     return value
 
 

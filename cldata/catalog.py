@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from cldata.canonical import Canon, canonical
+from cldata.errors import StoreFormatError
 
 __all__ = ["RecordingEntry", "ResultEntry", "ParamIndex", "Catalog", "lookup", "MISSING"]
 
@@ -217,6 +218,26 @@ class ParamIndex:
         return self._numeric[path]
 
 
+_RECORD_FIELDS = {
+    "recording": {"id": str, "parameters": dict, "streams": dict, "location": dict, "summary": dict},
+    "result": {"id": str, "type": str, "identifier": str, "parameters": dict, "sources": (list, tuple),
+               "tags": (list, tuple), "summary": dict},
+}
+
+
+def _check_record(rec: Any) -> None:
+    if not isinstance(rec, Mapping) or rec.get("kind") not in _RECORD_FIELDS:
+        raise StoreFormatError(f"a catalog record is not a recording or a result: {rec!r:.100}")
+    for name, types in _RECORD_FIELDS[rec["kind"]].items():
+        if name in ("streams", "location", "summary", "sources", "tags") and name not in rec:
+            continue
+        if not isinstance(rec.get(name), types):
+            raise StoreFormatError(f"catalog record {rec.get('id')!r:.60}: field {name!r} is malformed "
+                                   f"({type(rec.get(name)).__name__})")
+    if rec["kind"] == "result" and not all(isinstance(x, str) for x in [*rec.get("sources", ()), *rec.get("tags", ())]):
+        raise StoreFormatError(f"catalog record {rec['id']!r}: sources and tags must be strings")
+
+
 class Catalog:
     """All entries of a store, by row, with their indexes."""
 
@@ -335,7 +356,14 @@ class Catalog:
         return cat
 
     def add_record(self, rec: Mapping[str, Any]) -> None:
-        """Add one persisted record (recording or result)."""
+        """Add one persisted record (recording or result).
+
+        Raises
+        ------
+        cldata.errors.StoreFormatError
+            For a record that is not what a catalog holds (a damaged or foreign store).
+        """
+        _check_record(rec)
         # records come freshly decoded from the backend: their dicts are used, not copied
         if rec["kind"] == "recording":
             self.add_recording(
@@ -348,5 +376,5 @@ class Catalog:
                             tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ()), rec.get("payload"),
                             rec.get("summary") or {}, rec.get("added_utc", ""))
             )
-        else:
-            raise ValueError(f"unknown catalog record kind {rec['kind']!r}")
+        else:  # pragma: no cover - _check_record refuses other kinds
+            raise StoreFormatError(f"unknown catalog record kind {rec['kind']!r}")

@@ -36,7 +36,7 @@ import numpy as np
 import quantities as pq
 
 from cldata.canonical import canonical, digest_canonical, plain
-from cldata.errors import DecodeError, UnsupportedValueError
+from cldata.errors import DecodeError, StoreFormatError, UnsupportedValueError
 
 __all__ = [
     "AnalysisResult",
@@ -156,7 +156,13 @@ class AnalysisResult:
         if self._data is None:
             if self._loader is None:
                 raise DecodeError(f"result {self.identifier!r} has no data")
-            self._data = self._validate(self._loader())
+            loaded = self._loader()
+            try:
+                self._data = self._validate(dict(loaded))
+            except (TypeError, ValueError, UnsupportedValueError) as exc:
+                raise StoreFormatError(
+                    f"the stored payload of {type(self).__name__} {self.identifier!r} ({self.id}) is not one: {exc}"
+                ) from None
             self._loader = None
         return self._data
 

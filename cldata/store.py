@@ -49,8 +49,10 @@ from cldata.errors import (
     StoreFormatError,
     StoreLockedError,
     UnsupportedValueError,
+    ValueOutOfRangeError,
 )
 from cldata.format.attributes import to_plain
+from cldata.format.codec import encode
 from cldata.format.reader import RecordingView
 from cldata.fsutil import atomic_write_bytes
 from cldata.locking import FileLock
@@ -67,6 +69,15 @@ _OPEN_FILES = 32
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _check_storable(params: Mapping[str, Any], what: str) -> None:
+    """Refuse parameters that cannot be indexed or stored by every backend (before anything changes)."""
+    canonical(params)
+    try:
+        encode(params)
+    except (UnsupportedValueError, ValueOutOfRangeError) as exc:
+        raise type(exc)(f"{what}: {exc}") from None
 
 
 def _cache_dir(root: Path) -> Path:
@@ -197,7 +208,16 @@ class DataStore(DataStoreView):
 
     def _load_catalog(self) -> Catalog:
         with paused_gc():
-            return Catalog.from_records(self.backend.load())
+            records = self.backend.load()
+            try:
+                return Catalog.from_records(records)
+            except StoreFormatError:
+                raise
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise StoreFormatError(
+                    f"the catalog of {self.root} holds a malformed record ({type(exc).__name__}: {exc}); "
+                    "`cldata check` says more"
+                ) from None
 
     def _read_marker(self) -> dict[str, Any] | None:
         path = self.root / MARKER
@@ -205,10 +225,12 @@ class DataStore(DataStoreView):
             data = json.loads(path.read_bytes())
         except FileNotFoundError:
             return None
-        except ValueError as exc:
-            raise StoreFormatError(f"{path} is damaged: {exc}") from None
+        except (ValueError, RecursionError) as exc:
+            raise StoreFormatError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != "cldata store":
             raise StoreFormatError(f"{path} is not a cldata store marker")
+        if not isinstance(data.get("backend", ""), str):
+            raise StoreFormatError(f"{path} names a backend that is not a string: {data.get('backend')!r:.60}")
         return data
 
     def _backend_name(self, marker: dict[str, Any] | None, requested: str | None) -> str:
@@ -316,8 +338,8 @@ class DataStore(DataStoreView):
             path = Path(source)
         if parameters is not None and not isinstance(parameters, Mapping):
             raise ParameterError(f"recording parameters are a dict, not {type(parameters).__name__}")
-        user = dict(parameters or {})
-        canonical(plain(user))  # refuse unusable values before any file is copied
+        user = plain(dict(parameters or {}))
+        _check_storable(user, "recording parameters")  # before any file is copied
         with RecordingView(path) as view:
             params = _recording_parameters(view, user)
             streams = {name: to_plain(dict(s.attributes.get("application") or {}))
@@ -442,6 +464,7 @@ class DataStore(DataStoreView):
             missing = [s for s in result.sources if s not in self.catalog.recording_rows]
             if missing:
                 raise NotFoundError(f"result {result.identifier!r} comes from {missing}, which are not in the store")
+            _check_storable(result.parameters, f"parameters of result {result.identifier!r}")
             rid = result_id_for(result.key)  # the id is the identity
             if rid in keys or (rid in self.catalog.result_rows and not self.replace):
                 raise DuplicateResultError(

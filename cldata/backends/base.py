@@ -283,8 +283,8 @@ class SegmentedBackend(Backend):
             checksums = {str(k): int(v) for k, v in (state.get("checksums") or {}).items()}
         except FileNotFoundError:
             raise StoreFormatError(f"{self.root} has no catalog ({path} is missing)") from None
-        except (ValueError, KeyError, TypeError) as exc:
-            raise StoreFormatError(f"{path} is damaged: {exc}") from None
+        except (ValueError, KeyError, TypeError, OverflowError, AttributeError, RecursionError) as exc:
+            raise StoreFormatError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
         for s in segments:
             if "/" in s or "\\" in s or s.startswith("."):
                 raise StoreFormatError(f"{path} names a segment outside the catalog: {s!r}")

@@ -44,7 +44,8 @@ class EventTable:
     def __init__(self, table: tables.Table, source: str, required: tuple[str, ...] = ("timestamp", "channel")):
         if not isinstance(table, tables.Table):
             raise CorruptRecordingError(f"{table._v_pathname} in {source} is not a table")
-        missing = [c for c in required if c not in table.colnames]
+        # nested (compound) columns appear as "name/field" in coldtypes: not CL columns
+        missing = [c for c in required if c not in table.colnames or c not in table.coldtypes]
         if missing:
             raise CorruptRecordingError(
                 f"{table._v_pathname} in {source} lacks the column(s) {missing} (has {table.colnames})"

@@ -136,6 +136,10 @@ class _SpikeIndex:
     def channels(self) -> np.ndarray:
         if self._channels is None:
             ch = self._read("channel")
+            if ch.size and int(ch.min()) < 0:
+                raise CorruptRecordingError(
+                    f"{self.source}: the spike table holds negative channel numbers (CL channels are 0..255)"
+                )
             if ch.size and int(ch.max()) >= self.channel_count:
                 warnings.warn(
                     f"{self.source}: spikes on channels >= channel_count ({self.channel_count}) "

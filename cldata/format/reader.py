@@ -31,6 +31,7 @@ import tables
 
 from cldata.closing import close_at_exit
 from cldata.errors import (
+    CldataError,
     CorruptRecordingError,
     NotARecordingError,
     RecordingInProgressError,
@@ -59,6 +60,15 @@ def _has_hdf5_signature(path: Path) -> bool:
                 return True
             offset = 512 if offset == 0 else offset * 2
     return False
+
+
+def _whole(value: Any, name: str, source: str, lo: int, hi: int) -> int:
+    """A root attribute that must be a whole number in ``[lo, hi]``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise CorruptRecordingError(f"{source}: {name} is {value!r:.40}, not a number")
+    if not np.isfinite(value) or float(value) != int(value) or not lo <= int(value) <= hi:
+        raise CorruptRecordingError(f"{source}: {name} = {value!r:.40} is not a whole number in {lo}..{hi}")
+    return int(value)
 
 
 def hdf5_reason(exc: BaseException) -> str:
@@ -173,6 +183,16 @@ class RecordingView:
         self.file: tables.File = open_hdf5(self.path)
         try:
             self._setup(window)
+        except CldataError:
+            self.file.close()
+            raise
+        except Exception as exc:
+            # PyTables reads node headers and attributes lazily: damage inside the file shows
+            # up here as whatever PyTables or HDF5 happens to raise
+            self.file.close()
+            raise CorruptRecordingError(
+                f"{self.path} is damaged: {type(exc).__name__}: {hdf5_reason(exc)}"
+            ) from None
         except BaseException:
             self.file.close()
             raise
@@ -194,16 +214,17 @@ class RecordingView:
             raise NotARecordingError(
                 f"{source} is an HDF5 file but not a CL recording: its root lacks {missing}"
             )
-        try:
-            self.frames_per_second = int(fps)
-            self.channel_count = int(attrs["channel_count"])
-        except (TypeError, ValueError):
-            raise CorruptRecordingError(f"{source}: frames_per_second/channel_count are not numbers") from None
-        if self.frames_per_second <= 0 or not 0 < self.channel_count <= 256:
-            raise CorruptRecordingError(
-                f"{source}: implausible frames_per_second={self.frames_per_second} "
-                f"or channel_count={self.channel_count}"
-            )
+        self.frames_per_second = _whole(fps, "frames_per_second", source, 1, 10**9)
+        self.channel_count = _whole(attrs["channel_count"], "channel_count", source, 1, 256)
+        # the attributes the conveniences read: refuse damage now rather than at first use
+        for name in ("duration_frames", "start_timestamp", "end_timestamp"):
+            if name in attrs:
+                _whole(attrs[name], name, source, 0 if name != "start_timestamp" else -(2**62), 2**62)
+        if "uV_per_sample_unit" in attrs:
+            scale = attrs["uV_per_sample_unit"]
+            if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(scale) or scale <= 0:
+                raise CorruptRecordingError(f"{source}: uV_per_sample_unit is {scale!r:.40}, not a positive number")
         self._window = to_window(*(window or (None, None)), self.frames_per_second)
 
         self.spikes: tables.Table | None = root._f_get_child(SPIKES) if SPIKES in root else None
@@ -218,6 +239,17 @@ class RecordingView:
             if s.shape[1] != self.channel_count:
                 raise CorruptRecordingError(
                     f"{source}: /samples has {s.shape[1]} columns but channel_count is {self.channel_count}"
+                )
+            # a damaged dataspace can claim frames that were never written (they would read as zeros)
+            n = int(s.nrows)
+            stored = n * s.shape[1] * s.atom.dtype.itemsize
+            if "duration_frames" in attrs and n > int(attrs["duration_frames"]) + 1:
+                raise CorruptRecordingError(
+                    f"{source}: /samples claims {n} frames but the recording lasts {int(attrs['duration_frames'])}"
+                )
+            if (s.filters.complevel == 0 and self.group == "/" and stored > self.path.stat().st_size):
+                raise CorruptRecordingError(
+                    f"{source}: /samples claims {n} frames ({stored} bytes), more than the whole file holds"
                 )
         streams: dict[str, DataStreamView] = {}
         if DATA_STREAM in root:

@@ -57,10 +57,14 @@ class _StreamStore:
                 f"data stream {group._v_pathname} in {source} has no {exc}: a CL data stream "
                 "is a group holding an 'index' table and a 'data' byte array"
             ) from None
-        if not isinstance(self.index_node, tables.Table) or set(self.index_node.colnames) != set(INDEX_DTYPE.names):
+        if (not isinstance(self.index_node, tables.Table)
+                or set(self.index_node.colnames) != set(INDEX_DTYPE.names)
+                or any(self.index_node.coldtypes.get(c) is None or self.index_node.coldtypes[c].kind not in "iu"
+                       or self.index_node.coldtypes[c].shape != () for c in INDEX_DTYPE.names)):
             raise CorruptRecordingError(
                 f"{self.index_node._v_pathname} in {source} is not a data-stream index table "
-                f"(columns {getattr(self.index_node, 'colnames', None)}, expected {list(INDEX_DTYPE.names)})"
+                f"(columns {getattr(self.index_node, 'coldtypes', None)}, expected integer "
+                f"{list(INDEX_DTYPE.names)})"
             )
         if not isinstance(self.data_node, tables.Array) or self.data_node.atom.dtype != np.uint8 or self.data_node.ndim != 1:
             raise CorruptRecordingError(

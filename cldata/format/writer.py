@@ -55,7 +55,9 @@ from cldata.format.layout import (
 
 __all__ = ["RecordingWriter", "DataStreamWriter", "attrs_to_journal", "attrs_from_journal"]
 
-_MAX_TIMESTAMP = 2**63 - 1
+# frames since the start, and the start itself: 2**62 frames (5.8 million years at 25 kHz)
+# keep start + timestamp + 1 (the end a close computes) within int64
+_MAX_TIMESTAMP = 2**62 - 1
 _DEFAULT_FLUSH_BYTES = 16 << 20
 
 
@@ -87,9 +89,22 @@ def _check_timestamp(ts: Any) -> int:
         ts = int(ts)
     if ts < 0 or ts > _MAX_TIMESTAMP:
         raise TimestampOrderError(
-            f"timestamp {ts} is outside 0 .. 2**63-1 (frames since the recording started)"
+            f"timestamp {ts} is outside 0 .. 2**62-1 (frames since the recording started)"
         )
     return ts
+
+
+def _checked_frames(ts: np.ndarray, what: str) -> np.ndarray:
+    """Integer frames within 0 .. 2**62-1 as int64 (checked before any cast can wrap)."""
+    if ts.ndim != 1 or (ts.size and ts.dtype.kind not in "iu"):
+        raise TimestampOrderError(f"{what} must be a 1-d sequence of int frames (got dtype {ts.dtype}, shape {ts.shape})")
+    if ts.size:
+        lo, hi = int(ts.min()), int(ts.max())
+        if lo < 0:
+            raise TimestampOrderError(f"{what}: {lo} is negative (frames since the recording started)")
+        if hi > _MAX_TIMESTAMP:
+            raise TimestampOrderError(f"{what}: {hi} is beyond 2**62-1 frames")
+    return ts.astype(np.int64, copy=False)
 
 
 def _now() -> tuple[str, str]:
@@ -200,24 +215,21 @@ class DataStreamWriter:
             raise TimestampOrderError(
                 f"timestamps must be a 1-d sequence of int frames (got dtype {ts.dtype}, shape {ts.shape})"
             )
-        if ts.dtype.kind == "u" and ts.size and int(ts.max()) > _MAX_TIMESTAMP:
-            raise TimestampOrderError("timestamps must be at most 2**63-1")
-        ts = ts.astype(np.int64, copy=False)
+        ts = _checked_frames(ts, "timestamps")
         values = values if isinstance(values, (list, tuple)) else list(values)
         if len(values) != ts.size:
             raise InvalidDataError(f"extend() got {ts.size} timestamps but {len(values)} values")
         if ts.size == 0:
             return
         if ts.size > 1:
-            bad = np.flatnonzero(np.diff(ts) <= 0)
+            # compare neighbours, never subtract: a difference of int64 values can wrap
+            bad = np.flatnonzero(ts[1:] <= ts[:-1])
             if bad.size:
                 i = int(bad[0])
                 raise TimestampOrderError(
                     f"stream {self.name!r}: timestamps must strictly increase, but position {i + 1} "
                     f"({ts[i + 1]}) follows {ts[i]}"
                 )
-        if ts[0] < 0:
-            raise TimestampOrderError(f"timestamp {ts[0]} is negative (frames since the recording started)")
         part, ends = self._encoder.pack_many(values)  # all encoded before the stream changes
         with w._lock:
             if w._closed:
@@ -431,11 +443,9 @@ class RecordingWriter:
     def _check_event_times(self, ts: np.ndarray, last: int, what: str) -> np.ndarray:
         if ts.ndim != 1 or (ts.size and ts.dtype.kind not in "iu"):
             raise TimestampOrderError(f"{what} timestamps must be a 1-d sequence of int frames")
-        ts = ts.astype(np.int64)
+        ts = _checked_frames(ts, f"{what} timestamps")
         if ts.size:
-            if ts[0] < 0:
-                raise TimestampOrderError(f"{what} timestamp {ts[0]} is negative")
-            if ts[0] < last or (ts.size > 1 and np.any(np.diff(ts) < 0)):
+            if ts[0] < last or (ts.size > 1 and np.any(ts[1:] < ts[:-1])):
                 raise TimestampOrderError(
                     f"{what} must be appended in time order (timestamps may repeat across channels, "
                     f"never go back; the last one written was {last})"
