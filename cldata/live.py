@@ -178,12 +178,11 @@ import numpy as np
 
 from cldata.errors import (
     CorruptRecordingError,
-    DecodeError,
     RecordingInProgressError,
     UnfinishedRecordingError,
 )
-from cldata.format.codec import decode, decode_span
-from cldata.format.journal import FRAME, MAGIC, MAX_RECORD, journal_path
+from cldata.format.codec import decode_span
+from cldata.format.journal import FRAME, MAGIC, MAX_RECORD, decode_record, journal_path
 from cldata.format.reader import RecordingView
 from cldata.locking import is_locked_fd
 from cldata.queries.streams import matching_stream_names
@@ -560,13 +559,7 @@ class _Tail:
                 self.bad_followed = end < len(data)
                 self.need = self.offset + end
                 break
-            try:
-                record = decode(payload)
-            except DecodeError as exc:
-                raise CorruptRecordingError(f"journal {self.path} holds an undecodable record: {exc}") from None
-            if not isinstance(record, dict) or "op" not in record:
-                raise CorruptRecordingError(f"journal {self.path} holds a record without an operation")
-            records.append(record)
+            records.append(decode_record(payload, self.path))
             pos = end
         self.offset += pos
         return records

@@ -41,7 +41,8 @@ from cldata.format.codec import Encoder, decode
 from cldata.fsutil import fsync_dir
 from cldata.locking import is_locked, lock_fd
 
-__all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "MAGIC", "FRAME", "MAX_RECORD"]
+__all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "decode_record", "MAGIC", "FRAME",
+           "MAX_RECORD"]
 
 MAGIC = b"CLDJRNL1"
 FRAME = struct.Struct("<II")
@@ -123,6 +124,23 @@ class JournalWriter:
         self._file.close()  # closing the file releases the lock
 
 
+def decode_record(payload: bytes, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """One record's payload (its checksum already verified) as the operation dict it holds.
+
+    Raises
+    ------
+    cldata.errors.CorruptRecordingError
+        If the payload does not decode, or is not an operation.
+    """
+    try:
+        record = decode(payload)
+    except DecodeError as exc:
+        raise CorruptRecordingError(f"journal {path} holds an undecodable record: {exc}") from None
+    if not isinstance(record, dict) or "op" not in record:
+        raise CorruptRecordingError(f"journal {path} holds a record without an operation")
+    return record
+
+
 def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
     """Yield ``(record, end offset)`` for each complete record of the journal at ``path``.
 
@@ -155,12 +173,7 @@ def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tupl
             payload = f.read(size)
             if len(payload) < size or zlib.crc32(payload) != crc:
                 return
-            try:
-                record = decode(payload)
-            except DecodeError as exc:
-                raise CorruptRecordingError(f"journal {path} holds an undecodable record: {exc}") from None
-            if not isinstance(record, dict) or "op" not in record:
-                raise CorruptRecordingError(f"journal {path} holds a record without an operation")
+            record = decode_record(payload, path)
             offset += FRAME.size + size
             yield record, offset
 

@@ -176,6 +176,19 @@ def _unique(view: DataStoreView, ads_unique: bool, rec_unique: bool) -> DataStor
     return view
 
 
+def _filtered(dsv: DataStoreView, kw: Mapping[str, Any], *, recordings: bool, results: bool,
+              ads_unique: bool = False, rec_unique: bool = False) -> DataStoreView:
+    criteria = normalize_keys(kw)
+    cat = dsv.full_datastore.catalog
+    check_known(cat, criteria, recordings=recordings, results=results)
+    sets = dsv._row_sets()
+    view = dsv._derive(
+        recordings=recording_rows(cat, None if sets is None else sets[0], criteria) if recordings else None,
+        results=result_rows(cat, None if sets is None else sets[1], criteria) if results else None,
+    )
+    return _unique(view, ads_unique, rec_unique)
+
+
 def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique: bool = False, **kw: Any) -> DataStoreView:
     """Recordings and results of ``dsv`` matching every condition in ``kw`` (see module doc).
 
@@ -188,37 +201,21 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
     Raises
     ------
     cldata.errors.ParameterError
-        For malformed keys.
+        For malformed keys, or a parameter no entry of the store has.
     cldata.errors.UniquenessError
         See ``ads_unique`` and ``rec_unique``.
     """
-    criteria = normalize_keys(kw)
-    cat = dsv.full_datastore.catalog
-    check_known(cat, criteria)
-    sets = dsv._row_sets()
-    view = dsv._derive(
-        recordings=recording_rows(cat, None if sets is None else sets[0], criteria),
-        results=result_rows(cat, None if sets is None else sets[1], criteria),
-    )
-    return _unique(view, ads_unique, rec_unique)
+    return _filtered(dsv, kw, recordings=True, results=True, ads_unique=ads_unique, rec_unique=rec_unique)
 
 
 def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -> DataStoreView:
     """Only the recordings are filtered (by their parameters); results stay as they are."""
-    criteria = normalize_keys(kw)
-    check_known(dsv.full_datastore.catalog, criteria, results=False)
-    sets = dsv._row_sets()
-    view = dsv._derive(recordings=recording_rows(dsv.full_datastore.catalog, None if sets is None else sets[0], criteria))
-    return _unique(view, False, rec_unique)
+    return _filtered(dsv, kw, recordings=True, results=False, rec_unique=rec_unique)
 
 
 def filter_results(dsv: DataStoreView, ads_unique: bool = False, **kw: Any) -> DataStoreView:
     """Only the analysis results are filtered; recordings stay as they are."""
-    criteria = normalize_keys(kw)
-    check_known(dsv.full_datastore.catalog, criteria, recordings=False)
-    sets = dsv._row_sets()
-    view = dsv._derive(results=result_rows(dsv.full_datastore.catalog, None if sets is None else sets[1], criteria))
-    return _unique(view, ads_unique, False)
+    return _filtered(dsv, kw, recordings=False, results=True, ads_unique=ads_unique)
 
 
 def brute_force_filter(dsv: DataStoreView, **kw: Any) -> tuple[list[str], list[str]]:
