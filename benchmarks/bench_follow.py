@@ -41,104 +41,22 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from array import array
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import msgpack
 import numpy as np
+from _report import Figure, add_output_options, make_parser, print_report, run_in_workdir, say, write_json
 
 import cldata
 
 STREAM = "bench"
 _LEN = struct.Struct("<I")
-
-
-# -- figures and the table -------------------------------------------------------------------
-
-
-@dataclass
-class Figure:
-    """One measured figure, its baseline and its target."""
-
-    key: str
-    metric: str
-    unit: str  # "entries/s" (higher is better), "s" (a latency) or "entries" (a count): lower is better
-    cldata: float
-    baseline: float | None
-    baseline_name: str
-    target: float | None
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.unit == "entries/s"
-
-    @property
-    def ratio(self) -> float | None:
-        """How many times faster cldata is than the baseline."""
-        if self.unit == "entries" or not self.baseline or not self.cldata or self.cldata < 0:
-            return None
-        return self.cldata / self.baseline if self.higher_is_better else self.baseline / self.cldata
-
-    @property
-    def met(self) -> bool | None:
-        if self.target is None:
-            return None
-        return self.cldata >= self.target if self.higher_is_better else self.cldata <= self.target
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "met": self.met}
-
-
-def fmt(value: float | None, unit: str) -> str:
-    """A rate as ``10.0 k/s``, a duration as ``4.2 ms`` / ``-1.3 ms`` / ``37.1 µs``, a count as is."""
-    if value is None:
-        return "-"
-    if unit == "entries":
-        return f"{value:,.0f}"
-    if unit != "s":
-        for scale, prefix in ((1e6, "M"), (1e3, "k")):
-            if value >= scale:
-                return f"{value / scale:.3g} {prefix}/s"
-        return f"{value:.3g} /s"
-    sign, value = ("-", -value) if value < 0 else ("", value)
-    for scale, name in ((1.0, "s"), (1e-3, "ms")):
-        if value >= scale:
-            return f"{sign}{value / scale:.3g} {name}"
-    return f"{sign}{value * 1e6:.3g} µs"
-
-
-def print_table(figures: list[Figure]) -> None:
-    rows = [("metric", "cldata", "baseline", "ratio", "target", "met?")]
-    for f in figures:
-        op = ">=" if f.higher_is_better else "<="
-        rows.append(
-            (
-                f.metric,
-                fmt(f.cldata, f.unit),
-                f"{fmt(f.baseline, f.unit)} ({f.baseline_name})" if f.baseline is not None else "-",
-                "-" if f.ratio is None else f"{f.ratio:.2f}x",
-                "-" if f.target is None else f"{op} {fmt(f.target, f.unit)}",
-                {None: "", True: "yes", False: "NO"}[f.met],
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, r in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # -- the writer process ------------------------------------------------------------------------
@@ -321,16 +239,12 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Figure]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--quick", action="store_true", help="run for 10 s instead of 60")
+    p = make_parser(__doc__, "run for 10 s instead of 60")
     p.add_argument("--seconds", type=float, help="how long the writer writes (default 60; 10 with --quick)")
     p.add_argument("--rate", type=int, default=10_000, help="entries per second (default 10,000)")
     p.add_argument("--batch", type=int, default=100, help="entries per flush() (default 100: a flush every 10 ms)")
     p.add_argument("--poll-interval", type=float, default=0.005, help="the follower's poll interval (default 5 ms)")
-    p.add_argument("--dir", type=Path, help="write the files here and keep them (default: a temporary directory)")
-    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    add_output_options(p)
     # internal: the script runs itself as the writer and the follower
     p.add_argument("--role", choices=("driver", "writer", "follower"), default="driver", help=argparse.SUPPRESS)
     p.add_argument("--path", type=Path, help=argparse.SUPPRESS)
@@ -350,28 +264,16 @@ def main(argv: list[str] | None = None) -> None:
         return run_writer(args)
     if args.role == "follower":
         return run_follower(args)
-    t0 = time.perf_counter()
-    if args.dir is not None:
-        args.dir.mkdir(parents=True, exist_ok=True)
-        figures = run(args, args.dir)
-    else:
-        tmp = Path(tempfile.mkdtemp(prefix="bench_follow_"))
-        try:
-            figures = run(args, tmp)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    elapsed = time.perf_counter() - t0
+    figures, elapsed = run_in_workdir(run, args, "bench_follow_")
     mode = "quick" if args.quick else "full"
-    print(f"\ncldata {cldata.__version__} follow benchmark ({mode}: {args.seconds:g} s at {args.rate:,} entries/s, "
-          f"{args.batch} entries per flush, poll {args.poll_interval * 1e3:g} ms; ratio = times faster than baseline)\n")  # fmt: skip
-    print_table(figures)
-    missed = [f.key for f in figures if f.met is False]
-    print(f"\nfollower CPU: {args.follower_cpu_fraction:.0%} of one core; wrong timestamps: {args.bad_timestamps}")
-    print(f"targets missed: {', '.join(missed) if missed else 'none'}   ({elapsed:.0f} s)")
+    title = (
+        f"cldata {cldata.__version__} follow benchmark ({mode}: {args.seconds:g} s at {args.rate:,} entries/s, "
+        f"{args.batch} entries per flush, poll {args.poll_interval * 1e3:g} ms; ratio = times faster than baseline)"
+    )
+    notes = [f"follower CPU: {args.follower_cpu_fraction:.0%} of one core; wrong timestamps: {args.bad_timestamps}"]
+    print_report(title, figures, elapsed, notes)
     if args.json is not None:
-        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        doc = {"config": config, "elapsed_s": elapsed, "figures": [f.as_dict() for f in figures]}
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, args, elapsed, figures)
 
 
 if __name__ == "__main__":

@@ -50,16 +50,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import random
 import shutil
 import statistics
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +63,17 @@ import msgpack
 import msgpack_numpy
 import numpy as np
 import tables
+from _report import (
+    Figure,
+    add_output_options,
+    make_parser,
+    median_latency,
+    median_time,
+    print_report,
+    run_in_workdir,
+    say,
+    write_json,
+)
 
 import cldata
 from cldata.format.layout import IndexRow
@@ -75,106 +82,6 @@ FPS = 25_000  # frames per second of a CL recording
 CHANNELS = 64
 STREAM = "ball"
 RANGE_ENTRIES = 100  # entries per range query
-
-
-# -- figures and the table -------------------------------------------------------------------
-
-
-@dataclass
-class Figure:
-    """One measured figure, its baseline and its target."""
-
-    key: str
-    metric: str
-    unit: str  # "entries/s" (higher is better) or "s" (a latency: lower is better)
-    cldata: float
-    baseline: float | None
-    baseline_name: str
-    target: float | None
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.unit != "s"
-
-    @property
-    def ratio(self) -> float | None:
-        """How many times faster cldata is than the baseline."""
-        if not self.baseline or not self.cldata:
-            return None
-        return self.cldata / self.baseline if self.higher_is_better else self.baseline / self.cldata
-
-    @property
-    def met(self) -> bool | None:
-        if self.target is None:
-            return None
-        return self.cldata >= self.target if self.higher_is_better else self.cldata <= self.target
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "met": self.met}
-
-
-def fmt(value: float | None, unit: str) -> str:
-    """A rate as ``1.52 M/s`` / ``690 k/s``, a duration as ``37.1 µs`` / ``4.2 ms``."""
-    if value is None:
-        return "-"
-    if unit != "s":
-        for scale, prefix in ((1e6, "M"), (1e3, "k")):
-            if value >= scale:
-                return f"{value / scale:.3g} {prefix}/s"
-        return f"{value:.3g} /s"
-    for scale, name in ((1.0, "s"), (1e-3, "ms")):
-        if value >= scale:
-            return f"{value / scale:.3g} {name}"
-    return f"{value * 1e6:.3g} µs"
-
-
-def print_table(figures: list[Figure]) -> None:
-    rows = [("metric", "cldata", "baseline", "ratio", "target", "met?")]
-    for f in figures:
-        op = ">=" if f.higher_is_better else "<="
-        rows.append(
-            (
-                f.metric,
-                fmt(f.cldata, f.unit),
-                f"{fmt(f.baseline, f.unit)} ({f.baseline_name})" if f.baseline is not None else "-",
-                "-" if f.ratio is None else f"{f.ratio:.2f}x",
-                "-" if f.target is None else f"{op} {fmt(f.target, f.unit)}",
-                {None: "", True: "yes", False: "NO"}[f.met],
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, r in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
-
-
-# -- timing helpers ------------------------------------------------------------------------
-
-
-def median_time(fn: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls of ``fn``."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def median_latency(fn: Callable[[Any], Any], args: list[Any]) -> float:
-    """Median wall time of ``fn(arg)`` over ``args``, after one untimed (warming) call."""
-    fn(args[0])
-    times = []
-    for arg in args:
-        t0 = time.perf_counter()
-        fn(arg)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # -- test data -----------------------------------------------------------------------------
@@ -483,15 +390,11 @@ def run(args: argparse.Namespace, workdir: Path) -> list[Figure]:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--quick", action="store_true", help="200k entries and 1 min of samples (well under a minute)")
+    p = make_parser(__doc__, "200k entries and 1 min of samples (well under a minute)")
     p.add_argument("--entries", type=int, help="data-stream entries (default 1,000,000; 200,000 with --quick)")
     p.add_argument("--minutes", type=float, help="minutes of 64-channel samples (default 10; 1 with --quick)")
     p.add_argument("--batch", type=int, default=10_000, help="entries per extend() call (default 10,000)")
-    p.add_argument("--dir", type=Path, help="write the files here and keep them (default: a temporary directory)")
-    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    add_output_options(p)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.entries is None:
@@ -511,24 +414,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    t0 = time.perf_counter()
-    if args.dir is not None:
-        args.dir.mkdir(parents=True, exist_ok=True)
-        figures = run(args, args.dir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench_format_") as tmp:
-            figures = run(args, Path(tmp))
-    elapsed = time.perf_counter() - t0
+    figures, elapsed = run_in_workdir(run, args, "bench_format_")
     mode = "quick" if args.quick else "full"
-    print(f"\ncldata {cldata.__version__} format benchmark ({mode}: {args.entries:,} entries, "
-          f"{args.minutes:g} min of samples; medians; ratio = times faster than baseline)\n")  # fmt: skip
-    print_table(figures)
-    missed = [f.key for f in figures if f.met is False]
-    print(f"\ntargets missed: {', '.join(missed) if missed else 'none'}   ({elapsed:.0f} s)")
+    title = (
+        f"cldata {cldata.__version__} format benchmark ({mode}: {args.entries:,} entries, "
+        f"{args.minutes:g} min of samples; medians; ratio = times faster than baseline)"
+    )
+    print_report(title, figures, elapsed)
     if args.json is not None:
-        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        doc = {"config": config, "elapsed_s": elapsed, "figures": [f.as_dict() for f in figures]}
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, args, elapsed, figures)
 
 
 if __name__ == "__main__":

@@ -47,20 +47,18 @@ back is right (each envelope is checked against a brute-force one on a few chann
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import shutil
 import statistics
-import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import _report
 import numpy as np
+from _report import add_output_options, make_parser, print_report, run_in_workdir, say, timed, write_json
 
 import cldata
 from cldata.overview import Overview, build_overview
@@ -73,28 +71,14 @@ SHAPE = np.array([-20, -60, -140, -90, -30, 10, 35, 20, 8], dtype=np.int16)
 READ_CHUNK = 1 << 18  # frames per read of the baseline: 32 MiB
 
 
-# -- figures and the table -------------------------------------------------------------------
+# -- figures ---------------------------------------------------------------------------------
 
 
 @dataclass
-class Figure:
-    """One measured figure, its baseline and its target (lower is better for all of them)."""
+class Figure(_report.Figure):
+    """A figure whose target may be a multiple of its baseline (units ``s`` and ``%``: lower is better)."""
 
-    key: str
-    metric: str
-    unit: str  # "s" or "%"
-    cldata: float
-    baseline: float | None
-    baseline_name: str
-    target: float | None  # absolute (s or %), or a multiple of the baseline when target_of_baseline
-    target_of_baseline: bool = False
-
-    @property
-    def ratio(self) -> float | None:
-        """How many times faster cldata is than the baseline."""
-        if not self.baseline or not self.cldata:
-            return None
-        return self.baseline / self.cldata
+    target_of_baseline: bool = False  # the target is then a multiple of the baseline
 
     @property
     def limit(self) -> float | None:
@@ -106,53 +90,16 @@ class Figure:
     def met(self) -> bool | None:
         return None if self.limit is None else self.cldata <= self.limit
 
+    def target_text(self) -> str:
+        if self.target is not None and self.target_of_baseline:
+            return f"<= {self.target:g}x baseline"
+        return super().target_text()
+
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ratio": self.ratio, "limit": self.limit, "met": self.met}
 
 
-def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "%":
-        return f"{value:.2f} %"
-    for scale, name in ((1.0, "s"), (1e-3, "ms")):
-        if value >= scale:
-            return f"{value / scale:.3g} {name}"
-    return f"{value * 1e6:.3g} µs"
-
-
-def print_table(figures: list[Figure]) -> None:
-    rows = [("metric", "cldata", "baseline", "ratio", "target", "met?")]
-    for f in figures:
-        target = "-"
-        if f.target is not None:
-            target = f"<= {f.target:g}x baseline" if f.target_of_baseline else f"<= {fmt(f.target, f.unit)}"
-        rows.append((
-            f.metric,
-            fmt(f.cldata, f.unit),
-            f"{fmt(f.baseline, f.unit)} ({f.baseline_name})" if f.baseline is not None else "-",
-            "-" if f.ratio is None else f"{f.ratio:.2f}x",
-            target,
-            {None: "", True: "yes", False: "NO"}[f.met],
-        ))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, r in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
-
-
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    t0 = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - t0, result
 
 
 def evict(*paths: Path) -> None:
@@ -358,17 +305,13 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--quick", action="store_true", help="a 5-minute recording (about a minute in all)")
+    p = make_parser(__doc__, "a 5-minute recording (about a minute in all)")
     p.add_argument("--minutes", type=float, help="length of the recording (default 60; 5 with --quick)")
     p.add_argument("--base", type=int, default=64, help="frames per level-0 block (default 64)")
     p.add_argument("--factor", type=int, default=8, help="blocks per block of the next level (default 8)")
-    p.add_argument("--dir", type=Path, help="write the files here (default: a temporary directory)")
+    add_output_options(p, "write the files here (default: a temporary directory)")
     p.add_argument("--keep", action="store_true", help="keep the files (with --dir)")
     p.add_argument("--reuse", action="store_true", help="reuse a recording left in --dir by --keep")
-    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.minutes is None:
@@ -387,28 +330,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    t0 = time.perf_counter()
-    if args.dir is not None:
-        args.dir.mkdir(parents=True, exist_ok=True)
-        figures, info = run(args, args.dir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench_overview_") as tmp:
-            figures, info = run(args, Path(tmp))
-    elapsed = time.perf_counter() - t0
-    print(f"\ncldata {cldata.__version__} overview benchmark ({args.minutes:g} min x {CHANNELS} ch at {FPS} Hz, "
-          f"base {args.base}, factor {args.factor}; {os.cpu_count()} CPUs, load average "
-          f"{info['load_before'][0]:.1f} before, {info['load_after'][0]:.1f} after; ratio = times faster than baseline)\n")
-    print_table(figures)
-    print(f"\nwhole recording: {info['whole_envelope']}; 1-min window: {info.get('minute_envelope')}")
-    print(f"overview {info['overview_bytes'] / 1e6:.1f} MB for a {info['recording_bytes'] / 1e9:.2f} GB recording; "
-          f"CPU time (all threads), page cache: read {info['cpu_read_warm_s']:.2f} s, "
-          f"build {info['cpu_build_warm_s']:.2f} s")
-    missed = [f.key for f in figures if f.met is False]
-    print(f"targets missed: {', '.join(missed) if missed else 'none'}   ({elapsed:.0f} s)")
+    (figures, info), elapsed = run_in_workdir(run, args, "bench_overview_")
+    title = (f"cldata {cldata.__version__} overview benchmark ({args.minutes:g} min x {CHANNELS} ch at {FPS} Hz, "
+             f"base {args.base}, factor {args.factor}; {os.cpu_count()} CPUs, load average "
+             f"{info['load_before'][0]:.1f} before, {info['load_after'][0]:.1f} after; ratio = times faster than baseline)")
+    notes = [
+        f"whole recording: {info['whole_envelope']}; 1-min window: {info.get('minute_envelope')}",
+        f"overview {info['overview_bytes'] / 1e6:.1f} MB for a {info['recording_bytes'] / 1e9:.2f} GB recording; "
+        f"CPU time (all threads), page cache: read {info['cpu_read_warm_s']:.2f} s, "
+        f"build {info['cpu_build_warm_s']:.2f} s",
+    ]
+    print_report(title, figures, elapsed, notes)
     if args.json is not None:
-        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        doc = {"config": config, "elapsed_s": elapsed, "info": info, "figures": [f.as_dict() for f in figures]}
-        args.json.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        write_json(args.json, args, elapsed, figures, info)
 
 
 if __name__ == "__main__":

@@ -76,16 +76,17 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import _report
 import numpy as np
 import quantities as pq
 import tables
+from _report import add_output_options, make_parser, median_time, print_report, run_in_workdir, say, write_json
 
 import cldata
 import cldata.format.reader as cl_reader
@@ -112,108 +113,32 @@ THRESHOLDS = (4.0, 4.5, 5.0, 5.5, 6.0)
 BANDS = ([1, 4], [4, 8], [8, 13], [13, 30], [30, 80])
 
 
-# -- figures and the table -------------------------------------------------------------------
+# -- figures ---------------------------------------------------------------------------------
 
 
 @dataclass
-class Figure:
-    """One measured figure, its baseline and its targets."""
+class Figure(_report.Figure):
+    """A figure that may also have a target ratio to its baseline (units ``/s``, ``s``, ``MB``, ``opens``)."""
 
-    key: str
-    metric: str
-    unit: str  # "/s" (higher is better), "s", "MB" or "opens" (lower is better)
-    cldata: float
-    baseline: float | None = None
-    baseline_name: str = ""
-    target: float | None = None
     ratio_target: float | None = None  # cldata at least this many times better than the baseline
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.unit == "/s"
-
-    @property
-    def ratio(self) -> float | None:
-        """How many times better (faster, smaller) cldata is than the baseline."""
-        if self.baseline is None or self.unit == "opens":
-            return None
-        if self.higher_is_better:
-            return self.cldata / self.baseline if self.baseline else None
-        if self.cldata <= 0:
-            return float("inf") if self.baseline > 0 else None
-        return self.baseline / self.cldata
 
     @property
     def met(self) -> bool | None:
         checks = []
         if self.target is not None:
-            checks.append(self.cldata >= self.target if self.higher_is_better else self.cldata <= self.target)
+            checks.append(super().met)
         if self.ratio_target is not None:
             checks.append(self.ratio is not None and self.ratio >= self.ratio_target)
         return all(checks) if checks else None
 
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ratio": self.ratio, "met": self.met}
+    def target_text(self) -> str:
+        targets = [] if self.target is None else [super().target_text()]
+        if self.ratio_target is not None:
+            targets.append(f">= {self.ratio_target:g}x")
+        return ", ".join(targets) or "-"
 
 
-def fmt(value: float | None, unit: str) -> str:
-    """``23.1 k/s``, ``0.42 s`` / ``3.1 ms`` / ``85 µs``, ``120 MB``, ``0``."""
-    if value is None:
-        return "-"
-    if unit == "/s":
-        for scale, prefix in ((1e6, "M"), (1e3, "k")):
-            if value >= scale:
-                return f"{value / scale:.3g} {prefix}/s"
-        return f"{value:.3g} /s"
-    if unit == "MB":
-        return f"{value:.3g} MB"
-    if unit == "opens":
-        return f"{value:g}"
-    for scale, name in ((1.0, "s"), (1e-3, "ms")):
-        if value >= scale:
-            return f"{value / scale:.3g} {name}"
-    return f"{value * 1e6:.3g} µs"
-
-
-def print_table(figures: list[Figure]) -> None:
-    rows = [("metric", "cldata", "baseline", "ratio", "target", "met?")]
-    for f in figures:
-        op = ">=" if f.higher_is_better else "<="
-        targets = []
-        if f.target is not None:
-            targets.append(f"{op} {fmt(f.target, f.unit)}")
-        if f.ratio_target is not None:
-            targets.append(f">= {f.ratio_target:g}x")
-        rows.append(
-            (
-                f.metric,
-                fmt(f.cldata, f.unit),
-                f"{fmt(f.baseline, f.unit)} ({f.baseline_name})" if f.baseline is not None else "-",
-                "-" if f.ratio is None else f"{f.ratio:.3g}x",
-                ", ".join(targets) or "-",
-                {None: "", True: "yes", False: "NO"}[f.met],
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for n, r in enumerate(rows):
-        print(" | ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip())
-        if n == 0:
-            print("-+-".join("-" * w for w in widths))
-
-
-# -- timing and memory helpers ----------------------------------------------------------------
-
-
-def median_time(fn: Callable[[], Any], repeats: int, warm: bool = True) -> float:
-    """Median wall time of ``repeats`` calls of ``fn`` (after one untimed call if ``warm``)."""
-    if warm:
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+# -- memory and file-open helpers ------------------------------------------------------------
 
 
 def rss_bytes() -> tuple[int, str]:
@@ -221,10 +146,6 @@ def rss_bytes() -> tuple[int, str]:
     if psutil is not None:
         return psutil.Process().memory_info().rss, "rss"
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "peak rss"
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -586,13 +507,13 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
     def open_close() -> None:
         cldata.open(root).close()
 
-    t_open = median_time(open_close, args.opens)
+    t_open = median_time(open_close, args.opens, warm=True)
 
     def pickle_load() -> None:
         with open(catalog_pickle, "rb") as f:
             pickle.load(f)
 
-    t_pickle = median_time(pickle_load, args.opens)
+    t_pickle = median_time(pickle_load, args.opens, warm=True)
     figures.append(Figure("open_inprocess", "open read-only, in this process (warm)", "s", t_open, t_pickle,
                           "pickle.load catalog", target=1.0))
     gc.collect()
@@ -628,10 +549,10 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
             check_same(f"query {crit}", got, scan.filter(**crit).ids())
             recs, res = brute_force_filter(store, **crit)
             check_same(f"query {crit}", got, (set(recs), set(res)))
-            t_q = median_time(lambda crit=crit: cldata.param_filter_query(store, **crit), args.query_repeats)
+            t_q = median_time(lambda crit=crit: cldata.param_filter_query(store, **crit), args.query_repeats, warm=True)
             n_views += args.query_repeats + 1
-            t_scan = median_time(lambda crit=crit: scan.filter(**crit), args.scan_repeats, warm=False)
-            t_brute = median_time(lambda crit=crit: brute_force_filter(store, **crit), args.scan_repeats, warm=False)
+            t_scan = median_time(lambda crit=crit: scan.filter(**crit), args.scan_repeats)
+            t_brute = median_time(lambda crit=crit: brute_force_filter(store, **crit), args.scan_repeats)
             keys = ", ".join(crit)
             matched = f"{len(got[0])} rec, {len(got[1])} res"
             figures.append(Figure(f"query_{name.split()[0]}k", f"param_filter_query {name} ({keys}; {matched})", "s",
@@ -643,9 +564,9 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
         view = chain(store, chain_criteria)
         got = view_ids(view)
         check_same("chain", got, chain(scan, chain_criteria).ids())
-        t_chain = median_time(lambda: chain(store, chain_criteria), args.query_repeats)
+        t_chain = median_time(lambda: chain(store, chain_criteria), args.query_repeats, warm=True)
         n_views += 4 * (args.query_repeats + 1)
-        t_chain_scan = median_time(lambda: chain(scan, chain_criteria), args.scan_repeats, warm=False)
+        t_chain_scan = median_time(lambda: chain(scan, chain_criteria), args.scan_repeats)
         figures.append(Figure("chain4", f"chain of 4: {chain_text} ({len(got[0])} rec, {len(got[1])} res)", "s",
                               t_chain, t_chain_scan, "4 mozaik-style scans", target=2e-3))
         # what a notebook does next with a view: ids, parameters, summaries, result handles
@@ -730,29 +651,25 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
     ]
     for key, metric, fn, baseline, baseline_name in cases:
         t_cl = cold(fn)
-        t_base = median_time(baseline, args.cold_repeats)
+        t_base = median_time(baseline, args.cold_repeats, warm=True)
         figures.append(Figure(key, f"{metric} ({n_spikes // 1000}k spikes)", "s", t_cl, t_base, baseline_name,
                               target=0.1))
     with cldata.open(root) as s:
         rec = s.recording(big_id)
-        t_warm = median_time(lambda: seg_trains(rec), args.cold_repeats)
+        t_warm = median_time(lambda: seg_trains(rec), args.cold_repeats, warm=True)
     figures.append(Figure("seg_trains_warm", "  same, no waveforms, file already open (warm)", "s", t_warm,
-                          median_time(pt_trains(False), args.cold_repeats), "PyTables columns, numpy split"))
+                          median_time(pt_trains(False), args.cold_repeats, warm=True), "PyTables columns, numpy split"))
     gc.unfreeze()
     return figures, info
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--quick", action="store_true", help="100 recordings, 10,000 results, 64k spikes (< 1 min)")
+    p = make_parser(__doc__, "100 recordings, 10,000 results, 64k spikes (< 1 min)")
     p.add_argument("--recordings", type=int, help="recordings (default 1,000; 100 with --quick)")
     p.add_argument("--results", type=int, help="analysis results (default 100,000; 10,000 with --quick)")
     p.add_argument("--spikes", type=int, help="spikes of the big recording (default 640,000; 64,000 with --quick)")
     p.add_argument("--batch", type=int, default=1_000, help="results per add_analysis_results + commit (1,000)")
-    p.add_argument("--dir", type=Path, help="build the store in DIR/store and keep it (default: a temporary directory)")
-    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    add_output_options(p, "build the store in DIR/store and keep it (default: a temporary directory)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.recordings is None:
@@ -772,25 +689,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    t0 = time.perf_counter()
-    if args.dir is not None:
-        args.dir.mkdir(parents=True, exist_ok=True)
-        figures, info = run(args, args.dir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp:
-            figures, info = run(args, Path(tmp))
-    elapsed = time.perf_counter() - t0
+    (figures, info), elapsed = run_in_workdir(run, args, "bench_store_")
     mode = "quick" if args.quick else "full"
-    print(f"\ncldata {cldata.__version__} store benchmark ({mode}: {args.recordings:,} recordings, "
-          f"{args.results:,} results, {args.spikes:,} spikes; medians; ratio = times better than baseline)\n")
-    print_table(figures)
-    missed = [f.key for f in figures if f.met is False]
-    print(f"\nstore: {info['store_bytes'] / 1e6:.1f} MB on disk; file opens while querying: {info['file_opens']}")
-    print(f"targets missed: {', '.join(missed) if missed else 'none'}   ({elapsed:.0f} s)")
+    title = (f"cldata {cldata.__version__} store benchmark ({mode}: {args.recordings:,} recordings, "
+             f"{args.results:,} results, {args.spikes:,} spikes; medians; ratio = times better than baseline)")
+    notes = [f"store: {info['store_bytes'] / 1e6:.1f} MB on disk; file opens while querying: {info['file_opens']}"]
+    print_report(title, figures, elapsed, notes, ratio_format=".3g")
     if args.json is not None:
-        config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-        doc = {"config": config, "elapsed_s": elapsed, "info": info, "figures": [f.as_dict() for f in figures]}
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        write_json(args.json, args, elapsed, figures, info)
 
 
 if __name__ == "__main__":
