@@ -145,7 +145,9 @@ def plain(value: Any, _depth: int = 0) -> Any:
             )
         return {k: plain(v, d) for k, v in value.items()}
     if isinstance(value, pq.Quantity):
-        return value
+        from cldata.format.codec import portable
+
+        return portable(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

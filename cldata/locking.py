@@ -77,7 +77,8 @@ class FileLock:
         """Take the lock; return whether it was taken (without ``blocking``, never waits)."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a lock file planted as a symlink must not create or lock files elsewhere
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         if _lock(fd, exclusive, blocking):
             self._fd = fd
             return True

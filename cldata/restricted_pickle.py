@@ -28,6 +28,7 @@ from __future__ import annotations
 import builtins
 import codecs
 import io
+import math
 import pickle
 import sys
 import types
@@ -57,16 +58,30 @@ def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -
     return codecs.encode(text, "latin1")
 
 
+class NDArrayType:
+    """What a pickle gets for ``numpy.ndarray``: usable as the class argument of numpy's
+    ``_reconstruct``, never callable (calling ``ndarray(shape)`` would allocate any size)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise UnsafeContentError("the pickle calls numpy.ndarray directly (it could allocate any size); refused")
+
+
+def check_tiny_shape(shape: Any) -> None:
+    """Refuse a shape of more than one element: pickles of arrays start from an empty or
+    one-element array and then set the real data, so anything larger only allocates."""
+    if not isinstance(shape, tuple) or not all(isinstance(n, int) and n >= 0 for n in shape) \
+            or math.prod(shape) > 1:
+        raise UnsafeContentError(f"the pickle reconstructs an array of shape {shape!r:.60}; refused")
+
+
 def _bounded_reconstruct(subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
-    # numpy always pickles arrays as _reconstruct(ndarray, (0,), b'b') followed by BUILD;
-    # any other shape would only serve to allocate memory before the state arrives.
-    if subtype is not np.ndarray:
+    # numpy always pickles arrays as _reconstruct(ndarray, (0,), b'b') followed by BUILD
+    if subtype is not NDArrayType and subtype is not np.ndarray:
         raise UnsafeContentError("the pickle reconstructs an array subtype outside the allow-list")
-    if not isinstance(shape, tuple) or int(np.prod(shape, dtype=np.int64)) > 1:
-        raise UnsafeContentError(f"the pickle reconstructs an array of shape {shape!r}")
+    check_tiny_shape(shape)
     from numpy._core.multiarray import _reconstruct
 
-    return _reconstruct(subtype, shape, dtype)
+    return _reconstruct(np.ndarray, shape, dtype)
 
 
 def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
@@ -145,7 +160,7 @@ def _base_entries() -> dict[tuple[str, str], Any]:
         entries[(module, "scalar")] = _numpy_scalar
     for module in ("numpy.core.numeric", "numpy._core.numeric"):
         entries[(module, "_frombuffer")] = _numpy_frombuffer
-    entries[("numpy", "ndarray")] = np.ndarray
+    entries[("numpy", "ndarray")] = NDArrayType
     entries[("numpy", "dtype")] = _numpy_dtype
     # dtype pickles name the dtype class itself since numpy 1.20 (numpy.dtypes.Float64DType ...)
     for name in dir(np.dtypes):
@@ -199,7 +214,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         raise UnsafeContentError("the pickle refers to a persistent object; refused")
 
 
-def safe_loads(data: bytes, allowlist: AllowList = ATTRIBUTE_ALLOWLIST, source: str = "") -> Any:
+def safe_loads(data: bytes, allowlist: AllowList = ATTRIBUTE_ALLOWLIST, source: str = "") -> Any:  # noqa: D417
     """Unpickle ``data``, building only objects from ``allowlist``.
 
     Raises
@@ -215,7 +230,13 @@ def safe_loads(data: bytes, allowlist: AllowList = ATTRIBUTE_ALLOWLIST, source: 
     >>> safe_loads(pickle.dumps(np.arange(3)))
     array([0, 1, 2])
     """
-    return RestrictedUnpickler(io.BytesIO(bytes(data)), allowlist, source).load()
+    try:
+        return RestrictedUnpickler(io.BytesIO(bytes(data)), allowlist, source).load()
+    except UnsafeContentError as exc:
+        text = str(exc)
+        if source and source not in text:
+            raise UnsafeContentError(f"{text} (in {source})") from None
+        raise
 
 
 class _GuardedPickleModule(types.ModuleType):

@@ -71,6 +71,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _acquire(lock: FileLock, **how: Any) -> bool:
+    try:
+        return lock.acquire(**how)
+    except OSError as exc:  # e.g. a lock file planted as a symbolic link (opened with O_NOFOLLOW)
+        raise StoreFormatError(f"cannot use the lock file {lock.path}: {exc.strerror or exc}") from None
+
+
 def _check_storable(params: Mapping[str, Any], what: str) -> None:
     """Refuse parameters that cannot be indexed or stored by every backend (before anything changes)."""
     canonical(params)
@@ -160,7 +167,7 @@ class DataStore(DataStoreView):
                 )
             root_path.mkdir(parents=True, exist_ok=True)
             lock = FileLock(root_path / _WRITER_LOCK)
-            if not lock.acquire(exclusive=True):
+            if not _acquire(lock, exclusive=True):
                 raise StoreLockedError(
                     f"{root_path} is open for writing elsewhere; only one writer at a time "
                     "(readers can open it with mode='r')"
@@ -174,7 +181,7 @@ class DataStore(DataStoreView):
                 self._create(name, wipe=marker is not None)
             if mode == "r":
                 readers = FileLock(root_path / _READERS_LOCK)
-                readers.acquire(exclusive=False, blocking=True)
+                _acquire(readers, exclusive=False, blocking=True)
                 set_(self, "_readers", readers)
             set_(self, "catalog", self._load_catalog())
             set_(self, "_closed", False)
@@ -385,7 +392,7 @@ class DataStore(DataStoreView):
         """
         inside = self.root / "overviews" / f"{recording_id}.h5"
         if not self.root.is_file() and (self.writable or inside.is_file()):
-            return inside
+            return self.backend.inside(inside)
         return _cache_dir(self.root) / f"{recording_id}.h5"
 
     def remove_recording(self, recording_id: str, *, cascade: bool = False) -> None:
@@ -474,7 +481,11 @@ class DataStore(DataStoreView):
             keys.add(rid)
             staged.append(ResultEntry(rid, kind, result.identifier, result.parameters,
                                       result.sources, result.tags, None, result.summary(), _now()))
-        payloads = {entry.id: result.payload() for entry, result in zip(staged, results)}
+        # encoded now: an unstorable payload is refused before the store changes, never at commit
+        payloads = {}
+        for entry, result in zip(staged, results):
+            payload = result.payload()
+            payloads[entry.id] = (payload, self.backend.prepare_payload(payload))
         for entry in staged:
             if entry.id in self.catalog.result_rows:  # replace=True: the new one takes its place
                 self._unstage(self.catalog.remove_result(entry.id).id)
@@ -504,7 +515,7 @@ class DataStore(DataStoreView):
 
     def _load_payload(self, entry: ResultEntry) -> dict[str, Any]:
         if entry.id in self._pending_payloads:
-            return dict(self._pending_payloads[entry.id])
+            return dict(self._pending_payloads[entry.id][0])
         return self.backend.read_payload(entry.payload)
 
     # -- committing -------------------------------------------------------------------------------
@@ -519,7 +530,8 @@ class DataStore(DataStoreView):
         self._check_writable()
         if not self.dirty:
             return
-        refs = self.backend.write_payloads(self._pending_payloads) if self._pending_payloads else {}
+        prepared = {rid: ready for rid, (_, ready) in self._pending_payloads.items()}
+        refs = self.backend.write_payloads(prepared) if prepared else {}
         for rid, ref in refs.items():
             entry = self.catalog.results[self.catalog.result_rows[rid]]
             entry.payload = ref  # type: ignore[union-attr]
@@ -555,7 +567,7 @@ class DataStore(DataStoreView):
                 self.backend.collect_garbage(committed)
                 ids = {r["id"] for r in committed if r.get("kind") == "recording"}
                 overviews = self.root / "overviews"
-                if overviews.is_dir():
+                if overviews.is_dir() and not overviews.is_symlink():
                     for path in overviews.iterdir():
                         if path.suffix == ".h5" and path.stem not in ids or path.name.startswith("."):
                             path.unlink(missing_ok=True)

@@ -163,11 +163,12 @@ def test_opening_a_directory_that_is_not_a_store(tmp_path):
 
 def _forge_checksums(root: Path) -> None:
     """Recompute the catalog checksums after editing a segment, as a careful attacker would."""
-    from cldata.backends.base import file_crc32
+    from cldata.backends.base import current_crc32, file_crc32
 
     current = root / "catalog" / "CURRENT"
     state = json.loads(current.read_text())
     state["checksums"] = {name: file_crc32(root / "catalog" / name) for name in state["segments"]}
+    state["crc32"] = current_crc32(state)
     current.write_text(json.dumps(state))
 
 

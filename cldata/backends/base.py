@@ -41,10 +41,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cldata.errors import BrokenLinkError, StoreFormatError
+from cldata.errors import BrokenLinkError, StoreFormatError, UnsupportedValueError, ValueOutOfRangeError
 from cldata.fsutil import atomic_write_bytes, fsync_dir, fsync_file
 
-__all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32"]
+__all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32", "current_crc32"]
 
 _COPY_CHUNK = 8 << 20
 
@@ -134,6 +134,48 @@ class Backend(abc.ABC):
     def read_payload(self, ref: Any) -> dict[str, Any]:
         """The payload a reference points to."""
 
+    def prepare_payload(self, payload: dict[str, Any]) -> Any:
+        """Check, when a result is added, that ``payload`` can be stored and read back.
+
+        Returns what :meth:`write_payloads` will get for it (by default the payload itself).
+        A backend that encodes payloads encodes them here, so that an unstorable payload is
+        refused at once, leaving the store as it was, never at commit.
+
+        Raises
+        ------
+        cldata.errors.UnsupportedValueError
+            If the payload cannot be stored, or would not read back.
+        """
+        return payload
+
+    # -- paths -----------------------------------------------------------------------------------
+
+    def inside(self, path: Path) -> Path:
+        """``path`` if it lies in the store directory, reached without symbolic links.
+
+        Every path the store derives from its own files goes through this: a catalog, a
+        payload reference or a symlink planted in the store must never make cldata read,
+        write or delete anything outside it.
+
+        Raises
+        ------
+        cldata.errors.StoreFormatError
+            For a symbolic link, or a path that leaves the store directory.
+        """
+        root = self.root.resolve()
+        path = Path(path)
+        rel = path.relative_to(self.root) if not path.is_absolute() or path.is_relative_to(self.root) else None
+        if rel is None or ".." in rel.parts:
+            raise StoreFormatError(f"{path} is outside the store {self.root}; refused")
+        here = root
+        for part in rel.parts:
+            here = here / part
+            if here.is_symlink():
+                raise StoreFormatError(f"{here} is a symbolic link; the store follows no links of its own, refused")
+        if not here.resolve().is_relative_to(root):
+            raise StoreFormatError(f"{path} leads outside the store {self.root}; refused")
+        return path
+
     # -- recordings ------------------------------------------------------------------------------
 
     def put_recording(self, recording_id: str, source: Path, link: bool) -> dict[str, Any]:
@@ -143,7 +185,7 @@ class Backend(abc.ABC):
             # size and modification time let `cldata check` notice a linked file that changed
             return {"kind": "link", "path": str(Path(source).resolve()), "size": st.st_size,
                     "mtime_ns": st.st_mtime_ns}
-        target_dir = self.root / "recordings"
+        target_dir = self.inside(self.root / "recordings")
         target_dir.mkdir(exist_ok=True)
         name = f"{recording_id}.h5"
         tmp = target_dir / f".{name}.tmp-{secrets.token_hex(4)}"
@@ -171,7 +213,7 @@ class Backend(abc.ABC):
         rel = Path(location["path"])
         if rel.is_absolute() or ".." in rel.parts:
             raise StoreFormatError(f"recording location {rel} escapes the store directory")
-        path = self.root / rel
+        path = self.inside(self.root / rel)
         if not path.is_file():
             raise BrokenLinkError(f"the store's copy of a recording is missing: {path}")
         return path
@@ -193,6 +235,12 @@ class Backend(abc.ABC):
 
 
 _CURRENT = "CURRENT"
+
+
+def current_crc32(state: Mapping[str, Any]) -> int:
+    """The checksum ``catalog/CURRENT`` carries of its own content (every key but ``crc32``)."""
+    body = {k: v for k, v in state.items() if k != "crc32"}
+    return zlib.crc32(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
 _COMPACT_AFTER = 32
 
 
@@ -260,11 +308,11 @@ class SegmentedBackend(Backend):
 
     @property
     def catalog_dir(self) -> Path:
-        return self.root / "catalog"
+        return self.inside(self.root / "catalog")
 
     @property
     def payload_dir(self) -> Path:
-        return self.root / "payloads"
+        return self.inside(self.root / "payloads")
 
     def create(self) -> None:
         for d in (self.catalog_dir, self.payload_dir, self.root / "recordings"):
@@ -276,9 +324,14 @@ class SegmentedBackend(Backend):
         return generation, segments
 
     def _read_current_state(self) -> tuple[int, list[str], dict[str, int]]:
-        path = self.catalog_dir / _CURRENT
+        path = self.inside(self.catalog_dir / _CURRENT)
         try:
             state = json.loads(path.read_bytes())
+            # CURRENT decides what the store holds: damage that still parses (an empty segment
+            # list, say) must not pass for an empty store, whose next writer would clean up
+            # everything
+            if "crc32" not in state or int(state["crc32"]) != current_crc32(state):
+                raise StoreFormatError(f"{path} fails its checksum (the file was damaged)")
             generation, segments = int(state["generation"]), [str(s) for s in state["segments"]]
             checksums = {str(k): int(v) for k, v in (state.get("checksums") or {}).items()}
         except FileNotFoundError:
@@ -291,13 +344,14 @@ class SegmentedBackend(Backend):
         return generation, segments, checksums
 
     def _write_current(self, generation: int, segments: list[str], checksums: Mapping[str, int] | None = None) -> None:
-        state = {"generation": generation, "segments": segments,
-                 "checksums": {s: int(c) for s, c in (checksums or {}).items() if s in segments}}
+        state: dict[str, Any] = {"generation": generation, "segments": segments,
+                                 "checksums": {s: int(c) for s, c in (checksums or {}).items() if s in segments}}
+        state["crc32"] = current_crc32(state)
         atomic_write_bytes(self.catalog_dir / _CURRENT, json.dumps(state, indent=1).encode())
 
     def verify_segment(self, name: str, checksums: Mapping[str, int]) -> None:
         """Raise :class:`StoreFormatError` if segment ``name`` is missing or fails its checksum."""
-        path = self.catalog_dir / name
+        path = self.inside(self.catalog_dir / name)
         if not path.is_file():
             raise StoreFormatError(f"catalog segment {path} is missing (the store is damaged)")
         if name in checksums and file_crc32(path) != checksums[name]:
@@ -309,14 +363,15 @@ class SegmentedBackend(Backend):
         for name in segments:
             self.verify_segment(name, checksums)
             for op in self.read_segment(self.catalog_dir / name):
-                if op.get("op") == "add":
+                kind = op.get("op") if isinstance(op, dict) else None
+                if kind == "add" and isinstance(op.get("record"), dict) and isinstance(op["record"].get("id"), str):
                     rec = op["record"]
                     records.pop(rec["id"], None)  # a replaced entry moves to the end
                     records[rec["id"]] = rec
-                elif op.get("op") == "remove":
+                elif kind == "remove" and isinstance(op.get("id"), str):
                     records.pop(op["id"], None)
                 else:
-                    raise StoreFormatError(f"catalog segment {name} holds an unknown operation {op.get('op')!r}")
+                    raise StoreFormatError(f"catalog segment {name} holds a malformed operation {op!r:.100}")
         return list(records.values())
 
     def _new_name(self, generation: int, suffix: str) -> str:
@@ -347,11 +402,26 @@ class SegmentedBackend(Backend):
             return [base], merged + ops
         return [], [{"op": "add", "record": r} for r in snapshot()]
 
-    def write_payloads(self, payloads: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    def prepare_payload(self, payload: dict[str, Any]) -> bytes:
+        try:
+            data = self.encode_payload(payload)
+        except (UnsupportedValueError, ValueOutOfRangeError):
+            raise
+        except Exception as exc:  # e.g. pickle refusing a lambda
+            raise UnsupportedValueError(f"the {self.name} backend cannot store this payload: "
+                                        f"{type(exc).__name__}: {exc}") from None
+        try:
+            self.decode_payload(data)
+        except Exception as exc:
+            raise UnsupportedValueError(f"the {self.name} backend could store this payload but not read it back "
+                                        f"({type(exc).__name__}: {exc})") from None
+        return data
+
+    def write_payloads(self, payloads: Mapping[str, Any]) -> dict[str, Any]:
         refs: dict[str, Any] = {}
         big: dict[str, bytes] = {}
         for rid, payload in payloads.items():
-            data = self.encode_payload(payload)
+            data = payload if isinstance(payload, bytes) else self.encode_payload(payload)
             if len(data) <= self.inline_limit:
                 refs[rid] = {"inline": data}
             else:
@@ -374,7 +444,7 @@ class SegmentedBackend(Backend):
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise StoreFormatError(f"payload reference points outside the store: {name!r}")
         try:
-            data = self.read_blob(self.payload_dir / name, str(ref["key"]))
+            data = self.read_blob(self.inside(self.payload_dir / name), str(ref["key"]))
         except StoreFormatError:
             raise
         except (OSError, KeyError, ValueError) as exc:
@@ -398,11 +468,12 @@ class SegmentedBackend(Backend):
             if isinstance(location, Mapping) and location.get("kind") == "copy":
                 keep.add(self.root / str(location["path"]))
         removed = []
-        for d in (self.catalog_dir, self.payload_dir, self.root / "recordings"):
+        for d in (self.catalog_dir, self.payload_dir, self.inside(self.root / "recordings")):
             if not d.is_dir():
                 continue
             for path in d.iterdir():
-                if path.is_file() and path not in keep:
+                # a symlink is removed as a link (never followed): its target is not ours
+                if (path.is_symlink() or path.is_file()) and path not in keep:
                     path.unlink()
                     removed.append(path)
         return removed

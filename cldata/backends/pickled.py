@@ -19,23 +19,55 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import neo
+import numpy as np
 import quantities as pq
 from neo.core import analogsignal, dataobject, epoch, event, irregularlysampledsignal, spiketrain
 from quantities import dimensionality, quantity, unitquantity
 
 from cldata.backends.base import SegmentedBackend
 from cldata.errors import StoreFormatError, UnsafeContentError
-from cldata.restricted_pickle import ATTRIBUTE_ALLOWLIST, AllowList, safe_loads
+from cldata.restricted_pickle import ATTRIBUTE_ALLOWLIST, AllowList, NDArrayType, check_tiny_shape, safe_loads
 
 __all__ = ["PickleBackend", "PICKLE_ALLOWLIST"]
 
 
+def _object_reconstructor(cls: Any, base: Any, state: Any) -> Any:
+    # copyreg rebuilds plain objects as base.__new__(cls, state): for object, dict and list
+    # that is harmless; for other bases (an ndarray...) the state could allocate any size
+    if base not in (object, dict, list):
+        raise UnsafeContentError(f"the pickle rebuilds {getattr(cls, '__name__', cls)!r} on base "
+                                 f"{getattr(base, '__name__', base)!r}; only plain objects, dicts and lists are allowed")
+    return copyreg._reconstructor(cls, base, state)
+
+
+def _bounded_quantity(subtype: Any, baseclass: Any, baseshape: Any, basetype: Any) -> Any:
+    # as numpy's _reconstruct: the real data arrive afterwards, the shape here only allocates
+    check_tiny_shape(baseshape)
+    if subtype is not pq.Quantity or baseclass not in (np.ndarray, NDArrayType):
+        raise UnsafeContentError("the pickle reconstructs a quantity of an unexpected class; refused")
+    return quantity._reconstruct_quantity(pq.Quantity, np.ndarray, baseshape, basetype)
+
+
+def _existing_unit(name: Any, *rest: Any) -> Any:
+    # a pickled unit is looked up, never created: creating one would register a unit name
+    # for the whole process
+    unit = getattr(pq.units, name, None) if isinstance(name, str) and name.isidentifier() else None
+    if not isinstance(unit, unitquantity.UnitQuantity):
+        try:
+            unit = pq.unit_registry[name] if isinstance(name, str) and name.isidentifier() else None
+        except LookupError:
+            unit = None
+    if not isinstance(unit, unitquantity.UnitQuantity):
+        raise UnsafeContentError(f"the pickle names the unit {name!r:.40}, which quantities does not define")
+    return unit
+
+
 def _pickle_entries() -> dict[tuple[str, str], Any]:
     entries: dict[tuple[str, str], Any] = {
-        ("copyreg", "_reconstructor"): copyreg._reconstructor,
-        ("copy_reg", "_reconstructor"): copyreg._reconstructor,
+        ("copyreg", "_reconstructor"): _object_reconstructor,
+        ("copy_reg", "_reconstructor"): _object_reconstructor,
         ("quantities.quantity", "Quantity"): pq.Quantity,
-        ("quantities.quantity", "_reconstruct_quantity"): quantity._reconstruct_quantity,
+        ("quantities.quantity", "_reconstruct_quantity"): _bounded_quantity,
         ("quantities.dimensionality", "Dimensionality"): dimensionality.Dimensionality,
         ("neo.core.dataobject", "ArrayDict"): dataobject.ArrayDict,
         ("neo.core.dataobject", "_normalize_array_annotations"): dataobject._normalize_array_annotations,
@@ -54,7 +86,7 @@ def _pickle_entries() -> dict[tuple[str, str], Any]:
     for name in dir(unitquantity):
         obj = getattr(unitquantity, name)
         if isinstance(obj, type) and issubclass(obj, unitquantity.UnitQuantity):
-            entries[("quantities.unitquantity", name)] = obj
+            entries[("quantities.unitquantity", name)] = _existing_unit
     return entries
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import tables
 
-from cldata.errors import UnsafeContentError, UnsupportedValueError
+from cldata.errors import CorruptRecordingError, UnsafeContentError, UnsupportedValueError
 from cldata.restricted_pickle import install_pytables_guard, safe_loads
 
 __all__ = ["AttributesView", "read_attributes", "check_attribute_value", "to_plain"]
@@ -76,6 +76,10 @@ def read_attributes(node: tables.Node, source: str = "") -> dict[str, Any]:
                 value = safe_loads(bytes(value), source=f"attribute {name!r} of {where}")
             except UnsafeContentError:
                 raise
+            except (MemoryError, RecursionError) as exc:
+                raise CorruptRecordingError(
+                    f"attribute {name!r} of {where} is a pickle that cannot be loaded ({type(exc).__name__})"
+                ) from None
             except Exception:
                 pass  # not a pickle after all: PyTables hands such values back as bytes too
         result[name] = value

@@ -66,6 +66,17 @@ def _type_name(value: Any) -> str:
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
 
 
+def portable(q: pq.Quantity) -> pq.Quantity:
+    """``q`` itself if all its units are ones quantities defines, else ``q`` in base SI units.
+
+    Units made at run time (``pq.UnitQuantity("furlong", ...)``) exist only in the process
+    that made them; stored by name, they could not be read anywhere else.
+    """
+    if all(getattr(pq.units, unit.name, None) is unit for unit in q.dimensionality):
+        return q
+    return q.simplified
+
+
 def _encode_units(q: pq.Quantity) -> list[list[Any]]:
     units = []
     for unit, power in q.dimensionality.items():
@@ -78,6 +89,7 @@ def _default(obj: Any) -> Any:
     """msgpack ``default`` hook: numpy and quantities values, nothing else."""
     if isinstance(obj, np.ndarray):
         if isinstance(obj, pq.Quantity):
+            obj = portable(obj)
             encoded = msgpack_numpy.encode(np.asarray(obj.magnitude))
             encoded[b"units"] = _encode_units(obj)
             return encoded
@@ -198,6 +210,9 @@ def _checked_dtype(spec: Any) -> np.dtype:
             f"the entry holds a numpy array of Python objects (dtype {dtype}); such arrays can "
             "only be rebuilt by unpickling, which cldata refuses"
         )
+    if dtype.itemsize == 0:
+        # any number of zero-size elements fits in zero bytes: the size check cannot bound them
+        raise DecodeError(f"the entry holds a numpy dtype of size 0 ({dtype}), which cldata refuses")
     return dtype
 
 

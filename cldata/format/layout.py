@@ -118,6 +118,9 @@ def check_stream_name(name: object) -> str:
         raise InvalidNameError(f"data-stream name {name!r} contains a NUL character")
     if name in (".", ".."):
         raise InvalidNameError(f"data-stream name {name!r} is not allowed")
+    if name.endswith("."):
+        # HDF5 (as PyTables uses it) loses nodes whose names end with a dot
+        raise InvalidNameError(f"data-stream name {name!r} ends with '.', which HDF5 does not keep reliably")
     if name.startswith(_RESERVED_PREFIXES):
         raise InvalidNameError(
             f"data-stream name {name!r} starts with {name[:3]!r}, a prefix PyTables reserves"

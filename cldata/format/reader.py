@@ -66,7 +66,8 @@ def _whole(value: Any, name: str, source: str, lo: int, hi: int) -> int:
     """A root attribute that must be a whole number in ``[lo, hi]``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise CorruptRecordingError(f"{source}: {name} is {value!r:.40}, not a number")
-    if not np.isfinite(value) or float(value) != int(value) or not lo <= int(value) <= hi:
+    whole = isinstance(value, (int, np.integer)) or (np.isfinite(value) and float(value).is_integer())
+    if not whole or not lo <= int(value) <= hi:
         raise CorruptRecordingError(f"{source}: {name} = {value!r:.40} is not a whole number in {lo}..{hi}")
     return int(value)
 

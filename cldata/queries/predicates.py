@@ -174,13 +174,17 @@ class Exists(Predicate):
 
 
 def condition_rows(index: ParamIndex, path: str, condition: Any) -> set[int]:
-    """Rows matching ``condition`` at ``path``: a predicate, a list (any of), or a value."""
+    """Rows matching ``condition`` at ``path``: a predicate, a list (any of), or a value.
+
+    The items of a list are predicates or values; a list inside a list is a value (a
+    list-valued parameter equal to it), so conditions never nest without bound.
+    """
     if isinstance(condition, Predicate):
         return condition.rows(index, path)
     if isinstance(condition, list):
         out: set[int] = set()
         for c in condition:
-            out |= condition_rows(index, path, c)
+            out |= c.rows(index, path) if isinstance(c, Predicate) else index.equal(path, c)
         return out
     return index.equal(path, condition)
 
@@ -190,5 +194,9 @@ def condition_test(condition: Any, value: Any) -> bool:
     if isinstance(condition, Predicate):
         return condition.test(value)
     if isinstance(condition, list):
-        return any(condition_test(c, value) for c in condition)
+        return any(c.test(value) if isinstance(c, Predicate) else _equal(c, value) for c in condition)
+    return _equal(condition, value)
+
+
+def _equal(condition: Any, value: Any) -> bool:
     return value is not MISSING and canonical(value) == canonical(condition)
