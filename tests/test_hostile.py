@@ -11,7 +11,12 @@ Paths from store *files* (catalog records, ``catalog/CURRENT``, export catalogs)
 reach outside the store; recordings added with ``link=True`` legitimately live outside
 (by design) and are checked only to keep working.
 
-Bugs found here are pinned by tests marked ``xfail(strict=True)`` with the cause in the reason.
+A bug found here is pinned by a test marked ``xfail(strict=True)`` with the cause in the reason;
+once fixed, the test stays as a regression test whose docstring says what it guards ("Once: ...").
+All the bugs found so far are fixed: refusals that did not name their file, symlinks inside a
+store that were followed (reads, copies, lock files, and garbage collection deleting files
+outside the store), pickles allocating arrays of any shape, and pickled units registered
+for the whole process.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import quantities as pq
 import tables
 
 import cldata
-from cldata.backends.base import file_crc32
+from cldata.backends.base import current_crc32, file_crc32
 from cldata.errors import (
     CldataError,
     DecodeError,
@@ -83,6 +88,7 @@ def forge_checksums(root: Path) -> None:
     current = root / "catalog" / "CURRENT"
     state = json.loads(current.read_text())
     state["checksums"] = {name: file_crc32(root / "catalog" / name) for name in state["segments"]}
+    state["crc32"] = current_crc32(state)
     current.write_text(json.dumps(state))
 
 
@@ -280,21 +286,16 @@ def test_a_hostile_attribute_in_a_recording_runs_nothing(exploit, node, name, re
     with pytest.raises(UnsafeContentError) as info:
         with cldata.RecordingView(rec) as view:
             view.data_streams["score"].attributes  # noqa: B018
-    if exploit not in UNLOCATED_REFUSALS:  # see test_a_refused_pickle_says_where_it_was
-        assert name in str(info.value) and str(rec) in str(info.value)
+    assert name in str(info.value) and str(rec) in str(info.value)
     with tables.open_file(str(rec)) as f:  # and plain PyTables, after importing cldata
         getattr(f.get_node(node)._v_attrs, name)
     sandbox.check()
 
 
-UNLOCATED_REFUSALS = ("numpy._reconstruct(huge shape)", "persistent_id")
-
-
-@pytest.mark.parametrize("exploit", UNLOCATED_REFUSALS)
-@pytest.mark.xfail(strict=True, reason="bug (message): refusals raised by _bounded_reconstruct, persistent_load and "
-                                       "the other guards of restricted_pickle do not name the file and attribute "
-                                       "(only find_class uses the unpickler's source)")
+@pytest.mark.parametrize("exploit", ["numpy._reconstruct(huge shape)", "persistent_id"])
 def test_a_refused_pickle_says_where_it_was(exploit, rec, sandbox, ext_code):
+    """Once: refusals raised by _bounded_reconstruct, persistent_load and the other guards of restricted_pickle did
+    not name the file and attribute (only find_class used the unpickler's source)."""
     _set_hostile_attribute(rec, "/", "application", exploit, sandbox.marker)
     with pytest.raises(UnsafeContentError) as info:
         cldata.RecordingView(rec)
@@ -564,7 +565,9 @@ def test_current_naming_a_segment_outside_the_catalog_is_refused(segment, mode, 
     with cldata.open(root) as store:
         store.export(tmp_path / "x.h5")  # a readable HDF5 file where the escape would land
     name = segment.replace("/ABSOLUTE", str(tmp_path))
-    (root / "catalog" / "CURRENT").write_text(json.dumps({"generation": 1, "segments": [name]}))
+    forged = {"generation": 1, "segments": [name]}
+    forged["crc32"] = current_crc32(forged)  # a careful attacker forges the checksum too
+    (root / "catalog" / "CURRENT").write_text(json.dumps(forged))
     files = listing(tmp_path)
     with pytest.raises(StoreFormatError):
         cldata.open(root, mode=mode)
@@ -638,7 +641,7 @@ def test_linked_recordings_live_outside_by_design(tmp_path, rec, sandbox):
     sandbox.check()
 
 
-# --- symlinks (bugs) ------------------------------------------------------------------------------------------------
+# --- symlinks -------------------------------------------------------------------------------------------------------
 
 
 def _move_out(root: Path, name: str, outside: Path) -> None:
@@ -650,10 +653,10 @@ def _move_out(root: Path, name: str, outside: Path) -> None:
 
 
 @pytest.mark.parametrize("directory", ["recordings", "payloads", "catalog"])
-@pytest.mark.xfail(strict=True, reason="bug (data loss): collect_garbage() follows a symlinked recordings/, payloads/ "
-                                       "or catalog/ directory and deletes every file there that the catalog does not "
-                                       "name; opening such a store for writing deletes files outside the store")
 def test_garbage_collection_never_deletes_files_outside_the_store(directory, tmp_path, rec):
+    """Once (data loss): collect_garbage() followed a symlinked recordings/, payloads/ or catalog/ directory and
+    deleted every file there that the catalog did not name: opening such a store for writing deleted files
+    outside the store."""
     root = make_store(tmp_path, rec, big_payload=True)
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -669,10 +672,9 @@ def test_garbage_collection_never_deletes_files_outside_the_store(directory, tmp
 
 @pytest.mark.parametrize("what", ["recordings/<id>.h5", "payloads/<file>", "catalog/CURRENT", "recordings",
                                   "payloads", "catalog"])
-@pytest.mark.xfail(strict=True, reason="bug: store files and directories that are symlinks to outside the store are "
-                                       "followed (only '..' and absolute names are checked), so a crafted store reads "
-                                       "files outside its directory")
 def test_store_files_that_are_symlinks_to_outside_are_refused(what, tmp_path, rec):
+    """Once: store files and directories that are symlinks to outside the store were followed (only '..' and
+    absolute names were checked), so a crafted store read files outside its directory."""
     root = make_store(tmp_path, rec, big_payload=True)
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -686,9 +688,9 @@ def test_store_files_that_are_symlinks_to_outside_are_refused(what, tmp_path, re
                 result.payload()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: put_recording() copies into recordings/ even when it is a symlink to a "
-                                       "directory outside the store: add_recording writes outside the store")
 def test_adding_a_recording_never_writes_through_a_symlinked_directory(tmp_path, rec):
+    """Once: put_recording() copied into recordings/ even when it was a symlink to a directory outside the store:
+    add_recording wrote outside the store."""
     root = make_store(tmp_path, rec)
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -704,9 +706,9 @@ def test_adding_a_recording_never_writes_through_a_symlinked_directory(tmp_path,
 
 
 @pytest.mark.parametrize("lock, mode", [(".lock", "a"), (".readers", "r")])
-@pytest.mark.xfail(strict=True, reason="bug: FileLock opens its file with O_CREAT and follows symlinks: a dangling "
-                                       "symlink .lock / .readers in a crafted store creates a file outside it")
 def test_lock_files_that_are_dangling_symlinks_create_nothing_outside(lock, mode, tmp_path, rec):
+    """Once: FileLock opened its file with O_CREAT, following symlinks: a dangling symlink .lock / .readers in a
+    crafted store created a file outside it."""
     root = make_store(tmp_path, rec)
     (root / lock).unlink(missing_ok=True)
     target = tmp_path / "created-by-a-lock"
@@ -718,20 +720,18 @@ def test_lock_files_that_are_dangling_symlinks_create_nothing_outside(lock, mode
     assert not target.exists()
 
 
-# --- allocation and global state through the allow-lists (bugs) ---------------------------------------------------------
+# --- allocation and global state through the allow-lists ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", ["attribute: numpy.ndarray(16) (uninitialised memory)",
                                   "attribute: numpy.ndarray(10**13)",
                                   "pickle store: copyreg._reconstructor(ndarray, ndarray, 10**13)",
                                   "pickle store: quantities _reconstruct_quantity(10**13)"])
-@pytest.mark.xfail(strict=True, reason="bug: numpy.ndarray is callable through the attribute allow-list, and "
-                                       "copyreg._reconstructor / quantities' _reconstruct_quantity through the pickle "
-                                       "one: a 60-byte pickle allocates any shape (the _reconstruct shape check is "
-                                       "bypassed), returning uninitialised memory, MemoryError, or (for an attribute) "
-                                       "the raw pickle bytes as the value, instead of "
-                                       "UnsafeContentError")
 def test_pickles_cannot_build_arrays_of_any_shape(case, tmp_path, rec):
+    """Once: numpy.ndarray was callable through the attribute allow-list, and copyreg._reconstructor / quantities'
+    _reconstruct_quantity through the pickle one: a 60-byte pickle allocated any shape (bypassing the _reconstruct
+    shape check), giving uninitialised memory, MemoryError, or (for an attribute) the raw pickle bytes as the
+    value, instead of UnsafeContentError."""
     from quantities import quantity
 
     if case.startswith("attribute"):
@@ -756,10 +756,10 @@ def test_pickles_cannot_build_arrays_of_any_shape(case, tmp_path, rec):
 
 
 @pytest.mark.parametrize("how", ["a pickled UnitQuantity", "copyreg._reconstructor(UnitQuantity)"])
-@pytest.mark.xfail(strict=True, reason="bug: UnitQuantity classes on the pickle allow-list register their name (and "
-                                       "symbol, aliases) in quantities' global unit registry when unpickled: loading a "
-                                       "store changes how every later unit string is parsed in the process")
 def test_loading_a_pickle_store_registers_no_units(how, tmp_path, rec):
+    """Once: UnitQuantity classes on the pickle allow-list registered their name (and symbol, aliases) in
+    quantities' global unit registry when unpickled: loading a store changed how every later unit string was
+    parsed in the process."""
     name = f"hostile_unit_{how[0]}_{os.getpid()}"
     from quantities.registry import unit_registry
 
