@@ -104,13 +104,11 @@ RSS_GROWTH_MB = 300  # more than this for one example of a 0.5 MB file is unboun
 
 # --- known bugs ---------------------------------------------------------------------------------------
 #: signature -> the xfail test that pins it. The fuzzers count these instead of failing on them.
-#: The first two are PyTables bugs (3.11) that cldata cannot fix or catch in-process.
+#: Both are PyTables bugs (3.11) that cldata cannot fix or catch in-process.
 KNOWN_BUGS = {
     "pytables-segfault": "test_a_damaged_name_or_attribute_does_not_crash_the_process",
     "name-ending-with-a-dot": "test_a_stream_name_ending_with_a_dot_does_not_hide_the_streams[crafted file-*] "
                               "(PyTables' group listing stops at such a name; the writer refuses it)",
-    "spike-channel-bincount": "test_spikes_on_huge_channel_numbers_are_left_out_or_refused (cldata's, found by the "
-                              "slow run after 9360f5d)",
 }
 # Also open, in PyTables, and not met by the fuzzers: the HDF5 handle left open after a damaged
 # attribute message (test_a_refused_recording_leaves_no_file_open).
@@ -126,7 +124,8 @@ KNOWN_BUGS = {
 # (pickle-payload-unpicklable, pickle-payload-unreadable), stream names ending with '.' through the
 # writer (now refused), timestamps past 2**53 read back as 'not a whole number' (whole-number-float),
 # and the zero-size dtype hang (zero-size-dtype-hang: such dtypes are refused, and are back in the
-# entry strategies).
+# entry strategies). Fixed later: spike channels beyond channel_count counted with np.bincount
+# (spike-channel-bincount: they are left out before counting).
 
 
 KNOWN_HITS: Counter = Counter()  # known-bug signatures met by the in-process fuzzers
@@ -150,9 +149,6 @@ def _inner_cldata_frame(exc: BaseException) -> tuple[str, str]:
 def known_bug(exc: BaseException) -> str | None:
     """The KNOWN_BUGS signature of an unexpected exception, or None. (A crash is classified by
     ``run_worker``, hidden streams by the name fuzzer.)"""
-    where = _inner_cldata_frame(exc)
-    if isinstance(exc, (ValueError, MemoryError)) and where in (("neo_io.py", "counts"), ("neo_io.py", "_group")):
-        return "spike-channel-bincount"
     return None
 
 
@@ -1620,17 +1616,9 @@ else:
 
 @pytest.mark.parametrize("dtype, channel", [("<i8", 2**32), ("<i8", 2**60), ("<u8", 2**64 - 1), ("<i8", 2**63 - 1)],
                          ids=["2**32", "2**60", "uint64-2**64-1", "2**63-1"])
-@pytest.mark.xfail(strict=True, reason="bug (found by the slow fuzzers): spike channels are checked for < 0 only; "
-                                       "segment() then counts them with np.bincount(channels, minlength="
-                                       "channel_count), which allocates max(channel) + 1 counters before the slice "
-                                       "[:channel_count] drops the extra ones: a crafted spike table with a wide "
-                                       "channel column makes segment() raise MemoryError (2**32: 32 GiB) or "
-                                       "ValueError ('array is too big', or 'no negative elements' for uint64 "
-                                       ">= 2**63), and channel 2**63-1 makes numpy's max + 1 wrap, so bincount writes "
-                                       "outside its array and corrupts the heap (the process aborts later, at random: "
-                                       "'malloc(): invalid next->prev_inuse'). Channels >= channel_count are meant to "
-                                       "be left out with a warning")
 def test_spikes_on_huge_channel_numbers_are_left_out_or_refused(dtype, channel, tmp_path):
+    """Once: channels were counted with np.bincount before those beyond channel_count were left
+    out, allocating max(channel) counters (MemoryError, or heap corruption for 2**63-1)."""
     rows = np.zeros(1, np.dtype([("timestamp", "<i8"), ("channel", dtype), ("samples", "<f4", (75,))]))
     rows["timestamp"], rows["channel"] = 5, channel
 

@@ -152,7 +152,11 @@ class _SpikeIndex:
     @property
     def counts(self) -> np.ndarray:
         if self._counts is None:
-            self._counts = np.bincount(self.channels, minlength=self.channel_count)[: self.channel_count]
+            ch = self.channels
+            # channels beyond channel_count have no train; leaving them out before counting
+            # also keeps bincount from allocating max(channel) counters
+            ch = ch[ch < self.channel_count].astype(np.intp, copy=False)
+            self._counts = np.bincount(ch, minlength=self.channel_count)[: self.channel_count]
         return self._counts
 
     def _group(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -161,21 +165,23 @@ class _SpikeIndex:
             ch = self.channels
             where = self.where
             rows = where if isinstance(where, np.ndarray) else None
-            keep = (ts >= self.start) & (ts < self.stop)
-            if not keep.all():
+            beyond = ch >= self.channel_count  # warned about when the channels were read
+            keep = (ts >= self.start) & (ts < self.stop) & ~beyond
+            if not (keep | beyond).all():
                 # only a table out of time order (never written by CL) gets here: its last row
                 # does not hold its latest spike, so the extent found from it is too short
                 warnings.warn(
-                    f"{self.source}: {int((~keep).sum())} spikes lie outside the recording's extent "
-                    f"[{self.start}, {self.stop}) frames and are left out",
+                    f"{self.source}: {int((~(keep | beyond)).sum())} spikes lie outside the recording's "
+                    f"extent [{self.start}, {self.stop}) frames and are left out",
                     stacklevel=4,
                 )
+            if not keep.all():
                 (idx,) = np.nonzero(keep)
                 rows = idx + where[0] if rows is None else rows[idx]
                 ts, ch = ts[idx], ch[idx]
             order = np.argsort(ch, kind="stable")  # uint8: radix sort; stable keeps file order per channel
             rows = order + where[0] if rows is None else rows[order]
-            counts = np.bincount(ch, minlength=self.channel_count)[: self.channel_count]
+            counts = np.bincount(ch.astype(np.intp, copy=False), minlength=self.channel_count)[: self.channel_count]
             offsets = np.concatenate(([0], np.cumsum(counts)))
             self._grouped = (ts[order], rows, offsets)
         return self._grouped
