@@ -226,3 +226,15 @@ def test_a_dict_with_bytes_keys_that_is_not_a_numpy_payload_stays_a_dict():
 
 def test_encode_is_reexported_at_top_level():
     assert cldata.encode is encode and cldata.decode is decode
+
+
+def test_units_keep_their_name_after_crossing_a_process_boundary():
+    """Once: a quantity unpickled from a worker process (its unit an equal copy, not the same
+    object) was stored in base SI units (5 ms became 0.005 s)."""
+    q = pickle.loads(pickle.dumps(np.arange(3) * 5 * pq.ms))
+    back = decode(encode(q))
+    assert back.dimensionality.string == "ms"
+    np.testing.assert_array_equal(back.magnitude, [0, 5, 10])
+    custom = pq.UnitQuantity("cldata_test_furlong", 201.168 * pq.m, symbol="cfur")
+    stored = decode(encode(2 * custom))
+    assert stored.dimensionality.string == "m" and float(stored.magnitude) == pytest.approx(402.336)

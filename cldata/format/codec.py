@@ -72,7 +72,9 @@ def portable(q: pq.Quantity) -> pq.Quantity:
     Units made at run time (``pq.UnitQuantity("furlong", ...)``) exist only in the process
     that made them; stored by name, they could not be read anywhere else.
     """
-    if all(getattr(pq.units, unit.name, None) is unit for unit in q.dimensionality):
+    # by name: a unit that crossed a process boundary by pickle is an equal copy, not the
+    # same object, and quantities refuses a second unit under a name it defines
+    if all(isinstance(getattr(pq.units, unit.name, None), pq.UnitQuantity) for unit in q.dimensionality):
         return q
     return q.simplified
 
