@@ -797,7 +797,8 @@ def test_importing_cldata_changes_neither_pickle_nor_its_behaviour(tmp_path):
     code = textwrap.dedent(f"""
         import copyreg, io, os, pickle, sys
         # cldata's dependencies register their own pickle support when imported: import them first
-        import msgpack, msgpack_numpy, neo, numpy, quantities, tables, yaml
+        # (``parameters`` imports scipy when it is installed, which registers pickle reducers)
+        import msgpack, msgpack_numpy, neo, numpy, parameters, quantities, tables, tqdm, yaml
         loads, load, Unpickler, dumps = pickle.loads, pickle.load, pickle.Unpickler, pickle.dumps
         find_class = pickle.Unpickler.find_class if hasattr(pickle.Unpickler, "find_class") else None
         dispatch, extensions = dict(copyreg.dispatch_table), dict(copyreg._extension_registry)
@@ -823,3 +824,12 @@ def test_importing_cldata_changes_neither_pickle_nor_its_behaviour(tmp_path):
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-1500:]
+
+
+def test_importing_cldata_does_not_import_parameters_or_scipy():
+    """``import cldata`` stays light: ``parameters`` (and through it scipy, half a second and
+    its own pickle reducers) is imported only by batch runs and parameter files."""
+    code = "import sys, cldata, cldata.queries; print(sorted({'parameters', 'scipy'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.strip() == "[]"

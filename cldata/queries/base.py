@@ -25,15 +25,18 @@ Examples
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import quantities as pq
-from parameters import ParameterSet
 
 from cldata.checked import check_parameters
 from cldata.errors import ParameterError
 from cldata.queries import equal as _equal  # noqa: F401 - re-exported helpers live there
+
+if TYPE_CHECKING:
+    from parameters import ParameterSet
 from cldata.queries.params import filter_recordings, filter_results, param_filter_query
 from cldata.queries.partitions import (
     partition_by_parameters,
@@ -47,6 +50,14 @@ from cldata.queries.tags import tag_based_query
 from cldata.queries.time import time_window_query
 
 __all__ = ["Query", "QUERIES", "register_query", "query_from_spec", "run_query_chain", "decode_value"]
+
+
+def _is_parameter_set(value: Any) -> bool:
+    # ``parameters`` imports scipy (half a second, and scipy registers pickle reducers): a
+    # ParameterSet can only exist once its caller imported the module, so cldata never imports
+    # it just to ask
+    module = sys.modules.get("parameters")
+    return module is not None and isinstance(value, module.ParameterSet)
 
 _UNIT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -109,7 +120,7 @@ class Query:
     function: ClassVar[Callable[..., Any]]
 
     def __init__(self, parameters: Mapping[str, Any] | ParameterSet | None = None, **kw: Any):
-        if isinstance(parameters, ParameterSet):
+        if _is_parameter_set(parameters):
             given = parameters.as_dict()
         else:
             given = dict(parameters or {})
@@ -258,7 +269,7 @@ def query_from_spec(spec: Mapping[str, Any] | Query) -> Query:
     """
     if isinstance(spec, Query):
         return spec
-    if isinstance(spec, ParameterSet):
+    if _is_parameter_set(spec):
         spec = spec.as_dict()
     if not isinstance(spec, Mapping) or "class" not in spec or set(spec) - {"class", "params"}:
         raise ParameterError(f'a query is {{"class": name, "params": {{...}}}}, not {spec!r:.100}')
