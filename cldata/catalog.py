@@ -299,7 +299,11 @@ class Catalog:
             self.result_index.add(row, entry.parameters)
         if self.result_field_index._postings:
             self.result_field_index.add(row, {"identifier": entry.identifier, "kind": entry.kind})
-        by_source = self.results_by_source
+        self._index_sources_and_tags(row, entry)
+        return row
+
+    def _index_sources_and_tags(self, row: int, entry: ResultEntry) -> None:
+        by_source, tags = self.results_by_source, self.tags
         for source in entry.sources:
             rows = by_source.get(source)
             if rows is None:
@@ -307,12 +311,11 @@ class Catalog:
             else:
                 rows.add(row)
         for tag in entry.tags:
-            rows = self.tags.get(tag)
+            rows = tags.get(tag)
             if rows is None:
-                self.tags[tag] = {row}
+                tags[tag] = {row}
             else:
                 rows.add(row)
-        return row
 
     def remove_result(self, result_id: str) -> ResultEntry:
         row = self.result_rows.pop(result_id)
@@ -348,10 +351,34 @@ class Catalog:
 
     @classmethod
     def from_records(cls, records: Iterable[Mapping[str, Any]]) -> Catalog:
-        """Build a catalog from records as :meth:`records` yields them."""
+        """Build a catalog from records as :meth:`records` yields them.
+
+        Raises
+        ------
+        cldata.errors.StoreFormatError
+            For a record that is not what a catalog holds (a damaged or foreign store).
+        """
         cat = cls()
+        # Opening a store builds 100,000s of results: :meth:`add_result` inlined, without the
+        # parameter indexes (built per path on first query). Entries citing the same sources
+        # share one tuple: fewer objects to keep, and for the garbage collector to walk.
+        results, result_rows, index = cat.results, cat.result_rows, cat._index_sources_and_tags
+        shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for rec in records:
-            cat.add_record(rec)
+            if type(rec) is not dict or rec.get("kind") != "result":
+                cat.add_record(rec)
+                continue
+            rid, params = rec.get("id"), rec.get("parameters")
+            if type(rid) is not str or type(params) is not dict:
+                _check_record(rec)
+            sources = tuple(rec.get("sources") or ())
+            sources = shared.setdefault(sources, sources)
+            entry = ResultEntry(rid, rec["type"], rec["identifier"], params, sources, tuple(rec.get("tags") or ()),
+                                rec.get("payload"), rec.get("summary") or {}, rec.get("added_utc", ""))
+            row = len(results)
+            results.append(entry)
+            result_rows[rid] = row
+            index(row, entry)
         return cat
 
     def add_record(self, rec: Mapping[str, Any]) -> None:

@@ -65,6 +65,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import cldata
+from cldata.backends.base import row_ops
 from cldata.errors import (
     CldataError,
     CorruptRecordingError,
@@ -509,7 +510,7 @@ def fuzz_one(kind: str, base: Path, work: Path, rng: random.Random, protect: Any
         backend_name = kind.split("-", 1)[1]
         backend = get_backend(backend_name)(root, writable=False)
         segment = next(p for p in (root / "catalog").iterdir() if p.name != "CURRENT")
-        records = backend.read_segment(segment)
+        records = row_ops(backend.read_segment(segment))
         ops.extend(_mutate_inline(records, rng, backend_name))
         segment.unlink()
         backend.write_segment(segment, records)
@@ -1757,7 +1758,7 @@ def _edit_records(root: Path, edit) -> None:
 
     backend = get_backend(json.loads((root / "cldata-store.json").read_text())["backend"])(root, writable=True)
     segment = next(p for p in (root / "catalog").iterdir() if p.name != "CURRENT")
-    ops = backend.read_segment(segment)
+    ops = row_ops(backend.read_segment(segment))
     edit(ops)
     segment.unlink()
     backend.write_segment(segment, ops)

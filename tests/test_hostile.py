@@ -42,7 +42,7 @@ import quantities as pq
 import tables
 
 import cldata
-from cldata.backends.base import current_crc32, file_crc32
+from cldata.backends.base import current_crc32, file_crc32, row_ops
 from cldata.errors import (
     CldataError,
     DecodeError,
@@ -105,7 +105,7 @@ def rewrite_records(root: Path, edit) -> None:
     backend_name = json.loads((root / "cldata-store.json").read_text())["backend"]
     backend = get_backend(backend_name)(root, writable=True)
     segment = segment_of(root)
-    ops = backend.read_segment(segment)
+    ops = row_ops(backend.read_segment(segment))
     edit([op["record"] for op in ops if op.get("op") == "add"])
     segment.unlink()
     backend.write_segment(segment, ops)

@@ -17,6 +17,7 @@ import quantities as pq
 import tables
 
 import cldata
+from cldata.backends.base import row_ops
 from cldata.errors import (
     BrokenLinkError,
     ReadOnlyStoreError,
@@ -193,7 +194,7 @@ def test_a_malicious_pickle_in_a_pickle_store_is_refused_and_runs_nothing(tmp_pa
     marker = tmp_path / "pwned"
     # an attacker rewrites the catalog segment ...
     segment = next((root / "catalog").glob("*.pickle"))
-    records = pickle.loads(segment.read_bytes())
+    records = row_ops(pickle.loads(segment.read_bytes()))
     records[0]["record"]["parameters"]["culture"] = _WritesAFile(marker)
     segment.write_bytes(pickle.dumps(records))
     _forge_checksums(root)

@@ -37,14 +37,14 @@ import json
 import os
 import secrets
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cldata.errors import BrokenLinkError, StoreFormatError, UnsupportedValueError, ValueOutOfRangeError
 from cldata.fsutil import atomic_write_bytes, fsync_dir, fsync_file
 
-__all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32", "current_crc32"]
+__all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32", "current_crc32", "columnar_ops", "row_ops"]
 
 _COPY_CHUNK = 8 << 20
 
@@ -244,6 +244,81 @@ def current_crc32(state: Mapping[str, Any]) -> int:
 _COMPACT_AFTER = 32
 
 
+def columnar_ops(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Segment operations adding ``records``, in order: each run of records with the same keys
+    becomes one ``add_columns`` operation holding a list per key.
+
+    Decoding 100,000 results as columns is half the work of decoding 100,000 maps, which
+    repeat every key (store opening time is mostly that decoding). Readers also accept the
+    row form (``{"op": "add", "record": r}``), which stores written before held.
+
+    Examples
+    --------
+    >>> columnar_ops([{"id": "a", "x": 1}, {"id": "b", "x": 2}, {"id": "c"}])
+    [{'op': 'add_columns', 'keys': ['id', 'x'], 'columns': [['a', 'b'], [1, 2]]}, \
+{'op': 'add_columns', 'keys': ['id'], 'columns': [['c']]}]
+    """
+    ops: list[dict[str, Any]] = []
+    keys: list[str] | None = None
+    columns: list[list[Any]] = []
+    for record in records:
+        if keys is None or len(record) != len(keys) or any(a != b for a, b in zip(record, keys)):
+            keys, columns = list(record), [[] for _ in record]
+            ops.append({"op": "add_columns", "keys": keys, "columns": columns})
+        for column, value in zip(columns, record.values()):
+            column.append(value)
+    return ops
+
+
+def row_ops(ops: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same operations with every ``add_columns`` written out as one ``add`` per record.
+
+    For tools and tests that edit records one by one; both forms load alike.
+
+    Examples
+    --------
+    >>> row_ops(columnar_ops([{"id": "a"}]))
+    [{'op': 'add', 'record': {'id': 'a'}}]
+    """
+    out: list[dict[str, Any]] = []
+    for op in ops:
+        if isinstance(op, dict) and op.get("op") == "add_columns":
+            keys, columns = _checked_columns(op, "(given)")
+            out.extend({"op": "add", "record": dict(zip(keys, row))} for row in zip(*columns))
+        else:
+            out.append(op)
+    return out
+
+
+def _checked_columns(op: dict[str, Any], segment: str) -> tuple[list[str], list[list[Any]]]:
+    keys, columns = op.get("keys"), op.get("columns")
+    if (type(keys) is not list or type(columns) is not list or len(keys) != len(columns) or "id" not in keys
+            or not all(type(k) is str for k in keys) or len(set(keys)) != len(keys)
+            or not all(type(c) is list for c in columns) or len({len(c) for c in columns}) > 1):
+        raise StoreFormatError(f"catalog segment {segment} holds a malformed add_columns operation "
+                               f"(keys {keys!r:.100})")
+    ids = columns[keys.index("id")]
+    if not all(type(i) is str for i in ids):
+        raise StoreFormatError(f"catalog segment {segment} holds a record id that is not a string")
+    return keys, columns
+
+
+def _replayed(ops: Iterable[Any], segment: str) -> Iterator[tuple[str, Any]]:
+    # ("add", record) and ("remove", id) in the order a segment's operations make them
+    for op in ops:
+        kind = op.get("op") if isinstance(op, dict) else None
+        if kind == "add_columns":
+            keys, columns = _checked_columns(op, segment)
+            for row in zip(*columns):
+                yield "add", dict(zip(keys, row))
+        elif kind == "add" and isinstance(op.get("record"), dict) and isinstance(op["record"].get("id"), str):
+            yield "add", op["record"]
+        elif kind == "remove" and isinstance(op.get("id"), str):
+            yield "remove", op["id"]
+        else:
+            raise StoreFormatError(f"catalog segment {segment} holds a malformed operation {op!r:.100}")
+
+
 class SegmentedBackend(Backend):
     """A :class:`Backend` on a directory, with crash-safe segmented commits (see module doc).
 
@@ -362,16 +437,12 @@ class SegmentedBackend(Backend):
         records: dict[str, dict[str, Any]] = {}
         for name in segments:
             self.verify_segment(name, checksums)
-            for op in self.read_segment(self.catalog_dir / name):
-                kind = op.get("op") if isinstance(op, dict) else None
-                if kind == "add" and isinstance(op.get("record"), dict) and isinstance(op["record"].get("id"), str):
-                    rec = op["record"]
-                    records.pop(rec["id"], None)  # a replaced entry moves to the end
-                    records[rec["id"]] = rec
-                elif kind == "remove" and isinstance(op.get("id"), str):
-                    records.pop(op["id"], None)
+            for kind, value in _replayed(self.read_segment(self.catalog_dir / name), name):
+                if kind == "add":
+                    records.pop(value["id"], None)  # a replaced entry moves to the end
+                    records[value["id"]] = value
                 else:
-                    raise StoreFormatError(f"catalog segment {name} holds a malformed operation {op!r:.100}")
+                    records.pop(value, None)
         return list(records.values())
 
     def _new_name(self, generation: int, suffix: str) -> str:
@@ -380,7 +451,7 @@ class SegmentedBackend(Backend):
     def commit(self, added, removed, snapshot) -> None:  # noqa: D102 - documented on Backend
         generation, segments, checksums = self._read_current_state()
         generation += 1
-        ops = [{"op": "remove", "id": i} for i in removed] + [{"op": "add", "record": r} for r in added]
+        ops = [{"op": "remove", "id": i} for i in removed] + columnar_ops(added)
         if len(segments) + 1 > _COMPACT_AFTER:
             segments, ops = self._compacted(segments, ops, snapshot)
         name = self._new_name(generation, self.segment_suffix)
@@ -400,7 +471,7 @@ class SegmentedBackend(Backend):
         if tail_bytes < (self.catalog_dir / base).stat().st_size:
             merged = [op for s in tail for op in self.read_segment(self.catalog_dir / s)]
             return [base], merged + ops
-        return [], [{"op": "add", "record": r} for r in snapshot()]
+        return [], columnar_ops(snapshot())
 
     def prepare_payload(self, payload: dict[str, Any]) -> bytes:
         try:
