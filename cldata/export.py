@@ -23,7 +23,6 @@ Examples
 from __future__ import annotations
 
 import os
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,7 +34,7 @@ from cldata.backends.blobs import write_blob_table
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder
 from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS
-from cldata.fsutil import fsync_dir, fsync_file
+from cldata.fsutil import fsync_dir, fsync_file, remove_stale_temporaries, temporary_beside
 from cldata.payload import to_plain_payload
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +50,8 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
 
     Recordings that results come from are included even if the view does not show them,
     so every result keeps its sources. The file appears atomically (written beside, then
-    renamed).
+    renamed); what an export killed half-way left beside ``path`` is removed by the next
+    export to ``path``.
 
     Raises
     ------
@@ -73,7 +73,9 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
                 rec_ids.append(source)
     rec_ids.sort(key=lambda rid: cat.recording_rows[rid])
     encoder = Encoder()
-    tmp = path.with_name(f".{path.name}.tmp-{secrets.token_hex(4)}")
+    # an export killed half-way leaves its temporary: the next export to the same path removes it
+    remove_stale_temporaries(path)
+    tmp = temporary_beside(path)
     try:
         with tables.open_file(str(tmp), "w") as out:
             out.root._v_attrs["cldata_kind"] = EXPORT_KIND

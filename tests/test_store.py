@@ -273,3 +273,44 @@ def test_export_round_trip_resolves_links(tmp_path, small_recording, cl_fixture)
         assert only_c1.recording_ids == [a] and len(only_c1.analysis_results) == 1
     with pytest.raises(ReadOnlyStoreError):
         cldata.open(out, mode="a")
+
+
+def test_an_export_killed_half_way_leaves_nothing_after_the_next_export(tmp_path):
+    """SIGKILL an exporting process while its temporary exists: the target is untouched, and
+    the next export to the same path removes what the killed one left (a live export's
+    temporary, here our own, is kept)."""
+    from cldata.fsutil import temporary_beside
+    from cldata.simulate import simulate_recording
+
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a") as store:
+        for i in range(6):
+            simulate_recording(tmp_path / f"r{i}.h5", duration_s=2.0, seed=i)
+            store.add_recording(tmp_path / f"r{i}.h5", parameters={"i": i})
+    target = tmp_path / "out" / "shared.h5"
+    target.parent.mkdir()
+    code = f"import cldata\nwith cldata.open({str(root)!r}) as s:\n    s.export({str(target)!r})\n"
+    for _attempt in range(20):
+        child = subprocess.Popen([sys.executable, "-c", code])
+        deadline = time.monotonic() + 60
+        while child.poll() is None and time.monotonic() < deadline:
+            if any(p.name.startswith(".shared.h5.tmp-") for p in target.parent.iterdir()):
+                child.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.001)
+        child.wait()
+        if child.returncode == -signal.SIGKILL:
+            break
+        target.unlink(missing_ok=True)  # the export finished before it could be killed: again
+    else:
+        pytest.skip("every export finished before it could be killed")
+    assert not target.exists()
+    left = [p for p in target.parent.iterdir() if p.name.startswith(".shared.h5.tmp-")]
+    assert left
+    ours = temporary_beside(target)
+    ours.write_bytes(b"being written")
+    with cldata.open(root) as store:
+        store.export(target)
+    assert sorted(target.parent.iterdir()) == sorted([target, ours])
+    with cldata.open(target) as shared:
+        assert len(shared.recordings) == 6
