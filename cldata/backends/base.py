@@ -38,6 +38,7 @@ import os
 import secrets
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import groupby
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -259,14 +260,9 @@ def columnar_ops(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 {'op': 'add_columns', 'keys': ['id'], 'columns': [['c']]}]
     """
     ops: list[dict[str, Any]] = []
-    keys: list[str] | None = None
-    columns: list[list[Any]] = []
-    for record in records:
-        if keys is None or len(record) != len(keys) or any(a != b for a, b in zip(record, keys)):
-            keys, columns = list(record), [[] for _ in record]
-            ops.append({"op": "add_columns", "keys": keys, "columns": columns})
-        for column, value in zip(columns, record.values()):
-            column.append(value)
+    for keys, run in groupby(records, key=tuple):
+        columns = [list(column) for column in zip(*map(dict.values, run))]
+        ops.append({"op": "add_columns", "keys": list(keys), "columns": columns or [[] for _ in keys]})
     return ops
 
 
