@@ -360,10 +360,11 @@ class Catalog:
         """
         cat = cls()
         # Opening a store builds 100,000s of results: :meth:`add_result` inlined, without the
-        # parameter indexes (built per path on first query). Entries citing the same sources
-        # share one tuple: fewer objects to keep, and for the garbage collector to walk.
+        # parameter indexes (built per path on first query). Equal kinds, identifiers, source
+        # and tag tuples and commit times are shared by the entries that hold them: fewer
+        # objects to keep, and for the garbage collector to walk.
         results, result_rows, index = cat.results, cat.result_rows, cat._index_sources_and_tags
-        shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        shared: dict[Any, Any] = {}
         for rec in records:
             if type(rec) is not dict or rec.get("kind") != "result":
                 cat.add_record(rec)
@@ -371,10 +372,11 @@ class Catalog:
             rid, params = rec.get("id"), rec.get("parameters")
             if type(rid) is not str or type(params) is not dict:
                 _check_record(rec)
-            sources = tuple(rec.get("sources") or ())
-            sources = shared.setdefault(sources, sources)
-            entry = ResultEntry(rid, rec["type"], rec["identifier"], params, sources, tuple(rec.get("tags") or ()),
-                                rec.get("payload"), rec.get("summary") or {}, rec.get("added_utc", ""))
+            sources, tags = tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ())
+            kind, identifier, added = rec["type"], rec["identifier"], rec.get("added_utc", "")
+            entry = ResultEntry(rid, shared.setdefault(kind, kind), shared.setdefault(identifier, identifier), params,
+                                shared.setdefault(sources, sources), shared.setdefault(tags, tags),
+                                rec.get("payload"), rec.get("summary") or {}, shared.setdefault(added, added))
             row = len(results)
             results.append(entry)
             result_rows[rid] = row
