@@ -9,10 +9,10 @@ to open a recording before it stops. cldata can do better: a
     for event in follow("rec.h5", streams=["ball*", "score"], spikes=True):
         ...  # StreamEntry(stream, timestamp, value) | Spikes(...) as the writer flushes them
 
-:func:`follow` yields every data-stream entry (and, if asked, spikes and stims) from the
-beginning of the recording, in order, each exactly once, as the writer flushes them, and
-ends when the writer closes the recording. The same call reads a finished recording (so
-code written for the live case also runs after the fact).
+:func:`follow` yields every data-stream entry (and, if asked, spikes, stims and raw
+samples) from the beginning of the recording, in order, each exactly once, as the writer
+flushes them, and ends when the writer closes the recording. The same call reads a
+finished recording (so code written for the live case also runs after the fact).
 
 The live channel: the recording's journal
 -----------------------------------------
@@ -41,15 +41,21 @@ Layout (all integers little-endian)::
 
 In a ``batch``, ``data`` holds the stream's entries encoded end to end exactly as the
 CL file stores them, ``ends[i]`` is the end offset of entry ``i`` in ``data``
-(:func:`cldata.format.codec.decode_span` decodes them all in one pass). Pickled
-attributes are read only through :func:`cldata.format.writer.attrs_from_journal` (an
-allow-list); :func:`follow` does not need them.
+(:func:`cldata.format.codec.decode_span` decodes them all in one pass). ``samples`` holds
+every raw sample frame appended (``append_samples``) since the previous flush, in sample
+units, one row per frame: the batches' ``samples`` laid end to end are the file's
+``/samples``, so a batch's first row is frame "rows in all earlier batches" (frames
+count from the recording's start, like every timestamp). Pickled attributes are read only
+through :func:`cldata.format.writer.attrs_from_journal` (an allow-list); :func:`follow`
+reads only the ``open`` record's (for ``uV_per_sample_unit`` and ``channel_count``), and
+only when asked for samples.
 
 What a follower may rely on:
 
 - **Order.** Records appear in the order the writer performed the operations. A stream's
   ``stream`` record precedes its first entries; within a stream, timestamps strictly
-  increase across all batches; spikes and stims never go back in time.
+  increase across all batches; spikes and stims never go back in time; samples are
+  contiguous (each batch's rows follow the previous batch's last row).
 - **Completeness.** Every ``flush()`` that returned is a complete, checksum-valid record.
   Everything appended before a ``flush()`` is in that flush's record or an earlier one.
 - **Torn tails.** A record the reader sees only in part (it is being written, or the
@@ -80,19 +86,32 @@ Python object anyway, decoded one by one, so a small tuple per entry costs littl
 the decode), and vectorised :class:`Spikes` and :class:`Stims` events, one per flushed
 batch: spikes come by the thousand per second across 64 channels with a 75-sample
 waveform each, and numpy arrays of a batch are what analyses want (per-spike objects
-would cost more than reading them). With ``batch=True`` it yields one :class:`Batch` per
-journal ``batch`` record instead (the stream entries as ``(timestamps array, values
-list)``), which is what the adapters and high-rate consumers use.
+would cost more than reading them). With ``samples=True`` it also yields one
+:class:`Samples` event per batch that holds raw samples: the batch's first frame and its
+int16 ``(frames, channels)`` array, as the writer appended it (:meth:`Samples.scaled`
+gives µV, as ``RecordingView.read_samples(scaled=True)`` does). Samples are off by
+default: 64 channels at 25 kHz are 3.2 MB/s, more than everything else together, so a
+follower that does not want them should not pay for them. With ``batch=True`` it yields
+one :class:`Batch` per journal ``batch`` record instead (the stream entries as
+``(timestamps array, values list)``, the rest in ``spikes``, ``stims`` and ``samples``),
+which is what the adapters and high-rate consumers use.
 
 Within a batch, events come stream by stream in the order the writer created the
-streams, then spikes, then stims; batches come in the order they were flushed. A stream's
-entries are therefore always in timestamp order; entries of different streams are in
-flush order (an entry of stream B flushed after one of stream A comes after it, whatever
-the timestamps).
+streams, then spikes, then stims, then samples; batches come in the order they were
+flushed (samples come last: they are the bulk of a batch, and a consumer that reacts to
+entries or spikes sees those first). A stream's entries are therefore always in timestamp
+order; entries of different streams are in flush order (an entry of stream B flushed
+after one of stream A comes after it, whatever the timestamps). Samples are contiguous:
+each :class:`Samples` starts at the frame after the previous one's last.
 
 A finished recording is replayed from the HDF5 file in one-second windows (by
 timestamp) that play the role of batches: every selected stream's entries in the window,
-then its spikes, then its stims.
+then its spikes, then its stims, then its sample frames (one :class:`Samples` event of at
+most one second, read from disk window by window: memory stays bounded by the window
+however long the recording). A window starts at the earliest timestamp still to come
+among what was asked for, so asking for samples (which start at frame 0 and have no gaps)
+can move the window boundaries of the other events; each one still arrives exactly once,
+in order.
 
 How it ends
 -----------
@@ -160,6 +179,8 @@ Examples
 ...         print(len(event.timestamps), "spikes")
 >>> for b in follow("rec.h5", batch=True):                        # doctest: +SKIP
 ...     ts, values = b.streams.get("score", ((), []))
+>>> for e in follow("rec.h5", streams=[], samples=True):          # doctest: +SKIP
+...     print(e.timestamp, e.samples.shape, e.scaled().max())     # frame, (frames, 64), µV
 """
 
 from __future__ import annotations
@@ -183,11 +204,13 @@ from cldata.errors import (
 )
 from cldata.format.codec import decode_span
 from cldata.format.journal import FRAME, MAGIC, MAX_RECORD, decode_record, journal_path
+from cldata.format.layout import UV_PER_SAMPLE_UNIT
 from cldata.format.reader import RecordingView
+from cldata.format.writer import attrs_from_journal
 from cldata.locking import is_locked_fd
 from cldata.queries.streams import matching_stream_names
 
-__all__ = ["follow", "follow_dataframes", "StreamEntry", "Spikes", "Stims", "Batch"]
+__all__ = ["follow", "follow_dataframes", "StreamEntry", "Spikes", "Stims", "Samples", "Batch"]
 
 _MAX_TIMESTAMP = 2**63 - 1
 _READ_CHUNK = 64 << 20  # bytes of journal read at once (more only for a record that is larger)
@@ -235,6 +258,47 @@ class Stims(NamedTuple):
         return int(self.timestamps.size)
 
 
+class Samples(NamedTuple):
+    """The raw samples of one flushed batch (or one replayed window), vectorised.
+
+    Attributes
+    ----------
+    timestamp : int
+        The frame of the first row: row ``i`` is frame ``timestamp + i`` (frames since the
+        recording started, like every timestamp; the file's ``/samples`` row number).
+    samples : numpy.ndarray
+        int16 ``(frames, channels)`` in sample units, exactly as the writer appended them.
+    uV_per_sample_unit : float
+        The recording's scale from sample units to µV (CL: 0.195).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = Samples(25000, np.array([[10, -20], [12, 0]], np.int16), 0.5)
+    >>> len(s), s.stop, s.scaled().tolist()
+    (2, 25002, [[5.0, -10.0], [6.0, 0.0]])
+    """
+
+    timestamp: int
+    samples: np.ndarray
+    uV_per_sample_unit: float
+
+    def __len__(self) -> int:  # type: ignore[override]
+        return int(self.samples.shape[0])
+
+    @property
+    def stop(self) -> int:
+        """One past the last frame (the next batch's ``timestamp``)."""
+        return self.timestamp + len(self)
+
+    def scaled(self) -> np.ndarray:
+        """The samples in µV as float32, as ``RecordingView.read_samples(scaled=True)`` gives them."""
+        # The same arithmetic as the reader (float32 × float32 scale), so the values are
+        # bit-identical to reading the same frames from the finished file; there is no
+        # shared helper in cldata.format.reader to call, and tests pin the equality.
+        return self.samples.astype(np.float32) * np.float32(self.uV_per_sample_unit)
+
+
 @dataclass(frozen=True)
 class Batch:
     """What one journal ``batch`` record (one ``flush()``) holds for the selection.
@@ -255,6 +319,9 @@ class Batch:
         The batch's stims, likewise.
     live : bool
         Whether the batch was read from a live journal (else from a finished file).
+    samples : Samples or None
+        The batch's raw samples, if samples were asked for and the batch has any (last, so
+        that ``Batch(number, streams, spikes, stims, live)`` keeps its meaning).
     """
 
     number: int
@@ -262,6 +329,7 @@ class Batch:
     spikes: Spikes | None = None
     stims: Stims | None = None
     live: bool = True
+    samples: Samples | None = None
 
     @property
     def entry_count(self) -> int:
@@ -269,10 +337,10 @@ class Batch:
         return sum(len(values) for _, values in self.streams.values())
 
     def __bool__(self) -> bool:
-        return bool(self.streams) or self.spikes is not None or self.stims is not None
+        return bool(self.streams) or any(x is not None for x in (self.spikes, self.stims, self.samples))
 
-    def events(self) -> Iterator[StreamEntry | Spikes | Stims]:
-        """The batch as events: every stream's entries, then spikes, then stims."""
+    def events(self) -> Iterator[StreamEntry | Spikes | Stims | Samples]:
+        """The batch as events: every stream's entries, then spikes, then stims, then samples."""
         for name, (ts, values) in self.streams.items():
             for t, v in zip(ts.tolist(), values):
                 yield StreamEntry(name, t, v)
@@ -280,6 +348,8 @@ class Batch:
             yield self.spikes
         if self.stims is not None:
             yield self.stims
+        if self.samples is not None:
+            yield self.samples
 
 
 # -- the public generators ------------------------------------------------------------------------
@@ -291,6 +361,7 @@ def follow(
     *,
     spikes: bool = False,
     stims: bool = False,
+    samples: bool = False,
     poll_interval: float = 0.005,
     start_timeout: float = 30.0,
     idle_timeout: float | None = None,
@@ -312,6 +383,10 @@ def follow(
         Streams created later in the recording are matched when they appear.
     spikes, stims
         Also yield :class:`Spikes` / :class:`Stims` events (vectorised, one per batch).
+    samples
+        Also yield :class:`Samples` events: each batch's raw sample frames (int16
+        ``(frames, channels)`` with the first frame's timestamp; µV through
+        :meth:`Samples.scaled`). Off by default: 64 channels at 25 kHz are 3.2 MB/s.
     poll_interval
         Seconds between two looks at the journal when nothing new has arrived.
     start_timeout
@@ -325,8 +400,9 @@ def follow(
     Returns
     -------
     iterator
-        A generator of :class:`StreamEntry`, :class:`Spikes` and :class:`Stims` events (or
-        of :class:`Batch` objects). Closing it early (``break``) releases the journal.
+        A generator of :class:`StreamEntry`, :class:`Spikes`, :class:`Stims` and
+        :class:`Samples` events, in that order within a batch (or of :class:`Batch`
+        objects). Closing it early (``break``) releases the journal.
 
     Raises
     ------
@@ -339,12 +415,15 @@ def follow(
     cldata.errors.ParameterError
         For a ``streams`` argument that is not a name, pattern or list of them (at once).
     cldata.errors.CorruptRecordingError
-        If the journal is not a cldata journal or holds a record that does not decode.
+        If the journal is not a cldata journal or holds a record that does not decode (or,
+        with ``samples``, a batch whose samples are not int16 ``(frames, channel_count)``).
 
     Examples
     --------
     >>> for e in follow("rec.h5", ["ball_position"]):      # doctest: +SKIP
     ...     print(e.timestamp, e.value["x"])
+    >>> for e in follow("rec.h5", [], samples=True):       # doctest: +SKIP
+    ...     print(e.timestamp, len(e), e.scaled()[:, 0].mean())
     """
     select = _Selector(streams)
     for name, value in (("poll_interval", poll_interval), ("start_timeout", start_timeout)):
@@ -352,8 +431,9 @@ def follow(
             raise ValueError(f"{name} must be a finite number of seconds >= 0, not {value!r}")
     if idle_timeout is not None and (not isinstance(idle_timeout, (int, float)) or idle_timeout < 0):
         raise ValueError(f"idle_timeout must be None or a number of seconds >= 0, not {idle_timeout!r}")
-    batches = _batches(_resolve(source), select, bool(spikes), bool(stims), float(poll_interval),
-                       float(start_timeout), idle_timeout)  # fmt: skip
+    kinds = _Kinds(bool(spikes), bool(stims), bool(samples))
+    batches = _batches(_resolve(source), select, kinds, float(poll_interval), float(start_timeout),
+                       idle_timeout)  # fmt: skip
     return batches if batch else _events(batches)
 
 
@@ -381,7 +461,7 @@ def follow_dataframes(source: Any, stream: str, **kwargs: Any) -> Iterator[Any]:
         import pandas as pd
     except ImportError:
         raise ImportError("follow_dataframes() needs pandas: pip install 'cldata[pandas]'") from None
-    for key in ("batch", "spikes", "stims", "streams"):
+    for key in ("batch", "spikes", "stims", "samples", "streams"):
         if key in kwargs:
             raise TypeError(f"follow_dataframes() does not take {key!r}: it follows data streams as DataFrames")
     if not isinstance(stream, str):
@@ -410,7 +490,7 @@ def _frames(pd: Any, batches: Iterator[Batch]) -> Iterator[Any]:
             yield df
 
 
-def _events(batches: Iterator[Batch]) -> Iterator[StreamEntry | Spikes | Stims]:
+def _events(batches: Iterator[Batch]) -> Iterator[StreamEntry | Spikes | Stims | Samples]:
     with closing(batches):  # closing this generator releases the journal at once
         for b in batches:
             yield from b.events()
@@ -436,6 +516,14 @@ class _Selector:
         return hit
 
 
+class _Kinds(NamedTuple):
+    """Which vectorised events were asked for besides the stream entries."""
+
+    spikes: bool
+    stims: bool
+    samples: bool
+
+
 @dataclass
 class _Finished:
     view: RecordingView
@@ -457,10 +545,10 @@ def _resolve(source: Any) -> Path | _Finished:
     )
 
 
-def _batches(source: Path | _Finished, select: _Selector, spikes: bool, stims: bool, poll: float,
-             start_timeout: float, idle_timeout: float | None) -> Iterator[Batch]:  # fmt: skip
+def _batches(source: Path | _Finished, select: _Selector, kinds: _Kinds, poll: float, start_timeout: float,
+             idle_timeout: float | None) -> Iterator[Batch]:  # fmt: skip
     if isinstance(source, _Finished):
-        yield from _replay(source, select, spikes, stims)
+        yield from _replay(source, select, kinds)
         return
     path = source
     jpath = journal_path(path)
@@ -472,7 +560,7 @@ def _batches(source: Path | _Finished, select: _Selector, spikes: bool, stims: b
             f = None
         if f is not None:
             try:
-                yield from _Tail(f, jpath, select, spikes, stims).run(poll, deadline, idle_timeout)
+                yield from _Tail(f, jpath, select, kinds).run(poll, deadline, idle_timeout)
             finally:
                 f.close()
             return
@@ -482,7 +570,7 @@ def _batches(source: Path | _Finished, select: _Selector, spikes: bool, stims: b
                 view = RecordingView(path)
             except (RecordingInProgressError, UnfinishedRecordingError):
                 continue  # a journal appeared meanwhile: follow it
-            yield from _replay(_Finished(view, None, owned=True), select, spikes, stims)
+            yield from _replay(_Finished(view, None, owned=True), select, kinds)
             return
         if time.monotonic() >= deadline:
             raise FileNotFoundError(
@@ -497,13 +585,17 @@ def _batches(source: Path | _Finished, select: _Selector, spikes: bool, stims: b
 class _Tail:
     """Reads a journal incrementally through one open file and turns its records into batches."""
 
-    def __init__(self, f: Any, path: Path, select: _Selector, spikes: bool, stims: bool):
+    def __init__(self, f: Any, path: Path, select: _Selector, kinds: _Kinds):
         self.f = f
         self.fd = f.fileno()
         self.path = path
         self.select = select
-        self.spikes = spikes
-        self.stims = stims
+        self.spikes = kinds.spikes
+        self.stims = kinds.stims
+        self.samples = kinds.samples
+        self.frames = 0  # sample frames seen in the journal: the next batch's first frame
+        self.scale = UV_PER_SAMPLE_UNIT  # the open record's uV_per_sample_unit (read if samples)
+        self.channels: int | None = None  # ... and its channel_count
         self.offset = 0  # bytes consumed: the header and every complete record handled
         self.need = len(MAGIC)  # the file size at which reading again can make progress
         self.bad_at: int | None = None  # offset of a complete record failing its checksum
@@ -579,11 +671,40 @@ class _Tail:
             return self.take_batch(record, number)
         if op == "open":
             self.opened = True
+            if self.samples:
+                self.read_geometry(record)
         elif op == "stream":
             self.counts.setdefault(record["name"], 0)
         elif op == "close":
             self.closed = True
         return None  # "attrs" and unknown operations carry no entries
+
+    def read_geometry(self, record: dict[str, Any]) -> None:
+        """The scale and channel count of the samples, from the ``open`` record's root attributes."""
+        # the restricted unpickler: a journal is data from disk and runs nothing
+        root = attrs_from_journal(record["root"])
+        try:
+            self.scale = float(root.get("uV_per_sample_unit", UV_PER_SAMPLE_UNIT))
+            if "channel_count" in root:
+                self.channels = int(root["channel_count"])
+        except (TypeError, ValueError):
+            raise CorruptRecordingError(f"journal {self.path}: its open record holds a malformed "
+                                        "uV_per_sample_unit or channel_count") from None  # fmt: skip
+
+    def take_samples(self, raw: Any) -> Samples | None:
+        """The batch's samples as an event, checked, numbered after the frames before them."""
+        if raw is None:
+            return None
+        if not isinstance(raw, np.ndarray) or raw.ndim != 2 or raw.dtype != np.int16 \
+                or (self.channels is not None and raw.shape[1] != self.channels):
+            what = f"{raw.dtype} {raw.shape}" if isinstance(raw, np.ndarray) else type(raw).__name__
+            raise CorruptRecordingError(
+                f"journal {self.path}: batch {self.batch_number - 1} holds samples that are {what}, "
+                f"not int16 (frames, {self.channels if self.channels is not None else 'channels'})"
+            )
+        first = self.frames
+        self.frames += raw.shape[0]
+        return Samples(first, raw, self.scale) if raw.shape[0] else None
 
     def take_batch(self, record: dict[str, Any], number: int) -> Batch | None:
         streams: dict[str, tuple[np.ndarray, list[Any]]] = {}
@@ -613,7 +734,9 @@ class _Tail:
             s = record["stims"]
             if len(s["ts"]):
                 stm = Stims(np.asarray(s["ts"], dtype=np.int64), np.asarray(s["ch"], dtype=np.uint8))
-        b = Batch(number, streams, spk, stm, live=True)
+        # not even looked at unless asked for: following with samples off costs what it did
+        smp = self.take_samples(record.get("samples")) if self.samples else None
+        b = Batch(number, streams, spk, stm, live=True, samples=smp)
         return b if b else None
 
     # the loop -----------------------------------------------------------------------------------
@@ -675,17 +798,29 @@ class _Tail:
 # -- finished recordings: replay from the file ----------------------------------------------------
 
 
-def _replay(source: _Finished, select: _Selector, spikes: bool, stims: bool) -> Iterator[Batch]:
+def _replay(source: _Finished, select: _Selector, kinds: _Kinds) -> Iterator[Batch]:
     view = source.view
     try:
-        yield from _replay_view(view, source.names, select, spikes, stims)
+        yield from _replay_view(view, source.names, select, kinds)
     finally:
         if source.owned:
             view.close()
 
 
-def _replay_view(view: RecordingView, visible: list[str] | None, select: _Selector, spikes: bool,
-                 stims: bool) -> Iterator[Batch]:  # fmt: skip
+def _sample_range(view: RecordingView) -> tuple[int, int]:
+    """The sample frames ``[lo, hi)`` the view covers: its window within the stored rows."""
+    if view.samples is None:
+        return 0, 0
+    n = int(view.samples.nrows)
+    wa, wb = view.window
+    lo = 0 if wa is None else min(max(int(wa), 0), n)
+    hi = n if wb is None else min(max(int(wb), lo), n)
+    return lo, hi
+
+
+def _replay_view(view: RecordingView, visible: list[str] | None, select: _Selector,
+                 kinds: _Kinds) -> Iterator[Batch]:  # fmt: skip
+    spikes, stims = kinds.spikes, kinds.stims
     collection = view.data_streams
     names = [n for n in collection if select(n) and (visible is None or n in visible)]
     stream_views = {n: collection[n] for n in names}
@@ -699,16 +834,22 @@ def _replay_view(view: RecordingView, visible: list[str] | None, select: _Select
         stim_rows = view.read_stims()
         stamps[Stims] = stim_rows["timestamp"].astype(np.int64)
     cursor = dict.fromkeys(stamps, 0)
+    # samples are dense (row = frame), so they get a frame cursor rather than a timestamp
+    # array: no per-frame array of the whole recording, only each window's rows are read
+    s_next, s_end = _sample_range(view) if kinds.samples else (0, 0)
+    scale = view.uV_per_sample_unit
     width = int(view.frames_per_second)
     number = 0
     while True:
         heads = [int(ts[cursor[k]]) for k, ts in stamps.items() if cursor[k] < ts.size]
+        if s_next < s_end:
+            heads.append(s_next)
         if not heads:
             return
         a = min(heads)
         b = a + width
         streams: dict[str, tuple[np.ndarray, list[Any]]] = {}
-        spk = stm = None
+        spk = stm = smp = None
         for key, ts in stamps.items():
             i = cursor[key]
             j = ts.size if b > _MAX_TIMESTAMP else int(np.searchsorted(ts, b, side="left"))
@@ -725,5 +866,9 @@ def _replay_view(view: RecordingView, visible: list[str] | None, select: _Select
             else:
                 got_ts, values = stream_views[key].read(a, None if b > _MAX_TIMESTAMP else b)
                 streams[key] = (got_ts, values)
-        yield Batch(number, streams, spk, stm, live=False)
+        if s_next < min(b, s_end):
+            j = min(b, s_end)
+            smp = Samples(s_next, view.read_samples(s_next, j), scale)
+            s_next = j
+        yield Batch(number, streams, spk, stm, live=False, samples=smp)
         number += 1

@@ -1,21 +1,24 @@
 """A follower for the follow tests, run as a real subprocess.
 
 Prints ``{"ready": true}`` before it starts following, then one JSON line per event
-(``{"e": stream, "t": timestamp, "v": value}``, ``{"spikes": {...}}``, ``{"stims": {...}}``;
-with ``--batch`` also ``{"batch": number}`` before each batch's events), and finally
-``{"end": "closed"}`` or ``{"end": "error", "type": ..., "message": ...}``.
+(``{"e": stream, "t": timestamp, "v": value}``, ``{"spikes": {...}}``, ``{"stims": {...}}``,
+``{"samples": {"t": first frame, "shape": [...], "dtype": ..., "sha256": ..., "uV": scale}}``
+(a digest: the frames themselves are too many for JSON lines); with ``--batch`` also
+``{"batch": number}`` before each batch's events), and finally ``{"end": "closed"}`` or
+``{"end": "error", "type": ..., "message": ...}``.
 
-Usage: ``python follow_reader.py PATH [--streams NAME ...] [--spikes] [--stims] [--batch]``.
+Usage: ``python follow_reader.py PATH [--streams NAME ...] [--spikes] [--stims] [--samples] [--batch]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 
 from follow_writer import jsonable
 
-from cldata.live import Batch, Spikes, Stims, StreamEntry, follow
+from cldata.live import Batch, Samples, Spikes, Stims, StreamEntry, follow
 
 
 def emit(event) -> None:
@@ -26,6 +29,10 @@ def emit(event) -> None:
                            "wf": jsonable(event.waveforms)}}  # fmt: skip
     elif isinstance(event, Stims):
         line = {"stims": {"ts": event.timestamps.tolist(), "ch": event.channels.tolist()}}
+    elif isinstance(event, Samples):
+        a = event.samples
+        line = {"samples": {"t": event.timestamp, "shape": list(a.shape), "dtype": a.dtype.str,
+                            "sha256": hashlib.sha256(a.tobytes()).hexdigest(), "uV": event.uV_per_sample_unit}}  # fmt: skip
     else:
         raise TypeError(f"unexpected event {event!r}")
     print(json.dumps(line))
@@ -37,12 +44,13 @@ def main() -> None:
     p.add_argument("--streams", nargs="*")
     p.add_argument("--spikes", action="store_true")
     p.add_argument("--stims", action="store_true")
+    p.add_argument("--samples", action="store_true")
     p.add_argument("--batch", action="store_true")
     p.add_argument("--start-timeout", type=float, default=60.0)
     args = p.parse_args()
     print(json.dumps({"ready": True}), flush=True)
     try:
-        for item in follow(args.path, args.streams, spikes=args.spikes, stims=args.stims,
+        for item in follow(args.path, args.streams, spikes=args.spikes, stims=args.stims, samples=args.samples,
                            start_timeout=args.start_timeout, batch=args.batch):  # fmt: skip
             if isinstance(item, Batch):
                 print(json.dumps({"batch": item.number, "live": item.live}))

@@ -1,15 +1,17 @@
 """A recording writer for the follow tests, run as a real subprocess.
 
-Writes several data streams (dicts, numpy arrays of several dtypes, mixed values), spikes
-and stims in many small flushes, and prints one JSON line after each ``flush()`` returns:
-``{"flush": k, "counts": {stream: entries acknowledged}, "spikes": n, "stims": n}``, then
-``{"closed": true}`` after ``close()``. With ``--flushes 0`` it never stops (until killed).
+Writes several data streams (dicts, numpy arrays of several dtypes, mixed values), spikes,
+stims and (with ``--samples F``) raw samples in many small flushes, and prints one JSON
+line after each ``flush()`` returns: ``{"flush": k, "counts": {stream: entries
+acknowledged}, "spikes": n, "stims": n, "frames": n}``, then ``{"closed": true}`` after
+``close()``. With ``--flushes 0`` it never stops (until killed).
 
-Usage: ``python follow_writer.py PATH [--flushes N] [--per-flush K] [--delay S]``.
+Usage: ``python follow_writer.py PATH [--flushes N] [--per-flush K] [--delay S] [--samples F]``.
 
 Everything written is a pure function of the stream and the entry's position
-(:func:`expected_entry`, :func:`expected_spike`, :func:`expected_stim`), so a test can check
-what a follower received without being told what was written.
+(:func:`expected_entry`, :func:`expected_spike`, :func:`expected_stim`,
+:func:`expected_samples`), so a test can check what a follower received without being
+told what was written.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ def expected_stim(j: int) -> tuple[int, int]:
     return 40 * j + 2, j % 64
 
 
+def expected_samples(first: int, n: int, channels: int = 64) -> np.ndarray:
+    """Sample frames ``[first, first + n)``: int16 ``(n, channels)``, distinct per frame and channel."""
+    frame = np.arange(first, first + n, dtype=np.int64)[:, None]
+    channel = np.arange(channels, dtype=np.int64)[None, :]
+    return ((frame * 31 + channel * 1009) % 65536 - 32768).astype(np.int16)
+
+
+def sample_frames(k: int, per_flush: int) -> int:
+    """How many sample frames flush ``k`` appends: sizes vary, and every fifth flush has none."""
+    return 0 if k % 5 == 3 else per_flush + 37 * (k % 4)
+
+
 def jsonable(value):
     """A decoded value in a JSON form that keeps numpy dtypes and shapes."""
     if isinstance(value, np.ndarray):
@@ -70,11 +84,12 @@ def main() -> None:
     p.add_argument("--flushes", type=int, default=40, help="0: flush until killed")
     p.add_argument("--per-flush", type=int, default=25)
     p.add_argument("--delay", type=float, default=0.01)
+    p.add_argument("--samples", type=int, default=0, help="sample frames per flush (about; 0: none)")
     args = p.parse_args()
     w = cldata.RecordingWriter(args.path, attributes={"purpose": "follow test"})
     writers: dict[str, cldata.DataStreamWriter] = {}
     counts: dict[str, int] = {}
-    n_spikes = n_stims = 0
+    n_spikes = n_stims = n_frames = 0
     k = 0
     while args.flushes == 0 or k < args.flushes:
         for name, first in STREAMS.items():
@@ -97,11 +112,19 @@ def main() -> None:
         if k % 2 == 0:
             w.append_stim(*expected_stim(n_stims))
             n_stims += 1
+        if args.samples:
+            n = sample_frames(k, args.samples)
+            # two appends per flush: the flush must journal them as one contiguous block
+            half = n // 3
+            w.append_samples(expected_samples(n_frames, half))
+            w.append_samples(expected_samples(n_frames + half, n - half))
+            n_frames += n
         if k == 5:
             w.set_attribute("halfway", True)
             writers["ball_position"].set_attribute("units", "px")
         w.flush()
-        print(json.dumps({"flush": k, "counts": counts, "spikes": n_spikes, "stims": n_stims}), flush=True)
+        print(json.dumps({"flush": k, "counts": counts, "spikes": n_spikes, "stims": n_stims, "frames": n_frames}),
+              flush=True)
         k += 1
         time.sleep(args.delay)
     w.close()

@@ -4,10 +4,13 @@ The two-process tests run the writer (follow_writer.py) and the follower (follow
 as real subprocesses that print JSON lines; everything they write is a pure function of
 the position, so every entry, spike and stim the follower got is checked against what the
 writer must have written: exactly once, in order, with the right value and dtype.
+Raw samples arrive as digests (the frames are too many for JSON lines), checked against
+the frames the writer must have written and against the file after close.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,12 +23,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from follow_writer import STREAMS, expected_entry, expected_spike, expected_stim, jsonable
+from follow_writer import (
+    STREAMS,
+    expected_entry,
+    expected_samples,
+    expected_spike,
+    expected_stim,
+    jsonable,
+    sample_frames,
+)
 
 import cldata
 from cldata.errors import CorruptRecordingError, ParameterError, UnfinishedRecordingError
 from cldata.format.journal import MAGIC, iter_records, journal_path
-from cldata.live import Batch, Spikes, Stims, StreamEntry, follow, follow_dataframes
+from cldata.live import Batch, Samples, Spikes, Stims, StreamEntry, follow, follow_dataframes
 from conftest import to_expected_json
 
 HERE = Path(__file__).parent
@@ -90,7 +101,7 @@ def final_counts(acks: list[dict]) -> dict:
 
 def received(lines: list[dict]) -> dict:
     """What a follower printed, gathered per stream / spikes / stims, in arrival order."""
-    got = {"streams": {}, "spikes": [], "stims": [], "batches": [], "end": None}
+    got = {"streams": {}, "spikes": [], "stims": [], "samples": [], "batches": [], "end": None}
     for line in lines:
         if "e" in line:
             got["streams"].setdefault(line["e"], []).append((line["t"], line["v"]))
@@ -100,6 +111,8 @@ def received(lines: list[dict]) -> dict:
             assert s["wf"]["ndarray"] == "<f4" and s["wf"]["shape"] == [len(s["ts"]), 75]
         elif "stims" in line:
             got["stims"] += list(zip(line["stims"]["ts"], line["stims"]["ch"]))
+        elif "samples" in line:
+            got["samples"].append(line["samples"])
         elif "batch" in line:
             got["batches"].append(line)
         elif "end" in line:
@@ -464,3 +477,256 @@ def test_a_late_follower_reads_a_long_journal_in_chunks_and_stopping_early_relea
         gen.close()  # like a `break` out of the loop
         assert journal_fds(path) == before
     w.close()
+
+
+# -- raw samples ----------------------------------------------------------------------------------
+
+
+def digest(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a, dtype=np.int16).tobytes()).hexdigest()
+
+
+def check_sample_pieces(pieces: list[dict], frames: int, path: Path | None = None) -> None:
+    """The Samples a follower printed hold frames ``[0, frames)``, each once, in order, right values;
+    with ``path`` (a closed recording) also exactly what its ``/samples`` holds."""
+    at = 0
+    for piece in pieces:
+        n, channels = piece["shape"]
+        assert piece["t"] == at and n > 0 and channels == 64 and piece["dtype"] == "<i2", (piece, at)
+        assert piece["sha256"] == digest(expected_samples(at, n)), at
+        at += n
+    assert at == frames
+    if path is not None:
+        with cldata.RecordingView(path) as rec:
+            assert rec.samples.nrows == frames
+            for piece in pieces:
+                n = piece["shape"][0]
+                assert piece["sha256"] == digest(rec.read_samples(piece["t"], piece["t"] + n)), piece["t"]
+
+
+def samples_come_last_in_each_batch(lines: list[dict]) -> bool:
+    """In ``--batch`` output, nothing of a batch follows its samples line."""
+    return all("batch" in nxt or "end" in nxt for line, nxt in zip(lines, lines[1:]) if "samples" in line)
+
+
+def test_samples_arrive_live_once_in_order_off_by_default_and_a_replay_gives_the_same_frames(tmp_path):
+    path = tmp_path / "rec.h5"
+    with_samples = start_reader(path, "--samples", "--spikes", "--stims", "--batch")
+    without = start_reader(path, "--spikes", "--stims", "--batch")  # samples not asked for
+    writer = start_writer(path, "--flushes", "30", "--per-flush", "10", "--delay", "0.01", "--samples", "1000")
+    acks = finish(writer)
+    assert acks[-1] == {"closed": True}
+    frames = acks[-2]["frames"]
+    assert frames == sum(sample_frames(k, 1000) for k in range(30)) > 25_000  # more than one replay window
+    lines = finish(with_samples)
+    got = received(lines)
+    assert got["end"] == {"end": "closed"}
+    check_exact(got, final_counts(acks))
+    # live: one Samples per flush that appended any (two appends journalled as one block) ...
+    sizes = [sample_frames(k, 1000) for k in range(30)]
+    assert [p["shape"][0] for p in got["samples"]] == [n for n in sizes if n]
+    assert {p["uV"] for p in got["samples"]} == {0.195}
+    check_sample_pieces(got["samples"], frames, path)  # ... each frame once, in order, as the file holds it
+    assert samples_come_last_in_each_batch(lines)
+    # off by default: the same batches without any Samples
+    plain = received(finish(without))
+    assert plain["end"] == {"end": "closed"} and plain["samples"] == []
+    check_exact(plain, final_counts(acks))
+    # the finished file replays the same frames, in one-second windows
+    replay_lines = finish(start_reader(path, "--samples", "--spikes", "--stims", "--batch"))
+    replay = received(replay_lines)
+    assert replay["end"] == {"end": "closed"} and not any(b["live"] for b in replay["batches"])
+    assert [p["t"] for p in replay["samples"]] == list(range(0, frames, 25_000))
+    check_sample_pieces(replay["samples"], frames, path)
+    check_exact(replay, final_counts(acks))
+    assert samples_come_last_in_each_batch(replay_lines)
+
+
+def test_a_killed_writer_ends_a_samples_follower_with_every_flushed_frame_then_an_error(tmp_path):
+    path = tmp_path / "rec.h5"
+    reader = start_reader(path, "--samples")
+    writer = start_writer(path, "--flushes", "0", "--per-flush", "5", "--delay", "0.003", "--samples", "300")
+    acks = writer_acks(writer, 25)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait(timeout=30)
+    acks += writer_acks(writer)
+    writer.stdout.close()
+    acked = [a for a in acks if "flush" in a][-1]["frames"]
+    got = received(finish(reader))
+    assert got["end"]["type"] == "UnfinishedRecordingError"
+    frames = sum(p["shape"][0] for p in got["samples"])
+    assert frames >= acked  # flushes may have landed after the last ack line
+    check_sample_pieces(got["samples"], frames)
+    cldata.recover(path)  # restores exactly the frames the follower received
+    check_sample_pieces(got["samples"], frames, path)
+
+
+def write_with_samples(path: Path, uV: float = 0.37) -> list[np.ndarray]:
+    """A small recording with streams, spikes, stims and samples in four flushes (one without samples)."""
+    blocks = []
+    with cldata.RecordingWriter(path, uV_per_sample_unit=uV) as w:
+        s = w.create_data_stream("s")
+        at = 0
+        for k, n in enumerate((40, 0, 25, 7)):
+            s.append(10 * k + 1, k)
+            w.append_spike(10 * k + 2, k, np.full(75, k, np.float32))
+            w.append_stim(10 * k + 3, k)
+            if n:
+                w.append_samples(expected_samples(at, n))
+                blocks.append(expected_samples(at, n))
+                at += n
+            w.flush()
+    return blocks
+
+
+def test_samples_in_one_process_order_timestamps_and_microvolts_as_the_reader_gives_them(tmp_path):
+    path = tmp_path / "rec.h5"
+    w = cldata.RecordingWriter(path, uV_per_sample_unit=0.37)
+    s = w.create_data_stream("s")
+    gen = follow(path, spikes=True, stims=True, samples=True, poll_interval=0.001)
+    s.append(5, "a")
+    w.append_stim(2, 1)
+    w.append_samples(expected_samples(0, 30))
+    w.append_spike(4, 7, np.ones(75))
+    w.flush()
+    events = [next(gen) for _ in range(4)]
+    assert [type(e) for e in events] == [StreamEntry, Spikes, Stims, Samples]  # samples last
+    smp = events[3]
+    assert (smp.timestamp, len(smp), smp.stop, smp.uV_per_sample_unit) == (0, 30, 30, 0.37)
+    assert smp.samples.dtype == np.int16 and np.array_equal(smp.samples, expected_samples(0, 30))
+    w.append_samples(expected_samples(30, 12))  # a flush of samples only is a batch too
+    w.flush()
+    smp2 = next(gen)
+    assert isinstance(smp2, Samples) and smp2.timestamp == 30 and np.array_equal(smp2.samples, expected_samples(30, 12))
+    w.close()
+    assert list(gen) == []
+    with cldata.RecordingView(path) as rec:
+        # µV exactly as the reader computes them (bit for bit)
+        assert np.array_equal(smp.scaled(), rec.read_samples(0, 30, scaled=True))
+        assert smp.scaled().dtype == np.float32
+        assert np.array_equal(smp2.scaled(), rec.read_samples(30, 42, scaled=True))
+
+
+def test_batches_carry_samples_and_live_and_replay_give_the_same_frames(tmp_path):
+    path = tmp_path / "rec.h5"
+    blocks = []
+
+    def write() -> None:
+        blocks.extend(write_with_samples(path))
+
+    t = threading.Thread(target=write)
+    t.start()
+    try:
+        live = list(follow(path, spikes=True, stims=True, samples=True, batch=True, start_timeout=10))
+    finally:
+        t.join()
+    assert all(b.live for b in live) and [b.number for b in live] == [0, 1, 2, 3]
+    with_samples = [b for b in live if b.samples is not None]
+    assert [b.number for b in with_samples] == [0, 2, 3]  # the flush without samples has none
+    assert [b.samples.timestamp for b in with_samples] == [0, 40, 65]
+    assert all(type(list(b.events())[-1]) is Samples for b in with_samples)
+    live_frames = np.concatenate([b.samples.samples for b in with_samples])
+    assert np.array_equal(live_frames, np.concatenate(blocks))
+    replay = list(follow(path, spikes=True, stims=True, samples=True, batch=True))
+    assert len(replay) == 1 and not replay[0].live  # 72 frames: one window
+    assert replay[0].samples.timestamp == 0 and replay[0].samples.uV_per_sample_unit == 0.37
+    assert np.array_equal(replay[0].samples.samples, live_frames)
+    assert replay[0].streams["s"][0].tolist() == [1, 11, 21, 31] and len(replay[0].spikes) == 4
+
+
+def test_samples_are_off_by_default_live_and_finished(tmp_path):
+    path = tmp_path / "rec.h5"
+    t = threading.Thread(target=write_with_samples, args=(path,))
+    t.start()
+    try:
+        live = list(follow(path, spikes=True, stims=True, batch=True, start_timeout=10))
+    finally:
+        t.join()
+    assert [b.number for b in live] == [0, 1, 2, 3] and all(b.samples is None for b in live)
+    events = list(follow(path, spikes=True, stims=True))
+    assert events and not any(isinstance(e, Samples) for e in events)
+    with pytest.raises(TypeError, match="samples"):
+        follow_dataframes(path, "s", samples=True)  # per-stream frames have no place for them
+
+
+def test_samples_asked_of_a_recording_without_samples_yield_nothing_and_no_error(tmp_path):
+    path = tmp_path / "rec.h5"
+    w = cldata.RecordingWriter(path)
+    streams = {"ball_position": w.create_data_stream("ball_position")}
+    gen = follow(path, spikes=True, samples=True, batch=True, poll_interval=0.001)
+    write_some(w, streams, 0)
+    w.flush()
+    live = [next(gen)]  # (a generator starts reading at its first next(): the writer is live then)
+    for k in (1, 2):
+        write_some(w, streams, k)
+        w.flush()
+    w.close()
+    live += list(gen)
+    assert [b.number for b in live] == [0, 1, 2] and all(b.live and b.samples is None for b in live)
+    events = list(follow(path, spikes=True, samples=True))
+    assert len(events) == 9 + 1 and not any(isinstance(e, Samples) for e in events)
+    # through a store handle too
+    with cldata.open(tmp_path / "store", mode="a") as store:
+        store.add_recording(path, {"culture": "C7"})
+    with cldata.open(tmp_path / "store") as store:
+        got = list(follow(store.recordings[0], samples=True))
+        assert len(got) == 9 and not any(isinstance(e, Samples) for e in got)
+
+
+def test_a_replay_reads_samples_window_by_window_and_keeps_to_a_views_window(tmp_path, monkeypatch):
+    path = tmp_path / "rec.h5"
+    fps = 1000
+    with cldata.RecordingWriter(path, frames_per_second=fps, channel_count=64) as w:
+        s = w.create_data_stream("s")
+        s.extend([5, 2500, 2501, 9000], ["a", "b", "c", "d"])  # 9000: after the samples end
+        for k in range(5):
+            w.append_samples(expected_samples(1300 * k, 1300))
+            w.flush()
+    reads = []
+    real = cldata.RecordingView.read_samples
+
+    def spy(self, start=None, stop=None, *args, **kwargs):
+        reads.append((start, stop))
+        return real(self, start, stop, *args, **kwargs)
+
+    monkeypatch.setattr(cldata.RecordingView, "read_samples", spy)
+    batches = list(follow(path, samples=True, batch=True))
+    # one-second windows from frame 0; never more than one window read from disk at once
+    assert reads == [(a, min(a + fps, 6500)) for a in range(0, 6500, fps)]
+    pieces = [b.samples for b in batches if b.samples is not None]
+    assert [p.timestamp for p in pieces] == list(range(0, 6500, fps)) and all(len(p) <= fps for p in pieces)
+    assert np.array_equal(np.concatenate([p.samples for p in pieces]), expected_samples(0, 6500))
+    # the samples set the windows; every entry still arrives once, in order
+    entries = [(int(t), v) for b in batches if "s" in b.streams for t, v in zip(*b.streams["s"])]
+    assert entries == [(5, "a"), (2500, "b"), (2501, "c"), (9000, "d")]
+    # a windowed view: only the frames of its window are read
+    reads.clear()
+    with cldata.RecordingView(path, window=(1500, 3700)) as view:
+        pieces = [e for e in follow(view, samples=True) if isinstance(e, Samples)]
+    assert reads == [(1500, 2500), (2500, 3500), (3500, 3700)]
+    assert [(p.timestamp, len(p)) for p in pieces] == [(1500, 1000), (2500, 1000), (3500, 200)]
+    assert np.array_equal(np.concatenate([p.samples for p in pieces]), expected_samples(1500, 2200))
+
+
+def test_the_official_simulators_samples_replay_as_the_reader_reads_them(cl_fixture):
+    pieces = [e for e in follow(cl_fixture, samples=True) if isinstance(e, Samples)]
+    with cldata.RecordingView(cl_fixture) as rec:
+        assert [p.timestamp for p in pieces] == list(range(0, rec.samples.nrows, rec.frames_per_second))
+        assert np.array_equal(np.concatenate([p.samples for p in pieces]), rec.read_samples())
+        assert np.array_equal(np.concatenate([p.scaled() for p in pieces]), rec.read_samples(scaled=True))
+
+
+def test_malformed_samples_in_a_journal_are_reported_only_when_asked_for(tmp_path):
+    from cldata.format.journal import JournalWriter
+    from cldata.format.writer import attrs_to_journal
+
+    path = tmp_path / "rec.h5"
+    j = JournalWriter(path, durable=False)
+    j.append({"op": "open", "root": attrs_to_journal({"channel_count": np.int64(4), "frames_per_second": np.int64(25000)})})
+    j.append({"op": "batch", "streams": {}, "spikes": None, "stims": None, "samples": np.zeros((3, 5), np.int16)})
+    j.sync()
+    j.close(remove=False)  # an orphan: no writer holds it
+    with pytest.raises(CorruptRecordingError, match=r"int16 \(frames, 4\)"):
+        list(follow(path, samples=True))
+    with pytest.raises(UnfinishedRecordingError):
+        list(follow(path))  # samples not asked for are not even looked at
