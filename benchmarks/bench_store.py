@@ -616,6 +616,10 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
                     if total != n_spikes:
                         raise RuntimeError(f"the segment holds {total} spikes, not {n_spikes}")
                 del out, rec
+            # neo links a segment's children back to it, so a dropped segment (with its ~200 MB
+            # of waveforms) lives on until the cyclic collector runs; collected here, untimed,
+            # it does not make the next repetition fault in fresh memory while it waits
+            gc.collect()
         return statistics.median(times)
 
     def pt_counts() -> Any:

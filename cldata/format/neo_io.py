@@ -38,10 +38,11 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import quantities as pq
 import tables
-from neo.core import Segment
+from neo.core import Segment, SpikeTrain
 from neo.io.basefromrawio import BaseFromRaw
-from neo.io.proxyobjects import EventProxy, SpikeTrainProxy
+from neo.io.proxyobjects import EventProxy, SpikeTrainProxy, check_annotations, ensure_signal_units
 from neo.rawio.baserawio import (
     BaseRawIO,
     _event_channel_dtype,
@@ -84,6 +85,27 @@ def _read_field(table: tables.Table, where: tuple[int, int] | np.ndarray, field:
         raise CorruptRecordingError(f"cannot read {table._v_pathname}/{field} in {source}: {exc}") from None
 
 
+# Rows per read of whole records: ~2.5 MB, small enough to stay in the CPU cache while the
+# columns are copied out of it.
+_CHUNK_BYTES = 2_500_000
+
+
+def _read_rows(table: tables.Table, start: int, stop: int, source: str) -> Iterator[tuple[int, np.ndarray]]:
+    # Whole records, a chunk at a time into one reused buffer: HDF5 reads whole records in one
+    # call, while a single column goes through PyTables' row iterator, which is 2-3x slower
+    # than the whole records even for the 1-byte channel column. Each chunk is overwritten by
+    # the next, so callers copy out what they keep.
+    step = max(1, _CHUNK_BYTES // max(1, table.rowsize))
+    buf = np.empty(min(step, max(stop - start, 0)), dtype=table.dtype) if table.dtype.isnative else None
+    for lo in range(start, stop, step):
+        hi = min(stop, lo + step)
+        try:
+            rows = table.read(lo, hi) if buf is None else table.read(lo, hi, out=buf[: hi - lo])
+        except tables.HDF5ExtError as exc:
+            raise CorruptRecordingError(f"cannot read {table._v_pathname} rows [{lo}, {hi}) in {source}: {exc}") from None
+        yield lo, rows
+
+
 def _last_timestamp(table: tables.Table | None, source: str) -> int | None:
     if table is None or table.nrows == 0:
         return None
@@ -105,10 +127,12 @@ def _seconds_mask(frames: np.ndarray, fps: int, t_start: float | None, t_stop: f
 
 
 class _SpikeIndex:
-    """The window's spikes grouped by channel, from the timestamp and channel columns only.
+    """The window's spikes grouped by channel: counts, times, table rows, and waveforms on demand.
 
-    The counts need just the channel column (one fast pass, read on first need); the
-    timestamps are read and grouped only when spike times are first asked for.
+    The channel and timestamp columns come from one chunked pass over the window's rows (read
+    on the first count, which neo's proxies ask for); they are grouped by channel when spike
+    times are first asked for. Waveforms are read only by :meth:`waveform_block` (all of the
+    window's, in one more pass) or by the caller, row by row.
     """
 
     def __init__(
@@ -124,18 +148,36 @@ class _SpikeIndex:
             # a whole-file window needs no row search (which would read the timestamp column)
             self.where = (0, len(table)) if whole_file else table.rows(start, stop)
         self._channels: np.ndarray | None = None
+        self._timestamps: np.ndarray | None = None
         self._counts: np.ndarray | None = None
         self._grouped: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
-    def _read(self, field: str) -> np.ndarray:
+    @property
+    def contiguous(self) -> bool:
+        """Whether the window's spikes are one range of table rows (always, for CL's time-ordered tables)."""
+        return self.table is not None and not isinstance(self.where, np.ndarray)
+
+    def _read_columns(self) -> None:
         if self.table is None:
-            return np.empty(0, dtype=np.int64 if field == "timestamp" else np.uint8)
-        return _read_field(self.table.table, self.where, field, self.source)
+            ch, ts = np.empty(0, dtype=np.uint8), np.empty(0, dtype=np.int64)
+        elif not self.contiguous:
+            ch = _read_field(self.table.table, self.where, "channel", self.source)
+            ts = _read_field(self.table.table, self.where, "timestamp", self.source)
+        else:
+            table = self.table.table
+            a, b = self.where
+            ch = np.empty(b - a, dtype=table.coldtypes["channel"])
+            ts = np.empty(b - a, dtype=table.coldtypes["timestamp"])
+            for lo, rows in _read_rows(table, a, b, self.source):
+                ch[lo - a : lo - a + len(rows)] = rows["channel"]
+                ts[lo - a : lo - a + len(rows)] = rows["timestamp"]
+        self._channels, self._timestamps = ch, ts.astype(np.int64, copy=False)
 
     @property
     def channels(self) -> np.ndarray:
         if self._channels is None:
-            ch = self._read("channel")
+            self._read_columns()
+            ch = self._channels
             if ch.size and int(ch.min()) < 0:
                 raise CorruptRecordingError(
                     f"{self.source}: the spike table holds negative channel numbers (CL channels are 0..255)"
@@ -146,7 +188,6 @@ class _SpikeIndex:
                     "have no SpikeTrain and are left out",
                     stacklevel=4,
                 )
-            self._channels = ch
         return self._channels
 
     @property
@@ -161,8 +202,8 @@ class _SpikeIndex:
 
     def _group(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._grouped is None:
-            ts = self._read("timestamp").astype(np.int64, copy=False)
             ch = self.channels
+            ts = self._timestamps
             where = self.where
             rows = where if isinstance(where, np.ndarray) else None
             beyond = ch >= self.channel_count  # warned about when the channels were read
@@ -184,6 +225,7 @@ class _SpikeIndex:
             counts = np.bincount(ch.astype(np.intp, copy=False), minlength=self.channel_count)[: self.channel_count]
             offsets = np.concatenate(([0], np.cumsum(counts)))
             self._grouped = (ts[order], rows, offsets)
+            self._timestamps = None  # grouped now; the file-order copy is not needed again
         return self._grouped
 
     def channel(self, c: int) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +234,56 @@ class _SpikeIndex:
         a, b = offsets[c], offsets[c + 1]
         return ts[a:b], rows[a:b]
 
+    def offsets(self) -> np.ndarray:
+        """Where each channel's spikes start in the grouped order (``channel_count + 1`` values)."""
+        return self._group()[2]
+
+    def waveform_block(self) -> np.ndarray:
+        """Every grouped spike's waveform, in the grouped order (channel ``c``: ``offsets[c]:offsets[c+1]``).
+
+        Only for a contiguous window. One pass of whole-record reads; each chunk is sorted by
+        channel and its runs copied to their channels' places, so the block is written in 64
+        sequential streams and the table is never held twice (reading it all, then gathering
+        each channel's rows from it, costs twice the time and twice the memory).
+        """
+        _, rows, offsets = self._group()
+        table = self.table.table
+        a, b = self.where
+        n_ch = self.channel_count
+        field = table.dtype["samples"]
+        n = rows.size
+        block = np.empty((n, *field.shape), dtype=field.base)
+        if n == 0:
+            return block
+        key_type = np.min_scalar_type(n_ch)  # channel_count <= 256: uint8 or uint16, both radix-sorted
+        if n == b - a:
+            # every row kept: its channel says where it goes (a no-op cast for CL's uint8 channels)
+            key = self.channels.astype(key_type, copy=False)
+        else:
+            # rows left out (beyond channel_count, outside the extent) get key n_ch: sorted last, never copied
+            key = np.full(b - a, n_ch, dtype=key_type)
+            key[rows - a] = np.repeat(np.arange(n_ch, dtype=key_type), np.diff(offsets))
+        # Waveforms move as opaque items of their byte size: the record layout leaves the
+        # float32 samples unaligned (a 309-byte row), which makes numpy's typed copies ~2x slower.
+        item = np.dtype((np.void, field.itemsize))
+        dest = block.view(np.uint8).reshape(n, field.itemsize).view(item)[:, 0]
+        pos = offsets[:-1].copy()
+        for lo, chunk in _read_rows(table, a, b, self.source):
+            m = len(chunk)
+            k = key[lo - a : lo - a + m]
+            order = np.argsort(k, kind="stable")  # stable: file order within a channel
+            counts = np.bincount(k, minlength=n_ch)[:n_ch]
+            src = chunk.view(np.uint8).reshape(m, chunk.dtype.itemsize)
+            off = chunk.dtype.fields["samples"][1]
+            src = src[:, off : off + field.itemsize].view(item)[:, 0][order]
+            first = 0
+            for c in np.flatnonzero(counts).tolist():
+                count = int(counts[c])
+                dest[pos[c] : pos[c] + count] = src[first : first + count]
+                first += count
+            pos += counts
+        return block
+
 
 class CLRawIO(BaseRawIO):
     """neo RawIO for CL recordings: one block, one segment, int16 samples, int64 frame timestamps.
@@ -199,8 +291,10 @@ class CLRawIO(BaseRawIO):
     Build it from an open :class:`~cldata.RecordingView` (it reuses the view's file and window
     and reads the file only through it) or from a file name (it then opens a view itself).
     ``parse_header()`` reads only attributes, table sizes and last rows. The spikes' channel
-    column is read once, on the first spike count (which neo's proxies ask for), their
-    timestamps on the first spike times asked for, and waveforms only for the spikes loaded.
+    and timestamp columns are read once, in one pass, on the first spike count (which neo's
+    proxies ask for). Waveforms are read only when loaded: those of one channel row by row,
+    and as soon as a second channel's are asked for (or an eager segment is read), all of the
+    window's in one more pass, which each channel's train then takes its part of.
 
     Parameters
     ----------
@@ -251,9 +345,14 @@ class CLRawIO(BaseRawIO):
         self.filename = str(view.path)
         self._signals = bool(signals)
         self._spike_index: _SpikeIndex | None = None
-        self._waveform_block: tuple[int, np.ndarray] | None = None
-        self._waveform_requests = 0  # lazy loads: the second channel asked for triggers one block read
-        self._keep_waveform_block = False
+        # The window's waveforms grouped by channel (see _waveforms_from_block), the channels
+        # whose part of it went out as a train's waveforms, and how many have not yet.
+        self._waveform_block: np.ndarray | None = None
+        self._lent: np.ndarray | None = None
+        self._unlent = 0
+        # lazy loads before the block is read: the channels asked for, and those loaded whole
+        self._asked: set[int] = set()
+        self._read_whole: set[int] = set()
 
     def _source_name(self) -> str:
         return self.filename
@@ -424,22 +523,63 @@ class CLRawIO(BaseRawIO):
     def _get_spike_raw_waveforms(
         self, block_index: int, seg_index: int, spike_channel_index: int, t_start: float | None, t_stop: float | None
     ) -> np.ndarray:
-        _, rows = self._channel_spikes(spike_channel_index, t_start, t_stop)
+        ts, rows = self._spikes().channel(spike_channel_index)
+        mask = _seconds_mask(ts, self._fps, t_start, t_stop)
+        if mask is not None:
+            rows = rows[mask]
         if self._spike_table is None or rows.size == 0:
             return np.empty((0, 1, WAVEFORM_LENGTH), dtype=np.float32)
-        self._waveform_requests += 1
-        where = self._spikes().where
-        if self._waveform_block is None and self._waveform_requests > 1 and not isinstance(where, np.ndarray):
-            # a second channel's waveforms: loading channel after channel is coming, and one
-            # sequential read of the window's rows costs less than a few point selections
-            self._waveform_block = (where[0], _read_field(self._spike_table.table, where, "samples", self.filename))
-            self._keep_waveform_block = True
-        if self._waveform_block is not None:
-            first, block = self._waveform_block
-            wf = block[rows - first]
-        else:
+        wf = self._waveforms_from_block(spike_channel_index, mask)
+        if wf is None:
             wf = _read_field(self._spike_table.table, rows, "samples", self.filename)
         return wf.reshape(wf.shape[0], 1, -1)
+
+    def _load_waveform_block(self) -> None:
+        spikes = self._spikes()
+        self._waveform_block = spikes.waveform_block()
+        # channels already loaded whole count as out: otherwise their parts, never asked for,
+        # would keep the block here for as long as the segment lives
+        self._lent = np.zeros(self._channel_count, dtype=bool)
+        self._lent[list(self._read_whole)] = True
+        self._unlent = int(np.count_nonzero((np.diff(spikes.offsets()) > 0) & ~self._lent))
+        self._asked, self._read_whole = set(), set()
+
+    def _drop_waveform_block(self) -> None:
+        self._waveform_block = self._lent = None
+        self._unlent = 0
+
+    def _waveforms_from_block(self, c: int, mask: np.ndarray | None) -> np.ndarray | None:
+        # Waveforms of channel c from the block (None: read its rows from the file instead).
+        # A whole channel is handed out as a view of the block, never copied: one allocation
+        # for all channels is several times cheaper than one per channel (the kernel backs a
+        # big array with huge pages), and each part goes out once, so no two trains share
+        # memory; asked for again, it is read from the file. Once every part is out the block
+        # is dropped here (the trains keep it alive).
+        if self._waveform_block is None:
+            if not self._spikes().contiguous:
+                return None
+            if not self._asked - {c}:
+                self._asked.add(c)
+                if mask is None:
+                    self._read_whole.add(c)
+                return None
+            # a second channel's waveforms: loading channel after channel is coming, and one
+            # sequential read of the window's rows costs less than a few point selections
+            self._load_waveform_block()
+            if self._unlent == 0:  # every channel with spikes was loaded whole already
+                self._drop_waveform_block()
+                return None
+        if self._lent[c]:
+            return None
+        offsets = self._spikes().offsets()
+        part = self._waveform_block[offsets[c] : offsets[c + 1]]
+        if mask is not None:
+            return part[mask]  # a copy: the block keeps the channel's part for later loads
+        self._lent[c] = True
+        self._unlent -= 1
+        if self._unlent == 0:
+            self._drop_waveform_block()
+        return part
 
     def rescale_waveforms_to_float(self, raw_waveforms: np.ndarray, dtype: Any = "float32",
                                    spike_channel_index: int = 0) -> np.ndarray:
@@ -452,16 +592,15 @@ class CLRawIO(BaseRawIO):
     def _all_waveforms(self) -> Iterator[None]:
         # Loading every channel's waveforms one point selection at a time costs ~30x more than
         # one sequential read of the window's rows, so an eager load reads them all at once.
-        where = self._spikes().where
-        if self._spike_table is None or isinstance(where, np.ndarray) or self._waveform_block is not None:
+        if self._spike_table is None or not self._spikes().contiguous or self._waveform_block is not None:
             yield
             return
-        self._waveform_block = (where[0], _read_field(self._spike_table.table, where, "samples", self.filename))
+        self._load_waveform_block()
         try:
             yield
         finally:
-            if not self._keep_waveform_block:
-                self._waveform_block = None
+            # what no train took (only if loading failed half way) is not kept
+            self._drop_waveform_block()
 
     # -- stims -------------------------------------------------------------------------------
 
@@ -571,19 +710,31 @@ class CLIO(CLRawIO, BaseFromRaw):
         >>> seg.spiketrains[0].load().waveforms is None             # doctest: +SKIP
         True
         """
-        eager_all = load_waveforms and not lazy and time_slice is None
-        preload = self._all_waveforms() if eager_all else nullcontext()
+        whole = not lazy and time_slice is None
+        preload = self._all_waveforms() if whole and load_waveforms else nullcontext()
         with preload:
-            seg = BaseFromRaw.read_segment(
-                self,
-                block_index=block_index,
-                seg_index=seg_index,
-                lazy=lazy,
-                signal_group_mode=signal_group_mode,
-                load_waveforms=load_waveforms and not lazy,
-                time_slice=time_slice,
-                strict_slicing=strict_slicing,
-            )
+            header = self.header
+            if whole:
+                # neo would make a proxy per spike train only to load it at once; the trains are
+                # built below instead, so neo's read_segment is shown no spike channel
+                self.header = {**header, "spike_channels": header["spike_channels"][:0]}
+            try:
+                seg = BaseFromRaw.read_segment(
+                    self,
+                    block_index=block_index,
+                    seg_index=seg_index,
+                    lazy=lazy,
+                    signal_group_mode=signal_group_mode,
+                    load_waveforms=load_waveforms and not lazy,
+                    time_slice=time_slice,
+                    strict_slicing=strict_slicing,
+                )
+            finally:
+                self.header = header
+            if whole:
+                for train in self._spike_trains(block_index, seg_index, load_waveforms):
+                    seg.spiketrains.append(train)
+                seg.check_relationships()
         if lazy:
             # Re-classing neo's proxies (subclasses that add only behaviour) is far cheaper than
             # building new ones: a SpikeTrainProxy costs about a millisecond in quantities.
@@ -596,6 +747,51 @@ class CLIO(CLRawIO, BaseFromRaw):
             for event in seg.events:
                 _annotate_stim_channels(event)
         return seg
+
+    def _spike_trains(self, block_index: int, seg_index: int, load_waveforms: bool) -> list[SpikeTrain]:
+        # Exactly what neo's SpikeTrainProxy(...).load(load_waveforms=...) gives for each
+        # channel over the whole segment, built directly: a proxy and its load redo the same
+        # unit arithmetic for every channel, and quantities parses a unit string (with ast)
+        # at nearly every step, ~0.3 ms per train, more than a train's data costs.
+        # test_neo_segment_fast_paths checks the trains equal loaded proxies in every attribute.
+        t_start = self.segment_t_start(block_index, seg_index) * pq.s
+        t_stop = self.segment_t_stop(block_index, seg_index) * pq.s
+        annotations_of = self.raw_annotations["blocks"][block_index]["segments"][seg_index]["spikes"]
+        units: dict[tuple[str, float, float], tuple[Any, Any, Any]] = {}
+        trains = []
+        for c, h in enumerate(self.header["spike_channels"]):
+            key = (str(h["wf_units"]), float(h["wf_sampling_rate"]), float(h["wf_left_sweep"]))
+            if key not in units:
+                rate = h["wf_sampling_rate"] * pq.Hz
+                units[key] = (rate, (h["wf_left_sweep"] / rate).rescale("s"), ensure_signal_units(h["wf_units"]))
+            rate, left_sweep, wf_units = units[key]
+            annotations = dict(annotations_of[c])
+            array_annotations = {k: np.asarray(v) for k, v in annotations.pop("__array_annotations__").items()}
+            annotations = check_annotations(annotations)
+            annotations.setdefault("file_origin", str(self.source_name()))
+            times = self.rescale_spike_timestamp(
+                self.get_spike_timestamps(block_index, seg_index, c, None, None), dtype="float64"
+            )
+            waveforms = None
+            if load_waveforms:
+                raw = self.get_spike_raw_waveforms(block_index, seg_index, c, None, None)
+                waveforms = pq.Quantity(self.rescale_waveforms_to_float(raw, dtype="float32", spike_channel_index=c),
+                                        units=wf_units, dtype="float32")
+            train = SpikeTrain(
+                times,
+                t_stop,
+                units="s",
+                dtype="float64",
+                t_start=t_start,
+                # each train its own, as each proxy gives its own
+                sampling_rate=rate.copy(),
+                waveforms=waveforms,
+                left_sweep=left_sweep.copy(),
+                **annotations,
+            )
+            train.array_annotate(**{k: v for k, v in array_annotations.items() if v.ndim == 1})
+            trains.append(train)
+        return trains
 
 
 def read_segment(view: RecordingView, lazy: bool = True, *, waveforms: bool = True, signals: bool = True) -> Segment:
@@ -612,7 +808,9 @@ def read_segment(view: RecordingView, lazy: bool = True, *, waveforms: bool = Tr
         spikes' timestamp and channel columns once (for the per-channel counts) and nothing else.
     waveforms
         Whether spike trains carry their waveforms (for a lazy segment: the default of
-        ``load()``).
+        ``load()``). The trains' waveforms are parts of one array holding all of the window's
+        (no two trains share any), so one train kept alive keeps that whole array; copy its
+        ``waveforms`` to keep only its own.
     signals
         Whether to include the AnalogSignal of the samples.
 
