@@ -3,6 +3,7 @@
 Examples
 --------
 >>> ts, ch = read_spike_frames(recording.view())          # doctest: +SKIP
+>>> chosen, ts, ch = selected_spike_frames("PSTH", recording.view(), [0, 3])   # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from cldata.errors import ParameterError
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.format.reader import RecordingView
 
-__all__ = ["channel_selection", "read_spike_frames", "check_values", "channel_list_problem", "CHANNELS", "NUMBER"]
+__all__ = ["channel_selection", "read_spike_frames", "selected_spike_frames", "check_values", "channel_list_problem", "CHANNELS", "NUMBER"]
 
 #: parameter type of a channel list (``None``: every channel)
 CHANNELS = (list, tuple, type(None))
@@ -76,3 +77,24 @@ def read_spike_frames(view: RecordingView, channels: np.ndarray | None = None) -
         order = np.argsort(ts, kind="stable")
         ts, ch = ts[order], ch[order]
     return ts, ch
+
+
+def selected_spike_frames(
+    owner: str, view: RecordingView, channels: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The analysed channels (an analysis' ``channels`` parameter checked, or all) and their
+    spikes: ``(chosen, frames, spike channels)``, as :func:`channel_selection` and
+    :func:`read_spike_frames` give them.
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        If a channel is not one of the recording's ``0 .. channel_count-1``.
+
+    Examples
+    --------
+    >>> chosen, ts, ch = selected_spike_frames("ISIHistogram", view, None)   # doctest: +SKIP
+    """
+    chosen = channel_selection(owner, channels, view.channel_count)
+    ts, ch = read_spike_frames(view, None if channels is None else chosen)
+    return chosen, ts, ch

@@ -43,9 +43,8 @@ from cldata.analysis.common import (
     CHANNELS,
     NUMBER,
     channel_list_problem,
-    channel_selection,
     check_values,
-    read_spike_frames,
+    selected_spike_frames,
 )
 from cldata.results import Data, PerChannelValue, TimeSeries
 
@@ -150,8 +149,7 @@ class StimulusTriggeredHistogram(Analysis):
         view = recording.view()
         fps = view.frames_per_second
         start, stop = view.clipped_window
-        chosen = channel_selection(self.name, p["channels"], view.channel_count)
-        ts, ch = read_spike_frames(view, None if p["channels"] is None else chosen)
+        chosen, ts, ch = selected_spike_frames(self.name, view, p["channels"])
 
         pre, bin_ms, response = float(p["pre_ms"]), float(p["bin_ms"]), float(p["response_ms"])
         n_bins = max(1, math.ceil((pre + float(p["post_ms"])) / bin_ms - 1e-9))

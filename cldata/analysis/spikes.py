@@ -27,9 +27,9 @@ from cldata.analysis.common import (
     CHANNELS,
     NUMBER,
     channel_list_problem,
-    channel_selection,
     check_values,
     read_spike_frames,
+    selected_spike_frames,
 )
 from cldata.results import PerChannelValue, SingleValue, TimeSeries
 
@@ -173,8 +173,7 @@ class ISIHistogram(Analysis):
 
     def compute(self, recording: RecordingHandle) -> list[AnalysisResult]:
         view = recording.view()
-        chosen = channel_selection(self.name, self.parameters["channels"], view.channel_count)
-        ts, ch = read_spike_frames(view, None if self.parameters["channels"] is None else chosen)
+        chosen, ts, ch = selected_spike_frames(self.name, view, self.parameters["channels"])
         isi, _ = _isis(ts, ch, view.frames_per_second)
         bin_ms, max_ms = float(self.parameters["bin_ms"]), float(self.parameters["max_ms"])
         n_bins = max(1, math.ceil(max_ms / bin_ms - 1e-9))

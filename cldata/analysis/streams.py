@@ -62,9 +62,8 @@ from cldata.analysis.base import Analysis, register_analysis
 from cldata.analysis.common import (
     CHANNELS,
     channel_list_problem,
-    channel_selection,
     check_values,
-    read_spike_frames,
+    selected_spike_frames,
 )
 from cldata.errors import ParameterError
 from cldata.results import Data, SingleValue, TimeSeries
@@ -196,8 +195,7 @@ class StreamSpikeSummary(Analysis):
         view = recording.view()
         fps = view.frames_per_second
         start, stop = view.clipped_window
-        chosen = channel_selection(self.name, p["channels"], view.channel_count)
-        ts, _ = read_spike_frames(view, None if p["channels"] is None else chosen)
+        chosen, ts, _ = selected_spike_frames(self.name, view, p["channels"])
 
         stream = recording.data_streams.get(p["stream"])
         if stream is None and p["stream"] in view.data_streams:
