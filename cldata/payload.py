@@ -39,6 +39,12 @@ def _array_annotations(obj: Any) -> dict[str, Any]:
     return {str(k): np.asarray(v) for k, v in (getattr(obj, "array_annotations", None) or {}).items()}
 
 
+def _tagged(tag: str, value: Any, **fields: Any) -> dict[str, Any]:
+    # every neo object keeps its name and annotations beside its own fields
+    return {TAG: tag, **fields, "name": value.name, "annotations": _annotations(value),
+            "array_annotations": _array_annotations(value)}
+
+
 def to_plain_payload(value: Any) -> Any:
     """Turn neo objects (anywhere inside dicts and lists) into tagged plain dicts.
 
@@ -48,56 +54,20 @@ def to_plain_payload(value: Any) -> Any:
         For a neo object of a type cldata does not store (Block, Segment, Group, ...).
     """
     if isinstance(value, neo.AnalogSignal):
-        return {
-            TAG: "neo.AnalogSignal",
-            "signal": pq.Quantity(value.magnitude, value.units),
-            "sampling_rate": value.sampling_rate,
-            "t_start": value.t_start,
-            "name": value.name,
-            "annotations": _annotations(value),
-            "array_annotations": _array_annotations(value),
-        }
+        return _tagged("neo.AnalogSignal", value, signal=pq.Quantity(value.magnitude, value.units),
+                       sampling_rate=value.sampling_rate, t_start=value.t_start)
     if isinstance(value, neo.IrregularlySampledSignal):
-        return {
-            TAG: "neo.IrregularlySampledSignal",
-            "times": value.times,
-            "signal": pq.Quantity(value.magnitude, value.units),
-            "name": value.name,
-            "annotations": _annotations(value),
-            "array_annotations": _array_annotations(value),
-        }
+        return _tagged("neo.IrregularlySampledSignal", value, times=value.times,
+                       signal=pq.Quantity(value.magnitude, value.units))
     if isinstance(value, neo.SpikeTrain):
-        return {
-            TAG: "neo.SpikeTrain",
-            "times": pq.Quantity(value.magnitude, value.units),
-            "t_start": value.t_start,
-            "t_stop": value.t_stop,
-            "waveforms": value.waveforms,
-            "sampling_rate": value.sampling_rate,
-            "left_sweep": value.left_sweep,
-            "name": value.name,
-            "annotations": _annotations(value),
-            "array_annotations": _array_annotations(value),
-        }
+        return _tagged("neo.SpikeTrain", value, times=pq.Quantity(value.magnitude, value.units),
+                       t_start=value.t_start, t_stop=value.t_stop, waveforms=value.waveforms,
+                       sampling_rate=value.sampling_rate, left_sweep=value.left_sweep)
     if isinstance(value, neo.Event):
-        return {
-            TAG: "neo.Event",
-            "times": value.times,
-            "labels": [str(x) for x in value.labels],
-            "name": value.name,
-            "annotations": _annotations(value),
-            "array_annotations": _array_annotations(value),
-        }
+        return _tagged("neo.Event", value, times=value.times, labels=[str(x) for x in value.labels])
     if isinstance(value, neo.Epoch):
-        return {
-            TAG: "neo.Epoch",
-            "times": value.times,
-            "durations": value.durations,
-            "labels": [str(x) for x in value.labels],
-            "name": value.name,
-            "annotations": _annotations(value),
-            "array_annotations": _array_annotations(value),
-        }
+        return _tagged("neo.Epoch", value, times=value.times, durations=value.durations,
+                       labels=[str(x) for x in value.labels])
     if isinstance(value, neo.core.baseneo.BaseNeo):
         raise UnsupportedValueError(
             f"cannot store a neo.{type(value).__name__} as a payload; store its signals, "
