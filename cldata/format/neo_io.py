@@ -242,9 +242,9 @@ class _SpikeIndex:
         """Every grouped spike's waveform, in the grouped order (channel ``c``: ``offsets[c]:offsets[c+1]``).
 
         Only for a contiguous window. One pass of whole-record reads; each chunk is sorted by
-        channel and its runs copied to their channels' places, so the block is written in 64
-        sequential streams and the table is never held twice (reading it all, then gathering
-        each channel's rows from it, costs twice the time and twice the memory).
+        channel and its runs copied to their channels' places, so the block is written in one
+        sequential stream per channel and the table is never held twice (reading it all, then
+        gathering each channel's rows from it, costs twice the time and twice the memory).
         """
         _, rows, offsets = self._group()
         table = self.table.table
