@@ -205,7 +205,7 @@ from cldata.errors import (
 from cldata.format.codec import decode_span
 from cldata.format.journal import FRAME, MAGIC, MAX_RECORD, decode_record, journal_path
 from cldata.format.layout import UV_PER_SAMPLE_UNIT
-from cldata.format.reader import RecordingView
+from cldata.format.reader import RecordingView, samples_to_uV
 from cldata.format.writer import attrs_from_journal
 from cldata.locking import is_locked_fd
 from cldata.queries.streams import matching_stream_names
@@ -293,10 +293,7 @@ class Samples(NamedTuple):
 
     def scaled(self) -> np.ndarray:
         """The samples in µV as float32, as ``RecordingView.read_samples(scaled=True)`` gives them."""
-        # The same arithmetic as the reader (float32 × float32 scale), so the values are
-        # bit-identical to reading the same frames from the finished file; there is no
-        # shared helper in cldata.format.reader to call, and tests pin the equality.
-        return self.samples.astype(np.float32) * np.float32(self.uV_per_sample_unit)
+        return samples_to_uV(self.samples, self.uV_per_sample_unit)
 
 
 @dataclass(frozen=True)

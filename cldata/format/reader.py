@@ -44,9 +44,21 @@ from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS
 from cldata.format.streams import DataStreamCollection, DataStreamView
 from cldata.timebase import to_window
 
-__all__ = ["RecordingView", "open_hdf5", "hdf5_reason"]
+__all__ = ["RecordingView", "open_hdf5", "hdf5_reason", "samples_to_uV"]
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def samples_to_uV(samples: np.ndarray, uV_per_sample_unit: float) -> np.ndarray:  # noqa: N802 - the unit's name
+    """Raw int16 samples in µV, as float32 (the one conversion every reader of samples uses,
+    so that samples read live and from the finished file are bit-identical).
+
+    Examples
+    --------
+    >>> samples_to_uV(np.array([[10, -2]], dtype=np.int16), 0.25)
+    array([[ 2.5, -0.5]], dtype=float32)
+    """
+    return samples.astype(np.float32) * np.float32(uV_per_sample_unit)
 
 
 def _has_hdf5_signature(path: Path) -> bool:
@@ -385,7 +397,7 @@ class RecordingView:
         if channels is not None:
             block = block[:, np.asarray(channels)]
         if scaled:
-            return block.astype(np.float32) * np.float32(self.uV_per_sample_unit)
+            return samples_to_uV(block, self.uV_per_sample_unit)
         return block
 
     def segment(self, lazy: bool = True, **kwargs: Any):
