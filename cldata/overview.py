@@ -69,7 +69,9 @@ from __future__ import annotations
 
 import numbers
 import os
+import queue
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -102,15 +104,16 @@ __all__ = [
 FORMAT_NAME = "cldata-overview"
 FORMAT_VERSION = 1
 
-_CHUNK_FRAMES = 1 << 17  # frames per step of the writer (spikes read, levels appended): 5 s at 25 kHz
-_PIECE_BYTES = 1 << 22  # samples per read while building (4 MiB): large enough for the disk to stream
-_ARRAY_CHUNK_BYTES = 1 << 18  # HDF5 chunk of a level array: one writer step of level 0 (whole-chunk writes)
+_CHUNK_FRAMES = 1 << 18  # frames per step of the writer (spikes read, levels appended): 10 s at 25 kHz
+_PIECE_BYTES = 1 << 22  # samples per read when binning raw samples for a request (4 MiB)
+# samples per read while building (2 MiB): the piece and its reductions stay in the CPU's caches
+# (1-2 MiB measured best; 4 MiB is 20 % slower), and per-call costs (HDF5, numpy, Python's lock) stay small
+_BUILD_PIECE_BYTES = 1 << 21
+# numpy's ufunc buffer (elements) in the build's workers: at or below the kernel's contiguous runs,
+# so that numpy calls the loops on the operands in place instead of copying them through buffers
+_KERNEL_BUFSIZE = 1024
+_ARRAY_CHUNK_BYTES = 1 << 18  # HDF5 chunk of a level array: a writer step of level 0 is two (whole-chunk writes)
 _COUNT_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True)  # counts are mostly 0
-
-
-class _Stopped(Exception):
-    # another stage of the build failed: this one stops quietly
-    pass
 
 
 class _CountOverflow(Exception):
@@ -258,6 +261,77 @@ def _reduce_groups(ufunc: np.ufunc, x: np.ndarray, group: int) -> np.ndarray:
     return r.reshape(-1, ch) if group == 1 else ufunc.reduce(r.reshape(r.shape[0], group, ch), axis=1, dtype=x.dtype)
 
 
+class _ChunkWriter:
+    """Writes the rows of one level array a whole number of its chunks at a time.
+
+    HDF5 then writes each chunk once, straight from the rows given, instead of keeping a
+    partial chunk in its cache across many small appends; and there are fewer calls
+    (each costs tens of microseconds of Python). Rows wait here until a chunk is complete
+    or :meth:`flush`.
+
+    A zlib-compressed array (the spike counts) is written chunk by chunk with HDF5's
+    direct chunk write when PyTables has it (3.10+): the chunk is shuffled and deflated
+    here, exactly as HDF5's filters would (the same bytes), but by Python's zlib at about
+    twice the speed, and outside HDF5's global lock, which the reads of the recording
+    then do not wait for. The array is given its final length up front (chunks not yet
+    written are not stored); :meth:`flush` pads the last chunk as HDF5 does (zeros).
+    """
+
+    def __init__(self, array: tables.EArray, n_rows: int, lock: threading.Lock):
+        self.array = array
+        self.n_rows = n_rows
+        self.lock = lock
+        self.dtype = np.dtype(array.atom.dtype)
+        self.rows = int(array.chunkshape[0])
+        self.parts: list[np.ndarray] = []
+        self.n = 0
+        self.written = 0
+        f = array.filters
+        self.level = int(f.complevel)
+        self.direct = (self.level > 0 and f.complib == "zlib" and not (f.bitshuffle or f.fletcher32)
+                       and f.least_significant_digit is None and hasattr(array, "write_chunk"))
+        self.shuffle = bool(f.shuffle) and self.dtype.itemsize > 1
+        if self.direct and n_rows:
+            with lock:
+                array.truncate(n_rows)
+
+    def add(self, x: np.ndarray) -> None:
+        if x.shape[0]:
+            self.parts.append(x)
+            self.n += x.shape[0]
+            if self.n >= self.rows:
+                self._write(self.n // self.rows * self.rows)
+
+    def _encode(self, rows: np.ndarray) -> bytes:
+        if rows.shape[0] < self.rows:  # the last, partial chunk: stored whole
+            rows = np.concatenate([rows, np.zeros((self.rows - rows.shape[0],) + rows.shape[1:], rows.dtype)])
+        raw = np.ascontiguousarray(rows).view(np.uint8)
+        if self.shuffle:  # HDF5's shuffle: the first byte of every value, then the second, ...
+            raw = np.ascontiguousarray(raw.reshape(-1, self.dtype.itemsize).T)
+        return zlib.compress(raw, self.level)
+
+    def _write(self, n: int) -> None:
+        x = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
+        rows = x[:n].astype(self.dtype, copy=False)
+        if self.direct:
+            for r in range(0, n, self.rows):
+                chunk = self._encode(rows[r:r + self.rows])
+                with self.lock:
+                    self.array.write_chunk((self.written + r,) + (0,) * (rows.ndim - 1), chunk)
+        else:
+            with self.lock:
+                self.array.append(rows)
+        self.written += n
+        self.parts = [x[n:]] if n < x.shape[0] else []
+        self.n = x.shape[0] - n
+
+    def flush(self) -> None:
+        if self.n:
+            self._write(self.n)
+        if self.written != self.n_rows:  # pragma: no cover - a bug, not a user error
+            raise AssertionError(f"{self.array._v_pathname}: {self.written} rows written, expected {self.n_rows}")
+
+
 class _LevelCascade:
     """Appends blocks to each level's arrays and reduces ``factor`` of them into the next level.
 
@@ -266,9 +340,9 @@ class _LevelCascade:
     them into the level above's last (short) block.
     """
 
-    def __init__(self, arrays: list[tuple[tables.EArray, ...]], factor: int, ufuncs: tuple[np.ufunc, ...],
-                 check: Callable[[int, tuple], None] | None = None):
-        self.arrays = arrays
+    def __init__(self, arrays: list[tuple[tables.EArray, ...]], n_rows: list[int], factor: int,
+                 ufuncs: tuple[np.ufunc, ...], lock: threading.Lock, check: Callable[[int, tuple], None] | None = None):
+        self.writers = [tuple(_ChunkWriter(a, n, lock) for a in level) for level, n in zip(arrays, n_rows)]
         self.factor = factor
         self.ufuncs = ufuncs
         self.check = check
@@ -277,9 +351,9 @@ class _LevelCascade:
     def push(self, level: int, parts: tuple[np.ndarray, ...]) -> None:
         if self.check is not None:
             self.check(level, parts)
-        for array, part in zip(self.arrays[level], parts):
-            array.append(part.astype(array.atom.dtype, copy=False))
-        if level + 1 >= len(self.arrays):
+        for writer, part in zip(self.writers[level], parts):
+            writer.add(part)
+        if level + 1 >= len(self.writers):
             return
         pending = self.pending[level]
         if pending is not None:
@@ -290,57 +364,70 @@ class _LevelCascade:
             self.push(level + 1, tuple(_reduce_groups(u, p[:whole], self.factor) for u, p in zip(self.ufuncs, parts)))
 
     def finish(self) -> None:
-        for level in range(len(self.arrays) - 1):
+        for level in range(len(self.writers) - 1):
             pending = self.pending[level]
             self.pending[level] = None
             if pending is not None and pending[0].shape[0]:
                 self.push(level + 1, tuple(u.reduce(p, axis=0, keepdims=True, dtype=p.dtype)
                                            for u, p in zip(self.ufuncs, pending)))
+        for writers in self.writers:
+            for writer in writers:
+                writer.flush()
 
 
 class _BlockMinMax:
-    """Per-block (``base`` frames) min and max of samples, fast.
+    """Per-block (``base`` frames) min and max of the samples in one read buffer, fast.
 
     ``np.min(x.reshape(-1, base, channels), axis=1)`` runs numpy's inner loop over one
-    row of ``channels`` values at a time, which costs more than the comparisons. When
-    ``base`` is even, the first steps instead compare the first and second halves of each
-    block (contiguous runs of ``base/2 * channels`` values: long vectorised loops), a few
-    blocks at a time so that the halves stay in the CPU cache; the last few frames of
-    each block are then reduced by numpy's reduction. One instance per thread (it owns
-    its scratch buffers).
+    row of ``channels`` values at a time, which costs more than the comparisons. Instead
+    each step compares the first half of every block with its second half (runs of
+    ``frames/2 * channels`` values: long vectorised loops), halving the frames of a block
+    until one is left; the odd frame of an odd count is folded into the first. The min
+    and max chains take their steps in turn, so that the second finds the buffer still
+    in the CPU's cache, where (with a buffer of a few MiB) every step runs. The steps' views
+    are made once per buffer and length (a "plan"): a piece then costs a dozen ufunc
+    calls and no other Python, whose overhead otherwise matters as much as the
+    arithmetic (and it leaves Python's lock to the threads reading and writing).
+    One instance per thread and buffer.
     """
 
-    _SUB_BLOCKS = 128  # blocks per cache-sized piece: 1 MiB of 64-channel int16 samples
+    def __init__(self, buf: np.ndarray, base: int):
+        self.buf = buf
+        self.base = base
+        self._plans: dict[int, tuple[list[tuple[np.ufunc, np.ndarray, np.ndarray, np.ndarray]],
+                                     np.ndarray, np.ndarray]] = {}
 
-    def __init__(self, base: int, channels: int, dtype: np.dtype):
-        self.base, self.channels = base, channels
-        steps, frames = 0, base
-        while frames % 2 == 0 and frames > 4 and steps < 4:  # halve down to 4+ frames a block
-            frames //= 2
-            steps += 1
-        self.widths = [channels * (base >> (t + 1)) for t in range(steps)]
-        self.scratch = [(np.empty((self._SUB_BLOCKS, w), dtype), np.empty((self._SUB_BLOCKS, w), dtype))
-                        for w in self.widths]
+    def _plan(self, n_blocks: int) -> tuple[list[tuple[np.ufunc, np.ndarray, np.ndarray, np.ndarray]],
+                                              np.ndarray, np.ndarray]:
+        ch, dtype = self.buf.shape[1], self.buf.dtype
+        rows = self.buf[: n_blocks * self.base].reshape(n_blocks, self.base * ch)
+        outs = (np.empty((n_blocks, ch), dtype), np.empty((n_blocks, ch), dtype))
+        chains = []
+        for ufunc, out in zip((np.minimum, np.maximum), outs):
+            calls, x, frames = [], rows, self.base
+            while frames > 1:
+                half = frames // 2
+                y = out if half == 1 else np.empty((n_blocks, half * ch), dtype)
+                calls.append((ufunc, x[:, : half * ch], x[:, half * ch: 2 * half * ch], y))
+                if frames % 2:
+                    calls.append((ufunc, y[:, :ch], x[:, 2 * half * ch:], y[:, :ch]))
+                x, frames = y, half
+            chains.append(calls)
+        plan = [call for pair in zip(*chains) for call in pair]
+        return plan, outs[0], outs[1]
 
-    def __call__(self, x: np.ndarray, out_min: np.ndarray, out_max: np.ndarray) -> None:
-        """Blocks of ``x`` (a whole number of blocks) into ``out_min``/``out_max`` (one row per block)."""
-        n_blocks, ch = x.shape[0] // self.base, self.channels
-        if not self.widths:
-            r = x.reshape(n_blocks, self.base, ch)
-            np.minimum.reduce(r, axis=1, out=out_min)
-            np.maximum.reduce(r, axis=1, out=out_max)
-            return
-        rows = x.reshape(n_blocks, self.base * ch)
-        for i in range(0, n_blocks, self._SUB_BLOCKS):
-            j = min(n_blocks, i + self._SUB_BLOCKS)
-            lo = hi = rows[i:j]
-            for w, (smin, smax) in zip(self.widths, self.scratch):
-                nlo, nhi = smin[: j - i], smax[: j - i]
-                np.minimum(lo[:, :w], lo[:, w:], out=nlo)
-                np.maximum(hi[:, :w], hi[:, w:], out=nhi)
-                lo, hi = nlo, nhi
-            np.minimum.reduce(lo.reshape(j - i, -1, ch), axis=1, out=out_min[i:j])
-            np.maximum.reduce(hi.reshape(j - i, -1, ch), axis=1, out=out_max[i:j])
+    def __call__(self, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+        """Min and max (``(n_blocks, channels)`` each) of the first ``n_blocks`` blocks of the buffer.
+
+        The arrays returned are the plan's own: overwritten by the next call.
+        """
+        plan = self._plans.get(n_blocks)
+        if plan is None:
+            plan = self._plans[n_blocks] = self._plan(n_blocks)
+        calls, lo, hi = plan
+        for ufunc, a, b, out in calls:
+            ufunc(a, b, out=out)
+        return lo, hi
 
 
 def _source_spikes(view: RecordingView) -> EventTable | None:
@@ -433,7 +520,7 @@ def build_overview(
 ) -> Path:
     """Build the overview of a recording's samples and spikes into the HDF5 file ``path``.
 
-    One sequential pass reads the samples in pieces of 4 MiB (memory stays bounded by a
+    One sequential pass reads the samples in pieces of 2 MiB (memory stays bounded by a
     few pieces and chunks, never the recording) and the spike table's ``timestamp`` and
     ``channel`` columns ``chunk_frames`` at a time, computing every level in the same
     pass. The
@@ -533,7 +620,8 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
     # whole spike blocks in each chunk: only the last chunk has a short block
     chunk_frames = -(-chunk_frames // spike_block0) * spike_block0
 
-    with tables.open_file(str(tmp), mode="w", title="cldata overview") as h5:
+    # no chunk cache: every chunk is written whole, once (a cache would only copy it)
+    with tables.open_file(str(tmp), mode="w", title="cldata overview", chunk_cache_size=0) as h5:
         root = h5.root._v_attrs
         for key, value in {
             "format": FORMAT_NAME, "version": FORMAT_VERSION, "frames_per_second": fps,
@@ -584,10 +672,14 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
             if count_dtypes[i] == np.uint16 and parts[0].size and int(parts[0].max()) > 0xFFFF:
                 raise _CountOverflow
 
-        minmax = _LevelCascade(sample_arrays, factor, (np.minimum, np.maximum))
-        counts = _LevelCascade(count_arrays, factor, (np.add,), check=check_counts)  # uint32 in, uint32 out
+        # one HDF5 call at a time, whichever thread and file (the library may not be thread-safe)
+        io_lock = threading.Lock()
+        minmax = _LevelCascade(sample_arrays, [-(-n_samples // (base * factor**lv)) for lv in range(n_sample_levels)],
+                               factor, (np.minimum, np.maximum), io_lock)
+        counts = _LevelCascade(count_arrays, [-(-spike_frames // (spike_block0 * factor**i)) for i in range(n_spike_levels)],
+                               factor, (np.add,), io_lock, check=check_counts)  # uint32 in, uint32 out
         _one_pass(samples, events, n_samples, spike_frames, chunk_frames, base, spike_block0, channels, dtype,
-                  minmax if n_sample_levels else None, counts if n_spike_levels else None, threads)
+                  minmax if n_sample_levels else None, counts if n_spike_levels else None, threads, io_lock)
         minmax.finish()
         counts.finish()
         for level, arrays in enumerate(sample_arrays):
@@ -598,41 +690,43 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
 
 def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_samples: int, spike_frames: int,
               chunk_frames: int, base: int, spike_block: int, channels: int, dtype: np.dtype,
-              minmax: _LevelCascade | None, counts: _LevelCascade | None, threads: int | None) -> None:
+              minmax: _LevelCascade | None, counts: _LevelCascade | None, threads: int | None,
+              io_lock: threading.Lock) -> None:
     """Read the recording once, in order, feeding level 0 of both pyramids.
 
-    ``threads`` workers take turns reading the next piece of samples (4 MiB; one read at
-    a time, in file order, so that the disk sees one sequential read) and each reduces
-    the piece it read to level-0 blocks (a cache-sized part at a time), while the others
-    read or compute (HDF5 and numpy release Python's lock). A writer
-    thread (this one) puts the pieces back in order, counts spikes, reduces the coarser
-    levels and appends them to the overview file, a chunk (``chunk_frames``) at a time.
+    ``threads`` workers take turns reading the next piece of samples (2 MiB; one read
+    at a time, in file order, so that the disk sees one sequential read) and each
+    reduces the piece it read to level-0 blocks while the others read or compute (HDF5
+    and numpy release Python's lock). A writer thread (this one) puts the pieces back in
+    order, counts spikes, reduces the coarser levels and appends them to the overview
+    file, a chunk (``chunk_frames``) at a time. The threads hand over work through
+    ``queue.SimpleQueue`` (C, a few hundred nanoseconds an item: thousands of pieces
+    per recording), which also bounds the pieces computed ahead (memory): a worker takes
+    a token before claiming a piece, the writer gives it back when it takes the piece.
     """
     workers = max(1, threads if threads is not None else min(8, os.cpu_count() or 1))
-    piece = max(base, _PIECE_BYTES // (channels * dtype.itemsize) // base * base)
+    piece = max(base, _BUILD_PIECE_BYTES // (channels * dtype.itemsize) // base * base)
     n_pieces = -(-n_samples // piece) if minmax is not None else 0
-    read_lock = threading.Lock()  # one reader of the recording at a time (and in order)
-    ready = threading.Condition()
-    results: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    state = {"next": 0, "written": 0}
-    failure: list[BaseException] = []
-    ahead = 8 * workers  # pieces computed but not yet written: bounds memory
+    tokens: queue.SimpleQueue[bool] = queue.SimpleQueue()
+    for _ in range(max(4 * workers, 2 * -(-chunk_frames // piece))):  # at least a writer step ahead
+        tokens.put(True)
+    done: queue.SimpleQueue[tuple[int, Any, Any]] = queue.SimpleQueue()  # (piece, min, max) or (-1, error, None)
+    claimed = [0]  # pieces claimed by the workers, in order (under io_lock)
+    stop = [False]  # the writer is done, or failed: the workers leave the tokens they find
 
     def work() -> None:
-        kernel = _BlockMinMax(base, channels, dtype)
-        buf = np.empty((min(piece, n_samples), channels), dtype=dtype)
         try:
-            while True:
-                with ready:
-                    while not failure and state["next"] - state["written"] >= ahead:
-                        ready.wait(0.1)
-                    if failure:
-                        return
-                with read_lock:
-                    p = state["next"]
+            # unbuffered ufunc loops: numpy would otherwise copy the kernel's strided
+            # operands to buffers (a setting of this thread only)
+            np.setbufsize(_KERNEL_BUFSIZE)
+            buf = np.empty((min(piece, n_samples), channels), dtype=dtype)
+            kernel = _BlockMinMax(buf, base)
+            while tokens.get() and not stop[0]:
+                with io_lock:  # one reader of the recording at a time, in order
+                    p = claimed[0]
                     if p >= n_pieces:
                         return
-                    state["next"] = p + 1
+                    claimed[0] = p + 1
                     a = p * piece
                     m = min(n_samples, a + piece) - a
                     samples.read(a, a + m, out=buf[:m])
@@ -640,30 +734,27 @@ def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_sample
                 out_min = np.empty((-(-m // base), channels), dtype=dtype)
                 out_max = np.empty_like(out_min)
                 if whole:
-                    kernel(buf[: whole * base], out_min[:whole], out_max[:whole])
+                    out_min[:whole], out_max[:whole] = kernel(whole)
                 if whole * base < m:  # the samples' last, short block
                     buf[whole * base:m].min(axis=0, out=out_min[whole])
                     buf[whole * base:m].max(axis=0, out=out_max[whole])
-                with ready:
-                    results[p] = (out_min, out_max)
-                    ready.notify_all()
+                done.put((p, out_min, out_max))
         except BaseException as exc:
-            with ready:
-                failure.append(exc)
-                ready.notify_all()
+            done.put((-1, exc, None))
+
+    computed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def take(p: int) -> tuple[np.ndarray, np.ndarray]:
-        with ready:
-            while p not in results and not failure:
-                ready.wait(0.1)
-            if failure:
-                raise _Stopped
-            state["written"] = p + 1
-            ready.notify_all()
-            return results.pop(p)
+        while p not in computed:
+            q, lo, hi = done.get()
+            if q < 0:
+                raise lo
+            computed[q] = (lo, hi)
+        tokens.put(True)
+        return computed.pop(p)
 
     cursor = _SpikeCursor(events) if events is not None and counts is not None else None
-    pool = [threading.Thread(target=work, name=f"cldata-overview-{i}", daemon=True) for i in range(workers)]
+    pool = [threading.Thread(target=work, name=f"cldata-overview-{i}", daemon=True) for i in range(n_pieces and workers)]
     for t in pool:
         t.start()
     try:
@@ -683,28 +774,19 @@ def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_sample
                 n_blocks = -(-(end - a) // spike_block)
                 c = np.zeros((n_blocks, channels), dtype=np.uint32)  # calloc: pages of zeros cost nothing
                 if cursor is not None:
-                    with read_lock:
+                    with io_lock:
                         ts, ch = cursor.take(a, end)
                     if ts.size:
                         ok = ch < channels  # (a channel beyond channel_count: not a CL recording's)
                         idx = (ts - a) // spike_block * channels + ch.astype(np.int64)
                         np.add.at(c.reshape(-1), idx if ok.all() else idx[ok], 1)  # few spikes: no dense pass
                 counts.push(0, (c,))
-    except _Stopped:
-        pass
-    except BaseException as exc:
-        with ready:
-            failure.append(exc)
-            ready.notify_all()
     finally:
-        with ready:
-            if not failure:
-                state["written"] = n_pieces
-            ready.notify_all()
+        stop[0] = True
+        for _ in pool:  # wake the workers waiting for a token
+            tokens.put(False)
         for t in pool:
             t.join()
-    if failure:
-        raise failure[0]
 
 
 # -- reading -------------------------------------------------------------------------------

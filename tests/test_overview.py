@@ -416,7 +416,7 @@ def test_a_failed_build_leaves_no_file(recording, tmp_path, monkeypatch):
             raise OSError("disk full (simulated)")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(overview, "_PIECE_BYTES", 1 << 16)  # many pieces: fail half-way through
+    monkeypatch.setattr(overview, "_BUILD_PIECE_BYTES", 1 << 16)  # many pieces: fail half-way through
     monkeypatch.setattr(overview._BlockMinMax, "__call__", failing)
     with pytest.raises(OSError, match="disk full"):
         build_overview(recording["view"], target, chunk_frames=2000)
