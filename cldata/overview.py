@@ -67,6 +67,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 import queue
@@ -109,9 +110,7 @@ _PIECE_BYTES = 1 << 22  # samples per read when binning raw samples for a reques
 # samples per read while building (2 MiB): the piece and its reductions stay in the CPU's caches
 # (1-2 MiB measured best; 4 MiB is 20 % slower), and per-call costs (HDF5, numpy, Python's lock) stay small
 _BUILD_PIECE_BYTES = 1 << 21
-# numpy's ufunc buffer (elements) in the build's workers: at or below the kernel's contiguous runs,
-# so that numpy calls the loops on the operands in place instead of copying them through buffers
-_KERNEL_BUFSIZE = 1024
+_KERNEL_FAN_IN = 16  # sub-blocks reduced per step of the kernel (measured: 16 > 8 > 4 > halving > 32)
 _ARRAY_CHUNK_BYTES = 1 << 18  # HDF5 chunk of a level array: a writer step of level 0 is two (whole-chunk writes)
 _COUNT_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True)  # counts are mostly 0
 
@@ -379,42 +378,44 @@ class _BlockMinMax:
     """Per-block (``base`` frames) min and max of the samples in one read buffer, fast.
 
     ``np.min(x.reshape(-1, base, channels), axis=1)`` runs numpy's inner loop over one
-    row of ``channels`` values at a time, which costs more than the comparisons. Instead
-    each step compares the first half of every block with its second half (runs of
-    ``frames/2 * channels`` values: long vectorised loops), halving the frames of a block
-    until one is left; the odd frame of an odd count is folded into the first. The min
-    and max chains take their steps in turn, so that the second finds the buffer still
-    in the CPU's cache, where (with a buffer of a few MiB) every step runs. The steps' views
-    are made once per buffer and length (a "plan"): a piece then costs a dozen ufunc
-    calls and no other Python, whose overhead otherwise matters as much as the
-    arithmetic (and it leaves Python's lock to the threads reading and writing).
-    One instance per thread and buffer.
+    frame (``channels`` values) at a time, which costs more than the comparisons. Instead
+    each step reduces groups of up to ``_KERNEL_FAN_IN`` consecutive sub-blocks of every
+    block into one (``ufunc.reduce`` over the middle axis of ``(blocks, k, frames/k *
+    channels)``: inner loops over ``frames/k * channels`` contiguous values), so that a
+    block of 64 frames takes two steps (16, then 4) and the samples are read once per
+    chain. The min and max chains take their steps in turn, so that the second finds the
+    buffer still in the CPU's cache. The steps' views are made once per buffer and length
+    (a "plan"): a piece then costs four ufunc calls and no other Python. Few calls
+    matter as much as the arithmetic: each releases and retakes Python's lock, which
+    the other threads (reading, writing) then wait for or take. One instance per thread
+    and buffer.
     """
 
     def __init__(self, buf: np.ndarray, base: int):
         self.buf = buf
         self.base = base
-        self._plans: dict[int, tuple[list[tuple[np.ufunc, np.ndarray, np.ndarray, np.ndarray]],
-                                     np.ndarray, np.ndarray]] = {}
+        self._plans: dict[int, tuple[list[Callable[[], Any]], np.ndarray, np.ndarray]] = {}
 
-    def _plan(self, n_blocks: int) -> tuple[list[tuple[np.ufunc, np.ndarray, np.ndarray, np.ndarray]],
-                                              np.ndarray, np.ndarray]:
+    def _plan(self, n_blocks: int) -> tuple[list[Callable[[], Any]], np.ndarray, np.ndarray]:
         ch, dtype = self.buf.shape[1], self.buf.dtype
         rows = self.buf[: n_blocks * self.base].reshape(n_blocks, self.base * ch)
         outs = (np.empty((n_blocks, ch), dtype), np.empty((n_blocks, ch), dtype))
         chains = []
         for ufunc, out in zip((np.minimum, np.maximum), outs):
-            calls, x, frames = [], rows, self.base
+            calls: list[Callable[[], Any]] = []
+            x, frames = rows, self.base
             while frames > 1:
-                half = frames // 2
-                y = out if half == 1 else np.empty((n_blocks, half * ch), dtype)
-                calls.append((ufunc, x[:, : half * ch], x[:, half * ch: 2 * half * ch], y))
-                if frames % 2:
-                    calls.append((ufunc, y[:, :ch], x[:, 2 * half * ch:], y[:, :ch]))
-                x, frames = y, half
+                # the largest group that divides the frames left (all of them, when prime)
+                k = max([d for d in range(2, _KERNEL_FAN_IN + 1) if frames % d == 0] or [frames])
+                left = frames // k
+                y = out if left == 1 else np.empty((n_blocks, left * ch), dtype)
+                if k == 2:  # a binary ufunc beats a reduction of two
+                    calls.append(functools.partial(ufunc, x[:, : left * ch], x[:, left * ch:], out=y))
+                else:
+                    calls.append(functools.partial(ufunc.reduce, x.reshape(n_blocks, k, left * ch), axis=1, out=y))
+                x, frames = y, left
             chains.append(calls)
-        plan = [call for pair in zip(*chains) for call in pair]
-        return plan, outs[0], outs[1]
+        return [call for pair in zip(*chains) for call in pair], outs[0], outs[1]
 
     def __call__(self, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
         """Min and max (``(n_blocks, channels)`` each) of the first ``n_blocks`` blocks of the buffer.
@@ -425,8 +426,8 @@ class _BlockMinMax:
         if plan is None:
             plan = self._plans[n_blocks] = self._plan(n_blocks)
         calls, lo, hi = plan
-        for ufunc, a, b, out in calls:
-            ufunc(a, b, out=out)
+        for call in calls:
+            call()
         return lo, hi
 
 
@@ -716,9 +717,6 @@ def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_sample
 
     def work() -> None:
         try:
-            # unbuffered ufunc loops: numpy would otherwise copy the kernel's strided
-            # operands to buffers (a setting of this thread only)
-            np.setbufsize(_KERNEL_BUFSIZE)
             buf = np.empty((min(piece, n_samples), channels), dtype=dtype)
             kernel = _BlockMinMax(buf, base)
             while tokens.get() and not stop[0]:
