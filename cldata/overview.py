@@ -270,10 +270,11 @@ class _ChunkWriter:
 
     A zlib-compressed array (the spike counts) is written chunk by chunk with HDF5's
     direct chunk write when PyTables has it (3.10+): the chunk is shuffled and deflated
-    here, exactly as HDF5's filters would (the same bytes), but by Python's zlib at about
-    twice the speed, and outside HDF5's global lock, which the reads of the recording
-    then do not wait for. The array is given its final length up front (chunks not yet
-    written are not stored); :meth:`flush` pads the last chunk as HDF5 does (zeros).
+    here as HDF5's filters would (the same bytes, given the same zlib; any reader of the
+    file sees the same filters and data), but by Python's zlib at about twice the speed,
+    and outside HDF5's global lock, which the reads of the recording then do not wait
+    for. The array is given its final length up front (chunks not yet written are not
+    stored); :meth:`flush` pads the last chunk as HDF5 does (zeros).
     """
 
     def __init__(self, array: tables.EArray, n_rows: int, lock: threading.Lock):
