@@ -113,6 +113,7 @@ _BUILD_PIECE_BYTES = 1 << 21
 _KERNEL_FAN_IN = 16  # sub-blocks reduced per step of the kernel (measured: 16 > 8 > 4 > halving > 32)
 _ARRAY_CHUNK_BYTES = 1 << 18  # HDF5 chunk of a level array: a writer step of level 0 is two (whole-chunk writes)
 _COUNT_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True)  # counts are mostly 0
+_DEFER_BYTES = 1 << 24  # chunks of a level kept back to be written together (per array; see _ChunkWriter)
 
 
 class _CountOverflow(Exception):
@@ -268,29 +269,39 @@ class _ChunkWriter:
     (each costs tens of microseconds of Python). Rows wait here until a chunk is complete
     or :meth:`flush`.
 
+    Complete chunks may also wait (``defer_bytes``: up to that many bytes, then all at
+    once, and the rest at :meth:`flush`), so that a level's chunks lie together in the
+    file: a request reads a few neighbouring chunks of one coarse level, which a cold
+    disk then serves in one read instead of one seek each. (HDF5's chunk cache did this
+    by accident; the overview file is written without one.)
+
     A zlib-compressed array (the spike counts) is written chunk by chunk with HDF5's
     direct chunk write when PyTables has it (3.10+): the chunk is shuffled and deflated
     here as HDF5's filters would (the same bytes, given the same zlib; any reader of the
     file sees the same filters and data), but by Python's zlib at about twice the speed,
     and outside HDF5's global lock, which the reads of the recording then do not wait
     for. The array is given its final length up front (chunks not yet written are not
-    stored); :meth:`flush` pads the last chunk as HDF5 does (zeros).
+    stored); the last chunk is padded as HDF5 pads it (zeros).
     """
 
-    def __init__(self, array: tables.EArray, n_rows: int, lock: threading.Lock):
+    def __init__(self, array: tables.EArray, n_rows: int, lock: threading.Lock, defer_bytes: int = 0):
         self.array = array
         self.n_rows = n_rows
         self.lock = lock
+        self.defer_bytes = defer_bytes
         self.dtype = np.dtype(array.atom.dtype)
         self.rows = int(array.chunkshape[0])
-        self.parts: list[np.ndarray] = []
+        self.parts: list[np.ndarray] = []  # rows not yet in a complete chunk
         self.n = 0
-        self.written = 0
+        self.done: list[Any] = []  # complete chunks not yet written: row arrays, or encoded chunks
+        self.done_bytes = 0
+        self.written = 0  # rows handed to done
         f = array.filters
         self.level = int(f.complevel)
         self.direct = (self.level > 0 and f.complib == "zlib" and not (f.bitshuffle or f.fletcher32)
                        and f.least_significant_digit is None and hasattr(array, "write_chunk"))
         self.shuffle = bool(f.shuffle) and self.dtype.itemsize > 1
+        self.stored = 0  # rows stored in the file
         if self.direct and n_rows:
             with lock:
                 array.truncate(n_rows)
@@ -300,7 +311,7 @@ class _ChunkWriter:
             self.parts.append(x)
             self.n += x.shape[0]
             if self.n >= self.rows:
-                self._write(self.n // self.rows * self.rows)
+                self._take(self.n // self.rows * self.rows)
 
     def _encode(self, rows: np.ndarray) -> bytes:
         if rows.shape[0] < self.rows:  # the last, partial chunk: stored whole
@@ -310,26 +321,41 @@ class _ChunkWriter:
             raw = np.ascontiguousarray(raw.reshape(-1, self.dtype.itemsize).T)
         return zlib.compress(raw, self.level)
 
-    def _write(self, n: int) -> None:
+    def _take(self, n: int) -> None:
+        """Move the first ``n`` waiting rows (whole chunks, or the last rows) to ``done``."""
         x = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
         rows = x[:n].astype(self.dtype, copy=False)
         if self.direct:
             for r in range(0, n, self.rows):
                 chunk = self._encode(rows[r:r + self.rows])
-                with self.lock:
-                    self.array.write_chunk((self.written + r,) + (0,) * (rows.ndim - 1), chunk)
+                self.done.append(chunk)
+                self.done_bytes += len(chunk)
         else:
-            with self.lock:
-                self.array.append(rows)
+            self.done.append(rows)
+            self.done_bytes += rows.nbytes
         self.written += n
         self.parts = [x[n:]] if n < x.shape[0] else []
         self.n = x.shape[0] - n
+        if self.done_bytes >= self.defer_bytes:
+            self._store()
+
+    def _store(self) -> None:
+        done, self.done, self.done_bytes = self.done, [], 0
+        with self.lock:
+            if self.direct:
+                for chunk in done:
+                    self.array.write_chunk((self.stored,) + (0,) * (len(self.array.shape) - 1), chunk)
+                    self.stored = min(self.n_rows, self.stored + self.rows)
+            elif done:
+                self.array.append(done[0] if len(done) == 1 else np.concatenate(done))
+                self.stored = int(self.array.nrows)
 
     def flush(self) -> None:
         if self.n:
-            self._write(self.n)
-        if self.written != self.n_rows:  # pragma: no cover - a bug, not a user error
-            raise AssertionError(f"{self.array._v_pathname}: {self.written} rows written, expected {self.n_rows}")
+            self._take(self.n)
+        self._store()
+        if self.written != self.n_rows or self.stored != self.n_rows:  # pragma: no cover - a bug
+            raise AssertionError(f"{self.array._v_pathname}: {self.stored} rows stored, expected {self.n_rows}")
 
 
 class _LevelCascade:
@@ -342,7 +368,10 @@ class _LevelCascade:
 
     def __init__(self, arrays: list[tuple[tables.EArray, ...]], n_rows: list[int], factor: int,
                  ufuncs: tuple[np.ufunc, ...], lock: threading.Lock, check: Callable[[int, tuple], None] | None = None):
-        self.writers = [tuple(_ChunkWriter(a, n, lock) for a in level) for level, n in zip(arrays, n_rows)]
+        # a level above the finest, or one of compressed chunks, is written in bursts
+        # (see _ChunkWriter): its chunks then lie together in the file
+        self.writers = [tuple(_ChunkWriter(a, n, lock, _DEFER_BYTES if i or a.filters.complevel else 0) for a in level)
+                        for i, (level, n) in enumerate(zip(arrays, n_rows))]
         self.factor = factor
         self.ufuncs = ufuncs
         self.check = check

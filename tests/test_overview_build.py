@@ -105,6 +105,7 @@ def test_pieces_steps_and_chunks_that_do_not_line_up(tmp_path, monkeypatch, piec
     """Pieces of samples (down to one block) across the writer's steps and the arrays' chunks."""
     monkeypatch.setattr(overview, "_BUILD_PIECE_BYTES", piece_bytes)
     monkeypatch.setattr(overview, "_ARRAY_CHUNK_BYTES", 1 << 9)  # many HDF5 chunks per level
+    monkeypatch.setattr(overview, "_DEFER_BYTES", piece_bytes * 3)  # chunks stored in bursts, and at the end
     path, x, ts, ch, span = make(tmp_path, 50_003, 3, n_spikes=400, seed=piece_bytes, extra=999)
     with cldata.RecordingView(path) as view:
         build_overview(view, tmp_path / "ov.h5", threads=2, **options)
@@ -183,7 +184,8 @@ def test_block_kernel(base, channels):
 
 @pytest.mark.parametrize("direct", [True, False])
 @pytest.mark.parametrize("n_rows", [0, 1, 99, 100, 101, 1234])
-def test_chunk_writer(tmp_path, monkeypatch, direct, n_rows):
+@pytest.mark.parametrize("defer_bytes", [0, 3000, 1 << 30])
+def test_chunk_writer(tmp_path, monkeypatch, direct, n_rows, defer_bytes):
     if not direct:
         monkeypatch.delattr(tables.Leaf, "write_chunk")
     rng = np.random.default_rng(n_rows)
@@ -194,7 +196,7 @@ def test_chunk_writer(tmp_path, monkeypatch, direct, n_rows):
         arrays = [h5.create_earray("/", name, tables.UInt16Atom(), shape=(0, 5), chunkshape=(100, 5),
                                    filters=filters)
                   for name, filters in (("plain", None), ("packed", overview._COUNT_FILTERS))]
-        writers = [overview._ChunkWriter(a, n_rows, threading.Lock()) for a in arrays]
+        writers = [overview._ChunkWriter(a, n_rows, threading.Lock(), defer_bytes) for a in arrays]
         assert writers[1].direct == direct and not writers[0].direct
         a = 0
         for size in [1, 0, 98, 1, 1, 250, 3] + [500] * 3:  # pieces across chunk boundaries
