@@ -238,3 +238,22 @@ def test_units_keep_their_name_after_crossing_a_process_boundary():
     custom = pq.UnitQuantity("cldata_test_furlong", 201.168 * pq.m, symbol="cfur")
     stored = decode(encode(2 * custom))
     assert stored.dimensionality.string == "m" and float(stored.magnitude) == pytest.approx(402.336)
+
+
+def test_units_read_many_times_are_independent_and_malformed_ones_still_refused():
+    """Decoded units are cached by their encoded form (quantities parses every unit name):
+    changing the units of one decoded quantity leaves the next ones alone, and units that
+    only look like cached ones (a map instead of a [name, power] pair) are still refused."""
+    import msgpack
+
+    from cldata.format.codec import decode, encode
+
+    first = decode(encode(np.array([1.0, 2.0]) * pq.ms))
+    first.units = pq.s
+    again = decode(encode(np.array([1.0, 2.0]) * pq.ms))
+    assert str(again.dimensionality) == "ms" and again.magnitude.tolist() == [1.0, 2.0]
+    assert str(decode(encode(np.array([1.0]) * pq.ms ** 2)).dimensionality) == "ms**2"
+    good = msgpack.unpackb(encode(np.array([1.0]) * pq.ms), raw=False)
+    good[b"units"] = [{"ms": 1, 1: 2}]
+    with pytest.raises(DecodeError, match="malformed units"):
+        decode(msgpack.packb(good, use_bin_type=True))

@@ -218,9 +218,33 @@ def _checked_dtype(spec: Any) -> np.dtype:
     return dtype
 
 
+# quantities resolves a unit name by parsing it (ast + compile: ~50 µs); results hold a
+# handful of distinct units, each read thousands of times
+_UNITS_CACHE: dict[tuple[tuple[str, Any], ...], pq.Quantity] = {}
+_UNITS_CACHE_SIZE = 1024
+
+
 def _decode_units(units: Any) -> pq.Quantity:
     if not isinstance(units, list):
         raise DecodeError(f"malformed units {units!r:.120}")
+    key: tuple[tuple[str, Any], ...] | None = None
+    if all(type(item) is list and len(item) == 2 and type(item[0]) is str for item in units):
+        try:
+            key = tuple((item[0], item[1], type(item[1])) for item in units)
+            cached = _UNITS_CACHE.get(key)
+        except TypeError:  # an unhashable power: malformed, the checks below say how
+            key = cached = None
+        if cached is not None:
+            return cached
+    result = _units_from_names(units)
+    if key is not None:
+        if len(_UNITS_CACHE) >= _UNITS_CACHE_SIZE:
+            _UNITS_CACHE.clear()
+        _UNITS_CACHE[key] = result
+    return result
+
+
+def _units_from_names(units: list[Any]) -> pq.Quantity:
     result = pq.dimensionless
     for item in units:
         if (
