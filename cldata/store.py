@@ -530,14 +530,17 @@ class DataStore(DataStoreView):
         self._check_writable()
         if not self.dirty:
             return
-        prepared = {rid: ready for rid, (_, ready) in self._pending_payloads.items()}
-        refs = self.backend.write_payloads(prepared) if prepared else {}
-        for rid, ref in refs.items():
-            entry = self.catalog.results[self.catalog.result_rows[rid]]
-            entry.payload = ref  # type: ignore[union-attr]
-        added = [e.to_record() for e in self._pending_added.values()]
-        removed = sorted(self._pending_removed)
-        self.backend.commit(added, removed, self.catalog.records)
+        # a commit makes records by the thousand (all of them when the backend compacts):
+        # without the pause, the cyclic collector would walk the whole catalog again and again
+        with paused_gc():
+            prepared = {rid: ready for rid, (_, ready) in self._pending_payloads.items()}
+            refs = self.backend.write_payloads(prepared) if prepared else {}
+            for rid, ref in refs.items():
+                entry = self.catalog.results[self.catalog.result_rows[rid]]
+                entry.payload = ref  # type: ignore[union-attr]
+            added = [e.to_record() for e in self._pending_added.values()]
+            removed = sorted(self._pending_removed)
+            self.backend.commit(added, removed, self.catalog.records)
         self._pending_added.clear()
         self._pending_removed.clear()
         self._pending_payloads.clear()
