@@ -738,17 +738,23 @@ class _Tail:
 
     # the loop -----------------------------------------------------------------------------------
 
+    def handled(self, records: list[dict[str, Any]]) -> Iterator[Batch]:
+        """The batches of ``records``, up to the ``close`` record if one is among them."""
+        for record in records:
+            batch = self.handle(record)
+            if batch is not None:
+                yield batch
+            if self.closed:
+                return
+
     def run(self, poll: float, start_deadline: float, idle_timeout: float | None) -> Iterator[Batch]:
         last_news = time.monotonic()
         while True:
             records = self.read_records()
             if records:
-                for record in records:
-                    b = self.handle(record)
-                    if b is not None:
-                        yield b
-                    if self.closed:
-                        return
+                yield from self.handled(records)
+                if self.closed:
+                    return
                 last_news = time.monotonic()
                 continue
             now = time.monotonic()
@@ -764,12 +770,9 @@ class _Tail:
             elif not self.writer_alive():
                 # The lock is gone, so is the writer; whatever it wrote is in the file now.
                 while records := self.read_records():
-                    for record in records:
-                        b = self.handle(record)
-                        if b is not None:
-                            yield b
-                        if self.closed:
-                            return
+                    yield from self.handled(records)
+                    if self.closed:
+                        return
                 if self.bad_at is not None or self.size() > self.offset:
                     torn = f"; {self.size() - self.offset:,} bytes of a torn last record were ignored"
                 else:
