@@ -85,17 +85,10 @@ def recording_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[s
     keys = [(p, c) for p, c in criteria.items() if p not in RESULT_FIELDS]
     if not keys:
         return set(cat.live_recording_rows()) if within is None else set(within)
-    # the most selective condition first keeps the sets small
     sets: list[Any] = [condition_rows(cat.recording_index, p, c) for p, c in keys]
     if within is not None:
         sets.append(within)
-    sets.sort(key=len)
-    matched = set(sets[0])
-    for rows in sets[1:]:
-        if not matched:
-            break
-        matched &= rows
-    return matched
+    return _intersection(sets)
 
 
 def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str, Any]) -> set[int]:
@@ -122,7 +115,12 @@ def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str,
                 if from_rec:
                     extra |= from_rec - present
         sets.append(own | extra if extra else own)
-    # the smallest set first: each intersection then walks at most that many rows
+    return _intersection(sets)
+
+
+def _intersection(sets: list[Any]) -> set[int]:
+    # the smallest set first: each intersection then walks at most that many rows; a new set,
+    # so the index's own sets are never changed
     sets.sort(key=len)
     matched = set(sets[0])
     for rows in sets[1:]:
