@@ -77,3 +77,16 @@ def small_recording(tmp_path: Path) -> tuple[Path, dict]:
     """A fresh recording written by cldata, and what went into it."""
     path = tmp_path / "small.h5"
     return path, write_small_recording(path)
+
+
+def forge_checksums(root: Path) -> None:
+    """Recompute a store's catalog checksums after a test edited or damaged a segment, as a
+    careful attacker would (segments that no longer exist are left out)."""
+    from cldata.backends.base import current_crc32, file_crc32
+
+    current = root / "catalog" / "CURRENT"
+    state = json.loads(current.read_text())
+    state["checksums"] = {n: file_crc32(root / "catalog" / n) for n in state["segments"]
+                          if (root / "catalog" / n).is_file()}
+    state["crc32"] = current_crc32(state)
+    current.write_text(json.dumps(state))

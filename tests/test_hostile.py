@@ -42,7 +42,7 @@ import quantities as pq
 import tables
 
 import cldata
-from cldata.backends.base import current_crc32, file_crc32, row_ops
+from cldata.backends.base import current_crc32, row_ops
 from cldata.errors import (
     CldataError,
     DecodeError,
@@ -51,6 +51,7 @@ from cldata.errors import (
     StoreFormatError,
     UnsafeContentError,
 )
+from conftest import forge_checksums
 
 # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -82,14 +83,6 @@ def write_recording(path: Path, **attributes) -> Path:
         w.append_stims([2], [1])
         w.append_samples(np.zeros((50, 4), np.int16))
     return path
-
-
-def forge_checksums(root: Path) -> None:
-    current = root / "catalog" / "CURRENT"
-    state = json.loads(current.read_text())
-    state["checksums"] = {name: file_crc32(root / "catalog" / name) for name in state["segments"]}
-    state["crc32"] = current_crc32(state)
-    current.write_text(json.dumps(state))
 
 
 def segment_of(root: Path) -> Path:

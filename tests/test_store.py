@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import pickle
 import random
 import signal
@@ -25,6 +24,7 @@ from cldata.errors import (
     StoreLockedError,
     UnsafeContentError,
 )
+from conftest import forge_checksums
 
 STORE_WRITER = Path(__file__).with_name("store_writer.py")
 
@@ -162,17 +162,6 @@ def test_opening_a_directory_that_is_not_a_store(tmp_path):
     assert (tmp_path / "data.txt").read_text() == "mine"
 
 
-def _forge_checksums(root: Path) -> None:
-    """Recompute the catalog checksums after editing a segment, as a careful attacker would."""
-    from cldata.backends.base import current_crc32, file_crc32
-
-    current = root / "catalog" / "CURRENT"
-    state = json.loads(current.read_text())
-    state["checksums"] = {name: file_crc32(root / "catalog" / name) for name in state["segments"]}
-    state["crc32"] = current_crc32(state)
-    current.write_text(json.dumps(state))
-
-
 def test_a_damaged_catalog_segment_is_detected(tmp_path, small_recording):
     root = tmp_path / "store"
     with cldata.open(root, mode="a") as store:
@@ -197,7 +186,7 @@ def test_a_malicious_pickle_in_a_pickle_store_is_refused_and_runs_nothing(tmp_pa
     records = row_ops(pickle.loads(segment.read_bytes()))
     records[0]["record"]["parameters"]["culture"] = _WritesAFile(marker)
     segment.write_bytes(pickle.dumps(records))
-    _forge_checksums(root)
+    forge_checksums(root)
     with pytest.raises(UnsafeContentError, match="builtins.open|io.open"):
         cldata.open(root)
     assert not marker.exists()
@@ -205,7 +194,7 @@ def test_a_malicious_pickle_in_a_pickle_store_is_refused_and_runs_nothing(tmp_pa
     records[0]["record"]["parameters"]["culture"] = "C7"
     records[1]["record"]["payload"] = {"inline": pickle.dumps({"value": _WritesAFile(marker)})}
     segment.write_bytes(pickle.dumps(records))
-    _forge_checksums(root)
+    forge_checksums(root)
     with cldata.open(root) as store:
         result = store.analysis_results[0]
         with pytest.raises(UnsafeContentError):
@@ -223,13 +212,13 @@ def test_a_malicious_attribute_in_an_hdf5_store_is_refused_and_runs_nothing(tmp_
     segment = next(p for p in (root / "catalog").glob("*.h5"))
     with tables.open_file(str(segment), "a") as f:
         f.root._v_attrs["note"] = {"x": _WritesAFile(marker)}
-    _forge_checksums(root)
+    forge_checksums(root)
     with pytest.raises(UnsafeContentError, match="note"):
         cldata.open(root)
     assert not marker.exists()
     with tables.open_file(str(segment), "a") as f:
         del f.root._v_attrs["note"]
-    _forge_checksums(root)
+    forge_checksums(root)
     # ... and in a recording the store keeps
     copy = next((root / "recordings").glob("*.h5"))
     with tables.open_file(str(copy), "a") as f:
