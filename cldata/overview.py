@@ -72,6 +72,7 @@ import numbers
 import os
 import queue
 import threading
+import warnings
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -84,15 +85,18 @@ import quantities as pq
 import tables
 
 from cldata.closing import close_at_exit
-from cldata.errors import OverviewError, StaleOverviewError
+from cldata.errors import CldataError, OverviewError, StaleOverviewError, UnsafeContentError
+from cldata.format.attributes import read_attributes
 from cldata.format.events import EventTable
-from cldata.format.reader import RecordingView
+from cldata.format.node_guard import GROUP, INTEGER_MATRIX, Layout, check_layout
+from cldata.format.reader import RecordingView, hdf5_reason, open_hdf5
 from cldata.fsutil import fsync_dir, fsync_file
 from cldata.timebase import to_frame, to_window
 
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "OVERVIEW",
     "Envelope",
     "SpikeActivity",
     "Overview",
@@ -103,7 +107,27 @@ __all__ = [
 ]
 
 FORMAT_NAME = "cldata-overview"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: chunks carry Fletcher-32 checksums (version 1 files are rebuilt)
+
+OVERVIEW = Layout("cldata overview", (
+    ("samples", GROUP),
+    ("samples/L*", GROUP),
+    ("samples/L*/min", INTEGER_MATRIX),
+    ("samples/L*/max", INTEGER_MATRIX),
+    ("spikes", GROUP),
+    ("spikes/L*", GROUP),
+    ("spikes/L*/counts", INTEGER_MATRIX),
+), strict=True, error=OverviewError)
+"""What an overview file may hold (checked before anything is read; see :mod:`cldata.format.node_guard`)."""
+
+
+def _whole_attr(attrs: dict[str, Any], name: str, path: Path, low: int = 0) -> int:
+    value = attrs.get(name)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not low <= value < 2**62:
+        raise OverviewError(f"{path} is damaged: its attribute {name!r} is {value!r:.40}, not a whole number "
+                            f">= {low}; rebuild it with build_overview()")
+    return int(value)
+
 
 _CHUNK_FRAMES = 1 << 18  # frames per step of the writer (spikes read, levels appended): 10 s at 25 kHz
 _PIECE_BYTES = 1 << 22  # samples per read when binning raw samples for a request (4 MiB)
@@ -112,7 +136,10 @@ _PIECE_BYTES = 1 << 22  # samples per read when binning raw samples for a reques
 _BUILD_PIECE_BYTES = 1 << 21
 _KERNEL_FAN_IN = 16  # sub-blocks reduced per step of the kernel (measured: 16 > 8 > 4 > halving > 32)
 _ARRAY_CHUNK_BYTES = 1 << 18  # HDF5 chunk of a level array: a writer step of level 0 is two (whole-chunk writes)
-_COUNT_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True)  # counts are mostly 0
+# every chunk carries HDF5's Fletcher-32 checksum, verified by HDF5 on every read: a damaged
+# overview raises OverviewError instead of drawing a wrong envelope
+_SAMPLE_FILTERS = tables.Filters(fletcher32=True)
+_COUNT_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True, fletcher32=True)  # counts are mostly 0
 _DEFER_BYTES = 1 << 24  # chunks of a level kept back to be written together (per array; see _ChunkWriter)
 
 
@@ -261,6 +288,40 @@ def _reduce_groups(ufunc: np.ufunc, x: np.ndarray, group: int) -> np.ndarray:
     return r.reshape(-1, ch) if group == 1 else ufunc.reduce(r.reshape(r.shape[0], group, ch), axis=1, dtype=x.dtype)
 
 
+def _fletcher32(data: bytes) -> int:
+    """HDF5's Fletcher-32 checksum of ``data`` (``H5_checksum_fletcher32``), which its
+    ``fletcher32`` filter appends, little-endian, to each stored chunk.
+
+    Big-endian 16-bit words are summed in runs of 360 (so that 32-bit sums cannot
+    overflow), folding both sums to 16 bits after each run; an odd last byte counts as a
+    word's high byte.
+    """
+    n_words = len(data) // 2
+    words = np.frombuffer(data, dtype=">u2", count=n_words).astype(np.int64)
+    s1 = s2 = 0
+    full = n_words // 360 * 360
+    if full:
+        blocks = words[:full].reshape(-1, 360)
+        sums = blocks.sum(axis=1).tolist()
+        weighted = (blocks @ np.arange(360, 0, -1, dtype=np.int64)).tolist()
+    else:
+        sums = weighted = []
+    tails = []
+    if full < n_words:
+        rest = words[full:]
+        tails.append((len(rest), int(rest.sum()), int(rest @ np.arange(len(rest), 0, -1, dtype=np.int64))))
+    if len(data) % 2:
+        tails.append((1, data[-1] << 8, data[-1] << 8))
+    for t, a, w in [*((360, a, w) for a, w in zip(sums, weighted)), *tails]:
+        s2 += t * s1 + w
+        s1 += a
+        s1 = (s1 & 0xFFFF) + (s1 >> 16)
+        s2 = (s2 & 0xFFFF) + (s2 >> 16)
+    s1 = (s1 & 0xFFFF) + (s1 >> 16)
+    s2 = (s2 & 0xFFFF) + (s2 >> 16)
+    return (s2 << 16) | s1
+
+
 class _ChunkWriter:
     """Writes the rows of one level array a whole number of its chunks at a time.
 
@@ -298,8 +359,9 @@ class _ChunkWriter:
         self.written = 0  # rows handed to done
         f = array.filters
         self.level = int(f.complevel)
-        self.direct = (self.level > 0 and f.complib == "zlib" and not (f.bitshuffle or f.fletcher32)
+        self.direct = (self.level > 0 and f.complib == "zlib" and not f.bitshuffle
                        and f.least_significant_digit is None and hasattr(array, "write_chunk"))
+        self.fletcher32 = bool(f.fletcher32)
         self.shuffle = bool(f.shuffle) and self.dtype.itemsize > 1
         self.stored = 0  # rows stored in the file
         if self.direct and n_rows:
@@ -319,7 +381,10 @@ class _ChunkWriter:
         raw = np.ascontiguousarray(rows).view(np.uint8)
         if self.shuffle:  # HDF5's shuffle: the first byte of every value, then the second, ...
             raw = np.ascontiguousarray(raw.reshape(-1, self.dtype.itemsize).T)
-        return zlib.compress(raw, self.level)
+        chunk = zlib.compress(raw, self.level)
+        if self.fletcher32:  # the last filter of the pipeline: its checksum covers the deflated bytes
+            chunk += _fletcher32(chunk).to_bytes(4, "little")
+        return chunk
 
     def _take(self, n: int) -> None:
         """Move the first ``n`` waiting rows (whole chunks, or the last rows) to ``done``."""
@@ -682,7 +747,8 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
                 n_blocks = int(g._v_attrs.n_blocks)
                 sample_arrays.append(tuple(
                     h5.create_earray(g, name, tables.Atom.from_dtype(dtype), shape=(0, channels),
-                                     chunkshape=(min(rows, n_blocks), channels), expectedrows=n_blocks)
+                                     chunkshape=(min(rows, n_blocks), channels), expectedrows=n_blocks,
+                                     filters=_SAMPLE_FILTERS)
                     for name in ("min", "max")))
         count_arrays: list[tuple[tables.EArray, ...]] = []
         count_dtypes: list[np.dtype] = []
@@ -855,12 +921,16 @@ class _Pyramid:
         if nodes is None:
             try:
                 nodes = self._nodes[i] = tuple(self.h5.get_node(path) for path in self.levels[i][2])
-            except tables.NoSuchNodeError as exc:
+            except (tables.NoSuchNodeError, tables.HDF5ExtError) as exc:
                 raise OverviewError(f"{self.h5.filename} is damaged: {exc}") from None
         return nodes
 
     def read(self, i: int, k0: int, k1: int) -> tuple[np.ndarray, ...]:
-        parts = tuple(arr[k0:k1] for arr in self.arrays(i))
+        try:
+            parts = tuple(arr[k0:k1] for arr in self.arrays(i))
+        except (tables.HDF5ExtError, OSError, ValueError) as exc:  # a chunk failing its checksum, say
+            raise OverviewError(f"{self.h5.filename} is damaged: blocks {k0}..{k1} of level {self.levels[i][0]} "
+                                f"cannot be read ({hdf5_reason(exc)}); rebuild it with build_overview()") from None
         return tuple(p.astype(self.dtype) for p in parts) if self.cast else parts
 
     def empty(self, rows: int, channels: int) -> list[np.ndarray]:
@@ -921,8 +991,8 @@ class Overview:
             if not self.path.is_file():
                 raise OverviewError(f"no overview file {self.path}; build it with build_overview()")
             try:
-                h5 = tables.open_file(str(self.path), mode="r")
-            except (tables.HDF5ExtError, OSError, ValueError) as exc:
+                h5 = open_hdf5(self.path)
+            except (CldataError, OSError) as exc:
                 raise OverviewError(f"{self.path} is not a readable overview: {exc}") from None
             try:
                 self._setup(h5)
@@ -934,41 +1004,72 @@ class Overview:
             return h5
 
     def _setup(self, h5: tables.File) -> None:
-        attrs = h5.root._v_attrs
-        if getattr(attrs, "format", None) != FORMAT_NAME:
+        try:
+            self._setup_checked(h5)
+        except (OverviewError, CldataError):
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, tables.HDF5ExtError) as exc:
+            # PyTables reads headers and attributes lazily: damage surfaces as whatever it raises
+            raise OverviewError(f"{self.path} is a damaged overview ({type(exc).__name__}: {exc}); "
+                                "rebuild it with build_overview()") from None
+
+    def _setup_checked(self, h5: tables.File) -> None:
+        attrs = read_attributes(h5.root, str(self.path))  # never runs a pickle from the file
+        if attrs.get("format") != FORMAT_NAME:
             raise OverviewError(f"{self.path} is not a cldata overview file")
-        version = int(attrs.version)
+        version = _whole_attr(attrs, "version", self.path)
         if version != FORMAT_VERSION:
             raise OverviewError(f"{self.path} has overview format version {version}; this cldata reads "
                                 f"version {FORMAT_VERSION} (rebuild it with build_overview())")
+        check_layout(h5, "/", OVERVIEW, str(self.path))  # no object nodes, nothing over-claimed
         view = self.view
         n_samples = int(view.samples.nrows) if view.samples is not None else 0
         n_spikes = len(view.spikes) if view.spikes is not None else 0
         mine = {"frames_per_second": view.frames_per_second, "channel_count": view.channel_count,
                 "n_frames": n_samples, "n_spikes": n_spikes}
-        theirs = {k: int(getattr(attrs, k)) for k in mine}
+        theirs = {k: _whole_attr(attrs, k, self.path) for k in mine}
         if mine != theirs:
             diff = ", ".join(f"{k} {theirs[k]} (recording: {mine[k]})" for k in mine if mine[k] != theirs[k])
             raise StaleOverviewError(f"{self.path} does not belong to {view.path.name}: {diff}")
-        self.frames_per_second = int(attrs.frames_per_second)
-        self.channel_count = int(attrs.channel_count)
+        self.frames_per_second = view.frames_per_second
+        self.channel_count = view.channel_count
         self.uV_per_sample_unit = float(view.uV_per_sample_unit)
-        self.base, self.factor = int(attrs.base), int(attrs.factor)
+        self.base, self.factor = _whole_attr(attrs, "base", self.path, 2), _whole_attr(attrs, "factor", self.path, 2)
         self.n_frames = n_samples
-        self.spike_frames = int(attrs.spike_frames)
-        info = np.iinfo(np.dtype(str(attrs.sample_dtype)))
-
+        self.spike_frames = _whole_attr(attrs, "spike_frames", self.path)
+        sample_dtype = np.dtype(view.samples.atom.dtype) if view.samples is not None else np.dtype(np.int16)
+        if str(attrs.get("sample_dtype")) != sample_dtype.str:
+            raise StaleOverviewError(f"{self.path} was built from samples of dtype {attrs.get('sample_dtype')!r}; "
+                                     f"the recording's are {sample_dtype.str}")
+        info = np.iinfo(sample_dtype)
         base, factor = self.base, self.factor
+        spike_first = _whole_attr(attrs, "spike_first_level", self.path)
+        expected = {"sample_levels": _level_count(n_samples, base, factor),
+                    "spike_levels": _level_count(self.spike_frames, base * factor**min(spike_first, 64), factor),
+                    "spike_frames": max(self.spike_frames, n_samples)}
+        got = {"sample_levels": _whole_attr(attrs, "sample_levels", self.path),
+               "spike_levels": _whole_attr(attrs, "spike_levels", self.path), "spike_frames": self.spike_frames}
+        if got != expected or spike_first > 64:
+            raise OverviewError(f"{self.path} is damaged: its levels ({got}, spike_first_level {spike_first}) do "
+                                f"not fit its frames (expected {expected}); rebuild it with build_overview()")
 
         def levels(kind: str, first: int, count: int, names: tuple[str, ...]) -> list[tuple[int, int, tuple[str, ...]]]:
             return [(lv, base * factor**lv, tuple(f"/{kind}/L{lv}/{name}" for name in names))
                     for lv in range(first, first + count)]
 
-        self._samples = _Pyramid(h5, levels("samples", 0, int(attrs.sample_levels), ("min", "max")), n_samples,
+        self._samples = _Pyramid(h5, levels("samples", 0, got["sample_levels"], ("min", "max")), n_samples,
                                  (info.max, info.min), (np.minimum, np.maximum), info.dtype, cast=False)
-        self._spikes = _Pyramid(h5, levels("spikes", int(attrs.spike_first_level), int(attrs.spike_levels),
-                                           ("counts",)), self.spike_frames, (0,), (np.add,), np.dtype(np.int64),
-                                cast=True)
+        self._spikes = _Pyramid(h5, levels("spikes", spike_first, got["spike_levels"], ("counts",)),
+                                self.spike_frames, (0,), (np.add,), np.dtype(np.int64), cast=True)
+        # every level array has the shape and dtype its attributes promise (headers only: cheap)
+        for pyr, dtypes in ((self._samples, (sample_dtype,)), (self._spikes, (np.dtype(np.uint16), np.dtype(np.uint32)))):
+            for i, (lv, block, _) in enumerate(pyr.levels):
+                shape = (-(-pyr.n_frames // block), self.channel_count)
+                for arr in pyr.arrays(i):
+                    if tuple(arr.shape) != shape or np.dtype(arr.atom.dtype) not in dtypes:
+                        raise OverviewError(f"{arr._v_pathname} in {self.path} has shape {tuple(arr.shape)} and dtype "
+                                            f"{arr.atom.dtype}; level {lv} needs {shape} of {dtypes[0]} "
+                                            "(the file is damaged: rebuild it with build_overview())")
         self._events = _source_spikes(view)  # windows are clipped to the view's before reading it
 
     # -- requests -----------------------------------------------------------------------------
@@ -1252,7 +1353,9 @@ def ensure_overview(view: RecordingView, path: str | os.PathLike[str], **build_o
     try:
         ov._open()
         return ov
-    except OverviewError:
+    except (OverviewError, UnsafeContentError) as exc:
         ov.close()
+        if isinstance(exc, UnsafeContentError):  # nothing ran; the file is replaced, but say so
+            warnings.warn(f"{exc} The overview is built afresh.", stacklevel=2)
     build_overview(view, path, **build_options)
     return Overview(path, view)

@@ -784,7 +784,8 @@ def test_loading_a_pickle_store_registers_no_units(how, tmp_path, rec):
 
 
 def test_importing_cldata_changes_neither_pickle_nor_its_behaviour(tmp_path):
-    """Only ``tables.attributeset.pickle`` is guarded: user code keeps the real pickle module,
+    """Only PyTables' own unpickling (``tables.attributeset.pickle`` for attributes, ``tables.atom.pickle``
+    for object rows) is guarded: user code keeps the real pickle module,
     which still loads everything (it is not made "safe") and is not broken."""
     marker = tmp_path / "ran"
     code = textwrap.dedent(f"""
@@ -802,6 +803,9 @@ def test_importing_cldata_changes_neither_pickle_nor_its_behaviour(tmp_path):
         assert getattr(pickle.Unpickler, "find_class", None) is find_class
         assert dict(copyreg.dispatch_table) == dispatch and dict(copyreg._extension_registry) == extensions
         assert tables.attributeset.pickle is not pickle and tables.attributeset.pickle.loads is not pickle.loads
+        import tables.atom
+        assert tables.atom.pickle is not pickle and tables.atom.pickle.loads is not pickle.loads
+        assert tables.atom.pickle.dumps is pickle.dumps
 
         class Point:
             def __init__(self, x):

@@ -14,9 +14,18 @@ from __future__ import annotations
 import numpy as np
 import tables
 
-from cldata.errors import StoreFormatError
+from cldata.errors import StoreFormatError, UnsafeContentError
+from cldata.format.node_guard import BYTE_ARRAY, GROUP, TABLE, Layout, is_object_node
 
-__all__ = ["write_blob_table", "BlobTable"]
+__all__ = ["write_blob_table", "BlobTable", "BLOB_FILE"]
+
+BLOB_FILE = Layout("cldata store file", (
+    ("blobs", GROUP),
+    ("blobs/index", TABLE),
+    ("blobs/data", BYTE_ARRAY),
+), strict=True, error=StoreFormatError)
+"""What a catalog segment or payload file of the ``hdf5`` backend may hold (checked by
+:func:`~cldata.format.node_guard.check_layout` before anything is read)."""
 
 _BLOB_DTYPE = np.dtype([("key", "S64"), ("start", "<u8"), ("end", "<u8")])
 
@@ -56,7 +65,9 @@ class BlobTable:
             self._data = group._f_get_child("data")
         except (tables.NoSuchNodeError, ValueError):
             raise StoreFormatError(f"{h5.filename} has no blob table at {where}") from None
-        if not isinstance(index, tables.Table) or index.dtype != _BLOB_DTYPE:
+        if is_object_node(self._data) or is_object_node(index):
+            raise UnsafeContentError(f"{h5.filename}:{where} holds pickled Python objects; refused, nothing was read")
+        if not isinstance(index, tables.Table) or index.dtype != _BLOB_DTYPE or not BYTE_ARRAY.admits(self._data):
             raise StoreFormatError(f"{h5.filename}:{where} is not a blob table")
         self._index = index.read()
         self.where = f"{h5.filename}:{where}"

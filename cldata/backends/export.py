@@ -16,9 +16,23 @@ from cldata.backends.blobs import BlobTable
 from cldata.backends.hdf5 import decode_payload, decode_records
 from cldata.errors import CorruptRecordingError, NotARecordingError, ReadOnlyStoreError, StoreFormatError
 from cldata.format.attributes import read_attributes
+from cldata.format.node_guard import BYTE_ARRAY, GROUP, RECORDING, TABLE, Layout, check_layout
 from cldata.format.reader import RecordingView, open_hdf5
 
-__all__ = ["ExportBackend"]
+__all__ = ["ExportBackend", "EXPORT"]
+
+EXPORT = Layout("cldata export", (
+    ("catalog", GROUP),
+    ("catalog/index", TABLE),
+    ("catalog/data", BYTE_ARRAY),
+    ("payloads", GROUP),
+    ("payloads/index", TABLE),
+    ("payloads/data", BYTE_ARRAY),
+    ("recordings", GROUP),
+    ("recordings/*", RECORDING),
+), strict=True, error=StoreFormatError)
+"""What an export may hold. Each recording under ``/recordings`` is checked as a CL
+recording when :class:`~cldata.RecordingView` opens it."""
 
 
 class ExportBackend(Backend):
@@ -38,12 +52,12 @@ class ExportBackend(Backend):
 
         try:
             kind = read_attributes(self._h5.root, str(root)).get("cldata_kind")
+            if kind != EXPORT_KIND:
+                raise StoreFormatError(f"{root} is an HDF5 file but not a cldata export")
+            check_layout(self._h5, "/", EXPORT, str(root))  # no object nodes, nothing over-claimed
         except BaseException:
             self._h5.close()
             raise
-        if kind != EXPORT_KIND:
-            self._h5.close()
-            raise StoreFormatError(f"{root} is an HDF5 file but not a cldata export")
         self._payloads: BlobTable | None = None
 
     def create(self) -> None:

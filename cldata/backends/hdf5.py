@@ -21,10 +21,11 @@ import numpy as np
 import tables
 
 from cldata.backends.base import SegmentedBackend
-from cldata.backends.blobs import BlobTable, write_blob_table
+from cldata.backends.blobs import BLOB_FILE, BlobTable, write_blob_table
 from cldata.errors import CorruptRecordingError, DecodeError, NotARecordingError, StoreFormatError
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder, decode_span
+from cldata.format.node_guard import check_layout
 from cldata.format.reader import open_hdf5
 from cldata.fsutil import fsync_file
 from cldata.payload import from_plain_payload, to_plain_payload
@@ -47,6 +48,8 @@ def _open_blob_file(path: Path, kind: str) -> tables.File:
         raise StoreFormatError(f"cannot read {path}: {exc}") from None
     try:
         attrs = read_attributes(f.root, str(path))  # refuses (never runs) a hostile pickle
+        if attrs.get("cldata_kind") == kind:
+            check_layout(f, "/", BLOB_FILE, str(path))  # no object nodes, nothing over-claimed
     except BaseException:
         f.close()
         raise

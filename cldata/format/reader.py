@@ -41,6 +41,7 @@ from cldata.format.attributes import AttributesView, read_attributes
 from cldata.format.events import EventTable
 from cldata.format.journal import journal_path, journal_state
 from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS
+from cldata.format.node_guard import RECORDING, check_layout
 from cldata.format.streams import DataStreamCollection, DataStreamView
 from cldata.timebase import to_window
 
@@ -219,6 +220,8 @@ class RecordingView:
             raise NotARecordingError(f"{self.path} has no recording at {self.group!r}") from None
         if not isinstance(root, tables.Group):
             raise NotARecordingError(f"{source} is not a group holding a CL recording")
+        # node kinds, pickled-object nodes and declared sizes, before any data is read
+        check_layout(self.file, self.group, RECORDING, source)
         self.attributes = AttributesView(read_attributes(root, source))
         attrs = self.attributes
         fps = attrs.get("frames_per_second", attrs.get("sampling_frequency"))
@@ -253,16 +256,12 @@ class RecordingView:
                 raise CorruptRecordingError(
                     f"{source}: /samples has {s.shape[1]} columns but channel_count is {self.channel_count}"
                 )
-            # a damaged dataspace can claim frames that were never written (they would read as zeros)
+            # a damaged dataspace can claim frames that were never written (they would read as
+            # zeros); check_layout already refused claims beyond the file's size
             n = int(s.nrows)
-            stored = n * s.shape[1] * s.atom.dtype.itemsize
             if "duration_frames" in attrs and n > int(attrs["duration_frames"]) + 1:
                 raise CorruptRecordingError(
                     f"{source}: /samples claims {n} frames but the recording lasts {int(attrs['duration_frames'])}"
-                )
-            if (s.filters.complevel == 0 and self.group == "/" and stored > self.path.stat().st_size):
-                raise CorruptRecordingError(
-                    f"{source}: /samples claims {n} frames ({stored} bytes), more than the whole file holds"
                 )
         streams: dict[str, DataStreamView] = {}
         if DATA_STREAM in root:
