@@ -97,6 +97,8 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "OVERVIEW",
+    "MAX_OVERVIEW_FRAMES",
+    "MAX_SPIKE_BLOCKS",
     "Envelope",
     "SpikeActivity",
     "Overview",
@@ -129,6 +131,14 @@ def _whole_attr(attrs: dict[str, Any], name: str, path: Path, low: int = 0) -> i
     return int(value)
 
 
+MAX_OVERVIEW_FRAMES = 1 << 60
+"""An overview covers at most this many frames (1.4 million years at 25 kHz); spikes
+claimed later than that are not counted."""
+MAX_SPIKE_BLOCKS = 1 << 22
+"""The finest spike-count level has at most this many blocks (about 2.3 hours of 2 ms
+blocks): longer recordings start at a coarser level (finer bins are then counted from
+the spike table, which is exact and reads only the window's rows)."""
+_MAX_STEPS = 1 << 14  # writer steps of a build, at most
 _CHUNK_FRAMES = 1 << 18  # frames per step of the writer (spikes read, levels appended): 10 s at 25 kHz
 _PIECE_BYTES = 1 << 22  # samples per read when binning raw samples for a request (4 MiB)
 # samples per read while building (2 MiB): the piece and its reductions stay in the CPU's caches
@@ -710,11 +720,19 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
     dtype = np.dtype(samples.atom.dtype) if samples is not None else np.dtype(np.int16)
     events = _source_spikes(view)
     n_spikes = len(events) if events is not None else 0
-    spike_frames = max(view.duration_frames, n_samples, _last_spike(events) + 1, 0)
+    # what the recording covers: its duration, samples or last spike, whichever is latest; a
+    # file may claim any of these (2**62 frames, say), so the extent is capped, and the
+    # finest spike level starts coarse enough to keep the pyramid (and the pass) bounded
+    spike_frames = min(max(view.duration_frames, n_samples, _last_spike(events) + 1, 0), MAX_OVERVIEW_FRAMES)
+    while -(-spike_frames // (base * factor**spike_first)) > MAX_SPIKE_BLOCKS:
+        spike_first += 1
     spike_block0 = base * factor**spike_first
     n_sample_levels = _level_count(n_samples, base, factor)
     n_spike_levels = _level_count(spike_frames, spike_block0, factor)
-    # whole spike blocks in each chunk: only the last chunk has a short block
+    # whole spike blocks in each chunk: only the last chunk has a short block; and at most
+    # _MAX_STEPS chunks, however long the recording claims to be (its samples are bounded by
+    # the file's size; a claimed duration is not)
+    chunk_frames = max(chunk_frames, -(-max(n_samples, spike_frames) // _MAX_STEPS))
     chunk_frames = -(-chunk_frames // spike_block0) * spike_block0
 
     # no chunk cache: every chunk is written whole, once (a cache would only copy it)
@@ -806,7 +824,8 @@ def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_sample
     piece = max(base, _BUILD_PIECE_BYTES // (channels * dtype.itemsize) // base * base)
     n_pieces = -(-n_samples // piece) if minmax is not None else 0
     tokens: queue.SimpleQueue[bool] = queue.SimpleQueue()
-    for _ in range(max(4 * workers, 2 * -(-chunk_frames // piece))):  # at least a writer step ahead
+    # at least a writer step ahead (never more tokens than pieces: a chunk may span them all)
+    for _ in range(min(max(4 * workers, 2 * -(-chunk_frames // piece)), n_pieces + 4 * workers)):
         tokens.put(True)
     done: queue.SimpleQueue[tuple[int, Any, Any]] = queue.SimpleQueue()  # (piece, min, max) or (-1, error, None)
     claimed = [0]  # pieces claimed by the workers, in order (under io_lock)
@@ -1049,7 +1068,7 @@ class Overview:
                     "spike_frames": max(self.spike_frames, n_samples)}
         got = {"sample_levels": _whole_attr(attrs, "sample_levels", self.path),
                "spike_levels": _whole_attr(attrs, "spike_levels", self.path), "spike_frames": self.spike_frames}
-        if got != expected or spike_first > 64:
+        if got != expected or spike_first > 64 or self.spike_frames > MAX_OVERVIEW_FRAMES:
             raise OverviewError(f"{self.path} is damaged: its levels ({got}, spike_first_level {spike_first}) do "
                                 f"not fit its frames (expected {expected}); rebuild it with build_overview()")
 

@@ -10,8 +10,10 @@ to hang or allocate run in a child process with a memory limit and a timeout.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +22,7 @@ import tables
 from test_hostile import Reduce, Sandbox, make_store, segment_of, write_recording
 
 import cldata
-from cldata.errors import (
-    UnsafeContentError,
-)
+from cldata.errors import CorruptRecordingError, UnsafeContentError
 from conftest import forge_checksums
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -202,3 +202,152 @@ def test_object_rows_read_by_plain_pytables_go_through_the_allow_list(tmp_path, 
         with pytest.raises(UnsafeContentError):
             f.root.bad.read()
     sandbox.check()
+
+
+# --- 7. files that claim more than they hold ------------------------------------------------------------------
+
+LIMIT_BYTES = 1536 << 20  # the issue's bound: 1.5 GB
+LIMIT_SECONDS = 30
+
+
+def run_limited(body: str, *args: str) -> str:
+    """Run ``body`` in a child process limited to 1.5 GB of address space and 30 s; return what it printed.
+
+    The body's last statement is wrapped so that a cldata error prints ``refused <class name>``,
+    and the child prints ``ok`` when the body finishes without one.
+    """
+    code = textwrap.dedent("""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+        import cldata
+        from cldata.errors import CldataError
+        try:
+        {body}
+        except CldataError as exc:
+            print("refused", type(exc).__name__, str(exc)[:300])
+        else:
+            print("ok")
+    """).format(limit=LIMIT_BYTES, body=textwrap.indent(textwrap.dedent(body), "    "))
+    try:
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                             timeout=LIMIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the child did not finish within {LIMIT_SECONDS} s (a hang)")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+def patch_dims(path: Path, rank: int, old: tuple[int, ...], new: tuple[int, ...], unlimited: bool = True) -> None:
+    """Rewrite the dataspace message (version 1) of the one dataset of that rank and dims: its first dimension,
+    and its maximum when not unlimited."""
+    def message(dims: tuple[int, ...]) -> bytes:
+        maxdims = (b"\xff" * 8 + b"".join(struct.pack("<Q", d) for d in dims[1:])) if unlimited else \
+            b"".join(struct.pack("<Q", d) for d in dims)
+        return struct.pack("<BBB5x", 1, rank, 1) + b"".join(struct.pack("<Q", d) for d in dims) + maxdims
+
+    data = path.read_bytes()
+    assert data.count(message(old)) == 1, "the dataspace to patch is not unique"
+    path.write_bytes(data.replace(message(old), message(new)))
+
+
+def drop_root_attribute(path: Path, name: str) -> None:
+    with tables.open_file(str(path), "a") as f:
+        delattr(f.root._v_attrs, name)
+
+
+def test_samples_claiming_2_to_the_40_frames_are_refused_by_open_check_and_add(rec, tmp_path):
+    """Once: /samples declared as 2**40 frames (and no duration_frames to compare with) made ``cldata check`` and
+    ``add_recording`` hang, reading 140 TB of zeros."""
+    drop_root_attribute(rec, "duration_frames")
+    patch_dims(rec, 2, (50, 4), (2**40, 4))
+    with pytest.raises(CorruptRecordingError, match="more than the file can hold"):
+        cldata.RecordingView(rec)
+    assert run_limited("cldata.RecordingView(sys.argv[1]).read_samples()", str(rec)).startswith(
+        "refused CorruptRecordingError")
+    assert run_limited("cldata.open(sys.argv[2], mode='a').add_recording(sys.argv[1])",
+                       str(rec), str(tmp_path / "store")).startswith("refused CorruptRecordingError")
+    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(rec)], capture_output=True, text=True,
+                         timeout=LIMIT_SECONDS)
+    assert out.returncode == 1 and "more than the file can hold" in out.stdout and not out.stderr
+
+
+def test_compressed_samples_may_claim_only_so_much_more_than_the_file(tmp_path):
+    """A compressed dataset may be larger than its file, but not without bound (MAX_COMPRESSION_RATIO)."""
+    from cldata.format.node_guard import MAX_COMPRESSION_RATIO
+
+    path = tmp_path / "zipped.h5"
+    with tables.open_file(str(path), "w") as f:
+        f.root._v_attrs.channel_count, f.root._v_attrs.frames_per_second = np.int64(4), np.int64(25_000)
+        arr = f.create_earray("/", "samples", tables.Int16Atom(), shape=(0, 4), chunkshape=(1024, 4),
+                              filters=tables.Filters(complevel=9, complib="zlib"))
+        arr.append(np.zeros((40_000, 4), np.int16))  # 320 kB of zeros compress very well: legitimate
+    with cldata.RecordingView(path) as view:
+        assert view.read_samples().shape == (40_000, 4)
+    patch_dims(path, 2, (40_000, 4), (2**40, 4))
+    with pytest.raises(CorruptRecordingError, match=f"compressed at most {MAX_COMPRESSION_RATIO}:1"):
+        cldata.RecordingView(path)
+
+
+def test_a_stream_claiming_a_huge_data_array_is_refused_before_reading(rec):
+    """Once: a stream ``data`` array declared at 2**40 bytes with an index row spanning 3 GB gave MemoryError (or
+    IndexError): the row was inside the declared size, so the span was read."""
+    with tables.open_file(str(rec), "a") as f:
+        n = int(f.root.data_stream.score.data.nrows)
+        f.root.data_stream.score.index.modify_column(0, 1, column=np.array([3 << 30], np.uint64), colname="end_index")
+    patch_dims(rec, 1, (n,), (2**40,))
+    out = run_limited("""
+        rec = cldata.RecordingView(sys.argv[1])
+        list(rec.data_streams["score"].values())
+    """, str(rec))
+    assert out.startswith("refused CorruptRecordingError") and "/data_stream/score/data" in out
+
+
+def test_a_spike_table_claiming_2_to_the_40_rows_is_refused(rec, tmp_path):
+    with tables.open_file(str(rec)) as f:
+        n = int(f.root.spikes.nrows)
+    data = rec.read_bytes()
+    old = struct.pack("<BBB5x", 1, 1, 1) + struct.pack("<Q", n) + b"\xff" * 8
+    assert data.count(old) >= 1
+    # the tables' dataspaces look alike: damage each candidate in turn, and every one must be refused
+    start = 0
+    while (i := data.find(old, start)) >= 0:
+        damaged = tmp_path / f"damaged-{i}.h5"
+        damaged.write_bytes(data[:i] + struct.pack("<BBB5x", 1, 1, 1) + struct.pack("<Q", 2**40) + b"\xff" * 8
+                            + data[i + len(old):])
+        out = run_limited("""
+            with cldata.RecordingView(sys.argv[1]) as rec:
+                rec.read_spikes(); rec.read_stims(); [list(s.values()) for s in rec.data_streams.values()]
+        """, str(damaged))
+        assert out.startswith("refused CorruptRecordingError"), out
+        start = i + 1
+
+
+def test_spike_timestamps_of_2_to_the_62_give_answers_not_overflow(rec, tmp_path):
+    """Once: a spike at frame 2**62 made ``add_recording`` raise OverflowError (building the overview), and a
+    claimed extent that long would have built a pyramid of 2**56 blocks. Now the overview covers at most
+    MAX_OVERVIEW_FRAMES and starts its spike levels coarse enough; the spike table still reads as written."""
+    with tables.open_file(str(rec), "a") as f:
+        f.root.spikes.modify_column(1, 2, column=np.array([2**62]), colname="timestamp")
+    out = run_limited("""
+        with cldata.open(sys.argv[2], mode="a") as store:
+            h = store.recordings[0] if store.recordings else store.recording(store.add_recording(sys.argv[1]))
+            assert h.view().read_spikes()["timestamp"].tolist() == [3, 2**62]
+            assert int(h.spike_activity(width=10).counts.sum()) == 1     # the one inside the overview's extent
+            assert int(h.spike_activity(start=0, stop=100, width=10).counts.sum()) == 1
+            h.overview(width=10)
+            h.segment(lazy=False)
+        from cldata.check import check_path
+        assert check_path(sys.argv[2]).healthy
+    """, str(rec), str(tmp_path / "store"))
+    assert out == "ok", out
+
+
+def test_an_over_claimed_stream_attribute_is_an_error_not_an_empty_mapping(rec):
+    """Once: one attribute of a stream group whose dataspace claimed more elements than stored made HDF5 list no
+    attributes at all, and the stream's ``attributes`` silently came back empty."""
+    with tables.open_file(str(rec), "a") as f:
+        f.root.data_stream.score._v_attrs["extra"] = np.arange(7, dtype=np.int64)
+    patch_dims(rec, 1, (7,), (8,), unlimited=False)
+    with pytest.raises(CorruptRecordingError, match="no readable attributes"):
+        with cldata.RecordingView(rec) as view:
+            view.data_streams["score"].attributes  # noqa: B018

@@ -175,6 +175,18 @@ class _StreamStore:
             raise type(exc)(f"{self.index_node._v_parent._v_pathname} in {self.source}, {where}: {exc}") from None
 
 
+def _stream_attributes(group: tables.Group, source: str) -> dict[str, Any]:
+    attrs = read_attributes(group, source)
+    if not attrs and not group._v_attrs._v_attrnames:
+        # every CL writer gives a stream its ``name`` and ``application``; none at all means
+        # HDF5 could not list them (one damaged attribute message hides them all)
+        raise CorruptRecordingError(
+            f"data stream {group._v_pathname} in {source} has no readable attributes (a CL data stream "
+            "has 'name' and 'application'): its attribute messages are damaged"
+        )
+    return attrs
+
+
 class _RangeView:
     """Base of the keys/values/items views: a lazy range of rows of one stream."""
 
@@ -284,7 +296,7 @@ class DataStreamView:
     ):
         self._fps = frames_per_second
         self._store = _store if _store is not None else _StreamStore(group, source)
-        self.attributes = _attributes if _attributes is not None else AttributesView(read_attributes(group, source))
+        self.attributes = _attributes if _attributes is not None else AttributesView(_stream_attributes(group, source))
         self.name: str = _name if _name is not None else str(self.attributes.get("name", group._v_name))
         self._window = to_window(*(window or (None, None)), frames_per_second)
         self._bounds: tuple[int, int] | None = None
