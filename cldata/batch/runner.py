@@ -217,7 +217,7 @@ def build_analyses(spec: Mapping[str, Any], *, max_units: int = MAX_UNITS) -> li
     --------
     >>> from parameters import ParameterRange
     >>> [name for name, _ in build_analyses({"r": {"class": "FiringRate",
-    ...                                             "params": {"min_spikes": ParameterRange([1, 2])}}})]
+    ...                                             "params": {"min_spikes": ParameterRange([2, 3])}}})]
     ['r', 'r']
     """
     from cldata.batch.sweep import iter_sweeps
