@@ -6,6 +6,12 @@ combination of values -- the cartesian product of all axes -- is its own analysi
 The order is deterministic: axes sorted by their dotted path, the first axis varying
 slowest, the values of each axis in the order they were written.
 
+A grid grows as the product of its axes: five axes of a hundred values, written in two
+kilobytes, are 10**10 combinations. Count a grid with :func:`sweep_size` (or
+:func:`sweep_axes`) before expanding it, and walk a large one with :func:`iter_sweeps`,
+which builds one combination at a time; the batch runner refuses grids larger than its
+limit before expanding anything (:data:`cldata.batch.runner.MAX_UNITS`).
+
 Examples
 --------
 >>> from parameters import ParameterRange, ParameterSet
