@@ -6,6 +6,7 @@ Examples
 
     cldata demo                                  # simulated recordings, analyses, summary and figure
     cldata run param/demo_rates.param --set executor.kind=serial
+    cldata run param/demo_psth.param --scheduler tcp://10.0.0.9:8786 --max-units 500000
     cldata info lab-store                        # a store (or a recording, or an export)
     cldata import lab-store rec1.h5 rec2.h5 --param culture=C7
     cldata query lab-store --filter culture=C7 --filter "session=[1, 2]" --tag final
@@ -57,18 +58,35 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import os
+
+    from cldata.batch.executors import SCHEDULER_ENV
     from cldata.batch.paramfile import load_parameters
     from cldata.batch.runner import run_batch
+    from cldata.errors import ParameterError
 
     overrides = list(args.set or [])
+    if args.scheduler is not None and args.executor not in (None, "dask"):
+        raise ParameterError(f"--scheduler runs the units on a dask cluster; it does not go with --executor "
+                             f"{args.executor}")
     if args.executor:
         overrides.append(f"executor.kind={args.executor}")
     if args.workers:
         overrides.append(f"executor.workers={args.workers}")
     params = load_parameters(args.file, overrides)
-    report = run_batch(params, progress=not args.no_progress, echo=print)
+    scheduler = args.scheduler
+    if scheduler is None and _executor_kind(params) == "dask":
+        # the environment is the caller's too; it is read only when the run is on dask anyway
+        scheduler = os.environ.get(SCHEDULER_ENV) or None
+    report = run_batch(params, progress=not args.no_progress, echo=print, scheduler=scheduler,
+                       wipe_store=args.wipe_store, max_units=args.max_units)
     print(report)
     return 0 if report.ok else 1
+
+
+def _executor_kind(params: Any) -> Any:
+    executor = params.get("executor") if hasattr(params, "get") else None
+    return executor.get("kind") if hasattr(executor, "get") else None
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -179,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Each command has its own --help.",
     )
     from cldata import __version__
+    from cldata.batch.runner import MAX_UNITS
 
     parser.add_argument("--version", action="version", version=f"cldata {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -208,6 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a parameter, e.g. --set store.root_directory=/data/store (repeatable)")
     run.add_argument("--executor", choices=["serial", "processes", "dask"], help="override executor.kind")
     run.add_argument("--workers", type=int, help="override executor.workers")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the units on the dask scheduler at ADDRESS (e.g. tcp://10.0.0.9:8786); implies "
+                          "--executor dask. Without it, a dask run uses $CLDATA_DASK_SCHEDULER if set, else a "
+                          "local cluster. A parameter file cannot name a scheduler (it could run code here)")
+    run.add_argument("--wipe-store", action="store_true",
+                     help="empty the store (delete its recordings and results) before the run; a parameter "
+                          "file cannot ask for this (store.mode 'w' is refused)")
+    run.add_argument("--max-units", type=int, default=MAX_UNITS, metavar="N",
+                     help=f"the most units (analysis x parameter combination x recording) the run may have "
+                          f"(default {MAX_UNITS:,}); a larger sweep is refused before anything is built")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
 

@@ -8,13 +8,27 @@ stores them.
 
 - ``serial`` runs units one after the other in this process;
 - ``processes`` (the default) runs them in local worker processes;
-- ``dask`` submits them to a ``dask.distributed`` cluster: the scheduler at ``address``,
-  or a ``LocalCluster`` started for the run (``pip install 'cldata[dask]'``).
+- ``dask`` submits them to a ``dask.distributed`` cluster: a ``LocalCluster`` started for
+  the run, or the scheduler whose address the person running the batch gives
+  (``pip install 'cldata[dask]'``).
+
+Which scheduler to connect to is a question of trust, not of analysis: a dask scheduler
+sends the runner pickled results and tasks, so connecting to one lets it run code here.
+Its address therefore comes only from the person running the command — the ``scheduler``
+argument of :func:`make_executor` and :func:`~cldata.batch.runner.run_batch`,
+``cldata run --scheduler ADDRESS``, or the environment variable ``CLDATA_DASK_SCHEDULER``
+(read by ``cldata run``) — and never from a parameter set: an executor section naming an
+``address`` is refused with :class:`~cldata.errors.ParameterError`. Worker counts are
+bounded (:data:`MAX_WORKERS`) so that a parameter file cannot start hundreds of processes.
 
 Examples
 --------
 >>> with make_executor({"kind": "processes", "workers": 4}) as ex:     # doctest: +SKIP
 ...     for unit, outcome in ex.run(units): ...
+>>> make_executor({"kind": "dask", "address": "tcp://10.0.0.9:8786"})   # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+cldata.errors.ParameterError: executor.address: a parameter set may not name a dask scheduler ...
 """
 
 from __future__ import annotations
@@ -29,7 +43,18 @@ from typing import Any
 
 from cldata.checked import check_parameters
 
-__all__ = ["Unit", "UnitFailure", "make_executor", "run_unit", "EXECUTORS"]
+__all__ = ["Unit", "UnitFailure", "make_executor", "check_executor_spec", "run_unit", "EXECUTORS",
+           "MAX_WORKERS", "SCHEDULER_ENV"]
+
+#: The environment variable ``cldata run`` reads a dask scheduler address from (``--scheduler`` wins).
+SCHEDULER_ENV = "CLDATA_DASK_SCHEDULER"
+
+#: Most local workers (processes, or LocalCluster workers) per CPU core a run may ask for.
+#: More only makes the workers compete for the cores, and each worker is a Python process
+#: with numpy and PyTables loaded (some 100 MB): a parameter file asking for thousands would
+#: exhaust the machine.
+WORKERS_PER_CORE = 4
+MAX_WORKERS = max(1, os.cpu_count() or 1) * WORKERS_PER_CORE
 
 
 @dataclass(frozen=True)
@@ -154,13 +179,19 @@ class ProcessExecutor(Executor):
 
     def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, list[Any] | UnitFailure]]:
         pending = {}
-        queue = list(units)
+        queue = iter(units)  # taken one at a time: the units are never copied
+        exhausted = False
         # keep a bounded number of units in flight: results come back as they finish
         limit = self.workers * 2
-        while queue or pending:
-            while queue and len(pending) < limit:
-                unit = queue.pop(0)
+        while not exhausted or pending:
+            while not exhausted and len(pending) < limit:
+                unit = next(queue, None)
+                if unit is None:
+                    exhausted = True
+                    break
                 pending[self._pool.submit(run_unit, unit)] = unit
+            if not pending:
+                break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
                 unit = pending.pop(fut)
@@ -174,16 +205,27 @@ class ProcessExecutor(Executor):
 
 
 class DaskExecutor(Executor):
-    """Units on a ``dask.distributed`` cluster (a LocalCluster if no ``address`` is given)."""
+    """Units on a ``dask.distributed`` cluster: the scheduler at ``address``, or a LocalCluster.
+
+    ``address`` must come from the person running the batch (see the module doc): the
+    scheduler is trusted to run code in this process.
+    """
 
     def __init__(self, address: str | None = None, workers: int | None = None):
+        from cldata.errors import ParameterError
+
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise ImportError("the dask executor needs dask.distributed: pip install 'cldata[dask]'") from None
         self._cluster = None
         if address:
-            self._client = Client(address)
+            try:
+                self._client = Client(address)
+            except (OSError, ValueError, TypeError) as exc:  # unreachable, timed out, malformed
+                raise ParameterError(f"cannot connect to the dask scheduler at {address!r}: "
+                                     f"{type(exc).__name__}: {exc}; check the address given with --scheduler "
+                                     f"or {SCHEDULER_ENV}") from None
         else:
             self._cluster = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
                                          dashboard_address=None)
@@ -210,29 +252,85 @@ class DaskExecutor(Executor):
 
 EXECUTORS = {"serial": SerialExecutor, "processes": ProcessExecutor, "dask": DaskExecutor}
 
-_EXECUTOR_PARAMETERS = {"kind": (str, "processes"), "workers": ((int, type(None)), None),
-                        "address": ((str, type(None)), None)}
+_EXECUTOR_PARAMETERS = {"kind": (str, "processes"), "workers": ((int, type(None)), None)}
 
 
-def make_executor(spec: Mapping[str, Any] | None, store: Any = None) -> Executor:
-    """An executor from ``{"kind": "serial"|"processes"|"dask", "workers": n, "address": url}``.
+def check_executor_spec(spec: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The executor section of a parameter set, checked: ``{"kind": ..., "workers": ...}``.
 
     Raises
     ------
     cldata.errors.ParameterError
-        For an unknown kind or malformed settings.
+        For an unknown kind, malformed settings, a worker count out of ``1..MAX_WORKERS``,
+        or an ``address`` (a scheduler is chosen by the person running the batch, never
+        by a parameter set; ``"address": None`` is accepted and means no address).
+
+    Examples
+    --------
+    >>> check_executor_spec({"kind": "serial"})
+    {'kind': 'serial', 'workers': None}
     """
     from cldata.errors import ParameterError
 
     given = dict(spec.as_dict() if hasattr(spec, "as_dict") else (spec or {}))  # type: ignore[union-attr]
+    if given.get("address") is not None:
+        raise ParameterError(
+            f"executor.address: a parameter set may not name a dask scheduler ({given['address']!r:.80}): "
+            "connecting to a scheduler lets it run code on this machine, so only the person running the "
+            "batch chooses it. Remove 'address' from the parameter file (and from --set) and pass it on "
+            f"the command line: cldata run FILE --scheduler ADDRESS (or set {SCHEDULER_ENV}=ADDRESS); "
+            "from Python: run_batch(parameters, scheduler=ADDRESS)"
+        )
+    given.pop("address", None)  # "address": None says "no scheduler": older files have it
     params = check_parameters("executor", {}, _EXECUTOR_PARAMETERS, given)
+    if params["kind"] not in EXECUTORS:
+        raise ParameterError(f"unknown executor {params['kind']!r}; choose one of {sorted(EXECUTORS)}")
+    workers = params["workers"]
+    if workers is not None and not 1 <= workers <= MAX_WORKERS:
+        raise ParameterError(
+            f"executor.workers is {workers}; it must be between 1 and {MAX_WORKERS} "
+            f"({WORKERS_PER_CORE} per CPU core of this machine)"
+        )
+    return params
+
+
+def make_executor(spec: Mapping[str, Any] | None, store: Any = None, *, scheduler: str | None = None) -> Executor:
+    """An executor from ``{"kind": "serial"|"processes"|"dask", "workers": n}``.
+
+    Parameters
+    ----------
+    spec
+        The executor section of a parameter set (``None``: local processes).
+    store
+        The store the ``serial`` executor reads from (its own, read-only, if ``None``).
+    scheduler
+        The address of a dask scheduler to run the units on (``"tcp://host:8786"``); given,
+        the executor is ``dask`` whatever ``spec`` says. It comes from the person running
+        the batch: ``spec`` itself may not name one.
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        For an unknown kind, malformed settings, an ``address`` in ``spec``, or a
+        scheduler that cannot be reached.
+
+    Examples
+    --------
+    >>> with make_executor({"kind": "serial"}) as ex:
+    ...     type(ex).__name__
+    'SerialExecutor'
+    >>> make_executor({}, scheduler="tcp://127.0.0.1:8786")       # doctest: +SKIP
+    """
+    from cldata.errors import ParameterError
+
+    params = check_executor_spec(spec)
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler.strip():
+            raise ParameterError(f"the dask scheduler address should be a non-empty string, not {scheduler!r:.60}")
+        return DaskExecutor(scheduler.strip())
     kind = params["kind"]
-    if kind not in EXECUTORS:
-        raise ParameterError(f"unknown executor {kind!r}; choose one of {sorted(EXECUTORS)}")
     if kind == "serial":
         return SerialExecutor(store)
     if kind == "processes":
-        if params["address"]:
-            raise ParameterError("the processes executor takes no address (that is for dask)")
         return ProcessExecutor(params["workers"])
-    return DaskExecutor(params["address"], params["workers"])
+    return DaskExecutor(None, params["workers"])

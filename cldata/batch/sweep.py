@@ -6,6 +6,12 @@ combination of values -- the cartesian product of all axes -- is its own analysi
 The order is deterministic: axes sorted by their dotted path, the first axis varying
 slowest, the values of each axis in the order they were written.
 
+A grid grows as the product of its axes: five axes of a hundred values, written in two
+kilobytes, are 10**10 combinations. Count a grid with :func:`sweep_size` (or
+:func:`sweep_axes`) before expanding it, and walk a large one with :func:`iter_sweeps`,
+which builds one combination at a time; the batch runner refuses grids larger than its
+limit before expanding anything (:data:`cldata.batch.runner.MAX_UNITS`).
+
 Examples
 --------
 >>> from parameters import ParameterRange, ParameterSet
@@ -98,14 +104,29 @@ def _tree_value(value: Any) -> Any:
 
 
 def iter_sweeps(params: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], ParameterSet]]:
-    """Like :func:`expand_sweeps`, one combination at a time (for very large grids)."""
+    """Like :func:`expand_sweeps`, one combination at a time (for very large grids).
+
+    Nothing of the size of the grid is built: each combination costs one copy of the tree
+    (without the other values of the sweeps). Count the grid first with :func:`sweep_size`;
+    a run does, and refuses grids larger than its limit
+    (:data:`cldata.batch.runner.MAX_UNITS`).
+
+    Examples
+    --------
+    >>> it = iter_sweeps({"a": ParameterRange(list(range(10**3))), "b": ParameterRange(list(range(10**3)))})
+    >>> next(it)[0], next(it)[0]
+    ({'a': 0, 'b': 0}, {'a': 0, 'b': 1})
+    """
     root = _as_parameterset(params)
     axes = _axes(root)
     if not axes:
         yield {}, (resolve_references(root) if _has_references(root) else root)
         return
+    # a template without the ranges' values: copying it per combination costs the size of the
+    # tree, not that of the tree plus every value of every sweep
+    template = copy_parameters(_without_ranges(root))
     for values in itertools.product(*(v for _, v in axes)):
-        tree = copy_parameters(root)
+        tree = copy_parameters(template)
         combination: dict[str, Any] = {}
         for (path, _), value in zip(axes, values):
             node = tree
@@ -115,6 +136,18 @@ def iter_sweeps(params: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Par
             combination[".".join(path)] = copy_parameters(value)
         # references (if any are left) see this combination's values
         yield combination, (resolve_references(tree) if _has_references(tree) else tree)
+
+
+def _without_ranges(node: Mapping[str, Any]) -> Any:
+    """``node`` rebuilt (mappings only, of the same kind) with every range replaced by ``None``."""
+    out: Any = ParameterSet({}) if isinstance(node, ParameterSet) else {}
+    for key, value in (dict.items(node) if isinstance(node, dict) else node.items()):
+        if isinstance(value, ParameterRange):
+            value = None
+        elif isinstance(value, Mapping):
+            value = _without_ranges(value)
+        dict.__setitem__(out, key, value)
+    return out
 
 
 def expand_sweeps(params: Mapping[str, Any]) -> list[tuple[dict[str, Any], ParameterSet]]:
