@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,24 @@ import numpy as np
 from cldata.canonical import Canon, canonical
 from cldata.errors import StoreFormatError
 
-__all__ = ["RecordingEntry", "ResultEntry", "ParamIndex", "Catalog", "lookup", "MISSING"]
+__all__ = ["RecordingEntry", "ResultEntry", "ParamIndex", "Catalog", "lookup", "MISSING", "is_record_id"]
+
+# The ids a store makes are "rec_<hex>" and "res_<hex>" (earlier versions: "rec-<hex>"). Ids name files
+# (overviews/<id>.h5, recordings/<id>.h5, the overview cache) and HDF5 groups (exports), so an id read
+# from a store's files must be a plain name: ASCII letters, digits, "_" and "-", starting with a letter
+# or digit, at most 128 characters. No separator, no dot, nothing empty, nothing absolute.
+_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def is_record_id(value: object) -> bool:
+    """Whether ``value`` is a well-formed catalog record id (a plain name, never a path).
+
+    Examples
+    --------
+    >>> is_record_id("rec_5f2c0d9e8a7b6c5d"), is_record_id("../../x"), is_record_id("/abs/path")
+    (True, False, False)
+    """
+    return type(value) is str and _RECORD_ID.fullmatch(value) is not None
 
 
 class _Missing:
@@ -224,6 +242,11 @@ def _check_record(rec: Any) -> None:
     if type(rec) is not dict or rec.get("kind") not in ("recording", "result") \
             or type(rec.get("id")) is not str or type(rec.get("parameters")) is not dict:
         raise StoreFormatError(f"a catalog record is not a well-formed recording or result: {rec!r:.100}")
+    if not is_record_id(rec["id"]):
+        raise StoreFormatError(
+            f"a catalog {rec['kind']} has the id {rec['id']!r:.100}, which is not a plain name (ids are letters, "
+            "digits, '_' and '-', at most 128, like 'rec_5f2c0d9e8a7b6c5d'); the store is damaged or crafted, refused"
+        )
 
 
 class Catalog:
@@ -370,7 +393,7 @@ class Catalog:
                 cat.add_record(rec)
                 continue
             rid, params = rec.get("id"), rec.get("parameters")
-            if type(rid) is not str or type(params) is not dict:
+            if type(rid) is not str or type(params) is not dict or _RECORD_ID.fullmatch(rid) is None:
                 _check_record(rec)
             sources, tags = tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ())
             kind, identifier, added = rec["type"], rec["identifier"], rec.get("added_utc", "")
