@@ -163,7 +163,8 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
         backend = store.backend
         cat = store.catalog
         report.counts = {"recordings": cat.n_recordings, "results": cat.n_results}
-        stray: dict[Path, Problem] = {}
+        stray: dict[Path, Problem] = {}  # stray journals beside copies, removed by repair
+        planted: dict[Path, Problem] = {}  # links and odd files there: removed by repair, still reported
         for entry in [e for e in cat.recordings if e is not None]:
             where = f"recording {entry.id}"
             location = entry.location
@@ -186,9 +187,11 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
                                "recording: it was not used (repair removes it)")
                     continue
                 if os.path.lexists(jpath):
-                    report.add(where, f"{jpath.name} beside the store's copy is {_what(jpath)}: cldata never makes "
-                                      "one, so it was put there; it was neither followed nor used (repair removes "
-                                      "the entry, never what it leads to; look at where the store came from)")
+                    # not marked repaired even once removed: somebody put it there, which is worth a look
+                    planted[jpath] = report.add(
+                        where, f"{jpath.name} beside the store's copy is {_what(jpath)}: cldata never makes one, "
+                               "so it was put there; it was neither followed nor used (repair removes the entry, "
+                               "never what it leads to; look at where the store came from)")
                 check_recording(path, repair=repair, report=report, where=where, deep=deep, journal=False)
                 continue
             check_recording(path, repair=repair, report=report, where=where, deep=deep)
@@ -198,17 +201,19 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
             except (CldataError, OSError) as exc:
                 report.add(f"result {entry.id} ({entry.identifier})", f"its payload cannot be read: {exc}")
         if isinstance(backend, SegmentedBackend):
-            _leftovers(store, report, repair, stray)
+            _leftovers(store, report, repair, stray, planted)
     finally:
         store.close()
     return report
 
 
-def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, Problem]) -> None:
+def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, Problem],
+               planted: dict[Path, Problem]) -> None:
     """Files of interrupted commits: unreferenced payloads, segments, copies and temp files.
 
-    ``stray``: files already reported (journals beside copies); they are removed with the
-    rest and their problems marked repaired once gone.
+    ``stray`` and ``planted``: entries already reported (journals beside copies; links and
+    odd files there), removed with the rest; the problems of ``stray`` ones are marked
+    repaired once they are gone, those of ``planted`` ones stay reported.
     """
     from cldata.locking import FileLock
     from cldata.store import _READERS_LOCK, _WRITER_LOCK, _acquire
@@ -230,7 +235,7 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
             for p in sorted(d.iterdir()) if p not in referenced and not _is_dir(p)]
     if not left:
         return
-    others = [p for p in left if p not in stray]
+    others = [p for p in left if p not in stray and p not in planted]
     if others:
         problem = report.add(str(store.root), f"{len(others)} file(s) left over from interrupted commits "
                                               f"({', '.join(p.name for p in others[:5])}"
@@ -267,6 +272,9 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
                 if not os.path.lexists(path):
                     reported.repaired = True
                     reported.message = reported.message.replace("(repair removes it)", "— removed")
+            for path, reported in planted.items():
+                if not os.path.lexists(path):
+                    reported.message += "; the entry was removed"
         finally:
             readers.release()
     finally:

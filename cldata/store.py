@@ -188,8 +188,10 @@ class DataStore(DataStoreView):
             # Whether a store can be created is decided with the lock held (in _create), so two
             # processes creating the same store end in one store and, for the other, StoreLockedError
             # or a normal open.
-            if (marker is None and root_path.is_dir() and not os.path.lexists(root_path / _WRITER_LOCK)
-                    and any(root_path.iterdir())):
+            # (one listing: the lock file, made first and never removed, is in any listing that shows
+            # what a creation made after it)
+            names = os.listdir(root_path) if marker is None and root_path.is_dir() else []
+            if names and _WRITER_LOCK not in names:
                 raise StoreFormatError(
                     f"{root_path} is not empty and not a cldata store; choose an empty or new directory"
                 )
