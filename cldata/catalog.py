@@ -31,9 +31,11 @@ __all__ = ["RecordingEntry", "ResultEntry", "ParamIndex", "Catalog", "lookup", "
 
 # The ids a store makes are "rec_<hex>" and "res_<hex>" (earlier versions: "rec-<hex>"). Ids name files
 # (overviews/<id>.h5, recordings/<id>.h5, the overview cache) and HDF5 groups (exports), so an id read
-# from a store's files must be a plain name: ASCII letters, digits, "_" and "-", starting with a letter
-# or digit, at most 128 characters. No separator, no dot, nothing empty, nothing absolute.
-_RECORD_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+# from a store's files must be a plain name: 1 to 128 ASCII letters, digits, "_" and "-". No separator,
+# no dot, nothing empty, nothing absolute.
+_RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9_-]")
+_MAX_ID = 128
 
 
 def is_record_id(value: object) -> bool:
@@ -243,10 +245,14 @@ def _check_record(rec: Any) -> None:
             or type(rec.get("id")) is not str or type(rec.get("parameters")) is not dict:
         raise StoreFormatError(f"a catalog record is not a well-formed recording or result: {rec!r:.100}")
     if not is_record_id(rec["id"]):
-        raise StoreFormatError(
-            f"a catalog {rec['kind']} has the id {rec['id']!r:.100}, which is not a plain name (ids are letters, "
-            "digits, '_' and '-', at most 128, like 'rec_5f2c0d9e8a7b6c5d'); the store is damaged or crafted, refused"
-        )
+        raise _bad_id(rec["kind"], rec["id"])
+
+
+def _bad_id(kind: str, rid: str) -> StoreFormatError:
+    return StoreFormatError(
+        f"a catalog {kind} has the id {rid!r:.100}, which is not a plain name (ids are 1 to 128 letters, digits, "
+        "'_' and '-', like 'rec_5f2c0d9e8a7b6c5d'); the store is damaged or crafted, refused"
+    )
 
 
 class Catalog:
@@ -393,7 +399,7 @@ class Catalog:
                 cat.add_record(rec)
                 continue
             rid, params = rec.get("id"), rec.get("parameters")
-            if type(rid) is not str or type(params) is not dict or _RECORD_ID.fullmatch(rid) is None:
+            if type(rid) is not str or type(params) is not dict:
                 _check_record(rec)
             sources, tags = tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ())
             kind, identifier, added = rec["type"], rec["identifier"], rec.get("added_utc", "")
@@ -404,6 +410,11 @@ class Catalog:
             results.append(entry)
             result_rows[rid] = row
             index(row, entry)
+        # every result id checked at once: one search over all of them (a third of the cost of one
+        # match per id, and opening a store is mostly this loop)
+        if result_rows and (_NOT_ID_CHAR.search("".join(result_rows)) or "" in result_rows
+                            or max(map(len, result_rows)) > _MAX_ID):
+            raise _bad_id("result", next(r for r in result_rows if not is_record_id(r)))
         return cat
 
     def add_record(self, rec: Mapping[str, Any]) -> None:

@@ -664,7 +664,8 @@ class DataStore(DataStoreView):
                 overviews = self.root / "overviews"
                 if overviews.is_dir() and not overviews.is_symlink():
                     for path in overviews.iterdir():
-                        if path.suffix == ".h5" and path.stem not in ids or path.name.startswith("."):
+                        if ((path.suffix == ".h5" and path.stem not in ids or path.name.startswith("."))
+                                and not stat.S_ISDIR(os.lstat(path).st_mode)):  # (a link goes as a link)
                             path.unlink(missing_ok=True)
             finally:
                 readers.release()

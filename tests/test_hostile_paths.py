@@ -483,7 +483,9 @@ def test_a_read_only_store_with_a_changed_link_writes_nothing_inside(linked_stor
                 call()
             assert isinstance(info.value, BrokenLinkError)
             assert "replace=True" in str(info.value) and "cldata check" in str(info.value)
-    assert state_of(root) == before
+        with pytest.raises(ChangedLinkError):
+            store.export(root.parent / "shared.h5")  # never exports content the catalog does not describe
+    assert state_of(root) == before and not (root.parent / "shared.h5").exists()
     with cldata.open(root, mode="a") as store, pytest.raises(ChangedLinkError):
         store.recordings[0].view()
     report = check_path(root, repair=True)
@@ -719,3 +721,31 @@ def test_read_regular_bytes_refuses_a_fifo_at_once(tmp_path):
     with pytest.raises(OSError, match="FIFO"):
         read_regular_bytes(fifo)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+
+
+def test_a_fifo_planted_as_a_recording_journal_fails_fast(tmp_path, rec):
+    """Reading, checking, recovering and following a recording never wait on a FIFO at its journal's path."""
+    os.mkfifo(journal_path(rec))
+    out = run_child(f"""
+        import cldata
+        from pathlib import Path
+        from cldata.check import check_path
+        from cldata.errors import CorruptRecordingError
+        from cldata.format.journal import journal_state
+
+        rec = Path({str(rec)!r})
+        assert journal_state(rec) == "invalid"
+        with cldata.RecordingView(rec) as view:  # the recording itself is read as it is
+            assert len(view.spikes) == 2
+        report = check_path(rec, repair=True)
+        assert not report.healthy and "FIFO" in str(report), str(report)
+        for call in (lambda: cldata.recover(rec), lambda: next(iter(cldata.follow(rec, start_timeout=1)))):
+            try:
+                call()
+            except CorruptRecordingError as exc:
+                print("refused:", exc)
+            else:
+                raise AssertionError("a FIFO journal was used")
+        print("done")
+    """)
+    assert out.returncode == 0 and out.stdout.count("refused:") == 2 and "done" in out.stdout, out.stderr[-2000:]

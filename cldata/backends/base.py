@@ -16,7 +16,15 @@ and payloads (four methods). Its commit protocol is crash-safe:
 
 A crash before step 3 leaves the previous ``CURRENT``, so the store opens with exactly
 the last completed commit; the files of the interrupted commit are garbage, removed
-later. Segments accumulate and are compacted into one now and then; files no longer
+later.
+
+Every file a commit writes is new, under a name nothing can be planted at: segment and
+payload files get a random name checked to be free (``_new_name``: PyTables, which the
+``hdf5`` backend writes them with, opens files by name), the default writers create them
+with ``O_EXCL | O_NOFOLLOW``, and ``CURRENT`` and copied recordings are written to an
+unpredictable temporary created the same way and renamed into place
+(:mod:`cldata.fsutil`). Reads refuse symbolic links inside the store (:meth:`Backend.inside`)
+and anything that is not a regular file (a FIFO would block the reader). Segments accumulate and are compacted into one now and then; files no longer
 referenced are deleted only when no reader has the store open.
 
 Examples
