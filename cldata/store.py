@@ -133,7 +133,11 @@ class DataStore(DataStoreView):
         Backend name (``"hdf5"``, ``"pickle"`` or a plugin). ``None``: the store's own
         backend, or ``"hdf5"`` for a new store.
     mode
-        ``"r"`` read-only; ``"a"`` read and write, creating the store if missing; ``"w"``
+        ``"r"`` read-only (nothing inside the directory is written — overviews built on
+        demand go to the user's cache — except the empty reader-lock file ``.readers``,
+        created if it is missing); ``"a"`` read and write, creating the store if missing
+        (two processes creating it at once: one creates it, the other opens it or gets
+        :class:`~cldata.errors.StoreLockedError`); ``"w"``
         create an empty store, discarding the contents of an existing one.
     replace
         Adding an entry that is already stored replaces it instead of raising.
