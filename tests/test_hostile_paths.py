@@ -611,7 +611,7 @@ def test_processes_racing_to_create_a_store_end_in_a_store_or_store_locked_error
 
 @pytest.mark.slow
 def test_processes_racing_to_create_a_store_many_times(tmp_path):
-    race_to_create(tmp_path, processes=8, rounds=100)
+    race_to_create(tmp_path, processes=8, rounds=300)
 
 
 def test_an_interrupted_creation_can_be_completed(tmp_path):
