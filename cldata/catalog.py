@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,26 @@ import numpy as np
 from cldata.canonical import Canon, canonical
 from cldata.errors import StoreFormatError
 
-__all__ = ["RecordingEntry", "ResultEntry", "ParamIndex", "Catalog", "lookup", "MISSING"]
+__all__ = ["RecordingEntry", "ResultEntry", "ParamIndex", "Catalog", "lookup", "MISSING", "is_record_id"]
+
+# The ids a store makes are "rec_<hex>" and "res_<hex>" (earlier versions: "rec-<hex>"). Ids name files
+# (overviews/<id>.h5, recordings/<id>.h5, the overview cache) and HDF5 groups (exports), so an id read
+# from a store's files must be a plain name: 1 to 128 ASCII letters, digits, "_" and "-". No separator,
+# no dot, nothing empty, nothing absolute.
+_RECORD_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_NOT_ID_CHAR = re.compile(r"[^A-Za-z0-9_-]")
+_MAX_ID = 128
+
+
+def is_record_id(value: object) -> bool:
+    """Whether ``value`` is a well-formed catalog record id (a plain name, never a path).
+
+    Examples
+    --------
+    >>> is_record_id("rec_5f2c0d9e8a7b6c5d"), is_record_id("../../x"), is_record_id("/abs/path")
+    (True, False, False)
+    """
+    return type(value) is str and _RECORD_ID.fullmatch(value) is not None
 
 
 class _Missing:
@@ -224,6 +244,15 @@ def _check_record(rec: Any) -> None:
     if type(rec) is not dict or rec.get("kind") not in ("recording", "result") \
             or type(rec.get("id")) is not str or type(rec.get("parameters")) is not dict:
         raise StoreFormatError(f"a catalog record is not a well-formed recording or result: {rec!r:.100}")
+    if not is_record_id(rec["id"]):
+        raise _bad_id(rec["kind"], rec["id"])
+
+
+def _bad_id(kind: str, rid: str) -> StoreFormatError:
+    return StoreFormatError(
+        f"a catalog {kind} has the id {rid!r:.100}, which is not a plain name (ids are 1 to 128 letters, digits, "
+        "'_' and '-', like 'rec_5f2c0d9e8a7b6c5d'); the store is damaged or crafted, refused"
+    )
 
 
 class Catalog:
@@ -381,6 +410,11 @@ class Catalog:
             results.append(entry)
             result_rows[rid] = row
             index(row, entry)
+        # every result id checked at once: one search over all of them (a third of the cost of one
+        # match per id, and opening a store is mostly this loop)
+        if result_rows and (_NOT_ID_CHAR.search("".join(result_rows)) or "" in result_rows
+                            or max(map(len, result_rows)) > _MAX_ID):
+            raise _bad_id("result", next(r for r in result_rows if not is_record_id(r)))
         return cat
 
     def add_record(self, rec: Mapping[str, Any]) -> None:

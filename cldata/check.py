@@ -10,8 +10,15 @@ every table, stream entry and sample chunk.
 
 ``repair=True`` recovers orphaned recording journals (:func:`cldata.recover`) and removes
 files left over from interrupted commits (with the store's writer lock, and only if no
-reader has the store open). Broken links and damaged data cannot be repaired here; the
-report says what to do.
+reader has the store open). Broken or changed links and damaged data cannot be repaired
+here; the report says what to do.
+
+Repair never follows a link and never uses a journal that is not the recording's own: a
+journal path that is a symbolic link or not a regular file is reported and left alone;
+recovery checks that the journal was written for that recording (see
+:func:`cldata.recover`); and a store's **copy** of a recording is a finished recording
+(copied in whole, checksummed), so a journal found beside it is a stray file — reported,
+removed by repair with the other left-overs, never recovered over the copy.
 
 Examples
 --------
@@ -24,6 +31,8 @@ True
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,15 +90,23 @@ class CheckReport:
 
 
 def check_recording(path: Path, *, repair: bool = False, report: CheckReport | None = None,
-                    where: str | None = None, deep: bool = True) -> CheckReport:
-    """Check one CL recording file (see module doc)."""
+                    where: str | None = None, deep: bool = True, journal: bool = True) -> CheckReport:
+    """Check one CL recording file (see module doc).
+
+    ``journal=False``: the file is known to be finished (a store's copy); its journal path
+    is not looked at (the caller reports what lies there).
+    """
     from cldata.format.journal import journal_path, journal_state
     from cldata.format.reader import RecordingView
     from cldata.format.recovery import recover
 
     report = report or CheckReport(Path(path), "recording")
     where = where or str(path)
-    state = journal_state(path)
+    state = journal_state(path) if journal else "none"
+    if state == "invalid":
+        report.add(where, f"{journal_path(path).name} beside it is {_what(journal_path(path))}: not a journal "
+                          "cldata wrote, so it was neither followed nor used (look at it, then remove it)")
+        state = "none"  # the recording itself is still checked
     if state == "live":
         report.notes.append(f"{where} is being written by a live writer; checked nothing else")
         return report
@@ -133,6 +150,7 @@ def _read_everything(view: Any) -> None:
 def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> CheckReport:
     """Check a store directory (see module doc)."""
     from cldata.backends.base import SegmentedBackend, file_crc32
+    from cldata.format.journal import journal_path
     from cldata.store import DataStore
 
     report = CheckReport(Path(root), "store")
@@ -145,6 +163,8 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
         backend = store.backend
         cat = store.catalog
         report.counts = {"recordings": cat.n_recordings, "results": cat.n_results}
+        stray: dict[Path, Problem] = {}  # stray journals beside copies, removed by repair
+        planted: dict[Path, Problem] = {}  # links and odd files there: removed by repair, still reported
         for entry in [e for e in cat.recordings if e is not None]:
             where = f"recording {entry.id}"
             location = entry.location
@@ -153,12 +173,26 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
             except (CldataError, OSError) as exc:
                 report.add(where, str(exc))
                 continue
-            if location.get("kind") == "link":
-                st = path.stat()
-                if "size" in location and (st.st_size, st.st_mtime_ns) != (location["size"], location["mtime_ns"]):
-                    report.add(where, f"the linked file {path} changed since it was added (size or modification time)")
-            elif deep and "crc32" in location and file_crc32(path) != location["crc32"]:
-                report.add(where, f"the store's copy {path} fails its checksum (the file was damaged)")
+            # (a changed link raised ChangedLinkError above: recording_path compares size and mtime)
+            if location.get("kind") != "link":
+                if deep and "crc32" in location and file_crc32(path) != location["crc32"]:
+                    report.add(where, f"the store's copy {path} fails its checksum (the file was damaged)")
+                    continue
+                # a copy is a finished recording: a journal beside it is a stray file, never recovered
+                # over the copy
+                jpath = journal_path(path)
+                if _is_regular(jpath):  # it blocks reading the copy until repair removes it
+                    stray[jpath] = report.add(
+                        where, f"a stray file {jpath.name} lies beside the store's copy, which is a finished "
+                               "recording: it was not used (repair removes it)")
+                    continue
+                if os.path.lexists(jpath):
+                    # not marked repaired even once removed: somebody put it there, which is worth a look
+                    planted[jpath] = report.add(
+                        where, f"{jpath.name} beside the store's copy is {_what(jpath)}: cldata never makes one, "
+                               "so it was put there; it was neither followed nor used (repair removes the entry, "
+                               "never what it leads to; look at where the store came from)")
+                check_recording(path, repair=repair, report=report, where=where, deep=deep, journal=False)
                 continue
             check_recording(path, repair=repair, report=report, where=where, deep=deep)
         for entry in [e for e in cat.results if e is not None]:
@@ -167,16 +201,22 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
             except (CldataError, OSError) as exc:
                 report.add(f"result {entry.id} ({entry.identifier})", f"its payload cannot be read: {exc}")
         if isinstance(backend, SegmentedBackend):
-            _leftovers(store, report, repair)
+            _leftovers(store, report, repair, stray, planted)
     finally:
         store.close()
     return report
 
 
-def _leftovers(store: Any, report: CheckReport, repair: bool) -> None:
-    """Files of interrupted commits: unreferenced payloads, segments, copies and temp files."""
+def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, Problem],
+               planted: dict[Path, Problem]) -> None:
+    """Files of interrupted commits: unreferenced payloads, segments, copies and temp files.
+
+    ``stray`` and ``planted``: entries already reported (journals beside copies; links and
+    odd files there), removed with the rest; the problems of ``stray`` ones are marked
+    repaired once they are gone, those of ``planted`` ones stay reported.
+    """
     from cldata.locking import FileLock
-    from cldata.store import _READERS_LOCK, _WRITER_LOCK
+    from cldata.store import _READERS_LOCK, _WRITER_LOCK, _acquire
 
     backend = store.backend
     live = list(store.catalog.records())
@@ -190,34 +230,82 @@ def _leftovers(store: Any, report: CheckReport, repair: bool) -> None:
             referenced.add(backend.root / str(location["path"]))
     _, segments = backend._read_current()
     referenced |= {backend.catalog_dir / s for s in segments} | {backend.catalog_dir / "CURRENT"}
-    stray = [p for d in (backend.catalog_dir, backend.payload_dir, backend.root / "recordings") if d.is_dir()
-             for p in sorted(d.iterdir()) if p.is_file() and p not in referenced]
-    if not stray:
+    # everything but directories: symbolic links and FIFOs too (removed as entries, never followed or opened)
+    left = [p for d in (backend.catalog_dir, backend.payload_dir, backend.root / "recordings") if d.is_dir()
+            for p in sorted(d.iterdir()) if p not in referenced and not _is_dir(p)]
+    if not left:
         return
-    problem = report.add(str(store.root), f"{len(stray)} file(s) left over from interrupted commits "
-                                          f"({', '.join(p.name for p in stray[:5])}{' ...' if len(stray) > 5 else ''})")
+    others = [p for p in left if p not in stray and p not in planted]
+    if others:
+        problem = report.add(str(store.root), f"{len(others)} file(s) left over from interrupted commits "
+                                              f"({', '.join(p.name for p in others[:5])}"
+                                              f"{' ...' if len(others) > 5 else ''})")
+    else:
+        problem = Problem(str(store.root), "stray files beside copies")  # reported above, not again
     if not repair:
         problem.message += "; repair removes them"
         return
     writer = FileLock(store.root / _WRITER_LOCK)
     readers = FileLock(store.root / _READERS_LOCK)
-    if not writer.acquire():
-        problem.message += "; not removed: a writer has the store open"
+    try:
+        if not _acquire(writer):
+            problem.message += "; not removed: a writer has the store open"
+            return
+    except CldataError as exc:  # a lock file that is a link or a FIFO
+        problem.message += f"; not removed: {exc}"
         return
     try:
         # this check itself reads the store: its own reader lock is released first
         store.close()
-        if not readers.acquire(exclusive=True):
-            problem.message += "; not removed: a reader has the store open"
+        try:
+            if not _acquire(readers, exclusive=True):
+                problem.message += "; not removed: a reader has the store open"
+                return
+        except CldataError as exc:
+            problem.message += f"; not removed: {exc}"
             return
         try:
             removed = backend.collect_garbage(backend.load())
             problem.message += f"; removed {len(removed)}"
             problem.repaired = True
+            for path, reported in stray.items():
+                if not os.path.lexists(path):
+                    reported.repaired = True
+                    reported.message = reported.message.replace("(repair removes it)", "— removed")
+            for path, reported in planted.items():
+                if not os.path.lexists(path):
+                    reported.message += "; the entry was removed"
         finally:
             readers.release()
     finally:
         writer.release()
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _what(path: Path) -> str:
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return "gone"
+    if stat.S_ISLNK(mode):
+        try:
+            return f"a symbolic link (to {os.readlink(path)!r:.200})"
+        except OSError:
+            return "a symbolic link"
+    return "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, a socket or a device)"
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True  # gone meanwhile
 
 
 def check_path(path: Path, *, repair: bool = False, deep: bool = True) -> CheckReport:
@@ -228,7 +316,7 @@ def check_path(path: Path, *, repair: bool = False, deep: bool = True) -> CheckR
     path = Path(path)
     if path.is_dir() and (path / MARKER).exists():
         return check_store(path, repair=repair, deep=deep)
-    if path.is_file() or journal_path(path).exists():
+    if path.is_file() or os.path.lexists(journal_path(path)):
         return check_recording(path, repair=repair, deep=deep)
     report = CheckReport(path, "unknown")
     report.add(str(path), "is neither a cldata store nor a recording file")

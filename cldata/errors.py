@@ -105,6 +105,15 @@ class BrokenLinkError(CldataError, FileNotFoundError):
     """A recording that a store links to has been moved or deleted."""
 
 
+class ChangedLinkError(BrokenLinkError):
+    """A recording that a store links to was changed (rewritten, truncated, touched) since it was linked.
+
+    Its size or modification time differs from what the store recorded, so its content may
+    no longer be what the catalog describes (and what results were computed from). A
+    :class:`BrokenLinkError`: the link no longer leads to the recording that was added.
+    """
+
+
 # --- stores ------------------------------------------------------------------------------
 
 

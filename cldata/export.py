@@ -34,7 +34,7 @@ from cldata.backends.blobs import write_blob_table
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder
 from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS
-from cldata.fsutil import fsync_dir, fsync_file, remove_stale_temporaries, temporary_beside
+from cldata.fsutil import fsync_dir, fsync_file, new_temporary, remove_stale_temporaries
 from cldata.payload import to_plain_payload
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,7 +75,9 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
     encoder = Encoder()
     # an export killed half-way leaves its temporary: the next export to the same path removes it
     remove_stale_temporaries(path)
-    tmp = temporary_beside(path)
+    # an unpredictable name, created exclusively (PyTables then writes into that new file): a link
+    # planted beside the target is never written through
+    tmp = new_temporary(path)
     try:
         with tables.open_file(str(tmp), "w") as out:
             out.root._v_attrs["cldata_kind"] = EXPORT_KIND

@@ -207,6 +207,7 @@ from cldata.format.journal import FRAME, MAGIC, MAX_RECORD, decode_record, journ
 from cldata.format.layout import UV_PER_SAMPLE_UNIT
 from cldata.format.reader import RecordingView, samples_to_uV
 from cldata.format.writer import attrs_from_journal
+from cldata.fsutil import open_regular
 from cldata.locking import is_locked_fd
 from cldata.queries.streams import matching_stream_names
 
@@ -552,9 +553,13 @@ def _batches(source: Path | _Finished, select: _Selector, kinds: _Kinds, poll: f
     deadline = time.monotonic() + start_timeout
     while True:
         try:
-            f = open(jpath, "rb", buffering=0)  # noqa: SIM115 - held open across yields, closed below
+            # never through a link, never blocking on a FIFO planted as the journal
+            f = os.fdopen(open_regular(jpath), "rb", buffering=0)  # held open across yields, closed below
         except FileNotFoundError:
             f = None
+        except OSError as exc:
+            raise CorruptRecordingError(f"{jpath} is not a journal cldata wrote ({exc.strerror or exc}); "
+                                        "not followed") from None
         if f is not None:
             try:
                 yield from _Tail(f, jpath, select, kinds).run(poll, deadline, idle_timeout)

@@ -20,9 +20,21 @@ False
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
+from cldata.fsutil import NOT_REGULAR
+
 __all__ = ["FileLock", "is_locked", "lock_fd", "unlock_fd", "is_locked_fd"]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _check_regular(fd: int, path: str | os.PathLike[str]) -> None:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        raise OSError(NOT_REGULAR, "not a regular file, which a lock file must be", str(path))
 
 try:
     import fcntl
@@ -74,11 +86,25 @@ class FileLock:
         return self._fd is not None
 
     def acquire(self, exclusive: bool = True, blocking: bool = False) -> bool:
-        """Take the lock; return whether it was taken (without ``blocking``, never waits)."""
+        """Take the lock; return whether it was taken (without ``blocking``, never waits).
+
+        Raises
+        ------
+        OSError
+            If the lock file is a symbolic link (``errno.ELOOP``) or not a regular file
+            (a FIFO, a directory...): such a file is never followed, created elsewhere or
+            waited on.
+        """
         if self._fd is not None:
             return True
-        # O_NOFOLLOW: a lock file planted as a symlink must not create or lock files elsewhere
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        # O_NOFOLLOW: a lock file planted as a symlink must not create or lock files elsewhere;
+        # O_NONBLOCK and the fstat: one planted as a FIFO must not block the open
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _NONBLOCK | _CLOEXEC, 0o644)
+        try:
+            _check_regular(fd, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
         if _lock(fd, exclusive, blocking):
             self._fd = fd
             return True
@@ -111,12 +137,18 @@ def is_locked(path: str | os.PathLike[str]) -> bool:
     """Whether another open file (any process, this one included) holds a lock on ``path``.
 
     A missing file is not locked. The check takes and drops a shared lock.
+
+    Raises
+    ------
+    OSError
+        If ``path`` is a symbolic link or not a regular file (never followed nor waited on).
     """
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC)
     except FileNotFoundError:
         return False
     try:
+        _check_regular(fd, path)
         if _lock(fd, exclusive=False):
             _unlock(fd)
             return False

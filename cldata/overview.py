@@ -90,7 +90,7 @@ from cldata.format.attributes import read_attributes
 from cldata.format.events import EventTable
 from cldata.format.node_guard import GROUP, INTEGER_MATRIX, Layout, check_layout
 from cldata.format.reader import RecordingView, hdf5_reason, open_hdf5
-from cldata.fsutil import fsync_dir, fsync_file
+from cldata.fsutil import fsync_dir, fsync_file, new_temporary
 from cldata.timebase import to_frame, to_window
 
 __all__ = [
@@ -693,12 +693,13 @@ def build_overview(
         spike_first += 1
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    # an unpredictable name, created exclusively (PyTables then writes into that new file): a link
+    # planted beside the overview is never written through
+    tmp = new_temporary(path)
     try:
         try:
             _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=False)
-        except _CountOverflow:
-            tmp.unlink(missing_ok=True)
+        except _CountOverflow:  # written again into the same file (mode "w" truncates it)
             _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=True)
         if durable:
             fsync_file(tmp)
@@ -1359,8 +1360,13 @@ class Overview:
         return f"<Overview {str(self.path)!r} of {self.view.path.name}>"
 
 
-def ensure_overview(view: RecordingView, path: str | os.PathLike[str], **build_options: Any) -> Overview:
+def ensure_overview(view: RecordingView, path: str | os.PathLike[str], *,
+                    rebuild_path: str | os.PathLike[str] | None = None, **build_options: Any) -> Overview:
     """The overview at ``path`` for ``view``, built (or rebuilt, if stale or damaged) when needed.
+
+    With ``rebuild_path``, ``path`` is only read: when it is missing, stale or damaged the
+    overview at ``rebuild_path`` is used, and built there if needed (a read-only store reads
+    its own overviews but builds into the user's cache).
 
     Examples
     --------
@@ -1368,13 +1374,17 @@ def ensure_overview(view: RecordingView, path: str | os.PathLike[str], **build_o
     >>> ov.envelope(width=1000).level                          # doctest: +SKIP
     3
     """
-    ov = Overview(path, view)
-    try:
-        ov._open()
-        return ov
-    except (OverviewError, UnsafeContentError) as exc:
-        ov.close()
-        if isinstance(exc, UnsafeContentError):  # nothing ran; the file is replaced, but say so
-            warnings.warn(f"{exc} The overview is built afresh.", stacklevel=2)
-    build_overview(view, path, **build_options)
-    return Overview(path, view)
+    candidates = [Path(path)]
+    if rebuild_path is not None and Path(rebuild_path) != Path(path):
+        candidates.append(Path(rebuild_path))
+    for candidate in candidates:
+        ov = Overview(candidate, view)
+        try:
+            ov._open()
+            return ov
+        except (OverviewError, UnsafeContentError) as exc:
+            ov.close()
+            if isinstance(exc, UnsafeContentError):  # nothing ran; it is built afresh, but say so
+                warnings.warn(f"{exc} The overview is built afresh.", stacklevel=2)
+    build_overview(view, candidates[-1], **build_options)
+    return Overview(candidates[-1], view)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -37,7 +38,7 @@ from typing import Any
 from cldata.backends.registry import get_backend
 from cldata.bulk import paused_gc
 from cldata.canonical import canonical, digest, plain
-from cldata.catalog import Catalog, RecordingEntry, ResultEntry
+from cldata.catalog import Catalog, RecordingEntry, ResultEntry, is_record_id
 from cldata.closing import close_at_exit
 from cldata.errors import (
     DuplicateRecordingError,
@@ -54,7 +55,7 @@ from cldata.errors import (
 from cldata.format.attributes import to_plain
 from cldata.format.codec import encode
 from cldata.format.reader import RecordingView
-from cldata.fsutil import atomic_write_bytes
+from cldata.fsutil import atomic_write_bytes, read_regular_bytes, safe_child
 from cldata.locking import FileLock
 from cldata.results import AnalysisResult, result_id_for, result_kinds
 from cldata.view import DataStoreView
@@ -65,6 +66,9 @@ MARKER = "cldata-store.json"
 _WRITER_LOCK = ".lock"
 _READERS_LOCK = ".readers"
 _OPEN_FILES = 32
+_MARKER_LIMIT = 1 << 20  # the marker is a few lines of JSON
+# what a creation killed half-way leaves, besides the lock files: the backend's empty skeleton
+_SKELETON = {"catalog", "payloads", "recordings"}
 
 
 def _now() -> str:
@@ -92,6 +96,21 @@ def _cache_dir(root: Path) -> Path:
     return base / "cldata" / "overviews" / digest(str(Path(root).resolve()))
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _overview_name(recording_id: str) -> str:
+    # the one check for every overview path made from a catalog id: a plain name, never a path
+    if not is_record_id(recording_id):
+        raise StoreFormatError(f"{recording_id!r:.100} is not a recording id of a store (a plain name such as "
+                               "'rec_5f2c0d9e8a7b6c5d'); no overview path is made from it")
+    return f"{recording_id}.h5"
+
+
 def _recording_parameters(view: RecordingView, user: Mapping[str, Any]) -> dict[str, Any]:
     """Root attributes < the file's ``application`` values < the user's parameters."""
     root = to_plain(view.attributes.to_dict(plain=False))
@@ -114,7 +133,11 @@ class DataStore(DataStoreView):
         Backend name (``"hdf5"``, ``"pickle"`` or a plugin). ``None``: the store's own
         backend, or ``"hdf5"`` for a new store.
     mode
-        ``"r"`` read-only; ``"a"`` read and write, creating the store if missing; ``"w"``
+        ``"r"`` read-only (nothing inside the directory is written — overviews built on
+        demand go to the user's cache — except the empty reader-lock file ``.readers``,
+        created if it is missing); ``"a"`` read and write, creating the store if missing
+        (two processes creating it at once: one creates it, the other opens it or gets
+        :class:`~cldata.errors.StoreLockedError`); ``"w"``
         create an empty store, discarding the contents of an existing one.
     replace
         Adding an entry that is already stored replaces it instead of raising.
@@ -156,12 +179,23 @@ class DataStore(DataStoreView):
         if root_path.is_file():
             self._open_export()
             return
+        if os.path.lexists(root_path) and not root_path.is_dir():
+            raise StoreFormatError(f"{root_path} is neither a store directory nor an export file "
+                                   "(a FIFO, a device, a dangling link?)")
         marker = self._read_marker()
         if mode == "r":
             if marker is None:
                 raise StoreFormatError(f"{root_path} is not a cldata store (no {MARKER}); open it with mode='a' to create one")
         else:
-            if marker is None and root_path.is_dir() and any(root_path.iterdir()):
+            # A directory being created by another process already holds its lock file (made first):
+            # only a directory without one is somebody else's, where not even a lock file is created.
+            # Whether a store can be created is decided with the lock held (in _create), so two
+            # processes creating the same store end in one store and, for the other, StoreLockedError
+            # or a normal open.
+            # (one listing: the lock file, made first and never removed, is in any listing that shows
+            # what a creation made after it)
+            names = os.listdir(root_path) if marker is None and root_path.is_dir() else []
+            if names and _WRITER_LOCK not in names:
                 raise StoreFormatError(
                     f"{root_path} is not empty and not a cldata store; choose an empty or new directory"
                 )
@@ -229,9 +263,13 @@ class DataStore(DataStoreView):
     def _read_marker(self) -> dict[str, Any] | None:
         path = self.root / MARKER
         try:
-            data = json.loads(path.read_bytes())
-        except FileNotFoundError:
+            # never follows a link nor waits on a FIFO planted as the marker
+            data = json.loads(read_regular_bytes(path, limit=_MARKER_LIMIT))
+        except (FileNotFoundError, NotADirectoryError):
             return None
+        except OSError as exc:
+            raise StoreFormatError(f"{path} cannot be read: {exc.strerror or exc} (a store's marker is a small "
+                                   "regular file)") from None
         except (ValueError, RecursionError) as exc:
             raise StoreFormatError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != "cldata store":
@@ -249,16 +287,40 @@ class DataStore(DataStoreView):
         return requested or stored or "hdf5"
 
     def _create(self, backend_name: str, wipe: bool) -> None:
-        if not wipe and any(p.name not in (_WRITER_LOCK, _READERS_LOCK) for p in self.root.iterdir()):
+        if not wipe and not self._empty_or_unfinished():
             raise StoreFormatError(
                 f"{self.root} is not empty and not a cldata store; choose an empty or new directory"
             )
         if wipe:
             for name in ("catalog", "payloads", "recordings"):
+                # (rmtree refuses a symbolic link: a planted one is left, and then refused by the backend)
                 shutil.rmtree(self.root / name, ignore_errors=True)
         self.backend.create()
         marker = {"format": "cldata store", "version": 1, "backend": backend_name, "created_utc": _now()}
         atomic_write_bytes(self.root / MARKER, json.dumps(marker, indent=1).encode())
+
+    def _empty_or_unfinished(self) -> bool:
+        """Whether the directory holds nothing but lock files and what a creation killed half-way
+        leaves (the backend's empty directories, ``catalog/CURRENT`` and temporaries): a store can be
+        created there. Anything else is somebody's data."""
+        def plain(path: Path, directory: bool) -> bool:
+            mode = os.lstat(path).st_mode
+            return stat.S_ISDIR(mode) if directory else stat.S_ISREG(mode)
+
+        try:
+            for path in self.root.iterdir():
+                name = path.name
+                if name in (_WRITER_LOCK, _READERS_LOCK) or name.startswith(f".{MARKER}.tmp-"):
+                    continue
+                if name not in _SKELETON or not plain(path, True):
+                    return False
+                for inner in path.iterdir():
+                    if not (name == "catalog" and plain(inner, False)
+                            and (inner.name == "CURRENT" or inner.name.startswith(".CURRENT.tmp-"))):
+                        return False
+        except OSError:
+            return False
+        return True
 
     @classmethod
     def from_parameters(cls, parameters: Mapping[str, Any]) -> DataStore:
@@ -384,16 +446,50 @@ class DataStore(DataStoreView):
         return recording_id
 
     def overview_path(self, recording_id: str) -> Path:
-        """Where the overview (min/max pyramid) of a recording is kept.
+        """Where the overview (min/max pyramid) of a recording is read from.
 
         In the store (``overviews/<id>.h5``) for a writable store or when it is already
         there; for a read-only store without one, in the user's cache directory, so that
-        building one on demand never writes into a store opened read-only.
+        building one on demand never writes into a store opened read-only (see
+        :meth:`overview_build_path`).
+
+        Raises
+        ------
+        cldata.errors.StoreFormatError
+            If ``recording_id`` is not a plain id (ids come from catalog files: one that
+            is a path is refused before any path is made from it), or the store's
+            ``overviews`` directory is a symbolic link.
         """
-        inside = self.root / "overviews" / f"{recording_id}.h5"
-        if not self.root.is_file() and (self.writable or inside.is_file()):
+        name = _overview_name(recording_id)
+        inside = self.root / "overviews" / name
+        if not self.root.is_file() and (self.writable or _is_regular(inside)):
             return self.backend.inside(inside)
-        return _cache_dir(self.root) / f"{recording_id}.h5"
+        return self._cached_overview(name)
+
+    def overview_build_path(self, recording_id: str) -> Path:
+        """Where the overview of a recording is (re)built when it is missing, stale or damaged.
+
+        In the store for a writable store; in the user's cache directory for a read-only
+        store or an export: a store opened read-only writes nothing inside its directory,
+        even when the overview it holds is stale (its linked recording changed) or damaged.
+
+        Examples
+        --------
+        >>> store = cldata.open("lab-store")                         # doctest: +SKIP
+        >>> store.overview_build_path(rid).is_relative_to(store.root)  # doctest: +SKIP
+        False
+        """
+        name = _overview_name(recording_id)
+        if self.writable and not self.root.is_file():
+            return self.backend.inside(self.root / "overviews" / name)
+        return self._cached_overview(name)
+
+    def _cached_overview(self, name: str) -> Path:
+        cache = _cache_dir(self.root)
+        try:
+            return safe_child(cache, name)  # the inside-the-directory check of the cache
+        except ValueError:  # pragma: no cover - _overview_name made the name
+            raise StoreFormatError(f"{name!r:.100} is not a plain file name; no overview path is made from it") from None
 
     def remove_recording(self, recording_id: str, *, cascade: bool = False) -> None:
         """Remove a recording (and, with ``cascade``, the results computed from it).
@@ -563,7 +659,7 @@ class DataStore(DataStoreView):
 
     def _collect_garbage(self) -> None:
         readers = FileLock(self.root / _READERS_LOCK)
-        if readers.acquire(exclusive=True):  # nobody is reading: unreferenced files can go
+        if _acquire(readers, exclusive=True):  # nobody is reading: unreferenced files can go
             try:
                 # what the last commit refers to stays, whatever this process did not commit
                 committed = self.backend.load()
@@ -572,7 +668,8 @@ class DataStore(DataStoreView):
                 overviews = self.root / "overviews"
                 if overviews.is_dir() and not overviews.is_symlink():
                     for path in overviews.iterdir():
-                        if path.suffix == ".h5" and path.stem not in ids or path.name.startswith("."):
+                        if ((path.suffix == ".h5" and path.stem not in ids or path.name.startswith("."))
+                                and not stat.S_ISDIR(os.lstat(path).st_mode)):  # (a link goes as a link)
                             path.unlink(missing_ok=True)
             finally:
                 readers.release()

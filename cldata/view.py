@@ -216,7 +216,10 @@ class RecordingHandle:
     def _overview(self) -> Any:
         from cldata.overview import ensure_overview
 
-        return ensure_overview(self.view(), self._store.overview_path(self.id))
+        store = self._store
+        # a read-only store reads its own overview but (re)builds into the user's cache: it writes
+        # nothing inside its directory, even when that overview is stale or damaged
+        return ensure_overview(self.view(), store.overview_path(self.id), rebuild_path=store.overview_build_path(self.id))
 
     def segment(self, lazy: bool = True, **kwargs: Any) -> neo.Segment:
         """The recording (within the window) as a :class:`neo.Segment`; lazy by default."""

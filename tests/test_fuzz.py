@@ -86,14 +86,16 @@ HERE = Path(__file__).resolve()
 #: examples per fuzzer: the default suite (quick) and ``-m slow``
 QUICK = {
     "worker:recording": 60, "worker:store-hdf5": 25, "worker:store-pickle": 25, "worker:export": 15,
-    "worker:inline-hdf5": 15, "worker:inline-pickle": 15,
+    "worker:inline-hdf5": 15, "worker:inline-pickle": 15, "worker:overview": 20, "worker:payload-hdf5": 10,
+    "worker:semantic-hdf5": 30, "worker:semantic-pickle": 30,
     "entry_bytes": 150, "entries_in_a_file": 25, "stream_names": 30, "writer_timestamps": 30,
     "table_timestamps": 25, "table_layouts": 30, "root_attributes": 25, "catalog_json": 40,
     "recording_parameters": 30, "result_parameters": 30, "payload_values": 25,
 }
 SLOW = {
     "worker:recording": 2000, "worker:store-hdf5": 800, "worker:store-pickle": 800, "worker:export": 400,
-    "worker:inline-hdf5": 300, "worker:inline-pickle": 300,
+    "worker:inline-hdf5": 300, "worker:inline-pickle": 300, "worker:overview": 1000, "worker:payload-hdf5": 400,
+    "worker:semantic-hdf5": 800, "worker:semantic-pickle": 800,
     "entry_bytes": 2000, "entries_in_a_file": 400, "stream_names": 600, "writer_timestamps": 600,
     "table_timestamps": 500, "table_layouts": 600, "root_attributes": 500, "catalog_json": 600,
     "recording_parameters": 600, "result_parameters": 600, "payload_values": 500,
@@ -358,12 +360,15 @@ def read_recording(path: Path) -> None:
         read_view(rec)
 
 
-def use_store(root: Path) -> None:
+def use_store(root: Path, work: Path | None = None) -> None:
+    """Everything a user does with a store read-only: every recording, result, overview, a
+    query, an export and ``cldata check`` (which must agree with what reading found)."""
     with cldata.open(root) as s:
         s.recording_ids  # noqa: B018
         for rec in s.recordings:
             dict(rec.parameters), rec.summary, rec.stream_names  # noqa: B018
             read_view(rec.view())
+            check_overview(rec)
         for result in s.analysis_results:
             result.parameters  # noqa: B018
             result.payload()
@@ -371,6 +376,39 @@ def use_store(root: Path) -> None:
         if s.recording_ids:
             s.filter(culture="C7").recording_ids  # noqa: B018
         s.describe()
+        if work is not None:
+            s.export(work / "exported.h5")
+    if work is not None and root.is_dir():
+        from cldata.check import check_path
+
+        report = check_path(root)
+        if not report.healthy:
+            raise SilentlyWrong(f"everything read, but check reports: {report}")
+
+
+_OVERVIEW_REQUESTS = [(None, None, 7), (None, None, 40), (37, 451, 5), (64, 448, 3), (0, 30, 10)]
+
+
+def check_overview(rec: Any) -> None:
+    """The overview's answers for a few windows equal the ones computed from the samples and spikes."""
+    view = rec.view()
+    samples = view.read_samples().astype(np.int64)
+    spikes = view.read_spikes(waveforms=False)
+    for start, stop, width in _OVERVIEW_REQUESTS:
+        env = rec.overview(start=start, stop=stop, width=width)
+        scale = np.float32(view.uV_per_sample_unit)
+        for i in range(len(env)):
+            a, b = int(env.edges[i]), int(env.edges[i + 1])
+            lo, hi = samples[a:b].min(axis=0).astype(np.float32) * scale, samples[a:b].max(axis=0).astype(np.float32) * scale
+            if not (np.array_equal(env.minimum[i], lo) and np.array_equal(env.maximum[i], hi)):
+                raise SilentlyWrong(f"overview envelope of [{a}, {b}) differs from the samples")
+        act = rec.spike_activity(start=start, stop=stop, width=width)
+        for i in range(len(act)):
+            a, b = int(act.edges[i]), int(act.edges[i + 1])
+            inside = spikes[(spikes["timestamp"] >= a) & (spikes["timestamp"] < b)]
+            want = np.bincount(inside["channel"].astype(np.int64), minlength=view.channel_count)
+            if not np.array_equal(act.counts[i], want[: view.channel_count]):
+                raise SilentlyWrong(f"spike counts of [{a}, {b}) differ from the spike table")
 
 
 # --- the corrupted-file generators (run in a worker process) -----------------------------------------------
@@ -442,6 +480,77 @@ def mutate(data: bytes, rng: random.Random, protect: list[tuple[int, int]] = ())
     return bytes(b), ops
 
 
+# well-formed values that a crafted catalog may hold where cldata expects others
+HOSTILE_VALUES: list[Any] = [
+    None, True, False, 0, -1, 1, 7, 2**31, 2**53 + 1, 2**63 - 1, -2**63, 2**64 - 1, 0.5, -0.0, float("nan"),
+    float("inf"), "", "x", "x" * 5000, "/etc/passwd", "../../outside", "a/b", ".hidden", "rec_", "\x00", "é",
+    b"", b"\x00\xff", [], [1, "a"], [[[]]], {}, {"a": 1}, {"": None}, {"kind": "link", "path": "/dev/zero"},
+    {"kind": "link", "path": "/", "size": 1, "mtime_ns": 1}, {"kind": "copy", "path": "../x.h5"},
+    {"kind": "copy", "path": "recordings"}, {"kind": "copy", "path": "catalog/CURRENT", "crc32": 0},
+    {"kind": "export", "group": "/catalog"}, {"inline": b"\x91"}, {"inline": "text"}, {"inline": None},
+    {"file": "../x", "key": "k"}, {"file": "", "key": 1}, {"file": "CURRENT", "key": "k"},
+    {"file": "x.h5", "key": "k", "crc32": "zz"}, {"file": "x.h5", "key": "k", "crc32": 2**70},
+    {"file": "x.h5", "key": "k", "crc32": -1}, np.arange(3), np.zeros((2, 2)), 3 * pq.s,
+]
+
+
+def _pick_path(value: Any, rng: random.Random) -> list[Any]:
+    """A random path of keys/indices into ``value`` (possibly empty)."""
+    path: list[Any] = []
+    while rng.random() < 0.7:
+        if isinstance(value, dict) and value:
+            key = rng.choice(list(value))
+        elif isinstance(value, list) and value:
+            key = rng.randrange(len(value))
+        else:
+            break
+        path.append(key)
+        value = value[key]
+    return path
+
+
+def mutate_records(root: Path, backend_name: str, rng: random.Random) -> list:
+    """Semantic damage: well-formed catalog records with hostile values (a field replaced, removed
+    or added, an id duplicated or a source pointing nowhere), written back as the backend writes
+    them. Returns what was done."""
+    from cldata.backends.registry import get_backend
+
+    backend = get_backend(backend_name)(root, writable=False)
+    segment = next(p for p in (root / "catalog").iterdir() if p.name != "CURRENT")
+    ops = row_ops(backend.read_segment(segment))
+    records = [op["record"] for op in ops if op.get("op") == "add"]
+    done: list = []
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        record = rng.choice(records)
+        how = rng.choice(["replace", "replace", "replace", "remove", "add", "duplicate-id", "dangling-source"])
+        if how == "duplicate-id":
+            other = rng.choice(records)
+            record["id"] = other["id"]
+        elif how == "dangling-source" and record.get("kind") == "result":
+            record["sources"] = [rng.choice(["rec_0000000000000000", "", "../x", record["id"]])]
+        else:
+            path = _pick_path(record, rng)
+            parent = record
+            for key in path[:-1]:
+                parent = parent[key]
+            value = rng.choice(HOSTILE_VALUES)
+            if not path:
+                key = rng.choice(list(record))
+                parent = record
+            else:
+                key = path[-1]
+            if how == "remove" and isinstance(parent, dict):
+                parent.pop(key, None)
+            elif how == "add" and isinstance(parent, dict):
+                parent[rng.choice(["extra", "id", "kind", "payload", "location", "sources", "parameters"])] = value
+            else:
+                parent[key] = value
+        done.append((how, record.get("id") if isinstance(record.get("id"), str) else "?"))
+    segment.unlink()
+    backend.write_segment(segment, ops)
+    return done
+
+
 def forge_checksums(root: Path) -> None:
     """:func:`conftest.forge_checksums`, doing nothing when the fuzzer damaged CURRENT itself."""
     try:
@@ -498,7 +607,20 @@ def fuzz_one(kind: str, base: Path, work: Path, rng: random.Random, protect: Any
         return "ok"
     root = work / "store"
     shutil.copytree(base, root)
-    if kind.startswith("inline-"):
+    if kind.startswith("semantic-"):
+        ops.extend(mutate_records(root, kind.split("-", 1)[1], rng))
+        forge_checksums(root)
+    elif kind == "overview":
+        target = next((root / "overviews").iterdir())
+        data, done = mutate(target.read_bytes(), rng, protect.get(target.name, []))
+        target.write_bytes(data)
+        ops.extend(done)
+    elif kind == "payload-hdf5":
+        target = rng.choice(sorted((root / "payloads").iterdir()))
+        data, done = mutate(target.read_bytes(), rng, protect.get(target.name, []))
+        target.write_bytes(data)
+        ops.extend([target.name, *done])
+    elif kind.startswith("inline-"):
         from cldata.backends.registry import get_backend
 
         backend_name = kind.split("-", 1)[1]
@@ -520,7 +642,7 @@ def fuzz_one(kind: str, base: Path, work: Path, rng: random.Random, protect: Any
             ops.append("forged")
     before = files_of(root)
     try:
-        use_store(root)
+        use_store(root, work)
     except CldataError:
         if files_of(root) != before:
             raise SilentlyWrong("a read-only open changed the store") from None
@@ -541,9 +663,11 @@ def worker_main(config: dict) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (WORKER_MEMORY, WORKER_MEMORY))
     warnings.simplefilter("ignore")
     kind, base, work = config["kind"], Path(config["base"]), Path(config["work"])
+    # overviews a read-only store builds on demand go to the user's cache: keep it in the work directory
+    os.environ["XDG_CACHE_HOME"] = str(work / "cache")
     if kind in ("recording", "export"):
         protect: Any = name_regions(base)
-    elif kind.startswith("store-"):
+    elif kind.startswith("store-") or kind in ("overview", "payload-hdf5"):
         protect = {p.name: name_regions(p) for p in base.rglob("*.h5")}
     else:
         protect = []
@@ -629,14 +753,16 @@ def bases(tmp_path_factory) -> dict[str, Path]:
     with cldata.open(hdf5) as s:
         s.export(d / "export.h5")
     return {"recording": rec, "store-hdf5": hdf5, "store-pickle": pick, "export": d / "export.h5",
-            "inline-hdf5": hdf5, "inline-pickle": pick}
+            "inline-hdf5": hdf5, "inline-pickle": pick, "overview": hdf5, "payload-hdf5": hdf5,
+            "semantic-hdf5": hdf5, "semantic-pickle": pick}
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
 def test_corrupted_files_are_refused_cleanly(budget, bases, tmp_path):
     """Damaged recordings, stores (every file, forged checksums), exports and inline payloads:
     each example reads everything and gets a cldata error or a consistent answer."""
-    kinds = ["recording", "store-hdf5", "store-pickle", "export", "inline-hdf5", "inline-pickle"]
+    kinds = ["recording", "store-hdf5", "store-pickle", "export", "inline-hdf5", "inline-pickle", "overview",
+             "payload-hdf5", "semantic-hdf5", "semantic-pickle"]
 
     def run(kind):
         n = budget[f"worker:{kind}"]

@@ -16,7 +16,15 @@ and payloads (four methods). Its commit protocol is crash-safe:
 
 A crash before step 3 leaves the previous ``CURRENT``, so the store opens with exactly
 the last completed commit; the files of the interrupted commit are garbage, removed
-later. Segments accumulate and are compacted into one now and then; files no longer
+later.
+
+Every file a commit writes is new, under a name nothing can be planted at: segment and
+payload files get a random name checked to be free (``_new_name``: PyTables, which the
+``hdf5`` backend writes them with, opens files by name), the default writers create them
+with ``O_EXCL | O_NOFOLLOW``, and ``CURRENT`` and copied recordings are written to an
+unpredictable temporary created the same way and renamed into place
+(:mod:`cldata.fsutil`). Reads refuse symbolic links inside the store (:meth:`Backend.inside`)
+and anything that is not a regular file (a FIFO would block the reader). Segments accumulate and are compacted into one now and then; files no longer
 referenced are deleted only when no reader has the store open.
 
 Examples
@@ -36,14 +44,29 @@ import abc
 import json
 import os
 import secrets
+import stat
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import groupby
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cldata.errors import BrokenLinkError, StoreFormatError, UnsupportedValueError, ValueOutOfRangeError
-from cldata.fsutil import atomic_write_bytes, fsync_dir, fsync_file
+from cldata.errors import (
+    BrokenLinkError,
+    ChangedLinkError,
+    StoreFormatError,
+    UnsupportedValueError,
+    ValueOutOfRangeError,
+)
+from cldata.fsutil import (
+    atomic_write_bytes,
+    create_new,
+    fsync_dir,
+    fsync_file,
+    open_regular,
+    read_regular_bytes,
+    temporary_beside,
+)
 
 __all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32", "current_crc32", "columnar_ops", "row_ops"]
 
@@ -51,9 +74,13 @@ _COPY_CHUNK = 8 << 20
 
 
 def copy_with_crc32(source: Path, target: Path) -> tuple[int, int]:
-    """Copy ``source`` to ``target`` (fsynced) and return the CRC-32 and size of what was copied."""
+    """Copy ``source`` to the new file ``target`` (fsynced) and return the CRC-32 and size of what was copied.
+
+    ``target`` is created exclusively (:func:`cldata.fsutil.create_new`): anything already
+    there, a planted symbolic link included, makes the copy fail instead of being followed.
+    """
     crc, size = 0, 0
-    with open(source, "rb") as src, open(target, "wb") as dst:
+    with os.fdopen(open_regular(source), "rb") as src, create_new(target) as dst:
         while chunk := src.read(_COPY_CHUNK):
             crc = zlib.crc32(chunk, crc)
             size += len(chunk)
@@ -64,9 +91,9 @@ def copy_with_crc32(source: Path, target: Path) -> tuple[int, int]:
 
 
 def file_crc32(path: Path) -> int:
-    """The CRC-32 of a whole file, read in chunks."""
+    """The CRC-32 of a whole regular file, read in chunks (a link or FIFO is refused with an OSError)."""
     crc = 0
-    with open(path, "rb") as f:
+    with os.fdopen(open_regular(path), "rb") as f:
         while chunk := f.read(_COPY_CHUNK):
             crc = zlib.crc32(chunk, crc)
     return crc
@@ -180,43 +207,83 @@ class Backend(abc.ABC):
     # -- recordings ------------------------------------------------------------------------------
 
     def put_recording(self, recording_id: str, source: Path, link: bool) -> dict[str, Any]:
-        """Bring a CL file into the store (copied) or point at it (``link``); return its location."""
+        """Bring a CL file into the store (copied) or point at it (``link``); return its location.
+
+        A copy is written under an unpredictable temporary name, created exclusively, and
+        renamed into ``recordings/<id>.h5``. A link records the file's size and modification
+        time, which every later open compares (see :meth:`recording_path`).
+        """
         if link:
-            st = Path(source).stat()
-            # size and modification time let `cldata check` notice a linked file that changed
-            return {"kind": "link", "path": str(Path(source).resolve()), "size": st.st_size,
-                    "mtime_ns": st.st_mtime_ns}
+            path = Path(source).resolve()
+            st = path.stat()
+            # size and modification time: opening the recording later notices a file that changed
+            return {"kind": "link", "path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         target_dir = self.inside(self.root / "recordings")
         target_dir.mkdir(exist_ok=True)
         name = f"{recording_id}.h5"
-        tmp = target_dir / f".{name}.tmp-{secrets.token_hex(4)}"
-        crc, size = copy_with_crc32(Path(source), tmp)
-        os.replace(tmp, target_dir / name)
+        tmp = temporary_beside(target_dir / name)
+        try:
+            crc, size = copy_with_crc32(Path(source), tmp)
+            os.replace(tmp, target_dir / name)  # replaces whatever is there (a planted link too), never follows it
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         fsync_dir(target_dir)
         return {"kind": "copy", "path": f"recordings/{name}", "size": size, "crc32": crc}
 
     def recording_path(self, location: Mapping[str, Any]) -> Path:
-        """The CL file of a recording, checked to exist.
+        """The CL file of a recording, checked to exist (and, for a link, to be unchanged).
+
+        A copy must be a regular file inside the store, reached without symbolic links. A
+        link is the user's file, wherever it is; its size and modification time are
+        compared (one ``stat``) with those recorded when it was linked (locations written
+        before they were recorded are not compared).
 
         Raises
         ------
         cldata.errors.BrokenLinkError
             If a linked file was moved or deleted (or a copied one went missing).
+        cldata.errors.ChangedLinkError
+            If a linked file was changed since it was linked.
+        cldata.errors.StoreFormatError
+            If the location is malformed, leaves the store, or is not a regular file.
         """
+        where = location.get("path") if isinstance(location, Mapping) else None
+        if not isinstance(where, str) or not where:
+            raise StoreFormatError(f"malformed recording location {location!r:.100} (the catalog is damaged)")
         if location.get("kind") == "link":
-            path = Path(location["path"])
-            if not path.is_file():
+            path = Path(where)
+            try:
+                st = path.stat()
+            except OSError:
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode):
                 raise BrokenLinkError(
-                    f"the linked recording {path} is missing (moved or deleted?); put it back, or "
-                    "remove the recording from the store; `cldata check` lists broken links"
+                    f"the linked recording {path} is missing (moved or deleted?){'' if st is None else ' or not a file'}; "
+                    "put it back, or remove the recording from the store; `cldata check` lists broken links"
+                )
+            size, mtime = location.get("size"), location.get("mtime_ns")
+            if size is not None and mtime is not None and (st.st_size, st.st_mtime_ns) != (size, mtime):
+                raise ChangedLinkError(
+                    f"the linked recording {path} changed since it was added to the store (size {size} -> "
+                    f"{st.st_size} bytes, or its modification time): its content may not be what the catalog "
+                    "and the results computed from it describe. If it is the same recording (copied back, "
+                    "touched), link it again: add_recording(path, link=True) on the store opened with "
+                    "replace=True; if its content changed, it is another recording: add it, and remove this "
+                    "one (remove_recording(id, cascade=True)). `cldata check` lists changed links"
                 )
             return path
-        rel = Path(location["path"])
+        rel = Path(where)
         if rel.is_absolute() or ".." in rel.parts:
             raise StoreFormatError(f"recording location {rel} escapes the store directory")
         path = self.inside(self.root / rel)
-        if not path.is_file():
-            raise BrokenLinkError(f"the store's copy of a recording is missing: {path}")
+        try:
+            mode = os.lstat(path).st_mode
+        except OSError:
+            raise BrokenLinkError(f"the store's copy of a recording is missing: {path}") from None
+        if not stat.S_ISREG(mode):
+            raise StoreFormatError(f"the store's copy of a recording, {path}, is not a regular file (a FIFO, a "
+                                   "directory...?); the store is damaged or crafted")
         return path
 
     def open_recording(self, location: Mapping[str, Any]):
@@ -236,6 +303,7 @@ class Backend(abc.ABC):
 
 
 _CURRENT = "CURRENT"
+_CURRENT_LIMIT = 64 << 20  # CURRENT lists at most a few dozen segments: anything near this is not one
 
 
 def current_crc32(state: Mapping[str, Any]) -> int:
@@ -354,7 +422,7 @@ class SegmentedBackend(Backend):
     def write_blobs(self, path: Path, blobs: Mapping[str, bytes]) -> None:
         """Write several named byte strings to one new file (default: a simple indexed file)."""
         index = {}
-        with open(path, "wb") as f:
+        with create_new(path) as f:  # a new file: nothing planted at its name is followed
             for key, data in blobs.items():
                 index[key] = [f.tell(), len(data)]
                 f.write(data)
@@ -366,7 +434,7 @@ class SegmentedBackend(Backend):
 
     def read_blob(self, path: Path, key: str) -> bytes:
         """One byte string from a file written by :meth:`write_blobs`."""
-        with open(path, "rb") as f:
+        with os.fdopen(open_regular(path), "rb") as f:
             f.seek(-8, os.SEEK_END)
             size = int.from_bytes(f.read(8), "little")
             f.seek(-8 - size, os.SEEK_END)
@@ -397,7 +465,7 @@ class SegmentedBackend(Backend):
     def _read_current_state(self) -> tuple[int, list[str], dict[str, int]]:
         path = self.inside(self.catalog_dir / _CURRENT)
         try:
-            state = json.loads(path.read_bytes())
+            state = json.loads(read_regular_bytes(path, limit=_CURRENT_LIMIT))
             # CURRENT decides what the store holds: damage that still parses (an empty segment
             # list, say) must not pass for an empty store, whose next writer would clean up
             # everything
@@ -407,6 +475,9 @@ class SegmentedBackend(Backend):
             checksums = {str(k): int(v) for k, v in (state.get("checksums") or {}).items()}
         except FileNotFoundError:
             raise StoreFormatError(f"{self.root} has no catalog ({path} is missing)") from None
+        except OSError as exc:  # a FIFO, a directory, a symbolic link... where CURRENT should be
+            raise StoreFormatError(f"{path} cannot be read: {exc.strerror or exc} (the store is damaged "
+                                   "or crafted)") from None
         except (ValueError, KeyError, TypeError, OverflowError, AttributeError, RecursionError) as exc:
             raise StoreFormatError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
         for s in segments:
@@ -441,8 +512,15 @@ class SegmentedBackend(Backend):
                     records.pop(value, None)
         return list(records.values())
 
-    def _new_name(self, generation: int, suffix: str) -> str:
-        return f"{generation:08d}-{secrets.token_hex(4)}{suffix}"
+    def _new_name(self, generation: int, suffix: str, directory: Path | None = None) -> str:
+        # a random name; one that is taken (a leftover, or planted) is never reused, so segment and
+        # payload writers (PyTables opens files by name) always create a new file
+        directory = self.catalog_dir if directory is None else directory
+        for _ in range(16):
+            name = f"{generation:08d}-{secrets.token_hex(4)}{suffix}"
+            if not os.path.lexists(directory / name):
+                return name
+        raise StoreFormatError(f"no free file name in {directory} (is it full of files?)")
 
     def commit(self, added, removed, snapshot) -> None:  # noqa: D102 - documented on Backend
         generation, segments, checksums = self._read_current_state()
@@ -495,7 +573,7 @@ class SegmentedBackend(Backend):
                 big[rid] = data
         if big:
             generation, _ = self._read_current()
-            name = self._new_name(generation + 1, self.payload_suffix)
+            name = self._new_name(generation + 1, self.payload_suffix, self.payload_dir)
             path = self.payload_dir / name
             self.write_blobs(path, big)
             fsync_dir(self.payload_dir)
@@ -539,8 +617,16 @@ class SegmentedBackend(Backend):
             if not d.is_dir():
                 continue
             for path in d.iterdir():
-                # a symlink is removed as a link (never followed): its target is not ours
-                if (path.is_symlink() or path.is_file()) and path not in keep:
-                    path.unlink()
+                # whatever is not a directory goes: a symlink is removed as a link (never followed, its
+                # target is not ours), a FIFO or socket without being opened
+                if path not in keep and not _is_dir_entry(path):
+                    path.unlink(missing_ok=True)
                     removed.append(path)
         return removed
+
+
+def _is_dir_entry(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return True  # gone meanwhile: nothing to remove

@@ -102,7 +102,7 @@ class PickleBackend(SegmentedBackend):
     payload_suffix: ClassVar[str] = ".pickles"
 
     def write_segment(self, path: Path, records: list[dict[str, Any]]) -> None:
-        with open(path, "wb") as f:
+        with open(path, "xb") as f:  # a new file: O_EXCL refuses anything planted at its name, links included
             pickle.dump(records, f, protocol=pickle.HIGHEST_PROTOCOL)
 
     def read_segment(self, path: Path) -> list[dict[str, Any]]:

@@ -20,6 +20,12 @@ File layout::
     record  <u32 payload length> <u32 CRC-32 of payload> <payload>
     payload one msgpack map (cldata codec): {"op": name, ...}
 
+The first record is always ``{"op": "open", "root": ..., "file": <the recording's file
+name>}`` (journals written before the ``file`` key was added lack it and still recover).
+Recovery uses it to make sure a journal belongs to the recording beside it; and a journal
+path that is a symbolic link or not a regular file is never opened (its
+:func:`journal_state` is ``"invalid"``): cldata's writer never makes one.
+
 Examples
 --------
 >>> from cldata.format.journal import journal_path, read_journal
@@ -30,6 +36,8 @@ Examples
 from __future__ import annotations
 
 import os
+import secrets
+import stat
 import struct
 import zlib
 from collections.abc import Iterator
@@ -38,7 +46,7 @@ from typing import Any, Literal
 
 from cldata.errors import CorruptRecordingError, DecodeError
 from cldata.format.codec import Encoder, decode
-from cldata.fsutil import fsync_dir
+from cldata.fsutil import fsync_dir, open_regular
 from cldata.locking import is_locked, lock_fd
 
 __all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "decode_record", "MAGIC", "FRAME",
@@ -57,12 +65,30 @@ def journal_path(recording: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".journal")
 
 
-def journal_state(recording: str | os.PathLike[str]) -> Literal["none", "live", "orphan"]:
-    """Whether ``recording`` has no journal, one held by a live writer, or one left by a dead one."""
+def journal_state(recording: str | os.PathLike[str]) -> Literal["none", "live", "orphan", "invalid"]:
+    """Whether ``recording`` has no journal, one held by a live writer, or one left by a dead one.
+
+    ``"invalid"``: something that is not a journal cldata wrote sits at the journal's path
+    (a symbolic link, a FIFO, a directory...). It is never opened, followed or used.
+
+    Examples
+    --------
+    >>> journal_state("never-written.h5")
+    'none'
+    """
     j = journal_path(recording)
-    if not j.exists():
+    try:
+        mode = os.lstat(j).st_mode
+    except (FileNotFoundError, NotADirectoryError):
         return "none"
-    return "live" if is_locked(j) else "orphan"
+    if not stat.S_ISREG(mode):
+        return "invalid"
+    try:
+        return "live" if is_locked(j) else "orphan"
+    except FileNotFoundError:
+        return "none"  # its writer closed it meanwhile
+    except OSError:
+        return "invalid"  # replaced by a link or a FIFO between the two looks
 
 
 class JournalWriter:
@@ -84,8 +110,9 @@ class JournalWriter:
         # reader probing the lock at any moment sees a live writer: it is made under a
         # temporary name, locked, then linked into place (link, unlike rename, refuses to
         # replace an existing journal, which is somebody's unrecovered data).
-        tmp = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{id(self):x}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        # (an unpredictable name, created exclusively: nothing planted there is followed)
+        tmp = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), 0o644)
         try:
             if not lock_fd(fd, exclusive=True):  # pragma: no cover - nobody else knows the name
                 raise CorruptRecordingError(f"cannot lock the new journal {tmp}")
@@ -151,9 +178,17 @@ def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tupl
     Raises
     ------
     cldata.errors.CorruptRecordingError
-        If the file is not a cldata journal, or a record with a valid checksum does not decode.
+        If the file is not a cldata journal (or not a regular file: a symbolic link is never
+        followed), or a record with a valid checksum does not decode.
     """
-    with open(path, "rb") as f:
+    try:
+        fd = open_regular(path)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise CorruptRecordingError(f"{path} is not a journal cldata wrote: {exc.strerror or exc}; "
+                                    "not used") from None
+    with os.fdopen(fd, "rb") as f:
         if offset == 0:
             head = f.read(len(MAGIC))
             if len(head) < len(MAGIC):

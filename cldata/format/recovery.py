@@ -7,6 +7,13 @@ uses, then atomically replaces the old file and deletes the journal. A recording
 recovered this way holds exactly what had been flushed, and carries the root attribute
 ``cldata_recovered_utc``.
 
+A journal is used only if it belongs to the recording: it must be a regular file (a
+symbolic link planted at ``<recording>.journal`` is never followed), start with the
+writer's ``open`` record, and that record must name the recording's file (journals
+written before the name was recorded are checked instead against the creation time of
+the recording, when its file still opens). The new file is written under an unpredictable
+temporary name, created exclusively, beside the recording.
+
 Examples
 --------
 >>> report = cldata.recover("rec.h5")    # doctest: +SKIP
@@ -20,12 +27,13 @@ import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from cldata.errors import CorruptRecordingError, RecordingInProgressError
 from cldata.format.hdf5_file import RecordingFile
 from cldata.format.journal import iter_records, journal_path, journal_state
 from cldata.format.writer import attrs_from_journal
-from cldata.fsutil import fsync_dir
+from cldata.fsutil import fsync_dir, new_temporary, remove_stale_temporaries
 
 __all__ = ["recover", "RecoveryReport"]
 
@@ -66,7 +74,8 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport:
     cldata.errors.RecordingInProgressError
         If the writer is still alive (its journal is locked).
     cldata.errors.CorruptRecordingError
-        If the journal is not a cldata journal or holds an undecodable record.
+        If the journal is not a cldata journal (a symbolic link, a FIFO...), holds an
+        undecodable record, or belongs to another recording.
     """
     path = Path(path)
     state = journal_state(path)
@@ -75,6 +84,9 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport:
     if state == "live":
         raise RecordingInProgressError(f"{path} is still being written by a live writer; nothing to recover")
     jpath = journal_path(path)
+    if state == "invalid":
+        raise CorruptRecordingError(f"{jpath} is a symbolic link or not a regular file: not a journal cldata "
+                                    "wrote, so it was not used (look at it, then remove it)")
     report = RecoveryReport(path, recovered=True)
     records = iter_records(jpath)
     end = 0
@@ -88,9 +100,17 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport:
     record, end = first
     if record["op"] != "open":
         raise CorruptRecordingError(f"journal {jpath} does not start with the recording's creation")
-    tmp = path.with_name(path.name + ".recovering")
-    tmp.unlink(missing_ok=True)
-    target = RecordingFile.create(tmp, {"root": attrs_from_journal(record["root"])})
+    root = attrs_from_journal(record["root"])
+    _check_identity(path, jpath, record, root)
+    # an unpredictable name, created exclusively: a link planted beside the recording is never written
+    # through; what an earlier recovery killed half-way left is removed first
+    remove_stale_temporaries(path)
+    tmp = new_temporary(path)
+    try:
+        target = RecordingFile.create(tmp, {"root": root})
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     close_root = None
     try:
         for record, offset in records:
@@ -125,3 +145,30 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport:
     jpath.unlink()
     fsync_dir(path.parent)
     return report
+
+
+def _check_identity(path: Path, jpath: Path, open_record: dict[str, Any], root: dict[str, Any]) -> None:
+    """Refuse a journal that was not written for the recording at ``path``."""
+    name = open_record.get("file")
+    if name is not None:
+        if name != path.name:
+            raise CorruptRecordingError(
+                f"journal {jpath} was written for a recording named {name!r:.100}, not {path.name!r}: it was not "
+                f"used. If the recording was renamed, give it (and its journal) its old name back and recover; "
+                "otherwise the journal is not this recording's"
+            )
+        return
+    # a journal from before the name was recorded: compare the creation time with the file's, if it opens
+    from cldata.format.attributes import read_attributes
+    from cldata.format.reader import open_hdf5
+
+    try:
+        with open_hdf5(path) as f:
+            created = read_attributes(f.root, str(path)).get("created_utc")
+    except Exception:  # damaged or missing (what a crash leaves): nothing to compare with
+        return
+    if created is not None and root.get("created_utc") is not None and str(created) != str(root["created_utc"]):
+        raise CorruptRecordingError(
+            f"journal {jpath} belongs to a recording created at {root['created_utc']}, but {path} was created at "
+            f"{created}: it was not used (the journal is not this recording's)"
+        )

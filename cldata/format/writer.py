@@ -379,7 +379,8 @@ class RecordingWriter:
         self._journal = JournalWriter(self.path, durable=durable)
         try:
             open_record = {"op": "open", "root": root}
-            self._journal.append({"op": "open", "root": attrs_to_journal(root)})
+            # "file": recovery checks that the journal belongs to the recording beside it
+            self._journal.append({"op": "open", "root": attrs_to_journal(root), "file": self.path.name})
             self._journal.sync()
             self._file = RecordingFile.create(self.path, open_record)
             self._file.flush()
