@@ -246,6 +246,48 @@ def _check_record(rec: Any) -> None:
         raise StoreFormatError(f"a catalog record is not a well-formed recording or result: {rec!r:.100}")
     if not is_record_id(rec["id"]):
         raise _bad_id(rec["kind"], rec["id"])
+    if rec["kind"] == "recording":
+        _check_recording_record(rec)
+
+
+_SUMMARY_COUNTS = ("spikes", "stims", "sample_frames")
+
+
+def _whole(value: Any, low: int = 0) -> bool:
+    return type(value) is int and low <= value < 2**63
+
+
+def _check_recording_record(rec: dict[str, Any]) -> None:
+    """Every field of a recording record has the type the store reads (recordings are few: all checked)."""
+    problem = None
+    streams, summary, location = rec.get("streams", {}), rec.get("summary"), rec.get("location")
+    if type(streams) is not dict or not all(type(k) is str and type(v) is dict for k, v in streams.items()):
+        problem = "its 'streams' are not a dict of stream name -> attributes"
+    elif type(location) is not dict:
+        problem = "its 'location' is not a dict"
+    elif type(summary) is not dict:
+        problem = "its 'summary' is not a dict"
+    elif not _whole(summary.get("frames_per_second"), 1) or not _whole(summary.get("channel_count"), 1):
+        problem = "its summary has no whole frames_per_second and channel_count"
+    elif not all(_whole(summary.get(k, 0)) for k in _SUMMARY_COUNTS):
+        problem = f"its summary counts ({', '.join(_SUMMARY_COUNTS)}) are not whole numbers"
+    elif type(summary.get("duration_s", 0.0)) not in (int, float):
+        problem = "its summary's duration_s is not a number"
+    elif type(summary.get("streams", {})) is not dict or not all(
+            type(k) is str and _whole(v) for k, v in summary.get("streams", {}).items()):
+        problem = "its summary's streams are not a dict of stream name -> entry count"
+    elif type(summary.get("root_keys", [])) is not list or not all(type(k) is str for k in summary.get("root_keys", [])):
+        problem = "its summary's root_keys are not a list of names"
+    elif type(rec.get("added_utc", "")) is not str:
+        problem = "its added_utc is not a string"
+    if problem:
+        raise StoreFormatError(f"catalog recording {rec['id']!r} is malformed: {problem}; the store is damaged "
+                               "(`cldata check` says more)")
+
+
+def _bad_result(rid: str, problem: str) -> StoreFormatError:
+    return StoreFormatError(f"catalog result {rid!r:.100} is malformed: {problem}; the store is damaged "
+                            "(`cldata check` says more)")
 
 
 def _bad_id(kind: str, rid: str) -> StoreFormatError:
@@ -401,11 +443,18 @@ class Catalog:
             rid, params = rec.get("id"), rec.get("parameters")
             if type(rid) is not str or type(params) is not dict:
                 _check_record(rec)
-            sources, tags = tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ())
-            kind, identifier, added = rec["type"], rec["identifier"], rec.get("added_utc", "")
+            sources, tags = rec.get("sources", ()), rec.get("tags", ())
+            kind, identifier, added = rec.get("type"), rec.get("identifier"), rec.get("added_utc", "")
+            summary = rec.get("summary", {})
+            # cheap checks only (100,000s of results): the element types of sources and tags
+            # are checked below, all at once
+            if type(sources) not in (list, tuple) or type(tags) not in (list, tuple) or type(kind) is not str \
+                    or type(identifier) is not str or type(added) is not str or type(summary) is not dict:
+                raise _bad_result(rid, "its type, identifier, sources, tags, summary or added_utc has the wrong type")
+            sources, tags = tuple(sources), tuple(tags)
             entry = ResultEntry(rid, shared.setdefault(kind, kind), shared.setdefault(identifier, identifier), params,
                                 shared.setdefault(sources, sources), shared.setdefault(tags, tags),
-                                rec.get("payload"), rec.get("summary") or {}, shared.setdefault(added, added))
+                                rec.get("payload"), summary, shared.setdefault(added, added))
             row = len(results)
             results.append(entry)
             result_rows[rid] = row
@@ -415,6 +464,11 @@ class Catalog:
         if result_rows and (_NOT_ID_CHAR.search("".join(result_rows)) or "" in result_rows
                             or max(map(len, result_rows)) > _MAX_ID):
             raise _bad_id("result", next(r for r in result_rows if not is_record_id(r)))
+        # sources and tags are shared tuples (few distinct ones): their elements checked once each
+        for value in shared.values():
+            if type(value) is tuple and not all(type(x) is str for x in value):
+                rid = next(e.id for e in results if e is not None and (e.sources is value or e.tags is value))
+                raise _bad_result(rid, "its sources and tags are not all strings")
         return cat
 
     def add_record(self, rec: Mapping[str, Any]) -> None:
@@ -433,10 +487,7 @@ class Catalog:
                                rec.get("location") or {}, rec.get("summary") or {}, rec.get("added_utc", ""))
             )
         elif rec["kind"] == "result":
-            self.add_result(
-                ResultEntry(rec["id"], rec["type"], rec["identifier"], rec["parameters"],
-                            tuple(rec.get("sources") or ()), tuple(rec.get("tags") or ()), rec.get("payload"),
-                            rec.get("summary") or {}, rec.get("added_utc", ""))
-            )
+            one = Catalog.from_records([rec])  # the same checks as a whole catalog's
+            self.add_result(one.results[0])  # type: ignore[arg-type]
         else:  # pragma: no cover - _check_record refuses other kinds
             raise StoreFormatError(f"unknown catalog record kind {rec['kind']!r}")

@@ -196,6 +196,11 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
                 continue
             check_recording(path, repair=repair, report=report, where=where, deep=deep)
         for entry in [e for e in cat.results if e is not None]:
+            missing = [s for s in entry.sources if s not in cat.recording_rows]
+            if missing:
+                report.add(f"result {entry.id} ({entry.identifier})",
+                           f"comes from {missing!r:.100}, which {'is' if len(missing) == 1 else 'are'} not in the store "
+                           "(remove the result, or add the recording back)")
             try:
                 backend.read_payload(entry.payload)
             except (CldataError, OSError) as exc:

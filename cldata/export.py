@@ -31,6 +31,7 @@ import numpy as np
 import tables
 
 from cldata.backends.blobs import write_blob_table
+from cldata.errors import StoreFormatError
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder
 from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS
@@ -68,7 +69,13 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
     result_rows = view._live_result_rows()
     rec_ids = list(view.recording_ids)
     for r in result_rows:
-        for source in cat.results[r].sources:  # type: ignore[union-attr]
+        entry = cat.results[r]
+        for source in entry.sources:  # type: ignore[union-attr]
+            if source not in cat.recording_rows:
+                raise StoreFormatError(
+                    f"result {entry.id} ({entry.identifier!r}) comes from recording {source!r:.80}, which is not in "  # type: ignore[union-attr]
+                    "the store (the catalog is damaged; `cldata check` lists such results): nothing was exported"
+                )
             if source not in rec_ids:
                 rec_ids.append(source)
     rec_ids.sort(key=lambda rid: cat.recording_rows[rid])

@@ -1028,7 +1028,7 @@ class Overview:
             self._setup_checked(h5)
         except (OverviewError, CldataError):
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, tables.HDF5ExtError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, SystemError, tables.HDF5ExtError) as exc:
             # PyTables reads headers and attributes lazily: damage surfaces as whatever it raises
             raise OverviewError(f"{self.path} is a damaged overview ({type(exc).__name__}: {exc}); "
                                 "rebuild it with build_overview()") from None

@@ -278,12 +278,16 @@ class Backend(abc.ABC):
             raise StoreFormatError(f"recording location {rel} escapes the store directory")
         path = self.inside(self.root / rel)
         try:
-            mode = os.lstat(path).st_mode
+            st = os.lstat(path)
         except OSError:
             raise BrokenLinkError(f"the store's copy of a recording is missing: {path}") from None
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(st.st_mode):
             raise StoreFormatError(f"the store's copy of a recording, {path}, is not a regular file (a FIFO, a "
                                    "directory...?); the store is damaged or crafted")
+        size = location.get("size")
+        if type(size) is int and st.st_size != size:  # one stat: truncated or grown copies (check reads the CRC)
+            raise StoreFormatError(f"the store's copy of a recording, {path}, has {st.st_size} bytes but was "
+                                   f"stored with {size}: the file was damaged (`cldata check` says more)")
         return path
 
     def open_recording(self, location: Mapping[str, Any]):
@@ -435,13 +439,26 @@ class SegmentedBackend(Backend):
     def read_blob(self, path: Path, key: str) -> bytes:
         """One byte string from a file written by :meth:`write_blobs`."""
         with os.fdopen(open_regular(path), "rb") as f:
-            f.seek(-8, os.SEEK_END)
+            end = f.seek(0, os.SEEK_END)
+            if end < 8:
+                raise StoreFormatError(f"{path} is truncated ({end} bytes)")
+            f.seek(end - 8)
             size = int.from_bytes(f.read(8), "little")
-            f.seek(-8 - size, os.SEEK_END)
-            index = json.loads(f.read(size))
-            start, length = index[key]
-            f.seek(start)
-            return f.read(length)
+            if size > end - 8:
+                raise StoreFormatError(f"{path} is damaged: its index claims {size} bytes of a {end}-byte file")
+            f.seek(end - 8 - size)
+            try:
+                index = json.loads(f.read(size))
+            except (ValueError, RecursionError) as exc:
+                raise StoreFormatError(f"{path} is damaged: its index is not JSON ({exc})") from None
+            entry = index.get(key) if isinstance(index, dict) else None
+            if entry is None:
+                raise StoreFormatError(f"{path} holds no payload {key!r} (the store is damaged)")
+            if (type(entry) is not list or len(entry) != 2 or not all(type(x) is int and x >= 0 for x in entry)
+                    or entry[0] + entry[1] > end - 8 - size):
+                raise StoreFormatError(f"{path} is damaged: payload {key!r} is at {entry!r:.60}, outside its data")
+            f.seek(entry[0])
+            return f.read(entry[1])
 
     # -- Backend ----------------------------------------------------------------------------------
 
@@ -584,12 +601,18 @@ class SegmentedBackend(Backend):
         if not isinstance(ref, Mapping):
             raise StoreFormatError(f"malformed payload reference {ref!r:.80}")
         if "inline" in ref:
-            return self.decode_payload(bytes(ref["inline"]))
-        name = str(ref.get("file", ""))
+            if not isinstance(ref["inline"], bytes):
+                raise StoreFormatError(f"malformed inline payload (not bytes: {type(ref['inline']).__name__}); "
+                                       "the catalog is damaged")
+            return self.decode_payload(ref["inline"])
+        name, key, crc = ref.get("file"), ref.get("key"), ref.get("crc32", 0)
+        if type(name) is not str or type(key) is not str or type(crc) is not int or not 0 <= crc < 2**32:
+            raise StoreFormatError(f"malformed payload reference {dict(ref)!r:.120} (a file name, a key and a "
+                                   "CRC-32 are expected); the catalog is damaged")
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise StoreFormatError(f"payload reference points outside the store: {name!r}")
         try:
-            data = self.read_blob(self.inside(self.payload_dir / name), str(ref["key"]))
+            data = self.read_blob(self.inside(self.payload_dir / name), key)
         except StoreFormatError:
             raise
         except (OSError, KeyError, ValueError) as exc:
@@ -597,7 +620,7 @@ class SegmentedBackend(Backend):
                 f"payload {ref.get('key')!r} cannot be read from {self.payload_dir / name}: "
                 f"{type(exc).__name__}: {exc} (the store is damaged; `cldata check` reports what is missing)"
             ) from None
-        if "crc32" in ref and zlib.crc32(data) != int(ref["crc32"]):
+        if "crc32" in ref and zlib.crc32(data) != crc:
             raise StoreFormatError(f"payload {ref.get('key')!r} in {self.payload_dir / name} fails its checksum "
                                    "(the file was damaged)")
         return self.decode_payload(data)

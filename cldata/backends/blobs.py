@@ -69,17 +69,23 @@ class BlobTable:
             raise UnsafeContentError(f"{h5.filename}:{where} holds pickled Python objects; refused, nothing was read")
         if not isinstance(index, tables.Table) or index.dtype != _BLOB_DTYPE or not BYTE_ARRAY.admits(self._data):
             raise StoreFormatError(f"{h5.filename}:{where} is not a blob table")
-        self._index = index.read()
         self.where = f"{h5.filename}:{where}"
+        self._index = self._read(index.read)
         if self._index.size and int(self._index["end"][-1]) > self._data.nrows:
             raise StoreFormatError(f"{self.where} is truncated")
+
+    def _read(self, read, *args: int) -> np.ndarray:
+        try:
+            return read(*args)
+        except (tables.HDF5ExtError, OSError, ValueError, SystemError) as exc:
+            raise StoreFormatError(f"{self.where} cannot be read (the file is damaged): {exc}") from None
 
     def __len__(self) -> int:
         return int(self._index.size)
 
     def all_bytes(self) -> bytes:
         """Every blob, end to end, in order."""
-        return self._data.read().tobytes()
+        return self._read(self._data.read).tobytes()
 
     def get(self, key: str) -> bytes:
         """The blob stored under ``key``."""
@@ -90,4 +96,4 @@ class BlobTable:
         start, end = int(row["start"]), int(row["end"])
         if end < start or end > self._data.nrows:
             raise StoreFormatError(f"{key!r} points outside the data of {self.where}")
-        return self._data.read(start, end).tobytes()
+        return self._read(self._data.read, start, end).tobytes()

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 from cldata.backends.base import Backend
 from cldata.backends.blobs import BlobTable
 from cldata.backends.hdf5 import decode_payload, decode_records
-from cldata.errors import CorruptRecordingError, NotARecordingError, ReadOnlyStoreError, StoreFormatError
+from cldata.errors import CldataError, CorruptRecordingError, NotARecordingError, ReadOnlyStoreError, StoreFormatError
 from cldata.format.attributes import read_attributes
 from cldata.format.node_guard import BYTE_ARRAY, GROUP, RECORDING, TABLE, Layout, check_layout
-from cldata.format.reader import RecordingView, open_hdf5
+from cldata.format.reader import RecordingView, hdf5_reason, open_hdf5
 
 __all__ = ["ExportBackend", "EXPORT"]
 
@@ -55,6 +55,12 @@ class ExportBackend(Backend):
             if kind != EXPORT_KIND:
                 raise StoreFormatError(f"{root} is an HDF5 file but not a cldata export")
             check_layout(self._h5, "/", EXPORT, str(root))  # no object nodes, nothing over-claimed
+        except CldataError:
+            self._h5.close()
+            raise
+        except Exception as exc:  # PyTables reads headers lazily: damage surfaces as whatever it raises
+            self._h5.close()
+            raise StoreFormatError(f"{root} is a damaged export: {type(exc).__name__}: {hdf5_reason(exc)}") from None
         except BaseException:
             self._h5.close()
             raise

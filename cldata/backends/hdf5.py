@@ -22,11 +22,11 @@ import tables
 
 from cldata.backends.base import SegmentedBackend
 from cldata.backends.blobs import BLOB_FILE, BlobTable, write_blob_table
-from cldata.errors import CorruptRecordingError, DecodeError, NotARecordingError, StoreFormatError
+from cldata.errors import CldataError, CorruptRecordingError, DecodeError, NotARecordingError, StoreFormatError
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder, decode_span
 from cldata.format.node_guard import check_layout
-from cldata.format.reader import open_hdf5
+from cldata.format.reader import hdf5_reason, open_hdf5
 from cldata.fsutil import fsync_file
 from cldata.payload import from_plain_payload, to_plain_payload
 
@@ -50,6 +50,12 @@ def _open_blob_file(path: Path, kind: str) -> tables.File:
         attrs = read_attributes(f.root, str(path))  # refuses (never runs) a hostile pickle
         if attrs.get("cldata_kind") == kind:
             check_layout(f, "/", BLOB_FILE, str(path))  # no object nodes, nothing over-claimed
+    except CldataError:
+        f.close()
+        raise
+    except Exception as exc:  # PyTables reads headers lazily: damage surfaces as whatever it raises
+        f.close()
+        raise StoreFormatError(f"{path} is damaged: {type(exc).__name__}: {hdf5_reason(exc)}") from None
     except BaseException:
         f.close()
         raise

@@ -114,7 +114,7 @@ def open_hdf5(path: str | os.PathLike[str]) -> tables.File:
         raise NotARecordingError(f"{path} is not a CL recording: it is not an HDF5 file")
     try:
         return tables.open_file(str(path), mode="r")
-    except (tables.HDF5ExtError, OSError, ValueError) as exc:
+    except (tables.HDF5ExtError, OSError, ValueError, SystemError) as exc:  # SystemError: PyTables on damage
         text = str(exc)
         if "truncated file" in text:
             raise CorruptRecordingError(
