@@ -8,6 +8,16 @@ journal was left by a writer that died, and what files are left over from interr
 commits. For a **recording** it checks for an orphaned journal, opens the file, and reads
 every table, stream entry and sample chunk.
 
+Every recording's **overview** kept in the store (:mod:`cldata.overview`) is checked
+against its recording and read in full, so that HDF5 verifies every chunk's checksum; a
+damaged or stale one is reported, and rebuilt by repair (one without checksums, format 1,
+is noted and rebuilt by repair).
+
+Reading is in bounded pieces (a stream's entries a few MiB at a time, 262,144 sample
+frames, 1,048,576 table rows) and within a **time budget** (``budget`` seconds; the
+command line's default is 600): when it runs out, the rest is not read in full, and the
+report says so and is not complete (:attr:`CheckReport.complete`).
+
 ``repair=True`` recovers orphaned recording journals (:func:`cldata.recover`) and removes
 files left over from interrupted commits (with the store's writer lock, and only if no
 reader has the store open). Broken or changed links and damaged data cannot be repaired
@@ -33,17 +43,40 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import tables
 
-from cldata.errors import CldataError
+from cldata.errors import CldataError, CorruptRecordingError
 
 __all__ = ["check_path", "check_store", "check_recording", "CheckReport", "Problem"]
 
 _SAMPLE_CHUNK = 1 << 18  # frames per read when scanning samples
+_TABLE_CHUNK = 1 << 20  # rows per read when scanning the spike and stim tables
+_OVERVIEW_CHUNK_BYTES = 1 << 24  # bytes per read when scanning an overview's levels
+
+
+class _OutOfTime(Exception):
+    """The check's time budget ran out (caught by the check, which reports it)."""
+
+
+class _Clock:
+    """The time budget of one check: :meth:`tick` between bounded reads raises when it is spent."""
+
+    def __init__(self, budget: float | None):
+        self.start = time.monotonic()
+        self.budget = budget
+
+    def tick(self) -> None:
+        if self.budget is not None and time.monotonic() - self.start > self.budget:
+            raise _OutOfTime
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.start
 
 
 @dataclass
@@ -67,9 +100,15 @@ class CheckReport:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    #: whether everything was read in full (False when the time budget ran out)
+    complete: bool = True
+    #: the time budget in seconds (None: none), and the seconds the check took
+    budget: float | None = None
+    seconds: float = 0.0
 
     @property
     def healthy(self) -> bool:
+        """Nothing found is left unrepaired (see :attr:`complete` for whether all was read)."""
         return all(p.repaired for p in self.problems)
 
     def add(self, where: str, message: str) -> Problem:
@@ -79,28 +118,39 @@ class CheckReport:
 
     def __str__(self) -> str:
         counted = ", ".join(f"{n} {what}" for what, n in self.counts.items())
-        if self.healthy:
+        if self.healthy and not self.complete:
+            head = f"{self.path}: no problem found in what was read" + (f" ({counted} checked)" if counted else "")
+        elif self.healthy:
             head = f"{self.path}: healthy ({counted} checked)" if counted else f"{self.path}: healthy"
             if any(p.repaired for p in self.problems):
                 head += f" after {sum(p.repaired for p in self.problems)} repair(s)"
         else:
             n = sum(not p.repaired for p in self.problems)
-            head = f"{self.path}: {n} problem(s) ({counted} checked)"
-        return "\n".join([head, *(f"  {p}" for p in self.problems), *(f"  note: {n}" for n in self.notes)])
+            head = f"{self.path}: {n} problem(s)" + (f" ({counted} checked)" if counted else "")
+        lines = [head, *(f"  {p}" for p in self.problems), *(f"  note: {n}" for n in self.notes)]
+        if not self.complete:
+            lines.append(f"  INCOMPLETE: the time budget of {self.budget:g} s ran out after {self.seconds:.1f} s, "
+                         "before everything was read in full (what was not read is listed above as notes); "
+                         "check again with a larger budget (--budget SECONDS, 0 for none)")
+        return "\n".join(lines)
 
 
 def check_recording(path: Path, *, repair: bool = False, report: CheckReport | None = None,
-                    where: str | None = None, deep: bool = True, journal: bool = True) -> CheckReport:
+                    where: str | None = None, deep: bool = True, journal: bool = True,
+                    budget: float | None = None, _clock: _Clock | None = None) -> CheckReport:
     """Check one CL recording file (see module doc).
 
     ``journal=False``: the file is known to be finished (a store's copy); its journal path
-    is not looked at (the caller reports what lies there).
+    is not looked at (the caller reports what lies there). ``budget``: seconds of reading
+    (``None``: no limit).
     """
+    clock = _clock or _Clock(budget)
     from cldata.format.journal import journal_path, journal_state
     from cldata.format.reader import RecordingView
     from cldata.format.recovery import recover
 
-    report = report or CheckReport(Path(path), "recording")
+    if report is None:
+        report = CheckReport(Path(path), "recording", budget=budget)
     where = where or str(path)
     state = journal_state(path) if journal else "none"
     if state == "invalid":
@@ -127,33 +177,55 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
         else:
             return report
     try:
-        with RecordingView(path) as view:
-            if deep:
-                _read_everything(view)
+        with RecordingView(path, finished=not journal) as view:
+            if deep and report.complete:
+                _read_everything(view, clock)
+            elif deep:
+                report.notes.append(f"{where} was not read in full")
+    except _OutOfTime:
+        _ran_out(report, clock, f"{where} was not read in full")
     except (CldataError, OSError) as exc:
         report.add(where, f"cannot be read: {exc}")
+    report.seconds = clock.seconds
     return report
 
 
-def _read_everything(view: Any) -> None:
+def _ran_out(report: CheckReport, clock: _Clock, what: str) -> None:
+    report.complete = False
+    report.budget = clock.budget
+    report.notes.append(what)
+
+
+def _read_everything(view: Any, clock: _Clock) -> None:
+    """Read every entry, table row and sample of ``view``, in bounded pieces, within the budget."""
     for stream in view.data_streams.values():
-        for _ in stream.values():  # decodes every entry, a chunk at a time
-            pass
-    view.read_spikes(waveforms=False)
-    view.read_stims()
+        for i, _ in enumerate(stream.values()):  # decodes every entry, a chunk at a time
+            if i % 4096 == 0:
+                clock.tick()
+    for table in (view.spikes, view.stims):
+        if table is not None:
+            n = int(table.nrows)
+            for a in range(0, n, _TABLE_CHUNK):
+                clock.tick()
+                try:
+                    table.read(a, min(n, a + _TABLE_CHUNK))
+                except (tables.HDF5ExtError, ValueError, SystemError) as exc:
+                    raise CorruptRecordingError(f"rows {a}.. of {table._v_pathname} cannot be read: {exc}") from None
     if view.samples is not None:
         n = int(view.samples.nrows)
         for a in range(0, n, _SAMPLE_CHUNK):
-            np.asarray(view.samples[a:a + _SAMPLE_CHUNK])
+            clock.tick()
+            view.read_samples(a, a + _SAMPLE_CHUNK)  # (errors become CorruptRecordingError there)
 
 
-def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> CheckReport:
-    """Check a store directory (see module doc)."""
+def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: float | None = None) -> CheckReport:
+    """Check a store directory (see module doc). ``budget``: seconds of reading (``None``: no limit)."""
     from cldata.backends.base import SegmentedBackend, file_crc32
     from cldata.format.journal import journal_path
     from cldata.store import DataStore
 
-    report = CheckReport(Path(root), "store")
+    clock = _Clock(budget)
+    report = CheckReport(Path(root), "store", budget=budget)
     try:
         store = DataStore(root, mode="r")
     except (CldataError, OSError) as exc:
@@ -163,6 +235,7 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
         backend = store.backend
         cat = store.catalog
         report.counts = {"recordings": cat.n_recordings, "results": cat.n_results}
+        rebuild: dict[str, tuple[Problem, Path, bool]] = {}  # id -> overview problem, recording, finished
         stray: dict[Path, Problem] = {}  # stray journals beside copies, removed by repair
         planted: dict[Path, Problem] = {}  # links and odd files there: removed by repair, still reported
         for entry in [e for e in cat.recordings if e is not None]:
@@ -175,9 +248,16 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
                 continue
             # (a changed link raised ChangedLinkError above: recording_path compares size and mtime)
             if location.get("kind") != "link":
-                if deep and "crc32" in location and file_crc32(path) != location["crc32"]:
-                    report.add(where, f"the store's copy {path} fails its checksum (the file was damaged)")
-                    continue
+                if deep and report.complete and "crc32" in location:
+                    try:
+                        clock.tick()
+                        damaged = file_crc32(path) != location["crc32"]
+                    except _OutOfTime:
+                        _ran_out(report, clock, f"{where}: the checksum of its copy was not verified")
+                        damaged = False
+                    if damaged:
+                        report.add(where, f"the store's copy {path} fails its checksum (the file was damaged)")
+                        continue
                 # a copy is a finished recording: a journal beside it is a stray file, never recovered
                 # over the copy
                 jpath = journal_path(path)
@@ -192,9 +272,12 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
                         where, f"{jpath.name} beside the store's copy is {_what(jpath)}: cldata never makes one, "
                                "so it was put there; it was neither followed nor used (repair removes the entry, "
                                "never what it leads to; look at where the store came from)")
-                check_recording(path, repair=repair, report=report, where=where, deep=deep, journal=False)
-                continue
-            check_recording(path, repair=repair, report=report, where=where, deep=deep)
+                check_recording(path, repair=repair, report=report, where=where, deep=deep, journal=False,
+                                _clock=clock)
+            else:
+                check_recording(path, repair=repair, report=report, where=where, deep=deep, _clock=clock)
+            if not any(p.where == where and not p.repaired for p in report.problems):
+                _check_overview(store, entry.id, path, location, report, where, deep, clock, rebuild)
         for entry in [e for e in cat.results if e is not None]:
             missing = [s for s in entry.sources if s not in cat.recording_rows]
             if missing:
@@ -207,9 +290,82 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True) -> Check
                 report.add(f"result {entry.id} ({entry.identifier})", f"its payload cannot be read: {exc}")
         if isinstance(backend, SegmentedBackend):
             _leftovers(store, report, repair, stray, planted)
+        if repair and rebuild:
+            _rebuild_overviews(store, rebuild)
     finally:
         store.close()
+    report.seconds = clock.seconds
     return report
+
+
+def _check_overview(store: Any, recording_id: str, path: Path, location: Any, report: CheckReport, where: str,
+                    deep: bool, clock: _Clock, rebuild: dict[str, tuple[Problem, Path, bool]]) -> None:
+    """The overview kept in the store for a recording: it belongs to it, and every chunk reads
+    (HDF5 verifies each chunk's Fletcher-32 checksum)."""
+    from cldata.format.reader import RecordingView
+    from cldata.overview import Overview
+    from cldata.store import _overview_name
+
+    inside = store.root / "overviews" / _overview_name(recording_id)
+    finished = location.get("kind") == "copy"
+    if not os.path.lexists(inside):
+        return  # built on demand (or for a store copied without them): nothing to check
+    if not _is_regular(inside):
+        problem = report.add(where, f"its overview {inside.name} is {_what(inside)}; repair replaces it")
+        rebuild[recording_id] = (problem, path, finished)
+        return
+    try:
+        with RecordingView(path, finished=finished) as view, Overview(inside, view) as ov:
+            ov._open()
+            if deep and report.complete:
+                ov.verify(clock.tick)
+            elif deep:
+                report.notes.append(f"{where}: its overview was not read in full")
+    except _OutOfTime:
+        _ran_out(report, clock, f"{where}: its overview was not read in full")
+    except CldataError as exc:
+        if "format version 1" in str(exc):
+            report.notes.append(f"{where}: its overview has no checksums (format 1); repair rebuilds it, or it is "
+                                "rebuilt when next used")
+            rebuild[recording_id] = (Problem(where, "overview of format 1"), path, finished)
+        else:
+            problem = report.add(where, f"its overview cannot be used: {exc} (repair rebuilds it)")
+            rebuild[recording_id] = (problem, path, finished)
+
+
+def _rebuild_overviews(store: Any, rebuild: dict[str, tuple[Problem, Path, bool]]) -> None:
+    """Rebuild the overviews found damaged, stale or old (with the store's writer lock)."""
+    from cldata.format.reader import RecordingView
+    from cldata.locking import FileLock
+    from cldata.overview import build_overview
+    from cldata.store import _WRITER_LOCK, _acquire, _overview_name
+
+    writer = FileLock(store.root / _WRITER_LOCK)
+    try:
+        held = _acquire(writer)
+    except CldataError as exc:
+        held, why = False, str(exc)
+    else:
+        why = "a writer has the store open"
+    if not held:
+        for problem, _, _ in rebuild.values():
+            problem.message += f"; not rebuilt: {why}"
+        return
+    try:
+        for recording_id, (problem, recording, finished) in rebuild.items():
+            try:
+                path = store.backend.inside(store.root / "overviews" / _overview_name(recording_id))
+                with RecordingView(recording, finished=finished) as view:
+                    if os.path.lexists(path) and not _is_regular(path):
+                        os.unlink(path)  # a link or a FIFO: removed as an entry, never followed
+                    build_overview(view, path)
+            except (CldataError, OSError) as exc:
+                problem.message += f"; not rebuilt: {exc}"
+                continue
+            problem.repaired = True
+            problem.message += " — rebuilt"
+    finally:
+        writer.release()
 
 
 def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, Problem],
@@ -313,16 +469,22 @@ def _is_dir(path: Path) -> bool:
         return True  # gone meanwhile
 
 
-def check_path(path: Path, *, repair: bool = False, deep: bool = True) -> CheckReport:
-    """Check a store directory or a recording file, whichever ``path`` is."""
+def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: float | None = None) -> CheckReport:
+    """Check a store directory or a recording file, whichever ``path`` is.
+
+    ``budget``: seconds of reading in full (``None``: no limit); when it runs out the report
+    says what was not read and is not :attr:`~CheckReport.complete`.
+    """
     from cldata.format.journal import journal_path
     from cldata.store import MARKER
 
     path = Path(path)
+    if budget is not None and (not isinstance(budget, (int, float)) or isinstance(budget, bool) or budget < 0):
+        raise ValueError(f"budget is a number of seconds >= 0 (or None), not {budget!r}")
     if path.is_dir() and (path / MARKER).exists():
-        return check_store(path, repair=repair, deep=deep)
+        return check_store(path, repair=repair, deep=deep, budget=budget)
     if path.is_file() or os.path.lexists(journal_path(path)):
-        return check_recording(path, repair=repair, deep=deep)
+        return check_recording(path, repair=repair, deep=deep, budget=budget)
     report = CheckReport(path, "unknown")
     report.add(str(path), "is neither a cldata store nor a recording file")
     return report

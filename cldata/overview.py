@@ -139,6 +139,7 @@ MAX_SPIKE_BLOCKS = 1 << 22
 blocks): longer recordings start at a coarser level (finer bins are then counted from
 the spike table, which is exact and reads only the window's rows)."""
 _MAX_STEPS = 1 << 14  # writer steps of a build, at most
+_VERIFY_BYTES = 1 << 24  # bytes per read when verifying a whole overview
 _CHUNK_FRAMES = 1 << 18  # frames per step of the writer (spikes read, levels appended): 10 s at 25 kHz
 _PIECE_BYTES = 1 << 22  # samples per read when binning raw samples for a request (4 MiB)
 # samples per read while building (2 MiB): the piece and its reductions stay in the CPU's caches
@@ -1321,6 +1322,33 @@ class Overview:
 
         edges, (counts,) = self._from_levels(self._spikes, i, a, b, per, leaf)
         return done(per, edges, counts, level)
+
+    def verify(self, tick: Callable[[], None] | None = None) -> None:
+        """Read every stored level in full, a few MiB at a time, so that HDF5 verifies the
+        checksum of every chunk (``cldata check`` does this).
+
+        ``tick`` is called before each read (``cldata check`` passes its time budget's).
+
+        Raises
+        ------
+        OverviewError
+            If a chunk fails its checksum or cannot be read.
+
+        Examples
+        --------
+        >>> Overview(path, rec).verify()                        # doctest: +SKIP
+        """
+        self._open()
+        for pyr in (self._samples, self._spikes):
+            for i in range(len(pyr.levels)):
+                arrays = pyr.arrays(i)
+                n = int(arrays[0].nrows)
+                row_bytes = sum(int(a.shape[1]) * a.atom.itemsize for a in arrays)
+                step = max(1, _VERIFY_BYTES // max(1, row_bytes))
+                for k in range(0, n, step):
+                    if tick is not None:
+                        tick()
+                    pyr.read(i, k, min(n, k + step))
 
     # -- information and lifetime ---------------------------------------------------------------
 

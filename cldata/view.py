@@ -20,12 +20,13 @@ Examples
 from __future__ import annotations
 
 import html
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from cldata.catalog import RecordingEntry, ResultEntry
-from cldata.errors import ForeignViewError, NotFoundError, ParameterError
+from cldata.errors import ForeignViewError, NotFoundError, OverviewError, ParameterError, StaleOverviewError
 from cldata.timebase import to_window
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -207,11 +208,11 @@ class RecordingHandle:
         >>> env.minimum.shape, env.frames_per_point                  # doctest: +SKIP
         ((1000, 2), 90000)
         """
-        return self._overview().envelope(channels=channels, start=start, stop=stop, width=width)
+        return self._ask_overview(lambda ov: ov.envelope(channels=channels, start=start, stop=stop, width=width))
 
     def spike_activity(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
         """Spike counts per channel in about ``width`` bins over any window (see :mod:`cldata.overview`)."""
-        return self._overview().spike_counts(channels=channels, start=start, stop=stop, width=width)
+        return self._ask_overview(lambda ov: ov.spike_counts(channels=channels, start=start, stop=stop, width=width))
 
     def _overview(self) -> Any:
         from cldata.overview import ensure_overview
@@ -220,6 +221,23 @@ class RecordingHandle:
         # a read-only store reads its own overview but (re)builds into the user's cache: it writes
         # nothing inside its directory, even when that overview is stale or damaged
         return ensure_overview(self.view(), store.overview_path(self.id), rebuild_path=store.overview_build_path(self.id))
+
+    def _ask_overview(self, ask: Any) -> Any:
+        from cldata.overview import Overview, build_overview
+
+        ov = self._overview()
+        try:
+            return ask(ov)
+        except OverviewError as exc:
+            if isinstance(exc, StaleOverviewError):
+                raise
+            # a chunk failing its checksum, found only now that it was read: build the overview
+            # afresh where this store may write (the cache, for a read-only store), and ask again
+            ov.close()
+            path = self._store.overview_build_path(self.id)
+            warnings.warn(f"{exc}; it is built afresh at {path}", stacklevel=3)
+            view = self.view()
+            return ask(Overview(build_overview(view, path), view))
 
     def segment(self, lazy: bool = True, **kwargs: Any) -> neo.Segment:
         """The recording (within the window) as a :class:`neo.Segment`; lazy by default."""

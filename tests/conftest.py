@@ -98,3 +98,24 @@ def forge_checksums(root: Path) -> None:
                           if (root / "catalog" / n).is_file()}
     state["crc32"] = current_crc32(state)
     current.write_text(json.dumps(state))
+
+
+def forge_copy_locations(root: Path) -> None:
+    """Record the current size and CRC-32 of every copied recording in a store's catalog, as a careful
+    attacker who edited a copy would (opening compares a copy's size; ``check`` its CRC-32)."""
+    from cldata.backends.base import file_crc32, row_ops
+    from cldata.backends.registry import get_backend
+
+    backend = get_backend(json.loads((root / "cldata-store.json").read_text())["backend"])(root, writable=True)
+    current = json.loads((root / "catalog" / "CURRENT").read_text())
+    for name in current["segments"]:
+        segment = root / "catalog" / name
+        ops = row_ops(backend.read_segment(segment))
+        for op in ops:
+            location = op.get("record", {}).get("location") if op.get("op") == "add" else None
+            if isinstance(location, dict) and location.get("kind") == "copy":
+                copy = root / location["path"]
+                location["size"], location["crc32"] = copy.stat().st_size, file_crc32(copy)
+        segment.unlink()
+        backend.write_segment(segment, ops)
+    forge_checksums(root)

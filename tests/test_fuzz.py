@@ -141,8 +141,9 @@ class SilentlyWrong(AssertionError):
 
 
 class CopyDamageFoundByCheck(Exception):
-    """Reading a store's damaged copy of a recording gave its (damaged) content, and ``cldata check``
-    found the damage: what is promised for copies (their CRC-32 is verified by check, not on open)."""
+    """Reading gave the right answers or, for a store's damaged copy of a recording, its (damaged)
+    content, and ``cldata check`` found the damage: what is promised for copies (their CRC-32 is
+    verified by check, not on open) and for overviews (rebuilt when damaged, reported by check)."""
 
 
 def _cldata_frames(exc: BaseException) -> list[tuple[str, str]]:
@@ -392,8 +393,10 @@ def use_store(root: Path, work: Path | None = None) -> None:
         unrepaired = [p for p in report.problems if not p.repaired]
         # a bit flipped inside the data of a store's copy of a recording reads as it is (opening
         # compares the copy's size, not its CRC-32, which takes a full read): `cldata check` finds
-        # it, which is the promise (docs/RELIABILITY.md §7)
-        if unrepaired and all("copy" in p.message and "fails its checksum" in p.message for p in unrepaired):
+        # it, which is the promise (docs/RELIABILITY.md §7). A damaged overview gave the right
+        # answers above (rebuilt into the cache, the store being read-only): check reports it too
+        if unrepaired and all(("copy" in p.message and "fails its checksum" in p.message)
+                              or "repair rebuilds it" in p.message for p in unrepaired):
             raise CopyDamageFoundByCheck(str(report))
         if unrepaired:
             raise SilentlyWrong(f"everything read, but check reports: {report}")

@@ -51,7 +51,7 @@ from cldata.errors import (
     StoreFormatError,
     UnsafeContentError,
 )
-from conftest import forge_checksums
+from conftest import forge_checksums, forge_copy_locations
 
 # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -315,6 +315,7 @@ def test_a_hostile_attribute_in_store_files_runs_nothing(exploit, target, tmp_pa
                 next(r for r in store.analysis_results if r.identifier == "big").payload()
     elif target == "recording in a store":
         _set_hostile_attribute(next((root / "recordings").iterdir()), "/", "application", exploit, marker)
+        forge_copy_locations(root)
         sandbox.snapshot()
         with cldata.open(root) as store, pytest.raises(UnsafeContentError):
             store.recordings[0].view()

@@ -180,10 +180,11 @@ def test_an_object_node_in_an_overview_runs_nothing(node, tmp_path, rec, sandbox
         assert node in str(info.value)
         with pytest.warns(UserWarning, match="pickled Python objects"):
             env = handle.overview(width=10)
+            counts = handle.spike_activity(width=5).counts
         with cldata.RecordingView(rec) as view:
             samples = view.read_samples()
         assert env.minimum.min() == pytest.approx(samples.min() * view.uV_per_sample_unit)
-        assert int(handle.spike_activity(width=5).counts.sum()) == 2
+        assert int(counts.sum()) == 2
     sandbox.check()
 
 
@@ -351,3 +352,120 @@ def test_an_over_claimed_stream_attribute_is_an_error_not_an_empty_mapping(rec):
     with pytest.raises(CorruptRecordingError, match="no readable attributes"):
         with cldata.RecordingView(rec) as view:
             view.data_streams["score"].attributes  # noqa: B018
+
+
+# --- 10. damaged overviews ------------------------------------------------------------------------------------
+
+
+def _overview_chunks(overview: Path) -> list[tuple[int, int]]:
+    """File offset and size of the first stored chunk of every sample level's minima."""
+    with tables.open_file(str(overview)) as f:
+        infos = [f.get_node(f"/samples/{g}/min").chunk_info((0, 0)) for g in f.root.samples._v_children]
+    return [(int(i.offset), int(i.size)) for i in infos]
+
+
+def long_recording(path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    with cldata.RecordingWriter(path, channel_count=4, durable=False) as w:
+        w.append_samples(rng.integers(-500, 500, (40_000, 4)).astype(np.int16))
+        w.append_spikes(np.arange(100, 40_000, 1000), np.arange(40) % 4, np.zeros((40, 75), np.float32))
+    return path
+
+
+@pytest.mark.parametrize("mode", ["r", "a"])
+def test_a_damaged_overview_chunk_is_detected_and_rebuilt_not_drawn(mode, tmp_path, rec, monkeypatch,
+                                                                    tmp_path_factory):
+    """Once: a damaged overview gave changed envelopes and spike rates with no error (overviews carried no
+    checksum). Now every chunk carries a Fletcher-32 checksum that HDF5 verifies on read: the damage is an
+    OverviewError, and the store's answer is built afresh (into the cache for a read-only store)."""
+    from cldata.errors import OverviewError
+    from cldata.overview import Overview
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a") as store:
+        store.add_recording(long_recording(tmp_path / "long.h5"))
+    overview = next((root / "overviews").iterdir())
+    with cldata.open(root) as store:
+        handle = store.recordings[0]
+        want = handle.overview(width=10)
+        assert want.level >= 0  # drawn from the pyramid, not from the samples
+        samples = handle.view().read_samples()
+    data = bytearray(overview.read_bytes())
+    for offset, size in _overview_chunks(overview):
+        data[offset + size // 2] ^= 0x40  # one bit inside each level's first stored chunk
+    overview.write_bytes(bytes(data))
+    with cldata.open(root) as store:
+        with pytest.raises(OverviewError, match="damaged"):
+            Overview(overview, store.recordings[0].view()).envelope(width=10)
+    damaged = overview.read_bytes()
+    with cldata.open(root, mode=mode) as store:
+        with pytest.warns(UserWarning, match="built afresh"):
+            env = store.recordings[0].overview(width=10)
+        assert np.array_equal(env.minimum, want.minimum) and np.array_equal(env.maximum, want.maximum)
+        assert env.minimum.min() == pytest.approx(samples.min() * 0.195, rel=1e-6)
+    assert (overview.read_bytes() == damaged) == (mode == "r")  # a read-only store wrote nothing inside
+
+
+def test_overview_attributes_that_do_not_fit_the_recording_are_refused(tmp_path):
+    from cldata.errors import OverviewError
+    from cldata.overview import Overview, build_overview
+
+    with cldata.RecordingView(long_recording(tmp_path / "long.h5")) as view:
+        path = build_overview(view, tmp_path / "ov.h5")
+        for name, value in [("base", 1), ("factor", np.int64(0)), ("sample_levels", np.int64(40)),
+                            ("spike_levels", np.int64(-1)), ("version", "2"), ("spike_frames", np.int64(2**62)),
+                            ("base", 2**40)]:
+            damaged = tmp_path / f"{name}.h5"
+            damaged.write_bytes(path.read_bytes())
+            with tables.open_file(str(damaged), "a") as f:
+                f.root._v_attrs[name] = value
+            with pytest.raises(OverviewError):
+                Overview(damaged, view).envelope(width=3)
+
+
+# --- check: overviews, time budget -------------------------------------------------------------------------
+
+
+def test_check_reads_overviews_and_repair_rebuilds_a_damaged_one(tmp_path):
+    """Once: ``check`` did not read overviews and called a store with a damaged one healthy."""
+    from cldata.check import check_path
+
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a") as store:
+        store.add_recording(long_recording(tmp_path / "long.h5"))
+    overview = next((root / "overviews").iterdir())
+    assert check_path(root).healthy
+    data = bytearray(overview.read_bytes())
+    for offset, size in _overview_chunks(overview):
+        data[offset + size // 2] ^= 0x01
+    overview.write_bytes(bytes(data))
+    report = check_path(root)
+    assert not report.healthy and "overview" in str(report) and "repair rebuilds it" in str(report)
+    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 1 and "overview" in out.stdout
+    repaired = check_path(root, repair=True)
+    assert repaired.healthy and "rebuilt" in str(repaired)
+    assert check_path(root).healthy
+
+
+def test_check_has_a_time_budget_it_reports(tmp_path):
+    from cldata.check import check_path
+
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a") as store:
+        store.add_recording(long_recording(tmp_path / "long.h5"))
+    full = check_path(root, budget=None)
+    assert full.complete and full.healthy and "INCOMPLETE" not in str(full)
+    cut = check_path(root, budget=0.0)
+    assert cut.healthy and not cut.complete
+    assert "INCOMPLETE" in str(cut) and "was not read in full" in str(cut)
+    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root), "--budget", "0.000001"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 3 and "--budget" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root), "--budget", "-1"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "--budget" in out.stderr and "Traceback" not in out.stderr
+    with pytest.raises(ValueError):
+        check_path(root, budget="soon")

@@ -24,7 +24,7 @@ from cldata.errors import (
     StoreLockedError,
     UnsafeContentError,
 )
-from conftest import forge_checksums
+from conftest import forge_checksums, forge_copy_locations
 
 STORE_WRITER = Path(__file__).with_name("store_writer.py")
 
@@ -223,6 +223,7 @@ def test_a_malicious_attribute_in_an_hdf5_store_is_refused_and_runs_nothing(tmp_
     copy = next((root / "recordings").glob("*.h5"))
     with tables.open_file(str(copy), "a") as f:
         f.root.data_stream.score._v_attrs["application"] = _WritesAFile(marker)
+    forge_copy_locations(root)
     with cldata.open(root) as store:
         with pytest.raises(UnsafeContentError, match="application"):
             store.recordings[0].view()

@@ -294,7 +294,8 @@ class Backend(abc.ABC):
         """The recording at ``location`` as a :class:`~cldata.RecordingView` (read-only)."""
         from cldata.format.reader import RecordingView
 
-        return RecordingView(self.recording_path(location))
+        # a copy is a finished recording: a journal planted beside it is `check`'s business
+        return RecordingView(self.recording_path(location), finished=location.get("kind") == "copy")
 
     # -- housekeeping -----------------------------------------------------------------------------
 

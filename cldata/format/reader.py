@@ -138,6 +138,9 @@ class RecordingView:
     group
         Where the CL layout sits in the file: ``"/"`` for a CL recording file; a store
         export keeps each recording under its own group (``"/recordings/<id>"``).
+    finished
+        The file is known to be a finished recording (a store's copy): a journal beside
+        it is not looked at.
     window
         Optional ``(start, stop)`` in frames or time quantities: the windowed readers
         (:meth:`read_spikes`, :meth:`read_stims`, :meth:`read_samples`,
@@ -179,10 +182,13 @@ class RecordingView:
 
     _owner: RecordingView | None = None
 
-    def __init__(self, path: str | os.PathLike[str], *, window: tuple[Any, Any] | None = None, group: str = "/"):
+    def __init__(self, path: str | os.PathLike[str], *, window: tuple[Any, Any] | None = None, group: str = "/",
+                 finished: bool = False):
         self.path = Path(path)
         self.group = group
-        state = journal_state(self.path) if group == "/" else "none"
+        # a recording known to be finished (a store's copy) has no writer: a journal beside it is
+        # a stray file (`cldata check` reports it), not a sign that the recording is unfinished
+        state = journal_state(self.path) if group == "/" and not finished else "none"
         if state == "live":
             raise RecordingInProgressError(
                 f"{self.path} is being written right now; follow it live with cldata.follow(), "
