@@ -265,6 +265,11 @@ def _check_recording_record(rec: dict[str, Any]) -> None:
         problem = "its 'streams' are not a dict of stream name -> attributes"
     elif type(location) is not dict:
         problem = "its 'location' is not a dict"
+    elif location.get("kind") in ("copy", "link") and (type(location.get("path")) is not str or not location["path"]):
+        # (other kinds belong to plugin backends, which check their own)
+        problem = f"its {location.get('kind')} location has no path"
+    elif not all(type(location.get(k, 0)) is int for k in ("size", "crc32", "mtime_ns")):
+        problem = "its location's size, crc32 or mtime_ns is not a whole number"
     elif type(summary) is not dict:
         problem = "its 'summary' is not a dict"
     elif not _whole(summary.get("frames_per_second"), 1) or not _whole(summary.get("channel_count"), 1):

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tables
-from test_hostile import Reduce, Sandbox, make_store, segment_of, write_recording
+from test_hostile import Reduce, Sandbox, make_store, rewrite_records, segment_of, write_recording
 
 import cldata
-from cldata.errors import CorruptRecordingError, UnsafeContentError
+from cldata.errors import CldataError, CorruptRecordingError, UnsafeContentError
 from conftest import forge_checksums
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -469,3 +469,110 @@ def test_check_has_a_time_budget_it_reports(tmp_path):
     assert out.returncode == 2 and "--budget" in out.stderr and "Traceback" not in out.stderr
     with pytest.raises(ValueError):
         check_path(root, budget="soon")
+
+
+# --- 9. crafted or damaged stores: cldata errors, never KeyError, TypeError, OverflowError... ------------------
+
+
+def _result(records: list[dict], identifier: str) -> dict:
+    return next(r for r in records if r.get("kind") == "result" and r["identifier"] == identifier)
+
+
+def _recording(records: list[dict]) -> dict:
+    return next(r for r in records if r.get("kind") == "recording")
+
+
+def _set(path: tuple, value):
+    def edit(records: list[dict]) -> None:
+        record = _recording(records) if path[0] == "recording" else _result(records, path[0])
+        target = record
+        for key in path[1:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    return edit
+
+
+HOSTILE_RECORDS = {
+    # once: OverflowError from int() of a malformed crc32 in read_payload
+    "payload crc32 out of range": _set(("big", "payload", "crc32"), 2**64 - 1),
+    "payload crc32 negative": _set(("big", "payload", "crc32"), -5),
+    "payload crc32 a string": _set(("big", "payload", "crc32"), "zz"),
+    "payload key a dict": _set(("big", "payload", "key"), {"a": 1}),
+    "inline payload a string": _set(("d", "payload"), {"inline": "text"}),
+    # once: TypeError from MappingProxyType(summary), KeyError from summary["frames_per_second"]
+    "recording summary a list": _set(("recording", "summary"), [1, 2]),
+    "no frames_per_second": lambda records: _recording(records)["summary"].pop("frames_per_second"),
+    "stream attributes not a dict": _set(("recording", "streams"), {"score": 3}),
+    # once: AttributeError from location.get on a string
+    "location a string": _set(("recording", "location"), "recordings/x.h5"),
+    "location without a path": _set(("recording", "location"), {"kind": "copy"}),
+    "result sources a string": _set(("d", "sources"), "rec_x"),
+    "result tags of numbers": _set(("d", "tags"), [1, 2]),
+    "result identifier a number": _set(("d", "identifier"), 7),
+    "result summary a string": _set(("d", "summary"), "x"),
+}
+
+
+@pytest.mark.parametrize("backend", ["hdf5", "pickle"])
+@pytest.mark.parametrize("case", list(HOSTILE_RECORDS))
+def test_well_formed_records_with_hostile_values_end_in_cldata_errors(case, backend, tmp_path, rec):
+    """Every use of a store whose records hold values of the wrong type or range ends in a cldata error (or a
+    correct answer), and ``cldata check`` reports the store unhealthy instead of failing."""
+    from cldata.check import check_path
+
+    root = make_store(tmp_path, rec, backend, big_payload=True)
+    rewrite_records(root, HOSTILE_RECORDS[case])
+    try:
+        with cldata.open(root) as store:
+            for handle in store.recordings:
+                handle.summary, handle.stream_names, handle.frames_per_second  # noqa: B018
+                handle.view()
+            for result in store.analysis_results:
+                result.payload()
+            store.export(tmp_path / "out.h5")
+    except CldataError:
+        pass
+    else:
+        pytest.fail("the damaged store was used without an error")
+    report = check_path(root)
+    assert not report.healthy
+
+
+def test_export_of_a_result_whose_source_is_missing_is_refused_and_check_says_why(tmp_path, rec):
+    """Once: export raised KeyError for a result whose source recording is not in the store, while check
+    called that store healthy."""
+    from cldata.check import check_path
+    from cldata.errors import StoreFormatError
+
+    root = make_store(tmp_path, rec)
+    rewrite_records(root, _set(("d", "sources"), ["rec_00000000deadbeef"]))
+    with cldata.open(root) as store, pytest.raises(StoreFormatError, match="rec_00000000deadbeef"):
+        store.export(tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists()
+    report = check_path(root)
+    assert not report.healthy and "rec_00000000deadbeef" in str(report) and "not in the store" in str(report)
+
+
+@pytest.mark.parametrize("where", ["catalog/CURRENT", "payloads/<file>", "recordings/<copy>", "overviews/<overview>",
+                                   "cldata-store.json"])
+def test_a_directory_where_a_file_belongs_is_a_store_error(where, tmp_path, rec):
+    """Once: a directory planted where a store keeps a file gave IsADirectoryError."""
+    from cldata.check import check_path
+
+    root = make_store(tmp_path, rec, big_payload=True)
+    folder, _, name = where.partition("/")
+    if name.startswith("<"):
+        name = next(p.name for p in (root / folder).iterdir() if p.suffix == ".h5")
+    target = root / folder / name if name else root / folder
+    target.unlink()
+    target.mkdir()
+    try:
+        with cldata.open(root) as store:
+            store.recordings[0].view()
+            store.recordings[0].overview(width=10)
+            for result in store.analysis_results:
+                result.payload()
+    except CldataError:
+        pass
+    report = check_path(root)
+    assert not report.healthy or where.startswith("overviews"), str(report)
