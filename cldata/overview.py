@@ -88,7 +88,7 @@ from cldata.closing import close_at_exit
 from cldata.errors import CldataError, OverviewError, StaleOverviewError, UnsafeContentError
 from cldata.format.attributes import read_attributes
 from cldata.format.events import EventTable
-from cldata.format.node_guard import GROUP, INTEGER_MATRIX, Layout, check_layout
+from cldata.format.node_guard import GROUP, INTEGER_MATRIX, Layout, NodeKind, check_layout, check_leaf
 from cldata.format.reader import RecordingView, hdf5_reason, open_hdf5
 from cldata.fsutil import fsync_dir, fsync_file, new_temporary
 from cldata.timebase import to_frame, to_window
@@ -111,16 +111,34 @@ __all__ = [
 FORMAT_NAME = "cldata-overview"
 FORMAT_VERSION = 2  # 2: chunks carry Fletcher-32 checksums (version 1 files are rebuilt)
 
+CHECKSUMS = NodeKind("1-d array of CRC-32s (uint32)", (tables.Array,), 1, lambda dt: dt == np.uint32)
 OVERVIEW = Layout("cldata overview", (
     ("samples", GROUP),
     ("samples/L*", GROUP),
     ("samples/L*/min", INTEGER_MATRIX),
     ("samples/L*/max", INTEGER_MATRIX),
+    ("samples/L*/min_crc", CHECKSUMS),
+    ("samples/L*/max_crc", CHECKSUMS),
     ("spikes", GROUP),
     ("spikes/L*", GROUP),
     ("spikes/L*/counts", INTEGER_MATRIX),
+    ("spikes/L*/counts_crc", CHECKSUMS),
 ), strict=True, error=OverviewError)
 """What an overview file may hold (checked before anything is read; see :mod:`cldata.format.node_guard`)."""
+
+
+def _crc_array(h5: tables.File, group: tables.Group, name: str, n_blocks: int, chunk_rows: int) -> tables.EArray:
+    """The CRC-32s of the chunks of level array ``name``, one per ``chunk_rows`` blocks."""
+    n_chunks = max(1, -(-n_blocks // max(1, chunk_rows)))
+    return h5.create_earray(group, f"{name}_crc", tables.UInt32Atom(), shape=(0,), expectedrows=n_chunks,
+                            chunkshape=(min(n_chunks, 4096),), filters=_SAMPLE_FILTERS)
+
+
+def _fill(dtype: np.dtype, name: str) -> Any:
+    """The fill value of a level array: what HDF5 returns for a chunk that is not stored (no
+    real block has it: a minimum at the dtype's top; the CRC-32s catch such a chunk anyway)."""
+    info = np.iinfo(dtype)
+    return {"min": info.max, "max": info.min, "counts": info.max}[name]
 
 
 def _whole_attr(attrs: dict[str, Any], name: str, path: Path, low: int = 0) -> int:
@@ -353,10 +371,11 @@ class _ChunkWriter:
     file sees the same filters and data), but by Python's zlib at about twice the speed,
     and outside HDF5's global lock, which the reads of the recording then do not wait
     for. The array is given its final length up front (chunks not yet written are not
-    stored); the last chunk is padded as HDF5 pads it (zeros).
+    stored); the last chunk is padded as HDF5 pads it (with the fill value).
     """
 
-    def __init__(self, array: tables.EArray, n_rows: int, lock: threading.Lock, defer_bytes: int = 0):
+    def __init__(self, array: tables.EArray, n_rows: int, lock: threading.Lock, defer_bytes: int = 0,
+                 crc_array: tables.EArray | None = None):
         self.array = array
         self.n_rows = n_rows
         self.lock = lock
@@ -375,6 +394,11 @@ class _ChunkWriter:
         self.fletcher32 = bool(f.fletcher32)
         self.shuffle = bool(f.shuffle) and self.dtype.itemsize > 1
         self.stored = 0  # rows stored in the file
+        # the CRC-32 of every chunk's rows, kept beside the array ("<name>_crc"): a read checks
+        # them, so that a chunk that is lost (read as fill values) or replaced by another whole
+        # chunk of valid bytes (which Fletcher-32 passes, zeros included) is never drawn
+        self.crc_array = crc_array
+        self.crcs: list[int] = []
         if self.direct and n_rows:
             with lock:
                 array.truncate(n_rows)
@@ -387,8 +411,9 @@ class _ChunkWriter:
                 self._take(self.n // self.rows * self.rows)
 
     def _encode(self, rows: np.ndarray) -> bytes:
-        if rows.shape[0] < self.rows:  # the last, partial chunk: stored whole
-            rows = np.concatenate([rows, np.zeros((self.rows - rows.shape[0],) + rows.shape[1:], rows.dtype)])
+        if rows.shape[0] < self.rows:  # the last, partial chunk: stored whole, padded as HDF5 pads it
+            pad = np.full((self.rows - rows.shape[0],) + rows.shape[1:], self.array.atom.dflt, rows.dtype)
+            rows = np.concatenate([rows, pad])
         raw = np.ascontiguousarray(rows).view(np.uint8)
         if self.shuffle:  # HDF5's shuffle: the first byte of every value, then the second, ...
             raw = np.ascontiguousarray(raw.reshape(-1, self.dtype.itemsize).T)
@@ -401,6 +426,8 @@ class _ChunkWriter:
         """Move the first ``n`` waiting rows (whole chunks, or the last rows) to ``done``."""
         x = self.parts[0] if len(self.parts) == 1 else np.concatenate(self.parts)
         rows = x[:n].astype(self.dtype, copy=False)
+        if self.crc_array is not None:
+            self.crcs.extend(zlib.crc32(np.ascontiguousarray(rows[r:r + self.rows])) for r in range(0, n, self.rows))
         if self.direct:
             for r in range(0, n, self.rows):
                 chunk = self._encode(rows[r:r + self.rows])
@@ -417,7 +444,10 @@ class _ChunkWriter:
 
     def _store(self) -> None:
         done, self.done, self.done_bytes = self.done, [], 0
+        crcs, self.crcs = self.crcs, []
         with self.lock:
+            if crcs:
+                self.crc_array.append(np.asarray(crcs, dtype=np.uint32))
             if self.direct:
                 for chunk in done:
                     self.array.write_chunk((self.stored,) + (0,) * (len(self.array.shape) - 1), chunk)
@@ -446,7 +476,8 @@ class _LevelCascade:
                  ufuncs: tuple[np.ufunc, ...], lock: threading.Lock, check: Callable[[int, tuple], None] | None = None):
         # a level above the finest, or one of compressed chunks, is written in bursts
         # (see _ChunkWriter): its chunks then lie together in the file
-        self.writers = [tuple(_ChunkWriter(a, n, lock, _DEFER_BYTES if i or a.filters.complevel else 0) for a in level)
+        self.writers = [tuple(_ChunkWriter(a, n, lock, _DEFER_BYTES if i or a.filters.complevel else 0,
+                                           a._v_parent._f_get_child(a.name + "_crc")) for a in level)
                         for i, (level, n) in enumerate(zip(arrays, n_rows))]
         self.factor = factor
         self.ufuncs = ufuncs
@@ -765,8 +796,10 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
                 block = base * factor**level
                 g = level_group("/samples", level, block, n_samples)
                 n_blocks = int(g._v_attrs.n_blocks)
+                for name in ("min", "max"):
+                    _crc_array(h5, g, name, n_blocks, min(rows, n_blocks))
                 sample_arrays.append(tuple(
-                    h5.create_earray(g, name, tables.Atom.from_dtype(dtype), shape=(0, channels),
+                    h5.create_earray(g, name, tables.Atom.from_dtype(dtype, dflt=_fill(dtype, name)), shape=(0, channels),
                                      chunkshape=(min(rows, n_blocks), channels), expectedrows=n_blocks,
                                      filters=_SAMPLE_FILTERS)
                     for name in ("min", "max")))
@@ -782,7 +815,9 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
                 dt = np.dtype(np.uint32 if wide_counts or block > 0xFFFF else np.uint16)
                 count_dtypes.append(dt)
                 rows = _chunk_rows(channels, dt.itemsize)
-                count_arrays.append((h5.create_earray(g, "counts", tables.Atom.from_dtype(dt), shape=(0, channels),
+                _crc_array(h5, g, "counts", n_blocks, min(rows, n_blocks))
+                count_arrays.append((h5.create_earray(g, "counts", tables.Atom.from_dtype(dt, dflt=_fill(dt, "counts")),
+                                                      shape=(0, channels),
                                                       chunkshape=(min(rows, n_blocks), channels),
                                                       expectedrows=n_blocks, filters=_COUNT_FILTERS),))
 
@@ -912,10 +947,15 @@ class _Pyramid:
     """One kind of level stack in an overview file: sample min/max, or spike counts."""
 
     def __init__(self, h5: tables.File, levels: list[tuple[int, int, tuple[str, ...]]], n_frames: int,
-                 identity: tuple[Any, ...], ufuncs: tuple[np.ufunc, ...], dtype: np.dtype, cast: bool):
+                 identity: tuple[Any, ...], ufuncs: tuple[np.ufunc, ...], dtype: np.dtype, cast: bool,
+                 channels: int = 0, stored: tuple[np.dtype, ...] = ()):
         self.h5 = h5
+        self.channels = channels  # the level arrays' columns
+        self.dtypes = stored  # the dtypes the level arrays may have, the expected one first
         self.levels = levels  # (level number, block frames, array paths), finest first
         self._nodes: dict[int, tuple[tables.Array, ...]] = {}  # found on first use: opening stays cheap
+        self._crcs: dict[int, tuple[tables.Array, ...]] = {}
+        self._verified: set[tuple[int, int, int]] = set()  # (level index, array, chunk) checked while open
         self.n_frames = n_frames
         self.identity = identity  # of each ufunc: what an empty bin starts from
         self.ufuncs = ufuncs
@@ -940,16 +980,67 @@ class _Pyramid:
     def arrays(self, i: int) -> tuple[tables.Array, ...]:
         nodes = self._nodes.get(i)
         if nodes is None:
-            try:
-                nodes = self._nodes[i] = tuple(self.h5.get_node(path) for path in self.levels[i][2])
-            except (tables.NoSuchNodeError, tables.HDF5ExtError) as exc:
-                raise OverviewError(f"{self.h5.filename} is damaged: {exc}") from None
+            self._load(i)
+            nodes = self._nodes[i]
         return nodes
 
-    def read(self, i: int, k0: int, k1: int) -> tuple[np.ndarray, ...]:
+    def crc_arrays(self, i: int) -> tuple[tables.Array, ...]:
+        nodes = self._crcs.get(i)
+        if nodes is None:
+            self._load(i)
+            nodes = self._crcs[i]
+        return nodes
+
+    def _load(self, i: int) -> None:
+        """Find level ``i``'s arrays and their checksums, and check them before anything is read:
+        their kind (the node guard), and the shape and dtype the level needs."""
+        source = self.h5.filename
+        level, block, paths = self.levels[i]
         try:
-            parts = tuple(arr[k0:k1] for arr in self.arrays(i))
-        except (tables.HDF5ExtError, OSError, ValueError) as exc:  # a chunk failing its checksum, say
+            arrays = tuple(self.h5.get_node(path) for path in paths)
+            crcs = tuple(self.h5.get_node(path + "_crc") for path in paths)
+        except (tables.NoSuchNodeError, tables.HDF5ExtError) as exc:
+            raise OverviewError(f"{source} is damaged: {exc}") from None
+        for node in (*arrays, *crcs):
+            check_leaf(node, OVERVIEW, "/", source)
+        shape = (-(-self.n_frames // block), self.channels)
+        for arr, crc in zip(arrays, crcs):
+            if tuple(arr.shape) != shape or np.dtype(arr.atom.dtype) not in self.dtypes:
+                raise OverviewError(f"{arr._v_pathname} in {source} has shape {tuple(arr.shape)} and dtype "
+                                    f"{arr.atom.dtype}; level {level} needs {shape} of {self.dtypes[0]} "
+                                    "(the file is damaged: rebuild it with build_overview())")
+            if tuple(crc.shape) != (-(-shape[0] // max(1, int(arr.chunkshape[0]))),):
+                raise OverviewError(f"{crc._v_pathname} in {source} holds {crc.shape[0]} checksums, not one "
+                                    "per chunk (the file is damaged: rebuild it with build_overview())")
+        self._nodes[i], self._crcs[i] = arrays, crcs
+
+    def read(self, i: int, k0: int, k1: int) -> tuple[np.ndarray, ...]:
+        if k1 <= k0:
+            return tuple(np.empty((0, arr.shape[1]), arr.atom.dtype) for arr in self.arrays(i))
+        try:
+            parts = []
+            for n, (arr, crc_arr) in enumerate(zip(self.arrays(i), self.crc_arrays(i))):
+                rows = int(arr.chunkshape[0])
+                c0, c1 = k0 // rows, -(-k1 // rows)
+                if all((i, n, c) in self._verified for c in range(c0, c1)):
+                    parts.append(arr[k0:k1])
+                    continue
+                # the first read of a chunk while the file is open reads it whole (HDF5 reads it
+                # whole anyway) and checks it against its CRC-32
+                a = c0 * rows
+                block = arr[a:min(c1 * rows, int(arr.nrows))]
+                stored = crc_arr[c0:c1]
+                if stored.shape[0] != c1 - c0 or any(
+                        zlib.crc32(block[j * rows:(j + 1) * rows]) != int(stored[j]) for j in range(c1 - c0)):
+                    raise OverviewError(f"{self.h5.filename} is damaged: blocks {a}..{c1 * rows} of level "
+                                        f"{self.levels[i][0]} ({arr.name}) fail their CRC-32; rebuild it with "
+                                        "build_overview()")
+                self._verified.update((i, n, c) for c in range(c0, c1))
+                parts.append(block[k0 - a:k1 - a])
+            parts = tuple(parts)
+        except OverviewError:
+            raise
+        except (tables.HDF5ExtError, OSError, ValueError, SystemError) as exc:  # a chunk failing its checksum, say
             raise OverviewError(f"{self.h5.filename} is damaged: blocks {k0}..{k1} of level {self.levels[i][0]} "
                                 f"cannot be read ({hdf5_reason(exc)}); rebuild it with build_overview()") from None
         return tuple(p.astype(self.dtype) for p in parts) if self.cast else parts
@@ -1042,7 +1133,8 @@ class Overview:
         if version != FORMAT_VERSION:
             raise OverviewError(f"{self.path} has overview format version {version}; this cldata reads "
                                 f"version {FORMAT_VERSION} (rebuild it with build_overview())")
-        check_layout(h5, "/", OVERVIEW, str(self.path))  # no object nodes, nothing over-claimed
+        # no object nodes, nothing over-claimed; the level arrays are checked as they are loaded
+        check_layout(h5, "/", OVERVIEW, str(self.path), leaves=False)
         view = self.view
         n_samples = int(view.samples.nrows) if view.samples is not None else 0
         n_spikes = len(view.spikes) if view.spikes is not None else 0
@@ -1078,19 +1170,13 @@ class Overview:
             return [(lv, base * factor**lv, tuple(f"/{kind}/L{lv}/{name}" for name in names))
                     for lv in range(first, first + count)]
 
+        # each level's arrays are checked (kind, shape, dtype, checksums) when first loaded
         self._samples = _Pyramid(h5, levels("samples", 0, got["sample_levels"], ("min", "max")), n_samples,
-                                 (info.max, info.min), (np.minimum, np.maximum), info.dtype, cast=False)
+                                 (info.max, info.min), (np.minimum, np.maximum), info.dtype, cast=False,
+                                 channels=self.channel_count, stored=(sample_dtype,))
         self._spikes = _Pyramid(h5, levels("spikes", spike_first, got["spike_levels"], ("counts",)),
-                                self.spike_frames, (0,), (np.add,), np.dtype(np.int64), cast=True)
-        # every level array has the shape and dtype its attributes promise (headers only: cheap)
-        for pyr, dtypes in ((self._samples, (sample_dtype,)), (self._spikes, (np.dtype(np.uint16), np.dtype(np.uint32)))):
-            for i, (lv, block, _) in enumerate(pyr.levels):
-                shape = (-(-pyr.n_frames // block), self.channel_count)
-                for arr in pyr.arrays(i):
-                    if tuple(arr.shape) != shape or np.dtype(arr.atom.dtype) not in dtypes:
-                        raise OverviewError(f"{arr._v_pathname} in {self.path} has shape {tuple(arr.shape)} and dtype "
-                                            f"{arr.atom.dtype}; level {lv} needs {shape} of {dtypes[0]} "
-                                            "(the file is damaged: rebuild it with build_overview())")
+                                self.spike_frames, (0,), (np.add,), np.dtype(np.int64), cast=True,
+                                channels=self.channel_count, stored=(np.dtype(np.uint16), np.dtype(np.uint32)))
         self._events = _source_spikes(view)  # windows are clipped to the view's before reading it
 
     # -- requests -----------------------------------------------------------------------------
@@ -1368,6 +1454,11 @@ class Overview:
 
     def close(self) -> None:
         """Close the overview file (it reopens on the next request)."""
+        # drop the node handles first: a PyTables node that outlives its file fails noisily when collected
+        for pyr in (getattr(self, "_samples", None), getattr(self, "_spikes", None)):
+            if pyr is not None:
+                pyr._nodes.clear()
+                pyr._crcs.clear()
         h5, self._h5 = self._h5, None
         if h5 is not None and h5.isopen:
             h5.close()

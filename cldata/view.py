@@ -26,7 +26,14 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from cldata.catalog import RecordingEntry, ResultEntry
-from cldata.errors import ForeignViewError, NotFoundError, OverviewError, ParameterError, StaleOverviewError
+from cldata.errors import (
+    ForeignViewError,
+    NotFoundError,
+    OverviewError,
+    ParameterError,
+    StaleOverviewError,
+    UnsafeContentError,
+)
 from cldata.timebase import to_window
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -228,7 +235,8 @@ class RecordingHandle:
         ov = self._overview()
         try:
             return ask(ov)
-        except OverviewError as exc:
+        except (OverviewError, UnsafeContentError) as exc:
+            # (UnsafeContentError: a level array of pickled objects, refused before it was read)
             if isinstance(exc, StaleOverviewError):
                 raise
             # a chunk failing its checksum, found only now that it was read: build the overview

@@ -11,6 +11,7 @@ writer's direct path must store the same bytes as HDF5's own filters).
 from __future__ import annotations
 
 import threading
+import zlib
 
 import numpy as np
 import pytest
@@ -196,7 +197,8 @@ def test_chunk_writer(tmp_path, monkeypatch, direct, n_rows, defer_bytes):
         arrays = [h5.create_earray("/", name, tables.UInt16Atom(), shape=(0, 5), chunkshape=(100, 5),
                                    filters=filters)
                   for name, filters in (("plain", None), ("packed", overview._COUNT_FILTERS))]
-        writers = [overview._ChunkWriter(a, n_rows, threading.Lock(), defer_bytes) for a in arrays]
+        crcs = [h5.create_earray("/", f"{a.name}_crc", tables.UInt32Atom(), shape=(0,)) for a in arrays]
+        writers = [overview._ChunkWriter(a, n_rows, threading.Lock(), defer_bytes, c) for a, c in zip(arrays, crcs)]
         assert writers[1].direct == direct and not writers[0].direct
         a = 0
         for size in [1, 0, 98, 1, 1, 250, 3] + [500] * 3:  # pieces across chunk boundaries
@@ -205,6 +207,9 @@ def test_chunk_writer(tmp_path, monkeypatch, direct, n_rows, defer_bytes):
             a = min(n_rows, a + size)
         for w in writers:
             w.flush()
-        for arr in arrays:
+        for arr, crc in zip(arrays, crcs):
             assert arr.nrows == n_rows
             np.testing.assert_array_equal(arr.read(), data.astype(np.uint16))
+            # one CRC-32 per chunk, of its rows as stored
+            want = [zlib.crc32(np.ascontiguousarray(data[r:r + 100].astype(np.uint16))) for r in range(0, n_rows, 100)]
+            assert crc.read().tolist() == want

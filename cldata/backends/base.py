@@ -528,6 +528,13 @@ class SegmentedBackend(Backend):
                     records[value["id"]] = value
                 else:
                     records.pop(value, None)
+        for record in records.values():
+            # a recording is a copy or a link here: a location of another kind would read as a
+            # copy but leave the copy unreferenced, and garbage collection would delete it
+            if record.get("kind") == "recording" and not (isinstance(record.get("location"), dict)
+                                                          and record["location"].get("kind") in ("copy", "link")):
+                raise StoreFormatError(f"recording {record.get('id')!r:.80} has a location of unknown kind "
+                                       f"{record.get('location')!r:.100}; the catalog is damaged or crafted")
         return list(records.values())
 
     def _new_name(self, generation: int, suffix: str, directory: Path | None = None) -> str:

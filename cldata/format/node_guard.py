@@ -64,6 +64,7 @@ __all__ = [
     "RECORDING",
     "MAX_COMPRESSION_RATIO",
     "check_layout",
+    "check_leaf",
     "check_declared_size",
     "is_object_node",
     "install_object_atom_guard",
@@ -237,11 +238,15 @@ def _unsafe(node: tables.Node, source: str) -> UnsafeContentError:
     )
 
 
-def check_layout(h5: tables.File, where: str, layout: Layout, source: str) -> None:
+def check_layout(h5: tables.File, where: str, layout: Layout, source: str, *, leaves: bool = True) -> None:
     """Check the nodes under ``where`` against ``layout`` before any of them is read.
 
     Only node headers are touched (kinds, atoms, shapes, filters), never their data. A
     sub-layout (an export's recordings) is skipped here and checked when it is opened.
+    With ``leaves=False`` only the groups and the names of the leaves are checked here,
+    and each leaf must be checked with :func:`check_leaf` when the reader first loads it
+    (an overview opens a few of its many arrays per request: loading them all would cost
+    a disk read each on a cold cache).
 
     Raises
     ------
@@ -268,25 +273,63 @@ def check_layout(h5: tables.File, where: str, layout: Layout, source: str) -> No
     while stack:
         group = stack.pop()
         for name in sorted(group._v_children):
-            node = group._f_get_child(name)
-            if is_object_node(node):
-                raise _unsafe(node, source)
-            rel = node._v_pathname[len(prefix):]
-            kind = layout.kind_of(rel)
-            if isinstance(kind, Layout):
-                continue  # a part of its own, checked when it is opened
-            if kind is None:
-                if layout.strict:
-                    raise layout.error(f"{node._v_pathname} in {source} is not part of a {layout.name} "
-                                       f"({type(node).__name__} where cldata writes nothing)")
-            elif not kind.admits(node):
-                shape = f" of shape {node.shape} and dtype {node.atom.dtype}" if hasattr(node, "atom") else ""
-                raise layout.error(f"{node._v_pathname} in {source} is a {type(node).__name__}{shape}; "
-                                   f"a {layout.name} holds a {kind.what} there")
-            if isinstance(node, tables.Group):
-                stack.append(node)
-            elif isinstance(node, tables.Leaf):
-                check_declared_size(node, source, layout.error, file_size)
+            where = f"{group._v_pathname.rstrip('/')}/{name}"
+            try:
+                if not leaves and name in group._v_leaves and layout.kind_of(where[len(prefix):]) is not None:
+                    continue  # named as the layout allows; its kind is checked when it is loaded (check_leaf)
+                node = group._f_get_child(name)
+                _check_node(node, layout, prefix, source, file_size, stack)
+            except CldataError:
+                raise
+            except Exception as exc:
+                # PyTables reads a node's header (and its filters, shape, atom) lazily: damage
+                # there surfaces as whatever it happens to raise
+                raise layout.error(f"{where} in {source} is damaged: {type(exc).__name__}: {exc!s:.200}") from None
+
+
+def check_leaf(node: tables.Node, layout: Layout, where: str, source: str) -> None:
+    """Check one node against ``layout`` (whose part starts at group ``where``) before it is read.
+
+    For readers that checked their file with ``check_layout(..., leaves=False)``.
+
+    Raises
+    ------
+    cldata.errors.UnsafeContentError, CldataError
+        As :func:`check_layout`.
+
+    Examples
+    --------
+    >>> check_leaf(h5.get_node("/samples/L0/min"), OVERVIEW, "/", "ov.h5")   # doctest: +SKIP
+    """
+    prefix = where.rstrip("/") + "/"
+    try:
+        _check_node(node, layout, prefix, source, _file_size(node._v_file), [])
+    except CldataError:
+        raise
+    except Exception as exc:
+        raise layout.error(f"{node._v_pathname} in {source} is damaged: {type(exc).__name__}: {exc!s:.200}") from None
+
+
+def _check_node(node: tables.Node, layout: Layout, prefix: str, source: str, file_size: int | None,
+                stack: list[tables.Group]) -> None:
+    if is_object_node(node):
+        raise _unsafe(node, source)
+    rel = node._v_pathname[len(prefix):]
+    kind = layout.kind_of(rel)
+    if isinstance(kind, Layout):
+        return  # a part of its own, checked when it is opened
+    if kind is None:
+        if layout.strict:
+            raise layout.error(f"{node._v_pathname} in {source} is not part of a {layout.name} "
+                               f"({type(node).__name__} where cldata writes nothing)")
+    elif not kind.admits(node):
+        shape = f" of shape {node.shape} and dtype {node.atom.dtype}" if hasattr(node, "atom") else ""
+        raise layout.error(f"{node._v_pathname} in {source} is a {type(node).__name__}{shape}; "
+                           f"a {layout.name} holds a {kind.what} there")
+    if isinstance(node, tables.Group):
+        stack.append(node)
+    elif isinstance(node, tables.Leaf):
+        check_declared_size(node, source, layout.error, file_size)
 
 
 class _ObjectAtomPickle:
