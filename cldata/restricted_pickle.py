@@ -64,6 +64,7 @@ import pickle
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
+from itertools import chain, compress
 from typing import Any
 
 import numpy as np
@@ -640,6 +641,70 @@ def _finish(budget: _Budget, frame: _Frame) -> Any:
     return obj
 
 
+_FLAT_CONTAINERS = frozenset({list, tuple, dict})
+_FLAT_ITEMS = _SCALARS | _TEXT
+
+
+def _text_bytes(items: Any) -> int:
+    # the lengths of the str and bytes among ``items``, at C speed (no Python code per item)
+    return sum(map(len, compress(items, map(_TEXT.__contains__, map(type, items)))))
+
+
+def _bulk(budget: _Budget, frame: _Frame, depth: int) -> None:
+    """Count a large container's members at once when they are all scalars and text, or all
+    plain containers of scalars and text (a catalog column): no Python code per member."""
+    items = frame.items
+    if frame.kind not in (_LIST, _TUPLE, _DICT) or len(items) < 16 or len(items) != frame.members:
+        return
+    kinds = set(map(type, items))
+    if kinds <= _FLAT_ITEMS:
+        budget.objects += len(items)
+        if not kinds.isdisjoint(_TEXT):
+            budget.bytes += _text_bytes(items)
+        frame.items = ()
+        return
+    if len(kinds) != 1 or not kinds <= _FLAT_CONTAINERS:
+        return
+    if depth + 1 > budget.limits.max_depth:
+        raise budget.too_deep()
+    inner = list(chain.from_iterable(items))
+    if dict in kinds:
+        inner.extend(chain.from_iterable(map(dict.values, items)))
+    inner_kinds = set(map(type, inner))
+    if not inner_kinds <= _FLAT_ITEMS:
+        return
+    budget.objects += len(items) + len(inner)
+    if not inner_kinds.isdisjoint(_TEXT):
+        budget.bytes += _text_bytes(inner)
+    frame.items = ()
+    frame.height = 1
+
+
+def _empty(budget: _Budget) -> bool:
+    budget.objects += 1
+    return True
+
+
+def _flat(budget: _Budget, obj: Any, t: type) -> bool:
+    """Count a plain list, tuple or dict holding only scalars and text; False if it holds more."""
+    if t is dict:
+        kinds = set(map(type, obj))
+        kinds.update(map(type, obj.values()))
+        if not kinds <= _FLAT_ITEMS:
+            return False
+        budget.objects += 1 + 2 * len(obj)
+        if not kinds.isdisjoint(_TEXT):
+            budget.bytes += _text_bytes(list(obj)) + _text_bytes(list(obj.values()))
+        return True
+    kinds = set(map(type, obj))
+    if not kinds <= _FLAT_ITEMS:
+        return False
+    budget.objects += 1 + len(obj)
+    if not kinds.isdisjoint(_TEXT):
+        budget.bytes += _text_bytes(obj)
+    return True
+
+
 def _note(frame: _Frame, slot: int, new: Any) -> None:
     changes = frame.changes
     if changes is None:
@@ -669,6 +734,7 @@ def _walk(budget: _Budget, root: Any) -> Any:
     on_path: set[int] = {id(root)}
     _mark_used(budget, root)
     stack = [_Frame(budget, root)]
+    _bulk(budget, stack[0], 1)
     while True:
         frame = stack[-1]
         items = frame.items
@@ -685,6 +751,14 @@ def _walk(budget: _Budget, root: Any) -> Any:
             if t in _TEXT:
                 budget.objects += 1
                 budget.bytes += len(child)
+                continue
+            if t in _FLAT_CONTAINERS and (not child and _empty(budget) or _flat(budget, child, t)):
+                # a container of scalars and text (most of a catalog): counted in place, no frame;
+                # shared, it is counted again each time, as it would be walked
+                if len(stack) >= max_depth:
+                    raise budget.too_deep()
+                if frame.height < 1:
+                    frame.height = 1
                 continue
             unwrapped = t is Wrapped
             if unwrapped:
@@ -717,7 +791,9 @@ def _walk(budget: _Budget, root: Any) -> Any:
         budget.charge()
         if descend is not None:
             _mark_used(budget, descend)
-            stack.append(_Frame(budget, descend))
+            frame = _Frame(budget, descend)
+            _bulk(budget, frame, len(stack) + 1)
+            stack.append(frame)
             on_path.add(id(descend))
             continue
         stack.pop()
