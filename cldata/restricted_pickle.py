@@ -1086,6 +1086,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         token = _ACTIVE.set(budget)
         try:
             return budget.walk(super().load())
+        except MemoryError:
+            # the C unpickler allocates the length a BINBYTES8/BINUNICODE8 opcode claims before it
+            # reads the bytes: a few bytes can claim a terabyte (nothing is touched; malloc fails)
+            raise ContentLimitError(
+                f"the pickle{budget.where()} asks for more memory than this process can allocate (a length "
+                f"it claims for {self._size:,} bytes of input, or what it builds); refused") from None
         finally:
             _ACTIVE.reset(token)
 
