@@ -6,7 +6,7 @@ every attribute that is not a plain number, string or array (the ``application``
 a CL recording, for example) as a pickle, and unpickles it as soon as the node is opened;
 the ``pickle`` store backend keeps its catalog and payloads as pickles. So a crafted file
 could run code, or make the loader allocate or work without end, the moment it is read.
-Three things bound what a pickle loaded here can make the process do.
+Four things bound what a pickle loaded here can make the process do.
 
 **What it may call.** Globals resolve from a fixed table of allowed objects
 (:class:`AllowList`), keyed by the ``(module, name)`` written in the pickle; nothing is
@@ -27,6 +27,13 @@ values, which every later walk of the value (``to_dict``, ``cldata info``, the c
 codec) would expand. Counting the expanded tree bounds them all; the count itself is linear
 in the pickle (each shared container is measured once). A container that contains itself is
 refused: cldata values are trees (shared sub-trees are allowed and counted each time).
+
+**What the C unpickler does on its own**, with no hook to stop it: it hashes dict keys and
+set members (a tuple key nested through shared references takes 2**40 steps, one nested
+200,000 deep overflows its stack), grows its memo table to whatever index a ``PUT`` names
+(9 bytes can fill 1.5 GB) and allocates the length an opcode claims before reading it. So a
+pickle is first scanned, one pass over its opcodes that builds nothing (``_Scan``), and
+refused when it would do any of these beyond its limits.
 
 **Numpy's trust in pickled state.** Pickles set an array's content with
 ``ndarray.__setstate__`` (the ``BUILD`` opcode), and a dtype's with ``dtype.__setstate__``;
@@ -59,8 +66,8 @@ import contextvars
 import dataclasses
 import io
 import math
-import os
 import pickle
+import pickletools
 import sys
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -99,7 +106,10 @@ class PickleLimits:
     - build at most ``max_objects + 2 * N`` values, counted the same way (every element of a
       container, in arguments and in the loaded value, each time it is referenced);
     - nest containers at most ``max_depth`` levels deep; a container that contains itself is
-      refused.
+      refused;
+    - make the unpickler hash dict keys and set members in at most ``max_objects + 2 * N``
+      steps (a tuple key costs its size, shared references counted each time), store at memo
+      indices in order (65,536 ahead at most), and claim no more bytes than it holds.
 
     The terms in ``N`` make room for a legitimate pickle of any size (it describes each of
     its values at least once, in at least one byte); the fixed parts bound what a small
@@ -1032,6 +1042,242 @@ ATTRIBUTE_ALLOWLIST = AllowList(_base_entries())
 scalars and dtypes. This is the allow-list DESIGN.md §1 names for CL recording attributes."""
 
 
+# --- the opcode scan -----------------------------------------------------------------------------------------
+#
+# What the C unpickler does without calling back into Python, and so without any hook: it
+# hashes dict keys and set members (SETITEM(S), DICT, ADDITEMS, FROZENSET), grows its memo
+# table to the largest index a PUT names, and allocates the length a BINBYTES8 claims before
+# reading it. A tuple key hashes all its nested tuples (no caching): 40 levels of shared pairs
+# take 2**40 steps, and a tuple nested 100,000 deep overflows the C stack (a crash); a
+# 9-byte pickle with PUT 100,000,000 makes the unpickler fill 1.5 GB. So before loading, one
+# pass over the opcodes (no objects built) follows the stack just enough to know each value's
+# hashing cost (tuples: their expanded size; frozensets: their length; big ints: their size;
+# anything else: 1) and nesting, and refuses what the C code would not survive.
+
+_ARG_SIZE: list[int | None] = [None] * 256  # 0 none, n fixed, -1/-4/-8 length-prefixed, -10 a line, -20 two
+_STACK_EFFECT: list[tuple[int, int]] = [(0, 0)] * 256  # (pops, pushes); pops < 0: to the mark and -pops-1 below
+for _op in pickletools.opcodes:
+    _code, _arg = ord(_op.code), _op.arg
+    if _arg is None:
+        _ARG_SIZE[_code] = 0
+    elif _arg.n > 0:
+        _ARG_SIZE[_code] = _arg.n
+    elif _arg.n == pickletools.UP_TO_NEWLINE:
+        _ARG_SIZE[_code] = -10
+    elif _arg.n == pickletools.TAKEN_FROM_ARGUMENT1:
+        _ARG_SIZE[_code] = -1
+    elif _arg.n in (pickletools.TAKEN_FROM_ARGUMENT4, pickletools.TAKEN_FROM_ARGUMENT4U):
+        _ARG_SIZE[_code] = -4
+    elif _arg.n == pickletools.TAKEN_FROM_ARGUMENT8U:
+        _ARG_SIZE[_code] = -8
+    _before = [s.name for s in _op.stack_before]
+    _pops = -1 - _before.index("mark") if "mark" in _before else len(_before)
+    _STACK_EFFECT[_code] = (_pops, len(_op.stack_after))
+_ARG_SIZE[ord("c")] = _ARG_SIZE[ord("i")] = -20  # GLOBAL, INST: module and name lines
+_ARG_SIZE[0x95] = 8  # FRAME: its length; the framed opcodes follow
+del _op, _code, _arg, _before, _pops
+
+_SHIFT = 16  # a stack value is its hashing cost << _SHIFT | its tuple nesting
+_DEPTH = (1 << _SHIFT) - 1
+_ONE = 1 << _SHIFT  # a value that costs one step to hash and nests nothing
+_MEMO_SLACK = 1 << 16  # memo indices allowed beyond the stores so far (picklers store in order)
+
+
+class _Scan:
+    """One pass over a pickle's opcodes before it is loaded (see the comment above)."""
+
+    __slots__ = ("data", "budget", "stack", "marks", "memo", "cost", "puts")
+
+    def __init__(self, data: bytes, budget: _Budget):
+        self.data, self.budget = data, budget
+        self.stack: list[int] = []
+        self.marks: list[int] = []
+        self.memo: dict[int, int] = {}  # what PUT stored: index -> value, for values other than _ONE
+        self.cost = 0
+        self.puts = 0  # PUT opcodes so far (a pickle uses these or MEMOIZE, never both)
+
+    def malformed(self, what: str) -> pickle.UnpicklingError:
+        return pickle.UnpicklingError(f"the pickle{self.budget.where()} is malformed: {what}")
+
+    def hashing(self, values: list[int]) -> None:
+        self.cost += sum(values) >> _SHIFT
+        if self.cost > self.budget.max_objects:
+            raise ContentLimitError(
+                f"the pickle{self.budget.where()} uses dict keys or set members that would take more than "
+                f"{self.budget.max_objects:,} steps to hash (tuples nested through shared references); the "
+                "limit is PickleLimits.max_objects plus 2 per byte of the pickle")
+
+    def run(self, i: int) -> None:
+        data, stack, marks = self.data, self.stack, self.marks
+        memo: list[int] = []  # what MEMOIZE stored, in order (PUT pickles use self.memo instead)
+        push, remember, n, frombytes, one = stack.append, memo.append, len(data), int.from_bytes, _ONE
+        puts = 0
+        try:
+            while i < n:
+                op = data[i]
+                i += 1
+                # the opcodes a catalog is made of first: each test costs time on millions of them
+                if op == 0x94:  # MEMOIZE
+                    if puts:
+                        raise self.malformed("it mixes PUT and MEMOIZE, which no pickler does")
+                    remember(stack[-1])
+                    continue
+                if op == 0x8C:  # SHORT_BINUNICODE
+                    i += 1 + data[i]
+                    push(one)
+                    continue
+                if op == 0x6A:  # LONG_BINGET
+                    j = frombytes(data[i:i + 4], "little")
+                    push(memo[j] if j < len(memo) else self.memo.get(j, one))
+                    i += 4
+                    continue
+                if op == 0x7D or op == 0x5D or op == 0x4E:  # EMPTY_DICT, EMPTY_LIST, NONE
+                    push(one)
+                    continue
+                if op == 0x28:  # MARK
+                    marks.append(len(stack))
+                    continue
+                if op == 0x75:  # SETITEMS: the keys are hashed
+                    m = marks.pop()
+                    if m < 1:
+                        raise IndexError
+                    keys = stack[m::2]
+                    if keys.count(one) != len(keys):
+                        self.hashing(keys)
+                    else:
+                        self.cost += len(keys)
+                    del stack[m:]
+                    continue
+                if op == 0x4B or op == 0x89 or op == 0x88:  # BININT1, NEWFALSE, NEWTRUE
+                    i += op == 0x4B
+                    push(one)
+                    continue
+                if op == 0x43:  # SHORT_BINBYTES
+                    i += 1 + data[i]
+                    push(one)
+                    continue
+                if op == 0x73:  # SETITEM
+                    if len(stack) < 3:
+                        raise IndexError
+                    self.hashing(stack[-2:-1])
+                    del stack[-2:]
+                    continue
+                if op == 0x68:  # BINGET
+                    j = data[i]
+                    push(memo[j] if j < len(memo) else self.memo.get(j, one))
+                    i += 1
+                    continue
+                if op == 0x65:  # APPENDS
+                    m = marks.pop() - 1
+                    if m < 0:
+                        raise IndexError
+                    del stack[m:]
+                    push(one)
+                    continue
+                if op == 0x2E:  # STOP
+                    if not stack:
+                        raise IndexError
+                    self.hashing([])  # the cost SETITEMS counted without checking
+                    return
+                if memo and op in (0x70, 0x71, 0x72):
+                    raise self.malformed("it mixes PUT and MEMOIZE, which no pickler does")
+                i = self.other(op, i)
+                puts = self.puts
+        except IndexError:
+            raise self.malformed("its stack or its data ends too soon") from None
+        raise self.malformed("it has no STOP")
+
+    def other(self, op: int, i: int) -> int:
+        data, stack, marks, budget = self.data, self.stack, self.marks, self.budget
+        if op in (0x74, 0x85, 0x86, 0x87):  # TUPLE, TUPLE1..3
+            m = marks.pop() if op == 0x74 else len(stack) - (op - 0x84)
+            if m < 0:
+                raise IndexError
+            items = stack[m:]
+            del stack[m:]
+            cost = 1 + (sum(items) >> _SHIFT)
+            depth = 1 + max([v & _DEPTH for v in items], default=0)
+            if depth > min(budget.limits.max_depth, _DEPTH) or cost > budget.max_objects:
+                raise ContentLimitError(
+                    f"the pickle{budget.where()} builds a tuple nested {depth} deep or of {cost:,} values counting "
+                    "shared references each time, beyond PickleLimits.max_depth or max_objects (hashing it, the "
+                    "unpickler would run without end or overflow its stack)")
+            stack.append(cost << _SHIFT | depth)
+            return i
+        if op in (0x90, 0x91, 0x64):  # ADDITEMS, FROZENSET, DICT: hash the members or keys
+            m = marks.pop()
+            if m < (op == 0x90):
+                raise IndexError
+            size = len(stack) - m
+            self.hashing(stack[m::2] if op == 0x64 else stack[m:])
+            del stack[m - (op == 0x90):]
+            stack.append((1 + size) << _SHIFT if op == 0x91 else _ONE)
+            return i
+        size = _ARG_SIZE[op]
+        if size is None:
+            raise self.malformed(f"unknown opcode {op:#x}")
+        start = i
+        if op == 0x95 or size in (-1, -4, -8):  # FRAME and the opcodes followed by as many bytes as they say
+            width = 8 if op == 0x95 else -size
+            length = int.from_bytes(data[i:i + width], "little")
+            if i + width + length > len(data):
+                # the C unpickler would allocate the length before finding out (a terabyte, say)
+                raise ContentLimitError(
+                    f"the pickle{budget.where()} claims {length:,} bytes for one value but holds "
+                    f"{len(data) - i:,} more (the unpickler would allocate the claimed size first)")
+            i += width + (0 if op == 0x95 else length)
+        elif size > 0:
+            i += size
+        elif size < 0:
+            end = data.find(b"\n", i)
+            if size == -20 and end >= 0:
+                end = data.find(b"\n", end + 1)
+            if end < 0:
+                raise self.malformed("a line has no end")
+            i = end + 1
+        if i > len(data):
+            raise IndexError
+        if op in (0x70, 0x71, 0x72):  # PUT, BINPUT, LONG_BINPUT
+            try:
+                index = data[start] if op == 0x71 else (int.from_bytes(data[start:start + 4], "little")
+                                                         if op == 0x72 else int(data[start:i - 1]))
+            except ValueError:
+                raise self.malformed("a memo index is not a number") from None
+            if not 0 <= index <= self.puts + _MEMO_SLACK:
+                raise ContentLimitError(
+                    f"the pickle{budget.where()} stores at memo index {index:,} after {self.puts:,} stores (the "
+                    "unpickler would allocate a memo table that large, 16 bytes per index)")
+            self.puts += 1
+            if stack[-1] != _ONE:
+                self.memo[index] = stack[-1]
+            else:
+                self.memo.pop(index, None)
+        elif op == 0x67:  # GET
+            try:
+                stack.append(self.memo.get(int(data[start:i - 1]), _ONE))
+            except ValueError:
+                raise self.malformed("a memo index is not a number") from None
+        elif op in (0x8A, 0x8B):  # LONG1, LONG4: hashing an int takes time in its size
+            stack.append((1 + (i - start) // 8) << _SHIFT)
+        elif op == 0x32:  # DUP
+            stack.append(stack[-1])
+        elif op == 0x29:  # EMPTY_TUPLE: a level of nesting, as the walk counts it
+            stack.append(_ONE | 1)
+        else:
+            pops, pushes = _STACK_EFFECT[op]
+            if pops < 0:
+                m = marks.pop() + pops + 1
+                if m < 0:
+                    raise IndexError
+                del stack[m:]
+            elif pops:
+                if len(stack) < pops:
+                    raise IndexError
+                del stack[-pops:]
+            stack.extend([_ONE] * pushes)
+        return i
+
+
 # --- the unpickler ------------------------------------------------------------------------------------------
 
 
@@ -1048,8 +1294,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         Where the bytes came from, used in error messages (a file and node path, say).
     limits
         How much the pickle may build (:data:`DEFAULT_LIMITS` by default; see :class:`PickleLimits`).
-    size
-        The pickle's length in bytes, which the limits grow with; found from ``file`` if omitted.
+        They grow with the pickle's length: the unpickler reads ``file`` whole when it is made, and
+        scans the opcodes before it loads them.
 
     Examples
     --------
@@ -1059,12 +1305,14 @@ class RestrictedUnpickler(pickle.Unpickler):
     """
 
     def __init__(self, file: Any, allowlist: AllowList = ATTRIBUTE_ALLOWLIST, source: str = "",
-                 limits: PickleLimits | None = None, size: int | None = None):
-        super().__init__(file, fix_imports=False, encoding="latin1")
+                 limits: PickleLimits | None = None):
+        # the opcodes are scanned before they are loaded (see _Scan), so the pickle is read whole
+        self._data = file.getvalue() if isinstance(file, io.BytesIO) and file.tell() == 0 else file.read()
+        self._input = io.BytesIO(self._data)
+        super().__init__(self._input, fix_imports=False, encoding="latin1")
         self._allowlist = allowlist
         self._source = source
         self._limits = limits if limits is not None else DEFAULT_LIMITS
-        self._size = size if size is not None else _remaining_size(file)
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -1082,7 +1330,9 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def load(self) -> Any:
         """Load the pickle, then check and count the value (see the module doc) and return it."""
-        budget = _Budget(self._limits, self._size, self._source)
+        start = self._input.tell()
+        budget = _Budget(self._limits, len(self._data) - start, self._source)
+        _Scan(self._data, budget).run(start)
         token = _ACTIVE.set(budget)
         try:
             return budget.walk(super().load())
@@ -1090,24 +1340,9 @@ class RestrictedUnpickler(pickle.Unpickler):
             # the C unpickler allocates the length a BINBYTES8/BINUNICODE8 opcode claims before it
             # reads the bytes: a few bytes can claim a terabyte (nothing is touched; malloc fails)
             raise ContentLimitError(
-                f"the pickle{budget.where()} asks for more memory than this process can allocate (a length "
-                f"it claims for {self._size:,} bytes of input, or what it builds); refused") from None
+                f"the pickle{budget.where()} asks for more memory than this process can allocate; refused") from None
         finally:
             _ACTIVE.reset(token)
-
-
-def _remaining_size(file: Any) -> int:
-    try:
-        if isinstance(file, io.BytesIO):
-            return file.getbuffer().nbytes - file.tell()
-        if file.seekable():
-            here = file.tell()
-            end = file.seek(0, os.SEEK_END)
-            file.seek(here)
-            return end - here
-    except (AttributeError, OSError, ValueError):
-        pass
-    return 0
 
 
 def safe_loads(data: bytes, allowlist: AllowList = ATTRIBUTE_ALLOWLIST, source: str = "",  # noqa: D417
@@ -1132,7 +1367,7 @@ def safe_loads(data: bytes, allowlist: AllowList = ATTRIBUTE_ALLOWLIST, source: 
     """
     data = bytes(data)
     try:
-        return RestrictedUnpickler(io.BytesIO(data), allowlist, source, limits, len(data)).load()
+        return RestrictedUnpickler(io.BytesIO(data), allowlist, source, limits).load()
     except UnsafeContentError as exc:
         text = str(exc)
         if source and source not in text:

@@ -98,6 +98,22 @@ def deep_nesting(levels: int = 20_000) -> bytes:
     return b"\x80\x04" + b"]" * levels + b"a" * (levels - 1) + b"."
 
 
+def shared_tuple_key(levels: int = 40, how: str = "dict key") -> bytes:
+    """A shared tuple tree used as a dict key (or set member): the C unpickler hashes it, 2**levels steps."""
+    out = bytearray(b"\x80\x04)\x94")  # level 0: the empty tuple, memo 0
+    for i in range(levels):
+        out += b"h" + bytes([i]) + b"h" + bytes([i]) + b"\x86\x94"  # BINGET BINGET TUPLE2 MEMOIZE
+    top = b"h" + bytes([levels])
+    if how == "dict key":
+        return bytes(out + b"}" + top + b"K\x01s.")  # EMPTY_DICT key 1 SETITEM
+    return bytes(out + b"\x8f(" + top + b"\x90.")  # EMPTY_SET MARK key ADDITEMS
+
+
+def deep_tuple_key(levels: int = 200_000) -> bytes:
+    """A tuple nested ``levels`` deep as a dict key: hashing it overflows the C stack (plain pickle crashes)."""
+    return b"\x80\x04}" + b")" + b"\x85" * levels + b"K\x01s."
+
+
 BOMBS: dict[str, bytes] = {
     "dtype sub-array of 2 GB items": dtype_bomb(("u1", (2**31 - 1,))),
     "dtype V2147483647": dtype_bomb("V2147483647"),
@@ -112,7 +128,13 @@ BOMBS: dict[str, bytes] = {
     "nesting 20,000 deep": deep_nesting(),
     "str() of a shared tree": str_of_shared_tree(),
     "claimed length of 1 TB": b"\x80\x04\x8e" + struct.pack("<Q", 2**40) + b"x.",
+    "shared tuple tree as a dict key": shared_tuple_key(40),
+    "shared tuple tree as a set member": shared_tuple_key(40, "set member"),
+    "memo index 100,000,000": b"\x80\x02Nr" + struct.pack("<I", 10**8) + b".",  # plain pickle fills 1.5 GB
+    "tuple nested 200,000 deep as a dict key": deep_tuple_key(),
 }
+# too large for an HDF5 attribute (64 kB): used in the pickle store only
+STORE_ONLY = {"tuple nested 200,000 deep as a dict key"}
 
 
 def _nested(levels: int, pair) -> object:
@@ -283,9 +305,11 @@ def test_hostile_pickles_end_in_cldata_errors_within_bounds(bomb, base_store, tm
     ``cldata info``, ``add_recording``) and in a pickle store (segment, parameters, inline payload,
     payload file: ``cldata.open`` + parameters + payloads, ``cldata info``), refused with a cldata error
     in a child under 1.5 GB and 30 s. Once: the dtype ones allocated gigabytes, the shared trees hung
-    every walk, the cycles raised RecursionError."""
+    every walk, the cycles raised RecursionError; and inside the C unpickler, where no hook runs, the
+    tuple keys hung it (hashing) or crashed it (its stack), a memo index filled 1.5 GB and a claimed
+    length asked for a terabyte."""
     jobs = []
-    for node in ("/", "/data_stream/score"):
+    for node in () if bomb in STORE_ONLY else ("/", "/data_stream/score"):
         rec = write_recording(tmp_path / f"rec{len(jobs)}.h5")
         plant_attribute(rec, node, "application", BOMBS[bomb])
         jobs += [["view", str(rec)], ["info", str(rec)], ["add", str(rec), str(tmp_path / f"store{len(jobs)}")]]
@@ -608,3 +632,57 @@ def test_neo_and_quantities_payloads_round_trip():
         assert out["signal"].array_annotations["ch"].tolist() == [1, 2]
         assert np.array_equal(out["train"].waveforms, payload["train"].waveforms)
         assert list(out["event"].labels) == ["a", "b", "c"]
+
+
+# --- the opcode scan (what the C unpickler does with no hook) --------------------------------------------------
+
+
+def _tuple_key(depth: int) -> bytes:
+    return b"\x80\x04}" + b")" + b"\x85" * (depth - 1) + b"K\x01s."
+
+
+def test_tuple_keys_nested_just_under_the_depth_limit_load_and_just_over_are_refused():
+    value = safe_loads(_tuple_key(99))  # the dict and its key: 100 levels
+    key = next(iter(value))
+    depth = 1
+    while key:
+        key, depth = key[0], depth + 1
+    assert depth == 99
+    with pytest.raises(ContentLimitError, match="max_depth"):
+        safe_loads(_tuple_key(100))  # loaded, then refused: 101 levels
+    with pytest.raises(ContentLimitError, match="tuple nested 101 deep"):
+        safe_loads(_tuple_key(101))  # refused before the unpickler hashes it
+
+
+def test_shared_tuple_keys_are_refused_before_the_unpickler_hashes_them():
+    assert safe_loads(shared_tuple_key(10))  # 2**10 steps: fine
+    with pytest.raises(ContentLimitError, match="max_objects"):
+        safe_loads(shared_tuple_key(25))
+
+
+def test_memo_indices_far_beyond_the_stores_so_far_are_refused():
+    def put(index: int) -> bytes:
+        return b"\x80\x02Nr" + struct.pack("<I", index) + b"."
+
+    assert safe_loads(put(1 << 16)) is None
+    with pytest.raises(ContentLimitError, match="memo index"):
+        safe_loads(put((1 << 16) + 1))
+
+
+def test_a_length_claimed_beyond_the_pickle_is_refused_before_allocating():
+    with pytest.raises(ContentLimitError, match="claims 1,099,511,627,776 bytes"):
+        safe_loads(BOMBS["claimed length of 1 TB"])
+
+
+def test_malformed_pickles_are_unpickling_errors():
+    for data in (b"\x80\x04N\x94Nq\x00.", b"\x80\x04(N", b"hello.", b"\x80\x04a."):
+        with pytest.raises(pickle.UnpicklingError):
+            safe_loads(data)
+
+
+def test_an_attribute_that_only_looks_pickled_stays_bytes(tmp_path):
+    """PyTables hands back bytes that end in '.' and do not unpickle as they are; so does cldata."""
+    rec = write_recording(tmp_path / "rec.h5")
+    plant_attribute(rec, "/", "note", b"hello.")
+    with cldata.RecordingView(rec) as view:
+        assert bytes(view.attributes["note"]) == b"hello."
