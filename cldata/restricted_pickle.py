@@ -1263,6 +1263,11 @@ class _Scan:
             stack.append(stack[-1])
         elif op == 0x29:  # EMPTY_TUPLE: a level of nesting, as the walk counts it
             stack.append(_ONE | 1)
+        elif op == 0x30:  # POP: with nothing above the last mark, the unpickler pops the mark
+            if marks and marks[-1] == len(stack):
+                marks.pop()
+            else:
+                stack.pop()
         else:
             pops, pushes = _STACK_EFFECT[op]
             if pops < 0:

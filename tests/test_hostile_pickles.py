@@ -686,3 +686,12 @@ def test_an_attribute_that_only_looks_pickled_stays_bytes(tmp_path):
     plant_attribute(rec, "/", "note", b"hello.")
     with cldata.RecordingView(rec) as view:
         assert bytes(view.attributes["note"]) == b"hello."
+
+
+def test_the_scan_follows_the_unpickler_where_pop_removes_a_mark():
+    """With nothing above the last mark, POP removes the mark (the unpickler's rule), not the value below:
+    a scan that popped the tuple tree would have lost track of it."""
+    data = shared_tuple_key(40)
+    at = data.index(b"}h")
+    with pytest.raises(ContentLimitError):
+        safe_loads(data[:at] + b"(0" + data[at:])
