@@ -86,7 +86,15 @@ __all__ = [
     "RestrictedUnpickler",
     "safe_loads",
     "install_pytables_guard",
+    # for allow-list extensions (see cldata.backends.pickled)
     "check_tiny_shape",
+    "current_budget",
+    "entry",
+    "value_only",
+    "register_leaf_type",
+    "PrivateValue",
+    "SealedType",
+    "Wrapped",
 ]
 
 
