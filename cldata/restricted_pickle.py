@@ -343,6 +343,7 @@ class _Budget:
             return None if d.hasobject == (d.kind == "O") else "has flags that do not match its kind"
         if d.names is None or d.fields is None or d.hasobject:
             return "has inconsistent fields (or fields holding objects)"
+        self.charge(objects=len(d.names))  # checking it is work: a shared dtype is checked each time
         for name in d.names:
             fd, offset = d.fields[name][:2]
             if offset < 0 or offset + fd.itemsize > d.itemsize:

@@ -695,3 +695,11 @@ def test_the_scan_follows_the_unpickler_where_pop_removes_a_mark():
     at = data.index(b"}h")
     with pytest.raises(ContentLimitError):
         safe_loads(data[:at] + b"(0" + data[at:])
+
+
+def test_checking_a_shared_structured_dtype_is_counted_each_time():
+    dt = np.dtype([(f"f{i}", "u1") for i in range(2000)])
+    data = pickle.dumps([dt] * 1000, protocol=4)  # 2,000,000 field checks
+    with pytest.raises(ContentLimitError, match="max_objects"):
+        safe_loads(data)
+    assert safe_loads(pickle.dumps([dt] * 10, protocol=4))[0] == dt
