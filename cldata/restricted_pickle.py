@@ -867,7 +867,9 @@ def _numpy_scalar(dtype: Any, data: Any = None) -> Any:
     budget = current_budget()
     d = budget.fresh(dtype)
     if d.hasobject:
-        return data  # numpy's scalar(object dtype, x) is x itself
+        # numpy's scalar(object dtype, x) is x itself (numpy never pickles one): it would hand the
+        # pickle a value the opcode scan took for a fresh scalar (a tuple it must not hash)
+        raise budget.refuse("builds a numpy object scalar")
     if type(data) not in (bytes, str) or len(data) != d.itemsize:
         raise budget.refuse(f"builds a numpy scalar of {d.itemsize} bytes from {_describe(data)}")
     budget.charge(nbytes=d.itemsize)
@@ -939,7 +941,6 @@ _NUMBER_TEXT = (bool, int, float, str)
 _BUILTIN_CHECKS: dict[str, Callable[[tuple], bool]] = {
     "dict": lambda a: not a or _one(a, dict, list, tuple),
     "list": lambda a: not a or _one(a, *_CONTAINERS),
-    "tuple": lambda a: not a or _one(a, *_CONTAINERS),
     "set": lambda a: not a or _one(a, *_CONTAINERS),
     "frozenset": lambda a: not a or _one(a, *_CONTAINERS),
     "str": lambda a: not a or _one(a, str) or (
@@ -1029,6 +1030,9 @@ def _base_entries() -> dict[tuple[str, str], Any]:
         for name, check in _BUILTIN_CHECKS.items():
             cls = getattr(builtins, name)
             entries[(module, name)] = entry(f"builtins.{name}", cls, _checked_builtin(name, cls, check))
+        # no pickler calls tuple() (tuples have opcodes); a tuple it returned could be a dict key the
+        # opcode scan never measured
+        entries[(module, "tuple")] = value_only("builtins.tuple", tuple)
     entries[("_codecs", "encode")] = entry("_codecs.encode", codecs.encode, _latin1_encode)
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         entries[(module, "_reconstruct")] = entry(f"{module}._reconstruct", multiarray._reconstruct,

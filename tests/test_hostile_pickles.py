@@ -703,3 +703,15 @@ def test_checking_a_shared_structured_dtype_is_counted_each_time():
     with pytest.raises(ContentLimitError, match="max_objects"):
         safe_loads(data)
     assert safe_loads(pickle.dumps([dt] * 10, protocol=4))[0] == dt
+
+
+@pytest.mark.parametrize("call", ["tuple", "scalar"])
+def test_calls_cannot_hand_the_unpickler_a_tuple_the_scan_did_not_measure(call):
+    """The scan counts the tuples opcodes build; a call's result it counts as one value. So no allowed call
+    returns a tuple: tuple() is not callable, and numpy's scalar(object dtype, x), which is x, is refused.
+    (Here a tree of 2**15 values, small enough to load, hashed as the key of 1,000 dicts.)"""
+    tree = _nested(15, lambda x: (x, x))
+    key = Reduce(tuple, ([tree],)) if call == "tuple" else Reduce(scalar, (np.dtype("O"), tree))
+    data = pickle.dumps([{key: i} for i in range(1000)], protocol=2)
+    with pytest.raises(UnsafeContentError, match="may only pass as an argument" if call == "tuple" else "object scalar"):
+        safe_loads(data)
