@@ -47,6 +47,19 @@ class UnsafeContentError(CldataError):
     """
 
 
+class ContentLimitError(UnsafeContentError):
+    """A file's content would take more than cldata's documented limits to load.
+
+    Raised instead of loading a pickle that would allocate more bytes, build more values
+    (shared references counted each time they are used) or nest deeper than
+    :class:`cldata.restricted_pickle.PickleLimits` allows, or whose containers contain
+    themselves: the allocation bombs and endless walks a crafted file can hold. Nothing was
+    executed and nothing beyond the limit was allocated. A subclass of
+    :class:`UnsafeContentError`, so code refusing unsafe content refuses these too; a
+    trusted file that is legitimately larger loads with larger limits.
+    """
+
+
 # --- recording files --------------------------------------------------------------------
 
 

@@ -5,6 +5,10 @@ rest (the ``application`` dicts, ``file_format``). With the guard from
 :mod:`cldata.restricted_pickle` installed, a pickle outside the allow-list comes back from
 PyTables as raw bytes; :func:`read_attributes` turns that into a clear
 :class:`~cldata.errors.UnsafeContentError`, so a hostile attribute is refused, not ignored.
+A pickle that would allocate, expand (shared references) or nest beyond the loader's limits,
+or contains itself, is refused the same way (:class:`~cldata.errors.ContentLimitError`, see
+:class:`cldata.restricted_pickle.PickleLimits`): every value read here is a tree small enough
+to walk, so ``to_dict``, ``cldata info`` and ``add_recording`` finish.
 
 Examples
 --------
@@ -58,6 +62,11 @@ def read_attributes(node: tables.Node, source: str = "") -> dict[str, Any]:
     ------
     cldata.errors.UnsafeContentError
         If an attribute is a pickle naming anything outside the allow-list. Nothing ran.
+    cldata.errors.ContentLimitError
+        If it would build more than the loader's limits allow, or contains itself.
+    cldata.errors.CorruptRecordingError
+        If loading it fails for lack of memory or recursion depth (a backstop: the limits
+        refuse such pickles first).
 
     Examples
     --------
@@ -74,7 +83,7 @@ def read_attributes(node: tables.Node, source: str = "") -> dict[str, Any]:
         if _looks_pickled(value):
             try:
                 value = safe_loads(bytes(value), source=f"attribute {name!r} of {where}")
-            except UnsafeContentError:
+            except UnsafeContentError:  # ContentLimitError included
                 raise
             except (MemoryError, RecursionError) as exc:
                 raise CorruptRecordingError(
