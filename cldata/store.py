@@ -411,7 +411,9 @@ class DataStore(DataStoreView):
         _check_storable(user, "recording parameters")  # before any file is copied
         with RecordingView(path) as view:
             params = _recording_parameters(view, user)
-            streams = {name: to_plain(dict(s.attributes.get("application") or {}))
+            # a stream's application attributes are indexed when they are a dict, as CL writes
+            # them; another value (bytes, a list) stays in the file, unindexed
+            streams = {name: to_plain(dict(app)) if isinstance(app := s.attributes.get("application"), Mapping) else {}
                        for name, s in view.data_streams.items()}
             summary = {
                 "duration_s": view.duration_seconds,
@@ -423,7 +425,8 @@ class DataStore(DataStoreView):
                 "streams": {name: len(s) for name, s in view.data_streams.items()},
                 # which parameters came from the file's root attributes (not the user's)
                 "root_keys": sorted(set(view.attributes) - set(user)
-                                    - set(view.attributes.get("application") or {})),
+                                    - set(app if isinstance(app := view.attributes.get("application"), Mapping)
+                                          else ())),
             }
             identity = to_plain(view.attributes.to_dict(plain=False))
         recording_id = "rec_" + digest(identity, summary)

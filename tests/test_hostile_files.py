@@ -582,3 +582,17 @@ def test_a_directory_where_a_file_belongs_is_a_store_error(where, tmp_path, rec)
         pass
     report = check_path(root)
     assert not report.healthy or where.startswith("overviews"), str(report)
+
+
+@pytest.mark.parametrize("value", [b"raw bytes", [1, 2], "text", 7])
+def test_a_recording_whose_application_attributes_are_not_a_dict_can_be_added(value, tmp_path, rec):
+    """Once: add_recording raised a bare TypeError when a stream's ``application`` attribute was bytes."""
+    with tables.open_file(str(rec), "a") as f:
+        f.root.data_stream.score._v_attrs["application"] = value
+        f.root._v_attrs["application"] = value
+    with cldata.open(tmp_path / "store", mode="a") as store:
+        rid = store.add_recording(rec)
+        handle = store.recording(rid)
+        assert handle.stream_names == ["score"] and "culture" not in handle.parameters
+        assert handle.parameters["application"] == (list(value) if isinstance(value, list) else value)
+        assert len(handle.view().data_streams["score"]) == 2
