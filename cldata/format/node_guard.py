@@ -26,6 +26,10 @@ after it is opened and before any node's data is read, always by :func:`check_la
   hold: its logical size is at most the file's size, or :data:`MAX_COMPRESSION_RATIO`
   times it when the dataset is compressed (see :func:`check_declared_size`).
 
+A reader that opens only a few of a file's many datasets per request (an overview) may
+check the groups and the names at open (``check_layout(..., leaves=False)``) and each
+dataset with :func:`check_leaf` when it first loads it: nothing is read unchecked either way.
+
 Besides, :func:`install_object_atom_guard` (run when this module is imported) makes
 PyTables unpickle object rows through cldata's allow-list for the whole process, as it
 already does for node attributes: a node of pickled objects that some path did not check
