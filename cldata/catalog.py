@@ -241,7 +241,7 @@ class ParamIndex:
 def _check_record(rec: Any) -> None:
     # cheap checks only (catalogs hold 100,000s of records): the rest of a malformed record
     # fails as a TypeError/KeyError that the store reports as StoreFormatError
-    if type(rec) is not dict or rec.get("kind") not in ("recording", "result") \
+    if type(rec) is not dict or type(rec.get("kind")) is not str or rec["kind"] not in ("recording", "result") \
             or type(rec.get("id")) is not str or type(rec.get("parameters")) is not dict:
         raise StoreFormatError(f"a catalog record is not a well-formed recording or result: {rec!r:.100}")
     if not is_record_id(rec["id"]):
@@ -265,7 +265,8 @@ def _check_recording_record(rec: dict[str, Any]) -> None:
         problem = "its 'streams' are not a dict of stream name -> attributes"
     elif type(location) is not dict:
         problem = "its 'location' is not a dict"
-    elif location.get("kind") in ("copy", "link") and (type(location.get("path")) is not str or not location["path"]):
+    elif type(location.get("kind")) is str and location["kind"] in ("copy", "link") and (
+            type(location.get("path")) is not str or not location["path"]):
         # (other kinds belong to plugin backends, which check their own)
         problem = f"its {location.get('kind')} location has no path"
     elif not all(type(location.get(k, 0)) is int for k in ("size", "crc32", "mtime_ns")):
@@ -442,7 +443,7 @@ class Catalog:
         results, result_rows, index = cat.results, cat.result_rows, cat._index_sources_and_tags
         shared: dict[Any, Any] = {}
         for rec in records:
-            if type(rec) is not dict or rec.get("kind") != "result":
+            if type(rec) is not dict or type(rec.get("kind")) is not str or rec["kind"] != "result":
                 cat.add_record(rec)
                 continue
             rid, params = rec.get("id"), rec.get("parameters")

@@ -956,6 +956,7 @@ class _Pyramid:
         self._nodes: dict[int, tuple[tables.Array, ...]] = {}  # found on first use: opening stays cheap
         self._crcs: dict[int, tuple[tables.Array, ...]] = {}
         self._verified: set[tuple[int, int, int]] = set()  # (level index, array, chunk) checked while open
+        self._file_size = os.stat(h5.filename).st_size
         self.n_frames = n_frames
         self.identity = identity  # of each ufunc: what an empty bin starts from
         self.ufuncs = ufuncs
@@ -984,6 +985,15 @@ class _Pyramid:
             nodes = self._nodes[i]
         return nodes
 
+    def _check_chunks(self, arr: tables.Array, rows: int, c0: int, c1: int, i: int) -> None:
+        size = self._file_size
+        for c in range(c0, c1):
+            info = arr.chunk_info((c * rows,) + (0,) * (arr.ndim - 1))
+            if info.offset is not None and (info.offset <= 0 or info.size < 5 or info.offset + info.size > size):
+                raise OverviewError(f"{self.h5.filename} is damaged: the index of {arr._v_pathname} places chunk {c} "
+                                    f"of level {self.levels[i][0]} at bytes {info.offset}+{info.size} of a {size}-byte "
+                                    "file; rebuild it with build_overview()")
+
     def crc_arrays(self, i: int) -> tuple[tables.Array, ...]:
         nodes = self._crcs.get(i)
         if nodes is None:
@@ -999,8 +1009,8 @@ class _Pyramid:
         try:
             arrays = tuple(self.h5.get_node(path) for path in paths)
             crcs = tuple(self.h5.get_node(path + "_crc") for path in paths)
-        except (tables.NoSuchNodeError, tables.HDF5ExtError) as exc:
-            raise OverviewError(f"{source} is damaged: {exc}") from None
+        except Exception as exc:  # PyTables loads a node's header now: damage raises whatever it raises
+            raise OverviewError(f"{source} is damaged: {type(exc).__name__}: {exc}") from None
         for node in (*arrays, *crcs):
             check_leaf(node, OVERVIEW, "/", source)
         shape = (-(-self.n_frames // block), self.channels)
@@ -1026,7 +1036,9 @@ class _Pyramid:
                     parts.append(arr[k0:k1])
                     continue
                 # the first read of a chunk while the file is open reads it whole (HDF5 reads it
-                # whole anyway) and checks it against its CRC-32
+                # whole anyway) and checks it against its CRC-32; first, where the index says the
+                # chunk lies must be inside the file (HDF5 crashes on some damaged entries: size 0)
+                self._check_chunks(arr, rows, c0, c1, i)
                 a = c0 * rows
                 block = arr[a:min(c1 * rows, int(arr.nrows))]
                 stored = crc_arr[c0:c1]

@@ -371,6 +371,21 @@ def read_recording(path: Path) -> None:
 def use_store(root: Path, work: Path | None = None) -> None:
     """Everything a user does with a store read-only: every recording, result, overview, a
     query, an export and ``cldata check`` (which must agree with what reading found)."""
+    try:
+        _use_store(root, work)
+    except SilentlyWrong as wrong:
+        # an overview that disagrees with a store's copy whose bytes were damaged: the copy is
+        # what is wrong, and check says so (its CRC-32); anything else is silently wrong
+        if root.is_dir():
+            from cldata.check import check_path
+
+            report = check_path(root)
+            if any("copy" in p.message and "fails its checksum" in p.message for p in report.problems):
+                raise CopyDamageFoundByCheck(str(report)) from None
+        raise wrong
+
+
+def _use_store(root: Path, work: Path | None) -> None:
     with cldata.open(root) as s:
         s.recording_ids  # noqa: B018
         for rec in s.recordings:

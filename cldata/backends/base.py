@@ -388,6 +388,11 @@ def _replayed(ops: Iterable[Any], segment: str) -> Iterator[tuple[str, Any]]:
             raise StoreFormatError(f"catalog segment {segment} holds a malformed operation {op!r:.100}")
 
 
+def _is_str(value: Any, text: str) -> bool:
+    # (a crafted record may hold a numpy array where a string belongs: == would be elementwise)
+    return type(value) is str and value == text
+
+
 class SegmentedBackend(Backend):
     """A :class:`Backend` on a directory, with crash-safe segmented commits (see module doc).
 
@@ -531,8 +536,10 @@ class SegmentedBackend(Backend):
         for record in records.values():
             # a recording is a copy or a link here: a location of another kind would read as a
             # copy but leave the copy unreferenced, and garbage collection would delete it
-            if record.get("kind") == "recording" and not (isinstance(record.get("location"), dict)
-                                                          and record["location"].get("kind") in ("copy", "link")):
+            location = record.get("location")
+            if _is_str(record.get("kind"), "recording") and not (
+                    isinstance(location, dict) and (_is_str(location.get("kind"), "copy")
+                                                    or _is_str(location.get("kind"), "link"))):
                 raise StoreFormatError(f"recording {record.get('id')!r:.80} has a location of unknown kind "
                                        f"{record.get('location')!r:.100}; the catalog is damaged or crafted")
         return list(records.values())
