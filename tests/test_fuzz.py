@@ -8,9 +8,15 @@ Two kinds of fuzzers:
   ``signal.alarm``): flipped, truncated, overwritten and zeroed bytes and absurd 8-byte
   fields in a real recording written by ``cldata.RecordingWriter``; in every file of an
   ``hdf5`` and a ``pickle`` store (catalog segments with forged checksums,
-  ``catalog/CURRENT``, ``cldata-store.json``, payload files, the copied recording); in a
-  store export; and in the inline payloads of catalog records (absurd msgpack headers,
-  truncated pickles). Each example opens and reads everything.
+  ``catalog/CURRENT``, ``cldata-store.json``, payload files, the copied recording, the
+  overview); in a store export; in the inline payloads of catalog records (absurd msgpack
+  headers, truncated pickles); in overview files alone (every answer compared with one
+  computed from the samples and the spike table) and payload files alone; and
+  **semantically**: well-formed catalog records with hostile values (fields replaced,
+  removed or added, ids duplicated, sources pointing nowhere) written back as the backend
+  writes them. Each example opens and reads everything, overviews included, exports the
+  store and runs ``cldata check``, whose report must agree with what reading found (damage
+  that only ``check`` can find — a bit flipped inside a store's copy — counts as found).
 - **hypothesis** properties, in process: arbitrary and absurd msgpack entries (alone and
   inside a recording file), stream names through the writer and in crafted files, writer
   and index-table timestamps, CL tables with odd column types, shapes and extra columns,
