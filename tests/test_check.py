@@ -13,29 +13,29 @@ from cldata.check import check_path
 from cldata.format.journal import journal_path
 
 
-def make_store(tmp_path, small_recording, cl_fixture):
+def make_store(tmp_path, small_recording, other_recording):
     path, _ = small_recording
     root = tmp_path / "store"
     with cldata.open(root, mode="a") as store:
         a = store.add_recording(path)
         linked = tmp_path / "linked.h5"
-        linked.write_bytes(cl_fixture.read_bytes())
+        linked.write_bytes(other_recording.read_bytes())
         b = store.add_recording(linked, link=True)
         store.add_analysis_result(cldata.SingleValue("x", 1.0 * pq.Hz, sources=[a]))
         store.add_analysis_result(cldata.Data("big", {"v": np.arange(20_000)}, sources=[b]))
     return root, a, b, linked
 
 
-def test_a_healthy_store_and_recording(tmp_path, small_recording, cl_fixture):
-    root, *_ = make_store(tmp_path, small_recording, cl_fixture)
+def test_a_healthy_store_and_recording(tmp_path, small_recording, other_recording):
+    root, *_ = make_store(tmp_path, small_recording, other_recording)
     report = check_path(root)
     assert report.healthy, str(report)
     assert "healthy (2 recordings, 2 results checked)" in str(report)
-    assert check_path(cl_fixture).healthy
+    assert check_path(other_recording).healthy
 
 
-def test_damage_is_reported_in_plain_words(tmp_path, small_recording, cl_fixture):
-    root, a, b, linked = make_store(tmp_path, small_recording, cl_fixture)
+def test_damage_is_reported_in_plain_words(tmp_path, small_recording, other_recording):
+    root, a, b, linked = make_store(tmp_path, small_recording, other_recording)
     copy = root / "recordings" / f"{a}.h5"
     data = bytearray(copy.read_bytes())
     data[-1000] ^= 0xFF
@@ -74,8 +74,8 @@ os._exit(0)  # dies without closing, like a crash
         assert list(rec.data_streams["s"].keys()) == list(range(100))
 
 
-def test_the_command_line(tmp_path, small_recording, cl_fixture):
-    root, *_ = make_store(tmp_path, small_recording, cl_fixture)
+def test_the_command_line(tmp_path, small_recording, other_recording):
+    root, *_ = make_store(tmp_path, small_recording, other_recording)
     ok = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root)], capture_output=True, text=True)
     assert ok.returncode == 0 and "healthy" in ok.stdout
     (tmp_path / "linked.h5").unlink()

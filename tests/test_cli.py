@@ -43,12 +43,12 @@ def test_the_demo_runs_and_a_second_run_computes_nothing(tmp_path):
     assert second.stdout.count("nothing new to compute") == 2
 
 
-def test_import_info_query_and_export(tmp_path, small_recording, cl_fixture):
+def test_import_info_query_and_export(tmp_path, small_recording, other_recording):
     path, _ = small_recording
     store = tmp_path / "store"
     out = cli("import", str(store), str(path), "--param", "culture=C3", "--param", "session=4")
     rid = out.stdout.split()[0]
-    cli("import", str(store), str(cl_fixture), "--link")
+    cli("import", str(store), str(other_recording), "--link")
     info = cli("info", str(store)).stdout
     assert "2 recordings" in info and rid in info
     assert "ball_position" in cli("info", str(path)).stdout
