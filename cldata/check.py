@@ -51,6 +51,7 @@ from typing import Any
 import tables
 
 from cldata.errors import CldataError, CorruptRecordingError
+from cldata.fsutil import is_regular
 
 __all__ = ["check_path", "check_store", "check_recording", "CheckReport", "Problem"]
 
@@ -261,7 +262,7 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
                 # a copy is a finished recording: a journal beside it is a stray file, never recovered
                 # over the copy
                 jpath = journal_path(path)
-                if _is_regular(jpath):  # it blocks reading the copy until repair removes it
+                if is_regular(jpath):  # it blocks reading the copy until repair removes it
                     stray[jpath] = report.add(
                         where, f"a stray file {jpath.name} lies beside the store's copy, which is a finished "
                                "recording: it was not used (repair removes it)")
@@ -310,7 +311,7 @@ def _check_overview(store: Any, recording_id: str, path: Path, location: Any, re
     finished = location.get("kind") == "copy"
     if not os.path.lexists(inside):
         return  # built on demand (or for a store copied without them): nothing to check
-    if not _is_regular(inside):
+    if not is_regular(inside):
         problem = report.add(where, f"its overview {inside.name} is {_what(inside)}; repair replaces it")
         rebuild[recording_id] = (problem, path, finished)
         return
@@ -356,7 +357,7 @@ def _rebuild_overviews(store: Any, rebuild: dict[str, tuple[Problem, Path, bool]
             try:
                 path = store.backend.inside(store.root / "overviews" / _overview_name(recording_id))
                 with RecordingView(recording, finished=finished) as view:
-                    if os.path.lexists(path) and not _is_regular(path):
+                    if os.path.lexists(path) and not is_regular(path):
                         os.unlink(path)  # a link or a FIFO: removed as an entry, never followed
                     build_overview(view, path)
             except (CldataError, OSError) as exc:
@@ -440,13 +441,6 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
             readers.release()
     finally:
         writer.release()
-
-
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 def _what(path: Path) -> str:

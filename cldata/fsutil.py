@@ -39,7 +39,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["fsync_dir", "fsync_file", "atomic_write_bytes", "temporary_beside", "new_temporary", "create_new",
+__all__ = ["fsync_dir", "fsync_file", "is_regular", "atomic_write_bytes", "temporary_beside", "new_temporary", "create_new",
            "open_regular", "read_regular_bytes", "remove_stale_temporaries", "safe_child", "NOT_REGULAR"]
 
 # temporaries name their host, so that a directory shared between machines never has one
@@ -85,6 +85,20 @@ def fsync_file(path: str | os.PathLike[str]) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def is_regular(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a regular file itself (a symbolic link to one is not).
+
+    Examples
+    --------
+    >>> is_regular("/etc/hostname"), is_regular("/nonexistent")    # doctest: +SKIP
+    (True, False)
+    """
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def open_regular(path: str | os.PathLike[str], flags: int = os.O_RDONLY) -> int:

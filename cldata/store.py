@@ -55,7 +55,7 @@ from cldata.errors import (
 from cldata.format.attributes import to_plain
 from cldata.format.codec import encode
 from cldata.format.reader import RecordingView
-from cldata.fsutil import atomic_write_bytes, read_regular_bytes, safe_child
+from cldata.fsutil import atomic_write_bytes, is_regular, read_regular_bytes, safe_child
 from cldata.locking import FileLock
 from cldata.results import AnalysisResult, result_id_for, result_kinds
 from cldata.view import DataStoreView
@@ -94,13 +94,6 @@ def _check_storable(params: Mapping[str, Any], what: str) -> None:
 def _cache_dir(root: Path) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "cldata" / "overviews" / digest(str(Path(root).resolve()))
-
-
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
 
 
 def _overview_name(recording_id: str) -> str:
@@ -465,7 +458,7 @@ class DataStore(DataStoreView):
         """
         name = _overview_name(recording_id)
         inside = self.root / "overviews" / name
-        if not self.root.is_file() and (self.writable or _is_regular(inside)):
+        if not self.root.is_file() and (self.writable or is_regular(inside)):
             return self.backend.inside(inside)
         return self._cached_overview(name)
 
