@@ -87,6 +87,15 @@ class UnfinishedRecordingError(RecordingFileError):
     """
 
 
+class AmbiguousEntryError(RecordingFileError, LookupError):
+    """A data stream holds two rows with the same timestamp and different bytes.
+
+    Iterating the stream in file order gives both (as the CL reader does); a lookup by
+    time (``stream[ts]``, ranges, windows) cannot choose between them and raises this,
+    naming the rows. ``cldata check`` lists them.
+    """
+
+
 class InvalidNameError(CldataError, ValueError):
     """A data-stream (or other) name is empty, too long, or contains forbidden characters."""
 
@@ -179,3 +188,21 @@ class ForeignViewError(StoreError, ValueError):
 
 class ParameterError(CldataError, ValueError):
     """A query, analysis or parameter file has missing, unexpected or mistyped parameters."""
+
+
+# --- warnings ------------------------------------------------------------------------------
+
+
+class CldataWarning(UserWarning):
+    """Base class of the warnings cldata gives (``warnings.simplefilter("error", CldataWarning)``
+    turns them all into errors)."""
+
+
+class UntidyRecordingWarning(CldataWarning):
+    """A recording holds something the CL format does not promise but cldata reads anyway
+    (see docs/READER-TOLERANCE.md): what, where, and what cldata does about it."""
+
+
+class UntidyIndexWarning(UntidyRecordingWarning):
+    """A data stream's index rows are not in timestamp order, or repeat earlier rows (the CL
+    simulator writes such files when its ring buffer is lapped). Given once per stream and file."""
