@@ -92,8 +92,10 @@ def test_an_index_pointing_past_the_data_raises_corrupt(tmp_path, small_recordin
         assert len(list(rec.data_streams["ball_position"].items())) == 200
 
 
-def test_timestamps_out_of_order_in_an_index_raise_corrupt(tmp_path, small_recording):
-    path, _ = small_recording
+def test_timestamps_out_of_order_in_an_index_are_read_not_refused(tmp_path, small_recording):
+    """Once refused as corrupt; the CL simulator writes such indexes (issue 11): they are read, with a
+    warning, in file order for iteration and by time for lookups (tests/test_untidy_index.py says more)."""
+    path, written = small_recording
 
     def edit(f):
         idx = f.root.data_stream.score.index
@@ -102,9 +104,10 @@ def test_timestamps_out_of_order_in_an_index_raise_corrupt(tmp_path, small_recor
         idx.modify_rows(0, len(rows), rows=rows)
 
     bad = _copy_and_edit(path, tmp_path / "bad.h5", edit)
-    with cldata.RecordingView(bad) as rec:
-        with pytest.raises(CorruptRecordingError, match="strictly increase"):
-            rec.data_streams["score"][1]
+    with cldata.RecordingView(bad) as rec, pytest.warns(cldata.errors.UntidyIndexWarning, match="score"):
+        score = rec.data_streams["score"]
+        assert score[1] == written["score"][0][1] and score[0] == written["score"][2][1]
+        assert list(score.keys()) == [1, 2, 0, 4] and score.timestamps.tolist() == [0, 1, 2, 4]
 
 
 def test_garbage_entry_bytes_raise_a_decode_error_naming_the_entry(tmp_path, small_recording):

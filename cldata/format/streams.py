@@ -6,6 +6,29 @@ through PyTables; cldata loads the index once into numpy arrays, finds ranges wi
 ``searchsorted``, reads the bytes of a whole range in one go (small reads through a block
 cache) and decodes a contiguous span with one msgpack ``Unpacker``.
 
+Untidy indexes
+--------------
+The CL format promises index rows in timestamp order, and cldata's writer keeps that
+promise. The official CL simulator does not always: when an application appends quickly,
+its writer is lapped by its ring buffer and writes a block of earlier rows again after
+the last one. cldata reads such streams as the CL reader does, and answers lookups by
+time correctly (docs/READER-TOLERANCE.md):
+
+- **in file order**: ``len(stream)``, ``keys()``, ``values()``, ``items()`` and iteration
+  of a whole stream give every index row as it is in the file, repeats included (the CL
+  reader's numbers);
+- **by time**: ``stream[ts]``, ``*_for_range``, ``stream[a:b]``, :meth:`~DataStreamView.read`,
+  :attr:`~DataStreamView.timestamps`, windowed views (``between``) and everything built on
+  them (``to_columns``, follow's replay, analyses) give each *entry* whose timestamp is in
+  the range, in timestamp order: rows that repeat an earlier row exactly (same timestamp,
+  same bytes) are one entry. Two rows with the same timestamp and *different* bytes are
+  ambiguous: a lookup that meets that timestamp raises
+  :class:`~cldata.errors.AmbiguousEntryError` naming both rows.
+
+Reading such a stream gives one :class:`~cldata.errors.UntidyIndexWarning` per stream and
+file. A stream in order (every file cldata writes) costs nothing more: the index is checked
+once when it loads, and lookups use it as it is.
+
 Examples
 --------
 >>> import cldata
@@ -18,27 +41,102 @@ Examples
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tables
 
 from cldata.bulk import paused_gc
-from cldata.errors import CorruptRecordingError, DecodeError, InvalidDataError
+from cldata.errors import AmbiguousEntryError, CorruptRecordingError, DecodeError, InvalidDataError, UntidyIndexWarning
 from cldata.format.attributes import AttributesView, read_attributes
 from cldata.format.codec import decode_span
 from cldata.format.layout import INDEX_DTYPE, STREAM_DATA, STREAM_INDEX
 from cldata.timebase import to_window
 
-__all__ = ["DataStreamView", "DataStreamCollection"]
+__all__ = ["DataStreamView", "DataStreamCollection", "UntidyIndex"]
 
 _BLOCK_BITS = 16  # 64 KiB blocks for small reads
 _BLOCK = 1 << _BLOCK_BITS
 _CACHE_BLOCKS = 256  # at most 16 MiB cached per stream
 _DIRECT_READ = 1 << 20  # reads this large bypass the cache
 _DECODE_CHUNK_BYTES = 4 << 20  # iteration decodes about this many bytes at a time
+
+
+@dataclass(frozen=True)
+class UntidyIndex:
+    """What is untidy about a data stream's index (``None`` on a stream in order).
+
+    Attributes
+    ----------
+    stream : str
+        The stream's name.
+    rows : int
+        Index rows in the file.
+    entries : int
+        Distinct timestamps (rows that repeat an earlier row exactly are not counted).
+    repeats : int
+        Rows that repeat an earlier row exactly (same timestamp, same bytes).
+    late : list of tuple of int
+        Runs ``(first, last)`` of rows (file order, inclusive) whose timestamp is not after
+        every row before them.
+    ambiguous : dict
+        Timestamp -> rows (file order) that share it with different bytes.
+
+    Examples
+    --------
+    >>> rec.data_streams["ball"]._store.untidy          # doctest: +SKIP
+    UntidyIndex(stream='ball', rows=6666, entries=6600, repeats=66, late=[(6600, 6665)], ambiguous={})
+    """
+
+    stream: str
+    rows: int
+    entries: int
+    repeats: int
+    late: list[tuple[int, int]]
+    ambiguous: dict[int, list[int]]
+
+    def describe(self) -> str:
+        """The untidiness in words, with row numbers."""
+        runs = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in self.late[:5])
+        more = f" and {len(self.late) - 5} more runs" if len(self.late) > 5 else ""
+        late = sum(b - a + 1 for a, b in self.late)
+        text = (f"{late} of its {self.rows} index rows {'is' if late == 1 else 'are'} out of timestamp order "
+                f"(rows {runs}{more}); {self.repeats} repeat{'s' if self.repeats == 1 else ''} an earlier row exactly")
+        if self.ambiguous:
+            shown = "; ".join(f"timestamp {t}: rows {', '.join(map(str, r))}" for t, r in list(self.ambiguous.items())[:5])
+            n = len(self.ambiguous)
+            text += f"; {n} timestamp{'' if n == 1 else 's'} {'has' if n == 1 else 'have'} rows with different bytes ({shown})"
+        return text
+
+
+def _runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    if not rows.size:
+        return []
+    breaks = np.flatnonzero(np.diff(rows) != 1)
+    firsts = np.concatenate([[rows[0]], rows[breaks + 1]])
+    lasts = np.concatenate([rows[breaks], [rows[-1]]])
+    return [(int(a), int(b)) for a, b in zip(firsts, lasts)]
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def _warn_once(source: str, stream: str, untidy: UntidyIndex) -> None:
+    # once per stream and file in a process: a notebook re-opening a file is not told again
+    key = (source, stream)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    warnings.warn(UntidyIndexWarning(
+        f"data stream {stream!r} of {source}: {untidy.describe()}. The CL simulator writes such indexes when its "
+        "writer is lapped. cldata reads it as the CL reader does: len(), keys(), values(), items() give every row "
+        "in file order; lookups by time (stream[ts], *_for_range, between, timestamps) give each entry once, "
+        "in timestamp order" + (", and raise AmbiguousEntryError at the ambiguous timestamps" if untidy.ambiguous
+                                else "") + ". `cldata normalize` writes a tidy copy."), stacklevel=4)
 
 
 class _StreamStore:
@@ -70,18 +168,41 @@ class _StreamStore:
             raise CorruptRecordingError(
                 f"{self.data_node._v_pathname} in {source} is not a 1-d uint8 array of entry bytes"
             )
-        self._timestamps: np.ndarray | None = None
-        self._starts: np.ndarray | None = None
-        self._ends: np.ndarray | None = None
+        self._raw: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the rows in file order
+        self._entries: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # by time, repeats dropped
+        self._ambiguous: np.ndarray = np.empty(0, dtype=np.int64)  # timestamps of rows that disagree
+        self.tidy = True  # (known once the index is loaded)
+        self.untidy: UntidyIndex | None = None
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._nbytes = int(self.data_node.nrows)
+        self._name = group._v_name
 
     # -- index ---------------------------------------------------------------------------
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if self._timestamps is None:
+    def arrays(self, entries: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(timestamps, starts, ends)``: of the entries in time order (``entries``), or of the
+        index rows in file order. The same arrays for a stream in order."""
+        if self._raw is None:
             self._load_index()
-        return self._timestamps, self._starts, self._ends  # type: ignore[return-value]
+        return self._entries if entries else self._raw  # type: ignore[return-value]
+
+    def check_unambiguous(self, i: int, j: int) -> None:
+        """Raise :class:`AmbiguousEntryError` if entries ``i .. j-1`` meet an ambiguous timestamp."""
+        if not self._ambiguous.size or j <= i:
+            return
+        ts = self.arrays()[0]
+        a, b = np.searchsorted(self._ambiguous, [ts[i], ts[j - 1]], side="left")
+        if b < self._ambiguous.size and self._ambiguous[b] == ts[j - 1]:
+            b += 1
+        if b > a:
+            t = int(self._ambiguous[a])
+            rows = self.untidy.ambiguous[t] if self.untidy is not None else []
+            raise AmbiguousEntryError(
+                f"data stream {self._name!r} in {self.source} has {len(rows)} index rows at timestamp {t} "
+                f"(rows {', '.join(map(str, rows))}) whose entries differ: cldata cannot tell which one is the "
+                "entry at that time. Iterate the stream (items(): every row in file order) to see them all; "
+                "`cldata check` lists every such timestamp"
+            )
 
     def _load_index(self) -> None:
         try:
@@ -98,14 +219,6 @@ class _StreamStore:
             ts = rows["timestamp"].astype(np.int64)
             starts = rows["start_index"].astype(np.uint64).astype(np.int64)
             ends = rows["end_index"].astype(np.uint64).astype(np.int64)
-        if ts.size > 1 and (ts[1:] <= ts[:-1]).any():
-            bad = np.flatnonzero(ts[1:] <= ts[:-1])
-            if bad.size:
-                i = int(bad[0])
-                raise CorruptRecordingError(
-                    f"{path} in {self.source}: timestamps do not strictly increase at rows "
-                    f"{i}-{i + 1} ({ts[i]} then {ts[i + 1]})"
-                )
         if ts.size:
             bad = np.flatnonzero((starts < 0) | (ends < starts) | (ends > self._nbytes))
             if bad.size:
@@ -114,7 +227,36 @@ class _StreamStore:
                     f"{path} in {self.source}: row {i} points at bytes [{rows['start_index'][i]}, "
                     f"{rows['end_index'][i]}) outside the {self._nbytes} bytes of entry data (truncated file?)"
                 )
-        self._timestamps, self._starts, self._ends = ts, starts, ends
+        self._raw = self._entries = (ts, starts, ends)
+        if ts.size > 1 and (ts[1:] <= ts[:-1]).any():  # (one pass, as the check it replaces)
+            self._untidy(ts, starts, ends)
+
+    def _untidy(self, ts: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+        """Index rows out of timestamp order: the entries by time, exact repeats dropped."""
+        order = np.argsort(ts, kind="stable")  # equal timestamps keep file order: the first row wins
+        sts, sst, sen = ts[order], starts[order], ends[order]
+        keep = np.ones(ts.size, dtype=bool)
+        ambiguous: dict[int, list[int]] = {}
+        repeats = 0
+        new_ts = np.concatenate([[True], sts[1:] != sts[:-1]])
+        group_first = np.maximum.accumulate(np.where(new_ts, np.arange(ts.size), 0))
+        for k in np.flatnonzero(~new_ts):  # rows sharing the timestamp of the row before
+            first = int(group_first[k])
+            same = (sst[k], sen[k]) == (sst[first], sen[first]) or (
+                sen[k] - sst[k] == sen[first] - sst[first]
+                and self.read_bytes(int(sst[k]), int(sen[k])) == self.read_bytes(int(sst[first]), int(sen[first])))
+            keep[k] = False
+            if same:
+                repeats += 1
+            else:
+                ambiguous.setdefault(int(sts[k]), [int(order[first])]).append(int(order[k]))
+        self._entries = (sts[keep], sst[keep], sen[keep])
+        self._ambiguous = np.array(sorted(ambiguous), dtype=np.int64)
+        self.tidy = False
+        running = np.maximum.accumulate(ts)
+        late = np.flatnonzero(ts[1:] <= running[:-1]) + 1  # rows not after every row before them
+        self.untidy = UntidyIndex(self._name, int(ts.size), int(keep.sum()), repeats, _runs(late), ambiguous)
+        _warn_once(self.source, self._name, self.untidy)
 
     # -- bytes ---------------------------------------------------------------------------
 
@@ -151,18 +293,18 @@ class _StreamStore:
                 f"cannot read bytes [{a}, {b}) of {self.data_node._v_pathname} in {self.source}: {exc}"
             ) from None
 
-    def decode_rows(self, i: int, j: int) -> list[Any]:
-        """Decode the entries in rows ``i .. j-1``: one read and one msgpack pass."""
+    def decode_rows(self, i: int, j: int, entries: bool = True) -> list[Any]:
+        """Decode entries ``i .. j-1`` (or index rows, with ``entries=False``): one read and one msgpack pass."""
         if j <= i:
             return []
-        starts, ends = self.arrays()[1:]
+        starts, ends = self.arrays(entries)[1:]
         if j - i > 1 and not np.array_equal(starts[i + 1 : j], ends[i : j - 1]):
             # not laid out end to end (neither CL nor cldata writes this): one at a time
-            return [v for r in range(i, j) for v in self._decode_one_span(r, r + 1)]
-        return self._decode_one_span(i, j)
+            return [v for r in range(i, j) for v in self._decode_one_span(r, r + 1, entries)]
+        return self._decode_one_span(i, j, entries)
 
-    def _decode_one_span(self, i: int, k: int) -> list[Any]:
-        ts, starts, ends = self.arrays()
+    def _decode_one_span(self, i: int, k: int, entries: bool = True) -> list[Any]:
+        ts, starts, ends = self.arrays(entries)
         a, b = int(starts[i]), int(ends[k - 1])
         data = self.read_bytes(a, b)
         try:
@@ -188,27 +330,32 @@ def _stream_attributes(group: tables.Group, source: str) -> dict[str, Any]:
 
 
 class _RangeView:
-    """Base of the keys/values/items views: a lazy range of rows of one stream."""
+    """Base of the keys/values/items views: a lazy range of entries of one stream (or of its
+    index rows in file order, for the whole of an untidy stream: see the module doc)."""
 
-    __slots__ = ("_store", "_i", "_j")
+    __slots__ = ("_store", "_i", "_j", "_entries")
 
-    def __init__(self, store: _StreamStore, i: int, j: int):
-        self._store, self._i, self._j = store, i, j
+    def __init__(self, store: _StreamStore, i: int, j: int, entries: bool = True):
+        self._store, self._i, self._j, self._entries = store, i, j, entries
+        if entries:
+            store.check_unambiguous(i, j)
 
     def __len__(self) -> int:
         return self._j - self._i
 
     def _timestamps(self) -> np.ndarray:
-        return self._store.arrays()[0][self._i : self._j]
+        return self._store.arrays(self._entries)[0][self._i : self._j]
 
     def _values(self) -> Iterator[Any]:
         i, j = self._i, self._j
-        ts, starts, ends = self._store.arrays()
+        ts, starts, ends = self._store.arrays(self._entries)
         while i < j:
             # decode a bounded number of bytes at a time so memory stays bounded by the chunk
-            k = int(np.searchsorted(starts, starts[i] + _DECODE_CHUNK_BYTES, side="left"))
+            # (searching the starts: in file order or by time, they rise along a contiguous run)
+            k = int(np.searchsorted(starts[i:j], starts[i] + _DECODE_CHUNK_BYTES, side="left")) + i \
+                if self._store.tidy else i + max(1, min(j - i, 4096))
             k = min(max(k, i + 1), j)
-            yield from self._store.decode_rows(i, k)
+            yield from self._store.decode_rows(i, k, self._entries)
             i = k
 
     def __repr__(self) -> str:
@@ -349,24 +496,42 @@ class DataStreamView:
 
     # -- CL surface ----------------------------------------------------------------------
 
+    def _all(self) -> tuple[int, int, bool]:
+        # the CL surface of a whole stream is its index rows in file order (the CL reader's
+        # numbers, repeats included); of a windowed view, the entries in the window by time
+        if self._window == (None, None) and not self._tidy():
+            return 0, self._store.arrays(entries=False)[0].size, False
+        return (*self._rows(), True)
+
+    def _tidy(self) -> bool:
+        self._store.arrays()  # (the index is loaded, and its order known)
+        return self._store.tidy
+
     def __len__(self) -> int:
-        lo, hi = self._rows()
+        lo, hi, _ = self._all()
         return hi - lo
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
         return iter(self.items())
 
     def keys(self) -> DataStreamKeysView:
-        """All timestamps (frames) in the view."""
-        return DataStreamKeysView(self._store, *self._rows())
+        """All timestamps (frames) in the view (of a whole untidy stream: every index row, in file order)."""
+        return DataStreamKeysView(self._store, *self._all())
 
     def values(self) -> DataStreamValuesView:
-        """All decoded values in the view, read lazily."""
-        return DataStreamValuesView(self._store, *self._rows())
+        """All decoded values in the view, read lazily (of a whole untidy stream: every index row, in file order)."""
+        return DataStreamValuesView(self._store, *self._all())
 
     def items(self) -> DataStreamItemsView:
-        """All ``(timestamp, value)`` pairs in the view, read lazily."""
-        return DataStreamItemsView(self._store, *self._rows())
+        """All ``(timestamp, value)`` pairs in the view, read lazily (of a whole untidy stream: every index
+        row, in file order)."""
+        return DataStreamItemsView(self._store, *self._all())
+
+    @property
+    def untidy(self) -> UntidyIndex | None:
+        """What is out of order in this stream's index (``None`` when it is in order)."""
+        self._store.arrays()
+        return self._store.untidy
 
     def keys_for_range(self, start: Any, stop: Any) -> DataStreamKeysView:
         """Timestamps in ``[start, stop)``."""
@@ -391,6 +556,7 @@ class DataStreamView:
             i = int(np.searchsorted(ts, key, side="left"))
             if i < lo or i >= hi or ts[i] != key:
                 raise KeyError(key)
+            self._store.check_unambiguous(i, i + 1)
             return self._store.decode_rows(i, i + 1)[0]
         raise TypeError(f"data streams are indexed by an int timestamp or a slice, not {type(key).__name__}")
 
@@ -405,7 +571,8 @@ class DataStreamView:
 
     @property
     def timestamps(self) -> np.ndarray:
-        """The timestamps (frames) of every entry in the view, as an int64 array."""
+        """The timestamps (frames) of every entry in the view, as an int64 array, in time order
+        (a row that repeats another exactly is one entry)."""
         lo, hi = self._rows()
         return self._store.arrays()[0][lo:hi].copy()
 
@@ -417,6 +584,7 @@ class DataStreamView:
         >>> ts, values = ball.read(0, 100)                     # doctest: +SKIP
         """
         i, j = self._range_rows(start, stop)
+        self._store.check_unambiguous(i, j)
         return self._store.arrays()[0][i:j].copy(), self._store.decode_rows(i, j)
 
     def to_columns(self, start: Any = None, stop: Any = None) -> dict[str, np.ndarray]:
