@@ -6,6 +6,7 @@ The public names live here::
     rec = cldata.RecordingView("recording.h5")        # read a CL recording
     with cldata.RecordingWriter("new.h5") as w: ...   # write one, crash-safely
     cldata.recover("crashed.h5")                      # restore what a dead writer flushed
+    cldata.normalize("sim.h5", "sim-tidy.h5")         # a copy with every stream's index in order
 
 Importing cldata makes PyTables load pickled node attributes through cldata's allow-list
 (see :mod:`cldata.restricted_pickle`): no file opened in this process can run code that
@@ -18,11 +19,13 @@ from cldata.format import (
     DataStreamCollection,
     DataStreamView,
     DataStreamWriter,
+    NormalizeReport,
     RecordingView,
     RecordingWriter,
     RecoveryReport,
     decode,
     encode,
+    normalize,
     recover,
 )
 from cldata.live import follow
@@ -55,6 +58,8 @@ __all__ = [
     "DataStreamWriter",
     "recover",
     "RecoveryReport",
+    "normalize",
+    "NormalizeReport",
     "follow",
     "open",
     "DataStore",

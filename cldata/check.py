@@ -44,13 +44,14 @@ from __future__ import annotations
 import os
 import stat
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tables
 
-from cldata.errors import CldataError, CorruptRecordingError
+from cldata.errors import CldataError, CorruptRecordingError, UntidyIndexWarning
 from cldata.fsutil import is_regular
 
 __all__ = ["check_path", "check_store", "check_recording", "CheckReport", "Problem"]
@@ -178,7 +179,9 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
         else:
             return report
     try:
-        with RecordingView(path, finished=not journal) as view:
+        with warnings.catch_warnings(), RecordingView(path, finished=not journal) as view:
+            warnings.simplefilter("ignore", UntidyIndexWarning)  # (reported below instead)
+            _untidy_streams(view, report, where, path)
             if deep and report.complete:
                 _read_everything(view, clock)
             elif deep:
@@ -189,6 +192,21 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
         report.add(where, f"cannot be read: {exc}")
     report.seconds = clock.seconds
     return report
+
+
+def _untidy_streams(view: Any, report: CheckReport, where: str, path: Path) -> None:
+    """Data streams whose index is out of order: a note (they read correctly), or a problem
+    where rows at one timestamp disagree (lookups there raise AmbiguousEntryError)."""
+    for name, stream in view.data_streams.items():
+        untidy = stream.untidy
+        if untidy is None:
+            continue
+        if untidy.ambiguous:
+            report.add(where, f"data stream {name!r}: {untidy.describe()}; lookups at those timestamps raise "
+                              "AmbiguousEntryError (which row is right is for whoever wrote the file to say)")
+        else:
+            report.notes.append(f"{where}: data stream {name!r}: {untidy.describe()}; it reads correctly "
+                                f"(docs/READER-TOLERANCE.md); `cldata normalize {path} OUT` writes a tidy copy")
 
 
 def _ran_out(report: CheckReport, clock: _Clock, what: str) -> None:

@@ -191,6 +191,17 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.complete else 3
 
 
+def _normalize(args: argparse.Namespace) -> int:
+    from cldata.format.normalize import normalize
+
+    if Path(args.out).exists() and Path(args.out).resolve() == Path(args.path).resolve():
+        from cldata.errors import ParameterError
+
+        raise ParameterError("OUT is the recording itself: normalize writes a copy and never changes a file in place")
+    print(normalize(args.path, args.out, overwrite=args.overwrite))
+    return 0
+
+
 # -- the parser -----------------------------------------------------------------------------
 
 
@@ -296,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default 600; 0: no limit). Exit status: 0 healthy, 1 problems, 3 no problem found "
                             "but the budget ran out before everything was read")
     check.set_defaults(func=_check)
+
+    norm = sub.add_parser("normalize", help="write a copy of a recording with every data stream's index in order",
+                          description="Write a copy of a CL recording in which every data stream whose index rows "
+                                      "are out of timestamp order (as the CL simulator can write them) holds each "
+                                      "entry once, in timestamp order; everything else is copied as it is. The "
+                                      "recording itself is never changed.")
+    norm.add_argument("path", help="a CL recording file")
+    norm.add_argument("out", help="the tidy copy to write")
+    norm.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    norm.set_defaults(func=_normalize)
     return parser
 
 

@@ -268,3 +268,72 @@ def test_the_store_takes_untidy_recordings(pattern, link, tmp_path):
             handle.overview(width=10)
             handle.spike_activity(width=10)
             handle.segment(lazy=False)
+
+
+# --- check and normalize ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pattern", list(PATTERNS))
+def test_check_reports_an_untidy_index_once_with_its_rows(pattern, tmp_path):
+    from cldata.check import check_path
+
+    path = untidy_recording(tmp_path, pattern)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UntidyIndexWarning)  # check reports instead of warning
+        report = check_path(path)
+    text = str(report)
+    assert text.count("data stream 'ball'") == 1 and "index rows" in text and "rows " in text
+    if pattern == "ambiguous":
+        assert not report.healthy and "timestamp 14: rows 3, 40" in text and "AmbiguousEntryError" in text
+    else:
+        assert report.healthy and "cldata normalize" in text
+
+
+@pytest.mark.parametrize("pattern", [p for p in PATTERNS if p != "ambiguous"])
+def test_normalize_writes_a_tidy_verified_copy_and_leaves_the_original(pattern, tmp_path):
+    path = untidy_recording(tmp_path, pattern)
+    before = path.read_bytes()
+    by_time, _ = entries(raw_rows(path))
+    out = tmp_path / "tidy.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UntidyIndexWarning)
+        report = cldata.normalize(path, out)
+        assert report.streams["ball"][1] == len(by_time) and "ball" in str(report)
+        with cldata.RecordingView(out) as tidy, cldata.RecordingView(path) as original:
+            ball = tidy.data_streams["ball"]
+            assert ball.untidy is None and len(ball) == len(by_time)  # no warning: the copy is tidy
+            assert list(ball.items()) == [(t, decode(b)) for t, b in by_time.items()]
+            assert raw_rows(out) == list(by_time.items())  # bytes as they were, end to end
+            assert list(tidy.data_streams["tidy"].items()) == [(1, "a"), (2, "b"), (3, "c")]
+            assert dict(ball.attributes) == dict(original.data_streams["ball"].attributes)
+            assert tidy.attributes.to_dict() == original.attributes.to_dict()
+            np.testing.assert_array_equal(tidy.read_samples(), original.read_samples())
+            assert tidy.read_spikes().tobytes() == original.read_spikes().tobytes()
+    assert path.read_bytes() == before  # the original is never changed
+
+
+def test_normalize_refuses_ambiguous_streams_and_in_place_and_existing_outputs(tmp_path):
+    path = untidy_recording(tmp_path, "ambiguous")
+    with pytest.raises(AmbiguousEntryError, match="rows 3, 40"):
+        cldata.normalize(path, tmp_path / "out.h5")
+    assert not (tmp_path / "out.h5").exists() and not list(tmp_path.glob(".out.h5.tmp-*"))
+    lapped_path = untidy_recording(tmp_path, "lapped")
+    with pytest.raises(ValueError, match="copy"):
+        cldata.normalize(lapped_path, lapped_path)
+    (tmp_path / "taken.h5").write_bytes(b"x")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        cldata.normalize(lapped_path, tmp_path / "taken.h5")
+    assert "ball" in str(cldata.normalize(lapped_path, tmp_path / "taken.h5", overwrite=True))
+
+
+def test_normalize_on_the_command_line(tmp_path):
+    import subprocess
+    import sys
+
+    path = untidy_recording(tmp_path, "lapped")
+    out = subprocess.run([sys.executable, "-m", "cldata.cli", "normalize", str(path), str(tmp_path / "t.h5")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "50 rows -> 40 entries" in out.stdout, out.stderr
+    again = subprocess.run([sys.executable, "-m", "cldata.cli", "normalize", str(path), str(path)],
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "in place" in again.stderr and "Traceback" not in again.stderr

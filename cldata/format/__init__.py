@@ -4,6 +4,7 @@ This package is the foundation: it knows one CL recording file and nothing of st
 """
 
 from cldata.format.codec import decode, encode
+from cldata.format.normalize import NormalizeReport, normalize
 from cldata.format.reader import RecordingView
 from cldata.format.recovery import RecoveryReport, recover
 from cldata.format.streams import DataStreamCollection, DataStreamView
@@ -19,4 +20,6 @@ __all__ = [
     "DataStreamWriter",
     "recover",
     "RecoveryReport",
+    "normalize",
+    "NormalizeReport",
 ]
