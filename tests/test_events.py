@@ -49,12 +49,19 @@ def test_windows_match_a_brute_force_filter(tmp_path, monkeypatch, cache_rows, s
         assert set(only["channel"].tolist()) <= {0, 1} and len(only) == np.count_nonzero(np.arange(ts.size) % 64 < 2)
 
 
-def test_waveforms_of_another_length_are_refused(tmp_path):
+def test_waveforms_of_another_length_are_read_as_stored_with_a_warning(tmp_path):
+    """Issue 11 (tolerant reading): refused before; the CL reader returns such rows as they are."""
     path = tmp_path / "w.h5"
     with tables.open_file(str(path), "w") as f:
         f.root._v_attrs["frames_per_second"] = np.int64(25_000)
         f.root._v_attrs["channel_count"] = np.int64(64)
-        f.create_table("/", "spikes", {"timestamp": tables.Int64Col(), "channel": tables.UInt8Col(),
-                                      "samples": tables.Float32Col(shape=(50,))})
-    with pytest.raises(cldata.errors.CorruptRecordingError, match="75"):
-        cldata.RecordingView(path)
+        table = f.create_table("/", "spikes", {"timestamp": tables.Int64Col(), "channel": tables.UInt8Col(),
+                                              "samples": tables.Float32Col(shape=(50,))})
+        row = np.zeros(1, table.dtype)
+        row["timestamp"], row["channel"], row["samples"] = 3, 1, np.arange(50)
+        table.append(row)
+    with pytest.warns(cldata.errors.UntidyRecordingWarning, match="waveforms of 50 float32 samples, not 75"):
+        with cldata.RecordingView(path) as rec:
+            np.testing.assert_array_equal(rec.read_spikes()["samples"], [np.arange(50)])
+    with pytest.raises(cldata.errors.CorruptRecordingError, match="75"), tables.open_file(str(path)) as f:
+        events.EventTable(f.root.spikes, str(path), ("timestamp", "channel", "samples"))

@@ -1647,13 +1647,20 @@ def _samples_dims(path: Path, frames: int) -> None:
     path.write_bytes(data.replace(old, new))
 
 
-def test_samples_claiming_more_frames_than_stored_are_refused(rec):
+def test_samples_claiming_more_frames_than_stored_are_read_with_a_warning(rec):
     """Found by the fuzzers, fixed in 7906acb. It was: /samples whose dataspace claims more frames than were ever
-    written is read as zeros (silently wrong); nrows is not checked against the data stored or duration_frames"""
+    written is read as zeros (silently wrong); nrows is not checked against the data stored or duration_frames.
+    Refused since; issue 11 (tolerant reading): read as the CL reader reads it, every claimed frame (within the
+    file's size), and said with an UntidyRecordingWarning, so it is no longer silent."""
+    with cldata.RecordingView(rec) as view:
+        stored = view.read_samples()
     _samples_dims(rec, 1000)
-    with pytest.raises(CorruptRecordingError):
+    with pytest.warns(cldata.errors.UntidyRecordingWarning, match="holds 1000 frames but duration_frames is 500"):
         with cldata.RecordingView(rec) as view:
-            view.read_samples()
+            samples = view.read_samples()
+    assert samples.shape == (1000, 8)
+    np.testing.assert_array_equal(samples[:500], stored)
+    assert not samples[500:].any()  # never written: HDF5's fill value
 
 
 def test_samples_claiming_absurd_frames_are_refused_without_allocating(rec):
@@ -1718,9 +1725,10 @@ def test_a_damaged_name_or_attribute_does_not_crash_the_process(where, rec, tmp_
 
 
 @pytest.mark.parametrize("table", ["spikes", "stims"])
-def test_nested_columns_in_cl_tables_are_corrupt_recordings(table, tmp_path):
+def test_nested_columns_in_cl_tables_leave_the_table_out(table, tmp_path):
     """Found by the fuzzers, fixed in 7906acb. It was: a nested (compound) 'timestamp' or 'channel' column passes
-    the column-name check and then raises KeyError in EventTable (coldtypes has no such key)"""
+    the column-name check and then raises KeyError in EventTable (coldtypes has no such key). Refused since;
+    issue 11 (tolerant reading): that table is left out with an UntidyRecordingWarning, the rest reads."""
     dtype = np.dtype([("timestamp", [("a", "<i8")]), ("channel", "u1"), ("samples", "<f4", (75,))])
     if table == "stims":
         dtype = np.dtype([("timestamp", "<i8"), ("channel", [("x", "u1")])])
@@ -1730,13 +1738,16 @@ def test_nested_columns_in_cl_tables_are_corrupt_recordings(table, tmp_path):
         f.create_table("/", table, obj=np.zeros(2, dtype))
 
     path = write_crafted_recording(tmp_path / "x.h5", edit=edit)
-    with pytest.raises(CorruptRecordingError):
+    with pytest.warns(cldata.errors.UntidyRecordingWarning, match=f"/{table} lacks the column"):
         read_recording(path)
+    with cldata.RecordingView(path) as view:
+        assert getattr(view, table) is None
 
 
-def test_negative_channels_are_refused_by_the_segment(tmp_path):
+def test_negative_channels_are_left_out_of_the_segment(tmp_path):
     """Found by the fuzzers, fixed in 7906acb. It was: a signed channel column with negative values is read, then
-    segment() fails with ValueError from np.bincount"""
+    segment() fails with ValueError from np.bincount. Refused since; issue 11 (tolerant reading): like channels
+    beyond channel_count, they have no SpikeTrain and are left out with an UntidyRecordingWarning."""
     dtype = np.dtype([("timestamp", "<i8"), ("channel", "i1"), ("samples", "<f4", (75,))])
     rows = np.zeros(1, dtype)
     rows["channel"] = -1
@@ -1746,8 +1757,11 @@ def test_negative_channels_are_refused_by_the_segment(tmp_path):
         f.create_table("/", "spikes", obj=rows)
 
     path = write_crafted_recording(tmp_path / "x.h5", edit=edit)
-    with pytest.raises(CorruptRecordingError), cldata.RecordingView(path) as view:
-        view.segment(lazy=False)
+    with cldata.RecordingView(path) as view:
+        with pytest.warns(cldata.errors.UntidyRecordingWarning, match="channels -1"):
+            segment = view.segment(lazy=False)
+        assert sum(len(train) for train in segment.spiketrains) == 0
+        assert view.read_spikes()["channel"].tolist() == [-1]
 
 
 _SEGMENT_IN_A_SUBPROCESS = """
@@ -1824,17 +1838,29 @@ def test_non_integer_index_columns_are_refused(dtype, value, tmp_path):
                                    {"uV_per_sample_unit": math.inf}],
                          ids=["fps-inf", "duration-str", "duration-nan", "scale-str", "scale-array", "end-str",
                               "scale-inf"])
-def test_malformed_root_attributes_are_refused(attrs, tmp_path):
+def test_malformed_root_attributes_are_read_with_a_warning(attrs, tmp_path):
     """Found by the fuzzers, fixed in 7906acb. It was: root attributes other than channel_count are not validated:
     fps=inf raises OverflowError in RecordingView(), malformed durations and scales raise ValueError/TypeError
     from the duration_frames/uV_per_sample_unit properties, and uV_per_sample_unit=inf makes segment() fail with
-    LookupError ('inf*uV')"""
+    LookupError ('inf*uV'). Refused since; issue 11 (tolerant reading): the malformed attribute is set aside with
+    an UntidyRecordingWarning (fps: sampling_frequency; durations: derived; scale: CL's 0.195) and the file reads."""
     def edit(f):
         if "end_timestamp" in attrs:
             del f.root._v_attrs["duration_frames"]
 
     path = write_crafted_recording(tmp_path / "x.h5", root=attrs, edit=edit)
-    with pytest.raises(CorruptRecordingError):
+    with pytest.warns(cldata.errors.UntidyRecordingWarning, match=next(iter(attrs))):
+        read_recording(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with cldata.RecordingView(path) as view:
+            assert view.frames_per_second == 25_000 and view.uV_per_sample_unit > 0 and view.duration_frames >= 0
+
+
+def test_a_recording_without_a_usable_frame_rate_is_refused(tmp_path):
+    path = write_crafted_recording(tmp_path / "x.h5", root={"frames_per_second": math.inf,
+                                                           "sampling_frequency": "25 kHz"})
+    with pytest.raises(CorruptRecordingError, match="no whole number of frames per second"):
         read_recording(path)
 
 

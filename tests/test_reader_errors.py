@@ -123,7 +123,9 @@ def test_garbage_entry_bytes_raise_a_decode_error_naming_the_entry(tmp_path, sma
         assert rec.data_streams["score"][4] == "final"
 
 
-def test_wrong_table_layouts_raise_corrupt(tmp_path, small_recording):
+def test_wrong_table_layouts_leave_that_part_out_with_a_warning(tmp_path, small_recording):
+    """Issue 11 (tolerant reading): these refused the whole file before; the rest of the file reads now
+    (docs/READER-TOLERANCE.md; tests/test_reader_tolerance.py has every case)."""
     path, _ = small_recording
 
     def float_channels(f):
@@ -131,16 +133,22 @@ def test_wrong_table_layouts_raise_corrupt(tmp_path, small_recording):
         f.create_table("/", "spikes", {"timestamp": tables.Int64Col(), "channel": tables.Float32Col()})
 
     bad = _copy_and_edit(path, tmp_path / "bad1.h5", float_channels)
-    with pytest.raises(CorruptRecordingError, match="channel|samples"):
-        cldata.RecordingView(bad)
+    with pytest.warns(cldata.errors.UntidyRecordingWarning, match="'channel' column of dtype float32"):
+        with cldata.RecordingView(bad) as rec:
+            assert rec.spikes is None and len(rec.read_stims()) == 3
 
     def narrow_samples(f):
         f.root.samples._f_remove()
         f.create_earray("/", "samples", tables.Int16Atom(), shape=(0, 8))
 
     bad = _copy_and_edit(path, tmp_path / "bad2.h5", narrow_samples)
-    with pytest.raises(CorruptRecordingError, match="8 columns"):
-        cldata.RecordingView(bad)
+    with pytest.warns(cldata.errors.UntidyRecordingWarning, match="8 columns"):
+        with cldata.RecordingView(bad) as rec:
+            assert rec.samples is None and len(rec.read_spikes()) == 32
+
+
+def test_a_stream_without_its_data_array_raises_corrupt(tmp_path, small_recording):
+    path, _ = small_recording
 
     def stream_without_data(f):
         f.root.data_stream.score.data._f_remove()

@@ -6,6 +6,13 @@ those rows are read. For tables of moderate size the column is cached (and check
 sorted once); for very large ones the search probes the file, so memory stays bounded by
 the window, never by the recording.
 
+Tolerant reading (docs/READER-TOLERANCE.md): a table out of time order is read by scanning
+(the answers stay exact) and said once through the ``warn`` callback; a table whose
+``timestamp`` or ``channel`` column is missing or not integer cannot be read as events
+(:func:`table_problem` says why, and the reader leaves such a table out); a spike table
+whose waveforms are not the CL format's 75 float32 samples is read as stored, or without
+waveforms (:func:`waveform_problem`).
+
 Examples
 --------
 >>> from cldata.format.events import EventTable
@@ -15,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -23,9 +31,55 @@ import tables
 from cldata.errors import CorruptRecordingError
 from cldata.format.layout import WAVEFORM_LENGTH
 
-__all__ = ["EventTable"]
+__all__ = ["EventTable", "table_problem", "waveform_problem"]
 
 _CACHE_ROWS = 4_000_000  # cache the timestamp column below this many rows (32 MB)
+
+
+def table_problem(table: Any, required: tuple[str, ...] = ("timestamp", "channel")) -> str | None:
+    """Why ``table`` cannot be read as CL events (``None`` if it can).
+
+    Events need a table with integer scalar ``timestamp`` and ``channel`` columns (the
+    ``required`` ones); other columns, and their order, do not matter.
+
+    Examples
+    --------
+    >>> table_problem(rec.file.root.stims)                    # doctest: +SKIP
+    >>> table_problem(rec.file.root.samples)                  # doctest: +SKIP
+    'is a EArray, not a table'
+    """
+    if not isinstance(table, tables.Table):
+        return f"is a {type(table).__name__}, not a table"
+    # nested (compound) columns appear as "name/field" in coldtypes: not CL columns
+    missing = [c for c in required if c not in table.colnames or c not in table.coldtypes]
+    if missing:
+        return f"lacks the column(s) {missing} (has {table.colnames})"
+    for name in required:
+        dtype = table.coldtypes[name]
+        if dtype.kind not in "iu" or dtype.shape != ():
+            return f"has a {name!r} column of dtype {dtype}, where the CL format stores integers"
+    return None
+
+
+def waveform_problem(table: tables.Table) -> tuple[bool, str] | None:
+    """What is off with the waveforms of spike table ``table`` (``None``: 75 float32 samples, as CL writes).
+
+    Returns ``(readable, what)``: ``readable`` says whether the ``samples`` column can still be
+    read as waveforms (a 1-d numeric column of another length or dtype, returned as stored),
+    ``what`` says what is off.
+
+    Examples
+    --------
+    >>> waveform_problem(rec.file.root.spikes)                # doctest: +SKIP
+    """
+    if "samples" not in table.colnames or "samples" not in table.coldtypes:
+        return False, "has no 'samples' (waveform) column"
+    dtype = table.coldtypes["samples"]
+    if dtype.shape == (WAVEFORM_LENGTH,) and dtype.base == np.float32:
+        return None
+    if dtype.base.kind in "iuf" and len(dtype.shape) == 1 and dtype.shape[0] > 0:
+        return True, f"has waveforms of {dtype.shape[0]} {dtype.base} samples, not {WAVEFORM_LENGTH} float32"
+    return False, f"has a 'samples' column of dtype {dtype}, which is not a 1-d array of waveform samples"
 
 
 class EventTable:
@@ -38,32 +92,38 @@ class EventTable:
     source
         The file it belongs to, for error messages.
     required
-        Column names the table must have.
+        Column names the table must have (``"samples"``: 75-sample float32 waveforms too).
+    warn
+        Called once as ``warn(key, message)`` when the table turns out not to be in time
+        order (the reader passes its warn-once hook).
+
+    Raises
+    ------
+    cldata.errors.CorruptRecordingError
+        If the table cannot be read as events (see :func:`table_problem`).
+
+    Examples
+    --------
+    >>> stims = EventTable(rec.file.root.stims, "rec.h5")     # doctest: +SKIP
+    >>> stims.count(0, 25_000)                                # doctest: +SKIP
+    3
     """
 
-    def __init__(self, table: tables.Table, source: str, required: tuple[str, ...] = ("timestamp", "channel")):
-        if not isinstance(table, tables.Table):
-            raise CorruptRecordingError(f"{table._v_pathname} in {source} is not a table")
-        # nested (compound) columns appear as "name/field" in coldtypes: not CL columns
-        missing = [c for c in required if c not in table.colnames or c not in table.coldtypes]
-        if missing:
-            raise CorruptRecordingError(
-                f"{table._v_pathname} in {source} lacks the column(s) {missing} (has {table.colnames})"
-            )
-        if "samples" in required and table.coldtypes["samples"].shape != (WAVEFORM_LENGTH,):
-            raise CorruptRecordingError(
-                f"spike waveforms in {table._v_pathname} of {source} have shape "
-                f"{table.coldtypes['samples'].shape}; the CL format stores {WAVEFORM_LENGTH} samples"
-            )
-        for name in ("timestamp", "channel"):
-            kind = table.coldtypes[name].kind
-            if kind not in "iu" or table.coldtypes[name].shape != ():
+    def __init__(self, table: tables.Table, source: str, required: tuple[str, ...] = ("timestamp", "channel"),
+                 warn: Callable[[str, str], None] | None = None):
+        problem = table_problem(table, tuple(c for c in required if c != "samples"))
+        if problem is not None:
+            raise CorruptRecordingError(f"{table._v_pathname} in {source} {problem}")
+        if "samples" in required:
+            wf = waveform_problem(table)
+            if wf is not None:
                 raise CorruptRecordingError(
-                    f"column {name!r} of {table._v_pathname} in {source} has dtype "
-                    f"{table.coldtypes[name]}; the CL format stores integers there"
+                    f"spike waveforms in {table._v_pathname} of {source}: the table {wf[1]}; the CL format "
+                    f"stores {WAVEFORM_LENGTH} samples"
                 )
         self.table = table
         self.source = source
+        self._warn = warn
         self._ts: np.ndarray | None = None
         self._sorted: bool | None = None  # unknown until first needed
 
@@ -73,20 +133,38 @@ class EventTable:
     def _timestamps(self) -> np.ndarray | None:
         if self._ts is None and self._sorted is None:
             n = int(self.table.nrows)
+            first_back: tuple[int, int, int] | None = None  # (row, its timestamp, the one before)
             if n <= _CACHE_ROWS:
                 ts = self.table.col("timestamp").astype(np.int64, copy=False)
-                self._sorted = bool(ts.size < 2 or np.all(ts[1:] >= ts[:-1]))
+                back = np.flatnonzero(ts[1:] < ts[:-1]) if ts.size > 1 else np.empty(0, np.intp)
+                if back.size:
+                    i = int(back[0]) + 1
+                    first_back = (i, int(ts[i]), int(ts[i - 1]))
                 self._ts = ts
             else:
                 # too large to cache: check the order once, a chunk at a time
-                self._sorted = True
                 last = None
                 for a in range(0, n, _CACHE_ROWS):
-                    chunk = self.table.read(a, min(n, a + _CACHE_ROWS), field="timestamp")
-                    if (last is not None and chunk[0] < last) or np.any(chunk[1:] < chunk[:-1]):
-                        self._sorted = False
+                    chunk = self.table.read(a, min(n, a + _CACHE_ROWS), field="timestamp").astype(np.int64)
+                    if last is not None and chunk.size and chunk[0] < last:
+                        first_back = (a, int(chunk[0]), int(last))
                         break
-                    last = chunk[-1]
+                    back = np.flatnonzero(chunk[1:] < chunk[:-1])
+                    if back.size:
+                        i = int(back[0]) + 1
+                        first_back = (a + i, int(chunk[i]), int(chunk[i - 1]))
+                        break
+                    last = chunk[-1] if chunk.size else last
+            self._sorted = first_back is None
+            if first_back is not None and self._warn is not None:
+                row, t, before = first_back
+                self._warn(
+                    f"unsorted:{self.table._v_pathname}",
+                    f"{self.table._v_pathname} is not in time order (row {row} has timestamp {t}, after "
+                    f"{before}); cldata finds the rows of a time window by scanning the table, so windowed "
+                    "reads stay exact, and whole-table reads return the rows in file order, as the CL "
+                    "reader does",
+                )
         return self._ts
 
     def _scan(self, start: int | None, stop: int | None) -> np.ndarray:

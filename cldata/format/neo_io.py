@@ -10,6 +10,12 @@ A recording reads as one :class:`neo.Segment`:
 - one :class:`~neo.core.Event` named ``"stims"``: stim times, labels the channel numbers as
   strings, and the array annotation ``channel``.
 
+Untidy files (docs/READER-TOLERANCE.md): spikes on channels outside ``0 .. channel_count-1``
+(negative ones included) have no SpikeTrain and are left out, said once per opened file with
+an :class:`~cldata.errors.UntidyRecordingWarning` (``read_spikes()`` returns them, as the CL
+reader's rows do); a spike table without readable waveforms gives NaN waveforms of 75
+samples; a table out of time order is read by scanning.
+
 The segment covers the window of the :class:`~cldata.format.reader.RecordingView` it comes
 from, ``[start, stop)`` in frames, clipped to the recording. Loaded lazily, it holds neo proxy
 objects whose ``load(time_slice=(t0, t1))`` reads only that slice from the file; time slices
@@ -31,8 +37,7 @@ array([0.02356]) * s
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -136,12 +141,14 @@ class _SpikeIndex:
     """
 
     def __init__(
-        self, table: EventTable | None, start: int, stop: int, whole_file: bool, channel_count: int, source: str
+        self, table: EventTable | None, start: int, stop: int, whole_file: bool, channel_count: int, source: str,
+        warn: Callable[..., None],
     ):
         self.table = table
         self.start, self.stop = start, stop
         self.channel_count = channel_count
         self.source = source
+        self.warn = warn  # the view's warn-once hook: warn(key, message)
         if table is None:
             self.where: tuple[int, int] | np.ndarray = (0, 0)
         else:
@@ -173,20 +180,27 @@ class _SpikeIndex:
                 ts[lo - a : lo - a + len(rows)] = rows["timestamp"]
         self._channels, self._timestamps = ch, ts.astype(np.int64, copy=False)
 
+    def _outside(self, ch: np.ndarray) -> np.ndarray:
+        """Which of the channels ``ch`` have no train: negative, or ``>= channel_count``."""
+        outside = ch >= self.channel_count
+        if ch.dtype.kind == "i":
+            outside |= ch < 0
+        return outside
+
     @property
     def channels(self) -> np.ndarray:
         if self._channels is None:
             self._read_columns()
             ch = self._channels
-            if ch.size and int(ch.min()) < 0:
-                raise CorruptRecordingError(
-                    f"{self.source}: the spike table holds negative channel numbers (CL channels are 0..255)"
-                )
-            if ch.size and int(ch.max()) >= self.channel_count:
-                warnings.warn(
-                    f"{self.source}: spikes on channels >= channel_count ({self.channel_count}) "
-                    "have no SpikeTrain and are left out",
-                    stacklevel=4,
+            if ch.size and (int(ch.min()) < 0 or int(ch.max()) >= self.channel_count):
+                outside = np.unique(ch[self._outside(ch)])
+                shown = ", ".join(str(c) for c in outside[:5].tolist()) + (", ..." if outside.size > 5 else "")
+                self.warn(
+                    "spike-channels",
+                    f"{int(np.count_nonzero(self._outside(ch)))} spikes are on channels outside 0..{self.channel_count - 1} "
+                    f"(channel_count is {self.channel_count}; channels {shown}); the segment has a SpikeTrain "
+                    "per channel 0..channel_count-1 and leaves them out (read_spikes() and spikes return them, "
+                    "as the CL reader does)",
                 )
         return self._channels
 
@@ -194,9 +208,9 @@ class _SpikeIndex:
     def counts(self) -> np.ndarray:
         if self._counts is None:
             ch = self.channels
-            # channels beyond channel_count have no train; leaving them out before counting
-            # also keeps bincount from allocating max(channel) counters
-            ch = ch[ch < self.channel_count].astype(np.intp, copy=False)
+            # channels outside 0..channel_count-1 have no train; leaving them out before
+            # counting also keeps bincount from allocating max(channel) counters
+            ch = ch[~self._outside(ch)].astype(np.intp, copy=False)
             self._counts = np.bincount(ch, minlength=self.channel_count)[: self.channel_count]
         return self._counts
 
@@ -206,15 +220,16 @@ class _SpikeIndex:
             ts = self._timestamps
             where = self.where
             rows = where if isinstance(where, np.ndarray) else None
-            beyond = ch >= self.channel_count  # warned about when the channels were read
+            beyond = self._outside(ch)  # warned about when the channels were read
             keep = (ts >= self.start) & (ts < self.stop) & ~beyond
             if not (keep | beyond).all():
                 # only a table out of time order (never written by CL) gets here: its last row
                 # does not hold its latest spike, so the extent found from it is too short
-                warnings.warn(
-                    f"{self.source}: {int((~(keep | beyond)).sum())} spikes lie outside the recording's "
-                    f"extent [{self.start}, {self.stop}) frames and are left out",
-                    stacklevel=4,
+                self.warn(
+                    "spike-extent",
+                    f"{int((~(keep | beyond)).sum())} spikes lie outside the recording's extent "
+                    f"[{self.start}, {self.stop}) frames (its duration, samples and the last row of the "
+                    "out-of-order /spikes table); the segment leaves them out",
                 )
             if not keep.all():
                 (idx,) = np.nonzero(keep)
@@ -375,7 +390,9 @@ class CLRawIO(BaseRawIO):
         self._fps = int(view.frames_per_second)
         self._channel_count = int(view.channel_count)
         self._samples = view.samples if self._signals else None
-        self._spike_table = self._event_table(view.spikes, ("timestamp", "channel", "samples"), "_spike_table")
+        self._spike_table = self._event_table(view.spikes, ("timestamp", "channel"), "_spike_table")
+        # whether the spike table's waveforms can be read (else NaN waveforms: warned at open)
+        self._waveforms = bool(getattr(view, "_spike_waveforms", True))
 
         # The recording's extent: what its attributes say, stretched to cover every sample,
         # spike and stim actually in the file (last rows only: CL tables are in time order).
@@ -498,7 +515,8 @@ class CLRawIO(BaseRawIO):
     def _spikes(self) -> _SpikeIndex:
         if self._spike_index is None:
             self._spike_index = _SpikeIndex(
-                self._spike_table, self._start, self._stop, self._whole_file, self._channel_count, self.filename
+                self._spike_table, self._start, self._stop, self._whole_file, self._channel_count, self.filename,
+                self.view._untidy,
             )
         return self._spike_index
 
@@ -527,8 +545,12 @@ class CLRawIO(BaseRawIO):
         mask = _seconds_mask(ts, self._fps, t_start, t_stop)
         if mask is not None:
             rows = rows[mask]
+        if not self._waveforms:
+            # a spike table without readable waveforms (warned at open): NaN in their place
+            return np.full((rows.size, 1, WAVEFORM_LENGTH), np.nan, dtype=np.float32)
         if self._spike_table is None or rows.size == 0:
-            return np.empty((0, 1, WAVEFORM_LENGTH), dtype=np.float32)
+            shape = self._spike_table.table.coldtypes["samples"].shape if self._spike_table is not None else None
+            return np.empty((0, 1, *(shape or (WAVEFORM_LENGTH,))), dtype=np.float32)
         wf = self._waveforms_from_block(spike_channel_index, mask)
         if wf is None:
             wf = _read_field(self._spike_table.table, rows, "samples", self.filename)
@@ -592,7 +614,8 @@ class CLRawIO(BaseRawIO):
     def _all_waveforms(self) -> Iterator[None]:
         # Loading every channel's waveforms one point selection at a time costs ~30x more than
         # one sequential read of the window's rows, so an eager load reads them all at once.
-        if self._spike_table is None or not self._spikes().contiguous or self._waveform_block is not None:
+        if (self._spike_table is None or not self._waveforms or not self._spikes().contiguous
+                or self._waveform_block is not None):
             yield
             return
         self._load_waveform_block()
@@ -625,7 +648,8 @@ class CLRawIO(BaseRawIO):
         self, block_index: int, seg_index: int, event_channel_index: int, t_start: float | None, t_stop: float | None
     ) -> tuple[np.ndarray, None, np.ndarray]:
         stims = self._stims(t_start, t_stop)
-        labels = stims["channel"].astype(np.int64).astype("U3")
+        # str, not a fixed width: a crafted table's channel numbers may have more than 3 digits
+        labels = stims["channel"].astype(np.int64).astype(str)
         return stims["timestamp"].astype(np.int64, copy=False), None, labels
 
     def _rescale_event_timestamp(

@@ -17,9 +17,11 @@ after it is opened and before any node's data is read, always by :func:`check_la
   (:class:`~cldata.errors.UnsafeContentError`, naming the file and the node);
 - a node at a known path must be of the expected kind (a group, a table, an integer
   array of the expected rank...), else the layout's own error is raised
-  (:class:`~cldata.errors.CorruptRecordingError` for recordings,
-  :class:`~cldata.errors.StoreFormatError` for store files and exports,
-  :class:`~cldata.errors.OverviewError` for overviews);
+  (:class:`~cldata.errors.StoreFormatError` for store files and exports,
+  :class:`~cldata.errors.OverviewError` for overviews) — except in a CL recording, whose
+  reader reads what Cortical Labs' reader reads: there a node of another kind is left to the
+  reader, which leaves that part out with a warning (docs/READER-TOLERANCE.md), and only
+  safety is checked here;
 - in cldata's own files (strict layouts) an unknown node is refused too; a CL recording
   may hold nodes cldata does not know (they are kept, never read), as long as they are safe;
 - every dataset checked (known or not) must not declare more data than the file can
@@ -141,6 +143,9 @@ class Layout:
         to be safe (CL recordings, which may hold nodes cldata does not know).
     error
         The exception for a node of the wrong kind.
+    enforce_kinds
+        Whether a node of another kind at a known path is refused (cldata's own files), or
+        only checked to be safe, its kind left to the reader (CL recordings: tolerant reading).
 
     Examples
     --------
@@ -152,6 +157,7 @@ class Layout:
     rules: tuple[tuple[str, NodeKind | Layout], ...]
     strict: bool
     error: type[CldataError]
+    enforce_kinds: bool = True
 
     def kind_of(self, relpath: str) -> NodeKind | Layout | None:
         """The kind a node at ``relpath`` must be, or ``None`` if no rule names it."""
@@ -172,8 +178,13 @@ RECORDING = Layout("CL recording", (
     ("data_stream/*", GROUP),
     ("data_stream/*/index", TABLE),
     ("data_stream/*/data", BYTE_ARRAY),
-), strict=False, error=CorruptRecordingError)
-"""A CL recording (DESIGN.md §1), at the root of its file or under an export's group."""
+), strict=False, error=CorruptRecordingError, enforce_kinds=False)
+"""A CL recording (DESIGN.md §1), at the root of its file or under an export's group.
+
+The rules say what the CL writer puts where; they are not enforced here (``enforce_kinds``
+is off): strict when writing, tolerant when reading, so a node of another kind is the
+reader's to judge (it leaves that part out, with a warning), and every node is still checked
+to be safe (no pickled objects, no size beyond the file)."""
 
 def is_object_node(node: tables.Node) -> bool:
     """Whether reading ``node`` would unpickle Python objects (a ``VLArray`` of ``ObjectAtom``).
@@ -326,7 +337,7 @@ def _check_node(node: tables.Node, layout: Layout, prefix: str, source: str, fil
         if layout.strict:
             raise layout.error(f"{node._v_pathname} in {source} is not part of a {layout.name} "
                                f"({type(node).__name__} where cldata writes nothing)")
-    elif not kind.admits(node):
+    elif layout.enforce_kinds and not kind.admits(node):
         shape = f" of shape {node.shape} and dtype {node.atom.dtype}" if hasattr(node, "atom") else ""
         raise layout.error(f"{node._v_pathname} in {source} is a {type(node).__name__}{shape}; "
                            f"a {layout.name} holds a {kind.what} there")

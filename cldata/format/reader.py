@@ -9,6 +9,17 @@ time (:meth:`RecordingView.read_spikes`, :meth:`~RecordingView.read_stims`,
 
 Opening never runs code from the file: pickled attributes load through an allow-list.
 
+Strict when writing, tolerant when reading: whatever Cortical Labs' reader reads, this
+reader reads too. A file that is untidy (a root attribute missing or of another type, a
+table or array cldata cannot interpret, spikes on channels beyond ``channel_count``...)
+opens, and each thing that is off is said once per opened file with a
+:class:`~cldata.errors.UntidyRecordingWarning` naming the file, what is off and what cldata
+does about it; a part that cannot be interpreted is left out (``spikes``, ``stims`` or
+``samples`` is then ``None``; the raw node stays in ``file``), never the whole file. Only
+what is unreadable (not HDF5, truncated, no frame rate to count time with) or unsafe
+(pickled-object nodes, sizes beyond the file) is refused. docs/READER-TOLERANCE.md has the
+table of every case.
+
 Examples
 --------
 >>> import cldata
@@ -22,6 +33,8 @@ Examples
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +49,20 @@ from cldata.errors import (
     NotARecordingError,
     RecordingInProgressError,
     UnfinishedRecordingError,
+    UntidyRecordingWarning,
 )
 from cldata.format.attributes import AttributesView, read_attributes
-from cldata.format.events import EventTable
+from cldata.format.events import EventTable, table_problem, waveform_problem
 from cldata.format.journal import journal_path, journal_state
-from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS
+from cldata.format.layout import (
+    DATA_STREAM,
+    DEFAULT_CHANNEL_COUNT,
+    SAMPLES,
+    SPIKES,
+    STIMS,
+    UV_PER_SAMPLE_UNIT,
+    WAVEFORM_LENGTH,
+)
 from cldata.format.node_guard import RECORDING, check_layout
 from cldata.format.streams import DataStreamCollection, DataStreamView
 from cldata.timebase import to_window
@@ -75,14 +97,38 @@ def _has_hdf5_signature(path: Path) -> bool:
     return False
 
 
-def _whole(value: Any, name: str, source: str, lo: int, hi: int) -> int:
-    """A root attribute that must be a whole number in ``[lo, hi]``."""
+_ABSENT = object()  # an attribute the file does not have
+_MAX_FRAMES_PER_SECOND = 10**9
+_MAX_CHANNELS = 256  # CL channels are uint8
+_MAX_FRAME = 2**62
+
+
+def _whole(value: Any, lo: int, hi: int) -> int | None:
+    """``value`` as an int if it is a whole number in ``[lo, hi]`` (an int, or a float without
+    a fraction), else ``None`` (bools, text, arrays, NaN, infinities are not numbers here)."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise CorruptRecordingError(f"{source}: {name} is {value!r:.40}, not a number")
-    whole = isinstance(value, (int, np.integer)) or (np.isfinite(value) and float(value).is_integer())
-    if not whole or not lo <= int(value) <= hi:
-        raise CorruptRecordingError(f"{source}: {name} = {value!r:.40} is not a whole number in {lo}..{hi}")
-    return int(value)
+        return None
+    if not (isinstance(value, (int, np.integer)) or (np.isfinite(value) and float(value).is_integer())):
+        return None
+    return int(value) if lo <= int(value) <= hi else None
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, (float, np.floating))
+
+
+def _shown(value: Any) -> str:
+    # numpy scalars as the plain values they hold: 20000, not np.int64(20000)
+    return f"{(value.item() if isinstance(value, np.generic) else value)!r:.40}"
+
+
+def _describe(node: tables.Node) -> str:
+    """A node's kind in words, for warnings ("EArray of shape (10, 8) and dtype float32")."""
+    if isinstance(node, tables.Table):
+        return f"Table with columns {node.colnames}"
+    if isinstance(node, tables.Leaf) and hasattr(node, "atom"):
+        return f"{type(node).__name__} of shape {node.shape} and dtype {node.atom.dtype}"
+    return type(node).__name__
 
 
 def hdf5_reason(exc: BaseException) -> str:
@@ -163,9 +209,11 @@ class RecordingView:
     Raises
     ------
     cldata.errors.NotARecordingError
-        If the file is not HDF5, or lacks the CL root attributes.
+        If the file is not HDF5, or its root has no frame rate (``frames_per_second`` nor
+        ``sampling_frequency``): not a CL recording.
     cldata.errors.CorruptRecordingError
-        If it is truncated or a CL node has the wrong shape or type.
+        If it is truncated or damaged, declares datasets larger than the file, or has no whole
+        frame rate to count time with.
     cldata.errors.UnsafeContentError
         If an attribute pickle names a class or function outside the allow-list.
     cldata.errors.RecordingInProgressError, cldata.errors.UnfinishedRecordingError
@@ -178,6 +226,18 @@ class RecordingView:
     (np.int64(64), 32)
     >>> rec.data_streams["score"][4]                           # doctest: +SKIP
     'final'
+
+    Untidy files open with a warning per thing that is off:
+
+    >>> with warnings.catch_warnings(record=True) as caught:   # doctest: +SKIP
+    ...     rec = cldata.RecordingView("no_channel_count.h5")
+    >>> print(caught[0].message)                               # doctest: +SKIP
+    no_channel_count.h5: has no channel_count; cldata takes 64 channels (the columns of /samples)
+
+    Warns
+    -----
+    cldata.errors.UntidyRecordingWarning
+        Once per opened file and thing that is off (docs/READER-TOLERANCE.md).
     """
 
     _owner: RecordingView | None = None
@@ -218,67 +278,218 @@ class RecordingView:
             raise
         close_at_exit(self)
 
+    def _untidy(self, key: str, message: str) -> None:
+        """Warn once per opened file (views made with :meth:`between` included) that ``key`` is off.
+
+        The warning points at the caller of the outermost cldata frame (the user's open or
+        read; neo and contextlib frames may lie in between).
+        """
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        frame, level, outermost = sys._getframe(0), 1, 1
+        while frame is not None:
+            if frame.f_globals.get("__name__", "").split(".")[0] == "cldata":
+                outermost = level
+            frame, level = frame.f_back, level + 1
+        warnings.warn(f"{self._source}: {message}", UntidyRecordingWarning, stacklevel=outermost + 1)
+
     def _setup(self, window: tuple[Any, Any] | None) -> None:
         source = str(self.path) if self.group == "/" else f"{self.path}:{self.group}"
+        self._source = source
+        self._warned: set[str] = set()  # shared with the views between() makes: once per file
         try:
             root = self.file.get_node(self.group)
         except (tables.NoSuchNodeError, ValueError):
             raise NotARecordingError(f"{self.path} has no recording at {self.group!r}") from None
         if not isinstance(root, tables.Group):
             raise NotARecordingError(f"{source} is not a group holding a CL recording")
-        # node kinds, pickled-object nodes and declared sizes, before any data is read
+        # pickled-object nodes and declared sizes, before any data is read (node kinds are
+        # this reader's business: a part it cannot interpret is left out below)
         check_layout(self.file, self.group, RECORDING, source)
         self.attributes = AttributesView(read_attributes(root, source))
-        attrs = self.attributes
-        fps = attrs.get("frames_per_second", attrs.get("sampling_frequency"))
-        if fps is None or "channel_count" not in attrs:
-            missing = [n for n in ("frames_per_second", "channel_count") if n not in attrs]
-            raise NotARecordingError(
-                f"{source} is an HDF5 file but not a CL recording: its root lacks {missing}"
-            )
-        self.frames_per_second = _whole(fps, "frames_per_second", source, 1, 10**9)
-        self.channel_count = _whole(attrs["channel_count"], "channel_count", source, 1, 256)
-        # the attributes the conveniences read: refuse damage now rather than at first use
-        for name in ("duration_frames", "start_timestamp", "end_timestamp"):
-            if name in attrs:
-                _whole(attrs[name], name, source, 0 if name != "start_timestamp" else -(2**62), 2**62)
-        if "uV_per_sample_unit" in attrs:
-            scale = attrs["uV_per_sample_unit"]
-            if isinstance(scale, (bool, np.bool_)) or not isinstance(scale, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(scale) or scale <= 0:
-                raise CorruptRecordingError(f"{source}: uV_per_sample_unit is {scale!r:.40}, not a positive number")
+        self.frames_per_second = self._frame_rate()
+
+        samples: tables.Node | None = root._f_get_child(SAMPLES) if SAMPLES in root else None
+        if samples is not None and not (isinstance(samples, tables.Array) and samples.ndim == 2
+                                        and samples.atom.dtype.kind in "iu" and samples.atom.dtype.shape == ()):
+            self._untidy("samples", f"/samples is a {_describe(samples)}, not the 2-d integer array of the CL "
+                         "format; cldata leaves the samples out (samples is None, read_samples() is empty, the "
+                         "segment has no AnalogSignal)")
+            samples = None
+        self.channel_count = self._channel_count(samples)
+        if samples is not None and samples.shape[1] != self.channel_count:
+            self._untidy("samples", f"/samples has {samples.shape[1]} columns but channel_count is "
+                         f"{self.channel_count} (a column per channel); cldata cannot tell which channels they "
+                         "hold and leaves the samples out (samples is None, read_samples() is empty, the segment "
+                         "has no AnalogSignal)")
+            samples = None
+        if samples is not None and samples.atom.dtype != np.int16:
+            self._untidy("samples-dtype", f"/samples holds {samples.atom.dtype} values, not the CL format's "
+                         "int16; cldata reads them as stored (and scales them by uV_per_sample_unit)")
+        self.samples: tables.EArray | None = samples
+
+        self.spikes: tables.Table | None = self._events(root, SPIKES, "spikes")
+        self.stims: tables.Table | None = self._events(root, STIMS, "stims")
+        self._spike_waveforms = True  # whether the spike table's waveforms can be read
+        if self.spikes is not None:
+            off = waveform_problem(self.spikes)
+            if off is not None:
+                readable, what = off
+                self._spike_waveforms = readable
+                self._untidy("waveforms", f"/spikes {what}; " + (
+                    "cldata returns them as stored (read_spikes() and the segment's waveforms)" if readable else
+                    f"cldata reads the spikes without them: read_spikes() gives NaN waveforms of {WAVEFORM_LENGTH} "
+                    "samples in their place, and so does the segment"))
+        self._spike_table = EventTable(self.spikes, source, warn=self._untidy) if self.spikes is not None else None
+        self._stim_table = EventTable(self.stims, source, warn=self._untidy) if self.stims is not None else None
+
+        self._start_timestamp, self._duration_frames, stated = self._extent()
+        self._uV = self._sample_scale()
+        # a damaged dataspace can claim frames that were never written (HDF5 reads them as zeros);
+        # check_layout refused claims beyond the file's size, so this many frames can be read
+        if samples is not None and stated and int(samples.nrows) > self._duration_frames + 1:
+            self._untidy("samples-frames", f"/samples holds {int(samples.nrows)} frames but duration_frames is "
+                         f"{self._duration_frames}: the duration is short, or the samples' dataspace is damaged "
+                         "(frames never written read as zeros); cldata reads every stored frame, and the segment "
+                         "covers them")
         self._window = to_window(*(window or (None, None)), self.frames_per_second)
 
-        self.spikes: tables.Table | None = root._f_get_child(SPIKES) if SPIKES in root else None
-        self.stims: tables.Table | None = root._f_get_child(STIMS) if STIMS in root else None
-        self.samples: tables.EArray | None = root._f_get_child(SAMPLES) if SAMPLES in root else None
-        self._spike_table = EventTable(self.spikes, source, ("timestamp", "channel", "samples")) if self.spikes is not None else None
-        self._stim_table = EventTable(self.stims, source) if self.stims is not None else None
-        if self.samples is not None:
-            s = self.samples
-            if not isinstance(s, tables.Array) or s.ndim != 2 or s.atom.dtype.kind not in "iu":
-                raise CorruptRecordingError(f"{source}: /samples is not a 2-d integer array")
-            if s.shape[1] != self.channel_count:
-                raise CorruptRecordingError(
-                    f"{source}: /samples has {s.shape[1]} columns but channel_count is {self.channel_count}"
-                )
-            # a damaged dataspace can claim frames that were never written (they would read as
-            # zeros); check_layout already refused claims beyond the file's size
-            n = int(s.nrows)
-            if "duration_frames" in attrs and n > int(attrs["duration_frames"]) + 1:
-                raise CorruptRecordingError(
-                    f"{source}: /samples claims {n} frames but the recording lasts {int(attrs['duration_frames'])}"
-                )
         streams: dict[str, DataStreamView] = {}
         if DATA_STREAM in root:
             group = root._f_get_child(DATA_STREAM)
             if not isinstance(group, tables.Group):
-                raise CorruptRecordingError(f"{source}: /{DATA_STREAM} is not a group")
-            for name, child in group._v_children.items():
-                if not isinstance(child, tables.Group):
-                    raise CorruptRecordingError(f"{source}: /{DATA_STREAM}/{name} is not a data-stream group")
-                streams[name] = DataStreamView(child, self.frames_per_second, source=source, window=self._window)
+                self._untidy("data_stream", f"/{DATA_STREAM} is a {_describe(group)}, not the group of data "
+                             "streams; cldata reads the recording without data streams")
+            else:
+                for name, child in group._v_children.items():
+                    if not isinstance(child, tables.Group):
+                        self._untidy(f"data_stream/{name}", f"/{DATA_STREAM}/{name} is a {_describe(child)}, not a "
+                                     "data-stream group; cldata leaves it out of data_streams")
+                        continue
+                    streams[name] = DataStreamView(child, self.frames_per_second, source=source, window=self._window)
         self.data_streams = DataStreamCollection(streams)
+
+    def _frame_rate(self) -> int:
+        """Frames per second: ``frames_per_second``, else ``sampling_frequency`` (CL writes both)."""
+        attrs = self.attributes
+        fps_raw = attrs.get("frames_per_second", _ABSENT)
+        sf_raw = attrs.get("sampling_frequency", _ABSENT)
+        if fps_raw is _ABSENT and sf_raw is _ABSENT:
+            raise NotARecordingError(
+                f"{self._source} is an HDF5 file but not a CL recording: its root has no frames_per_second "
+                "(nor sampling_frequency), so its frames cannot be counted in time"
+            )
+        fps = _whole(fps_raw, 1, _MAX_FRAMES_PER_SECOND)
+        sf = _whole(sf_raw, 1, _MAX_FRAMES_PER_SECOND)
+        if fps is not None:
+            if _is_float(fps_raw):
+                self._untidy("frames_per_second", f"frames_per_second is {_shown(fps_raw)}, a float; cldata "
+                             f"counts {fps} frames per second")
+            if sf_raw is not _ABSENT and sf != fps:
+                self._untidy("sampling_frequency", f"sampling_frequency is {_shown(sf_raw)} but frames_per_second "
+                             f"is {_shown(fps_raw)}; cldata counts time with frames_per_second ({fps})")
+            return fps
+        if sf is not None:
+            what = ("has no frames_per_second" if fps_raw is _ABSENT else
+                    f"frames_per_second is {_shown(fps_raw)}, not a whole number in 1..{_MAX_FRAMES_PER_SECOND}")
+            self._untidy("frames_per_second", f"{what}; cldata counts time with sampling_frequency ({sf} frames "
+                         "per second)")
+            return sf
+        given = " and ".join(f"{n} = {_shown(v)}" for n, v in
+                             (("frames_per_second", fps_raw), ("sampling_frequency", sf_raw)) if v is not _ABSENT)
+        raise CorruptRecordingError(
+            f"{self._source}: {given}: no whole number of frames per second in 1..{_MAX_FRAMES_PER_SECOND}, so "
+            "its timestamps (frame counts) cannot be turned into time; set frames_per_second to the rate it was "
+            "recorded at (25000 on a CL1) in a copy to read it"
+        )
+
+    def _channel_count(self, samples: tables.Array | None) -> int:
+        """``channel_count``, else the columns of the samples, else the CL1's 64 channels."""
+        raw = self.attributes.get("channel_count", _ABSENT)
+        count = _whole(raw, 1, _MAX_CHANNELS)
+        if count is not None:
+            if _is_float(raw):
+                self._untidy("channel_count", f"channel_count is {_shown(raw)}, a float; cldata uses {count}")
+            return count
+        if samples is not None and 1 <= samples.shape[1] <= _MAX_CHANNELS:
+            count, how = int(samples.shape[1]), "the columns of /samples"
+        else:
+            count, how = DEFAULT_CHANNEL_COUNT, "the channels of a CL1"
+        what = ("has no channel_count" if raw is _ABSENT else
+                f"channel_count is {_shown(raw)}, not a whole number in 1..{_MAX_CHANNELS}")
+        self._untidy("channel_count", f"{what}; cldata takes {count} channels ({how})")
+        return count
+
+    def _events(self, root: tables.Group, name: str, what: str) -> tables.Table | None:
+        """The ``/spikes`` or ``/stims`` table, or ``None`` (said once) when there is none cldata can read."""
+        if name not in root:
+            self._untidy(name, f"has no /{name} table; cldata reads it as a recording without {what} "
+                         f"({name} is None, read_{name}() is empty)")
+            return None
+        node = root._f_get_child(name)
+        problem = table_problem(node)
+        if problem is not None:
+            self._untidy(name, f"/{name} {problem}; cldata cannot read its rows as {what} and leaves them out "
+                         f"({name} is None, read_{name}() is empty; the node stays in file)")
+            return None
+        return node
+
+    def _last_frame(self, table: EventTable | None) -> int:
+        if table is None or len(table) == 0:
+            return -1
+        return int(table.table.read(len(table) - 1, len(table), field="timestamp")[0])
+
+    def _extent(self) -> tuple[int, int, bool]:
+        """``(start_timestamp, duration_frames, whether the file states the duration)``: from the
+        attributes, else derived as CL's writer derives them."""
+        attrs = self.attributes
+
+        def whole_attr(name: str, lo: int, hi: int) -> tuple[Any, int | None]:
+            raw = attrs.get(name, _ABSENT)
+            value = _whole(raw, lo, hi)
+            if value is not None and _is_float(raw):
+                self._untidy(name, f"{name} is {_shown(raw)}, a float; cldata uses {value}")
+            return raw, value
+
+        start_raw, start = whole_attr("start_timestamp", -_MAX_FRAME, _MAX_FRAME)
+        if start is None:
+            what = "has no start_timestamp" if start_raw is _ABSENT else \
+                f"start_timestamp is {_shown(start_raw)}, not a whole number of frames"
+            self._untidy("start_timestamp", f"{what}; cldata takes 0")
+            start = 0
+        end_raw, end = whole_attr("end_timestamp", 0, _MAX_FRAME)
+        if end_raw is not _ABSENT and end is None:
+            self._untidy("end_timestamp", f"end_timestamp is {_shown(end_raw)}, not a whole number of frames in "
+                         f"0..2**62; cldata ignores it")
+        duration_raw, duration = whole_attr("duration_frames", 0, _MAX_FRAME)
+        if duration is not None:
+            return start, duration, True
+        if end is not None and end >= start:
+            duration, how = end - start, "end_timestamp - start_timestamp"
+        else:
+            n_samples = int(self.samples.nrows) if self.samples is not None else 0
+            duration = max(n_samples, self._last_frame(self._spike_table) + 1, self._last_frame(self._stim_table) + 1)
+            duration, how = min(max(duration, 0), _MAX_FRAME), "the end of its samples and its last spike and stim"
+        what = "has no duration_frames" if duration_raw is _ABSENT else \
+            f"duration_frames is {_shown(duration_raw)}, not a whole number of frames in 0..2**62"
+        self._untidy("duration_frames", f"{what}; cldata takes {duration} frames ({how})")
+        return start, duration, False
+
+    def _sample_scale(self) -> float:
+        """µV per sample unit: ``uV_per_sample_unit``, else CL's 0.195."""
+        raw = self.attributes.get("uV_per_sample_unit", _ABSENT)
+        if not isinstance(raw, (bool, np.bool_)) and isinstance(raw, (int, float, np.integer, np.floating)) \
+                and np.isfinite(raw) and raw > 0:
+            return float(raw)
+        if raw is _ABSENT:
+            if self.samples is not None:  # nothing to scale otherwise: nothing is off
+                self._untidy("uV_per_sample_unit", f"has no uV_per_sample_unit; cldata scales samples to µV by "
+                             f"the CL's {UV_PER_SAMPLE_UNIT}")
+        else:
+            self._untidy("uV_per_sample_unit", f"uV_per_sample_unit is {_shown(raw)}, not a positive number; "
+                         f"cldata scales samples to µV by the CL's {UV_PER_SAMPLE_UNIT}")
+        return UV_PER_SAMPLE_UNIT
 
     # -- conveniences ----------------------------------------------------------------------
 
@@ -312,17 +523,14 @@ class RecordingView:
 
     @property
     def start_timestamp(self) -> int:
-        """The frame count at which the recording started."""
-        return int(self.attributes.get("start_timestamp", 0))
+        """The frame count at which the recording started (0 if the file does not say)."""
+        return self._start_timestamp
 
     @property
     def duration_frames(self) -> int:
-        """The recording's length in frames (from its attributes, else from its samples)."""
-        if "duration_frames" in self.attributes:
-            return int(self.attributes["duration_frames"])
-        if "end_timestamp" in self.attributes:
-            return int(self.attributes["end_timestamp"]) - self.start_timestamp
-        return int(self.samples.nrows) if self.samples is not None else 0
+        """The recording's length in frames: ``duration_frames``, else ``end_timestamp -
+        start_timestamp``, else the end of its samples, spikes and stims."""
+        return self._duration_frames
 
     @property
     def duration_seconds(self) -> float:
@@ -336,8 +544,8 @@ class RecordingView:
 
     @property
     def uV_per_sample_unit(self) -> float:
-        """The scale from sample units to µV (CL: 0.195)."""
-        return float(self.attributes.get("uV_per_sample_unit", 0.195))
+        """The scale from sample units to µV (CL: 0.195, also when the file does not say)."""
+        return self._uV
 
     # -- windowed reads --------------------------------------------------------------------
 
@@ -372,6 +580,18 @@ class RecordingView:
             from cldata.format.layout import SPIKE_DTYPE
 
             return np.empty(0, dtype=SPIKE_DTYPE[list(fields)])
+        if waveforms and not self._spike_waveforms:
+            # no waveforms cldata can read (warned at open): the other columns as stored, and
+            # NaN waveforms of the CL's 75 samples in their place
+            table = self._spike_table.table
+            names = [n for n in table.colnames if n != "samples"]
+            rows = self._spike_table.read(*self._clip(start, stop), channels=channels, fields=tuple(names))
+            out = np.empty(len(rows), dtype=[*((n, table.dtype[n]) for n in names),
+                                             ("samples", np.float32, (WAVEFORM_LENGTH,))])
+            for n in names:
+                out[n] = rows[n]
+            out["samples"] = np.nan
+            return out
         fields = None if waveforms else ("timestamp", "channel")
         return self._spike_table.read(*self._clip(start, stop), channels=channels, fields=fields)
 
