@@ -617,6 +617,13 @@ def test_links_inside_an_export_do_not_reach_other_files(link, tmp_path, rec):
             else:
                 f.create_soft_link("/recordings", rid, "/catalog")
     with cldata.open(export) as store:
+        if link == "external link for /spikes":
+            # tolerant reading (issue 11): the recording reads without the node it cannot
+            # interpret, and says so; nothing is read through the link
+            with pytest.warns(cldata.errors.UntidyRecordingWarning, match="/spikes is an ExternalLink"):
+                view = store.recordings[0].view()
+            assert view.spikes is None and len(view.read_spikes()) == 0
+            return
         with pytest.raises((StoreFormatError, NotARecordingError, cldata.errors.CorruptRecordingError)):
             view = store.recordings[0].view()
             assert view.attributes["application"]["culture"] != "OUTSIDE", "read a file outside the export"

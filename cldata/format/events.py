@@ -46,10 +46,11 @@ def table_problem(table: Any, required: tuple[str, ...] = ("timestamp", "channel
     --------
     >>> table_problem(rec.file.root.stims)                    # doctest: +SKIP
     >>> table_problem(rec.file.root.samples)                  # doctest: +SKIP
-    'is a EArray, not a table'
+    'is an EArray, not a table'
     """
     if not isinstance(table, tables.Table):
-        return f"is a {type(table).__name__}, not a table"
+        kind = type(table).__name__
+        return f"is {'an' if kind[0] in 'AEIOU' else 'a'} {kind}, not a table"
     # nested (compound) columns appear as "name/field" in coldtypes: not CL columns
     missing = [c for c in required if c not in table.colnames or c not in table.coldtypes]
     if missing:

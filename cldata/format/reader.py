@@ -123,12 +123,38 @@ def _shown(value: Any) -> str:
 
 
 def _describe(node: tables.Node) -> str:
-    """A node's kind in words, for warnings ("EArray of shape (10, 8) and dtype float32")."""
+    """A node's kind in words, for warnings ("an EArray of shape (10, 8) and dtype float32")."""
+    kind = type(node).__name__
+    article = "an" if kind[0] in "AEIOU" else "a"
     if isinstance(node, tables.Table):
-        return f"Table with columns {node.colnames}"
+        return f"a Table with columns {node.colnames}"
     if isinstance(node, tables.Leaf) and hasattr(node, "atom"):
-        return f"{type(node).__name__} of shape {node.shape} and dtype {node.atom.dtype}"
-    return type(node).__name__
+        return f"{article} {kind} of shape {node.shape} and dtype {node.atom.dtype}"
+    return f"{article} {kind}"
+
+
+class _UntidyNotes:
+    """Says each thing that is off in one opened recording once, as an :class:`UntidyRecordingWarning`.
+
+    Called as ``notes(key, message)``; a ``key`` already said is not said again. The warning
+    points at the caller of the outermost cldata frame (the user's open or read; neo and
+    contextlib frames may lie in between).
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.said: set[str] = set()
+
+    def __call__(self, key: str, message: str) -> None:
+        if key in self.said:
+            return
+        self.said.add(key)
+        frame, level, outermost = sys._getframe(0), 1, 1
+        while frame is not None:
+            if frame.f_globals.get("__name__", "").split(".")[0] == "cldata":
+                outermost = level
+            frame, level = frame.f_back, level + 1
+        warnings.warn(f"{self.source}: {message}", UntidyRecordingWarning, stacklevel=outermost + 1)
 
 
 def hdf5_reason(exc: BaseException) -> str:
@@ -278,26 +304,13 @@ class RecordingView:
             raise
         close_at_exit(self)
 
-    def _untidy(self, key: str, message: str) -> None:
-        """Warn once per opened file (views made with :meth:`between` included) that ``key`` is off.
-
-        The warning points at the caller of the outermost cldata frame (the user's open or
-        read; neo and contextlib frames may lie in between).
-        """
-        if key in self._warned:
-            return
-        self._warned.add(key)
-        frame, level, outermost = sys._getframe(0), 1, 1
-        while frame is not None:
-            if frame.f_globals.get("__name__", "").split(".")[0] == "cldata":
-                outermost = level
-            frame, level = frame.f_back, level + 1
-        warnings.warn(f"{self._source}: {message}", UntidyRecordingWarning, stacklevel=outermost + 1)
-
     def _setup(self, window: tuple[Any, Any] | None) -> None:
         source = str(self.path) if self.group == "/" else f"{self.path}:{self.group}"
         self._source = source
-        self._warned: set[str] = set()  # shared with the views between() makes: once per file
+        # what is off, said once per opened file (views made with between() share it); an
+        # object of its own rather than a bound method, so the tables that call it hold no
+        # reference back to this view (a cycle would outlive the file and close nodes late)
+        self._untidy = _UntidyNotes(source)
         try:
             root = self.file.get_node(self.group)
         except (tables.NoSuchNodeError, ValueError):
@@ -313,7 +326,7 @@ class RecordingView:
         samples: tables.Node | None = root._f_get_child(SAMPLES) if SAMPLES in root else None
         if samples is not None and not (isinstance(samples, tables.Array) and samples.ndim == 2
                                         and samples.atom.dtype.kind in "iu" and samples.atom.dtype.shape == ()):
-            self._untidy("samples", f"/samples is a {_describe(samples)}, not the 2-d integer array of the CL "
+            self._untidy("samples", f"/samples is {_describe(samples)}, not the 2-d integer array of the CL "
                          "format; cldata leaves the samples out (samples is None, read_samples() is empty, the "
                          "segment has no AnalogSignal)")
             samples = None
@@ -359,12 +372,12 @@ class RecordingView:
         if DATA_STREAM in root:
             group = root._f_get_child(DATA_STREAM)
             if not isinstance(group, tables.Group):
-                self._untidy("data_stream", f"/{DATA_STREAM} is a {_describe(group)}, not the group of data "
+                self._untidy("data_stream", f"/{DATA_STREAM} is {_describe(group)}, not the group of data "
                              "streams; cldata reads the recording without data streams")
             else:
                 for name, child in group._v_children.items():
                     if not isinstance(child, tables.Group):
-                        self._untidy(f"data_stream/{name}", f"/{DATA_STREAM}/{name} is a {_describe(child)}, not a "
+                        self._untidy(f"data_stream/{name}", f"/{DATA_STREAM}/{name} is {_describe(child)}, not a "
                                      "data-stream group; cldata leaves it out of data_streams")
                         continue
                     streams[name] = DataStreamView(child, self.frames_per_second, source=source, window=self._window)
