@@ -51,7 +51,7 @@ from typing import Any
 
 import tables
 
-from cldata.errors import CldataError, CorruptRecordingError, UntidyIndexWarning
+from cldata.errors import CldataError, CorruptRecordingError, DecodeError, UntidyIndexWarning, UntidyRecordingWarning
 from cldata.fsutil import is_regular
 
 __all__ = ["check_path", "check_store", "check_recording", "CheckReport", "Problem"]
@@ -179,13 +179,24 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
         else:
             return report
     try:
-        with warnings.catch_warnings(), RecordingView(path, finished=not journal) as view:
-            warnings.simplefilter("ignore", UntidyIndexWarning)  # (reported below instead)
-            _untidy_streams(view, report, where, path)
-            if deep and report.complete:
-                _read_everything(view, clock)
-            elif deep:
-                report.notes.append(f"{where} was not read in full")
+        with warnings.catch_warnings(record=True) as said:
+            # what the reader says about an untidy file becomes a note here (it reads)
+            warnings.simplefilter("always", UntidyRecordingWarning)
+            warnings.simplefilter("ignore", UntidyIndexWarning)  # (reported by _untidy_streams)
+            try:
+                with RecordingView(path, finished=not journal) as view:
+                    _untidy_streams(view, report, where, path)
+                    if deep and report.complete:
+                        _read_everything(view, clock, report, where)
+                    elif deep:
+                        report.notes.append(f"{where} was not read in full")
+            finally:
+                for w in said:
+                    if issubclass(w.category, UntidyRecordingWarning):
+                        message = str(w.message).removeprefix(f"{Path(path)}: ")  # (the reader names the file)
+                        report.notes.append(f"{where}: {message} (docs/READER-TOLERANCE.md)")
+                    else:
+                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     except _OutOfTime:
         _ran_out(report, clock, f"{where} was not read in full")
     except (CldataError, OSError) as exc:
@@ -215,12 +226,17 @@ def _ran_out(report: CheckReport, clock: _Clock, what: str) -> None:
     report.notes.append(what)
 
 
-def _read_everything(view: Any, clock: _Clock) -> None:
-    """Read every entry, table row and sample of ``view``, in bounded pieces, within the budget."""
-    for stream in view.data_streams.values():
-        for i, _ in enumerate(stream.values()):  # decodes every entry, a chunk at a time
-            if i % 4096 == 0:
-                clock.tick()
+def _read_everything(view: Any, clock: _Clock, report: CheckReport, where: str) -> None:
+    """Read every entry, table row and sample of ``view``, in bounded pieces, within the budget.
+
+    A stream whose entries cannot all be read is a problem of its own; the rest is still read."""
+    for name, stream in view.data_streams.items():
+        try:
+            for i, _ in enumerate(stream.values()):  # decodes every entry, a chunk at a time
+                if i % 4096 == 0:
+                    clock.tick()
+        except (CorruptRecordingError, DecodeError) as exc:
+            report.add(where, f"data stream {name!r}: {exc}")
     for table in (view.spikes, view.stims):
         if table is not None:
             n = int(table.nrows)

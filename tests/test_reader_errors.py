@@ -86,8 +86,13 @@ def test_an_index_pointing_past_the_data_raises_corrupt(tmp_path, small_recordin
 
     bad = _copy_and_edit(path, tmp_path / "bad.h5", edit)
     with cldata.RecordingView(bad) as rec:
-        with pytest.raises(CorruptRecordingError, match="outside"):
+        with pytest.warns(cldata.errors.UntidyRecordingWarning, match=r"1 index rows \(rows 3\) point at bytes"):
+            assert list(rec.data_streams["score"].keys()) == [1, 2, 3, 4]  # timestamps stay readable
+        with pytest.raises(CorruptRecordingError, match="timestamp 4 points at bytes"):
             list(rec.data_streams["score"].items())
+        with pytest.raises(CorruptRecordingError, match="outside"):
+            rec.data_streams["score"][4]
+        assert list(rec.data_streams["score"].values_for_range(0, 4))[0] == 0  # the rows before it read
         # the other stream is unaffected
         assert len(list(rec.data_streams["ball_position"].items())) == 200
 
@@ -147,15 +152,17 @@ def test_wrong_table_layouts_leave_that_part_out_with_a_warning(tmp_path, small_
             assert rec.samples is None and len(rec.read_spikes()) == 32
 
 
-def test_a_stream_without_its_data_array_raises_corrupt(tmp_path, small_recording):
+def test_a_stream_without_its_data_array_is_left_out_with_a_warning(tmp_path, small_recording):
+    """Refused the whole file before issue 11; the other streams and the rest of the file read now."""
     path, _ = small_recording
 
     def stream_without_data(f):
         f.root.data_stream.score.data._f_remove()
 
     bad = _copy_and_edit(path, tmp_path / "bad3.h5", stream_without_data)
-    with pytest.raises(CorruptRecordingError, match="data"):
-        cldata.RecordingView(bad)
+    with pytest.warns(cldata.errors.UntidyRecordingWarning, match="score has no 'data' node"):
+        with cldata.RecordingView(bad) as rec:
+            assert list(rec.data_streams) == ["ball_position"] and len(rec.read_spikes()) == 32
 
 
 @pytest.mark.parametrize("where", ["root", "stream"])

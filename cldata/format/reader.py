@@ -64,7 +64,7 @@ from cldata.format.layout import (
     WAVEFORM_LENGTH,
 )
 from cldata.format.node_guard import RECORDING, check_layout
-from cldata.format.streams import DataStreamCollection, DataStreamView
+from cldata.format.streams import DataStreamCollection, DataStreamView, stream_problem
 from cldata.timebase import to_window
 
 __all__ = ["RecordingView", "open_hdf5", "hdf5_reason", "samples_to_uV"]
@@ -380,7 +380,13 @@ class RecordingView:
                         self._untidy(f"data_stream/{name}", f"/{DATA_STREAM}/{name} is {_describe(child)}, not a "
                                      "data-stream group; cldata leaves it out of data_streams")
                         continue
-                    streams[name] = DataStreamView(child, self.frames_per_second, source=source, window=self._window)
+                    problem = stream_problem(child)
+                    if problem is not None:
+                        self._untidy(f"data_stream/{name}", f"data stream /{DATA_STREAM}/{name} {problem}; cldata "
+                                     "leaves it out of data_streams")
+                        continue
+                    streams[name] = DataStreamView(child, self.frames_per_second, source=source, window=self._window,
+                                                   notes=self._untidy)
         self.data_streams = DataStreamCollection(streams)
 
     def _frame_rate(self) -> int:

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,13 +51,20 @@ import numpy as np
 import tables
 
 from cldata.bulk import paused_gc
-from cldata.errors import AmbiguousEntryError, CorruptRecordingError, DecodeError, InvalidDataError, UntidyIndexWarning
+from cldata.errors import (
+    AmbiguousEntryError,
+    CorruptRecordingError,
+    DecodeError,
+    InvalidDataError,
+    UntidyIndexWarning,
+    UntidyRecordingWarning,
+)
 from cldata.format.attributes import AttributesView, read_attributes
 from cldata.format.codec import decode_span
 from cldata.format.layout import INDEX_DTYPE, STREAM_DATA, STREAM_INDEX
 from cldata.timebase import to_window
 
-__all__ = ["DataStreamView", "DataStreamCollection", "UntidyIndex"]
+__all__ = ["DataStreamView", "DataStreamCollection", "UntidyIndex", "stream_problem"]
 
 _BLOCK_BITS = 16  # 64 KiB blocks for small reads
 _BLOCK = 1 << _BLOCK_BITS
@@ -139,35 +146,50 @@ def _warn_once(source: str, stream: str, untidy: UntidyIndex) -> None:
                                 else "") + ". `cldata normalize` writes a tidy copy."), stacklevel=4)
 
 
+def stream_problem(group: tables.Group) -> str | None:
+    """Why ``group`` cannot be read as a CL data stream (``None`` if it can).
+
+    A data stream is a group holding an ``index`` table of integer ``timestamp``,
+    ``start_index`` and ``end_index`` columns and a 1-d uint8 ``data`` array; the reader
+    leaves a stream out (with a warning) when this says why it cannot read it.
+
+    Examples
+    --------
+    >>> stream_problem(rec.file.root.data_stream.score)       # doctest: +SKIP
+    >>> stream_problem(rec.file.root.data_stream.broken)      # doctest: +SKIP
+    "has no 'data' node (a CL data stream is a group holding an 'index' table and a 'data' byte array)"
+    """
+    for name in (STREAM_INDEX, STREAM_DATA):
+        if name not in group:
+            return (f"has no {name!r} node (a CL data stream is a group holding an 'index' table and a "
+                    "'data' byte array)")
+    index, data = group._f_get_child(STREAM_INDEX), group._f_get_child(STREAM_DATA)
+    if (not isinstance(index, tables.Table)
+            or set(index.colnames) != set(INDEX_DTYPE.names)
+            or any(index.coldtypes.get(c) is None or index.coldtypes[c].kind not in "iu"
+                   or index.coldtypes[c].shape != () for c in INDEX_DTYPE.names)):
+        return (f"has an index that is not a data-stream index table (columns "
+                f"{getattr(index, 'coldtypes', type(index).__name__)}, expected integer {list(INDEX_DTYPE.names)})")
+    if not isinstance(data, tables.Array) or data.atom.dtype != np.uint8 or data.ndim != 1:
+        return "has a 'data' node that is not a 1-d uint8 array of entry bytes"
+    return None
+
+
 class _StreamStore:
     """The index arrays of one stream (loaded on first use) and a cache of its data bytes.
 
     Shared by every view of the same stream, so a time-windowed view costs nothing more.
     """
 
-    def __init__(self, group: tables.Group, source: str):
+    def __init__(self, group: tables.Group, source: str, notes: Callable[[str, str], None] | None = None):
         self.source = source
-        try:
-            self.index_node = group._f_get_child(STREAM_INDEX)
-            self.data_node = group._f_get_child(STREAM_DATA)
-        except tables.NoSuchNodeError as exc:
-            raise CorruptRecordingError(
-                f"data stream {group._v_pathname} in {source} has no {exc}: a CL data stream "
-                "is a group holding an 'index' table and a 'data' byte array"
-            ) from None
-        if (not isinstance(self.index_node, tables.Table)
-                or set(self.index_node.colnames) != set(INDEX_DTYPE.names)
-                or any(self.index_node.coldtypes.get(c) is None or self.index_node.coldtypes[c].kind not in "iu"
-                       or self.index_node.coldtypes[c].shape != () for c in INDEX_DTYPE.names)):
-            raise CorruptRecordingError(
-                f"{self.index_node._v_pathname} in {source} is not a data-stream index table "
-                f"(columns {getattr(self.index_node, 'coldtypes', None)}, expected integer "
-                f"{list(INDEX_DTYPE.names)})"
-            )
-        if not isinstance(self.data_node, tables.Array) or self.data_node.atom.dtype != np.uint8 or self.data_node.ndim != 1:
-            raise CorruptRecordingError(
-                f"{self.data_node._v_pathname} in {source} is not a 1-d uint8 array of entry bytes"
-            )
+        self.notes = notes  # the reader's warn-once hook, for rows that point outside the data
+        problem = stream_problem(group)
+        if problem is not None:
+            raise CorruptRecordingError(f"data stream {group._v_pathname} in {source} {problem}")
+        self.index_node = group._f_get_child(STREAM_INDEX)
+        self.data_node = group._f_get_child(STREAM_DATA)
+        self._bad: tuple[np.ndarray, np.ndarray] | None = None  # rows outside the data: (entries, file order)
         self._raw: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the rows in file order
         self._entries: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # by time, repeats dropped
         self._ambiguous: np.ndarray = np.empty(0, dtype=np.int64)  # timestamps of rows that disagree
@@ -219,22 +241,54 @@ class _StreamStore:
             ts = rows["timestamp"].astype(np.int64)
             starts = rows["start_index"].astype(np.uint64).astype(np.int64)
             ends = rows["end_index"].astype(np.uint64).astype(np.int64)
-        if ts.size:
-            bad = np.flatnonzero((starts < 0) | (ends < starts) | (ends > self._nbytes))
-            if bad.size:
-                i = int(bad[0])
-                raise CorruptRecordingError(
-                    f"{path} in {self.source}: row {i} points at bytes [{rows['start_index'][i]}, "
-                    f"{rows['end_index'][i]}) outside the {self._nbytes} bytes of entry data (truncated file?)"
-                )
         self._raw = self._entries = (ts, starts, ends)
+        bad = self._outside(starts, ends) if ts.size else None
         if ts.size > 1 and (ts[1:] <= ts[:-1]).any():  # (one pass, as the check it replaces)
-            self._untidy(ts, starts, ends)
+            self._untidy(ts, starts, ends, bad)
+        if bad is not None:
+            # rows pointing outside the data (a truncated file): their timestamps stay readable,
+            # reading their entries raises (check_readable); said once
+            by_time = self._outside(*self._entries[1:])
+            self._bad = (by_time if by_time is not None else np.empty(0, dtype=np.intp), bad)
+            shown = ", ".join(str(int(r)) for r in bad[:5]) + (", ..." if bad.size > 5 else "")
+            message = (f"data stream {self._name!r}: {bad.size} index rows (rows {shown}) point at bytes outside the "
+                       f"{self._nbytes} bytes of entry data (a truncated file?); cldata lists their timestamps, and "
+                       "reading their entries raises CorruptRecordingError")
+            if self.notes is not None:
+                self.notes(f"stream-bounds/{path}", message)
+            else:
+                warnings.warn(f"{self.source}: {message}", UntidyRecordingWarning, stacklevel=3)
 
-    def _untidy(self, ts: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> None:
+    def _outside(self, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+        """Positions of rows whose bytes are not within the data (``None`` if there are none)."""
+        bad = np.flatnonzero((starts < 0) | (ends < starts) | (ends > self._nbytes))
+        return bad if bad.size else None
+
+    def check_readable(self, i: int, j: int, entries: bool = True) -> None:
+        """Raise :class:`CorruptRecordingError` if entries ``i .. j-1`` (or index rows, with
+        ``entries=False``) include one whose bytes lie outside the data."""
+        if self._bad is None or j <= i:
+            return
+        bad = self._bad[0 if entries else 1]
+        k = int(np.searchsorted(bad, i))
+        if k < bad.size and bad[k] < j:
+            ts, starts, ends = self.arrays(entries)
+            r = int(bad[k])
+            raise CorruptRecordingError(
+                f"data stream {self._name!r} in {self.source}: the entry at timestamp {int(ts[r])} points at bytes "
+                f"[{int(starts[r])}, {int(ends[r])}) outside the {self._nbytes} bytes of entry data (a truncated "
+                "file?); its timestamp is listed but its value cannot be read. Read the entries around it with "
+                "a time range that leaves it out; `cldata check` lists every such row"
+            )
+
+    def _untidy(self, ts: np.ndarray, starts: np.ndarray, ends: np.ndarray, bad: np.ndarray | None) -> None:
         """Index rows out of timestamp order: the entries by time, exact repeats dropped."""
         order = np.argsort(ts, kind="stable")  # equal timestamps keep file order: the first row wins
         sts, sst, sen = ts[order], starts[order], ends[order]
+        readable = np.ones(ts.size, dtype=bool)
+        if bad is not None:
+            readable[bad] = False
+            readable = readable[order]
         keep = np.ones(ts.size, dtype=bool)
         ambiguous: dict[int, list[int]] = {}
         repeats = 0
@@ -243,7 +297,7 @@ class _StreamStore:
         for k in np.flatnonzero(~new_ts):  # rows sharing the timestamp of the row before
             first = int(group_first[k])
             same = (sst[k], sen[k]) == (sst[first], sen[first]) or (
-                sen[k] - sst[k] == sen[first] - sst[first]
+                readable[k] and readable[first] and sen[k] - sst[k] == sen[first] - sst[first]
                 and self.read_bytes(int(sst[k]), int(sen[k])) == self.read_bytes(int(sst[first]), int(sen[first])))
             keep[k] = False
             if same:
@@ -297,6 +351,7 @@ class _StreamStore:
         """Decode entries ``i .. j-1`` (or index rows, with ``entries=False``): one read and one msgpack pass."""
         if j <= i:
             return []
+        self.check_readable(i, j, entries)
         starts, ends = self.arrays(entries)[1:]
         if j - i > 1 and not np.array_equal(starts[i + 1 : j], ends[i : j - 1]):
             # not laid out end to end (neither CL nor cldata writes this): one at a time
@@ -317,15 +372,15 @@ class _StreamStore:
             raise type(exc)(f"{self.index_node._v_parent._v_pathname} in {self.source}, {where}: {exc}") from None
 
 
-def _stream_attributes(group: tables.Group, source: str) -> dict[str, Any]:
+def _stream_attributes(group: tables.Group, source: str, notes: Callable[[str, str], None] | None) -> dict[str, Any]:
     attrs = read_attributes(group, source)
-    if not attrs and not group._v_attrs._v_attrnames:
-        # every CL writer gives a stream its ``name`` and ``application``; none at all means
-        # HDF5 could not list them (one damaged attribute message hides them all)
-        raise CorruptRecordingError(
-            f"data stream {group._v_pathname} in {source} has no readable attributes (a CL data stream "
-            "has 'name' and 'application'): its attribute messages are damaged"
-        )
+    if not attrs and notes is not None:
+        # every CL writer gives a stream its ``name`` and ``application``; none at all is a
+        # stream written by other means, or attribute messages HDF5 could not list
+        notes(f"stream-attributes/{group._v_pathname}",
+              f"data stream {group._v_pathname} has no attributes that HDF5 can list (CL writes 'name' and "
+              "'application': it was written by other means, or its attribute messages are damaged); cldata "
+              f"names it {group._v_name!r}, after its group, with no attributes")
     return attrs
 
 
@@ -440,10 +495,12 @@ class DataStreamView:
         _store: _StreamStore | None = None,
         _attributes: AttributesView | None = None,
         _name: str | None = None,
+        notes: Callable[[str, str], None] | None = None,
     ):
         self._fps = frames_per_second
-        self._store = _store if _store is not None else _StreamStore(group, source)
-        self.attributes = _attributes if _attributes is not None else AttributesView(_stream_attributes(group, source))
+        self._store = _store if _store is not None else _StreamStore(group, source, notes)
+        self.attributes = (_attributes if _attributes is not None
+                           else AttributesView(_stream_attributes(group, source, notes)))
         self.name: str = _name if _name is not None else str(self.attributes.get("name", group._v_name))
         self._window = to_window(*(window or (None, None)), frames_per_second)
         self._bounds: tuple[int, int] | None = None
