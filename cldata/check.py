@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tables
 
 from cldata.errors import CldataError, CorruptRecordingError, DecodeError, UntidyIndexWarning, UntidyRecordingWarning
@@ -240,12 +241,27 @@ def _read_everything(view: Any, clock: _Clock, report: CheckReport, where: str) 
     for table in (view.spikes, view.stims):
         if table is not None:
             n = int(table.nrows)
+            last, back, outside = None, None, 0  # (what the reader says only when these rows are used)
             for a in range(0, n, _TABLE_CHUNK):
                 clock.tick()
                 try:
-                    table.read(a, min(n, a + _TABLE_CHUNK))
+                    rows = table.read(a, min(n, a + _TABLE_CHUNK))
                 except (tables.HDF5ExtError, ValueError, SystemError) as exc:
                     raise CorruptRecordingError(f"rows {a}.. of {table._v_pathname} cannot be read: {exc}") from None
+                ts = rows["timestamp"].astype(np.int64)
+                if back is None and ts.size:
+                    late = np.flatnonzero(np.concatenate([[last is not None and ts[0] < last], ts[1:] < ts[:-1]]))
+                    back = a + int(late[0]) if late.size else None
+                    last = int(ts[-1])
+                channel = rows["channel"].astype(np.int64)
+                outside += int(np.count_nonzero((channel < 0) | (channel >= view.channel_count)))
+            if back is not None:
+                report.notes.append(f"{where}: {table._v_pathname} is not in time order (from row {back}); it reads "
+                                    "correctly, by scanning (docs/READER-TOLERANCE.md)")
+            if outside:
+                report.notes.append(f"{where}: {outside} rows of {table._v_pathname} are on channels outside "
+                                    f"0..{view.channel_count - 1}; the neo segment leaves them out "
+                                    "(docs/READER-TOLERANCE.md)")
     if view.samples is not None:
         n = int(view.samples.nrows)
         for a in range(0, n, _SAMPLE_CHUNK):

@@ -129,7 +129,7 @@ def _describe(node: tables.Node) -> str:
     if isinstance(node, tables.Table):
         return f"a Table with columns {node.colnames}"
     if isinstance(node, tables.Leaf) and hasattr(node, "atom"):
-        return f"{article} {kind} of shape {node.shape} and dtype {node.atom.dtype}"
+        return f"{article} {kind} of shape {tuple(int(n) for n in node.shape)} and dtype {node.atom.dtype}"
     return f"{article} {kind}"
 
 
