@@ -29,7 +29,7 @@ N = 40  # entries written by cldata
 
 
 def write_base(path: Path) -> Path:
-    with cldata.RecordingWriter(path, channel_count=4, durable=False) as w:
+    with cldata.RecordingWriter(path, channel_count=4, durable=False, attributes={"culture_line": "L1"}) as w:
         ball = w.create_data_stream("ball", {"units": "px"})
         ball.extend([5 + 3 * i for i in range(N)], [{"x": float(i), "y": 200.0 - i, "hit": i % 7 == 0} for i in range(N)])
         w.create_data_stream("tidy").extend([1, 2, 3], ["a", "b", "c"])
@@ -265,9 +265,42 @@ def test_the_store_takes_untidy_recordings(pattern, link, tmp_path):
                     list(view.data_streams["ball"].items())
             else:
                 assert list(view.data_streams["ball"].items()) == want
+            assert handle.parameters["culture_line"] == "L1"  # the file's application attributes, as when tidy
             handle.overview(width=10)
             handle.spike_activity(width=10)
             handle.segment(lazy=False)
+
+
+@pytest.mark.parametrize("pattern", [p for p in PATTERNS if p != "ambiguous"])
+def test_an_analysis_of_an_untidy_stream_equals_that_of_its_tidy_copy(pattern, tmp_path):
+    from cldata.analysis import StreamSpikeSummary
+
+    path = untidy_recording(tmp_path, pattern)
+    tidy = tmp_path / "tidy.h5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntidyIndexWarning)
+        cldata.normalize(path, tidy)
+        values = {}
+        for name, source in (("untidy", path), ("tidy", tidy)):
+            with cldata.open(tmp_path / name, mode="a") as store:
+                store.add_recording(source)
+                StreamSpikeSummary(stream="ball", key="x", window_ms=1.0, n_bins=4).perform_analysis(store)
+                values[name] = {r.identifier: {f: getattr(r, f) for f in r.fields} for r in store.analysis_results}
+    assert values["untidy"].keys() == values["tidy"].keys() and values["untidy"]
+
+    def same(a, b, where):
+        if isinstance(a, dict):
+            assert a.keys() == b.keys(), where
+            for k in a:
+                same(a[k], b[k], f"{where}.{k}")
+        elif isinstance(a, (list, tuple)):
+            assert len(a) == len(b), where
+            for i, (x, y) in enumerate(zip(a, b)):
+                same(x, y, f"{where}[{i}]")
+        else:
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=where)
+
+    same(values["untidy"], values["tidy"], "results")
 
 
 # --- check and normalize ---------------------------------------------------------------------------------------
