@@ -6,7 +6,12 @@ not broken and not changed since they were added — and opens as a CL recording
 every result's payload is present, passes its checksum and decodes, that no recording
 journal was left by a writer that died, and what files are left over from interrupted
 commits. For a **recording** it checks for an orphaned journal, opens the file, and reads
-every table, stream entry and sample chunk.
+every table, stream entry and sample chunk. For a **store export** (:mod:`cldata.export`)
+it checks that the file opens as an export (its catalog decodes), that every recording of
+the catalog opens where the catalog says — through its time window, for a windowed export
+— and reads in full as a CL recording, that every result's sources are in the export and
+its payload decodes, and notes recording groups the catalog does not name. An export is
+read-only: there is nothing to repair in it (export again from the store).
 
 Every recording's **overview** kept in the store (:mod:`cldata.overview`) is checked
 against its recording and read in full, so that HDF5 verifies every chunk's checksum; a
@@ -55,7 +60,7 @@ import tables
 from cldata.errors import CldataError, CorruptRecordingError, DecodeError, UntidyIndexWarning, UntidyRecordingWarning
 from cldata.fsutil import is_regular
 
-__all__ = ["check_path", "check_store", "check_recording", "CheckReport", "Problem"]
+__all__ = ["check_path", "check_store", "check_recording", "check_export", "CheckReport", "Problem"]
 
 _SAMPLE_CHUNK = 1 << 18  # frames per read when scanning samples
 _TABLE_CHUNK = 1 << 20  # rows per read when scanning the spike and stim tables
@@ -527,8 +532,113 @@ def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: f
         raise ValueError(f"budget is a number of seconds >= 0 (or None), not {budget!r}")
     if path.is_dir() and (path / MARKER).exists():
         return check_store(path, repair=repair, deep=deep, budget=budget)
+    if path.is_file() and _is_export(path):
+        return check_export(path, repair=repair, deep=deep, budget=budget)
     if path.is_file() or os.path.lexists(journal_path(path)):
         return check_recording(path, repair=repair, deep=deep, budget=budget)
     report = CheckReport(path, "unknown")
     report.add(str(path), "is neither a cldata store nor a recording file")
+    return report
+
+
+# -- store exports -----------------------------------------------------------------------------
+
+
+def _is_export(path: Path) -> bool:
+    """Whether ``path`` is an HDF5 file whose root says it is a cldata export (the attribute's
+    name is enough: a hostile value is for :func:`check_export` to report, not to decode here)."""
+    from cldata.format.reader import open_hdf5
+
+    try:
+        with open_hdf5(path) as f:
+            return "cldata_kind" in f.root._v_attrs._v_attrnamesuser
+    except (CldataError, OSError, tables.HDF5ExtError):
+        return False
+
+
+def check_export(path: Path, *, repair: bool = False, deep: bool = True, budget: float | None = None) -> CheckReport:
+    """Check a store export file (see module doc): its catalog, every recording read in full, every payload.
+
+    ``budget``: seconds of reading (``None``: no limit). ``repair`` repairs nothing (an
+    export is read-only) and says so.
+
+    Examples
+    --------
+    >>> print(check_export(Path("c7.h5")))                  # doctest: +SKIP
+    c7.h5: healthy (2 recordings, 5 results checked)
+    """
+    from cldata.format.reader import RecordingView
+    from cldata.store import DataStore
+
+    clock = _Clock(budget)
+    report = CheckReport(Path(path), "export", budget=budget)
+    try:
+        store = DataStore(path, mode="r")
+    except (CldataError, OSError) as exc:
+        report.add(str(path), f"the export does not open: {exc}")
+        return report
+    try:
+        backend, cat = store.backend, store.catalog
+        report.counts = {"recordings": cat.n_recordings, "results": cat.n_results}
+        named = set()
+        for entry in [e for e in cat.recordings if e is not None]:
+            where = f"recording {entry.id}"
+            group = str(entry.location.get("group", ""))
+            named.add(group)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UntidyRecordingWarning)  # (said by the full read below)
+                    backend.open_recording(entry.location).close()  # where the catalog says, through its window
+            except (CldataError, OSError) as exc:
+                report.add(where, f"cannot be opened: {exc}")
+                continue
+            try:
+                with warnings.catch_warnings(record=True) as said:
+                    warnings.simplefilter("always", UntidyRecordingWarning)
+                    warnings.simplefilter("ignore", UntidyIndexWarning)  # (reported by _untidy_streams)
+                    try:
+                        # the whole group, not only the window: every stored byte is read
+                        with RecordingView(path, group=group) as view:
+                            _untidy_streams(view, report, where, path)
+                            if deep and report.complete:
+                                _read_everything(view, clock, report, where)
+                            elif deep:
+                                report.notes.append(f"{where} was not read in full")
+                    finally:
+                        for w in said:
+                            if issubclass(w.category, UntidyRecordingWarning):
+                                message = str(w.message).removeprefix(f"{Path(path)}:{group}: ")
+                                report.notes.append(f"{where}: {message} (docs/READER-TOLERANCE.md)")
+                            else:
+                                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            except _OutOfTime:
+                _ran_out(report, clock, f"{where} was not read in full")
+            except (CldataError, OSError) as exc:
+                report.add(where, f"cannot be read: {exc}")
+        try:
+            stored = set(backend._h5.get_node("/recordings")._v_children)
+        except (tables.NoSuchNodeError, AttributeError):
+            stored = set()
+        for name in sorted(stored - {g.removeprefix("/recordings/") for g in named}):
+            report.notes.append(f"/recordings/{name} is in the file but not in its catalog: cldata does not show it")
+        for entry in [e for e in cat.results if e is not None]:
+            missing = [s for s in entry.sources if s not in cat.recording_rows]
+            if missing:
+                report.add(f"result {entry.id} ({entry.identifier})",
+                           f"comes from {missing!r:.100}, which {'is' if len(missing) == 1 else 'are'} not in the "
+                           "export (export again from the store)")
+            try:
+                clock.tick()
+                backend.read_payload(entry.payload)
+            except _OutOfTime:
+                _ran_out(report, clock, f"result {entry.id}: its payload was not read")
+                break
+            except (CldataError, OSError) as exc:
+                report.add(f"result {entry.id} ({entry.identifier})", f"its payload cannot be read: {exc}")
+        if repair:
+            report.notes.append(f"{path} is a store export, which is read-only: nothing was repaired (export it "
+                                "again from the store to replace it)")
+    finally:
+        store.close()
+    report.seconds = clock.seconds
     return report

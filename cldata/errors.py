@@ -206,3 +206,8 @@ class UntidyRecordingWarning(CldataWarning):
 class UntidyIndexWarning(UntidyRecordingWarning):
     """A data stream's index rows are not in timestamp order, or repeat earlier rows (the CL
     simulator writes such files when its ring buffer is lapped). Given once per stream and file."""
+
+
+class ExportWarning(CldataWarning):
+    """An export left out something the view shows (results whose sources are outside the
+    view): what, and how to include it."""

@@ -3,6 +3,12 @@
 ``cldata.open(path)`` picks this backend when ``path`` is a file. Nothing in the file can
 make cldata run code: the catalog and payloads are codec-encoded, recordings are read by
 :class:`~cldata.RecordingView` through the attribute allow-list.
+
+A recording exported from a time-windowed view keeps its original frame numbers and holds
+data only in its window; its catalog location carries that window (``"window": [start,
+stop]`` in frames), and :meth:`ExportBackend.open_recording` opens the recording through
+it, so every read through the export (segments, spikes, samples, streams, analyses) sees
+exactly what the exported view saw.
 """
 
 from __future__ import annotations
@@ -92,7 +98,15 @@ class ExportBackend(Backend):
         group = str(location.get("group", ""))
         if not group.startswith("/recordings/"):
             raise StoreFormatError(f"recording location {group!r} in {self.root} is not under /recordings")
-        return RecordingView(self.root, group=group)
+        window = location.get("window")
+        if window is None:
+            return RecordingView(self.root, group=group)
+        if (not isinstance(window, (list, tuple)) or len(window) != 2
+                or not all(type(x) is int and 0 <= x <= 2**62 for x in window) or window[1] < window[0]):
+            raise StoreFormatError(f"recording location {group!r} in {self.root} has a malformed window "
+                                   f"{window!r:.80} (two frame numbers, start <= stop)")
+        # (the file holds data only in the window: reads never reach the unwritten frames before it)
+        return RecordingView(self.root, group=group).between(int(window[0]), int(window[1]))
 
     def close(self) -> None:
         if self._h5.isopen:
