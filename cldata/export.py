@@ -229,6 +229,7 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
         for name in names:
             if name in rv.data_streams:  # (one the reader cannot interpret is left out, as the reader does)
                 counts[name] = _copy_stream(src_streams._f_get_child(name), streams, start, stop, str(rv.path))
+    record["streams"] = {n: entry.streams[n] for n in counts}
     record["location"]["window"] = [start, stop]
     summary.update({"duration_s": (stop - start) / fps, "spikes": n_spikes, "stims": n_stims,
                     "sample_frames": frames, "streams": counts})
@@ -237,7 +238,8 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
     for name in ("duration_frames", "end_timestamp", "duration_seconds", WINDOW_ATTRIBUTE):
         # parameters that came from the file's root attributes follow the exported file
         if name in root_keys or name not in params:
-            params[name] = to_plain(attrs[name])
+            value = to_plain(attrs[name])
+            params[name] = [int(v) for v in value] if name == WINDOW_ATTRIBUTE else value
             root_keys.add(name)
     summary["root_keys"] = sorted(root_keys)
     record["parameters"], record["summary"] = params, summary
@@ -312,7 +314,7 @@ def _copy_stream(src: tables.Group, parent: tables.Group, start: int, stop: int,
         raise CorruptRecordingError(
             f"data stream {src._v_name!r} in {source}: {bad.size} entries of the window point at bytes outside its "
             f"{nbytes} bytes of data (a truncated file?), so they cannot be exported; export a window without them, "
-            "or the other streams (streams(...))")
+            "or a view without this stream")
     out_index = h5.create_table(group, STREAM_INDEX, IndexRow, filters=index.filters, expectedrows=max(len(ts), 1))
     out_data = h5.create_earray(group, STREAM_DATA, atom=tables.UInt8Atom(), shape=(0,), filters=data.filters,
                                 expectedrows=max(int((ends - starts).sum()) if ts.size else 0, 1))

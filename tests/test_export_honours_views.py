@@ -243,3 +243,51 @@ def test_check_reports_an_export_whose_payloads_or_catalog_cannot_be_read(store_
         f.root.catalog.data.truncate(3)
     report = check_path(out)
     assert not report.healthy and "does not open" in report.problems[0].message, report
+
+
+@pytest.mark.parametrize("pattern", ["lapped", "interleaved", "ambiguous", "shared bytes", "copied repeat"])
+def test_a_windowed_export_of_an_untidy_stream_reads_like_the_view(pattern, tmp_path):
+    """Index rows out of time order, repeated, or sharing bytes: the window's rows go over as
+    stored, so the export reads exactly as the view did."""
+    from test_untidy_index import untidy_recording
+
+    path = untidy_recording(tmp_path, pattern)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntidyRecordingWarning)
+        with cldata.open(tmp_path / "store", mode="a") as store:
+            store.add_recording(path)
+        with cldata.open(tmp_path / "store") as store:
+            view = store.between(10, 80)  # (the odd rows of every pattern but "shared bytes" are inside)
+            view.export(tmp_path / "x.h5")
+            with cldata.open(tmp_path / "x.h5") as shared:
+                original, exported = view.recordings[0], shared.recordings[0]
+                for name, stream in original.data_streams.items():
+                    # (an ambiguous timestamp in the window raises in both)
+                    assert _outcome(exported.data_streams[name].items) == _outcome(stream.items)
+                    assert _outcome(exported.data_streams[name].keys) == _outcome(stream.keys)
+
+
+def _outcome(read):
+    try:
+        return _plain(list(read()))
+    except cldata.errors.CldataError as exc:
+        return type(exc).__name__
+
+
+def test_a_failed_export_leaves_nothing_behind(store_root, tmp_path):
+    """Entries of the window whose bytes are gone (a damaged source): the export raises,
+    says which stream, and writes nothing."""
+    with cldata.open(store_root) as store:
+        store.export(tmp_path / "all.h5")
+        rid = store.recording_ids[0]
+    with tables.open_file(str(tmp_path / "all.h5"), "a") as f:
+        f.get_node(f"/recordings/{rid}/data_stream/ball_position/data").truncate(10)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntidyRecordingWarning)
+        with cldata.open(tmp_path / "all.h5") as damaged:
+            with pytest.raises(cldata.errors.CorruptRecordingError, match="ball_position"):
+                damaged.between(0, 5_000).export(tmp_path / "part.h5")
+            damaged.between(0, 5_000).streams("score").export(tmp_path / "score.h5")  # what is intact goes
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, "score.h5"])
+    assert check_path(tmp_path / "score.h5").healthy
