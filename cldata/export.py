@@ -66,6 +66,7 @@ from cldata.fsutil import fsync_dir, fsync_file, new_temporary, remove_stale_tem
 from cldata.payload import to_plain_payload
 
 if TYPE_CHECKING:  # pragma: no cover
+    from cldata.format.events import EventTable
     from cldata.view import DataStoreView, RecordingHandle
 
 __all__ = ["export_view", "EXPORT_KIND", "WINDOW_ATTRIBUTE"]
@@ -221,8 +222,8 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
     for name, value in attrs.items():
         group._v_attrs[name] = value
     frames = _copy_samples(rv.samples, group, start, stop)
-    n_spikes = _copy_events(rv.spikes, group, SPIKES, start, stop)
-    n_stims = _copy_events(rv.stims, group, STIMS, start, stop)
+    n_spikes = _copy_events(rv._spike_table, group, SPIKES, start, stop)
+    n_stims = _copy_events(rv._stim_table, group, STIMS, start, stop)
     counts = {}
     if DATA_STREAM in src_root and isinstance(src_streams := src_root._f_get_child(DATA_STREAM), tables.Group):
         streams = _new_group(group, DATA_STREAM, src_streams, str(rv.path))
@@ -274,25 +275,26 @@ def _copy_samples(samples: tables.EArray | None, group: tables.Group, start: int
     return stop - start
 
 
-def _copy_events(table: tables.Table | None, group: tables.Group, name: str, start: int, stop: int) -> int:
-    """The rows of a spike or stim table with ``start <= timestamp < stop``, in stored order."""
-    if table is None:  # none, or one the reader cannot read (it said so when opening)
+def _copy_events(events: EventTable | None, group: tables.Group, name: str, start: int, stop: int) -> int:
+    """The rows of a spike or stim table with ``start <= timestamp < stop``, in stored order
+    (found by bisection in a table in time order, as CL writes them; by a scan otherwise)."""
+    if events is None:  # none, or one the reader cannot read (it said so when opening)
         return 0
+    table = events.table
     out = group._v_file.create_table(group, name, description=table.dtype, filters=table.filters,
                                      expectedrows=max(int(table.nrows), 1))
-    n = int(table.nrows)
+    where = events.rows(start, stop)
+    pieces = ([where[k:k + _ROWS] for k in range(0, where.size, _ROWS)] if isinstance(where, np.ndarray)
+              else [(a, min(a + _ROWS, where[1])) for a in range(where[0], where[1], _ROWS)])
     kept = 0
-    for a in range(0, n, _ROWS):
+    for piece in pieces:
         try:
-            rows = table.read(a, min(n, a + _ROWS))
+            rows = table.read_coordinates(piece) if isinstance(piece, np.ndarray) else table.read(*piece)
         except (tables.HDF5ExtError, ValueError) as exc:
-            raise CorruptRecordingError(f"rows {a}.. of {table._v_pathname} in {table._v_file.filename} cannot be "
+            raise CorruptRecordingError(f"rows of {table._v_pathname} in {table._v_file.filename} cannot be "
                                         f"read: {exc}") from None
-        ts = rows["timestamp"]
-        rows = rows[(ts >= start) & (ts < stop)]
-        if len(rows):
-            out.append(rows)
-            kept += len(rows)
+        out.append(rows)
+        kept += len(rows)
     return kept
 
 
