@@ -5,15 +5,18 @@ An export holds what the view shows, and nothing it does not:
 - **recordings**: the view's recordings, each copied into the file (links are resolved:
   the linked file's content is copied in), so the export needs nothing beside it;
 - **time window** (``between``): only the window's spikes, stims, data-stream entries and
-  sample frames. Timestamps keep the **original frame numbers** (relative to the
-  recording's ``start_timestamp``, which is unchanged), so results, windows and queries
-  line up with the store's: ``export.between(10 * pq.s, 20 * pq.s)`` reads what
-  ``store.between(10 * pq.s, 20 * pq.s)`` read. The exported recording ends at the
-  window's end (``duration_frames``, ``end_timestamp`` and ``duration_seconds`` say so)
-  and its root attribute ``cldata_export_window = [start, stop]`` names the frames that
-  hold data. ``/samples`` keeps row = frame: its rows before the window are never
-  written, take no space, and read as zeros in a plain CL reader; cldata reads only the
-  window (the catalog's location carries it);
+  sample frames — what the view's reads return. Timestamps keep the **original frame
+  numbers** (relative to the recording's ``start_timestamp``, which is unchanged), so
+  results, windows and queries line up with the store's: ``export.between(10 * pq.s,
+  20 * pq.s)`` reads what ``store.between(10 * pq.s, 20 * pq.s)`` read (re-basing the
+  recording at the window's start would make every stored result and time disagree).
+  The exported recording ends where the window ends (``duration_frames``,
+  ``end_timestamp`` and ``duration_seconds`` say so; an open end keeps the recording's
+  end), and its root attribute ``cldata_export_window = [start, stop]`` names the frames
+  that hold data. ``/samples`` keeps row = frame, as the CL layout has it: its rows
+  before the window are never written, take no space, and read as zeros in a plain CL
+  reader; cldata reads only the window (the catalog's location carries it). A recording
+  of a view without a window is copied node for node;
 - **streams** (``streams``): only the selected data streams (with their attributes);
 - **analysis results**: the view's results that come from exported recordings (or from
   none); a result of the view with a source outside the view is left out, with an
@@ -210,29 +213,38 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
         record["summary"] = summary
         return record
 
-    start, stop = rv.clipped_window
+    # the view's window as its reads use it: an open side is open for events and entries too
+    # (an untidy file may hold some past its stated duration, or before frame 0)
+    lo, hi = rv.window
     fps = rv.frames_per_second
-    attrs.update({
-        # the recording now ends where the window ends; frame numbers are the original ones
-        "duration_frames": np.int64(stop),
-        "end_timestamp": np.int64(rv.start_timestamp + stop),
-        "duration_seconds": np.float64(stop / fps),
-        WINDOW_ATTRIBUTE: np.array([start, stop], dtype=np.int64),
-    })
-    for name, value in attrs.items():
-        group._v_attrs[name] = value
-    frames = _copy_samples(rv.samples, group, start, stop)
-    n_spikes = _copy_events(rv._spike_table, group, SPIKES, start, stop)
-    n_stims = _copy_events(rv._stim_table, group, STIMS, start, stop)
+    seen: list[int] = []  # the first and last timestamp of every table and stream copied
+    frames = _copy_samples(rv.samples, group, max(lo or 0, 0), hi)
+    n_spikes = _copy_events(rv._spike_table, group, SPIKES, lo, hi, seen)
+    n_stims = _copy_events(rv._stim_table, group, STIMS, lo, hi, seen)
     counts = {}
     if DATA_STREAM in src_root and isinstance(src_streams := src_root._f_get_child(DATA_STREAM), tables.Group):
         streams = _new_group(group, DATA_STREAM, src_streams, str(rv.path))
         for name in names:
             if name in rv.data_streams:  # (one the reader cannot interpret is left out, as the reader does)
-                counts[name] = _copy_stream(src_streams._f_get_child(name), streams, start, stop, str(rv.path))
+                counts[name] = _copy_stream(src_streams._f_get_child(name), streams, lo, hi, str(rv.path), seen)
+    # what the export covers: the window, within the recording's extent (its stated duration,
+    # its samples, and anything it holds beyond them)
+    extent = max([rv.duration_frames, int(rv.samples.nrows) if rv.samples is not None else 0,
+                  *(t + 1 for t in seen)])
+    stop = extent if hi is None else min(hi, extent)
+    start = min([0, *seen]) if lo is None else min(lo, stop)
+    attrs.update({
+        # the recording now ends where the window ends; frame numbers are the original ones
+        "duration_frames": np.int64(max(stop, 0)),
+        "end_timestamp": np.int64(rv.start_timestamp + max(stop, 0)),
+        "duration_seconds": np.float64(max(stop, 0) / fps),
+        WINDOW_ATTRIBUTE: np.array([start, stop], dtype=np.int64),
+    })
+    for name, value in attrs.items():
+        group._v_attrs[name] = value
     record["streams"] = {n: entry.streams[n] for n in counts}
     record["location"]["window"] = [start, stop]
-    summary.update({"duration_s": (stop - start) / fps, "spikes": n_spikes, "stims": n_stims,
+    summary.update({"duration_s": max(stop - max(start, 0), 0) / fps, "spikes": n_spikes, "stims": n_stims,
                     "sample_frames": frames, "streams": counts})
     root_keys = set(summary.get("root_keys", ()))
     params = dict(record["parameters"])
@@ -254,13 +266,13 @@ def _new_group(parent: tables.Group, name: str, like: tables.Group, source: str)
     return group
 
 
-def _copy_samples(samples: tables.EArray | None, group: tables.Group, start: int, stop: int) -> int:
+def _copy_samples(samples: tables.EArray | None, group: tables.Group, start: int, stop: int | None) -> int:
     """Frames ``[start, stop)`` at their own rows; the rows before ``start`` are never written
     (HDF5 allocates no chunk for them). Returns the number of frames copied."""
     if samples is None:
         return 0
-    stop = min(stop, int(samples.nrows))
-    start = min(start, stop)
+    stop = int(samples.nrows) if stop is None else max(min(stop, int(samples.nrows)), 0)
+    start = min(max(start, 0), stop)
     out = group._v_file.create_earray(group, SAMPLES, atom=samples.atom, shape=(0, samples.shape[1]),
                                       filters=samples.filters, chunkshape=samples.chunkshape,
                                       expectedrows=max(stop, 1))
@@ -275,7 +287,8 @@ def _copy_samples(samples: tables.EArray | None, group: tables.Group, start: int
     return stop - start
 
 
-def _copy_events(events: EventTable | None, group: tables.Group, name: str, start: int, stop: int) -> int:
+def _copy_events(events: EventTable | None, group: tables.Group, name: str, start: int | None, stop: int | None,
+                 seen: list[int]) -> int:
     """The rows of a spike or stim table with ``start <= timestamp < stop``, in stored order
     (found by bisection in a table in time order, as CL writes them; by a scan otherwise)."""
     if events is None:  # none, or one the reader cannot read (it said so when opening)
@@ -295,10 +308,13 @@ def _copy_events(events: EventTable | None, group: tables.Group, name: str, star
                                         f"read: {exc}") from None
         out.append(rows)
         kept += len(rows)
+        if len(rows):
+            seen += [int(rows["timestamp"].min()), int(rows["timestamp"].max())]
     return kept
 
 
-def _copy_stream(src: tables.Group, parent: tables.Group, start: int, stop: int, source: str) -> int:
+def _copy_stream(src: tables.Group, parent: tables.Group, start: int | None, stop: int | None, source: str,
+                 seen: list[int]) -> int:
     """The entries of a data stream with ``start <= timestamp < stop``: index rows in stored
     order, their bytes end to end. Returns the number of index rows copied."""
     h5 = parent._v_file
@@ -306,8 +322,14 @@ def _copy_stream(src: tables.Group, parent: tables.Group, start: int, stop: int,
     index, data = src._f_get_child(STREAM_INDEX), src._f_get_child(STREAM_DATA)
     rows = index.read()
     ts = rows["timestamp"].astype(np.int64)
-    keep = (ts >= start) & (ts < stop)
+    keep = np.ones(ts.size, dtype=bool)
+    if start is not None:
+        keep &= ts >= start
+    if stop is not None:
+        keep &= ts < stop
     ts = ts[keep]
+    if ts.size:
+        seen += [int(ts.min()), int(ts.max())]
     starts = rows["start_index"][keep].astype(np.uint64)
     ends = rows["end_index"][keep].astype(np.uint64)
     nbytes = int(data.nrows)

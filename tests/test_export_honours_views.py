@@ -313,3 +313,33 @@ def test_a_windowed_export_of_an_unsorted_spike_table_reads_like_the_view(tmp_pa
             with cldata.open(tmp_path / "x.h5") as shared:
                 _assert_same_reads(shared.recordings[0], view.recordings[0])
                 assert len(shared.recordings[0].view().read_spikes()) > 1
+
+
+@pytest.mark.parametrize("window", [(3_000, None), (None, 4_000), (None, None), (-100, 20_000), (-50, -10)],
+                         ids=["open end", "open start", "whole", "wide", "before the start"])
+def test_a_windowed_export_of_events_past_the_stated_duration_reads_like_the_view(window, tmp_path):
+    """An untidy file whose spikes, stims and entries lie past its duration_frames (and one
+    spike before frame 0): an open side of the window reaches them in the view and in the export."""
+    path = tmp_path / "long.h5"
+    write_small_recording(path, n_ball=4000)
+    with tables.open_file(str(path), "a") as f:
+        f.root._v_attrs["duration_frames"] = np.int64(6_000)  # the data goes on to 12,500
+        spikes = f.root.spikes.read()
+        spikes["timestamp"][0] = -20
+        f.root.spikes.modify_rows(0, 1, rows=spikes[:1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntidyRecordingWarning)
+        with cldata.open(tmp_path / "store", mode="a") as store:
+            store.add_recording(path)
+        with cldata.open(tmp_path / "store") as store:
+            view = store.between(*window) if window != (None, None) else store.between(None, None)
+            view.export(tmp_path / "x.h5")
+            with cldata.open(tmp_path / "x.h5") as shared:
+                exported, original = shared.recordings[0], view.recordings[0]
+                ev, ov = exported.view(), original.view()
+                np.testing.assert_array_equal(ev.read_spikes(), ov.read_spikes())
+                np.testing.assert_array_equal(ev.read_stims(), ov.read_stims())
+                np.testing.assert_array_equal(ev.read_samples(), ov.read_samples())
+                for name, stream in original.data_streams.items():
+                    assert _plain(list(exported.data_streams[name].items())) == _plain(list(stream.items()))
+        assert check_path(tmp_path / "x.h5").healthy

@@ -102,7 +102,7 @@ class ExportBackend(Backend):
         if window is None:
             return RecordingView(self.root, group=group)
         if (not isinstance(window, (list, tuple)) or len(window) != 2
-                or not all(type(x) is int and 0 <= x <= 2**62 for x in window) or window[1] < window[0]):
+                or not all(type(x) is int and -2**62 <= x <= 2**62 for x in window) or window[1] < window[0]):
             raise StoreFormatError(f"recording location {group!r} in {self.root} has a malformed window "
                                    f"{window!r:.80} (two frame numbers, start <= stop)")
         # (the file holds data only in the window: reads never reach the unwritten frames before it)
