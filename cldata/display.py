@@ -26,15 +26,21 @@ Examples
 
 from __future__ import annotations
 
+import contextvars
 import html
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import quantities as pq
 
-__all__ = ["plural", "seconds", "window_text", "short", "html_table", "progress_bar", "flatten"]
+__all__ = ["plural", "seconds", "window_text", "short", "html_table", "progress_bar", "progress_scope", "flatten"]
+
+# whether bars may be shown in this context: progress_scope(False) silences the bars of
+# everything called inside it (check_path(progress=False) -> the overview rebuilds it runs)
+_PROGRESS = contextvars.ContextVar("cldata_progress", default=True)
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:
@@ -164,7 +170,10 @@ class _NoBar:
     def __iter__(self) -> Any:
         return iter(self._iterable if self._iterable is not None else ())
 
-    def update(self, n: int = 1) -> None:
+    def update(self, n: float = 1) -> None:
+        pass
+
+    def reset(self, total: float | None = None) -> None:
         pass
 
     def set_postfix_str(self, s: str = "") -> None:
@@ -180,12 +189,29 @@ class _NoBar:
         pass
 
 
+@contextmanager
+def progress_scope(enabled: bool) -> Iterator[None]:
+    """No progress bar inside the block when ``enabled`` is false (calls made in it included).
+
+    Examples
+    --------
+    >>> with progress_scope(False):
+    ...     type(progress_bar(total=10)).__name__
+    '_NoBar'
+    """
+    token = _PROGRESS.set(_PROGRESS.get() and bool(enabled))
+    try:
+        yield
+    finally:
+        _PROGRESS.reset(token)
+
+
 def progress_bar(iterable: Iterable[Any] | None = None, *, total: float | None = None, desc: str = "",
                  unit: str = "it", enabled: bool = True, **options: Any) -> Any:
     """A tqdm bar on standard error, shown only when the work lasts over a second.
 
-    Nothing is printed when ``enabled`` is false or standard error is not a terminal (a
-    pipe, a log file, CI): the bar is for a person watching. Use it as tqdm is used (as an
+    Nothing is printed when ``enabled`` is false, inside ``progress_scope(False)``, or when
+    standard error is not a terminal (a pipe, a log file, CI): the bar is for a person watching. Use it as tqdm is used (as an
     iterable, or with ``update(n)``, or as a context manager).
 
     Examples
@@ -198,7 +224,7 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: float | None =
         terminal = stream.isatty()
     except (AttributeError, ValueError):  # a replaced or closed stderr
         terminal = False
-    if not enabled or not terminal:
+    if not enabled or not _PROGRESS.get() or not terminal:
         return _NoBar(iterable)
     from tqdm import tqdm
 

@@ -31,6 +31,7 @@ import numpy as np
 import tables
 
 from cldata.backends.blobs import write_blob_table
+from cldata.display import progress_bar
 from cldata.errors import StoreFormatError
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder
@@ -46,13 +47,17 @@ __all__ = ["export_view", "EXPORT_KIND"]
 EXPORT_KIND = "cldata export"
 
 
-def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite: bool = False,
+                progress: bool = True) -> Path:
     """Write the recordings and results of ``view`` to one HDF5 file at ``path``.
 
     Recordings that results come from are included even if the view does not show them,
     so every result keeps its sources. The file appears atomically (written beside, then
     renamed); what an export killed half-way left beside ``path`` is removed by the next
     export to ``path``.
+
+    With ``progress``, a bar counts the recordings copied when the export lasts over a
+    second and standard error is a terminal.
 
     Raises
     ------
@@ -91,7 +96,7 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
             out.root._v_attrs["cldata_format_version"] = np.int64(1)
             out.root._v_attrs["exported_utc"] = datetime.now(UTC).isoformat()
             records = []
-            for rid in rec_ids:
+            for rid in progress_bar(rec_ids, desc=f"export to {path.name}", unit="recording", enabled=progress):
                 row = cat.recording_rows[rid]
                 entry = cat.recordings[row]
                 src = store._open_recording(row)

@@ -753,6 +753,7 @@ def build_overview(
     spike_bin: Any = 2 * pq.ms,
     threads: int | None = None,
     durable: bool = True,
+    progress: bool = True,
 ) -> Path:
     """Build the overview of a recording's samples and spikes into the HDF5 file ``path``.
 
@@ -792,6 +793,10 @@ def build_overview(
         run in parallel.
     durable
         ``fsync`` the file before renaming it into place.
+    progress
+        Show a progress bar (seconds of the recording passed) on standard error when the
+        build lasts over a second and standard error is a terminal (see
+        :func:`cldata.display.progress_bar`).
 
     Returns
     -------
@@ -825,24 +830,32 @@ def build_overview(
     # an unpredictable name, created exclusively (PyTables then writes into that new file): a link
     # planted beside the overview is never written through
     tmp = new_temporary(path)
+    from cldata.display import progress_bar
+
+    bar = progress_bar(desc=f"overview of {view.path.name}", unit="s", enabled=progress,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
     try:
         try:
-            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=False)
+            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=False,
+                            bar=bar)
         except _CountOverflow:  # written again into the same file (mode "w" truncates it)
-            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=True)
+            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=True,
+                            bar=bar)
         if durable:
             fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        bar.close()
     if durable:
         fsync_dir(path.parent)
     return path
 
 
 def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chunk_frames: int,
-                    spike_first: int, threads: int | None, wide_counts: bool) -> None:
+                    spike_first: int, threads: int | None, wide_counts: bool, bar: Any = None) -> None:
     samples = view.samples
     channels = view.channel_count
     fps = view.frames_per_second
@@ -928,8 +941,16 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
                                factor, (np.minimum, np.maximum), io_lock)
         counts = _LevelCascade(count_arrays, [-(-spike_frames // (spike_block0 * factor**i)) for i in range(n_spike_levels)],
                                factor, (np.add,), io_lock, check=check_counts)  # uint32 in, uint32 out
+        total = max(n_samples, spike_frames)
+        if bar is not None:  # (a second try after a count overflow starts the bar again)
+            bar.reset(total=total / fps)
+
+            def tick(frames: int) -> None:
+                bar.update(frames / fps)
+        else:
+            tick = None
         _one_pass(samples, events, n_samples, spike_frames, chunk_frames, base, spike_block0, channels, dtype,
-                  minmax if n_sample_levels else None, counts if n_spike_levels else None, threads, io_lock)
+                  minmax if n_sample_levels else None, counts if n_spike_levels else None, threads, io_lock, tick)
         minmax.finish()
         counts.finish()
         for level, arrays in enumerate(sample_arrays):
@@ -941,7 +962,7 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
 def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_samples: int, spike_frames: int,
               chunk_frames: int, base: int, spike_block: int, channels: int, dtype: np.dtype,
               minmax: _LevelCascade | None, counts: _LevelCascade | None, threads: int | None,
-              io_lock: threading.Lock) -> None:
+              io_lock: threading.Lock, tick: Callable[[int], None] | None = None) -> None:
     """Read the recording once, in order, feeding level 0 of both pyramids.
 
     ``threads`` workers take turns reading the next piece of samples (2 MiB; one read
@@ -1029,6 +1050,8 @@ def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_sample
                         idx = (ts - a) // spike_block * channels + ch.astype(np.int64)
                         np.add.at(c.reshape(-1), idx if ok.all() else idx[ok], 1)  # few spikes: no dense pass
                 counts.push(0, (c,))
+            if tick is not None:
+                tick(b - a)
     finally:
         stop[0] = True
         for _ in pool:  # wake the workers waiting for a token

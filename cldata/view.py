@@ -14,7 +14,7 @@ Examples
 >>> [r.id for r in part.recordings]                                    # doctest: +SKIP
 ['rec-3f0c...']
 >>> part.data_streams["score"]                                         # doctest: +SKIP
-{'rec-3f0c...': <DataStreamView 'score': 12 entries, window=(0, 50000)>}
+{'rec-3f0c...': <DataStreamView 'score': 12 entries, window 0–2 s>}
 """
 
 from __future__ import annotations
@@ -480,7 +480,7 @@ class DataStoreView:
         Examples
         --------
         >>> store.get_analysis_result(identifier="firing_rate", window_s=1.0)   # doctest: +SKIP
-        [<PerChannelValue 'firing_rate' {'window_s': 1.0} from [rec-...]>]
+        [<PerChannelValue firing_rate: 64 channels, Hz, window_s=1, from rec-...>]
         """
         from cldata.queries.params import param_filter_query
 
@@ -519,11 +519,14 @@ class DataStoreView:
         except TypeError:
             return sorted(values, key=repr)
 
-    def export(self, path: Any, *, overwrite: bool = False) -> Any:
-        """Write this view's recordings and results to one self-contained file (:mod:`cldata.export`)."""
+    def export(self, path: Any, *, overwrite: bool = False, progress: bool = True) -> Any:
+        """Write this view's recordings and results to one self-contained file (:mod:`cldata.export`).
+
+        ``progress=False``: no progress bar (one shows only on a terminal, after a second).
+        """
         from cldata.export import export_view
 
-        return export_view(self, path, overwrite=overwrite)
+        return export_view(self, path, overwrite=overwrite, progress=progress)
 
     # -- chainable queries (the functions of cldata.queries, as methods) -------------------------
 
