@@ -650,9 +650,12 @@ class DataStoreView:
 
     @staticmethod
     def _shown_parameters(rec: RecordingHandle, nested: bool = False) -> dict[str, Any]:
-        # the user's and the application's parameters, not the CL file's bookkeeping
-        root = set(rec.summary.get("root_keys", ()))
-        return {k: v for k, v in rec.parameters.items() if k not in root and (nested or not isinstance(v, Mapping))}
+        # the user's and the application's parameters (and the file's own, such as a culture the
+        # experimenter wrote into it), not the attributes the CL writer keeps for itself
+        from cldata.format.layout import SYSTEM_ROOT_ATTRIBUTES
+
+        hidden = set(rec.summary.get("root_keys", ())) & set(SYSTEM_ROOT_ATTRIBUTES)
+        return {k: v for k, v in rec.parameters.items() if k not in hidden and (nested or not isinstance(v, Mapping))}
 
     def _frames_per_second(self) -> float | None:
         """The frame rate of the view's recordings when they share one (to show windows in s)."""
@@ -710,7 +713,8 @@ class DataStoreView:
         """The view's recordings as a pandas DataFrame, one row each.
 
         Columns: ``id``; the parameters, nested ones flattened to dotted names
-        (``session.day``; the CL file's own bookkeeping attributes are left out);
+        (``session.day``; the attributes the CL writer keeps for itself, such as
+        ``created_utc`` or ``file_format``, are left out);
         ``duration_s``, ``channels``, ``spikes``, ``stims`` and one ``entries.<stream>``
         column per visible data stream. Through a window (:meth:`between`) the duration and
         counts are those of the window. Needs pandas (``pip install 'cldata[pandas]'``).
