@@ -830,32 +830,26 @@ def build_overview(
     # an unpredictable name, created exclusively (PyTables then writes into that new file): a link
     # planted beside the overview is never written through
     tmp = new_temporary(path)
-    from cldata.display import progress_bar
-
-    bar = progress_bar(desc=f"overview of {view.path.name}", unit="s", enabled=progress,
-                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
     try:
         try:
             _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=False,
-                            bar=bar)
+                            progress=progress)
         except _CountOverflow:  # written again into the same file (mode "w" truncates it)
             _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=True,
-                            bar=bar)
+                            progress=progress)
         if durable:
             fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    finally:
-        bar.close()
     if durable:
         fsync_dir(path.parent)
     return path
 
 
 def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chunk_frames: int,
-                    spike_first: int, threads: int | None, wide_counts: bool, bar: Any = None) -> None:
+                    spike_first: int, threads: int | None, wide_counts: bool, progress: bool = False) -> None:
     samples = view.samples
     channels = view.channel_count
     fps = view.frames_per_second
@@ -941,16 +935,15 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
                                factor, (np.minimum, np.maximum), io_lock)
         counts = _LevelCascade(count_arrays, [-(-spike_frames // (spike_block0 * factor**i)) for i in range(n_spike_levels)],
                                factor, (np.add,), io_lock, check=check_counts)  # uint32 in, uint32 out
-        total = max(n_samples, spike_frames)
-        if bar is not None:  # (a second try after a count overflow starts the bar again)
-            bar.reset(total=total / fps)
+        from cldata.display import progress_bar
 
-            def tick(frames: int) -> None:
-                bar.update(frames / fps)
-        else:
-            tick = None
-        _one_pass(samples, events, n_samples, spike_frames, chunk_frames, base, spike_block0, channels, dtype,
-                  minmax if n_sample_levels else None, counts if n_spike_levels else None, threads, io_lock, tick)
+        # seconds of the recording passed (shown after a second, on a terminal: see progress_bar)
+        with progress_bar(total=max(n_samples, spike_frames) / fps, desc=f"overview of {view.path.name}", unit="s",
+                          enabled=progress, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                                                       "[{elapsed}<{remaining}]") as bar:
+            _one_pass(samples, events, n_samples, spike_frames, chunk_frames, base, spike_block0, channels, dtype,
+                      minmax if n_sample_levels else None, counts if n_spike_levels else None, threads, io_lock,
+                      lambda frames: bar.update(frames / fps))
         minmax.finish()
         counts.finish()
         for level, arrays in enumerate(sample_arrays):
