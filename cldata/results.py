@@ -16,7 +16,11 @@ Kinds shipped here, each with units through :mod:`quantities`:
 - :class:`Data` — any value the codec can store (dicts of numbers and arrays, tables).
 
 In a store, results are loaded lazily: the catalog holds identity and metadata, and the
-payload is read the first time a data attribute is used.
+payload is read the first time a data attribute is used. Each data field is a real
+attribute (a property: ``dir()`` and tab completion list ``value``, ``values``, ...). A
+result's repr shows what it holds (a SingleValue's value, from the catalog without
+reading the payload); a notebook shows a table; every kind but :class:`Data` draws itself
+with ``.plot(ax=None)`` (matplotlib, the ``plot`` extra), axes labelled with units.
 
 Examples
 --------
@@ -24,6 +28,8 @@ Examples
 >>> r = SingleValue("mean_rate", 4.2 * pq.Hz, parameters={"window_s": 1.0}, sources=["rec-1"])
 >>> r.value, r.tags
 (array(4.2) * Hz, ())
+>>> r
+<SingleValue mean_rate = 4.2 Hz, window_s=1, from rec-1>
 """
 
 from __future__ import annotations

@@ -7,6 +7,11 @@ results' payloads) honours its window and stream selection. Every query takes a 
 returns a new view (see :mod:`cldata.queries`); the full :class:`~cldata.DataStore` is
 itself a view of everything.
 
+A view shows itself in words (``<DataStoreView: 1 recording, 3 analysis results, window
+0–2 s>``), as a table in a notebook (a windowed view's table gives the window and the counts
+within it), and as pandas DataFrames: :meth:`DataStoreView.recordings_frame` and
+:meth:`DataStoreView.results_frame`.
+
 Examples
 --------
 >>> store = cldata.open("my-store")                                    # doctest: +SKIP
