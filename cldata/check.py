@@ -391,6 +391,7 @@ def _check_overview(store: Any, recording_id: str, path: Path, location: Any, re
 
 def _rebuild_overviews(store: Any, rebuild: dict[str, tuple[Problem, Path, bool]]) -> None:
     """Rebuild the overviews found damaged, stale or old (with the store's writer lock)."""
+    from cldata.display import progress_bar
     from cldata.format.reader import RecordingView
     from cldata.locking import FileLock
     from cldata.overview import build_overview
@@ -408,7 +409,8 @@ def _rebuild_overviews(store: Any, rebuild: dict[str, tuple[Problem, Path, bool]
             problem.message += f"; not rebuilt: {why}"
         return
     try:
-        for recording_id, (problem, recording, finished) in rebuild.items():
+        for recording_id, (problem, recording, finished) in progress_bar(
+                rebuild.items(), total=len(rebuild), desc="rebuilding overviews", unit="overview"):
             try:
                 path = store.backend.inside(store.root / "overviews" / _overview_name(recording_id))
                 with RecordingView(recording, finished=finished) as view:
@@ -518,24 +520,29 @@ def _is_dir(path: Path) -> bool:
         return True  # gone meanwhile
 
 
-def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: float | None = None) -> CheckReport:
+def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: float | None = None,
+               progress: bool = True) -> CheckReport:
     """Check a store directory or a recording file, whichever ``path`` is.
 
     ``budget``: seconds of reading in full (``None``: no limit); when it runs out the report
-    says what was not read and is not :attr:`~CheckReport.complete`.
+    says what was not read and is not :attr:`~CheckReport.complete`. ``progress=False``: no
+    progress bar for the overviews a repair rebuilds (they show only on a terminal, after a
+    second).
     """
+    from cldata.display import progress_scope
     from cldata.format.journal import journal_path
     from cldata.store import MARKER
 
     path = Path(path)
     if budget is not None and (not isinstance(budget, (int, float)) or isinstance(budget, bool) or budget < 0):
         raise ValueError(f"budget is a number of seconds >= 0 (or None), not {budget!r}")
-    if path.is_dir() and (path / MARKER).exists():
-        return check_store(path, repair=repair, deep=deep, budget=budget)
-    if path.is_file() and _is_export(path):
-        return check_export(path, repair=repair, deep=deep, budget=budget)
-    if path.is_file() or os.path.lexists(journal_path(path)):
-        return check_recording(path, repair=repair, deep=deep, budget=budget)
+    with progress_scope(progress):
+        if path.is_dir() and (path / MARKER).exists():
+            return check_store(path, repair=repair, deep=deep, budget=budget)
+        if path.is_file() and _is_export(path):
+            return check_export(path, repair=repair, deep=deep, budget=budget)
+        if path.is_file() or os.path.lexists(journal_path(path)):
+            return check_recording(path, repair=repair, deep=deep, budget=budget)
     report = CheckReport(path, "unknown")
     report.add(str(path), "is neither a cldata store nor a recording file")
     return report

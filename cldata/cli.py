@@ -121,11 +121,12 @@ def _is_export(path: Path) -> bool:
 
 def _import(args: argparse.Namespace) -> int:
     import cldata
+    from cldata.display import progress_bar
 
     params = _parse_assignments(args.param, "--param")
     with cldata.open(args.store, backend=args.backend, mode="a", replace=args.replace) as store:
-        for f in args.files:
-            rid = store.add_recording(f, params, link=args.link)
+        for f in progress_bar(args.files, desc="import", unit="file", enabled=not args.quiet):
+            rid = store.add_recording(f, params, link=args.link, progress=not args.quiet)
             print(f"{rid}  {f}")
     return 0
 
@@ -173,7 +174,7 @@ def _query(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     with _open_any(args.store) as store:
         view = _apply_filters(store, args)
-        out = view.export(args.out, overwrite=args.overwrite)
+        out = view.export(args.out, overwrite=args.overwrite, progress=not args.quiet)
         print(f"exported {len(view.recording_ids)} recordings and {len(view.analysis_results)} results to {out}")
     return 0
 
@@ -184,7 +185,7 @@ def _check(args: argparse.Namespace) -> int:
 
     if args.budget is not None and args.budget < 0:
         raise ParameterError(f"--budget is a number of seconds >= 0 (0: no limit), not {args.budget:g}")
-    report = check_path(Path(args.path), repair=args.repair, budget=args.budget or None)
+    report = check_path(Path(args.path), repair=args.repair, budget=args.budget or None, progress=not args.quiet)
     print(report)
     if not report.healthy:
         return 1
@@ -269,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--link", action="store_true", help="link the files in place instead of copying them")
     imp.add_argument("--backend", default=None, help="backend of a new store (default hdf5)")
     imp.add_argument("--replace", action="store_true", help="replace recordings already in the store")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=_import)
 
     def view_options(p: argparse.ArgumentParser) -> None:
@@ -294,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out", help="the file to write")
     view_options(export)
     export.add_argument("--overwrite", action="store_true")
+    export.add_argument("--quiet", action="store_true", help="no progress bar")
     export.set_defaults(func=_export)
 
     check = sub.add_parser("check", help="verify a store or a recording, and repair what can be repaired",
@@ -306,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop reading in full after this many seconds, and say what was not read "
                             "(default 600; 0: no limit). Exit status: 0 healthy, 1 problems, 3 no problem found "
                             "but the budget ran out before everything was read")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(func=_check)
 
     norm = sub.add_parser("normalize", help="write a copy of a recording with every data stream's index in order",

@@ -61,6 +61,7 @@ import numpy as np
 import tables
 
 from cldata.backends.blobs import write_blob_table
+from cldata.display import progress_bar
 from cldata.errors import CorruptRecordingError, ExportWarning, StoreFormatError
 from cldata.format.attributes import read_attributes, to_plain
 from cldata.format.codec import Encoder
@@ -83,7 +84,8 @@ _ROWS = 1 << 18  # table rows per copied block
 _ENTRIES = 1 << 16  # data-stream entries per copied block
 
 
-def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite: bool = False,
+                progress: bool = True) -> Path:
     """Write what ``view`` shows — recordings within its window and streams, and their results — to one file.
 
     See the module doc for what an export holds. The file appears atomically (written
@@ -98,6 +100,9 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
         The file to write.
     overwrite
         Replace ``path`` if it exists.
+    progress
+        Show a bar counting the recordings copied when the export lasts over a second and
+        standard error is a terminal.
 
     Returns
     -------
@@ -159,7 +164,7 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
             out.root._v_attrs["cldata_format_version"] = np.int64(1)
             out.root._v_attrs["exported_utc"] = datetime.now(UTC).isoformat()
             records = []
-            for handle in handles:
+            for handle in progress_bar(handles, desc=f"export to {path.name}", unit="recording", enabled=progress):
                 group = out.create_group("/recordings", handle.id, createparents=True)
                 records.append(_export_recording(handle, group))
             keys, blobs = [], []

@@ -229,9 +229,56 @@ class Envelope:
         e = self.edges.astype(np.float64)
         return pq.Quantity((e[:-1] + e[1:]) / 2 / self.frames_per_second, pq.s)
 
+    def _window(self) -> str:
+        from cldata.display import window_text
+
+        return window_text((self.start, self.stop), self.frames_per_second)
+
     def __repr__(self) -> str:
-        return (f"<Envelope [{self.start}, {self.stop}) frames: {len(self)} points x {self.channels.size} channels, "
-                f"{self.frames_per_point} frames/point, level {self.level}>")
+        from cldata.display import plural
+
+        return (f"<Envelope {self._window()}: {plural(len(self), 'point')} x {plural(self.channels.size, 'channel')}, "
+                f"{self.frames_per_point / self.frames_per_second * 1e3:.4g} ms per point, level {self.level}>")
+
+    def _repr_html_(self) -> str:
+        from cldata.display import html_fields, short
+
+        fields = {"window": self._window(), "points": len(self), "channels": short(self.channels),
+                  "per point": f"{self.frames_per_point:,} frames ({self.frames_per_point / self.frames_per_second * 1e3:.4g} ms)",
+                  "level": "raw samples" if self.level < 0 else self.level}
+        if len(self):
+            fields["range"] = f"{float(np.min(self.minimum)):.6g} to {float(np.max(self.maximum)):.6g} µV"
+        return html_fields(repr(self).strip("<>").split(":")[0], fields)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Draw each channel's envelope (the band between minimum and maximum) against time.
+
+        The x axis is time in s, the y axis µV; a legend names the channels (up to 10).
+        Needs matplotlib (``pip install 'cldata[plot]'``); returns the Axes.
+
+        Examples
+        --------
+        >>> ax = rec.overview(channels=[0, 1], width=1000).plot()   # doctest: +SKIP
+        >>> ax.get_xlabel(), ax.get_ylabel()                         # doctest: +SKIP
+        ('time (s)', 'voltage (µV)')
+        """
+        from cldata.display import axes
+
+        ax = axes(ax, "Envelope.plot()")
+        x = np.asarray(self.centres.magnitude)
+        alpha = kwargs.pop("alpha", 0.6)
+        for i, channel in enumerate(self.channels):
+            label = f"channel {int(channel)}"
+            if self.frames_per_point == 1:  # the samples themselves: a line
+                ax.plot(x, self.minimum[:, i], label=label, **kwargs)
+            else:
+                ax.fill_between(x, self.minimum[:, i], self.maximum[:, i], linewidth=0,
+                                alpha=alpha, label=label, **kwargs)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("voltage (µV)")
+        if 0 < self.channels.size <= 10:
+            ax.legend(loc="upper right", fontsize="small")
+        return ax
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,9 +326,59 @@ class SpikeActivity:
         with np.errstate(invalid="ignore", divide="ignore"):
             return pq.Quantity(self.counts / seconds[:, None], pq.Hz)
 
+    def _window(self) -> str:
+        from cldata.display import window_text
+
+        return window_text((self.start, self.stop), self.frames_per_second)
+
     def __repr__(self) -> str:
-        return (f"<SpikeActivity [{self.start}, {self.stop}) frames: {len(self)} bins x {self.channels.size} "
-                f"channels, {self.frames_per_bin} frames/bin, level {self.level}>")
+        from cldata.display import plural
+
+        return (f"<SpikeActivity {self._window()}: {plural(int(self.counts.sum()), 'spike')} in "
+                f"{plural(len(self), 'bin')} x {plural(self.channels.size, 'channel')}, "
+                f"{self.frames_per_bin / self.frames_per_second * 1e3:.4g} ms per bin, level {self.level}>")
+
+    def _repr_html_(self) -> str:
+        from cldata.display import html_fields, short
+
+        seconds = (self.stop - self.start) / self.frames_per_second
+        total = int(self.counts.sum())
+        fields = {"window": self._window(), "spikes": total, "bins": len(self), "channels": short(self.channels),
+                  "per bin": f"{self.frames_per_bin:,} frames ({self.frames_per_bin / self.frames_per_second * 1e3:.4g} ms)",
+                  "mean rate": f"{total / seconds:.4g} Hz (all channels)" if seconds > 0 else "-",
+                  "level": "spike table" if self.level < 0 else self.level}
+        return html_fields(repr(self).strip("<>").split(":")[0], fields)
+
+    def plot(self, ax: Any = None, style: str = "rate", **kwargs: Any) -> Any:
+        """Draw the activity against time: ``"rate"``, the spikes per second of all channels
+        together (a step per bin), or ``"heatmap"``, each channel's count per bin.
+
+        Needs matplotlib (``pip install 'cldata[plot]'``); returns the Axes.
+
+        Examples
+        --------
+        >>> ax = rec.spike_activity(width=200).plot()          # doctest: +SKIP
+        >>> ax.get_xlabel(), ax.get_ylabel()                    # doctest: +SKIP
+        ('time (s)', 'spike rate, all channels (Hz)')
+        """
+        from cldata.display import axes
+
+        if style not in ("rate", "heatmap"):
+            raise ValueError(f"style is 'rate' or 'heatmap', not {style!r}")
+        ax = axes(ax, "SpikeActivity.plot()")
+        edges = self.edges.astype(np.float64) / self.frames_per_second
+        if style == "rate":
+            rate = np.asarray(self.rates.magnitude).sum(axis=1) if self.channels.size else np.zeros(len(self))
+            ax.stairs(rate, edges, **kwargs)
+            ax.set_ylabel("spike rate, all channels (Hz)")
+        else:
+            mesh = ax.pcolormesh(edges, np.arange(self.channels.size + 1), self.counts.T, **kwargs)
+            if self.channels.size <= 16:  # more would overlap: the rows then count up from the bottom
+                ax.set_yticks(np.arange(self.channels.size) + 0.5, [str(int(c)) for c in self.channels])
+            ax.set_ylabel("channel")
+            ax.figure.colorbar(mesh, ax=ax, label="spikes per bin")
+        ax.set_xlabel("time (s)")
+        return ax
 
 
 # -- building -----------------------------------------------------------------------------
@@ -656,6 +753,7 @@ def build_overview(
     spike_bin: Any = 2 * pq.ms,
     threads: int | None = None,
     durable: bool = True,
+    progress: bool = True,
 ) -> Path:
     """Build the overview of a recording's samples and spikes into the HDF5 file ``path``.
 
@@ -695,6 +793,10 @@ def build_overview(
         run in parallel.
     durable
         ``fsync`` the file before renaming it into place.
+    progress
+        Show a progress bar (seconds of the recording passed) on standard error when the
+        build lasts over a second and standard error is a terminal (see
+        :func:`cldata.display.progress_bar`).
 
     Returns
     -------
@@ -730,9 +832,11 @@ def build_overview(
     tmp = new_temporary(path)
     try:
         try:
-            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=False)
+            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=False,
+                            progress=progress)
         except _CountOverflow:  # written again into the same file (mode "w" truncates it)
-            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=True)
+            _write_overview(view, tmp, base, factor, int(chunk_frames), spike_first, threads, wide_counts=True,
+                            progress=progress)
         if durable:
             fsync_file(tmp)
         os.replace(tmp, path)
@@ -745,7 +849,7 @@ def build_overview(
 
 
 def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chunk_frames: int,
-                    spike_first: int, threads: int | None, wide_counts: bool) -> None:
+                    spike_first: int, threads: int | None, wide_counts: bool, progress: bool = False) -> None:
     samples = view.samples
     channels = view.channel_count
     fps = view.frames_per_second
@@ -831,8 +935,15 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
                                factor, (np.minimum, np.maximum), io_lock)
         counts = _LevelCascade(count_arrays, [-(-spike_frames // (spike_block0 * factor**i)) for i in range(n_spike_levels)],
                                factor, (np.add,), io_lock, check=check_counts)  # uint32 in, uint32 out
-        _one_pass(samples, events, n_samples, spike_frames, chunk_frames, base, spike_block0, channels, dtype,
-                  minmax if n_sample_levels else None, counts if n_spike_levels else None, threads, io_lock)
+        from cldata.display import progress_bar
+
+        # seconds of the recording passed (shown after a second, on a terminal: see progress_bar)
+        with progress_bar(total=max(n_samples, spike_frames) / fps, desc=f"overview of {view.path.name}", unit="s",
+                          enabled=progress, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                                                       "[{elapsed}<{remaining}]") as bar:
+            _one_pass(samples, events, n_samples, spike_frames, chunk_frames, base, spike_block0, channels, dtype,
+                      minmax if n_sample_levels else None, counts if n_spike_levels else None, threads, io_lock,
+                      lambda frames: bar.update(frames / fps))
         minmax.finish()
         counts.finish()
         for level, arrays in enumerate(sample_arrays):
@@ -844,7 +955,7 @@ def _write_overview(view: RecordingView, tmp: Path, base: int, factor: int, chun
 def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_samples: int, spike_frames: int,
               chunk_frames: int, base: int, spike_block: int, channels: int, dtype: np.dtype,
               minmax: _LevelCascade | None, counts: _LevelCascade | None, threads: int | None,
-              io_lock: threading.Lock) -> None:
+              io_lock: threading.Lock, tick: Callable[[int], None] | None = None) -> None:
     """Read the recording once, in order, feeding level 0 of both pyramids.
 
     ``threads`` workers take turns reading the next piece of samples (2 MiB; one read
@@ -932,6 +1043,8 @@ def _one_pass(samples: tables.EArray | None, events: EventTable | None, n_sample
                         idx = (ts - a) // spike_block * channels + ch.astype(np.int64)
                         np.add.at(c.reshape(-1), idx if ok.all() else idx[ok], 1)  # few spikes: no dense pass
                 counts.push(0, (c,))
+            if tick is not None:
+                tick(b - a)
     finally:
         stop[0] = True
         for _ in pool:  # wake the workers waiting for a token

@@ -16,7 +16,11 @@ Kinds shipped here, each with units through :mod:`quantities`:
 - :class:`Data` — any value the codec can store (dicts of numbers and arrays, tables).
 
 In a store, results are loaded lazily: the catalog holds identity and metadata, and the
-payload is read the first time a data attribute is used.
+payload is read the first time a data attribute is used. Each data field is a real
+attribute (a property: ``dir()`` and tab completion list ``value``, ``values``, ...). A
+result's repr shows what it holds (a SingleValue's value, from the catalog without
+reading the payload); a notebook shows a table; every kind but :class:`Data` draws itself
+with ``.plot(ax=None)`` (matplotlib, the ``plot`` extra), axes labelled with units.
 
 Examples
 --------
@@ -24,6 +28,8 @@ Examples
 >>> r = SingleValue("mean_rate", 4.2 * pq.Hz, parameters={"window_s": 1.0}, sources=["rec-1"])
 >>> r.value, r.tags
 (array(4.2) * Hz, ())
+>>> r
+<SingleValue mean_rate = 4.2 Hz, window_s=1, from rec-1>
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import numpy as np
 import quantities as pq
 
 from cldata.canonical import canonical, digest_canonical, plain
+from cldata.display import axes, flatten, html_fields, plural, short
 from cldata.errors import DecodeError, StoreFormatError, UnsupportedValueError
 
 __all__ = [
@@ -98,6 +105,18 @@ class AnalysisResult:
     """
 
     fields: ClassVar[tuple[str, ...]] = ()
+    # what the store's catalog knows of the payload (value and units of a SingleValue, sizes),
+    # set by the views that hand out stored results: shown by repr without reading the payload
+    _summary_hint: dict[str, Any] | None = None
+
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        # each data field is a real attribute (a property reading the possibly lazy payload),
+        # so that dir() and tab completion find ``value``/``values``; a name the base class
+        # uses for itself (identifier, parameters, ...) stays the base class's
+        for name in cls.__dict__.get("fields", ()):
+            if name.isidentifier() and name not in _RESERVED and not hasattr(cls, name):
+                setattr(cls, name, _field_property(name))
 
     def __init__(
         self,
@@ -172,8 +191,9 @@ class AnalysisResult:
         return self._data is not None
 
     def __getattr__(self, name: str) -> Any:
-        # data fields are read through the (possibly lazy) payload
-        if name in type(self).fields:
+        # data fields are properties (see __init_subclass__); a field named like an attribute
+        # of the base class, or a property that failed, ends here
+        if name in type(self).fields and name not in ("_data", "_loader"):
             return self.payload()[name]
         raise AttributeError(f"{type(self).__name__!s} has no attribute {name!r}")
 
@@ -205,10 +225,75 @@ class AnalysisResult:
 
     __hash__ = None  # type: ignore[assignment]
 
+    # -- presentation ----------------------------------------------------------------------
+
+    def _known_summary(self) -> dict[str, Any]:
+        """The summary, from the payload when it is in memory, else from the store's catalog."""
+        if self._data is not None:
+            try:
+                return self.summary()
+            except Exception:  # a summary is for show: never let it break a repr
+                return {}
+        return dict(self._summary_hint or {})
+
+    def _value_text(self) -> str:
+        """What the result holds, briefly (`` = 5.07 Hz``, ``: 64 channels``); '' if unknown."""
+        n = self._known_summary().get("n")
+        return f": {plural(n, 'item')}" if n is not None else ""
+
     def __repr__(self) -> str:
         src = ", ".join(self.sources[:3]) + ("..." if len(self.sources) > 3 else "")
-        tags = f", tags={list(self.tags)}" if self.tags else ""
-        return f"<{type(self).__name__} {self.identifier!r} {self.parameters} from [{src}]{tags}>"
+        params = "".join(f", {k}={short(v, 40)}" for k, v in flatten(self.parameters).items())
+        tags = f", tags {list(self.tags)}" if self.tags else ""
+        where = f", from {src}" if src else ""
+        return f"<{type(self).__name__} {self.identifier}{self._value_text()}{params}{where}{tags}>"
+
+    def _repr_html_(self) -> str:
+        fields: dict[str, Any] = {"kind": type(self).__name__, "identifier": self.identifier}
+        try:
+            fields.update({name: short(value, 200) for name, value in self.payload().items()})
+        except Exception as exc:  # a payload that cannot be read: the table says so
+            fields["payload"] = f"cannot be read: {exc}"
+        fields.update({f"parameter {k}": short(v) for k, v in flatten(self.parameters).items()})
+        fields["sources"] = ", ".join(self.sources)
+        if self.tags:
+            fields["tags"] = ", ".join(self.tags)
+        if self.id:
+            fields["id"] = self.id
+        return html_fields(f"{type(self).__name__} {self.identifier}", fields)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Draw the result with matplotlib on ``ax`` (default: the current Axes); return the Axes.
+
+        Each shipped kind draws itself (see its own ``plot``), axes labelled with units.
+        Needs matplotlib (``pip install 'cldata[plot]'``).
+        """
+        raise UnsupportedValueError(
+            f"{type(self).__name__} results have no plot of their own: draw {self.identifier!r} from its fields "
+            f"({', '.join(self.fields)}) with matplotlib"
+        )
+
+
+_RESERVED = frozenset({"identifier", "parameters", "sources", "tags", "id", "key", "result_id", "payload", "loaded",
+                       "summary", "fields", "plot"})
+
+
+def _field_property(name: str) -> property:
+    def get(self: AnalysisResult) -> Any:
+        return self.payload()[name]
+
+    get.__name__ = name
+    return property(get, doc=f"The ``{name}`` of the result (read from the store on first use).")
+
+
+def _label(what: str, value: Any) -> str:
+    """An axis label with the units of ``value``: ``"firing_rate (Hz)"``."""
+    units = units_text(value)
+    return what if units in ("", "dimensionless") else f"{what} ({units})"
+
+
+def _magnitude(value: Any) -> np.ndarray:
+    return np.asarray(value.magnitude if isinstance(value, pq.Quantity) else value, dtype=float)
 
 
 _UNIT_TEXT: dict[tuple, str] = {}
@@ -260,6 +345,30 @@ class SingleValue(AnalysisResult):
         v = self.payload()["value"]
         return {"value": float(np.asarray(v, dtype=float)) if np.isrealobj(v) else None, "units": units_text(v)}
 
+    def _value_text(self) -> str:
+        if self._data is not None:
+            return f" = {short(self._data['value'])}"
+        s = self._known_summary()
+        if s.get("value") is None:
+            return ""
+        units = s.get("units", "")
+        return f" = {s['value']:.6g}" + ("" if units in ("", "dimensionless") else f" {units}")
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """One bar, labelled with the identifier and the units; returns the Axes.
+
+        Examples
+        --------
+        >>> ax = SingleValue("mean_rate", 4.2 * pq.Hz).plot()     # doctest: +SKIP
+        >>> ax.get_ylabel()                                        # doctest: +SKIP
+        'mean_rate (Hz)'
+        """
+        ax = axes(ax, "SingleValue.plot()")
+        value = self.value
+        ax.bar([self.identifier], [float(_magnitude(value))], **kwargs)
+        ax.set_ylabel(_label(self.identifier, value))
+        return ax
+
 
 @register_result_kind
 class PerChannelValue(AnalysisResult):
@@ -303,6 +412,29 @@ class PerChannelValue(AnalysisResult):
         v = self.payload()["values"]
         return {"n": int(len(v)), "units": units_text(v)}
 
+    def _value_text(self) -> str:
+        s = self._known_summary()
+        if s.get("n") is None:
+            return ""
+        units = s.get("units", "")
+        return f": {plural(s['n'], 'channel')}" + ("" if units in ("", "dimensionless") else f", {units}")
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """A bar per channel (x: channel number, y: the value with its units); returns the Axes.
+
+        Examples
+        --------
+        >>> ax = PerChannelValue("rate", np.arange(4) * pq.Hz).plot()   # doctest: +SKIP
+        >>> ax.get_xlabel(), ax.get_ylabel()                             # doctest: +SKIP
+        ('channel', 'rate (Hz)')
+        """
+        ax = axes(ax, "PerChannelValue.plot()")
+        values = self.values
+        ax.bar(self.channels, _magnitude(values), **kwargs)
+        ax.set_xlabel("channel")
+        ax.set_ylabel(_label(self.identifier, values))
+        return ax
+
 
 @register_result_kind
 class TimeSeries(AnalysisResult):
@@ -332,6 +464,35 @@ class TimeSeries(AnalysisResult):
     def summary(self) -> dict[str, Any]:
         return {"n": int(len(self.payload()["times"]))}
 
+    def _value_text(self) -> str:
+        n = self._known_summary().get("n")
+        return f": {plural(n, 'point')}" if n is not None else ""
+
+    def plot(self, ax: Any = None, style: str = "line", **kwargs: Any) -> Any:
+        """``values`` against ``times``: a line, or with ``style="bar"`` bars (a histogram's
+        counts at its bin centres, such as ``isi_histogram``); returns the Axes.
+
+        Examples
+        --------
+        >>> ts = TimeSeries("psth", times=np.arange(3) * pq.ms, values=[0, 2, 1] * pq.Hz)
+        >>> ax = ts.plot()                                  # doctest: +SKIP
+        >>> ax.get_xlabel(), ax.get_ylabel()                # doctest: +SKIP
+        ('time (ms)', 'psth (Hz)')
+        """
+        if style not in ("line", "bar"):
+            raise ValueError(f"style is 'line' or 'bar', not {style!r}")
+        ax = axes(ax, "TimeSeries.plot()")
+        times, values = self.times, self.values
+        x, y = _magnitude(times), _magnitude(values)
+        if style == "bar":
+            width = float(np.min(np.diff(x))) if x.size > 1 else 1.0
+            ax.bar(x, y, width=width, **kwargs)
+        else:
+            ax.plot(x, y, **kwargs)
+        ax.set_xlabel(_label("time", times))
+        ax.set_ylabel(_label(self.identifier, values))
+        return ax
+
 
 @register_result_kind
 class SignalList(AnalysisResult):
@@ -353,6 +514,21 @@ class SignalList(AnalysisResult):
 
     def summary(self) -> dict[str, Any]:
         return {"n": len(self.payload()["signals"])}
+
+    def _value_text(self) -> str:
+        n = self._known_summary().get("n")
+        return f": {plural(n, 'signal')}" if n is not None else ""
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Each signal against its times (one line per channel), labelled with units; returns the Axes."""
+        ax = axes(ax, "SignalList.plot()")
+        signals = self.signals
+        for i, sig in enumerate(signals):
+            ax.plot(_magnitude(sig.times), _magnitude(sig), label=sig.name or f"signal {i}", **kwargs)
+        if signals:
+            ax.set_xlabel(_label("time", signals[0].times))
+            ax.set_ylabel(_label(self.identifier, signals[0]))
+        return ax
 
 
 @register_result_kind
@@ -376,6 +552,20 @@ class SpikeTrainList(AnalysisResult):
     def summary(self) -> dict[str, Any]:
         return {"n": len(self.payload()["spiketrains"])}
 
+    def _value_text(self) -> str:
+        n = self._known_summary().get("n")
+        return f": {plural(n, 'spike train')}" if n is not None else ""
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """A raster: one row of ticks per spike train, times with their units; returns the Axes."""
+        ax = axes(ax, "SpikeTrainList.plot()")
+        trains = self.spiketrains
+        units = trains[0].units if trains else pq.s
+        ax.eventplot([_magnitude(t.rescale(units)) for t in trains], **kwargs)
+        ax.set_xlabel(_label("time", pq.Quantity(0, units)))
+        ax.set_ylabel("spike train")
+        return ax
+
 
 @register_result_kind
 class Data(AnalysisResult):
@@ -391,3 +581,6 @@ class Data(AnalysisResult):
 
     def __init__(self, identifier: str, value: Any, **kw: Any):
         super().__init__(identifier, value=value, **kw)
+
+    def _value_text(self) -> str:
+        return f" = {short(self._data['value'], 40)}" if self._data is not None else ""

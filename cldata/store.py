@@ -20,7 +20,7 @@ Examples
 ...     store.add_analysis_result(cldata.SingleValue("mean_rate", 4.2 * pq.Hz, sources=[rid]))
 >>> store = cldata.open("lab-store")                                     # doctest: +SKIP
 >>> store.filter(culture="C7").recordings                                # doctest: +SKIP
-[<Recording rec-...: 0.5 s, 32 spikes, streams ['ball_position', 'score']>]
+[<Recording rec-...: 0.5 s, 64 channels, 32 spikes, 3 stims, streams ['ball_position', 'score']>]
 """
 
 from __future__ import annotations
@@ -363,7 +363,7 @@ class DataStore(DataStoreView):
     # -- recordings -------------------------------------------------------------------------------
 
     def add_recording(self, source: Any, parameters: Mapping[str, Any] | None = None, link: bool = False,
-                      *, overview: bool = True) -> str:
+                      *, overview: bool = True, progress: bool = True) -> str:
         """Add a CL recording; return its id.
 
         Parameters
@@ -380,6 +380,9 @@ class DataStore(DataStoreView):
             Build the recording's min/max pyramid of samples and spike counts now (one
             sequential read; see :mod:`cldata.overview`). Without it, the pyramid is built
             the first time an overview is asked for.
+        progress
+            Show a progress bar while the overview is built, if that lasts over a second
+            and standard error is a terminal.
 
         Raises
         ------
@@ -435,7 +438,7 @@ class DataStore(DataStoreView):
             from cldata.overview import build_overview
 
             with RecordingView(path) as view:  # the same content as the stored copy
-                build_overview(view, self.overview_path(recording_id))
+                build_overview(view, self.overview_path(recording_id), progress=progress)
         self.catalog.add_recording(entry)
         self._pending_added[recording_id] = entry
         self._views.pop(recording_id, None)

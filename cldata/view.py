@@ -7,6 +7,11 @@ results' payloads) honours its window and stream selection. Every query takes a 
 returns a new view (see :mod:`cldata.queries`); the full :class:`~cldata.DataStore` is
 itself a view of everything.
 
+A view shows itself in words (``<DataStoreView: 1 recording, 3 analysis results, window
+0–2 s>``), as a table in a notebook (a windowed view's table gives the window and the counts
+within it), and as pandas DataFrames: :meth:`DataStoreView.recordings_frame` and
+:meth:`DataStoreView.results_frame`.
+
 Examples
 --------
 >>> store = cldata.open("my-store")                                    # doctest: +SKIP
@@ -14,7 +19,7 @@ Examples
 >>> [r.id for r in part.recordings]                                    # doctest: +SKIP
 ['rec-3f0c...']
 >>> part.data_streams["score"]                                         # doctest: +SKIP
-{'rec-3f0c...': <DataStreamView 'score': 12 entries, window=(0, 50000)>}
+{'rec-3f0c...': <DataStreamView 'score': 12 entries, window 0–2 s>}
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from cldata.catalog import RecordingEntry, ResultEntry
+from cldata.display import flatten, html_fields, html_table, no_pandas, plural, seconds, short, window_text
 from cldata.errors import (
+    CldataError,
     ForeignViewError,
     NotFoundError,
     OverviewError,
@@ -259,10 +266,59 @@ class RecordingHandle:
     def __hash__(self) -> int:
         return hash((id(self._store), self._id))
 
+    def counts(self) -> dict[str, Any]:
+        """Duration, spikes, stims and entries per visible stream, within the view's window.
+
+        Without a window they come from the catalog (no file is opened); with one, the
+        recording is opened and its events counted in the window.
+
+        Examples
+        --------
+        >>> store.between(0, 1 * pq.s).recordings[0].counts()        # doctest: +SKIP
+        {'duration_s': 1.0, 'spikes': 371, 'stims': 4, 'streams': {'ball_position': 100, 'score': 2}}
+        """
+        s = self._entry.summary
+        if self._window is None:
+            streams = s.get("streams", {})
+            return {"duration_s": float(s.get("duration_s", 0)), "spikes": int(s.get("spikes", 0)),
+                    "stims": int(s.get("stims", 0)),
+                    "streams": {n: int(streams.get(n, 0)) for n in self.stream_names}}
+        view = self.view()
+        a, b = view.clipped_window
+        tables = (view._spike_table, view._stim_table)
+        spikes, stims = (t.count(a, b) if t is not None else 0 for t in tables)
+        return {"duration_s": (b - a) / view.frames_per_second, "spikes": int(spikes), "stims": int(stims),
+                "streams": {n: len(st) for n, st in self.data_streams.items()}}
+
+    def _extent_text(self) -> str:
+        """``"2 s"``, or ``"0–1 s of 2 s"`` through a window."""
+        total = float(self._entry.summary.get("duration_s", 0))
+        if self._window is None:
+            return seconds(total)
+        fps = self.frames_per_second
+        a, b = resolve_window(self._window, fps)
+        end = round(total * fps)
+        a = 0 if a is None else min(max(a, 0), end)
+        b = end if b is None else min(max(b, a), end)
+        return f"{window_text((a, b), fps)} of {seconds(total)}"
+
     def __repr__(self) -> str:
         s = self._entry.summary
-        return (f"<Recording {self.id}: {s.get('duration_s', 0):g} s, {s.get('spikes', 0)} spikes, "
-                f"streams {self.stream_names}>")
+        counts = "" if self._window is not None else (
+            f", {plural(s.get('spikes', 0), 'spike')}, {plural(s.get('stims', 0), 'stim')}")
+        return (f"<Recording {self.id}: {self._extent_text()}, {plural(s.get('channel_count', 0), 'channel')}"
+                f"{counts}, streams {self.stream_names}>")
+
+    def _repr_html_(self) -> str:
+        try:
+            counts = self.counts()
+        except (CldataError, OSError) as exc:  # a broken link: show what the catalog knows
+            counts = {"spikes": f"? ({exc})", "stims": "?", "streams": {}}
+        fields = {"id": self.id, "duration": self._extent_text(), "channels": self._entry.summary.get("channel_count"),
+                  "spikes": counts["spikes"], "stims": counts["stims"]}
+        fields.update({f"stream {n}": plural(k, "entry", "entries") for n, k in counts["streams"].items()})
+        fields.update({k: short(v) for k, v in flatten(DataStoreView._shown_parameters(self, nested=True)).items()})
+        return html_fields(f"Recording {self.id}", fields)
 
 
 class DataStoreView:
@@ -412,7 +468,14 @@ class DataStoreView:
         """The analysis results in the view (payloads load when first used)."""
         store = self.full_datastore
         cat = store.catalog
-        return [store._result_object(cat.results[r]) for r in self._result_rows() if cat.results[r] is not None]  # type: ignore[arg-type]
+        out = []
+        for r in self._result_rows():
+            entry = cat.results[r]
+            if entry is not None:
+                result = store._result_object(entry)
+                result._summary_hint = entry.summary  # its repr shows the value without reading the payload
+                out.append(result)
+        return out
 
     def get_analysis_result(self, **params: Any) -> list[AnalysisResult]:
         """Results of the view whose parameters match ``params`` (as :func:`param_filter_query`).
@@ -422,7 +485,7 @@ class DataStoreView:
         Examples
         --------
         >>> store.get_analysis_result(identifier="firing_rate", window_s=1.0)   # doctest: +SKIP
-        [<PerChannelValue 'firing_rate' {'window_s': 1.0} from [rec-...]>]
+        [<PerChannelValue firing_rate: 64 channels, Hz, window_s=1, from rec-...>]
         """
         from cldata.queries.params import param_filter_query
 
@@ -461,11 +524,14 @@ class DataStoreView:
         except TypeError:
             return sorted(values, key=repr)
 
-    def export(self, path: Any, *, overwrite: bool = False) -> Any:
-        """Write this view's recordings and results to one self-contained file (:mod:`cldata.export`)."""
+    def export(self, path: Any, *, overwrite: bool = False, progress: bool = True) -> Any:
+        """Write this view's recordings and results to one self-contained file (:mod:`cldata.export`).
+
+        ``progress=False``: no progress bar (one shows only on a terminal, after a second).
+        """
         from cldata.export import export_view
 
-        return export_view(self, path, overwrite=overwrite)
+        return export_view(self, path, overwrite=overwrite, progress=progress)
 
     # -- chainable queries (the functions of cldata.queries, as methods) -------------------------
 
@@ -588,10 +654,20 @@ class DataStoreView:
         return groups
 
     @staticmethod
-    def _shown_parameters(rec: RecordingHandle) -> dict[str, Any]:
-        # the user's and the application's parameters, not the CL file's bookkeeping
-        root = set(rec.summary.get("root_keys", ()))
-        return {k: v for k, v in rec.parameters.items() if k not in root and not isinstance(v, Mapping)}
+    def _shown_parameters(rec: RecordingHandle, nested: bool = False) -> dict[str, Any]:
+        # the user's and the application's parameters (and the file's own, such as a culture the
+        # experimenter wrote into it), not the attributes the CL writer keeps for itself
+        from cldata.format.layout import SYSTEM_ROOT_ATTRIBUTES
+
+        hidden = set(rec.summary.get("root_keys", ())) & set(SYSTEM_ROOT_ATTRIBUTES)
+        return {k: v for k, v in rec.parameters.items() if k not in hidden and (nested or not isinstance(v, Mapping))}
+
+    def _frames_per_second(self) -> float | None:
+        """The frame rate of the view's recordings when they share one (to show windows in s)."""
+        cat = self.full_datastore.catalog
+        rates = {cat.recordings[r].summary.get("frames_per_second") for r in self._recording_rows()
+                 if cat.recordings[r] is not None}
+        return rates.pop() if len(rates) == 1 else None
 
     def describe(self) -> str:
         """A plain-text summary of the view (what :meth:`print_content` prints)."""
@@ -599,10 +675,10 @@ class DataStoreView:
         recs = self.recordings
         for rec in recs[:50]:
             params = self._shown_parameters(rec)
-            shown = ", ".join(f"{k}={v!r}" for k, v in list(params.items())[:6])
-            lines.append(f"  {rec.id}  {rec.summary.get('duration_s', 0):g} s  streams {rec.stream_names}  {shown}")
+            shown = ", ".join(f"{k}={short(v)}" for k, v in list(params.items())[:6])
+            lines.append(f"  {rec.id}  {rec._extent_text()}  streams {rec.stream_names}  {shown}")
         if len(recs) > 50:
-            lines.append(f"  ... and {len(recs) - 50} more recordings")
+            lines.append(f"  ... and {plural(len(recs) - 50, 'more recording')}")
         for key, n in self._result_groups().items():
             lines.append(f"  {n} x {key}")
         return "\n".join(lines)
@@ -612,25 +688,95 @@ class DataStoreView:
         print(self.describe())
 
     def __repr__(self) -> str:
-        w = "" if self._window is None else f", window {self._window}"
+        w = "" if self._window is None else f", window {window_text(self._window, self._frames_per_second())}"
         s = "" if self._streams is None else f", streams {self._streams!r}"
-        return (f"<{type(self).__name__}: {len(self.recording_ids)} recordings, "
-                f"{len(self._live_result_rows())} analysis results{s}{w}>")
+        return (f"<{type(self).__name__}: {plural(len(self.recording_ids), 'recording')}, "
+                f"{plural(len(self._live_result_rows()), 'analysis result')}{s}{w}>")
 
     def _repr_html_(self) -> str:
+        recs = self.recordings
         rows = []
-        for rec in self.recordings[:100]:
+        for rec in recs[:100]:
+            try:
+                counts = rec.counts()
+                spikes, streams = counts["spikes"], ", ".join(f"{n} ({k})" for n, k in counts["streams"].items())
+            except (CldataError, OSError) as exc:  # a broken link: the row says so, the table still shows
+                spikes, streams = "?", f"cannot be read: {exc}"
             params = self._shown_parameters(rec)
-            rows.append(
-                "<tr><td><code>{}</code></td><td>{:g} s</td><td>{}</td><td>{}</td></tr>".format(
-                    html.escape(rec.id), rec.summary.get("duration_s", 0),
-                    html.escape(", ".join(rec.stream_names)),
-                    html.escape(", ".join(f"{k}={v!r}" for k, v in list(params.items())[:8])),
-                )
-            )
+            rows.append([rec.id, rec._extent_text(), spikes, streams,
+                         ", ".join(f"{k}={short(v)}" for k, v in list(params.items())[:8])])
         results = "".join(f"<li>{n} &times; {html.escape(k)}</li>" for k, n in self._result_groups().items())
-        return (
-            f"<div><b>{html.escape(repr(self))}</b>"
-            "<table><tr><th>recording</th><th>duration</th><th>streams</th><th>parameters</th></tr>"
-            + "".join(rows) + f"</table><ul>{results}</ul></div>"
-        )
+        title = repr(self).strip("<>")
+        header = ["recording", "duration" if self._window is None else "window", "spikes", "streams (entries)",
+                  "parameters"]
+        return html_table(title, header if recs else [], rows, more=max(0, len(recs) - 100),
+                          footer=f"<ul>{results}</ul>" if results else "")
+
+    # -- DataFrames -------------------------------------------------------------------------------
+
+    def recordings_frame(self) -> Any:
+        """The view's recordings as a pandas DataFrame, one row each.
+
+        Columns: ``id``; the parameters, nested ones flattened to dotted names
+        (``session.day``; the attributes the CL writer keeps for itself, such as
+        ``created_utc`` or ``file_format``, are left out);
+        ``duration_s``, ``channels``, ``spikes``, ``stims`` and one ``entries.<stream>``
+        column per visible data stream. Through a window (:meth:`between`) the duration and
+        counts are those of the window. Needs pandas (``pip install 'cldata[pandas]'``).
+
+        Examples
+        --------
+        >>> store.filter(culture="C7").recordings_frame()[["id", "culture", "duration_s"]]  # doctest: +SKIP
+                             id culture  duration_s
+        0  rec_88585b22ccfb1d4d      C7         2.0
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise no_pandas("recordings_frame()") from None
+        rows = []
+        for rec in self.recordings:
+            counts = rec.counts()
+            row: dict[str, Any] = {"id": rec.id}
+            row.update({k: v for k, v in flatten(self._shown_parameters(rec, nested=True)).items() if k not in row})
+            row.update({"duration_s": counts["duration_s"], "channels": int(rec.summary.get("channel_count", 0)),
+                        "spikes": counts["spikes"], "stims": counts["stims"]})
+            row.update({f"entries.{n}": k for n, k in counts["streams"].items()})
+            rows.append(row)
+        fixed = ["id"]
+        return pd.DataFrame(rows, columns=None if rows else fixed)
+
+    def results_frame(self) -> Any:
+        """The view's analysis results as a pandas DataFrame, one row each, payloads unread.
+
+        Columns: ``id``, ``identifier``, ``kind`` (the result class), ``source`` (the
+        recording id; ids joined by ``", "`` for a result of several), ``tags``, ``value``
+        and ``units`` for results of one number (:class:`~cldata.SingleValue`; empty for
+        the others), then the result's parameters flattened to dotted names. Needs pandas.
+
+        Examples
+        --------
+        >>> store.results_frame()[["identifier", "kind", "value", "units"]]  # doctest: +SKIP
+          identifier         kind  value units
+        0       rate  SingleValue   5.07    Hz
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise no_pandas("results_frame()") from None
+        cat = self.full_datastore.catalog
+        fixed = ["id", "identifier", "kind", "source", "tags", "value", "units"]
+        rows = []
+        for r in self._live_result_rows():
+            entry = cat.results[r]
+            summary = entry.summary or {}
+            row: dict[str, Any] = {
+                "id": entry.id, "identifier": entry.identifier, "kind": entry.kind,
+                "source": ", ".join(entry.sources), "tags": ", ".join(entry.tags),
+                "value": summary.get("value") if "value" in summary else None,
+                "units": summary.get("units", "") if "value" in summary else "",
+            }
+            for k, v in flatten(entry.parameters).items():
+                row[k if k not in fixed else f"parameters.{k}"] = v
+            rows.append(row)
+        return pd.DataFrame(rows, columns=None if rows else fixed)

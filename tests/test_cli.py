@@ -60,7 +60,7 @@ def test_import_info_query_and_export(tmp_path, small_recording, other_recording
     cli("export", str(store), str(tmp_path / "c3.h5"), "--filter", "culture=C3")
     with cldata.open(tmp_path / "c3.h5") as shared:
         assert shared.recording_ids == [rid]
-    assert "1 recordings" in cli("info", str(tmp_path / "c3.h5")).stdout
+    assert "1 recording," in cli("info", str(tmp_path / "c3.h5")).stdout
 
 
 def test_errors_are_one_clear_line_and_a_nonzero_status(tmp_path):

@@ -201,5 +201,6 @@ class AttributesView(Mapping):
         return to_plain(self._values) if plain else dict(self._values)
 
     def __repr__(self) -> str:
-        body = ", ".join(f"{k}={v!r}" for k, v in self._values.items())
+        # numpy scalars as Python prints them (64, not np.int64(64)): the values are, to a reader
+        body = ", ".join(f"{k}={to_plain(v)!r}" for k, v in self._values.items())
         return f"AttributesView({body})"

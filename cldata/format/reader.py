@@ -675,10 +675,38 @@ class RecordingView:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    def _display_counts(self) -> tuple[str, int, int]:
+        """The extent shown (``"2 s"``, or ``"0–1 s of 2 s"`` through a window) and the spikes
+        and stims within it (for the reprs)."""
+        from cldata.display import seconds, window_text
+
+        a, b = self.clipped_window
+        spikes, stims = (t.count(a, b) if t is not None else 0 for t in (self._spike_table, self._stim_table))
+        extent = seconds(self.duration_seconds) if self._window == (None, None) else \
+            f"{window_text((a, b), self.frames_per_second)} of {seconds(self.duration_seconds)}"
+        return extent, int(spikes), int(stims)
+
     def __repr__(self) -> str:
-        w = "" if self._window == (None, None) else f", window={self._window}"
-        n_spikes = len(self.spikes) if self.spikes is not None else 0
+        from cldata.display import plural
+
+        if not self.file.isopen:
+            return f"<RecordingView {str(self.path)!r} (closed)>"
+        extent, spikes, stims = self._display_counts()
         return (
-            f"<RecordingView {str(self.path)!r}: {self.duration_seconds:g} s, {self.channel_count} channels, "
-            f"{n_spikes} spikes, streams {list(self.data_streams)}{w}>"
+            f"<RecordingView {str(self.path)!r}: {extent}, {plural(self.channel_count, 'channel')}, "
+            f"{plural(spikes, 'spike')}, {plural(stims, 'stim')}, streams {list(self.data_streams)}>"
         )
+
+    def _repr_html_(self) -> str:
+        from cldata.display import html_fields, plural, short
+
+        if not self.file.isopen:
+            return html_fields(f"RecordingView {self.path} (closed)", {})
+        extent, spikes, stims = self._display_counts()
+        fields: dict[str, Any] = {"file": str(self.path) if self.group == "/" else f"{self.path}:{self.group}",
+                                  "duration" if self._window == (None, None) else "window": extent,
+                                  "frame rate": f"{self.frames_per_second:,} Hz", "channels": self.channel_count,
+                                  "spikes": spikes, "stims": stims}
+        fields.update({f"stream {n}": plural(len(v), "entry", "entries") for n, v in self.data_streams.items()})
+        fields.update({f"attribute {k}": short(v) for k, v in self.attributes.items()})
+        return html_fields(f"RecordingView {self.path.name}", fields)

@@ -691,8 +691,20 @@ class DataStreamView:
         return pd.DataFrame(columns, index=index)
 
     def __repr__(self) -> str:
-        w = "" if self._window == (None, None) else f", window={self._window}"
-        return f"<DataStreamView {self.name!r}: {len(self)} entries{w}>"
+        from cldata.display import plural, window_text
+
+        w = "" if self._window == (None, None) else f", window {window_text(self._window, self._fps)}"
+        return f"<DataStreamView {self.name!r}: {plural(len(self), 'entry', 'entries')}{w}>"
+
+    def _repr_html_(self) -> str:
+        from cldata.display import html_table, plural, short, window_text
+
+        n = len(self)
+        shown = 10
+        rows = [[ts, f"{ts / self._fps:.6g}", short(value, 120)] for ts, value in _take(iter(self.items()), shown)]
+        w = "" if self._window == (None, None) else f", window {window_text(self._window, self._fps)}"
+        return html_table(f"DataStreamView {self.name!r}: {plural(n, 'entry', 'entries')}{w}",
+                          ["timestamp (frame)", "time (s)", "value"] if rows else [], rows, more=max(0, n - shown))
 
 
 class DataStreamCollection(Mapping):
@@ -729,5 +741,14 @@ class DataStreamCollection(Mapping):
         return DataStreamCollection({k: v.between(start, stop) for k, v in self._streams.items()})
 
     def __repr__(self) -> str:
-        body = "".join(f"\n    {name}: {len(view)} entries" for name, view in self._streams.items())
+        from cldata.display import plural
+
+        body = "".join(f"\n    {name}: {plural(len(view), 'entry', 'entries')}" for name, view in self._streams.items())
         return f"Data Streams:{body}"
+
+    def _repr_html_(self) -> str:
+        from cldata.display import html_table
+
+        return html_table(f"Data streams ({len(self)})", ["stream", "entries", "application"],
+                          [[name, len(view), str(view.attributes.get("application", ""))]
+                           for name, view in self._streams.items()])
