@@ -190,6 +190,35 @@ class ParameterError(CldataError, ValueError):
     """A query, analysis or parameter file has missing, unexpected or mistyped parameters."""
 
 
+class UnknownNameError(ParameterError, LookupError):
+    """A query names a data stream, tag or parameter that no entry of the whole store has.
+
+    Such a query would otherwise answer with an empty view, silently, for a typo. The
+    message names what is unknown, suggests close matches ("did you mean ...") and lists
+    the known names; the same are attributes: ``name``, ``suggestions`` and ``known``. A
+    name the store has but the queried view lacks is not an error (the answer is then
+    rightly empty). A :class:`ParameterError` (and ``LookupError``), so existing handlers
+    keep catching it.
+    """
+
+    def __init__(self, message: str, *, name: str = "", suggestions: tuple[str, ...] = (),
+                 known: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.name, self.suggestions, self.known = name, tuple(suggestions), tuple(known)
+
+
+class UnknownStreamError(UnknownNameError):
+    """No recording of the store has a data stream of that name (or matching that pattern)."""
+
+
+class UnknownTagError(UnknownNameError):
+    """No analysis result of the store carries that tag."""
+
+
+class UnknownParameterError(UnknownNameError):
+    """No entry of the store has a parameter (or data-stream attribute) at that path."""
+
+
 # --- warnings ------------------------------------------------------------------------------
 
 
@@ -211,3 +240,9 @@ class UntidyIndexWarning(UntidyRecordingWarning):
 class ExportWarning(CldataWarning):
     """An export left out something the view shows (results whose sources are outside the
     view): what, and how to include it."""
+
+
+class WindowOutsideRecordingsWarning(CldataWarning):
+    """A time window holds no frame of any recording in the view (it lies beyond their ends,
+    or before their starts), so every read through it finds nothing. The message gives the
+    recordings' extent."""

@@ -536,7 +536,15 @@ class DataStoreView:
     # -- chainable queries (the functions of cldata.queries, as methods) -------------------------
 
     def filter(self, ads_unique: bool = False, rec_unique: bool = False, **kw: Any) -> DataStoreView:
-        """Recordings and results matching every condition (:func:`~cldata.queries.param_filter_query`)."""
+        """Recordings and results matching every condition (:func:`~cldata.queries.param_filter_query`).
+
+        A parameter no entry of the store has raises :class:`~cldata.errors.UnknownParameterError`
+        (with a "did you mean"); a known parameter with a value nothing has gives an empty view.
+
+        Examples
+        --------
+        >>> store.filter(culture=["C7", "C8"], session=Range(2, 5))   # doctest: +SKIP
+        """
         from cldata.queries.params import param_filter_query
 
         return param_filter_query(self, ads_unique=ads_unique, rec_unique=rec_unique, **kw)
@@ -554,19 +562,46 @@ class DataStoreView:
         return filter_results(self, ads_unique=ads_unique, **kw)
 
     def streams(self, names: Any = None, **attributes: Any) -> DataStoreView:
-        """Only the matching data streams (:func:`~cldata.queries.streams.stream_query`)."""
+        """Only the matching data streams (:func:`~cldata.queries.streams.stream_query`).
+
+        A name or pattern no recording of the store has raises
+        :class:`~cldata.errors.UnknownStreamError` listing the store's streams (with a "did
+        you mean"); a stream the store has but this view lacks gives an empty view.
+
+        Examples
+        --------
+        >>> store.streams(["ball*", "score"]).stream_names   # doctest: +SKIP
+        ['ball_position', 'score']
+        """
         from cldata.queries.streams import stream_query
 
         return stream_query(self, names, **attributes)
 
     def between(self, start: Any = None, stop: Any = None) -> DataStoreView:
-        """Reads restricted to ``[start, stop)`` (:func:`~cldata.queries.time.time_window_query`)."""
+        """Reads restricted to ``[start, stop)`` (:func:`~cldata.queries.time.time_window_query`).
+
+        A window holding no frame of any recording in the view warns
+        (:class:`~cldata.errors.WindowOutsideRecordingsWarning`, with the recordings' durations).
+
+        Examples
+        --------
+        >>> store.between(0, 2 * pq.s).recordings[0].window   # doctest: +SKIP
+        (0, 50000)
+        """
         from cldata.queries.time import time_window_query
 
         return time_window_query(self, start, stop)
 
     def tagged(self, *tags: str, any: bool = False) -> DataStoreView:  # noqa: A002
-        """Results carrying all the tags, or any of them (:func:`~cldata.queries.tags.tag_based_query`)."""
+        """Results carrying all the tags, or any of them (:func:`~cldata.queries.tags.tag_based_query`).
+
+        A tag no result of the store carries raises :class:`~cldata.errors.UnknownTagError`
+        listing the store's tags (with a "did you mean").
+
+        Examples
+        --------
+        >>> store.tagged("final", "draft", any=True).analysis_results   # doctest: +SKIP
+        """
         from cldata.queries.tags import tag_based_query
 
         return tag_based_query(self, tags, any=any)

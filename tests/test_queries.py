@@ -148,7 +148,7 @@ def test_stream_queries(lab):
     assert only_score.stream_names == ["score"]
     assert lab.streams("ball*").stream_names == ["ball_position"]
     assert lab.streams(["ball_position", "score"]).stream_names == ["ball_position", "score"]
-    assert lab.streams("nope").recordings == [] and lab.streams("nope").analysis_results == []
+    # a name no recording has raises, one the view lacks gives an empty view: tests/test_no_silent_empties.py
     assert lab.streams(units="px").stream_names == ["ball_position"]
     assert lab.streams(final=True).stream_names == ["score"]
     assert lab.streams("ball_position", final=True).recordings == []

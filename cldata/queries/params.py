@@ -18,8 +18,10 @@ What is filtered:
   them.
 
 Use :func:`filter_recordings` / :func:`filter_results` to filter only one kind. A
-parameter that no entry of the store has raises :class:`~cldata.errors.ParameterError`
-(a misspelt key would otherwise silently match nothing).
+parameter that no entry of the store has raises :class:`~cldata.errors.UnknownParameterError`
+(a :class:`~cldata.errors.ParameterError`) listing the known parameters with a "did you
+mean" (a misspelt key would otherwise silently match nothing). A known parameter with a
+value no entry has is a legitimate question whose answer is empty: no error, no warning.
 
 Every function takes a view and returns a new view; nothing is read from disk, and the
 cost is about the number of matches (the catalog index answers each condition).
@@ -29,6 +31,9 @@ Examples
 >>> from cldata.queries import param_filter_query, Range
 >>> v = param_filter_query(store, culture=["C7", "C8"], session=Range(2, 5))  # doctest: +SKIP
 >>> one = param_filter_query(store, identifier="mean_rate", ads_unique=True)  # doctest: +SKIP
+>>> param_filter_query(store, cultre="C7")                                   # doctest: +SKIP
+Traceback (most recent call last):
+cldata.errors.UnknownParameterError: no recording or analysis result in the store has a parameter 'cultre' (did you mean 'culture'?); ...
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cldata.catalog import MISSING, lookup
-from cldata.errors import ParameterError, UniquenessError
+from cldata.errors import ParameterError, UniquenessError, UnknownParameterError
+from cldata.queries.names import raise_unknown
 from cldata.queries.predicates import condition_rows, condition_test
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,9 +147,11 @@ def _known_paths(entries: Any) -> list[str]:
 
 
 def check_known(cat: Catalog, criteria: Mapping[str, Any], recordings: bool = True, results: bool = True) -> None:
-    """Raise :class:`~cldata.errors.ParameterError` for a parameter no entry of the store has.
+    """Raise :class:`~cldata.errors.UnknownParameterError` for a parameter no entry of the store has.
 
-    A misspelt key would otherwise match nothing, silently. An empty store accepts anything.
+    A misspelt key would otherwise match nothing, silently. Each key costs one lookup in the
+    catalog's parameter index; the known parameters are gathered only to write the message.
+    An empty store accepts anything.
     """
     if not (cat.n_recordings or cat.n_results):
         return
@@ -155,11 +163,12 @@ def check_known(cat: Catalog, criteria: Mapping[str, Any], recordings: bool = Tr
         if results and (cat.result_index.present(path) or cat.recording_index.present(path)):
             continue
         known = _known_paths([*(cat.recordings if recordings or results else []), *(cat.results if results else [])])
-        shown = ", ".join(known[:40]) + (" ..." if len(known) > 40 else "")
-        raise ParameterError(
-            f"no {'recording or result' if recordings and results else 'entry'} in the store has a parameter "
-            f"{path!r}; known parameters: {shown}"
-        )
+        if results and cat.n_results:
+            known = [*known, *RESULT_FIELDS]
+        what = ("recording or analysis result" if recordings and results
+                else "recording" if recordings else "analysis result (or recording it comes from)")
+        raise_unknown(UnknownParameterError, f"no {what} in the store has a parameter", path, known,
+                      "known parameters")
 
 
 def _unique(view: DataStoreView, ads_unique: bool, rec_unique: bool) -> DataStoreView:
@@ -198,8 +207,10 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
 
     Raises
     ------
+    cldata.errors.UnknownParameterError
+        For a parameter no entry of the store has (a :class:`~cldata.errors.ParameterError`).
     cldata.errors.ParameterError
-        For malformed keys, or a parameter no entry of the store has.
+        For malformed keys.
     cldata.errors.UniquenessError
         See ``ads_unique`` and ``rec_unique``.
     """
@@ -207,12 +218,28 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
 
 
 def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -> DataStoreView:
-    """Only the recordings are filtered (by their parameters); results stay as they are."""
+    """Only the recordings are filtered (by their parameters); results stay as they are.
+
+    Raises :class:`~cldata.errors.UnknownParameterError` for a parameter no recording of
+    the store has.
+
+    Examples
+    --------
+    >>> filter_recordings(store, culture="C7").recording_ids   # doctest: +SKIP
+    """
     return _filtered(dsv, kw, recordings=True, results=False, rec_unique=rec_unique)
 
 
 def filter_results(dsv: DataStoreView, ads_unique: bool = False, **kw: Any) -> DataStoreView:
-    """Only the analysis results are filtered; recordings stay as they are."""
+    """Only the analysis results are filtered; recordings stay as they are.
+
+    Raises :class:`~cldata.errors.UnknownParameterError` for a parameter that no result
+    of the store has, nor any recording (results fall back to their source's parameters).
+
+    Examples
+    --------
+    >>> filter_results(store, identifier="mean_rate", window_s=1.0)   # doctest: +SKIP
+    """
     return _filtered(dsv, kw, recordings=False, results=True, ads_unique=ads_unique)
 
 

@@ -12,7 +12,9 @@
 
 Entries lacking one of the partitioning parameters belong to no partition. Partitions
 come in a stable order (sorted by their values), each a view whose entries all share
-the values.
+the values. A parameter named to partition by that no entry of the store has raises
+:class:`~cldata.errors.UnknownParameterError` with a "did you mean", as parameter queries
+do (it would otherwise give no partition, silently).
 
 Examples
 --------
@@ -27,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 
 from cldata.canonical import canonical, flatten
 from cldata.catalog import MISSING, Catalog, lookup
-from cldata.errors import ParameterError
-from cldata.queries.params import normalize_keys
+from cldata.errors import ParameterError, UnknownParameterError
+from cldata.queries.names import raise_unknown
+from cldata.queries.params import check_known, normalize_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.view import DataStoreView
@@ -80,13 +83,21 @@ def partition_by_parameters(dsv: DataStoreView, names: str | Iterable[str]) -> l
 
     Raises
     ------
+    cldata.errors.UnknownParameterError
+        For a name no recording or result of the store has.
     cldata.errors.ParameterError
         If no name is given.
+
+    Examples
+    --------
+    >>> [len(p.recordings) for p in partition_by_parameters(store, ["culture"])]   # doctest: +SKIP
+    [4, 4, 4]
     """
     paths = _paths(names)
     if not paths:
         raise ParameterError("partition_by_parameters needs at least one parameter name")
     cat = dsv.full_datastore.catalog
+    check_known(cat, dict.fromkeys(paths))
     groups: dict[tuple, tuple[set[int], set[int]]] = {}
     for r in dsv._recording_rows():
         entry = cat.recordings[r]
@@ -133,9 +144,26 @@ def partition_results_by_parameters(dsv: DataStoreView, names: str | Iterable[st
 
     Every partition keeps all of the view's recordings. Results lacking a parameter belong
     to no partition.
+
+    Raises
+    ------
+    cldata.errors.UnknownParameterError
+        (without ``except_``) For a name that no result of the store has among its own
+        parameters.
+
+    Examples
+    --------
+    >>> [len(p.analysis_results) for p in partition_results_by_parameters(store, "window_s")]  # doctest: +SKIP
+    [12, 12, 12]
     """
     cat = dsv.full_datastore.catalog
     named = _paths(names)
+    if not except_ and cat.n_results:
+        for path in named:
+            if not cat.result_index.present(path):
+                known = {p for e in cat.results if e is not None for p in flatten(e.parameters)}  # for the message
+                raise_unknown(UnknownParameterError, "no analysis result in the store has a parameter", path,
+                              known, "the parameters of the store's results")
     rows = [r for r in dsv._result_rows() if cat.results[r] is not None]
     if except_:
         all_paths: set[str] = set()
