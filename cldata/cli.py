@@ -288,6 +288,7 @@ def _run(args: argparse.Namespace) -> int:
     from cldata.batch.executors import SCHEDULER_ENV
     from cldata.batch.paramfile import load_parameters
     from cldata.batch.runner import run_batch
+    from cldata.store import MARKER
 
     overrides = list(args.set or [])
     if args.scheduler is not None and args.executor not in (None, "dask"):
@@ -300,18 +301,21 @@ def _run(args: argparse.Namespace) -> int:
     if not Path(args.file).exists():
         raise _missing(Path(args.file), "a parameter file")
     params = load_parameters(args.file, overrides)
-    kind = "dask" if args.scheduler is not None else _executor_kind(params)
-    if kind == "dask":
-        _need_dask(args)
     scheduler = args.scheduler
-    if scheduler is None and kind == "dask":
+    if scheduler is None and _executor_kind(params) == "dask":
         # the environment is the caller's too; it is read only when the run is on dask anyway
         scheduler = os.environ.get(SCHEDULER_ENV) or None
     root = _store_root(params)
-    new = root is not None and _store_to_write(root, args.create, "run")
-    with _removed_on_failure(root) if new else contextlib.nullcontext():
-        report = run_batch(params, progress=not args.no_progress, echo=print, scheduler=scheduler,
-                           wipe_store=args.wipe_store, max_units=args.max_units)
+    new = root is not None and not (root.is_file() or (root / MARKER).exists())
+    # the run checks its description, the store (create=) and the executor before it makes anything
+    with _removed_on_failure(root) if new and args.create else contextlib.nullcontext():
+        try:
+            report = run_batch(params, progress=not args.no_progress, echo=print, scheduler=scheduler,
+                               wipe_store=args.wipe_store, max_units=args.max_units, create=args.create)
+        except ImportError as exc:
+            if "dask" not in str(exc):
+                raise
+            raise _no_dask(args) from None
     print(report)
     if new:
         print(f"made the store {root}, which holds no recordings yet: add some with "
@@ -319,15 +323,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _need_dask(args: argparse.Namespace) -> None:
-    """The dask executor's library, checked before anything is opened or made."""
-    try:
-        import dask.distributed  # noqa: F401
-    except ImportError:
-        how = ("--scheduler" if args.scheduler is not None else "--executor dask" if args.executor == "dask"
-               else f"executor.kind 'dask' in {args.file}")
-        raise CliError(f"{how} runs the units on dask, and dask.distributed is not installed: "
-                       "pip install 'cldata[dask]', or run them here with --executor processes") from None
+def _no_dask(args: argparse.Namespace) -> CliError:
+    how = ("--scheduler" if args.scheduler is not None else "--executor dask" if args.executor == "dask"
+           else f"executor.kind 'dask' in {args.file}")
+    return CliError(f"{how} runs the units on dask, and dask.distributed is not installed: "
+                    "pip install 'cldata[dask]', or run them here with --executor processes")
 
 
 def _store_root(params: Any) -> Path | None:
