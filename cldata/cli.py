@@ -600,8 +600,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_parser = sub.add_parser
 
+    commands: dict[str, argparse.ArgumentParser] = {}
+    parser.set_defaults(commands=commands)  # (main names the command in an "unrecognized arguments" error)
+
     def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
-        return _add_parser(name, parents=[common], **kw)
+        commands[name] = _add_parser(name, parents=[common], **kw)
+        return commands[name]
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
 
@@ -733,7 +737,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command's parser, so that the message names the command
+            args.commands[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as done:  # --help, --version, or a usage error already printed
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     try:
