@@ -8,8 +8,8 @@ Examples
     cldata run param/demo_rates.param --set executor.kind=serial
     cldata run param/demo_psth.param --scheduler tcp://10.0.0.9:8786 --max-units 500000
     cldata info lab-store                        # a store (or a recording, or an export)
-    cldata import lab-store rec1.h5 rec2.h5 --param culture=C7
-    cldata query lab-store --filter culture=C7 --filter "session=[1, 2]" --tag final
+    cldata import lab-store rec1.h5 rec2.h5 --param culture=C7 --create   # --create: a new store
+    cldata query lab-store --filter culture=C7,C8 --filter "session=[1, 2]" --tag final --values
     cldata export lab-store shared.h5 --filter culture=C7
     cldata check lab-store --repair
 
@@ -270,7 +270,7 @@ def _store_to_write(root: Path, create: bool, command: str) -> bool:
         return True
     if what == "a store export file":
         raise CliError(f"{root} is a store export, which is read-only: {command} into a store directory")
-    raise CliError(f"{root} is {what if what != 'a file' else 'a file'}, not a store directory")
+    raise CliError(f"{root} is {what}, not a store directory")
 
 
 # -- sub-commands ---------------------------------------------------------------------------
@@ -353,6 +353,8 @@ def _info(args: argparse.Namespace) -> int:
     if what == "a directory":
         raise CliError(f"{path} is a directory{_directory_hint(path)}, not a cldata store (it has no "
                        f"cldata-store.json): expected {expected}")
+    if what.startswith("neither"):
+        raise CliError(f"{path} is {what}: expected {expected}")
     if what in ("a cldata store", "a store export file"):
         with _open_for_reading(str(path)) as store:
             store.print_content()
