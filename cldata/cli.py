@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -725,6 +726,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _warning_line(command: str) -> Any:
+    """Show a warning as one line in the command line's words (``--debug``: as Python does)."""
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        print(f"cldata {command}: warning: {cli_words(str(message))}", file=sys.stderr if file is None else file)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``cldata`` command; return its exit status.
 
@@ -745,7 +754,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as done:  # --help, --version, or a usage error already printed
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():  # (restores how warnings are shown when the command ends)
+            if not args.debug:
+                warnings.showwarning = _warning_line(args.command)
+            return args.func(args)
     except BrokenPipeError:  # output piped into `head` and the like
         return 0
     except KeyboardInterrupt:

@@ -442,3 +442,19 @@ def test_library_words_become_command_line_words():
     assert "--replace" in cli.cli_words("a.h5 is already in the store; open the store with replace=True to replace it")
     assert cli.cli_words("no store at s; pass create=True to make one") == "no store at s; pass --create to make one"
     assert cli.cli_words("two\n   lines") == "two lines"
+
+
+def test_a_warning_is_one_line_in_the_command_lines_words(run, monkeypatch, tmp_path):
+    import warnings
+
+    from cldata.errors import CldataWarning
+
+    def warns(args):
+        warnings.warn("out.h5 exists;\n pass overwrite=True to replace it", CldataWarning, stacklevel=1)
+        return 0
+
+    monkeypatch.setattr(cli, "_info", warns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        status, out, err = run("info", tmp_path)
+    assert status == 0 and err == "cldata info: warning: out.h5 exists; pass --overwrite to replace it\n"
