@@ -39,9 +39,13 @@ Examples
 --------
 >>> report = check_path(Path("lab-store"))        # doctest: +SKIP
 >>> print(report)                                 # doctest: +SKIP
-lab-store: healthy (12 recordings, 480 results checked)
+lab-store: healthy — checked 12 recordings, 480 results and 61 files
 >>> report.healthy                                # doctest: +SKIP
 True
+
+A report says what was checked (counts), each problem (``PROBLEM``) with what to do, what
+repair fixed (``REPAIRED``), and in its last line what is left: which problems repair would
+fix, or that the rest need a person (each says what to do).
 """
 
 from __future__ import annotations
@@ -89,19 +93,51 @@ class _Clock:
 
 @dataclass
 class Problem:
-    """One problem found: where, what, and whether it was repaired."""
+    """One problem found: where, what, whether repair can fix it, and whether it did."""
 
     where: str
     message: str
     repaired: bool = False
+    #: whether ``repair=True`` (``cldata check --repair``) fixes it
+    repairable: bool = False
 
     def __str__(self) -> str:
         return f"{'REPAIRED' if self.repaired else 'PROBLEM'} {self.where}: {self.message}"
 
 
+#: plural -> singular of the things a report counts
+_SINGULAR = {"entries": "entry", "recordings": "recording", "results": "result", "files": "file",
+             "data streams": "data stream", "spikes": "spike", "stims": "stim", "sample frames": "sample frame"}
+
+
+def _n(count: int, plural: str) -> str:
+    """``1 recording``, ``2 recordings``, ``12,500 sample frames``."""
+    return f"{count:,} {plural if count != 1 else _SINGULAR.get(plural, plural.removesuffix('s'))}"
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
 @dataclass
 class CheckReport:
-    """What a check found (``healthy`` when nothing is left unrepaired)."""
+    """What a check found (``healthy`` when nothing is left unrepaired).
+
+    ``str(report)`` is the report in the words of Python (``repair=True``); the command
+    line prints :meth:`text` with its own (``cldata check PATH --repair``).
+
+    Examples
+    --------
+    >>> report = CheckReport(Path("lab-store"), "store", counts={"recordings": 1, "results": 0, "files": 3})
+    >>> print(report)
+    lab-store: healthy — checked 1 recording, 0 results and 3 files
+    >>> report.add("recording rec_1", "a stray file beside it (repair removes it)", repairable=True).repaired
+    False
+    >>> print(report.text(repair="cldata check lab-store --repair"))
+    lab-store: 1 problem found — checked 1 recording, 0 results and 3 files
+      PROBLEM recording rec_1: a stray file beside it (repair removes it)
+      to do: `cldata check lab-store --repair` repairs it
+    """
 
     path: Path
     kind: str
@@ -113,34 +149,61 @@ class CheckReport:
     #: the time budget in seconds (None: none), and the seconds the check took
     budget: float | None = None
     seconds: float = 0.0
+    #: whether the check was asked to repair (``repair=True``)
+    repair: bool = False
 
     @property
     def healthy(self) -> bool:
         """Nothing found is left unrepaired (see :attr:`complete` for whether all was read)."""
         return all(p.repaired for p in self.problems)
 
-    def add(self, where: str, message: str) -> Problem:
-        problem = Problem(where, message)
+    def add(self, where: str, message: str, *, repairable: bool = False) -> Problem:
+        """Record a problem (``repairable``: repair fixes it) and return it."""
+        problem = Problem(where, message, repairable=repairable)
         self.problems.append(problem)
         return problem
 
-    def __str__(self) -> str:
-        counted = ", ".join(f"{n} {what}" for what, n in self.counts.items())
-        if self.healthy and not self.complete:
-            head = f"{self.path}: no problem found in what was read" + (f" ({counted} checked)" if counted else "")
-        elif self.healthy:
-            head = f"{self.path}: healthy ({counted} checked)" if counted else f"{self.path}: healthy"
-            if any(p.repaired for p in self.problems):
-                head += f" after {sum(p.repaired for p in self.problems)} repair(s)"
+    def checked(self) -> str:
+        """What was checked, counted: ``"checked 2 recordings, 5 results and 9 files"``."""
+        parts = [_n(n, what) for what, n in self.counts.items()]
+        return f"checked {_and(parts)}" if parts else "checked nothing"
+
+    def text(self, repair: str = "check_path(path, repair=True)", budget: str = "budget=SECONDS") -> str:
+        """The report, naming ``repair`` as the way to repair and ``budget`` as the way to
+        give more time (the command line passes its own words)."""
+        if self.kind == "missing":
+            return f"{self.path}: no such file or directory; nothing was checked"
+        left = [p for p in self.problems if not p.repaired]
+        fixed = [p for p in self.problems if p.repaired]
+        fixable = [p for p in left if p.repairable and not self.repair]
+        if not left and not self.complete:
+            head = f"{self.path}: no problem found in what was read"
+        elif not left:
+            head = f"{self.path}: healthy"
         else:
-            n = sum(not p.repaired for p in self.problems)
-            head = f"{self.path}: {n} problem(s)" + (f" ({counted} checked)" if counted else "")
-        lines = [head, *(f"  {p}" for p in self.problems), *(f"  note: {n}" for n in self.notes)]
+            head = f"{self.path}: {_n(len(left), 'problems')} {'found' if not self.repair else 'left'}"
+        if fixed:
+            head = (f"{self.path}: repaired {_n(len(fixed), 'problems')}; "
+                    + ("healthy now" if not left else f"{_n(len(left), 'problems')} left")
+                    + ("" if self.complete else " (in what was read)"))
+        lines = [f"{head} — {self.checked()}", *(f"  {p}" for p in self.problems),
+                 *(f"  note: {n}" for n in self.notes)]
+        if fixable:
+            them = "it" if len(left) == 1 else "them" if len(fixable) == len(left) else f"{len(fixable)} of them"
+            rest = "" if len(fixable) == len(left) else "; the others need you: each says what to do"
+            lines.append(f"  to do: `{repair}` repairs {them}{rest}")
+        elif left and self.kind in ("store", "recording"):
+            who = "repair did not fix" if self.repair and any(p.repairable for p in left) else "repair cannot fix"
+            lines.append(f"  to do: {who} {'this' if len(left) == 1 else 'these'}; "
+                         f"{'it says' if len(left) == 1 else 'each says'} what to do")
         if not self.complete:
             lines.append(f"  INCOMPLETE: the time budget of {self.budget:g} s ran out after {self.seconds:.1f} s, "
                          "before everything was read in full (what was not read is listed above as notes); "
-                         "check again with a larger budget (--budget SECONDS, 0 for none)")
+                         f"check again with a larger budget ({budget}, 0 for none)")
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 def check_recording(path: Path, *, repair: bool = False, report: CheckReport | None = None,
@@ -158,7 +221,7 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
     from cldata.format.recovery import recover
 
     if report is None:
-        report = CheckReport(Path(path), "recording", budget=budget)
+        report = CheckReport(Path(path), "recording", budget=budget, repair=repair)
     where = where or str(path)
     state = journal_state(path) if journal else "none"
     if state == "invalid":
@@ -170,7 +233,7 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
         return report
     if state == "orphan":
         problem = report.add(where, f"its writer died without closing it; everything it flushed is in "
-                                    f"{journal_path(path).name} (repair recovers it)")
+                                    f"{journal_path(path).name} (repair recovers it)", repairable=True)
         if repair:
             try:
                 problem.message += f" — {recover(path)}"
@@ -235,17 +298,22 @@ def _ran_out(report: CheckReport, clock: _Clock, what: str) -> None:
 def _read_everything(view: Any, clock: _Clock, report: CheckReport, where: str) -> None:
     """Read every entry, table row and sample of ``view``, in bounded pieces, within the budget.
 
-    A stream whose entries cannot all be read is a problem of its own; the rest is still read."""
+    A stream whose entries cannot all be read is a problem of its own; the rest is still read.
+    A recording's own check counts what it read (a store's counts its recordings and files)."""
+    counts = report.counts if report.kind == "recording" else {}
+    counts.update({"data streams": len(view.data_streams), "entries": 0})
     for name, stream in view.data_streams.items():
         try:
             for i, _ in enumerate(stream.values()):  # decodes every entry, a chunk at a time
+                counts["entries"] += 1
                 if i % 4096 == 0:
                     clock.tick()
         except (CorruptRecordingError, DecodeError) as exc:
             report.add(where, f"data stream {name!r}: {exc}")
-    for table in (view.spikes, view.stims):
+    for table, what in ((view.spikes, "spikes"), (view.stims, "stims")):
         if table is not None:
             n = int(table.nrows)
+            counts[what] = n
             last, back, outside = None, None, 0  # (what the reader says only when these rows are used)
             for a in range(0, n, _TABLE_CHUNK):
                 clock.tick()
@@ -269,6 +337,7 @@ def _read_everything(view: Any, clock: _Clock, report: CheckReport, where: str) 
                                     "(docs/READER-TOLERANCE.md)")
     if view.samples is not None:
         n = int(view.samples.nrows)
+        counts["sample frames"] = n
         for a in range(0, n, _SAMPLE_CHUNK):
             clock.tick()
             view.read_samples(a, a + _SAMPLE_CHUNK)  # (errors become CorruptRecordingError there)
@@ -278,10 +347,10 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
     """Check a store directory (see module doc). ``budget``: seconds of reading (``None``: no limit)."""
     from cldata.backends.base import SegmentedBackend, file_crc32
     from cldata.format.journal import journal_path
-    from cldata.store import DataStore
+    from cldata.store import MARKER, DataStore, _overview_name
 
     clock = _Clock(budget)
-    report = CheckReport(Path(root), "store", budget=budget)
+    report = CheckReport(Path(root), "store", budget=budget, repair=repair)
     try:
         store = DataStore(root, mode="r")
     except (CldataError, OSError) as exc:
@@ -290,7 +359,12 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
     try:
         backend = store.backend
         cat = store.catalog
-        report.counts = {"recordings": cat.n_recordings, "results": cat.n_results}
+        report.counts = {"recordings": cat.n_recordings, "results": cat.n_results, "files": 0}
+        files: set[Path] = set()  # every file of the store the check opened or read
+        if isinstance(backend, SegmentedBackend):
+            _, segments = backend._read_current()
+            files |= {store.root / MARKER, backend.catalog_dir / "CURRENT"}
+            files |= {backend.catalog_dir / name for name in segments}
         rebuild: dict[str, tuple[Problem, Path, bool]] = {}  # id -> overview problem, recording, finished
         stray: dict[Path, Problem] = {}  # stray journals beside copies, removed by repair
         planted: dict[Path, Problem] = {}  # links and odd files there: removed by repair, still reported
@@ -303,6 +377,7 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
                 report.add(where, str(exc))
                 continue
             # (a changed link raised ChangedLinkError above: recording_path compares size and mtime)
+            files.add(path)
             if location.get("kind") != "link":
                 if deep and report.complete and "crc32" in location:
                     try:
@@ -320,7 +395,7 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
                 if is_regular(jpath):  # it blocks reading the copy until repair removes it
                     stray[jpath] = report.add(
                         where, f"a stray file {jpath.name} lies beside the store's copy, which is a finished "
-                               "recording: it was not used (repair removes it)")
+                               "recording: it was not used (repair removes it)", repairable=True)
                     continue
                 if os.path.lexists(jpath):
                     # not marked repaired even once removed: somebody put it there, which is worth a look
@@ -340,6 +415,8 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
                 report.add(f"result {entry.id} ({entry.identifier})",
                            f"comes from {missing!r:.100}, which {'is' if len(missing) == 1 else 'are'} not in the store "
                            "(remove the result, or add the recording back)")
+            if isinstance(entry.payload, dict) and isinstance(entry.payload.get("file"), str):
+                files.add(Path(entry.payload["file"]))
             try:
                 backend.read_payload(entry.payload)
             except (CldataError, OSError) as exc:
@@ -348,6 +425,9 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
             _leftovers(store, report, repair, stray, planted)
         if repair and rebuild:
             _rebuild_overviews(store, rebuild)
+        files |= {p for p in (store.root / "overviews" / _overview_name(e.id) for e in cat.recordings if e is not None)
+                  if is_regular(p)}
+        report.counts["files"] = len(files)
     finally:
         store.close()
     report.seconds = clock.seconds
@@ -367,7 +447,8 @@ def _check_overview(store: Any, recording_id: str, path: Path, location: Any, re
     if not os.path.lexists(inside):
         return  # built on demand (or for a store copied without them): nothing to check
     if not is_regular(inside):
-        problem = report.add(where, f"its overview {inside.name} is {_what(inside)}; repair replaces it")
+        problem = report.add(where, f"its overview {inside.name} is {_what(inside)}; repair replaces it",
+                             repairable=True)
         rebuild[recording_id] = (problem, path, finished)
         return
     try:
@@ -385,7 +466,7 @@ def _check_overview(store: Any, recording_id: str, path: Path, location: Any, re
                                 "rebuilt when next used")
             rebuild[recording_id] = (Problem(where, "overview of format 1"), path, finished)
         else:
-            problem = report.add(where, f"its overview cannot be used: {exc} (repair rebuilds it)")
+            problem = report.add(where, f"its overview cannot be used: {exc} (repair rebuilds it)", repairable=True)
             rebuild[recording_id] = (problem, path, finished)
 
 
@@ -456,13 +537,13 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
         return
     others = [p for p in left if p not in stray and p not in planted]
     if others:
-        problem = report.add(str(store.root), f"{len(others)} file(s) left over from interrupted commits "
+        problem = report.add(str(store.root), f"{_n(len(others), 'files')} left over from interrupted commits "
                                               f"({', '.join(p.name for p in others[:5])}"
-                                              f"{' ...' if len(others) > 5 else ''})")
+                                              f"{' ...' if len(others) > 5 else ''})", repairable=True)
     else:
         problem = Problem(str(store.root), "stray files beside copies")  # reported above, not again
     if not repair:
-        problem.message += "; repair removes them"
+        problem.message += f"; repair removes {'it' if len(others) == 1 else 'them'}"
         return
     writer = FileLock(store.root / _WRITER_LOCK)
     readers = FileLock(store.root / _READERS_LOCK)
@@ -543,8 +624,13 @@ def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: f
             return check_export(path, repair=repair, deep=deep, budget=budget)
         if path.is_file() or os.path.lexists(journal_path(path)):
             return check_recording(path, repair=repair, deep=deep, budget=budget)
-    report = CheckReport(path, "unknown")
-    report.add(str(path), "is neither a cldata store nor a recording file")
+    if not os.path.lexists(path):
+        report = CheckReport(path, "missing", repair=repair)
+        report.add(str(path), "no such file or directory")
+        return report
+    report = CheckReport(path, "unknown", repair=repair)
+    report.add(str(path), f"is {_what(path) if not path.is_dir() else 'a directory'}, not a cldata store (it has "
+                          f"no {MARKER}) nor a recording file: expected a store directory or a CL recording")
     return report
 
 

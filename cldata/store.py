@@ -713,17 +713,33 @@ class DataStore(DataStoreView):
             pass
 
 
-def open_store(root: str | os.PathLike[str] | Mapping[str, Any], backend: str | None = None, mode: str = "r",
-               replace: bool = False, **options: Any) -> DataStore:
+def open_store(root: str | os.PathLike[str] | Mapping[str, Any], backend: str | None = None,
+               mode: str | None = None, replace: bool | None = None, **options: Any) -> DataStore:
     """Open (or create) a store. ``cldata.open`` is this function.
 
+    ``mode`` is ``"r"`` (the default: read, never create), ``"a"`` (read and write,
+    creating the store if it is missing) or ``"w"`` (an empty store).
+
     ``root`` may also be a ParameterSet / dict with ``root_directory`` (as a batch run
-    gives it); then the other arguments come from it.
+    gives it); then the other arguments come from it (its ``mode`` defaulting to ``"a"``),
+    and the arguments given here win: ``cldata.open({"root_directory": d}, mode="r")``
+    opens read-only and creates nothing.
 
     Examples
     --------
     >>> store = cldata.open("lab-store", mode="a")     # doctest: +SKIP
+    >>> reader = cldata.open({"root_directory": "lab-store"}, mode="r")   # doctest: +SKIP
     """
     if isinstance(root, Mapping) or hasattr(root, "as_dict"):
-        return DataStore.from_parameters(root)  # type: ignore[arg-type]
-    return DataStore(root, backend=backend, mode=mode, replace=replace, **options)
+        params = dict(root.as_dict() if hasattr(root, "as_dict") else root)  # type: ignore[union-attr]
+        # what the caller says here is more specific than what the parameters say
+        if mode is not None:
+            params["mode"] = mode
+        if backend is not None:
+            params["backend"] = backend
+        if replace is not None:
+            params["replace"] = replace
+        if options:
+            params["options"] = {**dict(params.get("options") or {}), **options}
+        return DataStore.from_parameters(params)
+    return DataStore(root, backend=backend, mode="r" if mode is None else mode, replace=bool(replace), **options)

@@ -30,7 +30,7 @@ def test_a_healthy_store_and_recording(tmp_path, small_recording, other_recordin
     root, *_ = make_store(tmp_path, small_recording, other_recording)
     report = check_path(root)
     assert report.healthy, str(report)
-    assert "healthy (2 recordings, 2 results checked)" in str(report)
+    assert "healthy — checked 2 recordings, 2 results and " in str(report)
     assert check_path(other_recording).healthy
 
 

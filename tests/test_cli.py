@@ -46,7 +46,7 @@ def test_the_demo_runs_and_a_second_run_computes_nothing(tmp_path):
 def test_import_info_query_and_export(tmp_path, small_recording, other_recording):
     path, _ = small_recording
     store = tmp_path / "store"
-    out = cli("import", str(store), str(path), "--param", "culture=C3", "--param", "session=4")
+    out = cli("import", str(store), str(path), "--param", "culture=C3", "--param", "session=4", "--create")
     rid = out.stdout.split()[0]
     cli("import", str(store), str(other_recording), "--link")
     info = cli("info", str(store)).stdout
@@ -65,18 +65,18 @@ def test_import_info_query_and_export(tmp_path, small_recording, other_recording
 
 def test_errors_are_one_clear_line_and_a_nonzero_status(tmp_path):
     missing = cli("info", str(tmp_path / "nope.h5"), check=False)
-    assert missing.returncode == 2 and "nope.h5" in missing.stderr and "Traceback" not in missing.stderr
+    assert missing.returncode == 1 and "nope.h5" in missing.stderr and "Traceback" not in missing.stderr
     (tmp_path / "store").mkdir()
     typo = cli("query", str(tmp_path / "store"), check=False)
-    assert typo.returncode == 2 and "not a cldata store" in typo.stderr
+    assert typo.returncode == 1 and "not a cldata store" in typo.stderr
     bad = cli("run", str(tmp_path / "absent.param"), check=False)
-    assert bad.returncode == 2 and "absent.param" in bad.stderr
+    assert bad.returncode == 1 and "absent.param" in bad.stderr
 
 
 @pytest.mark.parametrize("command", ["query", "export"])
 def test_unknown_filter_keys_are_refused(tmp_path, small_recording, command):
     store = tmp_path / "store"
-    cli("import", str(store), str(small_recording[0]))
+    cli("import", str(store), str(small_recording[0]), "--create")
     args = [command, str(store)] + ([str(tmp_path / "x.h5")] if command == "export" else []) + ["--filter", "cultur=C1"]
     out = cli(*args, check=False)
     assert out.returncode == 2 and "cultur" in out.stderr

@@ -52,6 +52,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cldata.analysis.base import Analysis, get_analysis
@@ -289,9 +290,37 @@ def _store_parameters(spec: Mapping[str, Any], wipe_store: bool) -> dict[str, An
     return store
 
 
+def _require_store(store_params: Mapping[str, Any]) -> None:
+    """Refuse (before anything is made) to open a store that does not exist yet: with
+    ``create=False`` a mistyped ``root_directory`` makes nothing."""
+    from cldata.errors import StoreFormatError
+    from cldata.store import MARKER
+
+    if not isinstance(store_params.get("root_directory"), (str, Path)):
+        return  # DataStore.from_parameters says what is wrong
+    root = Path(store_params["root_directory"])
+    if root.is_file() or (root / MARKER).exists():
+        return  # a store (or an export, which the store refuses to write to)
+    if not root.exists():
+        raise StoreFormatError(f"no store at {root}; pass create=True to make one")
+    if root.is_dir() and not any(root.iterdir()):
+        raise StoreFormatError(f"{root} is an empty directory, not a cldata store; pass create=True to make one there")
+    # anything else: DataStore says what it is
+
+
+def _require_executor(spec: Mapping[str, Any], scheduler: str | None) -> None:
+    """The executor's optional library, checked before the store is opened (or made)."""
+    if spec.get("kind") == "dask" or scheduler is not None:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise ImportError("the dask executor needs dask.distributed, which is not installed: "
+                              "pip install 'cldata[dask]' (or use executor kind 'processes')") from None
+
+
 def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
               echo: Callable[[str], None] | None = None, scheduler: str | None = None,
-              wipe_store: bool = False, max_units: int = MAX_UNITS) -> RunReport:
+              wipe_store: bool = False, max_units: int = MAX_UNITS, create: bool = True) -> RunReport:
     """Run the batch described by ``parameters`` (see module doc); return what it did.
 
     Parameters
@@ -313,6 +342,10 @@ def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
     max_units
         The most units (analysis x parameter combination x recording) the run may have
         (default :data:`MAX_UNITS`).
+    create
+        Make the store if it does not exist (the default, as ``mode="a"`` does); ``False``
+        refuses a missing store before anything is made (``cldata run`` without
+        ``--create``).
 
     Raises
     ------
@@ -322,6 +355,11 @@ def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
         reached (all before any unit runs; all but the last two before the store is opened).
     cldata.errors.StoreLockedError
         If another writer has the store open.
+    cldata.errors.StoreFormatError
+        If the store does not exist and ``create`` is false (before anything is made).
+    ImportError
+        If the executor is dask and dask.distributed is not installed (before the store is
+        opened).
 
     Examples
     --------
@@ -335,6 +373,9 @@ def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
     store_params = _store_parameters(params["store"], bool(wipe_store))
     max_units = _check_max_units(max_units)
     analyses = build_analyses(params["analyses"], max_units=max_units)
+    if not create:
+        _require_store(store_params)
+    _require_executor(spec, scheduler)
     started = time.perf_counter()
     report = RunReport()
     with DataStore.from_parameters(store_params) as store:

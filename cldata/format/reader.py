@@ -173,13 +173,18 @@ def open_hdf5(path: str | os.PathLike[str]) -> tables.File:
     FileNotFoundError
         If there is no such file.
     cldata.errors.NotARecordingError
-        If the file is not HDF5 at all.
+        If the file is not HDF5 at all, or ``path`` is a directory.
     cldata.errors.RecordingInProgressError
         If a live writer holds the file.
     cldata.errors.CorruptRecordingError
         If the file is HDF5 but damaged (truncated, for example).
     """
     path = Path(path)
+    if path.is_dir():
+        # a directory that exists is not "missing": say what it is and what was expected
+        what = ("a cldata store directory (open it with cldata.open)" if (path / "cldata-store.json").exists()
+                else "a directory")
+        raise NotARecordingError(f"{path} is {what}, not a CL recording file: expected an HDF5 recording (.h5)")
     if not path.is_file():
         raise FileNotFoundError(f"no such recording file: {path}")
     if not _has_hdf5_signature(path):
