@@ -319,7 +319,7 @@ def test_commands_print_no_progress_when_stderr_is_not_a_terminal(tmp_path):
         assert out.returncode == 0, out.stderr
         return out
 
-    assert run("import", str(store), *map(str, files)).stderr == ""  # a pipe: no bar
+    assert run("import", str(store), *map(str, files), "--create").stderr == ""  # a pipe: no bar
     assert run("import", str(store), str(files[0]), "--replace", "--quiet").stderr == ""
     assert run("export", str(store), str(tmp_path / "x.h5"), "--quiet").stderr == ""
     assert run("check", str(store), "--repair", "--quiet").stderr == ""
