@@ -190,6 +190,10 @@ class ParameterError(CldataError, ValueError):
     """A query, analysis or parameter file has missing, unexpected or mistyped parameters."""
 
 
+class OutputExistsError(CldataError, FileExistsError):
+    """The file a command would write exists already (pass ``overwrite=True``, or ``--overwrite``)."""
+
+
 # --- warnings ------------------------------------------------------------------------------
 
 
