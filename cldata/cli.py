@@ -62,6 +62,7 @@ def _simulate(args: argparse.Namespace) -> int:
     import os
 
     from cldata.errors import OutputExistsError
+    from cldata.format.reader import RecordingView
     from cldata.simulate import SIMULATED_STREAMS, _check_simulate_arguments, simulate
 
     streams = SIMULATED_STREAMS if args.streams is None else args.streams
@@ -71,10 +72,9 @@ def _simulate(args: argparse.Namespace) -> int:
         raise OutputExistsError(f"{args.out} exists; pass --overwrite to replace it")
     path = simulate(args.out, seconds=args.seconds, channels=args.channels, streams=streams,
                     samples=not args.no_samples, seed=args.seed, overwrite=args.overwrite)
-    from cldata.format.reader import RecordingView
-
     with RecordingView(path) as rec:
-        counts = ", ".join(f"{name} ({len(stream)} {'entry' if len(stream) == 1 else 'entries'})" for name, stream in rec.data_streams.items())
+        counts = ", ".join(f"{name} ({len(s)} {'entry' if len(s) == 1 else 'entries'})"
+                           for name, s in rec.data_streams.items())
         spikes, stims = (len(t) if t is not None else 0 for t in (rec.spikes, rec.stims))
         print(f"wrote {path}: {rec.duration_seconds:g} s, {rec.channel_count} channels, {spikes} spikes, "
               f"{stims} stims, streams: {counts or 'none'}")

@@ -78,6 +78,12 @@ def test_impossible_requests_are_refused_in_python_words(tmp_path, kwargs, messa
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_command_explains_itself():
+    assert "simulate" in cli("--help").stdout
+    text = cli("simulate", "--help").stdout
+    assert "usage: cldata simulate" in text and "--seconds" in text and "--overwrite" in text
+
+
 def test_the_command_writes_a_sample_and_says_what_it_holds(tmp_path):
     out = cli("simulate", "sample.h5", "--seconds", "0.5", "--channels", "16", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
