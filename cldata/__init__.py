@@ -7,6 +7,7 @@ The public names live here::
     with cldata.RecordingWriter("new.h5") as w: ...   # write one, crash-safely
     cldata.recover("crashed.h5")                      # restore what a dead writer flushed
     cldata.normalize("sim.h5", "sim-tidy.h5")         # a copy with every stream's index in order
+    cldata.simulate("sample.h5", seconds=0.5)         # a realistic sample recording to try things on
 
 Importing cldata makes PyTables load pickled node attributes through cldata's allow-list
 (see :mod:`cldata.restricted_pickle`): no file opened in this process can run code that
@@ -40,9 +41,11 @@ from cldata.results import (
     TimeSeries,
     register_result_kind,
 )
+from cldata.simulate import simulate
 from cldata.store import DataStore, open_store
 from cldata.view import DataStoreView, RecordingHandle
 
+# cldata.simulate is the function; the module stays importable as ``from cldata.simulate import ...``
 open = open_store  # noqa: A001 - cldata.open(root, ...) is the documented entry point
 
 __version__ = "0.1.0"
@@ -61,6 +64,7 @@ __all__ = [
     "normalize",
     "NormalizeReport",
     "follow",
+    "simulate",
     "open",
     "DataStore",
     "DataStoreView",

@@ -5,6 +5,7 @@ Examples
 ::
 
     cldata demo                                  # simulated recordings, analyses, summary and figure
+    cldata simulate sample.h5 --seconds 2        # one simulated recording to try things on
     cldata run param/demo_rates.param --set executor.kind=serial
     cldata run param/demo_psth.param --scheduler tcp://10.0.0.9:8786 --max-units 500000
     cldata info lab-store                        # a store (or a recording, or an export)
@@ -283,6 +284,29 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), recordings=args.recordings, duration_s=args.duration,
                     executor=args.executor, workers=args.workers, figure=not args.no_figure,
                     progress=not args.no_progress)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import os
+
+    from cldata.errors import OutputExistsError
+    from cldata.format.reader import RecordingView
+    from cldata.simulate import SIMULATED_STREAMS, _check_simulate_arguments, simulate
+
+    streams = SIMULATED_STREAMS if args.streams is None else args.streams
+    # checked here too, so that the messages name the flags (--seconds), not the keywords (seconds=)
+    _check_simulate_arguments(args.seconds, args.channels, streams, cli=True)
+    if os.path.lexists(args.out) and not args.overwrite:
+        raise OutputExistsError(f"{args.out} exists; pass --overwrite to replace it")
+    path = simulate(args.out, seconds=args.seconds, channels=args.channels, streams=streams,
+                    samples=not args.no_samples, seed=args.seed, overwrite=args.overwrite)
+    with RecordingView(path) as rec:
+        counts = ", ".join(f"{name} ({len(s)} {'entry' if len(s) == 1 else 'entries'})"
+                           for name, s in rec.data_streams.items())
+        spikes, stims = (len(t) if t is not None else 0 for t in (rec.spikes, rec.stims))
+        print(f"wrote {path}: {rec.duration_seconds:g} s, {rec.channel_count} channels, {spikes} spikes, "
+              f"{stims} stims, streams: {counts or 'none'}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -630,6 +654,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-figure", action="store_true", help="do not write the PNG figure")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+
+    simulate = sub.add_parser("simulate", help="write a simulated CL recording to try cldata on",
+                              description="Write a realistic sample CL recording (spikes with waveforms, network "
+                                          "bursts, stimulations, raw samples at 25 kHz and a pong game's data "
+                                          "streams) with cldata's own writer.")
+    simulate.add_argument("out", help="the .h5 file to write")
+    simulate.add_argument("--seconds", type=float, default=1.0, help="length of the recording (default 1)")
+    simulate.add_argument("--channels", type=int, default=64, help="number of channels (default 64, as a CL1)")
+    simulate.add_argument("--streams", nargs="*", metavar="NAME",
+                          help="data streams to write, of ball_position and score (default both; none: --streams)")
+    simulate.add_argument("--no-samples", action="store_true", help="write no raw samples (a smaller file)")
+    simulate.add_argument("--seed", type=int, default=0, help="random seed (the same seed, the same recording)")
+    simulate.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    simulate.set_defaults(func=_simulate)
 
     run = sub.add_parser("run", help="run the batch analysis a parameter file describes",
                          description="Open the store the parameter file names, select recordings with its query "

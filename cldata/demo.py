@@ -6,8 +6,10 @@
 2. run the ready analyses of ``param/`` (``demo_rates.param``: firing rates, ISI
    statistics, network bursts, spiking against the ball position; ``demo_psth.param``: a
    2 x 3 sweep of PSTHs) with the batch runner;
-3. print a summary table, and write a figure (raster, firing rates, PSTHs) to
-   ``summary.png`` (needs matplotlib: ``pip install 'cldata[demo]'``).
+3. print a summary table with a legend of its columns, and write a figure (a raster of
+   one recording with its stimulations, every channel's firing rate as a box per recording,
+   and the PSTHs, each labelled with culture and session) to ``summary.png`` (needs
+   matplotlib: ``pip install 'cldata[demo]'``). The README shows it (docs/demo-summary.png).
 
 The store lives in ``<dir>/store``; running the demo again reuses it, computes nothing
 new, and says so.
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["run_demo", "DEMO_PARAMETER_FILES"]
+__all__ = ["run_demo", "DEMO_PARAMETER_FILES", "COLUMN_LEGEND"]
 
 DEMO_PARAMETER_FILES = ("demo_rates.param", "demo_psth.param")
 
@@ -76,8 +78,25 @@ def _fmt(q: Any, unit: str = "", digits: int = 2) -> str:
     return "nan" if math.isnan(x) else f"{x:.{digits}f}{unit}"
 
 
+#: What each column of :func:`summary_table` means, printed under the table.
+COLUMN_LEGEND = (
+    ("recording", "the recording's id in the store"),
+    ("culture, session", "the parameters the recording was added with"),
+    ("spikes", "spikes in the recording (all channels)"),
+    ("rate Hz", "mean firing rate of the active channels (FiringRate: mean_firing_rate)"),
+    ("CV ISI", "coefficient of variation of inter-spike intervals, mean over channels (1: Poisson-like)"),
+    ("bursts/s", "network bursts per second, many channels firing together (NetworkBursts)"),
+    ("PSTH peak", "time after a stimulation at which spiking peaks (StimulusTriggeredHistogram, 2 ms bins)"),
+    ("points", "entries of the data stream `score`: points the culture scored in the simulated pong game"),
+)
+
+
+def _label(rec: Any) -> str:
+    return f"culture {rec.parameters['culture']}, session {rec.parameters['session']}"
+
+
 def summary_table(store: Any) -> str:
-    """One line per recording: parameters, spikes, rates, bursts and the PSTH peak."""
+    """One line per recording: parameters, spikes, rates, bursts and the PSTH peak; then what each column means."""
     wanted = ["mean_firing_rate", "cv_isi", "burst_rate", "psth"]
     by_source: dict[tuple[str, str], list[Any]] = {}
     for r in store.filter_results(identifier=wanted).analysis_results:
@@ -107,11 +126,13 @@ def summary_table(store: Any) -> str:
             f"{_fmt(rate and rate.value):>8} {_fmt(cv_mean):>7} {_fmt(bursts and bursts.value):>8} "
             f"{_fmt(peak, ' ms', 0):>10} {rec.summary.get('streams', {}).get('score', 0):>6}"
         )
+    width = max(len(name) for name, _ in COLUMN_LEGEND)
+    lines += ["", *(f"  {name:{width}}  {meaning}" for name, meaning in COLUMN_LEGEND)]
     return "\n".join(lines)
 
 
 def write_figure(store: Any, path: Path) -> Path | None:
-    """Raster of the first recording, firing rate per channel, and PSTHs; ``None`` without matplotlib."""
+    """Write :func:`build_figure` to ``path`` (PNG); ``None`` without matplotlib or recordings."""
     try:
         import matplotlib
 
@@ -119,31 +140,86 @@ def write_figure(store: Any, path: Path) -> Path | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
+    fig = build_figure(store)
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def build_figure(store: Any) -> Any:
+    """The demo's figure: a raster of one recording, firing rates per channel as boxes, and PSTHs.
+
+    Every panel names cultures and sessions in words, so that the figure reads without the
+    code. Returns a matplotlib Figure, or ``None`` for a store without recordings.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
     recs = store.recordings
     if not recs:
         return None
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [2.2, 1.2, 1.2]})
-    first = recs[0].view()
-    spikes = first.read_spikes(0, min(first.duration_frames, 2 * first.frames_per_second), waveforms=False)
-    stims = first.read_stims(0, min(first.duration_frames, 2 * first.frames_per_second))
-    fps = first.frames_per_second
-    axes[0].scatter(spikes["timestamp"] / fps, spikes["channel"], s=2, c="k", marker="|")
-    for t in stims["timestamp"] / fps:
-        axes[0].axvline(t, color="tab:red", lw=0.6, alpha=0.6)
-    axes[0].set(title=f"{recs[0].id}: spikes (first 2 s), stims in red", xlabel="time (s)", ylabel="channel")
-    for rec in recs:
-        found = [r for r in store.filter(identifier="firing_rate").analysis_results if rec.id in r.sources]
-        if found:
-            axes[1].plot(found[0].channels, np.asarray(found[0].values), ".", label=f"{rec.parameters['culture']} s{rec.parameters['session']}")
-    axes[1].set(title="firing rate per channel", xlabel="channel", ylabel="rate (Hz)")
-    axes[1].legend(fontsize=7)
-    for r in store.filter(identifier="psth", bin_ms=2, post_ms=100).analysis_results:
-        axes[2].plot(np.asarray(r.times), np.asarray(r.values), lw=1)
-    axes[2].set(title="PSTH around stims (2 ms bins)", xlabel="time from stim (ms)", ylabel="rate (Hz)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    cultures = sorted({str(r.parameters["culture"]) for r in recs})
+    colour = {c: f"C{i}" for i, c in enumerate(cultures)}
+    style = {s: ls for s, ls in zip(sorted({r.parameters["session"] for r in recs}), ["-", "--", ":", "-."] * 8)}
+    with plt.rc_context({"font.size": 12, "axes.titlesize": 13, "legend.fontsize": 10}):
+        fig, axes = plt.subplots(1, 3, figsize=(17, 5.4), gridspec_kw={"width_ratios": [1.6, 1.2, 1.3]})
+        fig.suptitle(f"cldata demo: {len(recs)} simulated CL1 recordings ({len(cultures)} cultures, "
+                     f"{len(style)} sessions each), analysed from param/demo_rates.param and demo_psth.param",
+                     fontsize=14)
+
+        # 1. raster of the first recording, stimulations marked
+        first = recs[0].view()
+        fps = first.frames_per_second
+        stop = min(first.duration_frames, 2 * fps)
+        spikes = first.read_spikes(0, stop, waveforms=False)
+        stims = first.read_stims(0, stop)
+        ax = axes[0]
+        ax.scatter(spikes["timestamp"] / fps, spikes["channel"], s=14, c="k", marker="|", linewidths=0.8)
+        for t in stims["timestamp"] / fps:
+            ax.axvline(t, color="tab:red", lw=1, alpha=0.7)
+        ax.set(title=f"Spikes of {_label(recs[0])} (first {stop / fps:g} s)", xlabel="time (s)",
+               ylabel="channel")
+        ax.set_ylim(-1, first.channel_count * 1.15)  # room for the legend above the channels
+        ax.legend(handles=[Line2D([], [], color="k", marker="|", ls="", markersize=10, label="spike"),
+                           Line2D([], [], color="tab:red", lw=1.5, label="stimulation")],
+                  loc="upper center", ncol=2, framealpha=0.95)
+
+        # 2. firing rate of every channel: one box per recording, the channels as dots beside it
+        ax = axes[1]
+        rates = {r.sources[0]: np.asarray(r.values) for r in store.filter(identifier="firing_rate").analysis_results}
+        rng = np.random.default_rng(0)
+        shown = [rec for rec in recs if rec.id in rates]
+        for i, rec in enumerate(shown):
+            values = rates[rec.id][np.isfinite(rates[rec.id])]
+            c = colour[str(rec.parameters["culture"])]
+            ax.boxplot(values, positions=[i], widths=0.55, showfliers=False, patch_artist=True,
+                       boxprops={"facecolor": c, "alpha": 0.35, "edgecolor": c},
+                       medianprops={"color": c, "lw": 2}, whiskerprops={"color": c}, capprops={"color": c})
+            ax.scatter(i + rng.uniform(-0.18, 0.18, values.size), values, s=9, color=c, alpha=0.6, lw=0)
+        ax.set_xticks(range(len(shown)), [f"{r.parameters['culture']}\nsession {r.parameters['session']}"
+                                          for r in shown])
+        ax.set(title="Firing rate of each channel", ylabel="rate (Hz), one dot per channel")
+        ax.legend(handles=[Line2D([], [], color=colour[c], marker="s", ls="", markersize=10, alpha=0.6,
+                                  label=f"culture {c}") for c in cultures], loc="upper right")
+
+        # 3. PSTH per recording
+        ax = axes[2]
+        label_of = {rec.id: rec for rec in recs}
+        for r in store.filter(identifier="psth", bin_ms=2, post_ms=100).analysis_results:
+            rec = label_of.get(r.sources[0])
+            if rec is None:
+                continue
+            ax.plot(np.asarray(r.times), np.asarray(r.values), lw=1.6, color=colour[str(rec.parameters["culture"])],
+                    ls=style[rec.parameters["session"]], label=_label(rec))
+        ax.axvline(0, color="tab:red", lw=1, alpha=0.7)
+        ax.set(title="Spiking around a stimulation (PSTH, 2 ms bins)", xlabel="time from stimulation (ms)",
+               ylabel="rate (Hz), mean over channels")
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the curves
+        ax.legend(loc="upper center", ncol=2, fontsize=9, framealpha=0.95)
+        fig.tight_layout()
+    return fig
 
 
 def run_demo(root: Path, *, recordings: int = 4, duration_s: float = 3.0, executor: str = "processes",

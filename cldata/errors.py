@@ -219,6 +219,10 @@ class UnknownParameterError(UnknownNameError):
     """No entry of the store has a parameter (or data-stream attribute) at that path."""
 
 
+class OutputExistsError(CldataError, FileExistsError):
+    """The file a command would write exists already (pass ``overwrite=True``, or ``--overwrite``)."""
+
+
 # --- warnings ------------------------------------------------------------------------------
 
 

@@ -175,6 +175,6 @@ def test_overrides_on_the_command_line(tmp_path):
                           "--set", "analyses.psth.params.bin_ms=5"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "computed 6 units" in out.stdout  # 2 recordings x 3 windows, bin fixed at 5 ms
+    assert "computed 6 analyses" in out.stdout  # 2 recordings x 3 windows, bin fixed at 5 ms
     assert {b for combos in result_sets(root).values() for b, _ in combos} == {5}
     assert not (tmp_path / "elsewhere").exists()

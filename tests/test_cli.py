@@ -34,7 +34,7 @@ def test_the_demo_runs_and_a_second_run_computes_nothing(tmp_path):
     first = cli("demo", "--dir", str(tmp_path / "demo"), "--recordings", "2", "--duration", "1",
                 "--executor", "serial", "--no-progress")
     assert "simulating 2 recordings" in first.stdout
-    assert "demo_psth.param: computed 12 units" in first.stdout  # 2 recordings x a 2 x 3 sweep
+    assert "demo_psth.param: computed 12 analyses" in first.stdout  # 2 recordings x a 2 x 3 sweep
     assert "PSTH peak" in first.stdout and "culture" in first.stdout
     png = tmp_path / "demo" / "summary.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

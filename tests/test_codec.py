@@ -92,13 +92,13 @@ values = st.recursive(
 )
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values)
 def test_every_supported_value_round_trips(value):
     assert same(value, decode(encode(value)))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(values)
 def test_bytes_are_identical_to_the_cl_writer(value):
     assert encode(value) == cl_writer_bytes(value)

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+import zlib
 from email.parser import Parser
 from pathlib import Path
 
@@ -162,6 +163,14 @@ def test_the_plugin_writes_its_own_files_and_checks_its_options(tmp_path):
 
 class TestExamplePlugin(BackendTests):
     backend_name = "example"
+
+    def hostile_bytes(self, marker):
+        # the same hostile payloads inside the plugin's own frame (plain and compressed), so that
+        # they reach its msgpack decoder instead of stopping at the magic header
+        found = super().hostile_bytes(marker)
+        framed = {f"framed {kind}": b"CLXB-" + data for kind, data in found.items()}
+        packed = {f"compressed {kind}": b"CLXBz" + zlib.compress(data) for kind, data in found.items()}
+        return {**found, **framed, **packed}
 
 
 class TestExamplePluginCompressed(BackendTests):

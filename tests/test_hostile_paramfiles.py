@@ -257,14 +257,14 @@ def test_scheduler_from_the_command_line_or_the_environment_runs_on_that_cluster
         try:
             out = cldata_run(str(run_file), "--scheduler", cluster.scheduler_address, memory=0, timeout=300)
             assert out.returncode == 0, out.stdout + out.stderr
-            assert "computed 2 units" in out.stdout
+            assert "computed 2 analyses" in out.stdout
             # the units ran in this process, on the cluster's worker: it opened the store to read it
             assert [Path(r) for r, _ in executors._STORES] == [root]
             # the environment is read when the run is on dask (here: by --executor dask)
             out = cldata_run(str(run_file), "--executor", "dask", "--set", "analyses.rates.params.min_spikes=4",
                              memory=0, timeout=300, env={SCHEDULER_ENV: cluster.scheduler_address})
             assert out.returncode == 0, out.stdout + out.stderr
-            assert "computed 2 units" in out.stdout
+            assert "computed 2 analyses" in out.stdout
             conflicting = cldata_run(str(run_file), "--scheduler", cluster.scheduler_address, "--executor", "serial")
             assert conflicting.returncode == 2 and "--executor serial" in conflicting.stderr
         finally:
@@ -280,7 +280,7 @@ def test_the_environment_is_not_read_for_a_run_that_is_not_on_dask(tmp_path, lis
     run_file = _write(tmp_path / "run.param", f'{{"store": {{"root_directory": "{root}"}}, '
                                               f'"analyses": {{{RATES}}}, "executor": {{"kind": "serial"}}}}')
     out = cldata_run(str(run_file), env={SCHEDULER_ENV: address_of(listener)})
-    assert out.returncode == 0 and "computed 2 units" in out.stdout, out.stderr
+    assert out.returncode == 0 and "computed 2 analyses" in out.stdout, out.stderr
     assert connections(listener) == 0
 
 
@@ -377,7 +377,7 @@ def test_wipe_store_on_the_command_line_empties_the_store(tmp_path):
     run_file, _ = _mode_file(tmp_path, "--set", root, "w")  # a clean file: the flag decides
     out = cldata_run(str(run_file), "--wipe-store")
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "computed 0 units" in out.stdout  # a run adds no recordings: nothing left to compute
+    assert "computed 0 analyses" in out.stdout  # a run adds no recordings: nothing left to compute
     assert contents(root) == (0, 0)
     with cldata.open(root, mode="a") as store:  # an empty, working store
         store.add_recording(root.parent / "src0.h5", {"culture": "C1"})
@@ -459,7 +459,7 @@ def test_max_units_lets_a_larger_run_through(tmp_path):
     assert "12 parameter combinations x 2 selected recordings" in out.stderr
     assert fingerprint(root) == before and contents(root) == (2, 0)
     out = cldata_run(str(run_file), "--max-units", "24")
-    assert out.returncode == 0 and "computed 24 units" in out.stdout, out.stderr
+    assert out.returncode == 0 and "computed 24 analyses" in out.stdout, out.stderr
     assert contents(root) == (2, 24)
 
 

@@ -46,7 +46,7 @@ import numpy as np
 import pytest
 import quantities as pq
 import tables
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numpy._core.multiarray import _reconstruct, scalar
@@ -592,6 +592,7 @@ def same(a, b) -> bool:
     return bool(a == b)
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # recursive arrays: slow to generate
 @given(value=values, protocol=st.integers(0, pickle.HIGHEST_PROTOCOL))
 def test_legitimate_values_round_trip(value, protocol):
     """Legitimate values load exactly as plain pickle loads them (which is the value itself, but for
@@ -601,6 +602,7 @@ def test_legitimate_values_round_trip(value, protocol):
         assert same(safe_loads(data, allowlist), pickle.loads(data))
 
 
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # recursive arrays: slow to generate
 @given(shared=values, copies=st.integers(1, 5), protocol=st.integers(2, pickle.HIGHEST_PROTOCOL))
 def test_shared_values_round_trip_and_stay_shared(shared, copies, protocol):
     value = {"refs": [shared] * copies, "other": [shared]}

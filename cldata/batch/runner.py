@@ -41,7 +41,7 @@ Examples
 --------
 >>> report = run_batch(load_parameters("param/demo_rates.param"))    # doctest: +SKIP
 >>> print(report)                                                    # doctest: +SKIP
-computed 12 units (36 results), skipped 0 already stored, 0 failed, in 3.1 s
+computed 12 analyses (36 results), skipped 0 already stored, 0 failed, in 3.1 s
 >>> run_batch(load_parameters("param/demo_psth.param"), scheduler="tcp://10.0.0.9:8786")  # doctest: +SKIP
 """
 
@@ -97,7 +97,7 @@ class RunReport:
         return not self.failures
 
     def __str__(self) -> str:
-        text = (f"computed {self.computed} units ({self.results} results), skipped {self.skipped} already stored, "
+        text = (f"computed {self.computed} analyses ({self.results} results), skipped {self.skipped} already stored, "
                 f"{len(self.failures)} failed, in {self.seconds:.1f} s")
         if self.computed == 0 and not self.failures:
             text += " — nothing new to compute"
@@ -365,7 +365,7 @@ def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
     --------
     >>> params = load_parameters("param/demo_psth.param", ["store.root_directory=lab-store"])  # doctest: +SKIP
     >>> print(run_batch(params, max_units=500))                                                 # doctest: +SKIP
-    computed 24 units (24 results), skipped 0 already stored, 0 failed, in 2.0 s
+    computed 24 analyses (24 results), skipped 0 already stored, 0 failed, in 2.0 s
     """
     params = check_parameters("run", _RUN_REQUIRED, _RUN_OPTIONAL, dict(_as_dict(parameters)))
     # what to trust, what to destroy and how much to build: checked before anything is built or opened
@@ -386,7 +386,7 @@ def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
                             f"{len(analyses):,} parameter combinations x {recordings:,} selected recordings")
         todo, report.skipped = plan_units(store, views, analyses)
         if echo:
-            echo(f"{len(todo)} units to compute, {report.skipped} already stored")
+            echo(f"{len(todo)} analyses to compute, {report.skipped} already stored")
         executor = make_executor(spec, store, scheduler=scheduler)
         bar = _progress(len(todo), progress)
         try:
