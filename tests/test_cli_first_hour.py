@@ -215,7 +215,7 @@ def test_a_run_that_is_refused_with_create_leaves_no_store(lab, run):
 
 def test_a_run_on_an_existing_store_needs_no_create(lab, run):
     status, out, err = run("run", lab / "run.param", "--no-progress")
-    assert status == 0 and "computed 2 units" in out and not err
+    assert status == 0 and "computed 2 analyses" in out and not err
 
 
 def test_an_import_into_a_missing_store_needs_create_and_makes_nothing_without_it(lab, run):
