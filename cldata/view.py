@@ -525,7 +525,8 @@ class DataStoreView:
             return sorted(values, key=repr)
 
     def export(self, path: Any, *, overwrite: bool = False, progress: bool = True) -> Any:
-        """Write this view's recordings and results to one self-contained file (:mod:`cldata.export`).
+        """Write what this view shows to one self-contained file (:mod:`cldata.export`): its recordings cut to
+        its window and stream selection, and the results that come from them.
 
         ``progress=False``: no progress bar (one shows only on a terminal, after a second).
         """

@@ -279,7 +279,8 @@ class DataStreamWriter:
         return part
 
     def __repr__(self) -> str:
-        return f"<DataStreamWriter {self.name!r}: {len(self)} entries>"
+        n = len(self)
+        return f"<DataStreamWriter {self.name!r}: {n} entr{'y' if n == 1 else 'ies'}>"
 
 
 class RecordingWriter:
@@ -658,7 +659,8 @@ class RecordingWriter:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<RecordingWriter {str(self.path)!r} ({state}, {len(self._streams)} streams)>"
+        n = len(self._streams)
+        return f"<RecordingWriter {str(self.path)!r} ({state}, {n} stream{'' if n == 1 else 's'})>"
 
 
 def _journal_form(op: dict[str, Any]) -> dict[str, Any]:
