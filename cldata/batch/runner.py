@@ -48,7 +48,6 @@ computed 12 analyses (36 results), skipped 0 already stored, 0 failed, in 3.1 s
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -420,8 +419,7 @@ class _NoBar:
 def _progress(total: int, enabled: bool) -> Any:
     if not enabled or total == 0:
         return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, unit="unit", desc="cldata run", file=sys.stderr, leave=False)
+    from cldata.display import progress_bar
+
+    # only on a terminal, after a second; counted in analyses (a "unit" is a neuron to this audience)
+    return progress_bar(total=total, unit=" analyses", desc="cldata run", enabled=True)
