@@ -323,3 +323,13 @@ def test_commands_print_no_progress_when_stderr_is_not_a_terminal(tmp_path):
     assert run("import", str(store), str(files[0]), "--replace", "--quiet").stderr == ""
     assert run("export", str(store), str(tmp_path / "x.h5"), "--quiet").stderr == ""
     assert run("check", str(store), "--repair", "--quiet").stderr == ""
+
+
+def test_a_batch_run_prints_no_progress_off_a_terminal(capsys):
+    """`cldata run`'s bar printed into pipes and logs, counting 'units' (a neuron, to this audience)."""
+    from cldata.batch.runner import _progress
+
+    bar = _progress(12, True)
+    bar.update(12)
+    bar.close()
+    assert capsys.readouterr().err == ""
