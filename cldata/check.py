@@ -50,10 +50,12 @@ fix, or that the rest need a person (each says what to do).
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,30 +250,37 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
         else:
             return report
     try:
-        with warnings.catch_warnings(record=True) as said:
-            # what the reader says about an untidy file becomes a note here (it reads)
-            warnings.simplefilter("always", UntidyRecordingWarning)
-            warnings.simplefilter("ignore", UntidyIndexWarning)  # (reported by _untidy_streams)
-            try:
-                with RecordingView(path, finished=not journal) as view:
-                    _untidy_streams(view, report, where, path)
-                    if deep and report.complete:
-                        _read_everything(view, clock, report, where)
-                    elif deep:
-                        report.notes.append(f"{where} was not read in full")
-            finally:
-                for w in said:
-                    if issubclass(w.category, UntidyRecordingWarning):
-                        message = str(w.message).removeprefix(f"{Path(path)}: ")  # (the reader names the file)
-                        report.notes.append(f"{where}: {message} (docs/READER-TOLERANCE.md)")
-                    else:
-                        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        _read_recording(functools.partial(RecordingView, path, finished=not journal), str(Path(path)), path, report, where,
+                        clock, deep)
     except _OutOfTime:
         _ran_out(report, clock, f"{where} was not read in full")
     except (CldataError, OSError) as exc:
         report.add(where, f"cannot be read: {exc}")
     report.seconds = clock.seconds
     return report
+
+
+def _read_recording(open_view: Callable[[], Any], source: str, path: Path, report: CheckReport, where: str,
+                    clock: _Clock, deep: bool) -> None:
+    """Open a recording with ``open_view()`` and read it (in full with ``deep``); what the reader
+    says about an untidy file (its warnings, which start with ``source``) becomes a note."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", UntidyRecordingWarning)
+        warnings.simplefilter("ignore", UntidyIndexWarning)  # (reported by _untidy_streams)
+        try:
+            with open_view() as view:
+                _untidy_streams(view, report, where, path)
+                if deep and report.complete:
+                    _read_everything(view, clock, report, where)
+                elif deep:
+                    report.notes.append(f"{where} was not read in full")
+        finally:
+            for w in said:
+                if issubclass(w.category, UntidyRecordingWarning):
+                    message = str(w.message).removeprefix(f"{source}: ")
+                    report.notes.append(f"{where}: {message} (docs/READER-TOLERANCE.md)")
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _untidy_streams(view: Any, report: CheckReport, where: str, path: Path) -> None:
@@ -686,24 +695,9 @@ def check_export(path: Path, *, repair: bool = False, deep: bool = True, budget:
                 report.add(where, f"cannot be opened: {exc}")
                 continue
             try:
-                with warnings.catch_warnings(record=True) as said:
-                    warnings.simplefilter("always", UntidyRecordingWarning)
-                    warnings.simplefilter("ignore", UntidyIndexWarning)  # (reported by _untidy_streams)
-                    try:
-                        # the whole group, not only the window: every stored byte is read
-                        with RecordingView(path, group=group) as view:
-                            _untidy_streams(view, report, where, path)
-                            if deep and report.complete:
-                                _read_everything(view, clock, report, where)
-                            elif deep:
-                                report.notes.append(f"{where} was not read in full")
-                    finally:
-                        for w in said:
-                            if issubclass(w.category, UntidyRecordingWarning):
-                                message = str(w.message).removeprefix(f"{Path(path)}:{group}: ")
-                                report.notes.append(f"{where}: {message} (docs/READER-TOLERANCE.md)")
-                            else:
-                                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                # the whole group, not only the window: every stored byte is read
+                _read_recording(functools.partial(RecordingView, path, group=group), f"{Path(path)}:{group}", path, report,
+                                where, clock, deep)
             except _OutOfTime:
                 _ran_out(report, clock, f"{where} was not read in full")
             except (CldataError, OSError) as exc:
