@@ -195,18 +195,23 @@ def _missing(path: Path, expected: str) -> CliError:
     return CliError(f"no such file or directory: {path} (expected {expected})")
 
 
-def _open_for_reading(path_text: str) -> Any:
-    """Open a store or an export read-only; anything else is one line saying what it is."""
-    import cldata
-
-    path = Path(path_text)
+def _described(path: Path, expected: str) -> str:
+    """What ``path`` is (:func:`_describe`); one line saying so if it is missing or a plain directory."""
     what = _describe(path)
-    expected = "a store directory or a store export file"
     if what == "missing":
         raise _missing(path, expected)
     if what == "a directory":
         raise CliError(f"{path} is a directory{_directory_hint(path)}, not a cldata store (it has no "
                        f"cldata-store.json): expected {expected}")
+    return what
+
+
+def _open_for_reading(path_text: str) -> Any:
+    """Open a store or an export read-only; anything else is one line saying what it is."""
+    import cldata
+
+    path = Path(path_text)
+    what = _described(path, "a store directory or a store export file")
     if what == "a file" and _is_recording(path):
         raise CliError(f"{path} is a CL recording, not a store: `cldata info {path}` describes it, "
                        f"`cldata import STORE {path} --create` puts it in a new store")
@@ -371,13 +376,8 @@ def _info(args: argparse.Namespace) -> int:
     from cldata.format.reader import RecordingView
 
     path = Path(args.path)
-    what = _describe(path)
     expected = "a CL recording file (.h5), a store directory or a store export file"
-    if what == "missing":
-        raise _missing(path, expected)
-    if what == "a directory":
-        raise CliError(f"{path} is a directory{_directory_hint(path)}, not a cldata store (it has no "
-                       f"cldata-store.json): expected {expected}")
+    what = _described(path, expected)
     if what.startswith("neither"):
         raise CliError(f"{path} is {what}: expected {expected}")
     if what in ("a cldata store", "a store export file"):

@@ -123,14 +123,10 @@ def _short(value: Any) -> str:
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested parameters as one level of dotted names (``{"session": {"day": 2}}`` ->
     ``{"session.day": 2}``), numpy scalars as Python values (for tables and DataFrames)."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, name + "."))
-        else:
-            out[name] = value.item() if isinstance(value, np.generic) else value
-    return out
+    from cldata.canonical import flatten as dotted
+
+    return {name: value.item() if isinstance(value, np.generic) else value
+            for name, value in dotted(params, prefix).items()}
 
 
 def html_table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]], *, more: int = 0,
