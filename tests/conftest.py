@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -135,3 +136,12 @@ def forge_copy_locations(root: Path) -> None:
         segment.unlink()
         backend.write_segment(segment, ops)
     forge_checksums(root)
+
+
+def fingerprint(root: Path) -> dict[str, str]:
+    """Every path under ``root`` with a digest of its content (directories: ``dir``)."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return out

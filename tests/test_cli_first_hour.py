@@ -10,7 +10,6 @@ was created or changed. Most run ``cldata.cli.main`` in this process (fast); a f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -24,18 +23,9 @@ import quantities as pq
 import cldata
 from cldata import cli
 from cldata.errors import NotARecordingError, StoreFormatError
-from conftest import write_small_recording
+from conftest import fingerprint, write_small_recording
 
 RATES = "{'class': 'FiringRate', 'params': {'min_spikes': 2}}"
-
-
-def fingerprint(root: Path) -> dict[str, str]:
-    """Every path under ``root`` with a digest of its content (directories: ``dir``)."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = str(path.relative_to(root))
-        out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
 
 
 class Cli:

@@ -24,7 +24,6 @@ refusal. Store contents are hashed before and after.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import socket
@@ -43,6 +42,7 @@ from cldata.batch.paramfile import load_parameters
 from cldata.batch.runner import MAX_UNITS, build_analyses, count_combinations, run_batch
 from cldata.errors import ParameterError
 from cldata.simulate import simulate_recording
+from conftest import fingerprint
 
 MEMORY_LIMIT = 1536 << 20  # 1.5 GB of address space for the child running a hostile file
 TIMEOUT = 30               # seconds a refusal may take, at most (a bound, not a timed assertion)
@@ -67,15 +67,6 @@ def cldata_run(*args: str, memory: int = MEMORY_LIMIT, env: dict[str, str] | Non
                               capture_output=True, text=True, timeout=timeout, env=child_env)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"cldata run {' '.join(args)} did not finish within {timeout} s: {exc.stderr!s:.2000}")
-
-
-def fingerprint(root: Path) -> dict[str, str]:
-    """Every path under ``root`` with a digest of its content (directories: ``dir``)."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        rel = str(path.relative_to(root))
-        out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
 
 
 def make_store(root: Path, n: int = 2, results: bool = True) -> list[str]:
