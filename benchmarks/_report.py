@@ -90,6 +90,24 @@ def fmt(value: float | None, unit: str) -> str:
     return f"{sign}{value * 1e6:.3g} µs"
 
 
+def fmt_range(value: float | None, spread: tuple[float, float] | None, unit: str) -> str:
+    """A median with its min–max range, as the tables and the README print figures.
+
+    Examples
+    --------
+    >>> fmt_range(0.0021, (0.0019, 0.0035), "s")
+    '2.1 ms (1.9–3.5 ms)'
+    >>> fmt_range(0.0021, None, "s")
+    '2.1 ms'
+    """
+    if spread is None or value is None:
+        return fmt(value, unit)
+    low, high = fmt(spread[0], unit), fmt(spread[1], unit)
+    if low.split(" ")[-1] == high.split(" ")[-1] and " " in low:
+        low = low.rsplit(" ", 1)[0]
+    return f"{fmt(value, unit)} ({low}–{high})"
+
+
 @dataclass
 class Figure:
     """One measured figure, its baseline and its target.
@@ -125,6 +143,42 @@ class Figure:
     baseline: float | None = None
     baseline_name: str = ""
     target: float | None = None
+    cldata_range: tuple[float, float] | None = None
+    baseline_range: tuple[float, float] | None = None
+
+    @classmethod
+    def from_samples(
+        cls,
+        key: str,
+        metric: str,
+        unit: str,
+        samples: Sequence[float],
+        baseline_samples: Sequence[float] | None = None,
+        baseline_name: str = "",
+        target: float | None = None,
+    ) -> Figure:
+        """A figure from repeated measurements: their median, with their min–max range.
+
+        Parameters
+        ----------
+        key, metric, unit, baseline_name, target
+            As for the class.
+        samples : sequence of float
+            cldata's measurements (durations, rates or sizes), one per repetition.
+        baseline_samples : sequence of float or None, optional
+            The baseline's, measured in the same run (interleaved with cldata's, see
+            :func:`interleaved_times`).
+
+        Examples
+        --------
+        >>> f = Figure.from_samples("x", "x", "s", [0.002, 0.001, 0.003], [0.004, 0.005, 0.006], "base")
+        >>> f.cldata, f.cldata_range, f.ratio
+        (0.002, (0.001, 0.003), 2.5)
+        """
+        base = baseline_samples or None
+        return cls(key, metric, unit, statistics.median(samples),
+                   statistics.median(base) if base else None, baseline_name, target,
+                   (min(samples), max(samples)), (min(base), max(base)) if base else None)
 
     @property
     def higher_is_better(self) -> bool:
@@ -195,8 +249,9 @@ def print_table(figures: Sequence[Figure], ratio_format: str = ".2f") -> None:
         rows.append(
             (
                 f.metric,
-                fmt(f.cldata, f.unit),
-                f"{fmt(f.baseline, f.unit)} ({f.baseline_name})" if f.baseline is not None else "-",
+                fmt_range(f.cldata, f.cldata_range, f.unit),
+                f"{fmt_range(f.baseline, f.baseline_range, f.unit)} ({f.baseline_name})"
+                if f.baseline is not None else "-",
                 "-" if f.ratio is None else f"{f.ratio:{ratio_format}}x",
                 f.target_text(),
                 MET[f.met],
@@ -299,6 +354,42 @@ def median_time(fn: Callable[[], Any], repeats: int, warm: bool = False) -> floa
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def interleaved_times(fns: Sequence[Callable[[], Any]], repeats: int, warm: bool = True) -> list[list[float]]:
+    """Wall times of several callables measured in turns (``a b a b ...``), so that a change in the
+    machine's load falls on all of them alike.
+
+    Parameters
+    ----------
+    fns : sequence of callable
+        Called without arguments (cldata's, then its baselines).
+    repeats : int
+        Timed calls of each.
+    warm : bool, optional
+        Call each once, untimed, first.
+
+    Returns
+    -------
+    list of list of float
+        The times of each callable, in seconds, in the order of ``fns``.
+
+    Examples
+    --------
+    >>> a, b = interleaved_times([lambda: None, lambda: sum(range(100))], 3)
+    >>> len(a), len(b)
+    (3, 3)
+    """
+    if warm:
+        for fn in fns:
+            fn()
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, out in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return times
 
 
 def median_latency(fn: Callable[[Any], Any], args: Sequence[Any]) -> float:
