@@ -42,11 +42,12 @@ from cldata.results import (
     register_result_kind,
 )
 from cldata.simulate import simulate
-from cldata.store import DataStore, open_store
+from cldata.store import DataStore, open_store, upgrade_store
 from cldata.view import DataStoreView, RecordingHandle
 
 # cldata.simulate is the function; the module stays importable as ``from cldata.simulate import ...``
 open = open_store  # noqa: A001 - cldata.open(root, ...) is the documented entry point
+upgrade = upgrade_store
 
 __version__ = "0.1.0"
 
@@ -66,6 +67,7 @@ __all__ = [
     "follow",
     "simulate",
     "open",
+    "upgrade",
     "DataStore",
     "DataStoreView",
     "RecordingHandle",

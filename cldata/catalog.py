@@ -220,6 +220,26 @@ class ParamIndex:
         self.postings(path)
         return list(self._examples[path].values())
 
+    def has(self, path: str) -> bool:
+        """Whether any row has a parameter at ``path``."""
+        return bool(self.present(path))
+
+    def paths(self) -> list[str]:
+        """Every parameter path of the live rows (for messages that list what is known)."""
+        from cldata.canonical import flatten
+
+        out: set[str] = set()
+        for row in self._live_rows():
+            out.update(flatten(self._params_of(row)))
+        return sorted(out)
+
+    def range_rows(self, path: str, lo: float | None, hi: float | None, inclusive: tuple[bool, bool]) -> set[int]:
+        """Rows whose numeric value at ``path`` lies between ``lo`` and ``hi`` (None: unbounded)."""
+        values, rows = self.numeric(path)
+        a = 0 if lo is None else int(np.searchsorted(values, lo, side="left" if inclusive[0] else "right"))
+        b = values.size if hi is None else int(np.searchsorted(values, hi, side="right" if inclusive[1] else "left"))
+        return set(rows[a:max(a, b)].tolist())
+
     def numeric(self, path: str) -> tuple[np.ndarray, np.ndarray]:
         """Numeric values at ``path`` sorted, with their rows: for range queries."""
         if path not in self._numeric:
@@ -378,6 +398,28 @@ class Catalog:
             self.result_field_index.add(row, {"identifier": entry.identifier, "kind": entry.kind})
         self._index_sources_and_tags(row, entry)
         return row
+
+    def add_results(self, entries: Iterable[ResultEntry]) -> list[int]:
+        """Add many result entries; return their rows."""
+        return [self.add_result(e) for e in entries]
+
+    def result_entries(self, rows: Iterable[int]) -> dict[int, ResultEntry]:
+        """The live entries at ``rows`` (the engine catalog reads them in batches)."""
+        results = self.results
+        return {r: e for r in rows if (e := results[r]) is not None}
+
+    def results_without_own(self, path: str, recording_ids: Iterable[str]) -> set[int]:
+        """Rows of results from these recordings that have no parameter ``path`` of their own."""
+        present = self.result_index.present(path)
+        out: set[int] = set()
+        for rid in recording_ids:
+            out |= self.results_by_source.get(rid, set()) - present
+        return out
+
+    def set_payload_refs(self, refs: Mapping[str, Any]) -> None:
+        """Record where the backend put each result's payload (at commit)."""
+        for rid, ref in refs.items():
+            self.results[self.result_rows[rid]].payload = ref  # type: ignore[union-attr]
 
     def _index_sources_and_tags(self, row: int, entry: ResultEntry) -> None:
         by_source, tags = self.results_by_source, self.tags

@@ -370,7 +370,11 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
         cat = store.catalog
         report.counts = {"recordings": cat.n_recordings, "results": cat.n_results, "files": 0}
         files: set[Path] = set()  # every file of the store the check opened or read
-        if isinstance(backend, SegmentedBackend):
+        if store.engine is not None:
+            files |= {store.root / MARKER, *store.engine.files()}
+            for problem in store.engine.check():
+                report.add("catalog", problem)
+        elif isinstance(backend, SegmentedBackend):
             _, segments = backend._read_current()
             files |= {store.root / MARKER, backend.catalog_dir / "CURRENT"}
             files |= {backend.catalog_dir / name for name in segments}
@@ -537,11 +541,15 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
         location = rec.get("location") or {}
         if location.get("kind") == "copy":
             referenced.add(backend.root / str(location["path"]))
-    _, segments = backend._read_current()
-    referenced |= {backend.catalog_dir / s for s in segments} | {backend.catalog_dir / "CURRENT"}
-    # everything but directories: symbolic links and FIFOs too (removed as entries, never followed or opened)
+    if store.engine is None:
+        _, segments = backend._read_current()
+        referenced |= {backend.catalog_dir / s for s in segments} | {backend.catalog_dir / "CURRENT"}
+    # everything but directories: symbolic links and FIFOs too (removed as entries, never followed or opened);
+    # a store whose catalog is an engine's has no catalog/ directory (one left by a migration is garbage)
     left = [p for d in (backend.catalog_dir, backend.payload_dir, backend.root / "recordings") if d.is_dir()
             for p in sorted(d.iterdir()) if p not in referenced and not _is_dir(p)]
+    if store.engine is not None:  # a catalog written by a migration or creation that was killed
+        left += [p for p in sorted(store.root.iterdir()) if p.name.startswith(".catalog.sqlite.tmp-")]
     if not left:
         return
     others = [p for p in left if p not in stray and p not in planted]

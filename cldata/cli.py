@@ -590,6 +590,16 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.complete else 3
 
 
+def _upgrade(args: argparse.Namespace) -> int:
+    from cldata.store import upgrade_store
+
+    path = Path(args.path)
+    if _describe(path) == "missing":
+        raise _missing(path, "a store directory")
+    print(upgrade_store(path))
+    return 0
+
+
 def _normalize(args: argparse.Namespace) -> int:
     from cldata.format.normalize import normalize
 
@@ -768,6 +778,14 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("out", help="the tidy copy to write")
     norm.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     norm.set_defaults(func=_normalize)
+
+    upgrade = sub.add_parser("upgrade", help="move a store made by cldata before 0.2 to the current layout",
+                             description="Move the catalog of a store made before version 2 (a log of segments, "
+                                         "loaded whole when the store opens) into an indexed SQLite database, so "
+                                         "that the store opens in constant time. Crash-safe; run it again after an "
+                                         "interruption. A store opened for writing is upgraded the same way.")
+    upgrade.add_argument("path", help="a store directory")
+    upgrade.set_defaults(func=_upgrade)
     return parser
 
 

@@ -39,6 +39,7 @@ from cldata.backends.registry import get_backend
 from cldata.bulk import paused_gc
 from cldata.canonical import canonical, digest, plain
 from cldata.catalog import Catalog, RecordingEntry, ResultEntry, is_record_id
+from cldata.catalogs import DEFAULT_ENGINE, LEGACY, EngineCatalog, get_catalog_engine
 from cldata.closing import close_at_exit
 from cldata.errors import (
     DuplicateRecordingError,
@@ -69,6 +70,7 @@ _OPEN_FILES = 32
 _MARKER_LIMIT = 1 << 20  # the marker is a few lines of JSON
 # what a creation killed half-way leaves, besides the lock files: the backend's empty skeleton
 _SKELETON = {"catalog", "payloads", "recordings"}
+_CATALOG_FILE = "catalog.sqlite"  # the SQLite engine's (cldata.catalogs.sqlite.FILE_NAME)
 
 
 def _now() -> str:
@@ -134,6 +136,12 @@ class DataStore(DataStoreView):
         create an empty store, discarding the contents of an existing one.
     replace
         Adding an entry that is already stored replaces it instead of raising.
+    catalog
+        The catalog engine of a new store (:mod:`cldata.catalogs`): ``"sqlite"`` (the
+        default) or a plugin's. ``None``: the store's own. A store made before version 2
+        keeps its catalog in the backend (``"backend"``); opened for writing, it moves
+        its catalog into SQLite first (once, crash-safe; ``cldata upgrade`` does the
+        same), unless ``catalog="backend"`` is passed.
     options
         Passed to the backend.
 
@@ -145,11 +153,11 @@ class DataStore(DataStoreView):
         If ``root`` is not a store (mode ``"r"``), or a different backend's store.
     """
 
-    __slots__ = ("root", "mode", "replace", "backend", "catalog", "_pending_added", "_pending_removed",
+    __slots__ = ("root", "mode", "replace", "backend", "catalog", "engine", "_pending_added", "_pending_removed",
                  "_pending_payloads", "_lock", "_readers", "_views", "_closed", "__weakref__")
 
     def __init__(self, root: str | os.PathLike[str], backend: str | None = None, mode: str = "r",
-                 replace: bool = False, **options: Any):
+                 replace: bool = False, catalog: str | None = None, **options: Any):
         if mode not in ("r", "a", "w"):
             raise ValueError(f"mode must be 'r', 'a' or 'w', not {mode!r}")
         set_ = object.__setattr__
@@ -168,6 +176,7 @@ class DataStore(DataStoreView):
         set_(self, "_views", OrderedDict())
         set_(self, "_lock", None)
         set_(self, "_readers", None)
+        set_(self, "engine", None)
         root_path = self.root
         if root_path.is_file():
             self._open_export()
@@ -205,17 +214,31 @@ class DataStore(DataStoreView):
             name = self._backend_name(marker, backend)
             set_(self, "backend", get_backend(name)(root_path, writable=mode != "r", **options))
             if mode == "w" or marker is None:
-                self._create(name, wipe=marker is not None)
+                engine_name = catalog or DEFAULT_ENGINE
+                self._create(name, engine_name, wipe=marker is not None)
+            else:
+                engine_name = self._engine_name(marker, catalog)
+            if engine_name != LEGACY:
+                set_(self, "engine", get_catalog_engine(engine_name)(root_path, writable=mode != "r"))
+                self.backend.catalog_in_backend = False
             if mode == "r":
                 readers = FileLock(root_path / _READERS_LOCK)
                 _acquire(readers, exclusive=False, blocking=True)
                 set_(self, "_readers", readers)
+            if self.engine is not None:
+                if mode == "a" and marker is not None and marker.get("catalog", LEGACY) == LEGACY:
+                    self._migrate(marker)
+                self.engine.open()
             set_(self, "catalog", self._load_catalog())
             set_(self, "_closed", False)
             close_at_exit(self)
             if mode != "r":
                 self._collect_garbage()
         except BaseException:
+            if self.engine is not None:
+                self.engine.close()
+            if self._readers is not None:
+                self._readers.release()
             if self._lock is not None:
                 self._lock.release()
             raise
@@ -241,6 +264,9 @@ class DataStore(DataStoreView):
         close_at_exit(self)
 
     def _load_catalog(self) -> Catalog:
+        if self.engine is not None:
+            # the writer sees the last commit and its own changes; a reader, the commit it opened at
+            return EngineCatalog(self.engine, None if self.writable else self.engine.generation())
         with paused_gc():
             records = self.backend.load()
             try:
@@ -271,6 +297,33 @@ class DataStore(DataStoreView):
             raise StoreFormatError(f"{path} names a backend that is not a string: {data.get('backend')!r:.60}")
         return data
 
+    def _engine_name(self, marker: dict[str, Any], requested: str | None) -> str:
+        stored = marker.get("catalog", LEGACY)
+        if type(stored) is not str:
+            raise StoreFormatError(f"{self.root / MARKER} names a catalog engine that is not a string: {stored!r:.60}")
+        if requested is None or requested == stored:
+            # a store of the old layout moves to SQLite when opened for writing (see _migrate)
+            return DEFAULT_ENGINE if stored == LEGACY and self.mode != "r" else stored
+        if stored == LEGACY and requested in (LEGACY, DEFAULT_ENGINE):
+            return requested
+        raise StoreFormatError(f"{self.root} keeps its catalog in {stored!r}; open it with catalog={stored!r} (or None)")
+
+    def _migrate(self, marker: dict[str, Any]) -> None:
+        """Move a version-1 store's catalog (the backend's segment log) into the catalog engine, once.
+
+        Crash-safe in three steps: the engine's catalog is written whole under a temporary
+        name and renamed into place; then the marker names the engine (an atomic rename);
+        then the old segments go. Killed before the marker changes, the store is still a
+        version-1 store and the next writer migrates again; after, it is a version-2 one.
+        """
+        assert self.engine is not None
+        with paused_gc():
+            records = self.backend.load()
+        self.engine.create(records)
+        new = {**marker, "version": 2, "catalog": self.engine.name, "migrated_utc": _now()}
+        atomic_write_bytes(self.root / MARKER, json.dumps(new, indent=1).encode())
+        shutil.rmtree(self.root / "catalog", ignore_errors=True)  # read by no one now (garbage otherwise)
+
     def _backend_name(self, marker: dict[str, Any] | None, requested: str | None) -> str:
         stored = marker.get("backend") if marker else None
         if stored and requested and stored != requested and self.mode != "w":
@@ -279,17 +332,29 @@ class DataStore(DataStoreView):
             )
         return requested or stored or "hdf5"
 
-    def _create(self, backend_name: str, wipe: bool) -> None:
+    def _create(self, backend_name: str, engine_name: str, wipe: bool) -> None:
         if not wipe and not self._empty_or_unfinished():
             raise StoreFormatError(
                 f"{self.root} is not empty and not a cldata store; choose an empty or new directory"
             )
+        engine = None if engine_name == LEGACY else get_catalog_engine(engine_name)(self.root, writable=True)
         if wipe:
+            # the marker goes first: killed half-way, the directory is an unfinished store, not a damaged one
+            (self.root / MARKER).unlink(missing_ok=True)
             for name in ("catalog", "payloads", "recordings"):
                 # (rmtree refuses a symbolic link: a planted one is left, and then refused by the backend)
                 shutil.rmtree(self.root / name, ignore_errors=True)
+            for name in (_CATALOG_FILE, f"{_CATALOG_FILE}-journal"):
+                if is_regular(self.root / name):
+                    (self.root / name).unlink()
+        if engine is not None:
+            self.backend.catalog_in_backend = False
         self.backend.create()
-        marker = {"format": "cldata store", "version": 1, "backend": backend_name, "created_utc": _now()}
+        marker: dict[str, Any] = {"format": "cldata store", "version": 1, "backend": backend_name,
+                                  "created_utc": _now()}
+        if engine is not None:
+            engine.create()
+            marker.update(version=2, catalog=engine_name)
         atomic_write_bytes(self.root / MARKER, json.dumps(marker, indent=1).encode())
 
     def _empty_or_unfinished(self) -> bool:
@@ -304,6 +369,9 @@ class DataStore(DataStoreView):
             for path in self.root.iterdir():
                 name = path.name
                 if name in (_WRITER_LOCK, _READERS_LOCK) or name.startswith(f".{MARKER}.tmp-"):
+                    continue
+                if (name in (_CATALOG_FILE, f"{_CATALOG_FILE}-journal") or name.startswith(f".{_CATALOG_FILE}.tmp-")) \
+                        and plain(path, False):
                     continue
                 if name not in _SKELETON or not plain(path, True):
                     return False
@@ -328,12 +396,13 @@ class DataStore(DataStoreView):
         params = dict(parameters.as_dict() if hasattr(parameters, "as_dict") else parameters)
         if "root_directory" not in params:
             raise ParameterError("a store's parameters need 'root_directory'")
-        unknown = set(params) - {"root_directory", "backend", "mode", "replace", "options"}
+        unknown = set(params) - {"root_directory", "backend", "mode", "replace", "catalog", "options"}
         if unknown:
             raise ParameterError(f"unexpected store parameter(s) {sorted(unknown)}; known: root_directory, "
-                                 "backend, mode, replace, options")
+                                 "backend, mode, replace, catalog, options")
         return cls(params["root_directory"], backend=params.get("backend"), mode=params.get("mode", "a"),
-                   replace=bool(params.get("replace", False)), **dict(params.get("options") or {}))
+                   replace=bool(params.get("replace", False)), catalog=params.get("catalog"),
+                   **dict(params.get("options") or {}))
 
     # -- the view interface -----------------------------------------------------------------------
 
@@ -501,7 +570,7 @@ class DataStore(DataStoreView):
         self._check_writable()
         if recording_id not in self.catalog.recording_rows:
             raise NotFoundError(f"no recording {recording_id!r} in the store")
-        dependent = [self.catalog.results[r].id for r in self.catalog.results_by_source.get(recording_id, ())]  # type: ignore[union-attr]
+        dependent = [e.id for e in self.catalog.result_entries(sorted(self.catalog.results_by_source.get(recording_id, ()))).values()]
         if dependent and not cascade:
             raise StoreError(
                 f"{len(dependent)} analysis results come from {recording_id}; remove them first or pass cascade=True"
@@ -584,7 +653,8 @@ class DataStore(DataStoreView):
         for entry in staged:
             if entry.id in self.catalog.result_rows:  # replace=True: the new one takes its place
                 self._unstage(self.catalog.remove_result(entry.id).id)
-            self.catalog.add_result(entry)
+        self.catalog.add_results(staged)
+        for entry in staged:
             self._pending_added[entry.id] = entry
             self._pending_payloads[entry.id] = payloads[entry.id]
         for entry, result in zip(staged, results):
@@ -629,13 +699,15 @@ class DataStore(DataStoreView):
         # without the pause, the cyclic collector would walk the whole catalog again and again
         with paused_gc():
             prepared = {rid: ready for rid, (_, ready) in self._pending_payloads.items()}
+            # the payloads reach the disk first: a commit never names a payload that is not there
             refs = self.backend.write_payloads(prepared) if prepared else {}
-            for rid, ref in refs.items():
-                entry = self.catalog.results[self.catalog.result_rows[rid]]
-                entry.payload = ref  # type: ignore[union-attr]
-            added = [e.to_record() for e in self._pending_added.values()]
-            removed = sorted(self._pending_removed)
-            self.backend.commit(added, removed, self.catalog.records)
+            self.catalog.set_payload_refs(refs)
+            if self.engine is not None:
+                self.engine.commit()
+            else:
+                added = [e.to_record() for e in self._pending_added.values()]
+                removed = sorted(self._pending_removed)
+                self.backend.commit(added, removed, self.catalog.records)
         self._pending_added.clear()
         self._pending_removed.clear()
         self._pending_payloads.clear()
@@ -643,6 +715,8 @@ class DataStore(DataStoreView):
     def rollback(self) -> None:
         """Discard the changes not yet committed."""
         self._check_writable()
+        if self.engine is not None:
+            self.engine.rollback()
         object.__setattr__(self, "catalog", self._load_catalog())
         self._pending_added.clear()
         self._pending_removed.clear()
@@ -661,7 +735,13 @@ class DataStore(DataStoreView):
         if _acquire(readers, exclusive=True):  # nobody is reading: unreferenced files can go
             try:
                 # what the last commit refers to stays, whatever this process did not commit
-                committed = self.backend.load()
+                if self.engine is not None:
+                    committed = self._committed_references()
+                    leftover = self.root / "catalog"  # the segment log of a migration killed before removing it
+                    if leftover.is_dir() and not leftover.is_symlink():
+                        shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    committed = self.backend.load()
                 self.backend.collect_garbage(committed)
                 ids = {r["id"] for r in committed if r.get("kind") == "recording"}
                 overviews = self.root / "overviews"
@@ -672,6 +752,15 @@ class DataStore(DataStoreView):
                             path.unlink(missing_ok=True)
             finally:
                 readers.release()
+
+    def _committed_references(self) -> list[dict[str, Any]]:
+        """What garbage collection must keep, as records: the committed recordings and the payload
+        files the committed results name (removed entries are purged first: nobody reads them)."""
+        assert self.engine is not None
+        if not self.dirty:
+            self.engine.purge()
+        records = self.engine.recordings(self.engine.generation())
+        return [*records, *({"payload": {"file": name}} for name in sorted(self.engine.payload_files()))]
 
     def close(self, commit: bool = True) -> None:
         """Commit pending changes (unless ``commit=False``), then release files and locks."""
@@ -684,6 +773,8 @@ class DataStore(DataStoreView):
                 self._collect_garbage()
         finally:
             self._views.clear()
+            if self.engine is not None:
+                self.engine.close()  # uncommitted changes are rolled back
             self.backend.close()
             for lock in (self._lock, self._readers):
                 if lock is not None:
@@ -713,8 +804,46 @@ class DataStore(DataStoreView):
             pass
 
 
+def upgrade_store(root: str | os.PathLike[str]) -> str:
+    """Move a store made before version 2 to the current layout (its catalog into SQLite), once.
+
+    The store is opened for writing (so no other writer may have it open) and its catalog
+    moved as :class:`DataStore` does on a first write: written whole under a temporary
+    name, then named in the marker, then the old segments removed. A crash at any moment
+    leaves a store that opens (old or new layout); run it again to finish. A store that is
+    already current is left as it is. ``cldata upgrade PATH`` is this function.
+
+    Returns
+    -------
+    str
+        What was done, in one line.
+
+    Raises
+    ------
+    cldata.errors.StoreFormatError
+        If ``root`` is not a store.
+    cldata.errors.StoreLockedError
+        If a writer has it open.
+
+    Examples
+    --------
+    >>> cldata.upgrade("old-lab-store")          # doctest: +SKIP
+    'old-lab-store: catalog moved to SQLite (12 recordings, 48,000 results)'
+    """
+    root = Path(root)
+    if not (root / MARKER).exists():
+        raise StoreFormatError(f"{root} is not a cldata store (no {MARKER})")
+    before = json.loads(read_regular_bytes(root / MARKER, limit=_MARKER_LIMIT)).get("catalog", LEGACY)
+    with DataStore(root, mode="a") as store:
+        counts = f"{store.catalog.n_recordings:,} recordings, {store.catalog.n_results:,} results"
+    if before != LEGACY:
+        return f"{root}: already current (catalog: {before}; {counts})"
+    return f"{root}: catalog moved to SQLite ({counts})"
+
+
 def open_store(root: str | os.PathLike[str] | Mapping[str, Any], backend: str | None = None,
-               mode: str | None = None, replace: bool | None = None, **options: Any) -> DataStore:
+               mode: str | None = None, replace: bool | None = None, catalog: str | None = None,
+               **options: Any) -> DataStore:
     """Open (or create) a store. ``cldata.open`` is this function.
 
     ``mode`` is ``"r"`` (the default: read, never create), ``"a"`` (read and write,
@@ -741,5 +870,8 @@ def open_store(root: str | os.PathLike[str] | Mapping[str, Any], backend: str | 
             params["replace"] = replace
         if options:
             params["options"] = {**dict(params.get("options") or {}), **options}
+        if catalog is not None:
+            params["catalog"] = catalog
         return DataStore.from_parameters(params)
-    return DataStore(root, backend=backend, mode="r" if mode is None else mode, replace=bool(replace), **options)
+    return DataStore(root, backend=backend, mode="r" if mode is None else mode, replace=bool(replace),
+                     catalog=catalog, **options)

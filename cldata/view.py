@@ -469,8 +469,7 @@ class DataStoreView:
         store = self.full_datastore
         cat = store.catalog
         out = []
-        for r in self._result_rows():
-            entry = cat.results[r]
+        for entry in cat.result_entries(self._result_rows()).values():
             if entry is not None:
                 result = store._result_object(entry)
                 result._summary_hint = entry.summary  # its repr shows the value without reading the payload
@@ -498,9 +497,7 @@ class DataStoreView:
                 if cat.recordings[r] is not None:
                     yield cat.recordings[r]  # type: ignore[misc]
         if kind in ("results", "all"):
-            for r in self._result_rows():
-                if cat.results[r] is not None:
-                    yield cat.results[r]  # type: ignore[misc]
+            yield from cat.result_entries(self._result_rows()).values()
 
     def parameter_values(self, name: str, kind: str = "all") -> list[Any]:
         """The distinct values of parameter ``name`` (a dotted path) in the view.
@@ -677,8 +674,8 @@ class DataStoreView:
         return len(self.recording_ids) + len(self._live_result_rows())
 
     def _live_result_rows(self) -> list[int]:
-        cat = self.full_datastore.catalog
-        return [r for r in self._result_rows() if cat.results[r] is not None]
+        # the entries are read in batches here (an on-disk catalog caches them for the caller's next look)
+        return list(self.full_datastore.catalog.result_entries(self._result_rows()))
 
     def _result_groups(self) -> dict[str, int]:
         cat = self.full_datastore.catalog
@@ -803,8 +800,7 @@ class DataStoreView:
         cat = self.full_datastore.catalog
         fixed = ["id", "identifier", "kind", "source", "tags", "value", "units"]
         rows = []
-        for r in self._live_result_rows():
-            entry = cat.results[r]
+        for entry in cat.result_entries(self._result_rows()).values():
             summary = entry.summary or {}
             row: dict[str, Any] = {
                 "id": entry.id, "identifier": entry.identifier, "kind": entry.kind,

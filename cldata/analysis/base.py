@@ -142,8 +142,10 @@ class Analysis:
         # tuples: a list-valued parameter must equal the list, not be "any of" it
         criteria = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         rows = result_rows(cat, frozenset(done_for), criteria)
-        if "window" not in params:
-            rows -= cat.result_index.present("window")  # whole-recording results only
+        if "window" not in params:  # whole-recording results only
+            from cldata.catalog import MISSING, lookup
+
+            rows = {r for r, e in cat.result_entries(sorted(rows)).items() if lookup(e.parameters, "window") is MISSING}
         return bool(rows)
 
     def perform_analysis(self, dsv: DataStoreView, *, skip_done: bool = True) -> list[str]:

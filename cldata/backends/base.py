@@ -118,6 +118,11 @@ class Backend(abc.ABC):
 
     #: The name the backend is registered under (``cldata.open(root, backend=name)``).
     name: ClassVar[str] = ""
+    #: Whether the backend keeps the store's catalog (:meth:`load`, :meth:`commit`): true for
+    #: stores made before version 2; the store sets it false when a catalog engine
+    #: (:mod:`cldata.catalogs`) keeps the catalog, and the backend then keeps only
+    #: recordings and payloads.
+    catalog_in_backend: bool = True
 
     def __init__(self, root: Path, *, writable: bool, **options: Any):
         self.root = Path(root)
@@ -477,9 +482,11 @@ class SegmentedBackend(Backend):
         return self.inside(self.root / "payloads")
 
     def create(self) -> None:
-        for d in (self.catalog_dir, self.payload_dir, self.root / "recordings"):
+        for d in (self.payload_dir, self.root / "recordings"):
             d.mkdir(parents=True, exist_ok=True)
-        self._write_current(0, [])
+        if self.catalog_in_backend:
+            self.catalog_dir.mkdir(parents=True, exist_ok=True)
+            self._write_current(0, [])
 
     def _read_current(self) -> tuple[int, list[str]]:
         generation, segments, _ = self._read_current_state()
@@ -604,7 +611,7 @@ class SegmentedBackend(Backend):
             else:
                 big[rid] = data
         if big:
-            generation, _ = self._read_current()
+            generation = self._read_current()[0] if self.catalog_in_backend else 0  # (only names the file)
             name = self._new_name(generation + 1, self.payload_suffix, self.payload_dir)
             path = self.payload_dir / name
             self.write_blobs(path, big)
@@ -641,8 +648,10 @@ class SegmentedBackend(Backend):
         return self.decode_payload(data)
 
     def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:
-        _, segments = self._read_current()
-        keep = {self.catalog_dir / _CURRENT} | {self.catalog_dir / s for s in segments}
+        keep: set[Path] = set()
+        if self.catalog_in_backend:
+            _, segments = self._read_current()
+            keep = {self.catalog_dir / _CURRENT} | {self.catalog_dir / s for s in segments}
         for rec in live:
             payload = rec.get("payload")
             if isinstance(payload, Mapping) and "file" in payload:
@@ -651,7 +660,8 @@ class SegmentedBackend(Backend):
             if isinstance(location, Mapping) and location.get("kind") == "copy":
                 keep.add(self.root / str(location["path"]))
         removed = []
-        for d in (self.catalog_dir, self.payload_dir, self.inside(self.root / "recordings")):
+        for d in ((self.catalog_dir,) if self.catalog_in_backend else ()) + (self.payload_dir,
+                                                                               self.inside(self.root / "recordings")):
             if not d.is_dir():
                 continue
             for path in d.iterdir():

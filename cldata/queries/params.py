@@ -114,12 +114,8 @@ def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str,
         extra: set[int] = set()
         recs = condition_rows(cat.recording_index, path, cond)
         if recs:
-            present = cat.result_index.present(path)
-            for rec_row in recs:
-                entry = cat.recordings[rec_row]
-                from_rec = cat.results_by_source.get(entry.id) if entry is not None else None
-                if from_rec:
-                    extra |= from_rec - present
+            ids = [e.id for r in recs if (e := cat.recordings[r]) is not None]
+            extra = cat.results_without_own(path, ids)
         sets.append(own | extra if extra else own)
     return _intersection(sets)
 
@@ -136,16 +132,6 @@ def _intersection(sets: list[Any]) -> set[int]:
     return matched
 
 
-def _known_paths(entries: Any) -> list[str]:
-    from cldata.canonical import flatten
-
-    paths: set[str] = set()
-    for entry in entries:
-        if entry is not None:
-            paths.update(flatten(entry.parameters))
-    return sorted(paths)
-
-
 def check_known(cat: Catalog, criteria: Mapping[str, Any], recordings: bool = True, results: bool = True) -> None:
     """Raise :class:`~cldata.errors.UnknownParameterError` for a parameter no entry of the store has.
 
@@ -158,11 +144,11 @@ def check_known(cat: Catalog, criteria: Mapping[str, Any], recordings: bool = Tr
     for path in criteria:
         if path in RESULT_FIELDS:
             continue
-        if recordings and cat.recording_index.present(path):
+        if recordings and cat.recording_index.has(path):
             continue
-        if results and (cat.result_index.present(path) or cat.recording_index.present(path)):
+        if results and (cat.result_index.has(path) or cat.recording_index.has(path)):
             continue
-        known = _known_paths([*(cat.recordings if recordings or results else []), *(cat.results if results else [])])
+        known = sorted(set(cat.recording_index.paths()) | (set(cat.result_index.paths()) if results else set()))
         if results and cat.n_results:
             known = [*known, *RESULT_FIELDS]
         what = ("recording or analysis result" if recordings and results

@@ -106,9 +106,7 @@ def partition_by_parameters(dsv: DataStoreView, names: str | Iterable[str]) -> l
         key = _key([lookup(entry.parameters, p) for p in paths])
         if key is not None:
             groups.setdefault(key, (set(), set()))[0].add(r)
-    for r in dsv._result_rows():
-        if cat.results[r] is None:
-            continue
+    for r in dsv._live_result_rows():
         key = _key([_result_value(cat, r, p) for p in paths])
         if key is not None:
             groups.setdefault(key, (set(), set()))[1].add(r)
@@ -160,11 +158,11 @@ def partition_results_by_parameters(dsv: DataStoreView, names: str | Iterable[st
     named = _paths(names)
     if not except_ and cat.n_results:
         for path in named:
-            if not cat.result_index.present(path):
-                known = {p for e in cat.results if e is not None for p in flatten(e.parameters)}  # for the message
+            if not cat.result_index.has(path):
+                known = cat.result_index.paths()  # for the message
                 raise_unknown(UnknownParameterError, "no analysis result in the store has a parameter", path,
                               known, "the parameters of the store's results")
-    rows = [r for r in dsv._result_rows() if cat.results[r] is not None]
+    rows = dsv._live_result_rows()
     if except_:
         all_paths: set[str] = set()
         for r in rows:
@@ -192,7 +190,7 @@ def partition_results_by_stimulation_parameters(dsv: DataStoreView, names: str |
     """
     cat = dsv.full_datastore.catalog
     name_list = [names] if isinstance(names, str) else list(names)
-    rows = [r for r in dsv._result_rows() if cat.results[r] is not None]
+    rows = dsv._live_result_rows()
     if except_:
         sources = [cat.recordings[cat.recording_rows[s]].parameters for r in rows  # type: ignore[union-attr]
                    for s in cat.results[r].sources if s in cat.recording_rows]  # type: ignore[union-attr]

@@ -87,10 +87,7 @@ class Range(Predicate):
         return lo_ok and hi_ok
 
     def rows(self, index: ParamIndex, path: str) -> set[int]:
-        values, rows = index.numeric(path)
-        a = 0 if self._lo is None else int(np.searchsorted(values, self._lo, side="left" if self.inclusive[0] else "right"))
-        b = values.size if self._hi is None else int(np.searchsorted(values, self._hi, side="right" if self.inclusive[1] else "left"))
-        return set(rows[a:max(a, b)].tolist())
+        return index.range_rows(path, self._lo, self._hi, self.inclusive)
 
     def __repr__(self) -> str:
         return f"Range({self.lo!r}, {self.hi!r}, inclusive={self.inclusive})"

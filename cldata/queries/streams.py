@@ -140,7 +140,6 @@ def stream_query(dsv: DataStoreView, names: str | Iterable[str] | None = None, *
                 per_recording.setdefault(r, set()).add(name)
     selection = StreamSelection(selected, per_recording).intersect(dsv._streams)
     kept_ids = {cat.recordings[r].id for r in rows}  # type: ignore[union-attr]
-    results = [r for r in dsv._result_rows()
-               if cat.results[r] is not None
-               and (not cat.results[r].sources or kept_ids.intersection(cat.results[r].sources))]  # type: ignore[union-attr]
+    results = [r for r, e in cat.result_entries(dsv._result_rows()).items()
+               if not e.sources or kept_ids.intersection(e.sources)]
     return dsv._derive(recordings=rows, results=results, streams=selection)
