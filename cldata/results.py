@@ -336,7 +336,7 @@ class SingleValue(AnalysisResult):
     def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
         data = super()._validate(data)
         v = _quantity(data["value"], "value")
-        if np.ndim(v) != 0:
+        if (v.ndim if isinstance(v, np.ndarray) else np.ndim(v)) != 0:
             raise UnsupportedValueError(f"SingleValue holds one value, not an array of shape {np.shape(v)}")
         data["value"] = v
         return data

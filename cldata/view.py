@@ -31,6 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from cldata.catalog import RecordingEntry, ResultEntry
+from cldata.catalogs.rowset import RowSet
 from cldata.display import flatten, html_fields, html_table, no_pandas, plural, seconds, short, window_text
 from cldata.errors import (
     CldataError,
@@ -340,7 +341,9 @@ class DataStoreView:
     ):
         object.__setattr__(self, "full_datastore", store)
         object.__setattr__(self, "_rec_rows", tuple(sorted(set(recording_rows))))
-        object.__setattr__(self, "_res_rows", tuple(sorted(set(result_rows))))
+        # (a RowSet, from an on-disk catalog, is sorted and unique already)
+        object.__setattr__(self, "_res_rows", tuple(result_rows.rows.tolist()) if isinstance(result_rows, RowSet)
+                           else tuple(sorted(set(result_rows))))
         object.__setattr__(self, "_streams", streams)
         object.__setattr__(self, "_window", window)
         object.__setattr__(self, "_sets", None)

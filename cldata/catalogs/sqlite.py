@@ -12,20 +12,27 @@ Tables
 ``results``
     One row per result: id, kind, identifier, parameters, sources and tags, payload
     reference (and the payload file it names), summary, time added.
-``result_params``
-    ``(path, el, key, row)``: for every result and every dotted path of its parameters,
-    the canonical key of the value (``el = 0``), and one per element of a list value
-    (``el = 1``); ``num`` holds the value as a number where it is one.
-``result_sources``, ``result_tags``
-    ``(source, row)`` and ``(tag, row)``.
+``postings``
+    The inverted index: for each *field* (a parameter value, an element of a list value,
+    the presence of a parameter, a source, a tag, an identifier, a kind), each path and
+    each key, the rows that have it — one sorted ``uint32`` array per key, so that a
+    condition costs one B-tree lookup and one array, however many rows it matches, and
+    conditions combine with numpy (:class:`~cldata.catalogs.rowset.RowSet`). ``num`` holds
+    a parameter value as a number where it is one (an index on it answers ranges).
 ``paths``
-    Path names, numbered (the parameter rows store the number).
+    Parameter paths, numbered (postings store the number).
 ``meta``
-    The schema version and the committed generation.
+    The schema version, the committed generation, and the last row of that generation.
+
+The writer keeps the postings of what it adds in memory and merges them into the table
+when it commits (one read-modify-write per key touched), so that adding results one by one
+into a big store does not rewrite long posting lists each time.
 
 Every entry row carries ``added_gen`` and ``removed_gen`` (see the generations of
-:mod:`cldata.catalogs.base`): removing an entry sets ``removed_gen``; the row goes for good
-in :meth:`SQLiteEngine.purge`, when no reader has the store open.
+:mod:`cldata.catalogs.base`): removing an entry sets ``removed_gen``; the row (and its rows
+in the postings) goes for good in :meth:`SQLiteEngine.purge`, when no reader has the store
+open. A reader's answers leave out the rows added after its generation (their row numbers
+are above the last row it saw) and those removed at or before it.
 
 Readers open the database read-only (``mode=ro``) and hold no transaction between
 questions, so a reader never blocks the writer's commits. The rollback journal (not WAL)
@@ -65,9 +72,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import numpy as np
+
 from cldata.canonical import canonical
 from cldata.catalog import is_record_id
 from cldata.catalogs.base import CatalogEngine, canon_key, numeric_of, param_keys
+from cldata.catalogs.rowset import RowSet
 from cldata.errors import StoreFormatError
 from cldata.format.codec import decode, encode
 
@@ -88,22 +98,26 @@ _SCHEMA = [
     "payload BLOB, payload_file TEXT, summary BLOB NOT NULL, added_utc TEXT NOT NULL, "
     "added_gen INTEGER NOT NULL, removed_gen INTEGER)",
     "CREATE INDEX results_by_id ON results (id)",
-    "CREATE INDEX results_by_identifier ON results (identifier)",
-    "CREATE INDEX results_by_kind ON results (kind)",
     "CREATE INDEX results_removed ON results (removed_gen) WHERE removed_gen IS NOT NULL",
     "CREATE INDEX results_by_payload_file ON results (payload_file) WHERE payload_file IS NOT NULL",
     "CREATE TABLE paths (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE)",
-    "CREATE TABLE result_params (path INTEGER NOT NULL, el INTEGER NOT NULL, key BLOB NOT NULL, "
-    "row INTEGER NOT NULL, num REAL, PRIMARY KEY (path, el, key, row)) WITHOUT ROWID",
-    "CREATE INDEX result_params_by_row ON result_params (path, row) WHERE el = 0",
-    "CREATE INDEX result_params_by_num ON result_params (path, num) WHERE el = 0 AND num IS NOT NULL",
-    "CREATE TABLE result_sources (source TEXT NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (source, row)) "
-    "WITHOUT ROWID",
-    "CREATE TABLE result_tags (tag TEXT NOT NULL, row INTEGER NOT NULL, PRIMARY KEY (tag, row)) WITHOUT ROWID",
+    "CREATE TABLE postings (field INTEGER NOT NULL, path INTEGER NOT NULL, key BLOB NOT NULL, num REAL, "
+    "rows BLOB NOT NULL, PRIMARY KEY (field, path, key)) WITHOUT ROWID",
+    "CREATE INDEX postings_by_num ON postings (path, num) WHERE field = 0 AND num IS NOT NULL",
 ]
+
+# the fields of the postings table
+VALUE, ELEMENT, PRESENT, SOURCE, TAG, IDENTIFIER, KIND = range(7)
+_FIELDS = {"identifier": IDENTIFIER, "kind": KIND}
+_NO_PATH = 0  # the path of postings that are not about a parameter (sources, tags, identifiers, kinds)
+_ROW = np.dtype("<u4")  # row numbers in posting blobs (four billion results)
 
 # a visible row at generation :g (the results table is aliased r)
 _LIVE = "r.added_gen <= ? AND (r.removed_gen IS NULL OR r.removed_gen > ?)"
+
+
+def _blob(rows: np.ndarray) -> bytes:
+    return rows.astype(_ROW).tobytes()
 
 
 def _damaged(path: Path, what: str) -> StoreFormatError:
@@ -123,6 +137,10 @@ class SQLiteEngine(CatalogEngine):
         self._in_transaction = False
         self._committed = 0  # the writer's committed generation (only it changes it)
         self._path_ids: dict[str, int] = {}
+        # the writer's postings not yet merged into the table: (field, path, key) -> (num, rows)
+        self._new_postings: dict[tuple[int, int, bytes], tuple[float | None, list[int]]] = {}
+        self._last_rows: dict[int, int] = {}  # generation -> the last row a reader at it sees
+        self._removed: dict[int, np.ndarray] = {}  # generation -> rows removed at or before it
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -149,6 +167,8 @@ class SQLiteEngine(CatalogEngine):
                 for sql in _SCHEMA:
                     db.execute(sql)
                 db.execute("INSERT INTO meta VALUES ('generation', 0)")
+                db.execute("INSERT INTO meta VALUES ('last_row', 0)")
+                db.execute("INSERT INTO paths VALUES (0, '')")  # the path of non-parameter postings
                 self._db, self._in_transaction, self._committed = db, True, 0
                 results: list[Mapping[str, Any]] = []
                 for rec in records:
@@ -160,10 +180,12 @@ class SQLiteEngine(CatalogEngine):
                             self._add_with_payloads(results)
                             results = []
                 self._add_with_payloads(results)
+                self._merge_postings()
                 db.execute("UPDATE meta SET value = 1 WHERE key = 'generation'")
+                db.execute("UPDATE meta SET value = coalesce((SELECT max(row) FROM results), 0) WHERE key = 'last_row'")
                 db.execute("COMMIT")
             finally:
-                self._db, self._in_transaction, self._path_ids = None, False, {}
+                self._db, self._in_transaction, self._path_ids, self._new_postings = None, False, {}, {}
                 db.close()
             with open(tmp, "rb+") as f:
                 os.fsync(f.fileno())
@@ -259,10 +281,13 @@ class SQLiteEngine(CatalogEngine):
                 raise _damaged(self.path, f"cannot be read ({exc})") from None
 
     def generation(self) -> int:  # noqa: D102 - documented on CatalogEngine
-        rows = self._q("SELECT value FROM meta WHERE key = 'generation'")
-        if not rows or type(rows[0][0]) is not int:
+        # the generation and the last row it holds, read in one statement (one consistent state)
+        meta = dict(self._q("SELECT key, value FROM meta WHERE key IN ('generation', 'last_row')"))
+        gen, last = meta.get("generation"), meta.get("last_row")
+        if type(gen) is not int or type(last) is not int:
             raise _damaged(self.path, "has no generation")
-        return rows[0][0]
+        self._last_rows[gen] = last
+        return gen
 
     def files(self) -> list[Path]:  # noqa: D102 - documented on CatalogEngine
         return [self.path]
@@ -350,108 +375,146 @@ class SQLiteEngine(CatalogEngine):
             pid = self._path_ids[path] = rows[0][0]
         return pid
 
-    def _rows(self, sql: str, args: Sequence[Any]) -> set[int]:
-        return {r for (r,) in self._q(sql, args)}
+    # -- postings --------------------------------------------------------------------------------
 
-    def rows_with_key(self, gen: int, path: str, key: bytes, element: bool = False) -> set[int]:  # noqa: D102
+    def _array(self, blob: Any) -> np.ndarray:
+        if type(blob) is not bytes or len(blob) % _ROW.itemsize:
+            raise _damaged(self.path, "holds a posting list that is not an array of row numbers")
+        return np.frombuffer(blob, dtype=_ROW)
+
+    def _stored(self, field: int, pid: int, key: bytes) -> np.ndarray:
+        rows = self._q("SELECT rows FROM postings WHERE field = ? AND path = ? AND key = ?", (field, pid, key))
+        return self._array(rows[0][0]) if rows else np.empty(0, _ROW)
+
+    def _posting(self, field: int, pid: int, key: bytes) -> np.ndarray:
+        """The rows of one key: the table's and the writer's not yet merged, ascending."""
+        stored = self._stored(field, pid, key)
+        new = self._new_postings.get((field, pid, key))
+        if new is None:
+            return stored
+        return np.concatenate([stored, np.asarray(new[1], dtype=_ROW)])  # new rows are all above the stored ones
+
+    def _visible(self, gen: int, rows: np.ndarray) -> RowSet:
+        """The rows of ``rows`` visible at ``gen`` (see the module doc), as a RowSet."""
+        last = self._last_rows.get(gen)
+        if last is not None and rows.size and rows[-1] > last:
+            rows = rows[: int(np.searchsorted(rows, last, side="right"))]
+        removed = self._removed.get(gen)
+        if removed is None:
+            removed = np.array([r for (r,) in self._q("SELECT row FROM results WHERE removed_gen IS NOT NULL "
+                                                      "AND removed_gen <= ?", (gen,))], dtype=np.int64)
+            if len(self._removed) > 8:
+                self._removed.clear()
+            self._removed[gen] = removed
+        rows = rows.astype(np.int64)
+        if removed.size and rows.size:
+            rows = rows[~np.isin(rows, removed, assume_unique=True)]
+        return RowSet(rows)
+
+    def _field_rows(self, gen: int, field: int, pid: int, key: bytes) -> RowSet:
+        return self._visible(gen, self._posting(field, pid, key))
+
+    def _union(self, gen: int, field: int, pid: int, keys: Iterable[bytes] | None = None) -> RowSet:
+        """The rows of several keys of one field and path (every key when ``keys`` is None)."""
+        if keys is None:
+            blobs = [self._array(b) for (b,) in self._q("SELECT rows FROM postings WHERE field = ? AND path = ?",
+                                                         (field, pid))]
+            blobs += [np.asarray(rows, dtype=_ROW) for (f, p, _), (_, rows) in self._new_postings.items()
+                      if f == field and p == pid]
+        else:
+            blobs = [self._posting(field, pid, k) for k in keys]
+        return self._visible(gen, RowSet.union_of(blobs).rows)
+
+    def rows_with_key(self, gen: int, path: str, key: bytes, element: bool = False) -> RowSet:  # noqa: D102
         pid = self._path_id(path)
         if pid is None:
-            return set()
-        return self._rows(f"SELECT p.row FROM result_params p JOIN results r ON r.row = p.row "
-                          f"WHERE p.path = ? AND p.el = ? AND p.key = ? AND {_LIVE}", (pid, int(element), key, gen, gen))
+            return RowSet(np.empty(0, np.int64))
+        return self._field_rows(gen, ELEMENT if element else VALUE, pid, key)
 
-    def rows_with_path(self, gen: int, path: str) -> set[int]:  # noqa: D102
+    def rows_with_path(self, gen: int, path: str) -> RowSet:  # noqa: D102
         pid = self._path_id(path)
         if pid is None:
-            return set()
-        return self._rows(f"SELECT p.row FROM result_params p JOIN results r ON r.row = p.row "
-                          f"WHERE p.path = ? AND p.el = 0 AND {_LIVE}", (pid, gen, gen))
+            return RowSet(np.empty(0, np.int64))
+        return self._field_rows(gen, PRESENT, pid, b"")
 
     def has_path(self, gen: int, path: str) -> bool:  # noqa: D102
-        pid = self._path_id(path)
-        if pid is None:
-            return False
-        return bool(self._q(f"SELECT 1 FROM result_params p JOIN results r ON r.row = p.row "
-                            f"WHERE p.path = ? AND p.el = 0 AND {_LIVE} LIMIT 1", (pid, gen, gen)))
+        return bool(self.rows_with_path(gen, path))
 
     def paths(self, gen: int) -> list[str]:  # noqa: D102
-        return [p for (p,) in self._q("SELECT path FROM paths ORDER BY path") if self.has_path(gen, p)]
+        return [p for (p,) in self._q("SELECT path FROM paths WHERE id != 0 ORDER BY path") if self.has_path(gen, p)]
+
+    def _keys(self, field: int, pid: int) -> list[bytes]:
+        keys = [k for (k,) in self._q("SELECT key FROM postings WHERE field = ? AND path = ?", (field, pid))]
+        return keys + [k for (f, p, k) in self._new_postings if f == field and p == pid and k not in set(keys)]
 
     def keys_at(self, gen: int, path: str) -> list[tuple[bytes, int]]:  # noqa: D102
         pid = self._path_id(path)
-        if pid is None:
-            return []
-        return [(k, r) for k, r in self._q(f"SELECT p.key, min(p.row) FROM result_params p JOIN results r "
-                                           f"ON r.row = p.row WHERE p.path = ? AND p.el = 0 AND {_LIVE} GROUP BY p.key",
-                                           (pid, gen, gen))]
+        out = []
+        for key in ([] if pid is None else self._keys(VALUE, pid)):
+            rows = self._field_rows(gen, VALUE, pid, key)  # type: ignore[arg-type]
+            if rows:
+                out.append((key, int(rows.rows[0])))
+        return out
 
     def postings(self, gen: int, path: str) -> list[tuple[bytes, int]]:  # noqa: D102
         pid = self._path_id(path)
-        if pid is None:
-            return []
-        return self._q(f"SELECT p.key, p.row FROM result_params p JOIN results r ON r.row = p.row "
-                       f"WHERE p.path = ? AND p.el = 0 AND {_LIVE}", (pid, gen, gen))
+        return [(key, row) for key in ([] if pid is None else self._keys(VALUE, pid))
+                for row in self._field_rows(gen, VALUE, pid, key)]  # type: ignore[arg-type]
+
+    def _numeric_keys(self, pid: int, lo: float | None, hi: float | None, inclusive: tuple[bool, bool]) -> list[bytes]:
+        where, args = ["field = 0", "path = ?", "num IS NOT NULL"], [pid]
+        if lo is not None:
+            where.append("num >= ?" if inclusive[0] else "num > ?")
+            args.append(lo)
+        if hi is not None:
+            where.append("num <= ?" if inclusive[1] else "num < ?")
+            args.append(hi)
+        keys = [k for (k,) in self._q(f"SELECT key FROM postings WHERE {' AND '.join(where)}", args)]
+        for (f, p, k), (num, _) in self._new_postings.items():
+            if f == VALUE and p == pid and num is not None and k not in keys and (
+                    lo is None or (num >= lo if inclusive[0] else num > lo)) and (
+                    hi is None or (num <= hi if inclusive[1] else num < hi)):
+                keys.append(k)
+        return keys
 
     def numeric(self, gen: int, path: str) -> tuple[list[float], list[int]]:  # noqa: D102
         pid = self._path_id(path)
         if pid is None:
             return [], []
-        rows = self._q(f"SELECT p.num, p.row FROM result_params p JOIN results r ON r.row = p.row "
-                       f"WHERE p.path = ? AND p.el = 0 AND p.num IS NOT NULL AND {_LIVE} ORDER BY p.num, p.row",
-                       (pid, gen, gen))
-        return [v for v, _ in rows], [r for _, r in rows]
+        pairs = []
+        nums = dict(self._q("SELECT key, num FROM postings WHERE field = 0 AND path = ? AND num IS NOT NULL", (pid,)))
+        nums.update({k: n for (f, p, k), (n, _) in self._new_postings.items() if f == VALUE and p == pid and n is not None})
+        for key, num in nums.items():
+            pairs.extend((num, r) for r in self._field_rows(gen, VALUE, pid, key))
+        pairs.sort()
+        return [v for v, _ in pairs], [r for _, r in pairs]
 
     def range_rows(self, gen: int, path: str, lo: float | None, hi: float | None,
-                   inclusive: tuple[bool, bool]) -> set[int]:  # noqa: D102
+                   inclusive: tuple[bool, bool]) -> RowSet:  # noqa: D102
         pid = self._path_id(path)
         if pid is None:
-            return set()
-        where, args = ["p.path = ?", "p.el = 0", "p.num IS NOT NULL"], [pid]
-        if lo is not None:
-            where.append("p.num >= ?" if inclusive[0] else "p.num > ?")
-            args.append(lo)
-        if hi is not None:
-            where.append("p.num <= ?" if inclusive[1] else "p.num < ?")
-            args.append(hi)
-        return self._rows(f"SELECT p.row FROM result_params p JOIN results r ON r.row = p.row "
-                          f"WHERE {' AND '.join(where)} AND {_LIVE}", (*args, gen, gen))
+            return RowSet(np.empty(0, np.int64))
+        return self._union(gen, VALUE, pid, self._numeric_keys(pid, lo, hi, inclusive))
 
-    def rows_with_field(self, gen: int, field: str, value: str) -> set[int]:  # noqa: D102
-        column = {"identifier": "identifier", "kind": "kind"}[field]
-        return self._rows(f"SELECT r.row FROM results r WHERE r.{column} = ? AND {_LIVE}", (value, gen, gen))
+    def rows_with_field(self, gen: int, field: str, value: str) -> RowSet:  # noqa: D102
+        return self._field_rows(gen, _FIELDS[field], _NO_PATH, value.encode())
 
     def field_values(self, gen: int, field: str) -> list[str]:  # noqa: D102
-        column = {"identifier": "identifier", "kind": "kind"}[field]
-        return [v for (v,) in self._q(f"SELECT DISTINCT r.{column} FROM results r WHERE {_LIVE}", (gen, gen))]
+        return [k.decode() for k in self._keys(_FIELDS[field], _NO_PATH)
+                if self._field_rows(gen, _FIELDS[field], _NO_PATH, k)]
 
-    def rows_from(self, gen: int, source: str) -> set[int]:  # noqa: D102
-        return self._rows(f"SELECT s.row FROM result_sources s JOIN results r ON r.row = s.row "
-                          f"WHERE s.source = ? AND {_LIVE}", (source, gen, gen))
+    def rows_from(self, gen: int, source: str) -> RowSet:  # noqa: D102
+        return self._field_rows(gen, SOURCE, _NO_PATH, source.encode())
 
-    def rows_from_without(self, gen: int, sources: Sequence[str], path: str) -> set[int]:  # noqa: D102
-        pid = self._path_id(path)
-        out: set[int] = set()
-        sources = list(sources)
-        for i in range(0, len(sources), _BATCH):
-            part = sources[i:i + _BATCH]
-            marks = ",".join("?" * len(part))
-            if pid is None:
-                out |= self._rows(f"SELECT s.row FROM result_sources s JOIN results r ON r.row = s.row "
-                                  f"WHERE s.source IN ({marks}) AND {_LIVE}", (*part, gen, gen))
-            else:
-                out |= self._rows(f"SELECT s.row FROM result_sources s JOIN results r ON r.row = s.row "
-                                  f"WHERE s.source IN ({marks}) AND {_LIVE} AND NOT EXISTS (SELECT 1 FROM "
-                                  "result_params p WHERE p.path = ? AND p.row = s.row AND p.el = 0)",
-                                  (*part, gen, gen, pid))
-        return out
+    def rows_from_without(self, gen: int, sources: Sequence[str], path: str) -> RowSet:  # noqa: D102
+        rows = self._union(gen, SOURCE, _NO_PATH, [s.encode() for s in sources])
+        return rows - self.rows_with_path(gen, path)
 
-    def rows_tagged(self, gen: int, tag: str) -> set[int]:  # noqa: D102
-        return self._rows(f"SELECT t.row FROM result_tags t JOIN results r ON r.row = t.row "
-                          f"WHERE t.tag = ? AND {_LIVE}", (tag, gen, gen))
+    def rows_tagged(self, gen: int, tag: str) -> RowSet:  # noqa: D102
+        return self._field_rows(gen, TAG, _NO_PATH, tag.encode())
 
     def tags(self, gen: int) -> list[str]:  # noqa: D102
-        return [t for (t,) in self._q(f"SELECT DISTINCT t.tag FROM result_tags t JOIN results r ON r.row = t.row "
-                                      f"WHERE {_LIVE}", (gen, gen))]
+        return [k.decode() for k in self._keys(TAG, _NO_PATH) if self._field_rows(gen, TAG, _NO_PATH, k)]
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -470,14 +533,13 @@ class SQLiteEngine(CatalogEngine):
 
     def add_recording(self, record: Mapping[str, Any]) -> None:  # noqa: D102
         with self._lock:
-            gen = self._pending()
             self._write("INSERT INTO recordings (id, record, added_gen) VALUES (?, ?, ?)",
-                        (record["id"], encode(dict(record)), gen))
+                        (record["id"], encode(dict(record)), self._pending()))
 
     def remove_recording(self, recording_id: str) -> None:  # noqa: D102
         with self._lock:
-            gen = self._pending()
-            self._write("UPDATE recordings SET removed_gen = ? WHERE id = ? AND removed_gen IS NULL", (gen, recording_id))
+            self._write("UPDATE recordings SET removed_gen = ? WHERE id = ? AND removed_gen IS NULL",
+                        (self._pending(), recording_id))
 
     def _path_for_write(self, path: str) -> int:
         pid = self._path_id(path)
@@ -486,53 +548,94 @@ class SQLiteEngine(CatalogEngine):
             self._path_ids[path] = pid
         return pid
 
+    def _keys_of(self, rec: Mapping[str, Any]) -> list[tuple[int, int, bytes, float | None]]:
+        """Every posting key of a result record: ``(field, path, key, num)``."""
+        keys: list[tuple[int, int, bytes, float | None]] = []
+        for path, value in param_keys(rec["parameters"]):
+            pid = self._path_for_write(path)
+            keys.append((VALUE, pid, canon_key(value), numeric_of(canonical(value))))
+            keys.append((PRESENT, pid, b"", None))
+            if isinstance(value, (list, tuple)):
+                keys.extend((ELEMENT, pid, element, None) for element in {canon_key(e) for e in value})
+        keys.extend((SOURCE, _NO_PATH, s.encode(), None) for s in dict.fromkeys(rec["sources"]))
+        keys.extend((TAG, _NO_PATH, t.encode(), None) for t in dict.fromkeys(rec["tags"]))
+        keys.append((IDENTIFIER, _NO_PATH, str(rec["identifier"]).encode(), None))
+        keys.append((KIND, _NO_PATH, str(rec["type"]).encode(), None))
+        return keys
+
     def add_results(self, records: Sequence[Mapping[str, Any]]) -> list[int]:  # noqa: D102
         with self._lock:
             gen = self._pending()
             rows: list[int] = []
-            params_rows: list[tuple] = []
-            sources_rows: list[tuple] = []
-            tags_rows: list[tuple] = []
+            new = self._new_postings
             for rec in records:
                 payload = rec.get("payload")
-                cur = self._write(
+                row = self._write(
                     "INSERT INTO results (id, kind, identifier, parameters, sources, tags, payload, payload_file, "
                     "summary, added_utc, added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (rec["id"], rec["type"], rec["identifier"], encode(rec["parameters"]), json.dumps(list(rec["sources"])),
                      json.dumps(list(rec["tags"])), None if payload is None else encode(payload), _file_of(payload),
-                     encode(rec.get("summary") or {}), rec.get("added_utc", ""), gen))
-                row = cur.lastrowid
+                     encode(rec.get("summary") or {}), rec.get("added_utc", ""), gen)).lastrowid
+                if row >= 2**32:
+                    raise StoreFormatError("a store holds at most 4,294,967,295 results")
                 rows.append(row)
-                for path, value in param_keys(rec["parameters"]):
-                    pid = self._path_for_write(path)
-                    params_rows.append((pid, 0, canon_key(value), row, numeric_of(canonical(value))))
-                    if isinstance(value, (list, tuple)):
-                        for element in {canon_key(e) for e in value}:
-                            params_rows.append((pid, 1, element, row, None))
-                sources_rows.extend((s, row) for s in dict.fromkeys(rec["sources"]))
-                tags_rows.extend((t, row) for t in dict.fromkeys(rec["tags"]))
-            assert self._db is not None
-            self._db.executemany("INSERT INTO result_params VALUES (?, ?, ?, ?, ?)", params_rows)
-            self._db.executemany("INSERT INTO result_sources VALUES (?, ?)", sources_rows)
-            self._db.executemany("INSERT INTO result_tags VALUES (?, ?)", tags_rows)
+                for field, pid, key, num in self._keys_of(rec):
+                    got = new.get((field, pid, key))
+                    if got is None:
+                        new[(field, pid, key)] = (num, [row])
+                    else:
+                        got[1].append(row)
             return rows
+
+    def _merge_postings(self) -> None:
+        """Write the writer's new postings into the table (inside its transaction)."""
+        new, self._new_postings = self._new_postings, {}
+        for (field, pid, key), (num, rows) in new.items():
+            added = np.asarray(rows, dtype=_ROW)
+            stored = self._stored(field, pid, key)
+            if stored.size:
+                self._write("UPDATE postings SET rows = ? WHERE field = ? AND path = ? AND key = ?",
+                            (_blob(np.concatenate([stored, added])), field, pid, key))
+            else:
+                self._write("INSERT INTO postings VALUES (?, ?, ?, ?, ?)", (field, pid, key, num, _blob(added)))
+
+    def _drop_from_postings(self, records: Mapping[int, Mapping[str, Any]]) -> None:
+        """Take rows out of the postings of their keys (the table's and the writer's new ones)."""
+        by_key: dict[tuple[int, int, bytes], list[int]] = {}
+        for row, rec in records.items():
+            for field, pid, key, _ in self._keys_of(rec):
+                by_key.setdefault((field, pid, key), []).append(row)
+        for (field, pid, key), rows in by_key.items():
+            gone = np.asarray(rows, dtype=_ROW)
+            new = self._new_postings.get((field, pid, key))
+            if new is not None:
+                kept = [r for r in new[1] if r not in set(rows)]
+                if kept:
+                    self._new_postings[(field, pid, key)] = (new[0], kept)
+                else:
+                    del self._new_postings[(field, pid, key)]
+            stored = self._stored(field, pid, key)
+            if not stored.size:
+                continue
+            left = stored[~np.isin(stored, gone)]
+            if left.size == stored.size:
+                continue
+            if left.size:
+                self._write("UPDATE postings SET rows = ? WHERE field = ? AND path = ? AND key = ?",
+                            (_blob(left), field, pid, key))
+            else:
+                self._write("DELETE FROM postings WHERE field = ? AND path = ? AND key = ?", (field, pid, key))
 
     def remove_result(self, row: int) -> None:  # noqa: D102
         with self._lock:
             gen = self._pending()
-            # a result added in this same transaction goes at once (no reader can have seen it)
-            if self._write("DELETE FROM results WHERE row = ? AND added_gen = ?", (row, gen)).rowcount:
-                self._drop_side_rows([row])
+            self._removed.clear()
+            new = self._q(f"SELECT {self._RESULT_COLUMNS} FROM results r WHERE r.row = ? AND r.added_gen = ?", (row, gen))
+            if new:  # added in this same transaction: goes at once (no reader can have seen it)
+                self._drop_from_postings({row: self._result_record(new[0])})
+                self._write("DELETE FROM results WHERE row = ?", (row,))
             else:
                 self._write("UPDATE results SET removed_gen = ? WHERE row = ? AND removed_gen IS NULL", (gen, row))
-
-    def _drop_side_rows(self, rows: Sequence[int]) -> None:
-        for i in range(0, len(rows), _BATCH):
-            part = list(rows[i:i + _BATCH])
-            marks = ",".join("?" * len(part))
-            self._write(f"DELETE FROM result_params WHERE row IN ({marks})", part)
-            self._write(f"DELETE FROM result_sources WHERE row IN ({marks})", part)
-            self._write(f"DELETE FROM result_tags WHERE row IN ({marks})", part)
 
     def set_payloads(self, refs: Mapping[int, Any]) -> None:  # noqa: D102
         with self._lock:
@@ -542,13 +645,17 @@ class SQLiteEngine(CatalogEngine):
 
     def commit(self) -> None:  # noqa: D102
         with self._lock:
-            if not self._in_transaction:
+            if not self._in_transaction and not self._new_postings:
                 return
+            self._merge_postings()
             assert self._db is not None
-            self._db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (self._committed + 1,))
+            self._write("UPDATE meta SET value = ? WHERE key = 'generation'", (self._committed + 1,))
+            self._db.execute("UPDATE meta SET value = coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'results'),"
+                             " 0) WHERE key = 'last_row'")
             self._db.execute("COMMIT")
             self._in_transaction = False
             self._committed += 1
+            self._removed.clear()
 
     def rollback(self) -> None:  # noqa: D102
         with self._lock:
@@ -556,7 +663,9 @@ class SQLiteEngine(CatalogEngine):
                 assert self._db is not None
                 self._db.execute("ROLLBACK")
                 self._in_transaction = False
+            self._new_postings.clear()
             self._path_ids.clear()  # paths added in the transaction are gone
+            self._removed.clear()
 
     # -- maintenance -----------------------------------------------------------------------------
 
@@ -564,17 +673,24 @@ class SQLiteEngine(CatalogEngine):
         with self._lock:
             if self._in_transaction:
                 return 0
-            rows = [r for (r,) in self._q("SELECT row FROM results WHERE removed_gen IS NOT NULL")]
+            gone = self._q(f"SELECT {self._RESULT_COLUMNS} FROM results r WHERE r.removed_gen IS NOT NULL")
             gone_recordings = self._q("SELECT count(*) FROM recordings WHERE removed_gen IS NOT NULL")[0][0]
-            if not rows and not gone_recordings:
+            if not gone and not gone_recordings:
                 return 0
-            self._drop_side_rows(rows)
+            records = {}
+            for row in gone:
+                try:
+                    records[row[0]] = self._result_record(row)
+                except StoreFormatError:
+                    pass  # a damaged row: its postings stay (they name a row that is not there, which reads as none)
+            self._drop_from_postings(records)
             self._write("DELETE FROM results WHERE removed_gen IS NOT NULL")
             self._write("DELETE FROM recordings WHERE removed_gen IS NOT NULL")
             assert self._db is not None
             self._db.execute("COMMIT")  # the generation stays: nothing visible changed
             self._in_transaction = False
-            return len(rows) + gone_recordings
+            self._removed.clear()
+            return len(gone) + gone_recordings
 
     def payload_files(self) -> set[str]:  # noqa: D102
         return {f for (f,) in self._q("SELECT DISTINCT payload_file FROM results WHERE payload_file IS NOT NULL")}
@@ -587,10 +703,11 @@ class SQLiteEngine(CatalogEngine):
         extra = self._q("SELECT count(*) FROM results WHERE added_gen > ?", (gen,))[0][0]
         if extra:
             problems.append(f"{self.path}: {extra} results belong to no completed commit")
-        orphans = self._q("SELECT count(*) FROM result_params p WHERE NOT EXISTS "
-                          "(SELECT 1 FROM results r WHERE r.row = p.row)")[0][0]
-        if orphans:
-            problems.append(f"{self.path}: {orphans} parameter index rows name no result")
+        # every live result is in the postings of its identifier (a cheap cross-check of the index)
+        indexed = self._union(gen, IDENTIFIER, _NO_PATH)
+        live = self.result_count(gen)
+        if len(indexed) != live:
+            problems.append(f"{self.path}: the index names {len(indexed)} results, the catalog holds {live}")
         return problems
 
 

@@ -42,6 +42,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cldata.catalog import MISSING, lookup
+from cldata.catalogs.rowset import intersect_all
 from cldata.errors import ParameterError, UniquenessError, UnknownParameterError
 from cldata.queries.names import raise_unknown
 from cldata.queries.predicates import condition_rows, condition_test
@@ -94,7 +95,7 @@ def recording_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[s
     sets: list[Any] = [condition_rows(cat.recording_index, p, c) for p, c in keys]
     if within is not None:
         sets.append(within)
-    return _intersection(sets)
+    return intersect_all(sets)
 
 
 def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str, Any]) -> set[int]:
@@ -117,19 +118,7 @@ def result_rows(cat: Catalog, within: frozenset[int] | None, criteria: dict[str,
             ids = [e.id for r in recs if (e := cat.recordings[r]) is not None]
             extra = cat.results_without_own(path, ids)
         sets.append(own | extra if extra else own)
-    return _intersection(sets)
-
-
-def _intersection(sets: list[Any]) -> set[int]:
-    # the smallest set first: each intersection then walks at most that many rows; a new set,
-    # so the index's own sets are never changed
-    sets.sort(key=len)
-    matched = set(sets[0])
-    for rows in sets[1:]:
-        if not matched:
-            break
-        matched &= rows
-    return matched
+    return intersect_all(sets)
 
 
 def check_known(cat: Catalog, criteria: Mapping[str, Any], recordings: bool = True, results: bool = True) -> None:

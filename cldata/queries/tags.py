@@ -17,8 +17,9 @@ cldata.errors.UnknownTagError: no analysis result in the store is tagged 'fianl'
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from cldata.catalogs.rowset import intersect_all
 from cldata.errors import ParameterError, UnknownTagError
 from cldata.queries.names import raise_unknown
 
@@ -64,12 +65,11 @@ def tag_based_query(dsv: DataStoreView, tags: str | Iterable[str], any: bool = F
     sets: list = [cat.tags.get(t, set()) for t in tag_list]
     within = dsv._row_sets()
     if any:
-        sets = [set().union(*sets)]
+        union: Any = set()
+        for rows in sets:
+            union = union | rows
+        sets = [union]
     if within is not None:
         sets.append(within[1])
     # the smallest set first, and only it copied: the index's sets stay untouched
-    sets.sort(key=len)
-    matched = set(sets[0])
-    for rows in sets[1:]:
-        matched &= rows
-    return dsv._derive(results=matched)
+    return dsv._derive(results=intersect_all(sets))
