@@ -403,6 +403,10 @@ class Catalog:
         """Add many result entries; return their rows."""
         return [self.add_result(e) for e in entries]
 
+    def existing_result_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are results of the catalog."""
+        return {i for i in ids if i in self.result_rows}
+
     def result_entries(self, rows: Iterable[int]) -> dict[int, ResultEntry]:
         """The live entries at ``rows`` (the engine catalog reads them in batches)."""
         results = self.results

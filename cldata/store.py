@@ -626,6 +626,9 @@ class DataStore(DataStoreView):
         kinds = result_kinds()
         staged: list[ResultEntry] = []
         keys: set[str] = set()
+        # which of these are stored already: one look-up for all (an on-disk catalog answers in batches)
+        stored = self.catalog.existing_result_ids(
+            [result_id_for(r.key) for r in results if isinstance(r, AnalysisResult)])
         for result in results:
             if not isinstance(result, AnalysisResult):
                 raise UnsupportedValueError(f"add_analysis_result takes an AnalysisResult, not {type(result).__name__}")
@@ -637,7 +640,7 @@ class DataStore(DataStoreView):
                 raise NotFoundError(f"result {result.identifier!r} comes from {missing}, which are not in the store")
             _check_storable(result.parameters, f"parameters of result {result.identifier!r}")
             rid = result_id_for(result.key)  # the id is the identity
-            if rid in keys or (rid in self.catalog.result_rows and not self.replace):
+            if rid in keys or (rid in stored and not self.replace):
                 raise DuplicateResultError(
                     f"a {kind} {result.identifier!r} with parameters {result.parameters} from "
                     f"{list(result.sources)} is already stored; open the store with replace=True to replace it"
@@ -651,7 +654,7 @@ class DataStore(DataStoreView):
             payload = result.payload()
             payloads[entry.id] = (payload, self.backend.prepare_payload(payload))
         for entry in staged:
-            if entry.id in self.catalog.result_rows:  # replace=True: the new one takes its place
+            if entry.id in stored:  # replace=True: the new one takes its place
                 self._unstage(self.catalog.remove_result(entry.id).id)
         self.catalog.add_results(staged)
         for entry in staged:

@@ -192,6 +192,10 @@ class CatalogEngine(abc.ABC):
     def row_of(self, gen: int, result_id: str) -> int | None:
         """The row of the result ``result_id`` at ``gen``, or None."""
 
+    def existing_ids(self, gen: int, result_ids: Sequence[str]) -> set[str]:
+        """Which of ``result_ids`` are visible at ``gen`` (engines may answer in batches)."""
+        return {i for i in result_ids if self.row_of(gen, i) is not None}
+
     @abc.abstractmethod
     def rows_with_key(self, gen: int, path: str, key: bytes, element: bool = False) -> set[int]:
         """Rows whose parameter at ``path`` has ``key`` (``element``: a list holding an element with ``key``)."""

@@ -256,6 +256,10 @@ class EngineCatalog(Catalog):
                     out[r] = entry
         return out
 
+    def existing_result_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are results of the catalog (looked up in batches)."""
+        return self.engine.existing_ids(self.gen, list(ids))
+
     def live_result_rows(self) -> Iterator[int]:
         return iter(self.engine.result_rows(self.gen))
 

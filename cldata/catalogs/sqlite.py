@@ -366,6 +366,16 @@ class SQLiteEngine(CatalogEngine):
         rows = self._q(f"SELECT r.row FROM results r WHERE r.id = ? AND {_LIVE}", (result_id, gen, gen))
         return rows[0][0] if rows else None
 
+    def existing_ids(self, gen: int, result_ids: Sequence[str]) -> set[str]:  # noqa: D102
+        out: set[str] = set()
+        ids = list(dict.fromkeys(result_ids))
+        for i in range(0, len(ids), _BATCH):
+            part = ids[i:i + _BATCH]
+            marks = ",".join("?" * len(part))
+            out.update(r for (r,) in self._q(f"SELECT r.id FROM results r WHERE r.id IN ({marks}) AND {_LIVE}",
+                                             (*part, gen, gen)))
+        return out
+
     def _path_id(self, path: str) -> int | None:
         pid = self._path_ids.get(path)
         if pid is None:
@@ -548,12 +558,23 @@ class SQLiteEngine(CatalogEngine):
             self._path_ids[path] = pid
         return pid
 
-    def _keys_of(self, rec: Mapping[str, Any]) -> list[tuple[int, int, bytes, float | None]]:
-        """Every posting key of a result record: ``(field, path, key, num)``."""
+    def _keys_of(self, rec: Mapping[str, Any], memo: dict[Any, tuple[bytes, float | None]] | None = None,
+                 ) -> list[tuple[int, int, bytes, float | None]]:
+        """Every posting key of a result record: ``(field, path, key, num)``. ``memo`` keeps the keys of
+        plain values (strings, numbers) across the records of one call: a batch repeats them."""
         keys: list[tuple[int, int, bytes, float | None]] = []
+        memo = {} if memo is None else memo
         for path, value in param_keys(rec["parameters"]):
             pid = self._path_for_write(path)
-            keys.append((VALUE, pid, canon_key(value), numeric_of(canonical(value))))
+            t = type(value)
+            if t is str or t is int or t is float or t is bool or value is None:
+                found = memo.get((t, value))
+                if found is None:
+                    found = memo[(t, value)] = (canon_key(value), numeric_of(canonical(value)))
+                key, num = found
+            else:
+                key, num = canon_key(value), numeric_of(canonical(value))
+            keys.append((VALUE, pid, key, num))
             keys.append((PRESENT, pid, b"", None))
             if isinstance(value, (list, tuple)):
                 keys.extend((ELEMENT, pid, element, None) for element in {canon_key(e) for e in value})
@@ -566,20 +587,26 @@ class SQLiteEngine(CatalogEngine):
     def add_results(self, records: Sequence[Mapping[str, Any]]) -> list[int]:  # noqa: D102
         with self._lock:
             gen = self._pending()
-            rows: list[int] = []
+            if not records:
+                return []
+            self._write("SELECT 1")  # (opens the transaction)
+            assert self._db is not None
+            # one statement for the batch: within one transaction of the only writer, AUTOINCREMENT
+            # gives the rows consecutive numbers after the last one
+            self._db.executemany(
+                "INSERT INTO results (id, kind, identifier, parameters, sources, tags, payload, payload_file, "
+                "summary, added_utc, added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(rec["id"], rec["type"], rec["identifier"], encode(rec["parameters"]), json.dumps(list(rec["sources"])),
+                  json.dumps(list(rec["tags"])), None if (p := rec.get("payload")) is None else encode(p), _file_of(p),
+                  encode(rec.get("summary") or {}), rec.get("added_utc", ""), gen) for rec in records])
+            last = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'results'").fetchone()[0]
+            if last >= 2**32:
+                raise StoreFormatError("a store holds at most 4,294,967,295 results")
+            rows = list(range(last - len(records) + 1, last + 1))
             new = self._new_postings
-            for rec in records:
-                payload = rec.get("payload")
-                row = self._write(
-                    "INSERT INTO results (id, kind, identifier, parameters, sources, tags, payload, payload_file, "
-                    "summary, added_utc, added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (rec["id"], rec["type"], rec["identifier"], encode(rec["parameters"]), json.dumps(list(rec["sources"])),
-                     json.dumps(list(rec["tags"])), None if payload is None else encode(payload), _file_of(payload),
-                     encode(rec.get("summary") or {}), rec.get("added_utc", ""), gen)).lastrowid
-                if row >= 2**32:
-                    raise StoreFormatError("a store holds at most 4,294,967,295 results")
-                rows.append(row)
-                for field, pid, key, num in self._keys_of(rec):
+            memo: dict[Any, tuple[bytes, float | None]] = {}
+            for row, rec in zip(rows, records):
+                for field, pid, key, num in self._keys_of(rec, memo):
                     got = new.get((field, pid, key))
                     if got is None:
                         new[(field, pid, key)] = (num, [row])
