@@ -503,17 +503,24 @@ class CLRawIO(BaseRawIO):
             channel_indexes = np.arange(self._channel_count)[channel_indexes]
         a, b = self._start + i_start, self._start + i_stop
         if self._rescale_to is not None:
-            dtype = self._rescale_to
+            columns = None if channel_indexes is None else np.asarray(channel_indexes)
+            channels = self.header["signal_channels"]  # one stream: all of them
+            if columns is not None:
+                channels = channels[columns]
+            gain, offset = channels["gain"], channels["offset"]
 
             def convert(raw: np.ndarray, out: np.ndarray) -> None:
-                # neo's own rescaling of each block (elementwise, so the values are those of
+                # neo's rescale_signal_raw_to_float, in place in the result's rows: the cast,
+                # then the float64 gains and offsets (elementwise, so the values are those of
                 # rescaling the whole range at once)
-                out[...] = BaseRawIO.rescale_signal_raw_to_float(
-                    self, raw, dtype=dtype, stream_index=stream_index, channel_indexes=channel_indexes
-                )
+                out[...] = raw
+                if np.any(gain != 1.0):
+                    out *= gain
+                if np.any(offset != 0.0):
+                    out += offset
 
-            columns = None if channel_indexes is None else np.asarray(channel_indexes)
-            self._prescaled = scaled_samples_in_blocks(self._samples, a, b, columns, convert, self.filename, dtype)
+            self._prescaled = scaled_samples_in_blocks(self._samples, a, b, columns, convert, self.filename,
+                                                       self._rescale_to)
             return self._prescaled
         try:
             block = self._samples[a:b]

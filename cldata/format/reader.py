@@ -133,6 +133,7 @@ def scaled_samples_in_blocks(
         if channels is not None:
             block = block[:, channels]
         convert(block, out[lo - start : hi - start])
+        del block  # before the next block is read: one block at a time
     return out
 
 
