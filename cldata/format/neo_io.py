@@ -871,7 +871,7 @@ class CLIO(CLRawIO, BaseFromRaw):
             train = SpikeTrain(
                 times,
                 t_stop,
-                units="s",
+                units=pq.s,  # a unit, not a string: quantities parses strings (with ast) each time
                 dtype="float64",
                 t_start=t_start,
                 # each train its own, as each proxy gives its own
