@@ -109,11 +109,10 @@ def scaled_samples_in_blocks(
 
     Examples
     --------
-    >>> def to_uV(raw, out):                                   # noqa: N802
-    ...     out[...] = raw
-    ...     out *= np.float32(0.195)
-    >>> scaled_samples_in_blocks(rec.samples, 0, 25_000, None, to_uV, "rec.h5").shape  # doctest: +SKIP
-    (25000, 64)
+    >>> def doubled(raw, out):
+    ...     np.multiply(raw, 2, out=out)
+    >>> scaled_samples_in_blocks(rec.samples, 0, 25_000, [0, 5], doubled, "rec.h5").shape  # doctest: +SKIP
+    (25000, 2)
     """
     # an empty selection checks the channels as a read would and gives the result's row shape
     row = np.empty((0, samples.shape[1]), dtype=samples.atom.dtype)
@@ -123,9 +122,10 @@ def scaled_samples_in_blocks(
     step = max(1, _SAMPLE_BLOCK_BYTES // max(1, samples.shape[1] * samples.atom.dtype.itemsize))
     chunk = (getattr(samples, "chunkshape", None) or (1,))[0]
     if chunk and step > chunk:
-        step -= step % chunk  # whole HDF5 chunks per block: none is read twice
-    for lo in range(start, stop, step):
-        hi = min(stop, lo + step)
+        step -= step % chunk
+    # blocks end on multiples of step, so on HDF5 chunk boundaries: no chunk is read twice
+    bounds = [start, *range((start // step + 1) * step, stop, step), stop] if stop > start else []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
         try:
             block = samples[lo:hi]
         except tables.HDF5ExtError as exc:
