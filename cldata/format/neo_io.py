@@ -6,7 +6,9 @@ A recording reads as one :class:`neo.Segment`:
   without spikes, so every recording gives the same list), times in s since the recording
   started, waveforms in µV shaped ``(n_spikes, 1, 75)``, ``left_sweep`` 25 frames, and the
   annotations ``channel`` and ``channel_name``;
-- one :class:`~neo.core.AnalogSignal` of ``/samples`` in µV (omitted when the file has none);
+- one :class:`~neo.core.AnalogSignal` of ``/samples`` in µV (omitted when the file has none),
+  its values neo's rescaling of the raw samples, done a block at a time into the result (so
+  loading it needs the result's memory plus a few MB, not the raw samples as well);
 - one :class:`~neo.core.Event` named ``"stims"``: stim times, labels the channel numbers as
   strings, and the array annotation ``channel``.
 
