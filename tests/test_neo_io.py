@@ -231,6 +231,9 @@ def test_lazy_segment_reads_no_waveforms_and_slices_read_only_their_rows(written
             requested.append(key)
             return self.array[key]
 
+        def __getattr__(self, name):  # shape, atom, chunkshape: as the array's
+            return getattr(self.array, name)
+
     rawio._samples = Recorder(rawio._samples)
     seg.analogsignals[0].load(time_slice=(0.3 * pq.s, 0.31 * pq.s))
     assert requested == [slice(7500, 7750)]

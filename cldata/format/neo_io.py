@@ -6,7 +6,9 @@ A recording reads as one :class:`neo.Segment`:
   without spikes, so every recording gives the same list), times in s since the recording
   started, waveforms in µV shaped ``(n_spikes, 1, 75)``, ``left_sweep`` 25 frames, and the
   annotations ``channel`` and ``channel_name``;
-- one :class:`~neo.core.AnalogSignal` of ``/samples`` in µV (omitted when the file has none);
+- one :class:`~neo.core.AnalogSignal` of ``/samples`` in µV (omitted when the file has none),
+  its values neo's rescaling of the raw samples, done a block at a time into the result (so
+  loading it needs the result's memory plus a few MB, not the raw samples as well);
 - one :class:`~neo.core.Event` named ``"stims"``: stim times, labels the channel numbers as
   strings, and the array annotation ``channel``.
 
@@ -47,7 +49,13 @@ import quantities as pq
 import tables
 from neo.core import Segment, SpikeTrain
 from neo.io.basefromrawio import BaseFromRaw
-from neo.io.proxyobjects import EventProxy, SpikeTrainProxy, check_annotations, ensure_signal_units
+from neo.io.proxyobjects import (
+    AnalogSignalProxy,
+    EventProxy,
+    SpikeTrainProxy,
+    check_annotations,
+    ensure_signal_units,
+)
 from neo.rawio.baserawio import (
     BaseRawIO,
     _event_channel_dtype,
@@ -60,7 +68,7 @@ from neo.rawio.baserawio import (
 from cldata.errors import CorruptRecordingError
 from cldata.format.events import EventTable
 from cldata.format.layout import WAVEFORM_FRAMES_BEFORE, WAVEFORM_LENGTH
-from cldata.format.reader import RecordingView
+from cldata.format.reader import RecordingView, scaled_samples_in_blocks
 
 __all__ = ["CLRawIO", "CLIO", "read_segment"]
 
@@ -256,47 +264,36 @@ class _SpikeIndex:
     def waveform_block(self) -> np.ndarray:
         """Every grouped spike's waveform, in the grouped order (channel ``c``: ``offsets[c]:offsets[c+1]``).
 
-        Only for a contiguous window. One pass of whole-record reads; each chunk is sorted by
-        channel and its runs copied to their channels' places, so the block is written in one
-        sequential stream per channel and the table is never held twice (reading it all, then
-        gathering each channel's rows from it, costs twice the time and twice the memory).
+        Only for a contiguous window. One pass of whole-record reads into a reused buffer; the
+        grouping already says where each table row goes, so each chunk's waveforms are
+        scattered to their places in one indexed copy, and the table is never held twice
+        (reading it all, then gathering each channel's rows from it, costs twice the memory).
         """
-        _, rows, offsets = self._group()
+        _, rows, _ = self._group()
         table = self.table.table
         a, b = self.where
-        n_ch = self.channel_count
         field = table.dtype["samples"]
         n = rows.size
         block = np.empty((n, *field.shape), dtype=field.base)
         if n == 0:
             return block
-        key_type = np.min_scalar_type(n_ch)  # channel_count <= 256: uint8 or uint16, both radix-sorted
-        if n == b - a:
-            # every row kept: its channel says where it goes (a no-op cast for CL's uint8 channels)
-            key = self.channels.astype(key_type, copy=False)
-        else:
-            # rows left out (beyond channel_count, outside the extent) get key n_ch: sorted last, never copied
-            key = np.full(b - a, n_ch, dtype=key_type)
-            key[rows - a] = np.repeat(np.arange(n_ch, dtype=key_type), np.diff(offsets))
+        # where each of the window's table rows goes in the block (-1: left out, beyond
+        # channel_count or outside the extent)
+        dest_of = np.empty(b - a, dtype=np.intp) if n == b - a else np.full(b - a, -1, dtype=np.intp)
+        dest_of[rows - a] = np.arange(n)
         # Waveforms move as opaque items of their byte size: the record layout leaves the
         # float32 samples unaligned (a 309-byte row), which makes numpy's typed copies ~2x slower.
         item = np.dtype((np.void, field.itemsize))
         dest = block.view(np.uint8).reshape(n, field.itemsize).view(item)[:, 0]
-        pos = offsets[:-1].copy()
         for lo, chunk in _read_rows(table, a, b, self.source):
             m = len(chunk)
-            k = key[lo - a : lo - a + m]
-            order = np.argsort(k, kind="stable")  # stable: file order within a channel
-            counts = np.bincount(k, minlength=n_ch)[:n_ch]
-            src = chunk.view(np.uint8).reshape(m, chunk.dtype.itemsize)
+            where = dest_of[lo - a : lo - a + m]
             off = chunk.dtype.fields["samples"][1]
-            src = src[:, off : off + field.itemsize].view(item)[:, 0][order]
-            first = 0
-            for c in np.flatnonzero(counts).tolist():
-                count = int(counts[c])
-                dest[pos[c] : pos[c] + count] = src[first : first + count]
-                first += count
-            pos += counts
+            src = chunk.view(np.uint8).reshape(m, chunk.dtype.itemsize)[:, off : off + field.itemsize].view(item)[:, 0]
+            if n != b - a:
+                kept = where >= 0
+                where, src = where[kept], src[kept]
+            dest[where] = src
         return block
 
 
@@ -368,6 +365,11 @@ class CLRawIO(BaseRawIO):
         # lazy loads before the block is read: the channels asked for, and those loaded whole
         self._asked: set[int] = set()
         self._read_whole: set[int] = set()
+        # While one of our AnalogSignalProxy loads rescaled (see _AnalogSignalProxy), the dtype
+        # it rescales to; _get_analogsignal_chunk then gives the rescaled signal, converted a
+        # block at a time, and rescale_signal_raw_to_float hands that array on unchanged.
+        self._rescale_to: str | None = None
+        self._prescaled: np.ndarray | None = None
 
     def _source_name(self) -> str:
         return self.filename
@@ -502,6 +504,26 @@ class CLRawIO(BaseRawIO):
         if isinstance(channel_indexes, slice):
             channel_indexes = np.arange(self._channel_count)[channel_indexes]
         a, b = self._start + i_start, self._start + i_stop
+        if self._rescale_to is not None:
+            columns = None if channel_indexes is None else np.asarray(channel_indexes)
+            channels = self.header["signal_channels"]  # one stream: all of them
+            if columns is not None:
+                channels = channels[columns]
+            gain, offset = channels["gain"], channels["offset"]
+
+            def convert(raw: np.ndarray, out: np.ndarray) -> None:
+                # neo's rescale_signal_raw_to_float, in place in the result's rows: the cast,
+                # then the float64 gains and offsets (elementwise, so the values are those of
+                # rescaling the whole range at once)
+                out[...] = raw
+                if np.any(gain != 1.0):
+                    out *= gain
+                if np.any(offset != 0.0):
+                    out += offset
+
+            self._prescaled = scaled_samples_in_blocks(self._samples, a, b, columns, convert, self.filename,
+                                                       self._rescale_to)
+            return self._prescaled
         try:
             block = self._samples[a:b]
         except tables.HDF5ExtError as exc:
@@ -509,6 +531,16 @@ class CLRawIO(BaseRawIO):
         if channel_indexes is not None:
             block = block[:, np.asarray(channel_indexes)]
         return block
+
+    def rescale_signal_raw_to_float(self, raw_signal: np.ndarray, dtype: Any = "float32", stream_index: Any = None,
+                                    channel_indexes: Any = None, channel_names: Any = None,
+                                    channel_ids: Any = None) -> np.ndarray:
+        # the signal _get_analogsignal_chunk rescaled already, block by block: passed on as is
+        if raw_signal is self._prescaled and raw_signal is not None:
+            self._prescaled = None
+            return raw_signal
+        return super().rescale_signal_raw_to_float(raw_signal, dtype, stream_index, channel_indexes, channel_names,
+                                                   channel_ids)
 
     # -- spikes ------------------------------------------------------------------------------
 
@@ -670,6 +702,24 @@ class _SpikeTrainProxy(SpikeTrainProxy):
         return super().load(time_slice, strict_slicing, magnitude_mode, load_waveforms)
 
 
+class _AnalogSignalProxy(AnalogSignalProxy):
+    # neo's proxy reads the whole raw range, then rescales it into a second array, holding
+    # both (one minute of 64 channels: 192 MB of int16 besides the 384 MB result). This one
+    # has the RawIO rescale a block at a time into the result, with neo's own arithmetic.
+    # Instances are neo's proxies re-classed (see CLIO.read_segment).
+
+    def load(self, time_slice=None, strict_slicing=True, channel_indexes=None, magnitude_mode="rescaled"):
+        """Load the AnalogSignal (rescaled: converted a block at a time into the result)."""
+        rawio = self._rawio
+        if magnitude_mode != "rescaled" or not isinstance(rawio, CLRawIO):
+            return super().load(time_slice, strict_slicing, channel_indexes, magnitude_mode)
+        rawio._rescale_to = "float64" if self.dtype == "float64" else "float32"  # as neo's load chooses
+        try:
+            return super().load(time_slice, strict_slicing, channel_indexes, magnitude_mode)
+        finally:
+            rawio._rescale_to = rawio._prescaled = None
+
+
 def _annotate_stim_channels(event: Any) -> Any:
     if "channel" not in event.array_annotations:
         event.array_annotate(channel=np.asarray(event.labels).astype(np.int64))
@@ -736,12 +786,20 @@ class CLIO(CLRawIO, BaseFromRaw):
         """
         whole = not lazy and time_slice is None
         preload = self._all_waveforms() if whole and load_waveforms else nullcontext()
+        if signal_group_mode is None:
+            signal_group_mode = self._prefered_signal_group_mode
         with preload:
             header = self.header
+            shown = dict(header)
             if whole:
                 # neo would make a proxy per spike train only to load it at once; the trains are
                 # built below instead, so neo's read_segment is shown no spike channel
-                self.header = {**header, "spike_channels": header["spike_channels"][:0]}
+                shown["spike_channels"] = header["spike_channels"][:0]
+            if not lazy:
+                # nor signal streams: neo's proxies would hold the raw samples and the rescaled
+                # signal together; the signals are loaded below through ours
+                shown["signal_streams"] = header["signal_streams"][:0]
+            self.header = shown
             try:
                 seg = BaseFromRaw.read_segment(
                     self,
@@ -755,11 +813,22 @@ class CLIO(CLRawIO, BaseFromRaw):
                 )
             finally:
                 self.header = header
+            if not lazy:
+                # what neo's read_segment does for each sub-stream, with our proxies
+                for stream_index, inner_stream_channels, name in self.get_sub_signal_streams(signal_group_mode):
+                    proxy = _AnalogSignalProxy(rawio=self, stream_index=stream_index,
+                                               inner_stream_channels=inner_stream_channels,
+                                               block_index=block_index, seg_index=seg_index)
+                    proxy.name = name
+                    seg.analogsignals.append(proxy.load(time_slice=time_slice, strict_slicing=strict_slicing))
             if whole:
                 for train in self._spike_trains(block_index, seg_index, load_waveforms):
                     seg.spiketrains.append(train)
+            if not lazy:
                 seg.check_relationships()
         if lazy:
+            for proxy in seg.analogsignals:
+                proxy.__class__ = _AnalogSignalProxy
             # Re-classing neo's proxies (subclasses that add only behaviour) is far cheaper than
             # building new ones: a SpikeTrainProxy costs about a millisecond in quantities.
             for proxy in seg.spiketrains:
@@ -804,7 +873,7 @@ class CLIO(CLRawIO, BaseFromRaw):
             train = SpikeTrain(
                 times,
                 t_stop,
-                units="s",
+                units=pq.s,  # a unit, not a string: quantities parses strings (with ast) each time
                 dtype="float64",
                 t_start=t_start,
                 # each train its own, as each proxy gives its own

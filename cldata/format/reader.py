@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,69 @@ def samples_to_uV(samples: np.ndarray, uV_per_sample_unit: float) -> np.ndarray:
     array([[ 2.5, -0.5]], dtype=float32)
     """
     return samples.astype(np.float32) * np.float32(uV_per_sample_unit)
+
+
+# A scaled read converts this many bytes of raw samples at a time (~1.2 s of 64 channels):
+# its peak memory is the float32 result plus one such block, not the whole int16 range as well.
+_SAMPLE_BLOCK_BYTES = 4_000_000
+
+
+def scaled_samples_in_blocks(
+    samples: tables.Array,
+    start: int,
+    stop: int,
+    channels: Any,
+    convert: Callable[[np.ndarray, np.ndarray], None],
+    source: str,
+    dtype: Any = np.float32,
+) -> np.ndarray:
+    """Frames ``[start, stop)`` of ``samples`` converted block by block into one result array.
+
+    The result (``dtype``) is allocated once; each block of raw frames is read, its
+    ``channels`` picked (any numpy index of the second axis, or None for all), and
+    ``convert(raw_block, result_rows)`` writes it into its rows. So the peak memory is the
+    result plus one block, and each value is what converting the whole range at once gives
+    (the conversions are elementwise).
+
+    Examples
+    --------
+    >>> def doubled(raw, out):
+    ...     np.multiply(raw, 2, out=out)
+    >>> scaled_samples_in_blocks(rec.samples, 0, 25_000, [0, 5], doubled, "rec.h5").shape  # doctest: +SKIP
+    (25000, 2)
+    """
+    # an empty selection checks the channels as a read would and gives the result's row shape
+    row = np.empty((0, samples.shape[1]), dtype=samples.atom.dtype)
+    if channels is not None:
+        row = row[:, channels]
+    out = np.empty((max(stop - start, 0), *row.shape[1:]), dtype=dtype)
+    step = max(1, _SAMPLE_BLOCK_BYTES // max(1, samples.shape[1] * samples.atom.dtype.itemsize))
+    chunk = (getattr(samples, "chunkshape", None) or (1,))[0]
+    if chunk and step > chunk:
+        step -= step % chunk
+    # blocks end on multiples of step, so on HDF5 chunk boundaries: no chunk is read twice
+    bounds = [start, *range((start // step + 1) * step, stop, step), stop] if stop > start else []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        try:
+            block = samples[lo:hi]
+        except tables.HDF5ExtError as exc:
+            raise CorruptRecordingError(f"cannot read samples [{start}, {stop}) of {source}: {exc}") from None
+        if channels is not None:
+            block = block[:, channels]
+        convert(block, out[lo - start : hi - start])
+        del block  # before the next block is read: one block at a time
+    return out
+
+
+def _to_uV_into(uV_per_sample_unit: float) -> Callable[[np.ndarray, np.ndarray], None]:  # noqa: N802
+    scale = np.float32(uV_per_sample_unit)
+
+    def convert(raw: np.ndarray, out: np.ndarray) -> None:
+        # the cast and the float32 product of samples_to_uV, written in place
+        out[...] = raw
+        np.multiply(out, scale, out=out)
+
+    return convert
 
 
 def _has_hdf5_signature(path: Path) -> bool:
@@ -630,7 +694,14 @@ class RecordingView:
     def read_samples(self, start: Any = None, stop: Any = None, channels: Any = None, *, scaled: bool = False) -> np.ndarray:
         """Raw samples of frames ``[start, stop)``: ``(frames, channels)`` int16, or µV if ``scaled``.
 
-        Only the requested frames are read from disk.
+        Only the requested frames are read from disk. A scaled read converts them a block at
+        a time into the float32 result (values as :func:`samples_to_uV` gives them), so it
+        needs the result's memory plus one block (a few MB), not the int16 range as well.
+
+        Examples
+        --------
+        >>> rec.read_samples(0, 25_000, channels=[3, 4], scaled=True).shape   # doctest: +SKIP
+        (25000, 2)
         """
         if self.samples is None:
             n_ch = self.channel_count if channels is None else len(np.atleast_1d(channels))
@@ -639,14 +710,16 @@ class RecordingView:
         a, b = self._clip(start, stop)
         a = 0 if a is None else min(max(a, 0), n)
         b = n if b is None else min(max(b, a), n)
+        if scaled:
+            # block by block into the float32 result: never the whole int16 range besides it
+            return scaled_samples_in_blocks(self.samples, a, b, None if channels is None else np.asarray(channels),
+                                            _to_uV_into(self.uV_per_sample_unit), str(self.path))
         try:
             block = self.samples[a:b]
         except tables.HDF5ExtError as exc:
             raise CorruptRecordingError(f"cannot read samples [{a}, {b}) of {self.path}: {exc}") from None
         if channels is not None:
             block = block[:, np.asarray(channels)]
-        if scaled:
-            return samples_to_uV(block, self.uV_per_sample_unit)
         return block
 
     def segment(self, lazy: bool = True, **kwargs: Any):
