@@ -47,12 +47,7 @@ Queries (warm: each query runs once untimed, which builds the catalog index of i
     target <= 2 ms) against a chain of 4 mozaik-style scans. The first query after opening (cold index) is shown for information. Files
     opened while the views are built and inspected (``tables.open_file``,
     ``cldata.format.reader.open_hdf5`` and ``open`` are counted): target 0.
-Reading the big recording's neo segment (first read after opening the store, the file in
-the page cache)
-    ``segment(lazy=True)``; that plus ``load(load_waveforms=False)`` of the 64 spike
-    trains; plus ``load(load_waveforms=True)``; and ``segment(lazy=False)`` (target <= 0.1 s
-    for each). Baseline: plain PyTables, opening the file, reading the columns needed and
-    grouping them by channel with numpy (no neo objects).
+(The neo segment figures moved to ``bench_neo.py``.)
 
 Notes
 -----
@@ -458,7 +453,6 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
     t0 = time.perf_counter()
     recording_ids, duration = build_recordings(args, store, sources)
     info["build_recordings_s"] = time.perf_counter() - t0
-    big_id = recording_ids[0]
 
     say(f"making {args.results:,} SingleValue results ...")
     t0 = time.perf_counter()
@@ -580,94 +574,6 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[list[Figure], dict[str
     figures.append(Figure("view_file_opens", f"files opened while building {n_views:,} views", "opens",
                           n_opens, target=0))
 
-    # -- neo segment ------------------------------------------------------------------------
-    n_spikes = args.spikes // CHANNELS * CHANNELS
-    say(f"neo segment of {big_id} ({n_spikes:,} spikes, {duration:g} s) ...")
-    big_path = store.recording(big_id).path
-    store.close()
-    store = scan = view = None  # type: ignore[assignment]  # drop the catalog before reading
-    gc.collect()
-
-    def seg_lazy(rec: Any) -> Any:
-        return rec.segment(lazy=True)
-
-    def seg_trains(rec: Any) -> Any:
-        seg = rec.segment(lazy=True)
-        return [st.load(load_waveforms=False) for st in seg.spiketrains]
-
-    def seg_trains_wf(rec: Any) -> Any:
-        seg = rec.segment(lazy=True)
-        return [st.load(load_waveforms=True) for st in seg.spiketrains]
-
-    def seg_eager(rec: Any) -> Any:
-        return rec.segment(lazy=False).spiketrains
-
-    def cold(fn: Callable[[Any], Any]) -> float:
-        """Median time of ``fn(recording)``, the first read after opening the store."""
-        times = []
-        # one untimed repetition first, as the baselines have (median_time(warm=True)): it puts
-        # the file back in the page cache if other processes pushed it out, and pays the kernel's
-        # one-off compaction for the huge pages of its big arrays; the timed repetitions still
-        # open the store afresh
-        for i in range(args.cold_repeats + 1):
-            with cldata.open(root) as s:
-                rec = s.recording(big_id)
-                t0 = time.perf_counter()
-                out = fn(rec)
-                if i:
-                    times.append(time.perf_counter() - t0)
-                if isinstance(out, list):
-                    total = sum(len(st) for st in out)
-                    if total != n_spikes:
-                        raise RuntimeError(f"the segment holds {total} spikes, not {n_spikes}")
-                del out, rec
-            # neo links a segment's children back to it, so a dropped segment (with its ~200 MB
-            # of waveforms) lives on until the cyclic collector runs; collected here, untimed,
-            # it does not make the next repetition fault in fresh memory while it waits
-            gc.collect()
-        return statistics.median(times)
-
-    def pt_counts() -> Any:
-        with tables.open_file(str(big_path), "r") as f:
-            return np.bincount(f.root.spikes.col("channel"), minlength=CHANNELS)
-
-    def pt_trains(waveforms: bool) -> Callable[[], Any]:
-        def read() -> Any:
-            with tables.open_file(str(big_path), "r") as f:
-                if waveforms:
-                    table = f.root.spikes.read()
-                    ts, ch, wf = table["timestamp"], table["channel"], table["samples"]
-                else:
-                    ts, ch, wf = f.root.spikes.col("timestamp"), f.root.spikes.col("channel"), None
-            order = np.argsort(ch, kind="stable")
-            bounds = np.concatenate(([0], np.cumsum(np.bincount(ch, minlength=CHANNELS))))
-            times = ts[order] / FPS
-            out = [times[bounds[c] : bounds[c + 1]] for c in range(CHANNELS)]
-            if wf is not None:
-                wf = wf[order]
-                out = [(t, wf[bounds[c] : bounds[c + 1]]) for c, t in enumerate(out)]
-            return out
-
-        return read
-
-    cases = [
-        ("seg_lazy", "segment(lazy=True), first read after open", seg_lazy, pt_counts, "PyTables channel counts"),
-        ("seg_trains", "lazy + load 64 trains, no waveforms", seg_trains, pt_trains(False),
-         "PyTables columns, numpy split"),
-        ("seg_trains_wf", "lazy + load 64 trains with waveforms", seg_trains_wf, pt_trains(True),
-         "PyTables table, numpy split"),
-        ("seg_eager", "segment(lazy=False) (waveforms)", seg_eager, pt_trains(True), "PyTables table, numpy split"),
-    ]
-    for key, metric, fn, baseline, baseline_name in cases:
-        t_cl = cold(fn)
-        t_base = median_time(baseline, args.cold_repeats, warm=True)
-        figures.append(Figure(key, f"{metric} ({n_spikes // 1000}k spikes)", "s", t_cl, t_base, baseline_name,
-                              target=0.1))
-    with cldata.open(root) as s:
-        rec = s.recording(big_id)
-        t_warm = median_time(lambda: seg_trains(rec), args.cold_repeats, warm=True)
-    figures.append(Figure("seg_trains_warm", "  same, no waveforms, file already open (warm)", "s", t_warm,
-                          median_time(pt_trains(False), args.cold_repeats, warm=True), "PyTables columns, numpy split"))
     gc.unfreeze()
     return figures, info
 
