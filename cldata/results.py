@@ -155,6 +155,8 @@ class AnalysisResult:
     @property
     def key(self) -> tuple:
         """The identity of the result: identifier, canonical parameters and sources."""
+        if self._canonical_parameters is None:  # (a result read from a store computes it when asked)
+            self._canonical_parameters = canonical(self.parameters)
         return (self.identifier, self._canonical_parameters, tuple(sorted(self.sources)))
 
     @property
@@ -207,8 +209,14 @@ class AnalysisResult:
         tags: Sequence[str],
         loader: Callable[[], dict[str, Any]],
     ) -> AnalysisResult:
+        # the store checked all of this when the result was added: a result read back is made
+        # without checking it again (a query may make thousands)
         obj = cls.__new__(cls)
-        AnalysisResult.__init__(obj, identifier, parameters=parameters, sources=sources, tags=tags)
+        obj.identifier = identifier
+        obj.parameters = parameters
+        obj._canonical_parameters = None
+        obj.sources = tuple(sources)
+        obj.tags = tuple(tags)
         obj._data = None
         obj._loader = loader
         obj.id = result_id
