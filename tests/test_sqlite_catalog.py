@@ -355,3 +355,22 @@ def test_the_catalog_file_is_what_the_store_names(tmp_path, sources):
     root = tmp_path / "s"
     _store(root, sources, n=1)
     assert os.path.samefile(SQLiteEngine(root, writable=False).files()[0], Path(root) / FILE_NAME)
+
+
+def test_a_catalog_engine_plugin_is_found_by_entry_point_and_a_broken_one_only_warns(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    import cldata.catalogs as catalogs
+    from cldata.catalogs import CatalogEngineWarning
+
+    found = [EntryPoint("mine", "cldata.catalogs.sqlite:SQLiteEngine", catalogs.ENTRY_POINT_GROUP),
+             EntryPoint("broken", "no_such_module_anywhere:Engine", catalogs.ENTRY_POINT_GROUP),
+             EntryPoint("sqlite", "elsewhere:Engine", catalogs.ENTRY_POINT_GROUP)]
+    monkeypatch.setattr(catalogs, "entry_points", lambda group: [e for e in found if e.group == group])
+    with pytest.warns(CatalogEngineWarning, match="tries to replace the built-in 'sqlite'"):
+        assert catalogs.list_catalog_engines() == ["sqlite", "broken", "mine"]
+    found.pop()  # (the impostor said its warning)
+    assert get_catalog_engine("mine") is SQLiteEngine  # imported only now, when named
+    with pytest.warns(CatalogEngineWarning, match="failed to load"), \
+            pytest.raises(BackendError, match="could not be loaded"):
+        get_catalog_engine("broken")
