@@ -838,7 +838,8 @@ def upgrade_store(root: str | os.PathLike[str]) -> str:
         raise StoreFormatError(f"{root} is not a cldata store (no {MARKER})")
     before = json.loads(read_regular_bytes(root / MARKER, limit=_MARKER_LIMIT)).get("catalog", LEGACY)
     with DataStore(root, mode="a") as store:
-        counts = f"{store.catalog.n_recordings:,} recordings, {store.catalog.n_results:,} results"
+        n_rec, n_res = store.catalog.n_recordings, store.catalog.n_results
+        counts = f"{n_rec:,} recording{'' if n_rec == 1 else 's'}, {n_res:,} result{'' if n_res == 1 else 's'}"
     if before != LEGACY:
         return f"{root}: already current (catalog: {before}; {counts})"
     return f"{root}: catalog moved to SQLite ({counts})"
