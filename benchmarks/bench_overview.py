@@ -37,7 +37,10 @@ The baselines: what a user without an overview writes, done well
 Both compute, for every channel, the min and max of each bin of the **same window with the
 same number of points as cldata's answer** (bins of cldata's ``frames_per_point`` frames,
 from the window's start; cldata aligns its bins to the recording start, so the counts may
-differ by one), and the script checks that both give the same values.
+differ by one), and the script checks that both give the same values. They run in one
+thread, as written; cldata's build uses its worker threads (one per CPU, at most 8). Their
+time goes mostly to reading the samples (and, for tsdownsample, transposing them), not
+to the min/max itself, so a parallel downsampler would not change them much.
 
 numpy, chunked
     Blocks of whole bins (up to 2**18 frames) read into a reused buffer
