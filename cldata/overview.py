@@ -414,6 +414,41 @@ def _reduce_groups(ufunc: np.ufunc, x: np.ndarray, group: int) -> np.ndarray:
     return r.reshape(-1, ch) if group == 1 else ufunc.reduce(r.reshape(r.shape[0], group, ch), axis=1, dtype=x.dtype)
 
 
+def _reduce_runs(ufunc: np.ufunc, x: np.ndarray, offset: int, group: int) -> np.ndarray:
+    """``ufunc`` over the runs of rows of ``x``: the first ``offset`` rows (when ``offset > 0``),
+    then every ``group`` rows (the last run may be shorter), in ``x``'s dtype.
+
+    The same as ``ufunc.reduceat(x, starts, axis=0, dtype=x.dtype)`` with the runs' starts, several times
+    faster: ``reduceat`` makes one inner loop per run (a run is a few rows of 64 values),
+    while here the aligned runs take ``group - 1`` calls of ``ufunc`` over every run at
+    once (rows ``j, j + group, ...`` against the running result).
+
+    Examples
+    --------
+    >>> x = np.arange(7)[:, None]
+    >>> _reduce_runs(np.add, x, 1, 3)[:, 0].tolist()   # rows [0], [1, 2, 3], [4, 5, 6]
+    [0, 6, 15]
+    """
+    n = x.shape[0]
+    head = min(offset, n)
+    full = (n - head) // group
+    body = x[head:head + full * group]
+    out = []
+    if head:
+        out.append(ufunc.reduce(x[:head], axis=0, keepdims=True, dtype=x.dtype))
+    if full:
+        if group == 1:
+            out.append(body)
+        else:
+            acc = ufunc(body[0::group], body[1::group])
+            for j in range(2, group):
+                ufunc(acc, body[j::group], out=acc)
+            out.append(acc)
+    if head + full * group < n:
+        out.append(ufunc.reduce(x[head + full * group:], axis=0, keepdims=True, dtype=x.dtype))
+    return out[0] if len(out) == 1 else np.concatenate(out)
+
+
 def _fletcher32(data: bytes) -> int:
     """HDF5's Fletcher-32 checksum of ``data`` (``H5_checksum_fletcher32``), which its
     ``fletcher32`` filter appends, little-endian, to each stored chunk.
@@ -1344,13 +1379,6 @@ class Overview:
         edges[0], edges[-1] = a, b
         return first, edges
 
-    @staticmethod
-    def _bin_starts(first_unit: int, n_units: int, per: int) -> np.ndarray:
-        """Positions in a run of units (starting at unit ``first_unit``) where a ``per``-unit bin begins."""
-        offset = (-first_unit) % per
-        starts = np.arange(offset, n_units, per)
-        return starts if offset == 0 else np.concatenate([[0], starts])
-
     def _exact(self, pyr: _Pyramid, i: int, a: int, b: int, leaf: Callable[[int, int], tuple[np.ndarray, ...]],
                channels: int) -> list[np.ndarray]:
         """The exact per-channel reduction over ``[a, b)`` from levels finer than ``i`` (and the leaf)."""
@@ -1385,9 +1413,9 @@ class Overview:
         k0, k1 = pyr.full_blocks(i, a, b)
         if k0 < k1:
             parts = pyr.read(i, k0, k1)
-            starts = self._bin_starts(k0, k1 - k0, group)
-            rows = (k0 + starts) // group - first
-            pyr.combine_into(acc, rows, tuple(u.reduceat(p, starts, axis=0) for u, p in zip(pyr.ufuncs, parts)))
+            values = tuple(_reduce_runs(u, p, (-k0) % group, group) for u, p in zip(pyr.ufuncs, parts))
+            r0 = k0 // group - first  # the bins are consecutive rows: a slice, not an index array
+            pyr.combine_into(acc, slice(r0, r0 + values[0].shape[0]), values)
             pieces = [(a, min(k0 * block, b)), (max(min(k1 * block, pyr.n_frames), a), b)]
         else:
             pieces = [(a, min(k0 * block, b))] + ([(k0 * block, b)] if k0 == k1 and k0 * block < b else [])
@@ -1405,9 +1433,8 @@ class Overview:
         while pos < b:
             end = min(b, pos // per * per + step)  # on a bin edge: no bin spans two reads
             x = self.view.read_samples(pos, end)
-            starts = self._bin_starts(pos, end - pos, per)
-            lows.append(np.minimum.reduceat(x, starts, axis=0))
-            highs.append(np.maximum.reduceat(x, starts, axis=0))
+            lows.append(_reduce_runs(np.minimum, x, (-pos) % per, per))
+            highs.append(_reduce_runs(np.maximum, x, (-pos) % per, per))
             pos = end
         return np.concatenate(lows), np.concatenate(highs)
 

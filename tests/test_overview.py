@@ -154,6 +154,28 @@ def test_envelope_matches_brute_force(recording, config, win, width, channels):
         assert env.frames_per_point <= (b - a) // width
 
 
+@settings(max_examples=300, deadline=None)
+@given(rows=st.integers(1, 200), channels=st.integers(1, 5), group=st.integers(1, 17), first=st.integers(0, 10**6),
+       op=st.sampled_from(["minimum", "maximum", "add"]), dtype=st.sampled_from(["int16", "uint16", "int64"]),
+       seed=st.integers(0, 2**32 - 1))
+def test_the_query_kernel_reduces_runs_of_blocks_as_reduceat_does(rows, channels, group, first, op, dtype, seed):
+    # _reduce_runs replaced reduceat in every envelope and count: any alignment of the first
+    # block (first), any run length (group), short last runs, the dtypes' extremes
+    from cldata.overview import _reduce_runs
+
+    info = np.iinfo(dtype)
+    x = np.random.default_rng(seed).integers(info.min, info.max, (rows, channels), dtype=dtype, endpoint=True)
+    if op == "add":
+        x //= 1 << 8  # no overflow in a run of 17 (the overview sums counts as int64)
+    ufunc = getattr(np, op)
+    got = _reduce_runs(ufunc, x, (-first) % group, group)
+    offset = (-first) % group  # where a run starts: after `offset` rows, then every `group`
+    starts = np.concatenate([[0] if offset else [], np.arange(offset, rows, group)]).astype(np.intp)
+    want = ufunc.reduceat(x, starts, axis=0, dtype=x.dtype)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_whole_recording_uses_a_coarse_level(recording, config):
     ov = recording["overviews"][config]
