@@ -49,7 +49,7 @@ from cldata.view import DataStoreView, RecordingHandle
 open = open_store  # noqa: A001 - cldata.open(root, ...) is the documented entry point
 upgrade = upgrade_store
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # 0.2: stores keep their catalog in SQLite (store format 2)
 
 __all__ = [
     "errors",
