@@ -59,8 +59,8 @@ class RowSet:
         if not parts:
             return cls(np.empty(0, np.int64))
         if len(parts) == 1:
-            return cls(parts[0].astype(np.int64, copy=False))
-        return cls(np.unique(np.concatenate(parts).astype(np.int64, copy=False)))
+            return cls(parts[0])
+        return cls(np.unique(np.concatenate([p.astype(np.int64, copy=False) for p in parts])))
 
     # -- the set protocol ----------------------------------------------------------------------
 
@@ -83,12 +83,18 @@ class RowSet:
         a, b = self.rows, _array(other)
         if a.size > b.size:
             a, b = b, a
-        if not a.size:
-            return RowSet(a.astype(np.int64, copy=False))
+        if not a.size or not b.size:
+            return RowSet(np.empty(0, np.int64))
+        top = int(max(a[-1], b[-1])) + 1
+        if a.size > 2048 and top <= 64 * (a.size + b.size):
+            # both large and dense: a mask of the larger, looked up by the smaller (linear, no sort)
+            mask = np.zeros(top, dtype=bool)
+            mask[b] = True
+            return RowSet(a[mask[a]])
         # the smaller looked up in the larger: O(small log large), and no copy of the larger
         at = np.searchsorted(b, a)
         at[at == b.size] = 0
-        return RowSet(a[b[at] == a].astype(np.int64, copy=False)) if b.size else RowSet(np.empty(0, np.int64))
+        return RowSet(a[b[at] == a])
 
     __rand__ = __and__
 
