@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 import cldata
 from cldata.catalogs import get_catalog_engine, list_catalog_engines
 from cldata.catalogs.catalog import EngineCatalog
-from cldata.catalogs.sqlite import FILE_NAME, SQLiteEngine
+from cldata.catalogs.sqlite import FILE_NAME, SQLiteEngine, _crc
 from cldata.check import check_path
 from cldata.cli import main as cli
 from cldata.errors import BackendError, StoreFormatError
@@ -279,6 +279,13 @@ def _crafted(tmp_path, sources, sql):
     _store(root, sources, n=3)
     db = sqlite3.connect(root / FILE_NAME)
     db.executescript(sql)
+    # a crafter makes the checksums right (they detect damage, they are no signature): every
+    # value must then still be checked for what it is
+    for row, *values in db.execute("SELECT row, id, kind, identifier, parameters, sources, tags, summary, added_utc "
+                                   "FROM results").fetchall():
+        db.execute("UPDATE results SET crc = ? WHERE row = ?", (_crc(*values), row))
+    for row, rid, record in db.execute("SELECT row, id, record FROM recordings").fetchall():
+        db.execute("UPDATE recordings SET crc = ? WHERE row = ?", (_crc(rid, record), row))
     db.commit()
     db.close()
     return root
@@ -374,3 +381,35 @@ def test_a_catalog_engine_plugin_is_found_by_entry_point_and_a_broken_one_only_w
     with pytest.warns(CatalogEngineWarning, match="failed to load"), \
             pytest.raises(BackendError, match="could not be loaded"):
         get_catalog_engine("broken")
+
+
+@pytest.mark.parametrize("sql, where", [
+    ("UPDATE results SET summary = x'81a576616c7565cb4010000000000000' WHERE row = 2", "result"),
+    ("UPDATE results SET payload = x'81a6696e6c696e65c40100' WHERE row = 2", "result"),
+    ("UPDATE recordings SET record = CAST(record || x'00' AS BLOB)", "recording"),
+])
+def test_a_changed_byte_in_an_entry_fails_its_checksum(tmp_path, sources, sql, where):
+    root = tmp_path / "s"
+    _store(root, sources, n=3)
+    db = sqlite3.connect(root / FILE_NAME)
+    db.execute(sql)
+    db.commit()
+    db.close()
+    with pytest.raises(StoreFormatError, match=f"holds {where} .* fails its checksum"):
+        with cldata.open(root) as store:
+            [r.payload() for r in store.analysis_results]
+    report = check_path(root)
+    assert not report.healthy and "fails its checksum" in str(report)
+
+
+def test_a_changed_byte_in_the_index_is_found_by_check(tmp_path, sources):
+    root = tmp_path / "s"
+    _store(root, sources, n=20)
+    db = sqlite3.connect(root / FILE_NAME)
+    (blob,) = db.execute("SELECT rows FROM postings WHERE field = 5 LIMIT 1").fetchone()
+    changed = bytes([blob[0] ^ 1]) + blob[1:]
+    db.execute("UPDATE postings SET rows = ? WHERE field = 5 AND rows = ?", (changed, blob))
+    db.commit()
+    db.close()
+    report = check_path(root)
+    assert not report.healthy and "fail their checksum" in str(report)

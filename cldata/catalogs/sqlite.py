@@ -68,6 +68,7 @@ import os
 import sqlite3
 import stat
 import threading
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -92,18 +93,18 @@ _BATCH = 500  # rows per IN (...) list (SQLite allows 32,766 parameters; small l
 _SCHEMA = [
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "CREATE TABLE recordings (row INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, record BLOB NOT NULL, "
-    "added_gen INTEGER NOT NULL, removed_gen INTEGER)",
+    "crc INTEGER NOT NULL, added_gen INTEGER NOT NULL, removed_gen INTEGER)",
     "CREATE INDEX recordings_by_id ON recordings (id)",
     "CREATE TABLE results (row INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL, kind TEXT NOT NULL, "
     "identifier TEXT NOT NULL, parameters BLOB NOT NULL, sources TEXT NOT NULL, tags TEXT NOT NULL, "
-    "payload BLOB, payload_file TEXT, summary BLOB NOT NULL, added_utc TEXT NOT NULL, "
-    "added_gen INTEGER NOT NULL, removed_gen INTEGER)",
+    "payload BLOB, payload_file TEXT, summary BLOB NOT NULL, added_utc TEXT NOT NULL, crc INTEGER NOT NULL, "
+    "payload_crc INTEGER, added_gen INTEGER NOT NULL, removed_gen INTEGER)",
     "CREATE INDEX results_by_id ON results (id)",
     "CREATE INDEX results_removed ON results (removed_gen) WHERE removed_gen IS NOT NULL",
     "CREATE INDEX results_by_payload_file ON results (payload_file) WHERE payload_file IS NOT NULL",
     "CREATE TABLE paths (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, results INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE postings (field INTEGER NOT NULL, path INTEGER NOT NULL, key BLOB NOT NULL, num REAL, "
-    "rows BLOB NOT NULL, PRIMARY KEY (field, path, key)) WITHOUT ROWID",
+    "rows BLOB NOT NULL, crc INTEGER NOT NULL, PRIMARY KEY (field, path, key)) WITHOUT ROWID",
     "CREATE INDEX postings_by_num ON postings (path, num) WHERE field = 0 AND num IS NOT NULL",
 ]
 
@@ -119,6 +120,16 @@ _LIVE = "r.added_gen <= ? AND (r.removed_gen IS NULL OR r.removed_gen > ?)"
 
 def _blob(rows: np.ndarray) -> bytes:
     return rows.astype(_ROW).tobytes()
+
+
+def _crc(*parts: Any) -> int:
+    """The CRC-32 of an entry's stored values (SQLite checks its pages' structure, not their bytes:
+    a flipped bit in a value would otherwise read as another value)."""
+    crc = 0
+    for part in parts:
+        data = part if isinstance(part, bytes) else b"\x00" if part is None else str(part).encode()
+        crc = zlib.crc32(data + b"\x1f", crc)
+    return crc
 
 
 def _damaged(path: Path, what: str) -> StoreFormatError:
@@ -299,7 +310,10 @@ class SQLiteEngine(CatalogEngine):
 
     def recordings(self, gen: int) -> list[dict[str, Any]]:  # noqa: D102
         out = []
-        for rid, blob in self._q(f"SELECT id, record FROM recordings r WHERE {_LIVE} ORDER BY row", (gen, gen)):
+        for rid, blob, crc in self._q(f"SELECT id, record, crc FROM recordings r WHERE {_LIVE} ORDER BY row",
+                                      (gen, gen)):
+            if crc != _crc(rid, blob):
+                raise _damaged(self.path, f"holds recording {rid!r:.80}, which fails its checksum (the file was damaged)")
             rec = self._decode(blob, f"recording {rid!r:.80}")
             if type(rec) is not dict or rec.get("id") != rid:
                 raise _damaged(self.path, f"holds a recording record {rid!r:.80} that does not match its row")
@@ -315,7 +329,11 @@ class SQLiteEngine(CatalogEngine):
             raise _damaged(self.path, f"holds {what} that does not decode ({type(exc).__name__}: {exc})") from None
 
     def _result_record(self, row: tuple) -> dict[str, Any]:
-        rid, kind, identifier, params, sources, tags, payload, summary, added = row[1:]
+        rid, kind, identifier, params, sources, tags, payload, summary, added, crc, payload_crc = row[1:]
+        if crc != _crc(rid, kind, identifier, params, sources, tags, summary, added) or (
+                payload is not None and payload_crc != _crc(payload)):
+            raise _damaged(self.path, f"holds result {rid!r:.80} (row {row[0]}), which fails its checksum "
+                                      "(the file was damaged)")
         if not (type(rid) is str and is_record_id(rid) and type(kind) is str and type(identifier) is str
                 and type(sources) is str and type(tags) is str and type(added) is str):
             raise _damaged(self.path, f"holds a malformed result at row {row[0]}")
@@ -334,7 +352,8 @@ class SQLiteEngine(CatalogEngine):
                 "payload": None if payload is None else self._decode(payload, f"the payload reference of {rid!r}"),
                 "summary": summary, "added_utc": added}
 
-    _RESULT_COLUMNS = "r.row, r.id, r.kind, r.identifier, r.parameters, r.sources, r.tags, r.payload, r.summary, r.added_utc"
+    _RESULT_COLUMNS = ("r.row, r.id, r.kind, r.identifier, r.parameters, r.sources, r.tags, r.payload, r.summary, "
+                       "r.added_utc, r.crc, r.payload_crc")
 
     def results(self, gen: int, rows: Sequence[int]) -> dict[int, dict[str, Any]]:  # noqa: D102
         out: dict[int, dict[str, Any]] = {}
@@ -553,8 +572,9 @@ class SQLiteEngine(CatalogEngine):
 
     def add_recording(self, record: Mapping[str, Any]) -> None:  # noqa: D102
         with self._lock:
-            self._write("INSERT INTO recordings (id, record, added_gen) VALUES (?, ?, ?)",
-                        (record["id"], encode(dict(record)), self._pending()))
+            blob = encode(dict(record))
+            self._write("INSERT INTO recordings (id, record, crc, added_gen) VALUES (?, ?, ?, ?)",
+                        (record["id"], blob, _crc(record["id"], blob), self._pending()))
 
     def remove_recording(self, recording_id: str) -> None:  # noqa: D102
         with self._lock:
@@ -605,10 +625,8 @@ class SQLiteEngine(CatalogEngine):
             # gives the rows consecutive numbers after the last one
             self._db.executemany(
                 "INSERT INTO results (id, kind, identifier, parameters, sources, tags, payload, payload_file, "
-                "summary, added_utc, added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(rec["id"], rec["type"], rec["identifier"], encode(rec["parameters"]), json.dumps(list(rec["sources"])),
-                  json.dumps(list(rec["tags"])), None if (p := rec.get("payload")) is None else encode(p), _file_of(p),
-                  encode(rec.get("summary") or {}), rec.get("added_utc", ""), gen) for rec in records])
+                "summary, added_utc, crc, payload_crc, added_gen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [self._result_row(rec, gen) for rec in records])
             last = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'results'").fetchone()[0]
             if last >= 2**32:
                 raise StoreFormatError("a store holds at most 4,294,967,295 results")
@@ -624,6 +642,16 @@ class SQLiteEngine(CatalogEngine):
                         got[1].append(row)
             return rows
 
+    @staticmethod
+    def _result_row(rec: Mapping[str, Any], gen: int) -> tuple:
+        values = (rec["id"], rec["type"], rec["identifier"], encode(rec["parameters"]), json.dumps(list(rec["sources"])),
+                  json.dumps(list(rec["tags"])))
+        summary, added = encode(rec.get("summary") or {}), rec.get("added_utc", "")
+        payload = rec.get("payload")
+        ref = None if payload is None else encode(payload)
+        return (*values, ref, _file_of(payload), summary, added, _crc(*values, summary, added),
+                None if ref is None else _crc(ref), gen)
+
     def _merge_postings(self) -> None:
         """Write the writer's new postings into the table (inside its transaction)."""
         new, self._new_postings = self._new_postings, {}
@@ -631,10 +659,12 @@ class SQLiteEngine(CatalogEngine):
             added = np.asarray(rows, dtype=_ROW)
             stored = self._stored(field, pid, key)
             if stored.size:
-                self._write("UPDATE postings SET rows = ? WHERE field = ? AND path = ? AND key = ?",
-                            (_blob(np.concatenate([stored, added])), field, pid, key))
+                blob = _blob(np.concatenate([stored, added]))
+                self._write("UPDATE postings SET rows = ?, crc = ? WHERE field = ? AND path = ? AND key = ?",
+                            (blob, zlib.crc32(blob), field, pid, key))
             else:
-                self._write("INSERT INTO postings VALUES (?, ?, ?, ?, ?)", (field, pid, key, num, _blob(added)))
+                blob = _blob(added)
+                self._write("INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)", (field, pid, key, num, blob, zlib.crc32(blob)))
             if field == PRESENT:
                 self._write("UPDATE paths SET results = ? WHERE id = ?", (stored.size + added.size, pid))
 
@@ -662,8 +692,9 @@ class SQLiteEngine(CatalogEngine):
             if field == PRESENT:
                 self._write("UPDATE paths SET results = ? WHERE id = ?", (left.size, pid))
             if left.size:
-                self._write("UPDATE postings SET rows = ? WHERE field = ? AND path = ? AND key = ?",
-                            (_blob(left), field, pid, key))
+                blob = _blob(left)
+                self._write("UPDATE postings SET rows = ?, crc = ? WHERE field = ? AND path = ? AND key = ?",
+                            (blob, zlib.crc32(blob), field, pid, key))
             else:
                 self._write("DELETE FROM postings WHERE field = ? AND path = ? AND key = ?", (field, pid, key))
 
@@ -681,8 +712,9 @@ class SQLiteEngine(CatalogEngine):
     def set_payloads(self, refs: Mapping[int, Any]) -> None:  # noqa: D102
         with self._lock:
             for row, ref in refs.items():
-                self._write("UPDATE results SET payload = ?, payload_file = ? WHERE row = ?",
-                            (encode(ref), _file_of(ref), row))
+                blob = encode(ref)
+                self._write("UPDATE results SET payload = ?, payload_file = ?, payload_crc = ? WHERE row = ?",
+                            (blob, _file_of(ref), _crc(blob), row))
 
     def commit(self) -> None:  # noqa: D102
         with self._lock:
@@ -744,6 +776,18 @@ class SQLiteEngine(CatalogEngine):
         extra = self._q("SELECT count(*) FROM results WHERE added_gen > ?", (gen,))[0][0]
         if extra:
             problems.append(f"{self.path}: {extra} results belong to no completed commit")
+        # every stored value against its checksum: postings here, entries as they are read
+        bad = [(f, p, k) for f, p, k, rows, crc in self._q("SELECT field, path, key, rows, crc FROM postings")
+               if type(rows) is not bytes or zlib.crc32(rows) != crc]
+        if bad:
+            problems.append(f"{self.path}: {len(bad)} posting lists of the index fail their checksum (the file was "
+                            "damaged): queries may miss or add results")
+        try:
+            self.recordings(gen)
+            for _ in self.all_results(gen):
+                pass
+        except StoreFormatError as exc:
+            problems.append(str(exc))
         # every live result is in the postings of its identifier (a cheap cross-check of the index)
         indexed = self._union(gen, IDENTIFIER, _NO_PATH)
         live = self.result_count(gen)
