@@ -59,6 +59,7 @@ from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -368,6 +369,7 @@ class _StreamStore:
         self._lent = False  # positions found by the lazy index were handed out
         self.epoch = 0  # moves (once) when a loaded index voids the positions the lazy one gave
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._touched: set[int] = set()  # data blocks read once (see read_bytes)
         self._nbytes = int(self.data_node.nrows)
         self._name = group._v_name
 
@@ -411,6 +413,8 @@ class _StreamStore:
 
     def find(self, t: int, right: bool = False) -> int:
         """The position of the first entry at or after ``t`` (after ``t`` with ``right``)."""
+        if self._entries is not None:
+            return int(np.searchsorted(self._entries[0], t, "right" if right else "left"))
         lazy = self._lazy_index()
         if lazy is not None:
             try:
@@ -582,6 +586,11 @@ class _StreamStore:
             return self._read_node(a, b)
         first, last = a >> _BLOCK_BITS, (b - 1) >> _BLOCK_BITS
         if first == last:
+            if first not in self._blocks and first not in self._touched:
+                # a block's first read takes just the bytes asked for (a first lookup reads a few
+                # dozen bytes, not 64 KiB); a second read of it caches the block
+                self._touched.add(first)
+                return self._read_node(a, b)
             base = first << _BLOCK_BITS
             return self._block(first)[a - base : b - base]
         parts = [self._block(k) for k in range(first, last + 1)]
@@ -684,7 +693,8 @@ class _RangeView:
         """``(timestamps, values)`` of the range, chunk after chunk: rows read a block at a time
         (until the index is loaded), decoded a bounded number of entries and bytes at a time."""
         store, i, j, entries = self._store, self._i, self._j, self._entries
-        want = _FIRST_DECODE_ENTRIES
+        # (a long range starts with a small chunk: a repr or a `next()` decodes little)
+        want = _FIRST_DECODE_ENTRIES if j - i > _DECODE_CHUNK_ENTRIES else _DECODE_CHUNK_ENTRIES
         after: int | None = None
         while i < j:
             self._check()
@@ -692,6 +702,11 @@ class _RangeView:
             ts, starts, ends = store.span(i, k, entries, scan=True, after=after)
             self._check()
             after = int(ts[-1])
+            if k - i <= want and 0 <= int(ends[-1]) - int(starts[0]) < _BLOCK:
+                # a short range laid out end to end (a range query's): one decode, through the cache
+                yield ts, store.decode_rows(i, k, entries, (ts, starts, ends))
+                i = k
+                continue
             sizes = np.cumsum(ends - starts)
             p = 0
             while p < k - i:
@@ -699,7 +714,10 @@ class _RangeView:
                 # at most _DECODE_CHUNK_BYTES (one entry at least)
                 base = int(sizes[p - 1]) if p else 0
                 q = max(p + 1, min(q, int(np.searchsorted(sizes[p:q], base + _DECODE_CHUNK_BYTES, "right")) + p))
-                values = store.decode_rows(i + p, i + q, entries, (ts[p:q], starts[p:q], ends[p:q]), direct=True)
+                # (chunks of a block or more are read straight, once: iteration; smaller ones, a
+                # range query's, through the cache)
+                direct = int(sizes[q - 1]) - base >= _BLOCK
+                values = store.decode_rows(i + p, i + q, entries, (ts[p:q], starts[p:q], ends[p:q]), direct)
                 yield ts[p:q], values
                 p = q
                 want = min(_DECODE_CHUNK_ENTRIES, want * 4)
@@ -740,8 +758,8 @@ class DataStreamValuesView(_RangeView):
     __slots__ = ()
 
     def __iter__(self) -> Iterator[Any]:
-        for _ts, values in self._pairs():
-            yield from values
+        # (chained in C: no Python frame resumed per entry)
+        return chain.from_iterable(values for _ts, values in self._pairs())
 
 
 class DataStreamItemsView(_RangeView):
@@ -750,8 +768,7 @@ class DataStreamItemsView(_RangeView):
     __slots__ = ()
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
-        for ts, values in self._pairs():
-            yield from zip(ts.tolist(), values)
+        return chain.from_iterable(zip(ts.tolist(), values) for ts, values in self._pairs())
 
 
 class DataStreamView:
@@ -807,6 +824,8 @@ class DataStreamView:
     def _stable(self, fn: Callable[[], Any]) -> Any:
         """``fn()``, asked again if the positions it used were voided meanwhile: a loaded index
         found out of order after lookups on disk (``_StreamStore.epoch`` moves once at most)."""
+        if self._store._raw is not None:  # (the index is loaded: positions are final)
+            return fn()
         while True:
             epoch = self._store.epoch
             try:
@@ -924,12 +943,22 @@ class DataStreamView:
                 raise TypeError("data-stream slices take no step: use stream[start:stop]")
             return self.values_for_range(key.start, key.stop)
         if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, (bool, np.bool_)):
+            if self._store._raw is not None:
+                return self._entry(int(key))
             return self._stable(lambda: self._entry(int(key)))
         raise TypeError(f"data streams are indexed by an int timestamp or a slice, not {type(key).__name__}")
 
     def _entry(self, key: int) -> Any:
         lo, hi = self._rows()
         store = self._store
+        if store._raw is not None:  # (the index is loaded: the shortest path, for warm lookups)
+            ts, starts, ends = store._entries  # type: ignore[misc]
+            i = int(np.searchsorted(ts, key, side="left"))
+            if i < lo or i >= hi or ts[i] != key:
+                raise KeyError(key)
+            store.check_unambiguous(i, i + 1)
+            store.check_readable(i, i + 1)
+            return store._decode_one_span(ts, starts, ends, i, i + 1)[0]
         i = store.find(key)
         if i < lo or i >= hi:
             raise KeyError(key)
