@@ -10,7 +10,7 @@ go (small reads through a block cache) and decodes a contiguous span with one ms
   (:mod:`cldata.format.index_order`): a few reads of one HDF5 chunk each, so the first answer
   after opening costs about the same at ten thousand entries or at a million;
 - **loaded whole** into three numpy arrays and searched with ``searchsorted`` once lookups
-  have read as many blocks as half the index (from then on each costs microseconds), on
+  have read as many blocks as a quarter of the index (from then on each costs microseconds), on
   files without the mark (the CL tools' own), and whenever anything out of order, or
   pointing outside the data, is seen. The load reads blocks of rows straight into the three
   columns: one copy of the index.
@@ -237,7 +237,7 @@ class _LazyIndex:
     timestamps are about regular needs one or two reads and any stream at most two per
     halving — until one block answers. The first lookup also reads the first and last block
     (the stream's extent). Blocks stay cached; the store loads the whole index once the
-    blocks read would have paid for it (:meth:`spent`).
+    blocks read have paid for it (:meth:`spent`).
 
     Every row read is checked: timestamps strictly increasing within a block and between
     the blocks read, byte ranges inside the data. Anything else raises :class:`_OutOfOrder`.
@@ -258,9 +258,10 @@ class _LazyIndex:
         self.reads = 0  # blocks' worth of rows read for lookups
 
     def spent(self) -> bool:
-        """Whether lookups have read as many blocks as half the index: loading it whole now
-        costs no more than what they spent (and lookups after it cost microseconds)."""
-        return self.reads >= max(4, self.nblocks // 2)
+        """Whether lookups have read as many blocks as a quarter of the index. One block read
+        alone costs what reading a few hundred in bulk does, so by then they have spent about
+        what loading the whole index costs — and lookups after it cost microseconds."""
+        return self.reads >= max(4, self.nblocks // 4)
 
     def read_rows(self, a: int, b: int) -> np.ndarray:
         """Rows ``a .. b-1`` as a (3, b-a) int64 array, checked (not cached)."""
@@ -369,7 +370,6 @@ class _StreamStore:
         self._lent = False  # positions found by the lazy index were handed out
         self.epoch = 0  # moves (once) when a loaded index voids the positions the lazy one gave
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
-        self._touched: set[int] = set()  # data blocks read once (see read_bytes)
         self._nbytes = int(self.data_node.nrows)
         self._name = group._v_name
 
@@ -586,11 +586,6 @@ class _StreamStore:
             return self._read_node(a, b)
         first, last = a >> _BLOCK_BITS, (b - 1) >> _BLOCK_BITS
         if first == last:
-            if first not in self._blocks and first not in self._touched:
-                # a block's first read takes just the bytes asked for (a first lookup reads a few
-                # dozen bytes, not 64 KiB); a second read of it caches the block
-                self._touched.add(first)
-                return self._read_node(a, b)
             base = first << _BLOCK_BITS
             return self._block(first)[a - base : b - base]
         parts = [self._block(k) for k in range(first, last + 1)]
