@@ -316,3 +316,23 @@ def test_rows_outside_the_data_found_on_disk_raise_as_when_loaded(tmp_path, bise
         assert s[5 + 3 * 21] == {"key": 21}
         with pytest.raises(CorruptRecordingError, match="outside"):
             list(s.values())
+
+
+@pytest.mark.parametrize("shape", ["bursts", "one huge gap", "quadratic"])
+def test_lookups_on_disk_find_every_timestamp_whatever_their_spacing(shape, tmp_path, bisect_small):
+    """Interpolating the timestamps of the blocks read guesses badly on irregular streams; halving every
+    second step still finds every entry (and every gap between them)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    gaps = {"bursts": np.where(rng.random(n) < 0.02, rng.integers(10**6, 10**9, n), 1),
+            "one huge gap": np.where(np.arange(n) == 2500, 10**15, 2),
+            "quadratic": np.arange(n) ** 2 + 1}[shape]
+    ts = np.cumsum(gaps).tolist()
+    path = write_stream(tmp_path / "r.h5", [(t, i) for i, t in enumerate(ts)], chunk=7)
+    with cldata.RecordingView(path) as rec:
+        s = rec.data_streams["s"]
+        for i in rng.choice(n, 150, replace=False).tolist():
+            assert s[ts[i]] == {"key": i}
+            assert s.between(ts[i] + 1, None).timestamps[:1].tolist() == ts[i + 1 : i + 2]
+            assert len(s.between(None, ts[i])) == i
+        assert s._store._raw is None or s._store.untidy is None

@@ -235,8 +235,8 @@ class _LazyIndex:
     at with the blocks already read, then reads blocks in between — by interpolating the
     timestamps at either end, every second step by halving, so a lookup of a stream whose
     timestamps are about regular needs one or two reads and any stream at most two per
-    halving — until one block answers. The first lookup also reads the first and last block
-    (the stream's extent). Blocks stay cached; the store loads the whole index once the
+    halving — until one block answers. The first lookup starts from the first block (and, with
+    nothing read after it, extrapolates its rows per frame). Blocks stay cached; the store loads the whole index once the
     blocks read have paid for it (:meth:`spent`).
 
     Every row read is checked: timestamps strictly increasing within a block and between
@@ -290,8 +290,6 @@ class _LazyIndex:
             return 0
         if not self.keys:
             self._read_block(0)
-            if self.nblocks > 1:
-                self._read_block(self.nblocks - 1)
         side = "right" if right else "left"
         cut = bisect_right if right else bisect_left
         halve = False
@@ -299,7 +297,7 @@ class _LazyIndex:
             # the blocks read bracket the answer: after every row of block p-1 (unless it is
             # inside it) and at or before the first row of block p
             p = cut(self.firsts, t)
-            lo, hi, t_lo, t_hi = 0, self.n, None, None
+            lo, hi, t_lo, t_hi, step = 0, self.n, None, None, 0.0
             if p:
                 k = self.keys[p - 1]
                 ts = self.cols[k][0]
@@ -307,12 +305,15 @@ class _LazyIndex:
                 if off < ts.size:
                     return k * self.block + off
                 lo, t_lo = k * self.block + ts.size, int(ts[-1])
+                step = (t_lo - int(ts[0])) / max(1, ts.size - 1)  # frames per row there
             if p < len(self.keys):
                 hi, t_hi = self.keys[p] * self.block, self.firsts[p]
             if lo >= hi:
                 return lo
-            if halve or t_lo is None or t_hi is None or t_hi <= t_lo:
+            if halve or t_lo is None or (t_hi is not None and t_hi <= t_lo) or (t_hi is None and step <= 0):
                 row = (lo + hi) // 2
+            elif t_hi is None:  # nothing read after: extrapolate the rows per frame of the block before
+                row = lo + int(min(float(hi - lo), (t - t_lo) / step))
             else:
                 row = lo + int((hi - lo) * min(1.0, max(0.0, (t - t_lo) / (t_hi - t_lo))))
             halve = not halve
