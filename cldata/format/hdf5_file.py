@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import tables
 
+from cldata.format.index_order import mark_time_order
 from cldata.format.layout import (
     DATA_STREAM,
     INDEX_DTYPE,
@@ -178,6 +179,10 @@ class RecordingFile:
         for table in [self.spikes, self.stims, *(index for index, _ in self._stream_nodes.values())]:
             if not table.cols.timestamp.is_indexed:
                 table.cols.timestamp.create_index(optlevel=0, kind="ultralight")
+        # each stream index read back and checked in time order (the writer refused anything
+        # else, recovery replays what it wrote): the reader may then bisect it on disk
+        for index, _ in self._stream_nodes.values():
+            mark_time_order(index)
         path = Path(self.h5.filename)
         self._close()
         fsync_file(path)

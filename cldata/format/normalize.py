@@ -31,8 +31,10 @@ import tables
 
 from cldata.errors import AmbiguousEntryError, UntidyIndexWarning
 from cldata.format.attributes import read_attributes
+from cldata.format.index_order import mark_time_order
 from cldata.format.layout import DATA_STREAM, INDEX_DTYPE, STREAM_DATA, STREAM_INDEX, IndexRow
 from cldata.format.reader import RecordingView
+from cldata.format.streams import stream_problem
 from cldata.fsutil import fsync_dir, fsync_file, new_temporary
 
 __all__ = ["normalize", "NormalizeReport"]
@@ -133,7 +135,9 @@ def _copy(rec: RecordingView, dst: tables.File, untidy: dict, report: NormalizeR
         group = dst.create_group("/", DATA_STREAM)
         for name, src_group in child._v_children.items():
             if name not in untidy:
-                src_group._f_copy(newparent=group, recursive=True, propindexes=True)
+                copied = src_group._f_copy(newparent=group, recursive=True, propindexes=True)
+                if isinstance(copied, tables.Group) and stream_problem(copied) is None:
+                    mark_time_order(copied._f_get_child(STREAM_INDEX))  # (a CL file's: checked, then marked)
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", tables.NaturalNameWarning)
@@ -154,6 +158,7 @@ def _copy(rec: RecordingView, dst: tables.File, untidy: dict, report: NormalizeR
             index = dst.create_table(new, STREAM_INDEX, IndexRow, expectedrows=max(1, ts.size))
             index.append(rows)
             index.cols.timestamp.create_index(optlevel=0, kind="ultralight")
+            mark_time_order(index)  # (checked as it is marked; the reader may bisect it on disk)
             report.streams[name] = (untidy[name].untidy.rows, int(ts.size))
 
 

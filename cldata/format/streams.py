@@ -1,10 +1,22 @@
 """Reading data streams of a CL recording: ``DataStreamView`` and ``DataStreamCollection``.
 
 A data stream is an index table (``timestamp``, ``start_index``, ``end_index``) and a byte
-array holding the msgpack entries end to end. The CL reader walks the index row by row
-through PyTables; cldata loads the index once into numpy arrays, finds ranges with
-``searchsorted``, reads the bytes of a whole range in one go (small reads through a block
-cache) and decodes a contiguous span with one msgpack ``Unpacker``.
+array holding the msgpack entries end to end. cldata reads the bytes of a whole range in one
+go (small reads through a block cache) and decodes a contiguous span with one msgpack
+``Unpacker``. The index is read in one of two ways:
+
+- **bisected on disk** for the first lookups by time (``stream[ts]``, ranges, windowed
+  views) on an index that cldata's writer checked and marked in order
+  (:mod:`cldata.format.index_order`): a few reads of one HDF5 chunk each, so the first answer
+  after opening costs about the same at ten thousand entries or at a million;
+- **loaded whole** into three numpy arrays and searched with ``searchsorted`` once lookups
+  have read as many blocks as a quarter of the index (from then on each costs microseconds), on
+  files without the mark (the CL tools' own), and whenever anything out of order, or
+  pointing outside the data, is seen. The load reads blocks of rows straight into the three
+  columns: one copy of the index.
+
+Iterating a stream reads its index rows a block at a time and decodes a bounded number of
+entries at a time, so memory stays at a block and a chunk of values whatever the length.
 
 Untidy indexes
 --------------
@@ -26,8 +38,9 @@ time correctly (docs/READER-TOLERANCE.md):
   :class:`~cldata.errors.AmbiguousEntryError` naming both rows.
 
 Reading such a stream gives one :class:`~cldata.errors.UntidyIndexWarning` per stream and
-file. A stream in order (every file cldata writes) costs nothing more: the index is checked
-once when it loads, and lookups use it as it is.
+file, when cldata first sees the disorder (a lookup loads the index of an unmarked file and
+checks it; iteration checks the rows it reads). A stream in order costs nothing more: the
+index is checked as it is read, and lookups use it as it is.
 
 Examples
 --------
@@ -42,9 +55,11 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -61,6 +76,7 @@ from cldata.errors import (
 )
 from cldata.format.attributes import AttributesView, read_attributes
 from cldata.format.codec import decode_span
+from cldata.format.index_order import time_order_marked
 from cldata.format.layout import INDEX_DTYPE, STREAM_DATA, STREAM_INDEX
 from cldata.timebase import to_window
 
@@ -70,7 +86,18 @@ _BLOCK_BITS = 16  # 64 KiB blocks for small reads
 _BLOCK = 1 << _BLOCK_BITS
 _CACHE_BLOCKS = 256  # at most 16 MiB cached per stream
 _DIRECT_READ = 1 << 20  # reads this large bypass the cache
-_DECODE_CHUNK_BYTES = 4 << 20  # iteration decodes about this many bytes at a time
+# iteration decodes at most this many bytes / entries at a time, starting small (a repr, a
+# `next()` decode little) and growing: the decoded values of one chunk are what it holds
+_DECODE_CHUNK_BYTES = 1 << 20
+_DECODE_CHUNK_ENTRIES = 8192
+_FIRST_DECODE_ENTRIES = 64
+_SCAN_ROWS = 1 << 14  # index rows read at a time when a range is iterated before the index is loaded
+# an index of fewer rows loads whole on first use: that costs a few hundred µs at most, no
+# more than bisecting it on disk
+_LAZY_MIN_ROWS = 1 << 15
+_LOAD_ROWS = 1 << 16  # rows read at a time when loading a whole index (1.5 MiB)
+_MIN_BLOCK_ROWS = 256  # the lazy index reads blocks of the table's chunk, at least this many rows
+
 
 
 @dataclass(frozen=True)
@@ -175,10 +202,153 @@ def stream_problem(group: tables.Group) -> str | None:
     return None
 
 
+
+
+class _OutOfOrder(Exception):
+    """Inside :class:`_LazyIndex`: a row read is out of time order, points outside the data, or
+    could not be read; the store loads the whole index instead (which says what is wrong)."""
+
+
+def _read_checked(node: tables.Table, a: int, b: int, nbytes: int) -> np.ndarray:
+    """Rows ``a .. b-1`` of an index table of the standard dtype as a (3, b-a) int64 array
+    (timestamps, starts, ends), raising :class:`_OutOfOrder` unless the timestamps strictly
+    increase and every byte range lies inside the ``nbytes`` of data."""
+    try:
+        rows = node.read(a, b)
+    except tables.HDF5ExtError:
+        raise _OutOfOrder from None  # (the whole load reports it as CorruptRecordingError)
+    if rows.shape != (b - a,):
+        raise _OutOfOrder
+    cols = rows.view("<i8").reshape(-1, 3).T  # offsets above 2**63 turn negative: outside
+    ts, starts, ends = cols
+    if (ts.size > 1 and bool((ts[1:] <= ts[:-1]).any())) or bool(
+            ((starts < 0) | (ends < starts) | (ends > nbytes)).any()):
+        raise _OutOfOrder
+    return cols
+
+
+class _LazyIndex:
+    """Lookups in an index known to be in time order, from blocks read on demand.
+
+    The index table is read in blocks of its own HDF5 chunk (reading one row reads its chunk:
+    a whole block costs as much as a row, about 15 µs). A lookup narrows the rows it may be
+    at with the blocks already read, then reads blocks in between — by interpolating the
+    timestamps at either end, every second step by halving, so a lookup of a stream whose
+    timestamps are about regular needs one or two reads and any stream at most two per
+    halving — until one block answers. The first lookup starts from the first block (and, with
+    nothing read after it, extrapolates its rows per frame). Blocks stay cached; the store loads the whole index once the
+    blocks read have paid for it (:meth:`spent`).
+
+    Every row read is checked: timestamps strictly increasing within a block and between
+    the blocks read, byte ranges inside the data. Anything else raises :class:`_OutOfOrder`.
+    """
+
+    def __init__(self, node: tables.Table, nbytes: int):
+        self.node = node
+        self.n = int(node.nrows)
+        chunk = int(node.chunkshape[0]) if node.chunkshape else 4096
+        self.block = min(max(chunk, _MIN_BLOCK_ROWS), 1 << 16)
+        self.nblocks = -(-self.n // self.block)
+        self.nbytes = nbytes
+        # the blocks read, by block number (ascending), with their first and last timestamps
+        self.keys: list[int] = []
+        self.firsts: list[int] = []
+        self.lasts: list[int] = []
+        self.cols: dict[int, np.ndarray] = {}  # block -> (3, rows) int64: timestamps, starts, ends
+        self.reads = 0  # blocks' worth of rows read for lookups
+
+    def spent(self) -> bool:
+        """Whether lookups have read as many blocks as a quarter of the index. One block read
+        alone costs what reading a few hundred in bulk does, so by then they have spent about
+        what loading the whole index costs — and lookups after it cost microseconds."""
+        return self.reads >= max(4, self.nblocks // 4)
+
+    def read_rows(self, a: int, b: int) -> np.ndarray:
+        """Rows ``a .. b-1`` as a (3, b-a) int64 array, checked (not cached)."""
+        return _read_checked(self.node, a, b, self.nbytes)
+
+    def _ts_at(self, row: int) -> int | None:
+        cols = self.cols.get(row // self.block)
+        return None if cols is None else int(cols[0][row % self.block])
+
+    def _read_block(self, k: int) -> None:
+        a = k * self.block
+        cols = np.ascontiguousarray(self.read_rows(a, min(self.n, a + self.block)))
+        self.reads += 1
+        first, last = int(cols[0][0]), int(cols[0][-1])
+        p = bisect_left(self.keys, k)
+        if (p and self.lasts[p - 1] >= first) or (p < len(self.keys) and self.firsts[p] <= last):
+            raise _OutOfOrder
+        self.keys.insert(p, k)
+        self.firsts.insert(p, first)
+        self.lasts.insert(p, last)
+        self.cols[k] = cols
+
+    def find(self, t: int, right: bool = False) -> int:
+        """The first row whose timestamp is ``>= t`` (``> t`` with ``right``), as ``np.searchsorted``."""
+        if not self.n:
+            return 0
+        if not self.keys:
+            self._read_block(0)
+        side = "right" if right else "left"
+        cut = bisect_right if right else bisect_left
+        halve = False
+        while True:
+            # the blocks read bracket the answer: after every row of block p-1 (unless it is
+            # inside it) and at or before the first row of block p
+            p = cut(self.firsts, t)
+            lo, hi, t_lo, t_hi, step = 0, self.n, None, None, 0.0
+            if p:
+                k = self.keys[p - 1]
+                ts = self.cols[k][0]
+                off = int(np.searchsorted(ts, t, side))
+                if off < ts.size:
+                    return k * self.block + off
+                lo, t_lo = k * self.block + ts.size, int(ts[-1])
+                step = (t_lo - int(ts[0])) / max(1, ts.size - 1)  # frames per row there
+            if p < len(self.keys):
+                hi, t_hi = self.keys[p] * self.block, self.firsts[p]
+            if lo >= hi:
+                return lo
+            if halve or t_lo is None or (t_hi is not None and t_hi <= t_lo) or (t_hi is None and step <= 0):
+                row = (lo + hi) // 2
+            elif t_hi is None:  # nothing read after: extrapolate the rows per frame of the block before
+                row = lo + int(min(float(hi - lo), (t - t_lo) / step))
+            else:
+                row = lo + int((hi - lo) * min(1.0, max(0.0, (t - t_lo) / (t_hi - t_lo))))
+            halve = not halve
+            self._read_block(min(max(row, lo), hi - 1) // self.block)
+
+    def span(self, i: int, j: int) -> np.ndarray:
+        """Rows ``i .. j-1`` as a (3, j-i) int64 array: from the blocks read, or read and checked
+        against them."""
+        k0, k1 = i // self.block, (j - 1) // self.block
+        if all(k in self.cols for k in range(k0, k1 + 1)):
+            if k0 == k1:
+                base = k0 * self.block
+                return self.cols[k0][:, i - base : j - base]
+            whole = np.concatenate([self.cols[k] for k in range(k0, k1 + 1)], axis=1)
+            base = k0 * self.block
+            return whole[:, i - base : j - base]
+        cols = self.read_rows(i, j)
+        self.reads += -(-(j - i) // self.block)
+        before, after = (self._ts_at(i - 1) if i else None), (self._ts_at(j) if j < self.n else None)
+        if (before is not None and before >= cols[0][0]) or (after is not None and after <= cols[0][-1]):
+            raise _OutOfOrder
+        return cols
+
+
 class _StreamStore:
-    """The index arrays of one stream (loaded on first use) and a cache of its data bytes.
+    """One stream's index — bisected on disk, or loaded whole — and a cache of its data bytes.
 
     Shared by every view of the same stream, so a time-windowed view costs nothing more.
+
+    Positions: lookups by time work in *entries* (by time, each once: see the module doc),
+    iteration of a whole stream in *rows* (file order); the two are the same on an index in
+    order. Until the index is loaded (:meth:`arrays`), lookups on an index marked in order by
+    cldata's writer (:mod:`cldata.format.index_order`) bisect it on disk (:class:`_LazyIndex`),
+    and iteration reads its rows in blocks; whatever is out of order or outside the data, once
+    seen, loads the whole index, which says so and answers from then on.
     """
 
     def __init__(self, group: tables.Group, source: str, notes: Callable[[str, str], None] | None = None):
@@ -189,12 +359,17 @@ class _StreamStore:
             raise CorruptRecordingError(f"data stream {group._v_pathname} in {source} {problem}")
         self.index_node = group._f_get_child(STREAM_INDEX)
         self.data_node = group._f_get_child(STREAM_DATA)
+        self.nrows = int(self.index_node.nrows)
         self._bad: tuple[np.ndarray, np.ndarray] | None = None  # rows outside the data: (entries, file order)
         self._raw: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # the rows in file order
         self._entries: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # by time, repeats dropped
         self._ambiguous: np.ndarray = np.empty(0, dtype=np.int64)  # timestamps of rows that disagree
         self.tidy = True  # (known once the index is loaded)
         self.untidy: UntidyIndex | None = None
+        self._lazy: _LazyIndex | None = None
+        self._lazy_decided = False
+        self._lent = False  # positions found by the lazy index were handed out
+        self.epoch = 0  # moves (once) when a loaded index voids the positions the lazy one gave
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._nbytes = int(self.data_node.nrows)
         self._name = group._v_name
@@ -203,10 +378,88 @@ class _StreamStore:
 
     def arrays(self, entries: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(timestamps, starts, ends)``: of the entries in time order (``entries``), or of the
-        index rows in file order. The same arrays for a stream in order."""
+        index rows in file order. The same arrays for a stream in order. Loads the index."""
         if self._raw is None:
             self._load_index()
         return self._entries if entries else self._raw  # type: ignore[return-value]
+
+    def _lazy_index(self) -> _LazyIndex | None:
+        """The on-disk index for lookups, while the index is not loaded and may be bisected."""
+        if self._raw is not None:
+            return None
+        lazy = self._lazy
+        if lazy is None:
+            if self._lazy_decided:
+                return None
+            self._lazy_decided = True
+            node = self.index_node
+            if self.nrows < _LAZY_MIN_ROWS or node.dtype != INDEX_DTYPE or not time_order_marked(node):
+                return None
+            lazy = self._lazy = _LazyIndex(node, self._nbytes)
+        elif lazy.spent():
+            self._load_index()  # many lookups: the loaded index answers each in microseconds
+            return None
+        return lazy
+
+    def _fall_back(self) -> None:
+        """The lazy index met something out of order (or unreadable): load the whole index."""
+        self._lazy = None
+        self._load_index()
+
+    def size(self, entries: bool = True) -> int:
+        """How many entries (or index rows) there are."""
+        if not entries or self._lazy_index() is not None:
+            return self.nrows  # (an index bisected on disk is in order: one entry per row)
+        return int(self.arrays()[0].size)
+
+    def find(self, t: int, right: bool = False) -> int:
+        """The position of the first entry at or after ``t`` (after ``t`` with ``right``)."""
+        if self._entries is not None:
+            return int(np.searchsorted(self._entries[0], t, "right" if right else "left"))
+        lazy = self._lazy_index()
+        if lazy is not None:
+            try:
+                i = lazy.find(t, right)
+            except _OutOfOrder:
+                self._fall_back()
+            else:
+                self._lent = True
+                return i
+        return int(np.searchsorted(self.arrays()[0], t, "right" if right else "left"))
+
+    def span(self, i: int, j: int, entries: bool = True, *, scan: bool = False,
+             after: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(timestamps, starts, ends)`` of entries ``i .. j-1`` (index rows, with ``entries=False``).
+
+        Before the index is loaded, the rows are read from disk; ``scan`` says a range is being
+        iterated (read in order, block after block: nothing cached, nothing counted towards
+        loading the index), ``after`` the timestamp of the row before ``i`` when known. Rows in
+        file order can be read from any index; entries only from one bisected on disk. Rows out
+        of order or outside the data load the whole index (said once, as it says it).
+        """
+        if j <= i:
+            empty = np.empty(0, dtype=np.int64)
+            return empty, empty, empty
+        if self._raw is None and (scan or j - i <= max(_LAZY_MIN_ROWS, self.nrows // 4)):
+            lazy = self._lazy_index() if entries else None
+            if lazy is not None or (not entries and scan):
+                try:
+                    if scan:
+                        if self.index_node.dtype != INDEX_DTYPE:
+                            raise _OutOfOrder  # (another column layout: loaded whole, converted)
+                        cols = _read_checked(self.index_node, i, j, self._nbytes)
+                        if after is not None and after >= cols[0][0]:
+                            raise _OutOfOrder
+                    else:
+                        cols = lazy.span(i, j)  # type: ignore[union-attr]
+                except _OutOfOrder:
+                    self._fall_back()
+                else:
+                    if entries:
+                        self._lent = True
+                    return cols[0], cols[1], cols[2]
+        ts, starts, ends = self.arrays(entries)
+        return ts[i:j], starts[i:j], ends[i:j]
 
     def check_unambiguous(self, i: int, j: int) -> None:
         """Raise :class:`AmbiguousEntryError` if entries ``i .. j-1`` meet an ambiguous timestamp."""
@@ -226,25 +479,34 @@ class _StreamStore:
                 "`cldata check` lists every such timestamp"
             )
 
-    def _load_index(self) -> None:
+    def _read_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        node = self.index_node
         try:
-            rows = self.index_node.read()
+            if node.dtype == INDEX_DTYPE:
+                # one copy: blocks of rows transposed into the three columns as they are read
+                # (offsets above 2**63 turn negative and fail the bounds check, as they should)
+                cols = np.empty((3, self.nrows), dtype=np.int64)
+                for a in range(0, self.nrows, _LOAD_ROWS):
+                    b = min(self.nrows, a + _LOAD_ROWS)
+                    cols[:, a:b] = node.read(a, b).view("<i8").reshape(-1, 3).T
+                return cols[0], cols[1], cols[2]
+            rows = node.read()  # the same columns in another order or byte order
         except tables.HDF5ExtError as exc:
-            raise CorruptRecordingError(f"cannot read {self.index_node._v_pathname} in {self.source}: {exc}") from None
+            raise CorruptRecordingError(f"cannot read {node._v_pathname} in {self.source}: {exc}") from None
+        return (rows["timestamp"].astype(np.int64), rows["start_index"].astype(np.uint64).astype(np.int64),
+                rows["end_index"].astype(np.uint64).astype(np.int64))
+
+    def _load_index(self) -> None:
+        self._lazy = None
+        self._lazy_decided = True
+        ts, starts, ends = self._read_index()
         path = self.index_node._v_pathname
-        # one transposed copy of the three 8-byte columns (offsets above 2**63 turn negative
-        # and fail the bounds check below, as they should)
-        if rows.dtype == INDEX_DTYPE:
-            cols = np.ascontiguousarray(np.asarray(rows).view(np.int64).reshape(-1, 3).T)
-            ts, starts, ends = cols[0], cols[1], cols[2]
-        else:  # the same columns in another order or byte order
-            ts = rows["timestamp"].astype(np.int64)
-            starts = rows["start_index"].astype(np.uint64).astype(np.int64)
-            ends = rows["end_index"].astype(np.uint64).astype(np.int64)
         self._raw = self._entries = (ts, starts, ends)
         bad = self._outside(starts, ends) if ts.size else None
         if ts.size > 1 and (ts[1:] <= ts[:-1]).any():  # (one pass, as the check it replaces)
             self._untidy(ts, starts, ends, bad)
+            if self._lent:  # positions found on disk counted rows, not entries
+                self.epoch += 1
         if bad is not None:
             # rows pointing outside the data (a truncated file): their timestamps stay readable,
             # reading their entries raises (check_readable); said once
@@ -314,10 +576,14 @@ class _StreamStore:
 
     # -- bytes ---------------------------------------------------------------------------
 
-    def read_bytes(self, a: int, b: int) -> bytes:
+    # -- bytes ---------------------------------------------------------------------------
+
+    def read_bytes(self, a: int, b: int, direct: bool = False) -> bytes:
+        """Bytes ``[a, b)`` of the data: small reads through the block cache; large ones, and
+        ``direct`` ones (iteration: read once, in order), straight from the file."""
         if b <= a:
             return b""
-        if b - a >= _DIRECT_READ:
+        if direct or b - a >= _DIRECT_READ:
             return self._read_node(a, b)
         first, last = a >> _BLOCK_BITS, (b - 1) >> _BLOCK_BITS
         if first == last:
@@ -347,21 +613,23 @@ class _StreamStore:
                 f"cannot read bytes [{a}, {b}) of {self.data_node._v_pathname} in {self.source}: {exc}"
             ) from None
 
-    def decode_rows(self, i: int, j: int, entries: bool = True) -> list[Any]:
-        """Decode entries ``i .. j-1`` (or index rows, with ``entries=False``): one read and one msgpack pass."""
+    def decode_rows(self, i: int, j: int, entries: bool = True,
+                    cols: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                    direct: bool = False) -> list[Any]:
+        """Decode entries ``i .. j-1`` (or index rows, with ``entries=False``): one read and one
+        msgpack pass. ``cols`` are their ``(timestamps, starts, ends)`` when the caller has them."""
         if j <= i:
             return []
+        ts, starts, ends = cols if cols is not None else self.span(i, j, entries)
         self.check_readable(i, j, entries)
-        starts, ends = self.arrays(entries)[1:]
-        if j - i > 1 and not np.array_equal(starts[i + 1 : j], ends[i : j - 1]):
+        if j - i > 1 and not np.array_equal(starts[1:], ends[:-1]):
             # not laid out end to end (neither CL nor cldata writes this): one at a time
-            return [v for r in range(i, j) for v in self._decode_one_span(r, r + 1, entries)]
-        return self._decode_one_span(i, j, entries)
+            return [v for r in range(j - i) for v in self._decode_one_span(ts, starts, ends, r, r + 1)]
+        return self._decode_one_span(ts, starts, ends, 0, j - i, direct)
 
-    def _decode_one_span(self, i: int, k: int, entries: bool = True) -> list[Any]:
-        ts, starts, ends = self.arrays(entries)
-        a, b = int(starts[i]), int(ends[k - 1])
-        data = self.read_bytes(a, b)
+    def _decode_one_span(self, ts: np.ndarray, starts: np.ndarray, ends: np.ndarray, i: int, k: int,
+                         direct: bool = False) -> list[Any]:
+        data = self.read_bytes(int(starts[i]), int(ends[k - 1]), direct)
         try:
             if k - i > 1000:
                 with paused_gc():
@@ -384,33 +652,71 @@ def _stream_attributes(group: tables.Group, source: str, notes: Callable[[str, s
     return attrs
 
 
+
+
 class _RangeView:
     """Base of the keys/values/items views: a lazy range of entries of one stream (or of its
-    index rows in file order, for the whole of an untidy stream: see the module doc)."""
+    index rows in file order, for the whole of a stream: see the module doc)."""
 
-    __slots__ = ("_store", "_i", "_j", "_entries")
+    __slots__ = ("_store", "_i", "_j", "_entries", "_epoch")
 
     def __init__(self, store: _StreamStore, i: int, j: int, entries: bool = True):
         self._store, self._i, self._j, self._entries = store, i, j, entries
+        self._epoch = store.epoch
         if entries:
             store.check_unambiguous(i, j)
 
     def __len__(self) -> int:
         return self._j - self._i
 
-    def _timestamps(self) -> np.ndarray:
-        return self._store.arrays(self._entries)[0][self._i : self._j]
+    def _check(self) -> None:
+        if self._entries and self._store.epoch != self._epoch:
+            # only a file whose index cldata's writer marked in order and another tool then
+            # changed in place gets here: the positions of this range were found before that showed
+            raise CorruptRecordingError(
+                f"data stream {self._store._name!r} in {self._store.source}: its index is marked as written in "
+                "timestamp order by cldata but is not (the file was changed in place after cldata wrote it); the "
+                "range was found before that showed. Ask for it again: cldata now reads the index as untidy"
+            )
 
-    def _values(self) -> Iterator[Any]:
-        i, j = self._i, self._j
-        ts, starts, ends = self._store.arrays(self._entries)
+    def _timestamps(self) -> np.ndarray:
+        self._check()
+        ts = self._store.span(self._i, self._j, self._entries)[0]
+        self._check()
+        return ts
+
+    def _pairs(self) -> Iterator[tuple[np.ndarray, list[Any]]]:
+        """``(timestamps, values)`` of the range, chunk after chunk: rows read a block at a time
+        (until the index is loaded), decoded a bounded number of entries and bytes at a time."""
+        store, i, j, entries = self._store, self._i, self._j, self._entries
+        # (a long range starts with a small chunk: a repr or a `next()` decodes little)
+        want = _FIRST_DECODE_ENTRIES if j - i > _DECODE_CHUNK_ENTRIES else _DECODE_CHUNK_ENTRIES
+        after: int | None = None
         while i < j:
-            # decode a bounded number of bytes at a time so memory stays bounded by the chunk
-            # (searching the starts: in file order or by time, they rise along a contiguous run)
-            k = int(np.searchsorted(starts[i:j], starts[i] + _DECODE_CHUNK_BYTES, side="left")) + i \
-                if self._store.tidy else i + max(1, min(j - i, 4096))
-            k = min(max(k, i + 1), j)
-            yield from self._store.decode_rows(i, k, self._entries)
+            self._check()
+            k = min(j, i + _SCAN_ROWS)
+            ts, starts, ends = store.span(i, k, entries, scan=True, after=after)
+            self._check()
+            after = int(ts[-1])
+            if k - i <= want and 0 <= int(ends[-1]) - int(starts[0]) < _BLOCK:
+                # a short range laid out end to end (a range query's): one decode, through the cache
+                yield ts, store.decode_rows(i, k, entries, (ts, starts, ends))
+                i = k
+                continue
+            sizes = np.cumsum(ends - starts)
+            p = 0
+            while p < k - i:
+                q = min(k - i, p + want)
+                # at most _DECODE_CHUNK_BYTES (one entry at least)
+                base = int(sizes[p - 1]) if p else 0
+                q = max(p + 1, min(q, int(np.searchsorted(sizes[p:q], base + _DECODE_CHUNK_BYTES, "right")) + p))
+                # (chunks of a block or more are read straight, once: iteration; smaller ones, a
+                # range query's, through the cache)
+                direct = int(sizes[q - 1]) - base >= _BLOCK
+                values = store.decode_rows(i + p, i + q, entries, (ts[p:q], starts[p:q], ends[p:q]), direct)
+                yield ts[p:q], values
+                p = q
+                want = min(_DECODE_CHUNK_ENTRIES, want * 4)
             i = k
 
     def __repr__(self) -> str:
@@ -448,7 +754,8 @@ class DataStreamValuesView(_RangeView):
     __slots__ = ()
 
     def __iter__(self) -> Iterator[Any]:
-        return self._values()
+        # (chained in C: no Python frame resumed per entry)
+        return chain.from_iterable(values for _ts, values in self._pairs())
 
 
 class DataStreamItemsView(_RangeView):
@@ -457,7 +764,7 @@ class DataStreamItemsView(_RangeView):
     __slots__ = ()
 
     def __iter__(self) -> Iterator[tuple[int, Any]]:
-        return zip(self._timestamps().tolist(), self._values())
+        return chain.from_iterable(zip(ts.tolist(), values) for ts, values in self._pairs())
 
 
 class DataStreamView:
@@ -503,26 +810,52 @@ class DataStreamView:
                            else AttributesView(_stream_attributes(group, source, notes)))
         self.name: str = _name if _name is not None else str(self.attributes.get("name", group._v_name))
         self._window = to_window(*(window or (None, None)), frames_per_second)
-        self._bounds: tuple[int, int] | None = None
+        self._bounds: tuple[int, int, int] | None = None  # (store epoch, first, stop)
 
     # -- positions -----------------------------------------------------------------------
 
+
+    # -- positions -----------------------------------------------------------------------
+
+    def _stable(self, fn: Callable[[], Any]) -> Any:
+        """``fn()``, asked again if the positions it used were voided meanwhile: a loaded index
+        found out of order after lookups on disk (``_StreamStore.epoch`` moves once at most)."""
+        if self._store._raw is not None:  # (the index is loaded: positions are final)
+            return fn()
+        while True:
+            epoch = self._store.epoch
+            try:
+                result = fn()
+            except Exception:
+                if self._store.epoch != epoch:
+                    continue
+                raise
+            if self._store.epoch == epoch:
+                return result
+
     def _rows(self) -> tuple[int, int]:
-        if self._bounds is None:
-            ts = self._store.arrays()[0]
-            a, b = self._window
-            lo = 0 if a is None else int(np.searchsorted(ts, a, side="left"))
-            hi = ts.size if b is None else int(np.searchsorted(ts, b, side="left"))
-            self._bounds = (lo, max(lo, hi))
-        return self._bounds
+        store = self._store
+        if self._bounds is None or self._bounds[0] != store.epoch:
+            def bounds() -> tuple[int, int]:
+                a, b = self._window
+                lo = 0 if a is None else store.find(a)
+                hi = store.size() if b is None else store.find(b)
+                return lo, max(lo, hi)
+
+            lo, hi = self._stable(bounds)
+            self._bounds = (store.epoch, lo, hi)
+        return self._bounds[1], self._bounds[2]
 
     def _range_rows(self, start: Any, stop: Any) -> tuple[int, int]:
         a, b = to_window(start, stop, self._fps)
-        lo, hi = self._rows()
-        ts = self._store.arrays()[0]
-        i = lo if a is None else max(lo, int(np.searchsorted(ts, a, side="left")))
-        j = hi if b is None else min(hi, int(np.searchsorted(ts, b, side="left")))
-        return i, max(i, j)
+
+        def rows() -> tuple[int, int]:
+            lo, hi = self._rows()
+            i = lo if a is None else max(lo, self._store.find(a))
+            j = hi if b is None else min(hi, self._store.find(b))
+            return i, max(i, j)
+
+        return self._stable(rows)
 
     @property
     def window(self) -> tuple[int | None, int | None]:
@@ -551,18 +884,16 @@ class DataStreamView:
             _name=self.name,
         )
 
+
     # -- CL surface ----------------------------------------------------------------------
 
     def _all(self) -> tuple[int, int, bool]:
         # the CL surface of a whole stream is its index rows in file order (the CL reader's
-        # numbers, repeats included); of a windowed view, the entries in the window by time
-        if self._window == (None, None) and not self._tidy():
-            return 0, self._store.arrays(entries=False)[0].size, False
+        # numbers, repeats included; on an index in order, its entries): read without loading
+        # the index. Of a windowed view: the entries in the window, by time
+        if self._window == (None, None):
+            return 0, self._store.nrows, False
         return (*self._rows(), True)
-
-    def _tidy(self) -> bool:
-        self._store.arrays()  # (the index is loaded, and its order known)
-        return self._store.tidy
 
     def __len__(self) -> int:
         lo, hi, _ = self._all()
@@ -586,21 +917,21 @@ class DataStreamView:
 
     @property
     def untidy(self) -> UntidyIndex | None:
-        """What is out of order in this stream's index (``None`` when it is in order)."""
+        """What is out of order in this stream's index (``None`` when it is in order). Loads the index."""
         self._store.arrays()
         return self._store.untidy
 
     def keys_for_range(self, start: Any, stop: Any) -> DataStreamKeysView:
         """Timestamps in ``[start, stop)``."""
-        return DataStreamKeysView(self._store, *self._range_rows(start, stop))
+        return self._stable(lambda: DataStreamKeysView(self._store, *self._range_rows(start, stop)))
 
     def values_for_range(self, start: Any, stop: Any) -> DataStreamValuesView:
         """Values of the entries in ``[start, stop)``."""
-        return DataStreamValuesView(self._store, *self._range_rows(start, stop))
+        return self._stable(lambda: DataStreamValuesView(self._store, *self._range_rows(start, stop)))
 
     def items_for_range(self, start: Any, stop: Any) -> DataStreamItemsView:
         """``(timestamp, value)`` pairs of the entries in ``[start, stop)``."""
-        return DataStreamItemsView(self._store, *self._range_rows(start, stop))
+        return self._stable(lambda: DataStreamItemsView(self._store, *self._range_rows(start, stop)))
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, slice):
@@ -608,14 +939,30 @@ class DataStreamView:
                 raise TypeError("data-stream slices take no step: use stream[start:stop]")
             return self.values_for_range(key.start, key.stop)
         if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, (bool, np.bool_)):
-            lo, hi = self._rows()
-            ts, starts, ends = self._store.arrays()
+            if self._store._raw is not None:
+                return self._entry(int(key))
+            return self._stable(lambda: self._entry(int(key)))
+        raise TypeError(f"data streams are indexed by an int timestamp or a slice, not {type(key).__name__}")
+
+    def _entry(self, key: int) -> Any:
+        lo, hi = self._rows()
+        store = self._store
+        if store._raw is not None:  # (the index is loaded: the shortest path, for warm lookups)
+            ts, starts, ends = store._entries  # type: ignore[misc]
             i = int(np.searchsorted(ts, key, side="left"))
             if i < lo or i >= hi or ts[i] != key:
                 raise KeyError(key)
-            self._store.check_unambiguous(i, i + 1)
-            return self._store.decode_rows(i, i + 1)[0]
-        raise TypeError(f"data streams are indexed by an int timestamp or a slice, not {type(key).__name__}")
+            store.check_unambiguous(i, i + 1)
+            store.check_readable(i, i + 1)
+            return store._decode_one_span(ts, starts, ends, i, i + 1)[0]
+        i = store.find(key)
+        if i < lo or i >= hi:
+            raise KeyError(key)
+        cols = store.span(i, i + 1)
+        if cols[0][0] != key:
+            raise KeyError(key)
+        store.check_unambiguous(i, i + 1)
+        return store.decode_rows(i, i + 1, cols=cols)[0]
 
     def __contains__(self, key: Any) -> bool:
         try:
@@ -630,8 +977,7 @@ class DataStreamView:
     def timestamps(self) -> np.ndarray:
         """The timestamps (frames) of every entry in the view, as an int64 array, in time order
         (a row that repeats another exactly is one entry)."""
-        lo, hi = self._rows()
-        return self._store.arrays()[0][lo:hi].copy()
+        return self._stable(lambda: self._store.span(*self._rows())[0].copy())
 
     def read(self, start: Any = None, stop: Any = None) -> tuple[np.ndarray, list[Any]]:
         """Decode every entry in ``[start, stop)`` at once: ``(timestamps, values)``.
@@ -640,9 +986,13 @@ class DataStreamView:
         --------
         >>> ts, values = ball.read(0, 100)                     # doctest: +SKIP
         """
-        i, j = self._range_rows(start, stop)
-        self._store.check_unambiguous(i, j)
-        return self._store.arrays()[0][i:j].copy(), self._store.decode_rows(i, j)
+        def read() -> tuple[np.ndarray, list[Any]]:
+            i, j = self._range_rows(start, stop)
+            self._store.check_unambiguous(i, j)
+            cols = self._store.span(i, j)
+            return cols[0].copy(), self._store.decode_rows(i, j, cols=cols)
+
+        return self._stable(read)
 
     def to_columns(self, start: Any = None, stop: Any = None) -> dict[str, np.ndarray]:
         """Entries that are dicts of scalars, as ``{"timestamp": array, key: array, ...}``.
