@@ -919,7 +919,8 @@ class BackendTests:
 
         def check(view: cldata.DataStore) -> None:
             for criteria, expected in cases:
-                assert answer(view.filter(**criteria)) == expected, f"filter({criteria})"
+                got = answer(view.filter(**criteria))
+                assert got == expected, f"filter({criteria}) gave {got}, not {expected}"
             assert answer(view.filter_recordings(culture="C7")) == (["r1", "r2"], both)
             assert answer(view.filter_results(label="r2")) == (["r1", "r2", "r3"], both[2:4])
             assert answer(view.filter(culture="C7").filter(session=2)) == (["r2"], [("mean_rate", "r2")])
