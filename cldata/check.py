@@ -572,6 +572,12 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
         problem.message += f"; not removed: {exc}"
         return
     try:
+        engine = store.engine
+        if engine is not None:
+            # what the last commit refers to, read again now that no writer can commit: the recordings
+            # and the payload files the results name (the segment log's load(), for an engine's catalog)
+            committed = [*engine.recordings(engine.generation()),
+                         *({"payload": {"file": name}} for name in sorted(engine.payload_files()))]
         # this check itself reads the store: its own reader lock is released first
         store.close()
         try:
@@ -582,7 +588,18 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
             problem.message += f"; not removed: {exc}"
             return
         try:
-            removed = backend.collect_garbage(backend.load())
+            if engine is None:
+                removed = backend.collect_garbage(backend.load())
+            else:
+                removed = backend.collect_garbage(committed)
+                # the backend keeps no catalog here: a killed migration's segment log and a killed
+                # creation's temporary catalog are removed as entries (never followed)
+                catalog_dir = backend.catalog_dir
+                for path in left:
+                    inside_log = path.parent == catalog_dir and not os.path.islink(catalog_dir)
+                    if (inside_log or path.parent == store.root) and os.path.lexists(path) and not _is_dir(path):
+                        path.unlink()
+                        removed.append(path)
             problem.message += f"; removed {len(removed)}"
             problem.repaired = True
             for path, reported in stray.items():
