@@ -328,11 +328,12 @@ class DataStore(DataStoreView):
         """
         assert self.engine is not None
         with paused_gc():
-            records = self.backend.load()
             # a damaged or crafted catalog is refused as a read would refuse it, before anything changes
-            # (the engine stores records as they are: an id that is a path must not reach it)
-            self._checked_catalog(records)
-        self.engine.create(records)
+            # (the engine stores records as they are: an id that is a path must not reach it); the engine
+            # gets the records as the catalog read them (optional fields a version-1 record may lack, such
+            # as tags or summary, filled in)
+            catalog = self._checked_catalog(self.backend.load())
+        self.engine.create(catalog.records())
         new = {**marker, "version": 2, "catalog": self.engine.name, "migrated_utc": _now()}
         atomic_write_bytes(self.root / MARKER, json.dumps(new, indent=1).encode())
         shutil.rmtree(self.root / "catalog", ignore_errors=True)  # read by no one now (garbage otherwise)
