@@ -164,7 +164,7 @@ def test_opening_a_directory_that_is_not_a_store(tmp_path):
 
 def test_a_damaged_catalog_segment_is_detected(tmp_path, small_recording):
     root = tmp_path / "store"
-    with cldata.open(root, mode="a") as store:
+    with cldata.open(root, mode="a", catalog="backend") as store:  # (a segment log: each segment has a CRC-32)
         store.add_recording(small_recording[0])
     segment = next((root / "catalog").glob("*.h5"))
     data = bytearray(segment.read_bytes())
@@ -177,7 +177,8 @@ def test_a_damaged_catalog_segment_is_detected(tmp_path, small_recording):
 def test_a_malicious_pickle_in_a_pickle_store_is_refused_and_runs_nothing(tmp_path, small_recording):
     path, _ = small_recording
     root = tmp_path / "store"
-    with cldata.open(root, backend="pickle", mode="a") as store:
+    # (the pickle backend's segment log; payloads planted in a SQLite store: test_hostile)
+    with cldata.open(root, backend="pickle", mode="a", catalog="backend") as store:
         rid = store.add_recording(path)
         store.add_analysis_result(cldata.Data("x", value={"a": 1}, sources=[rid]))
     marker = tmp_path / "pwned"
@@ -205,7 +206,7 @@ def test_a_malicious_pickle_in_a_pickle_store_is_refused_and_runs_nothing(tmp_pa
 def test_a_malicious_attribute_in_an_hdf5_store_is_refused_and_runs_nothing(tmp_path, small_recording):
     path, _ = small_recording
     root = tmp_path / "store"
-    with cldata.open(root, mode="a") as store:
+    with cldata.open(root, mode="a", catalog="backend") as store:  # (a segment log: HDF5 segments have attributes)
         store.add_recording(path)
     marker = tmp_path / "pwned"
     # in a catalog segment ...
