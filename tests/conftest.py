@@ -231,3 +231,19 @@ def _same(a, b) -> bool:
         return bool(a == b)
     except Exception:  # a value whose comparison fails (an array, a hostile object): it was edited
         return False
+
+
+def committed_generation(root: Path) -> int:
+    """The generation of a store's last commit, as a reader of its catalog sees it (SQLite: through the
+    engine; a segment log: its CURRENT)."""
+    root = Path(root)
+    if catalog_of(root) == "backend":
+        return json.loads((root / "catalog" / "CURRENT").read_text())["generation"]
+    from cldata.catalogs.sqlite import SQLiteEngine
+
+    engine = SQLiteEngine(root, writable=False)
+    engine.open()
+    try:
+        return engine.generation()
+    finally:
+        engine.close()

@@ -17,6 +17,7 @@ from cldata.batch.paramfile import load_parameters
 from cldata.batch.runner import run_batch
 from cldata.errors import CldataError, ParameterError
 from cldata.simulate import simulate_recording
+from conftest import committed_generation
 
 SWEEP_RUN = """
 {
@@ -76,30 +77,18 @@ def test_a_two_by_three_sweep_gives_six_result_sets_per_recording(tmp_path, exec
     assert again.computed == 0 and again.skipped == 18 and "nothing new" in str(again)
 
 
-def _committed_generation(root: Path) -> int:
-    """The generation of the store's last commit, as a reader of its catalog sees it."""
-    from cldata.catalogs.sqlite import SQLiteEngine
-
-    engine = SQLiteEngine(root, writable=False)
-    engine.open()
-    try:
-        return engine.generation()
-    finally:
-        engine.close()
-
-
 def test_killing_a_run_half_way_and_running_it_again_finishes_without_duplicates(tmp_path):
     root = tmp_path / "store"
     make_store(root, 8, duration_s=2.0)
     run_file = write_run(tmp_path, root, "serial")
-    start = _committed_generation(root)
+    start = committed_generation(root)
     proc = subprocess.Popen([sys.executable, "-m", "cldata.cli", "run", str(run_file), "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                if _committed_generation(root) > start + 2:
+                if committed_generation(root) > start + 2:
                     break  # some units are committed, most are not
             except (CldataError, OSError):
                 pass
