@@ -72,7 +72,6 @@ from hypothesis import strategies as st
 
 import cldata
 import conftest
-from conftest import CATALOGS, edit_records
 from cldata.backends.base import row_ops
 from cldata.errors import (
     CldataError,
@@ -85,6 +84,7 @@ from cldata.errors import (
     UnsafeContentError,
     UnsupportedValueError,
 )
+from conftest import CATALOGS, edit_records
 
 HERE = Path(__file__).resolve()
 

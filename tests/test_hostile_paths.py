@@ -43,7 +43,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CATALOGS
 from test_hostile import listing, make_store, rewrite_records, write_recording
 
 import cldata
@@ -59,6 +58,7 @@ from cldata.format.codec import encode
 from cldata.format.journal import MAGIC, journal_path, journal_state, read_journal
 from cldata.format.writer import attrs_from_journal, attrs_to_journal
 from cldata.fsutil import _HOST, atomic_write_bytes, create_new, new_temporary, read_regular_bytes
+from conftest import CATALOGS
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 
