@@ -21,16 +21,17 @@ and :class:`cldata.RecordingWriter`. They check that:
 - removals (with and without ``cascade``), rollbacks, ``close(commit=False)``, a
   ``with`` block that raises, and a commit interrupted half-way (after the payloads are
   written: in a store whose catalog is SQLite, and in one whose catalog is the backend's
-  own segment log, ``catalog="backend"``) all leave exactly the last committed state; many commits in a row (enough to compact segmented catalogs)
-  keep the right content;
+  own segment log, ``catalog="backend"``) all leave exactly the last committed state;
+  many commits in a row (enough to compact segmented catalogs) keep the right content;
 - readers see only commits, and :meth:`~cldata.DataStore.refresh` shows later ones; a
   second writer gets :class:`~cldata.errors.StoreLockedError` while readers keep
   working; a read-only store refuses every change; a directory that is not a store is
   refused with :class:`~cldata.errors.StoreFormatError`;
 - parameter queries give the same answers on every backend;
 - a store written by a stranger runs no code when it is opened and read: catalog segments
-  (of a segment-log store) and payloads (referenced from either catalog) replaced by hostile bytes (a pickle that would create a file, a msgpack-numpy
-  object array that would unpickle one, and what :meth:`BackendTests.hostile_bytes` adds
+  (of a segment-log store) and payloads (referenced from either catalog) replaced by
+  hostile bytes (a pickle that would create a file, a msgpack-numpy object array that
+  would unpickle one, and what :meth:`BackendTests.hostile_bytes` adds
   in the backend's own framing) raise a :class:`~cldata.errors.CldataError` and create
   nothing. A backend that unpickles what it reads fails these tests.
 
