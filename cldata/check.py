@@ -422,7 +422,7 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
                 check_recording(path, repair=repair, report=report, where=where, deep=deep, _clock=clock)
             if not any(p.where == where and not p.repaired for p in report.problems):
                 _check_overview(store, entry.id, path, location, report, where, deep, clock, rebuild)
-        for entry in [e for e in cat.results if e is not None]:
+        for entry in _result_entries(cat, report):
             missing = [s for s in entry.sources if s not in cat.recording_rows]
             if missing:
                 report.add(f"result {entry.id} ({entry.identifier})",
@@ -520,6 +520,25 @@ def _rebuild_overviews(store: Any, rebuild: dict[str, tuple[Problem, Path, bool]
         writer.release()
 
 
+def _result_entries(cat: Any, report: CheckReport) -> list[Any]:
+    """The catalog's result entries. A catalog engine reads them when asked (not when the store opens):
+    a malformed one is reported, and the others are still checked."""
+    try:
+        return [e for e in cat.results if e is not None]
+    except CldataError:
+        pass
+    entries = []
+    for row in list(cat.live_result_rows()):  # one by one, to tell the malformed ones from the rest
+        try:
+            entry = cat.results[row]
+        except CldataError as exc:
+            report.add("catalog", str(exc))
+            continue
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
 def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, Problem],
                planted: dict[Path, Problem]) -> None:
     """Files of interrupted commits: unreferenced payloads, segments, copies and temp files.
@@ -532,7 +551,14 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
     from cldata.store import _READERS_LOCK, _WRITER_LOCK, _acquire
 
     backend = store.backend
-    live = list(store.catalog.records())
+    if store.engine is not None:
+        # the recordings and the payload files the results name, without decoding every result (a
+        # malformed one is reported by the check of results, not raised here)
+        engine = store.engine
+        live = [*engine.recordings(store.catalog.gen),
+                *({"payload": {"file": name}} for name in sorted(engine.payload_files()))]
+    else:
+        live = list(store.catalog.records())
     referenced = set()
     for rec in live:
         payload = rec.get("payload")
@@ -572,6 +598,12 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
         problem.message += f"; not removed: {exc}"
         return
     try:
+        engine = store.engine
+        if engine is not None:
+            # what the last commit refers to, read again now that no writer can commit: the recordings
+            # and the payload files the results name (the segment log's load(), for an engine's catalog)
+            committed = [*engine.recordings(engine.generation()),
+                         *({"payload": {"file": name}} for name in sorted(engine.payload_files()))]
         # this check itself reads the store: its own reader lock is released first
         store.close()
         try:
@@ -582,7 +614,18 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
             problem.message += f"; not removed: {exc}"
             return
         try:
-            removed = backend.collect_garbage(backend.load())
+            if engine is None:
+                removed = backend.collect_garbage(backend.load())
+            else:
+                removed = backend.collect_garbage(committed)
+                # the backend keeps no catalog here: a killed migration's segment log and a killed
+                # creation's temporary catalog are removed as entries (never followed)
+                catalog_dir = backend.catalog_dir
+                for path in left:
+                    inside_log = path.parent == catalog_dir and not os.path.islink(catalog_dir)
+                    if (inside_log or path.parent == store.root) and os.path.lexists(path) and not _is_dir(path):
+                        path.unlink()
+                        removed.append(path)
             problem.message += f"; removed {len(removed)}"
             problem.repaired = True
             for path, reported in stray.items():

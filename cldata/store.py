@@ -268,16 +268,20 @@ class DataStore(DataStoreView):
             # the writer sees the last commit and its own changes; a reader, the commit it opened at
             return EngineCatalog(self.engine, None if self.writable else self.engine.generation())
         with paused_gc():
-            records = self.backend.load()
-            try:
-                return Catalog.from_records(records)
-            except StoreFormatError:
-                raise
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise StoreFormatError(
-                    f"the catalog of {self.root} holds a malformed record ({type(exc).__name__}: {exc}); "
-                    "`cldata check` says more"
-                ) from None
+            return self._checked_catalog(self.backend.load())
+
+    def _checked_catalog(self, records: list[dict[str, Any]]) -> Catalog:
+        """The in-memory catalog of ``records``; a malformed or crafted record (an id that is a path...)
+        raises StoreFormatError."""
+        try:
+            return Catalog.from_records(records)
+        except StoreFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise StoreFormatError(
+                f"the catalog of {self.root} holds a malformed record ({type(exc).__name__}: {exc}); "
+                "`cldata check` says more"
+            ) from None
 
     def _read_marker(self) -> dict[str, Any] | None:
         path = self.root / MARKER
@@ -301,10 +305,16 @@ class DataStore(DataStoreView):
         stored = marker.get("catalog", LEGACY)
         if type(stored) is not str:
             raise StoreFormatError(f"{self.root / MARKER} names a catalog engine that is not a string: {stored!r:.60}")
-        if requested is None or requested == stored:
+        if requested is None:
             # a store of the old layout moves to SQLite when opened for writing (see _migrate)
             return DEFAULT_ENGINE if stored == LEGACY and self.mode != "r" else stored
-        if stored == LEGACY and requested in (LEGACY, DEFAULT_ENGINE):
+        if requested == stored:
+            return stored  # catalog="backend" keeps an old store's segment log, even for writing
+        if stored == LEGACY and requested == DEFAULT_ENGINE:
+            if self.mode == "r":
+                raise StoreFormatError(f"{self.root} keeps its catalog in the segment log of a store made before "
+                                       "version 2; open it read-only with catalog=None, or move it to SQLite with "
+                                       "`cldata upgrade` (or by opening it with mode='a')")
             return requested
         raise StoreFormatError(f"{self.root} keeps its catalog in {stored!r}; open it with catalog={stored!r} (or None)")
 
@@ -318,8 +328,12 @@ class DataStore(DataStoreView):
         """
         assert self.engine is not None
         with paused_gc():
-            records = self.backend.load()
-        self.engine.create(records)
+            # a damaged or crafted catalog is refused as a read would refuse it, before anything changes
+            # (the engine stores records as they are: an id that is a path must not reach it); the engine
+            # gets the records as the catalog read them (optional fields a version-1 record may lack, such
+            # as tags or summary, filled in)
+            catalog = self._checked_catalog(self.backend.load())
+        self.engine.create(catalog.records())
         new = {**marker, "version": 2, "catalog": self.engine.name, "migrated_utc": _now()}
         atomic_write_bytes(self.root / MARKER, json.dumps(new, indent=1).encode())
         shutil.rmtree(self.root / "catalog", ignore_errors=True)  # read by no one now (garbage otherwise)

@@ -19,17 +19,19 @@ and :class:`cldata.RecordingWriter`. They check that:
   dtypes, neo annotations, parameters, sources, tags, ids and order;
 - duplicates raise and leave the store as it was; ``replace=True`` replaces;
 - removals (with and without ``cascade``), rollbacks, ``close(commit=False)``, a
-  ``with`` block that raises, and a commit interrupted half-way all leave exactly the
-  last committed state; many commits in a row (enough to compact segmented catalogs)
-  keep the right content;
+  ``with`` block that raises, and a commit interrupted half-way (after the payloads are
+  written: in a store whose catalog is SQLite, and in one whose catalog is the backend's
+  own segment log, ``catalog="backend"``) all leave exactly the last committed state;
+  many commits in a row (enough to compact segmented catalogs) keep the right content;
 - readers see only commits, and :meth:`~cldata.DataStore.refresh` shows later ones; a
   second writer gets :class:`~cldata.errors.StoreLockedError` while readers keep
   working; a read-only store refuses every change; a directory that is not a store is
   refused with :class:`~cldata.errors.StoreFormatError`;
 - parameter queries give the same answers on every backend;
-- a store written by a stranger runs no code when it is opened and read: catalog files and
-  payloads replaced by hostile bytes (a pickle that would create a file, a msgpack-numpy
-  object array that would unpickle one, and what :meth:`BackendTests.hostile_bytes` adds
+- a store written by a stranger runs no code when it is opened and read: catalog segments
+  (of a segment-log store) and payloads (referenced from either catalog) replaced by
+  hostile bytes (a pickle that would create a file, a msgpack-numpy object array that
+  would unpickle one, and what :meth:`BackendTests.hostile_bytes` adds
   in the backend's own framing) raise a :class:`~cldata.errors.CldataError` and create
   nothing. A backend that unpickles what it reads fails these tests.
 
@@ -174,12 +176,17 @@ class BackendTests:
 
     # -- helpers --------------------------------------------------------------------------------------
 
-    def open_store(self, root: Path, mode: str = "r", *, replace: bool = False) -> cldata.DataStore:
-        """``cldata.open(root, backend=self.backend_name, mode=mode, replace=replace, **self.backend_options)``.
+    def open_store(self, root: Path, mode: str = "r", *, replace: bool = False,
+                   catalog: str | None = None) -> cldata.DataStore:
+        """``cldata.open(root, backend=self.backend_name, mode=mode, replace=replace, catalog=catalog,
+        **self.backend_options)``.
 
+        ``catalog="backend"`` makes (and keeps) a store whose catalog is the backend's own segment log,
+        as stores made before version 2 have; ``None`` the default (SQLite) for a new store.
         The store is closed (without committing) after the test if the test leaves it open.
         """
-        store = cldata.open(root, backend=self.backend_name, mode=mode, replace=replace, **self.backend_options)
+        store = cldata.open(root, backend=self.backend_name, mode=mode, replace=replace, catalog=catalog,
+                            **self.backend_options)
         self._stores.append(store)
         return store
 
@@ -670,10 +677,11 @@ class BackendTests:
 
     # -- transactions ---------------------------------------------------------------------------------
 
-    def _baseline(self, store_path: Path, source_dir: Path) -> tuple[str, list[cldata.AnalysisResult]]:
+    def _baseline(self, store_path: Path, source_dir: Path,
+                  catalog: str | None = None) -> tuple[str, list[cldata.AnalysisResult]]:
         """A committed store with one copied recording and two results (one in a payload file)."""
         rec = self.make_recording(source_dir, "base", seed=21, culture="C7")
-        with self.open_store(store_path, "a") as store:
+        with self.open_store(store_path, "a", catalog=catalog) as store:
             rid = store.add_recording(rec["path"])
             results = [cldata.SingleValue("v", 1.5 * pq.mV, sources=[rid]),
                        cldata.Data("big", {"trace": np.linspace(0, 1, BIG_PAYLOAD_VALUES)}, sources=[rid])]
@@ -743,20 +751,31 @@ class BackendTests:
             self._assert_baseline(store.filter_results(identifier=["v", "big"]), rid, results)
             self.assert_same_result(store.filter_results(identifier="extra").analysis_results[0], extra)
 
+    @pytest.mark.parametrize("catalog", ["sqlite", "backend"])
     def test_interrupted_commit_keeps_the_last_commit(self, store_path: Path, source_dir: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-        rid, results = self._baseline(store_path, source_dir)
-        store = self.open_store(store_path, "a")
+                                                      monkeypatch: pytest.MonkeyPatch, catalog: str) -> None:
+        """A commit that fails once the payloads are written (SQLite catalog: before the catalog commits;
+        the backend's segment log: after a segment is written, before it is published) leaves exactly the
+        last commit, to readers and to the writer after a rollback."""
+        rid, results = self._baseline(store_path, source_dir, catalog)
+        store = self.open_store(store_path, "a", catalog=catalog)
         backend = store.backend
-        if not isinstance(backend, SegmentedBackend):
-            pytest.skip("simulates a crash between writing a catalog segment and publishing it (SegmentedBackend)")
-        write_segment = backend.write_segment
+        if store.engine is not None:
+            def crash_before_the_catalog_commits() -> None:
+                raise OSError("simulated crash after the payloads were written")
 
-        def crash_after_writing(path: Path, records: list[dict[str, Any]]) -> None:
-            write_segment(path, records)
-            raise OSError("simulated crash after the segment was written")
+            monkeypatch.setattr(store.engine, "commit", crash_before_the_catalog_commits)
+        else:
+            if not isinstance(backend, SegmentedBackend):
+                pytest.skip("simulates a crash between writing a catalog segment and publishing it "
+                            "(SegmentedBackend)")
+            write_segment = backend.write_segment
 
-        monkeypatch.setattr(backend, "write_segment", crash_after_writing)
+            def crash_after_writing(path: Path, records: list[dict[str, Any]]) -> None:
+                write_segment(path, records)
+                raise OSError("simulated crash after the segment was written")
+
+            monkeypatch.setattr(backend, "write_segment", crash_after_writing)
         self._change_everything(store, rid, source_dir)
         with pytest.raises(OSError, match="simulated crash"):
             store.commit()
@@ -919,7 +938,8 @@ class BackendTests:
 
         def check(view: cldata.DataStore) -> None:
             for criteria, expected in cases:
-                assert answer(view.filter(**criteria)) == expected, f"filter({criteria})"
+                got = answer(view.filter(**criteria))
+                assert got == expected, f"filter({criteria}) gave {got}, not {expected}"
             assert answer(view.filter_recordings(culture="C7")) == (["r1", "r2"], both)
             assert answer(view.filter_results(label="r2")) == (["r1", "r2", "r3"], both[2:4])
             assert answer(view.filter(culture="C7").filter(session=2)) == (["r2"], [("mean_rate", "r2")])
@@ -971,13 +991,13 @@ class BackendTests:
         return {"pickle": code, "pickle protocol 0": pickle.dumps(_RunsCode(marker), protocol=0),
                 "msgpack-numpy object array": object_array}
 
-    def _stranger_store(self, tmp_path: Path) -> Path:
+    def _stranger_store(self, tmp_path: Path, catalog: str | None = None) -> Path:
         """A store with a recording, inline payloads and a payload big enough for a payload file."""
         source = tmp_path / "stranger-sources"
         source.mkdir()
         rec = self.make_recording(source, "a", seed=1)
         root = tmp_path / "stranger-store"
-        with self.open_store(root, "a") as store:
+        with self.open_store(root, "a", catalog=catalog) as store:
             rid = store.add_recording(rec["path"])
             store.add_analysis_result(cldata.SingleValue("rate", 4.0 * pq.Hz, sources=[rid]))
             store.add_analysis_result(cldata.Data("big", {"trace": np.zeros(BIG_PAYLOAD_VALUES)}, sources=[rid]))
@@ -1032,8 +1052,9 @@ class BackendTests:
         (backend.catalog_dir / "CURRENT").write_text(json.dumps(state))
 
     def test_a_stranger_catalog_segment_runs_nothing(self, tmp_path: Path) -> None:
-        """A catalog segment of hostile bytes, listed in a valid CURRENT with its right checksum."""
-        legit = self._stranger_store(tmp_path)
+        """A catalog segment of hostile bytes, listed in a valid CURRENT with its right checksum (in a store
+        whose catalog is the backend's segment log)."""
+        legit = self._stranger_store(tmp_path, catalog="backend")
         self._segmented(legit).close()
         for kind, data in self.hostile_bytes(tmp_path / "ran-code").items():
             root = tmp_path / f"segment {kind}"
@@ -1045,17 +1066,29 @@ class BackendTests:
             backend.close()
             self._assert_runs_nothing(root, tmp_path / "ran-code", f"a catalog segment holding a hostile {kind}")
 
-    def test_a_stranger_payload_runs_nothing(self, tmp_path: Path) -> None:
-        """Payloads of hostile bytes, inline in a well-formed catalog and in a payload file, checksums right."""
-        legit = self._stranger_store(tmp_path)
+    @pytest.mark.parametrize("catalog", ["sqlite", "backend"])
+    def test_a_stranger_payload_runs_nothing(self, tmp_path: Path, catalog: str) -> None:
+        """Payloads of hostile bytes, inline in a well-formed catalog and in a payload file, checksums right
+        (the references written into a SQLite catalog through its engine, or into the segment log)."""
+        legit = self._stranger_store(tmp_path, catalog=catalog)
         self._segmented(legit).close()
         for kind, data in self.hostile_bytes(tmp_path / "ran-code").items():
             for where in ("inline", "file"):
                 root = tmp_path / f"payload {kind} {where}"
                 shutil.copytree(legit, root, symlinks=True)
                 backend = self._segmented(root)
-                records = backend.load()
-                results = [r for r in records if "payload" in r]
+                engine = None
+                if catalog == "backend":
+                    records = backend.load()
+                else:
+                    from cldata.catalogs.sqlite import SQLiteEngine
+
+                    engine = SQLiteEngine(root, writable=True)
+                    engine.open()
+                    rows = engine.result_rows(engine.generation())
+                    found = engine.results(engine.generation(), rows)
+                    records = [found[r] for r in rows]
+                results = [r for r in records if r.get("payload") is not None]
                 assert len(results) == 2, f"expected the store's two results with payloads, found {records!r:.300}"
                 for record in results:
                     if where == "inline":
@@ -1064,8 +1097,14 @@ class BackendTests:
                         blobs = f"00000099-{zlib.crc32(record['id'].encode()):08x}{backend.payload_suffix}"
                         backend.write_blobs(backend.payload_dir / blobs, {record["id"]: data})
                         record["payload"] = {"file": blobs, "key": record["id"], "crc32": zlib.crc32(data)}
-                name = "00000099-0badc0de" + backend.segment_suffix
-                backend.write_segment(backend.catalog_dir / name, columnar_ops(records))
-                self._publish(backend, name)
+                if engine is not None:
+                    gen = engine.generation()
+                    engine.set_payloads({engine.row_of(gen, r["id"]): r["payload"] for r in results})
+                    engine.commit()
+                    engine.close()
+                else:
+                    name = "00000099-0badc0de" + backend.segment_suffix
+                    backend.write_segment(backend.catalog_dir / name, columnar_ops(records))
+                    self._publish(backend, name)
                 backend.close()
                 self._assert_runs_nothing(root, tmp_path / "ran-code", f"a hostile {kind} as a payload ({where})")

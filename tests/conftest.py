@@ -123,6 +123,16 @@ def forge_copy_locations(root: Path) -> None:
     from cldata.backends.base import file_crc32, row_ops
     from cldata.backends.registry import get_backend
 
+    if catalog_of(root) != "backend":
+        def forge(records):
+            for record in records:
+                location = record.get("location")
+                if isinstance(location, dict) and location.get("kind") == "copy":
+                    copy = root / location["path"]
+                    location["size"], location["crc32"] = copy.stat().st_size, file_crc32(copy)
+
+        edit_records(root, forge)
+        return
     backend = get_backend(json.loads((root / "cldata-store.json").read_text())["backend"])(root, writable=True)
     current = json.loads((root / "catalog" / "CURRENT").read_text())
     for name in current["segments"]:
@@ -145,3 +155,95 @@ def fingerprint(root: Path) -> dict[str, str]:
         rel = str(path.relative_to(root))
         out[rel] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+# -- the two catalogs ---------------------------------------------------------------------------------
+#
+# A store keeps its catalog in SQLite (``catalog.sqlite``, the default since version 2) or, made
+# before, in the backend's own segment log (``catalog/CURRENT`` and segments: the "backend" catalog,
+# still created with ``catalog="backend"``). Tests that craft or damage the segment log make their
+# store with ``catalog="backend"``; tests of a guarantee that holds for both run over ``CATALOGS``.
+
+CATALOGS = ("sqlite", "backend")
+
+
+def catalog_of(root: Path) -> str:
+    """The catalog engine a store's marker names (``"backend"`` for a store made before version 2)."""
+    return json.loads((Path(root) / "cldata-store.json").read_text()).get("catalog", "backend")
+
+
+def edit_records(root: Path, edit) -> None:
+    """Let ``edit`` change a store's committed catalog records (a list of plain dicts, recordings
+    first, as :meth:`cldata.catalog.RecordingEntry.to_record` makes them) and write them back, as a
+    stranger with write access to the store's files can: in a SQLite catalog through the engine's
+    own interface (an edited entry is replaced, a payload reference set in place), in a segment log
+    as one segment with forged checksums (the store must have one segment: a fresh store)."""
+    import copy
+
+    root = Path(root)
+    if catalog_of(root) == "backend":
+        from cldata.backends.base import row_ops
+        from cldata.backends.registry import get_backend
+
+        backend = get_backend(json.loads((root / "cldata-store.json").read_text())["backend"])(root, writable=True)
+        state = json.loads((root / "catalog" / "CURRENT").read_text())
+        assert len(state["segments"]) == 1, "edit_records edits a store of one segment"
+        segment = root / "catalog" / state["segments"][0]
+        ops = row_ops(backend.read_segment(segment))
+        edit([op["record"] for op in ops if op.get("op") == "add"])
+        segment.unlink()
+        backend.write_segment(segment, ops)
+        forge_checksums(root)
+        return
+    from cldata.catalogs.sqlite import SQLiteEngine
+
+    engine = SQLiteEngine(root, writable=True)
+    engine.open()
+    try:
+        gen = engine.generation()
+        rows = engine.result_rows(gen)
+        found = engine.results(gen, rows)
+        records = [*engine.recordings(gen), *(found[r] for r in rows)]
+        before = copy.deepcopy(records)
+        edit(records)
+        for old, new in zip(before, records):
+            if new is old or _same(new, old):
+                continue
+            if old.get("kind") == "recording":
+                engine.remove_recording(old["id"])
+                engine.add_recording(new)
+                continue
+            row = engine.row_of(gen, old["id"])
+            if _same({k: v for k, v in new.items() if k != "payload"}, {k: v for k, v in old.items() if k != "payload"}):
+                engine.set_payloads({row: new.get("payload")})
+                continue
+            engine.remove_result(row)
+            (row,) = engine.add_results([new])
+            if new.get("payload") is not None:
+                engine.set_payloads({row: new["payload"]})
+        engine.commit()
+    finally:
+        engine.close()
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # a value whose comparison fails (an array, a hostile object): it was edited
+        return False
+
+
+def committed_generation(root: Path) -> int:
+    """The generation of a store's last commit, as a reader of its catalog sees it (SQLite: through the
+    engine; a segment log: its CURRENT)."""
+    root = Path(root)
+    if catalog_of(root) == "backend":
+        return json.loads((root / "catalog" / "CURRENT").read_text())["generation"]
+    from cldata.catalogs.sqlite import SQLiteEngine
+
+    engine = SQLiteEngine(root, writable=False)
+    engine.open()
+    try:
+        return engine.generation()
+    finally:
+        engine.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -16,8 +15,9 @@ import pytest
 import cldata
 from cldata.batch.paramfile import load_parameters
 from cldata.batch.runner import run_batch
-from cldata.errors import ParameterError
+from cldata.errors import CldataError, ParameterError
 from cldata.simulate import simulate_recording
+from conftest import committed_generation
 
 SWEEP_RUN = """
 {
@@ -81,17 +81,16 @@ def test_killing_a_run_half_way_and_running_it_again_finishes_without_duplicates
     root = tmp_path / "store"
     make_store(root, 8, duration_s=2.0)
     run_file = write_run(tmp_path, root, "serial")
-    current = root / "catalog" / "CURRENT"
-    start = json.loads(current.read_text())["generation"]
+    start = committed_generation(root)
     proc = subprocess.Popen([sys.executable, "-m", "cldata.cli", "run", str(run_file), "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                if json.loads(current.read_text())["generation"] > start + 2:
+                if committed_generation(root) > start + 2:
                     break  # some units are committed, most are not
-            except (ValueError, OSError):
+            except (CldataError, OSError):
                 pass
             time.sleep(0.002)
     finally:

@@ -47,8 +47,10 @@ def test_remove_operations_pass_through_row_ops():
 
 
 def _store(tmp_path: Path, backend: str) -> tuple[Path, list[str]]:
+    """A store whose catalog is the backend's segment log (``catalog="backend"``, as stores made before
+    version 2 keep it)."""
     root = tmp_path / "store"
-    with cldata.open(root, backend=backend, mode="a") as s:
+    with cldata.open(root, backend=backend, mode="a", catalog="backend") as s:
         ids = [s.add_analysis_result(cldata.SingleValue("v", float(i), parameters={"i": i, "band": [i, i + 1]}))
                for i in range(5)]
         s.remove_analysis_result(ids[1])
@@ -118,9 +120,10 @@ def test_a_damaged_column_operation_is_a_store_format_error(tmp_path, backend, d
 
 
 def test_results_citing_the_same_sources_share_one_tuple(tmp_path, small_recording):
+    # (the in-memory catalog a segment log is loaded into; a SQLite catalog reads entries when asked)
     path, _ = small_recording
     root = tmp_path / "store"
-    with cldata.open(root, mode="a") as s:
+    with cldata.open(root, mode="a", catalog="backend") as s:
         rid = s.add_recording(path)
         for i in range(3):
             s.add_analysis_result(cldata.SingleValue("v", float(i), parameters={"i": i}, sources=[rid]))
@@ -128,3 +131,19 @@ def test_results_citing_the_same_sources_share_one_tuple(tmp_path, small_recordi
         sources = [e.sources for e in s.catalog.results]
         assert sources == [(rid,)] * 3 and sources[0] is sources[1] is sources[2]
         assert s.catalog.results_by_source[rid] == {0, 1, 2}
+
+
+@pytest.mark.parametrize("backend", ["hdf5", "pickle"])
+def test_a_segment_log_store_opened_for_writing_with_catalog_backend_keeps_its_log(tmp_path, backend):
+    """Once: catalog="backend" on a store of the old layout opened with mode="a" migrated it to SQLite anyway
+    (only catalog=None should), so the segment log could not be kept, nor its tests run on it."""
+    root, ids = _store(tmp_path, backend)
+    with cldata.open(root, mode="a", catalog="backend") as s:
+        assert s.engine is None
+        s.add_analysis_result(cldata.SingleValue("w", 1.0))
+    assert (root / "catalog" / "CURRENT").is_file() and not (root / "catalog.sqlite").exists()
+    assert "catalog" not in json.loads((root / "cldata-store.json").read_text())
+    with pytest.raises(StoreFormatError, match="cldata upgrade"):
+        cldata.open(root, catalog="sqlite")  # read-only cannot move it; it says how
+    with cldata.open(root) as s:
+        assert s.engine is None and len(s.analysis_results) == 5

@@ -81,3 +81,24 @@ def test_the_command_line(tmp_path, small_recording, other_recording):
     (tmp_path / "linked.h5").unlink()
     bad = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root)], capture_output=True, text=True)
     assert bad.returncode == 1 and "linked.h5" in bad.stdout
+
+
+def test_repair_removes_what_a_killed_migration_or_creation_left_in_a_sqlite_store(tmp_path, small_recording):
+    """Once: repairing the leftovers of a SQLite store read the segment log (backend.load()) and failed with
+    'has no catalog'. A killed migration leaves the old segments, a killed creation a temporary catalog."""
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a") as store:
+        store.add_recording(small_recording[0])
+    (root / "catalog").mkdir()
+    segment = root / "catalog" / "00000001-deadbeef.h5"
+    segment.write_bytes(b"an old segment")
+    temporary = root / ".catalog.sqlite.tmp-host-1-abc"
+    temporary.write_bytes(b"half a catalog")
+    report = check_path(root)
+    assert not report.healthy and "left over" in str(report), str(report)
+    repaired = check_path(root, repair=True)
+    assert all(p.repaired for p in repaired.problems), str(repaired)
+    assert not segment.exists() and not temporary.exists()
+    assert check_path(root).healthy
+    with cldata.open(root) as store:
+        assert len(store.recordings) == 1

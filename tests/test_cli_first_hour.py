@@ -277,7 +277,7 @@ def test_reading_commands_on_a_directory_that_is_not_a_store_say_what_it_is(lab,
 
 
 def test_info_on_a_directory_inside_a_store_names_the_store(lab, run):
-    status, out, err = run("info", lab / "store" / "catalog")
+    status, out, err = run("info", lab / "store" / "recordings")  # (a directory every store has)
     one_line(err, "inside the store", f"cldata info {lab / 'store'}")
     assert status == 1
 
@@ -292,7 +292,7 @@ def test_a_recording_view_of_a_directory_says_what_it_is(lab):
     with pytest.raises(NotARecordingError, match="is a cldata store directory .*not a CL recording file"):
         cldata.RecordingView(lab / "store")
     with pytest.raises(NotARecordingError, match="is a directory, not a CL recording file"):
-        cldata.RecordingView(lab / "store" / "catalog")
+        cldata.RecordingView(lab / "store" / "recordings")
     with pytest.raises(FileNotFoundError):
         cldata.RecordingView(lab / "nope.h5")
 

@@ -58,12 +58,14 @@ def test_a_plain_pickle_backend_round_trips(suite, tmp_path):
     suite.test_results_round_trip(tmp_path / "store", tmp_path / "sources")
 
 
-@pytest.mark.parametrize("test", ["test_a_stranger_catalog_segment_runs_nothing",
-                                  "test_a_stranger_payload_runs_nothing"])
-def test_a_plain_pickle_backend_fails_the_stranger_tests(suite, tmp_path, test):
+@pytest.mark.parametrize("test, arguments", [("test_a_stranger_catalog_segment_runs_nothing", {}),
+                                             ("test_a_stranger_payload_runs_nothing", {"catalog": "sqlite"}),
+                                             ("test_a_stranger_payload_runs_nothing", {"catalog": "backend"})],
+                         ids=["segment", "payload-sqlite", "payload-backend"])
+def test_a_plain_pickle_backend_fails_the_stranger_tests(suite, tmp_path, test, arguments):
     # ...and the stranger tests fail it, having seen the code run
     with pytest.raises(AssertionError, match="ran code from it"):
-        getattr(suite, test)(tmp_path)
+        getattr(suite, test)(tmp_path, **arguments)
     assert (tmp_path / "ran-code").is_dir()
 
 

@@ -29,6 +29,7 @@ import zlib
 from email.parser import Parser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import cldata
@@ -36,6 +37,7 @@ from cldata.backends import SegmentedBackend, get_backend, registry
 from cldata.errors import BackendError
 from cldata.simulate import simulate_recording
 from cldata.testing import BackendTests
+from conftest import CATALOGS
 
 PLUGIN_SOURCE = Path(__file__).resolve().parent / "example_plugin"
 DIST_NAME = "cldata-example-backend"
@@ -145,18 +147,28 @@ def test_the_plugin_is_installed_and_found_by_its_entry_point(example_plugin):
     assert site.resolve() in Path(module.__file__).resolve().parents  # imported from the installation
 
 
-def test_the_plugin_writes_its_own_files_and_checks_its_options(tmp_path):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_the_plugin_writes_its_own_files_and_checks_its_options(tmp_path, catalog):
+    # its payload files in any store; its catalog segments in a store whose catalog is the backend's
     simulate_recording(tmp_path / "a.h5", duration_s=0.2, seed=1)
+    trace = np.random.default_rng(0).random(20_000)
     for name, options, flag in (("plain", {}, b"-"), ("packed", {"compress": True}, b"z")):
         root = tmp_path / name
-        with cldata.open(root, backend="example", mode="a", **options) as store:
+        with cldata.open(root, backend="example", mode="a", catalog=catalog, **options) as store:
             assert type(store.backend).__name__ == "MsgpackBackend"
             rid = store.add_recording(tmp_path / "a.h5")
             store.add_analysis_result(cldata.SingleValue("v", 1.0, sources=[rid]))
-        segments = sorted((root / "catalog").glob("*.msgpack"))
-        assert segments and all(p.read_bytes()[:5] == b"CLXB" + flag for p in segments)
+            # (random: compressed, it still leaves the catalog for a payload file)
+            store.add_analysis_result(cldata.Data("big", {"trace": trace}, sources=[rid]))
+        files = sorted((root / "payloads").glob("*.blobs"))
+        if catalog == "backend":
+            files += sorted((root / "catalog").glob("*.msgpack"))
+            assert any(p.suffix == ".msgpack" for p in files)
+        assert files and all(p.read_bytes()[:5] == b"CLXB" + flag for p in files), sorted(
+            str(p.relative_to(root)) for p in root.rglob("*") if "overviews" not in p.parts)
         with cldata.open(root) as store:  # reading needs no option: each file says how it was written
-            assert [float(r.value) for r in store.analysis_results] == [1.0]
+            assert [float(r.value) for r in store.analysis_results[:1]] == [1.0]
+            assert np.array_equal(store.analysis_results[1].value["trace"], trace)
     with pytest.raises(BackendError, match="no option"):
         cldata.open(tmp_path / "other", backend="example", mode="a", level=9)
 

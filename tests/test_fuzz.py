@@ -84,6 +84,7 @@ from cldata.errors import (
     UnsafeContentError,
     UnsupportedValueError,
 )
+from conftest import CATALOGS, edit_records
 
 HERE = Path(__file__).resolve()
 
@@ -93,7 +94,7 @@ HERE = Path(__file__).resolve()
 QUICK = {
     "worker:recording": 60, "worker:store-hdf5": 25, "worker:store-pickle": 25, "worker:export": 15,
     "worker:inline-hdf5": 15, "worker:inline-pickle": 15, "worker:overview": 20, "worker:payload-hdf5": 10,
-    "worker:semantic-hdf5": 30, "worker:semantic-pickle": 30,
+    "worker:semantic-hdf5": 30, "worker:semantic-pickle": 30, "worker:store-sqlite": 20,
     "entry_bytes": 150, "entries_in_a_file": 25, "stream_names": 30, "writer_timestamps": 30,
     "table_timestamps": 25, "table_layouts": 30, "root_attributes": 25, "catalog_json": 40,
     "recording_parameters": 30, "result_parameters": 30, "payload_values": 25,
@@ -101,7 +102,7 @@ QUICK = {
 SLOW = {
     "worker:recording": 2000, "worker:store-hdf5": 800, "worker:store-pickle": 800, "worker:export": 400,
     "worker:inline-hdf5": 300, "worker:inline-pickle": 300, "worker:overview": 1000, "worker:payload-hdf5": 400,
-    "worker:semantic-hdf5": 800, "worker:semantic-pickle": 800,
+    "worker:semantic-hdf5": 800, "worker:semantic-pickle": 800, "worker:store-sqlite": 600,
     "entry_bytes": 2000, "entries_in_a_file": 400, "stream_names": 600, "writer_timestamps": 600,
     "table_timestamps": 500, "table_layouts": 600, "root_attributes": 500, "catalog_json": 600,
     "recording_parameters": 600, "result_parameters": 600, "payload_values": 500,
@@ -305,10 +306,12 @@ def write_base_recording(path: Path) -> Path:
     return path
 
 
-def write_base_store(root: Path, recording: Path, backend: str) -> Path:
+def write_base_store(root: Path, recording: Path, backend: str, catalog: str | None = "backend") -> Path:
+    """The store the fuzzers damage; its catalog is the backend's segment log unless ``catalog`` says otherwise
+    (the segment-log fuzzers edit segments; ``store-sqlite`` damages a SQLite store's every file)."""
     import neo
 
-    with cldata.open(root, backend=backend, mode="a") as s:
+    with cldata.open(root, backend=backend, mode="a", catalog=catalog) as s:
         rid = s.add_recording(recording, {"culture": "C7", "stim": {"f": 4.0}})
         s.add_analysis_result(cldata.SingleValue("rate", 3.5 * pq.Hz, parameters={"w": 1}, sources=[rid], tags=["t"]))
         s.add_analysis_result(cldata.Data("d", value={"a": [1, 2, "x"], "arr": np.arange(5), "q": 2 * pq.ms},
@@ -794,11 +797,12 @@ def bases(tmp_path_factory) -> dict[str, Path]:
     rec = write_base_recording(d / "rec.h5")
     hdf5 = write_base_store(d / "store-hdf5", rec, "hdf5")
     pick = write_base_store(d / "store-pickle", rec, "pickle")
+    sqlite = write_base_store(d / "store-sqlite", rec, "hdf5", catalog=None)
     with cldata.open(hdf5) as s:
         s.export(d / "export.h5")
     return {"recording": rec, "store-hdf5": hdf5, "store-pickle": pick, "export": d / "export.h5",
             "inline-hdf5": hdf5, "inline-pickle": pick, "overview": hdf5, "payload-hdf5": hdf5,
-            "semantic-hdf5": hdf5, "semantic-pickle": pick}
+            "semantic-hdf5": hdf5, "semantic-pickle": pick, "store-sqlite": sqlite}
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
@@ -806,7 +810,7 @@ def test_corrupted_files_are_refused_cleanly(budget, bases, tmp_path):
     """Damaged recordings, stores (every file, forged checksums), exports and inline payloads:
     each example reads everything and gets a cldata error or a consistent answer."""
     kinds = ["recording", "store-hdf5", "store-pickle", "export", "inline-hdf5", "inline-pickle", "overview",
-             "payload-hdf5", "semantic-hdf5", "semantic-pickle"]
+             "payload-hdf5", "semantic-hdf5", "semantic-pickle", "store-sqlite"]
 
     def run(kind):
         n = budget[f"worker:{kind}"]
@@ -1935,17 +1939,26 @@ def store_root(tmp_path, rec) -> Path:
     return root
 
 
+@pytest.fixture
+def segment_log_store(tmp_path, rec) -> Path:
+    """A store whose catalog is the backend's segment log (``catalog/CURRENT``)."""
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a", catalog="backend") as s:
+        s.add_recording(rec)
+    return root
+
+
 @pytest.mark.parametrize("text", [b'{"generation": 1e400, "segments": []}',
                                   b'{"generation": 1, "segments": [], "checksums": {"a": 1e400}}',
                                   b'{"generation": 1, "segments": [], "checksums": "ab"}', b"[" * 100_000],
                          ids=["generation-inf", "checksum-inf", "checksums-str", "deep"])
-def test_a_damaged_current_file_is_a_store_format_error(text, store_root):
+def test_a_damaged_current_file_is_a_store_format_error(text, segment_log_store):
     """Found by the fuzzers, fixed in 7906acb. It was: _read_current_state catches ValueError/KeyError/TypeError
     only: OverflowError (int(inf)), AttributeError (checksums not a dict) and RecursionError (deep JSON)
     escape"""
-    (store_root / "catalog" / "CURRENT").write_bytes(text)
+    (segment_log_store / "catalog" / "CURRENT").write_bytes(text)
     with pytest.raises(StoreFormatError):
-        cldata.open(store_root)
+        cldata.open(segment_log_store)
 
 
 def _edit_records(root: Path, edit) -> None:
@@ -1986,7 +1999,7 @@ def test_a_malformed_catalog_record_is_a_store_format_error(backend, damage, tmp
     Once (the other cases): SegmentedBackend.load() trusted the shape of each catalog operation: an op without
     'record' raised KeyError, a record that is not a dict or an unhashable id TypeError, not StoreFormatError."""
     root = tmp_path / "store"
-    with cldata.open(root, backend=backend, mode="a") as s:
+    with cldata.open(root, backend=backend, mode="a", catalog="backend") as s:
         s.add_recording(rec, link=True)
 
     def edit(ops):
@@ -2012,21 +2025,22 @@ def test_a_malformed_catalog_record_is_a_store_format_error(backend, damage, tmp
 
 
 @pytest.mark.parametrize("backend", ["hdf5", "pickle"])
-def test_a_payload_without_its_fields_is_a_store_format_error(backend, tmp_path, rec):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_a_payload_without_its_fields_is_a_store_format_error(backend, catalog, tmp_path, rec):
     """Found by the fuzzers, fixed in 7906acb. It was: a stored payload that decodes but lacks the result's fields
     makes AnalysisResult.payload() raise TypeError ('SingleValue needs the field(s)') instead of
     StoreFormatError"""
     root = tmp_path / "store"
-    with cldata.open(root, backend=backend, mode="a") as s:
+    with cldata.open(root, backend=backend, mode="a", catalog=catalog) as s:
         s.add_analysis_result(cldata.SingleValue("x", 1.0, sources=[s.add_recording(rec, link=True)]))
     from cldata.backends.registry import get_backend
 
     damaged = get_backend(backend)(root, writable=True).encode_payload({"valux": 1.0})
 
-    def edit(ops):
-        next(op for op in ops if op["record"]["kind"] == "result")["record"]["payload"] = {"inline": damaged}
+    def edit(records):
+        next(r for r in records if r["kind"] == "result")["payload"] = {"inline": damaged}
 
-    _edit_records(root, edit)
+    edit_records(root, edit)
     with cldata.open(root) as s, pytest.raises(StoreFormatError):
         s.analysis_results[0].payload()
 

@@ -42,7 +42,7 @@ import quantities as pq
 import tables
 
 import cldata
-from cldata.backends.base import current_crc32, row_ops
+from cldata.backends.base import current_crc32
 from cldata.errors import (
     CldataError,
     DecodeError,
@@ -51,7 +51,7 @@ from cldata.errors import (
     StoreFormatError,
     UnsafeContentError,
 )
-from conftest import forge_checksums, forge_copy_locations
+from conftest import CATALOGS, edit_records, forge_checksums, forge_copy_locations
 
 # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -92,17 +92,9 @@ def segment_of(root: Path) -> Path:
 
 
 def rewrite_records(root: Path, edit) -> None:
-    """Let ``edit`` change the (trusted, just written) catalog records; write them back, checksums forged."""
-    from cldata.backends.registry import get_backend
-
-    backend_name = json.loads((root / "cldata-store.json").read_text())["backend"]
-    backend = get_backend(backend_name)(root, writable=True)
-    segment = segment_of(root)
-    ops = row_ops(backend.read_segment(segment))
-    edit([op["record"] for op in ops if op.get("op") == "add"])
-    segment.unlink()
-    backend.write_segment(segment, ops)
-    forge_checksums(root)
+    """Let ``edit`` change the (trusted, just written) catalog records; write them back as a stranger can
+    (a segment log: checksums forged; a SQLite catalog: through its engine)."""
+    edit_records(root, edit)
 
 
 class Sandbox:
@@ -135,9 +127,11 @@ def rec(tmp_path) -> Path:
     return write_recording(tmp_path / "rec.h5")
 
 
-def make_store(tmp_path: Path, rec: Path, backend: str = "hdf5", big_payload: bool = False) -> Path:
+def make_store(tmp_path: Path, rec: Path, backend: str = "hdf5", big_payload: bool = False,
+               catalog: str | None = None) -> Path:
+    """A small store; ``catalog="backend"`` for a store whose catalog is the backend's segment log."""
     root = tmp_path / f"store-{backend}"
-    with cldata.open(root, backend=backend, mode="a") as s:
+    with cldata.open(root, backend=backend, mode="a", catalog=catalog) as s:
         rid = s.add_recording(rec, {"culture": "C7"})
         s.add_analysis_result(cldata.Data("d", value={"a": 1}, sources=[rid]))
         if big_payload:
@@ -205,8 +199,10 @@ EXPLOIT_NAMES = list(EXPLOITS)
 
 @pytest.mark.parametrize("exploit", EXPLOIT_NAMES)
 def test_a_hostile_pickle_store_catalog_runs_nothing(exploit, tmp_path, rec, sandbox, ext_code):
+    # the pickle backend's segment log is pickled (a SQLite catalog holds no pickle); opening it for
+    # writing migrates it, which reads it too
     marker = sandbox.marker
-    root = make_store(tmp_path, rec, "pickle")
+    root = make_store(tmp_path, rec, "pickle", catalog="backend")
     payload = exploit_bytes(exploit, marker)
     if isinstance(EXPLOITS[exploit](marker), bytes):
         segment_of(root).write_bytes(payload)  # the whole segment is the exploit
@@ -227,9 +223,10 @@ def test_a_hostile_pickle_store_catalog_runs_nothing(exploit, tmp_path, rec, san
 
 @pytest.mark.parametrize("exploit", EXPLOIT_NAMES)
 @pytest.mark.parametrize("where", ["inline", "payload file"])
-def test_a_hostile_pickle_store_payload_runs_nothing(exploit, where, tmp_path, rec, sandbox, ext_code):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_a_hostile_pickle_store_payload_runs_nothing(exploit, where, catalog, tmp_path, rec, sandbox, ext_code):
     marker = sandbox.marker
-    root = make_store(tmp_path, rec, "pickle", big_payload=True)
+    root = make_store(tmp_path, rec, "pickle", big_payload=True, catalog=catalog)
     payload = exploit_bytes(exploit, marker)
     if where == "inline":
         def edit(records):
@@ -300,7 +297,7 @@ def test_a_refused_pickle_says_where_it_was(exploit, rec, sandbox, ext_code):
                                     "recording in a store"])
 def test_a_hostile_attribute_in_store_files_runs_nothing(exploit, target, tmp_path, rec, sandbox, ext_code):
     marker = sandbox.marker
-    root = make_store(tmp_path, rec, "hdf5", big_payload=True)
+    root = make_store(tmp_path, rec, "hdf5", big_payload=True, catalog="backend" if target == "catalog segment" else None)
     if target == "catalog segment":
         _set_hostile_attribute(segment_of(root), "/", "note", exploit, marker)
         forge_checksums(root)
@@ -515,8 +512,9 @@ ESCAPING_PATHS = ["../outside.h5", "../../outside.h5", "recordings/../../outside
 
 @pytest.mark.parametrize("path", ESCAPING_PATHS)
 @pytest.mark.parametrize("backend", ["hdf5", "pickle"])
-def test_a_recording_location_outside_the_store_is_refused(path, backend, tmp_path, rec):
-    root = make_store(tmp_path, rec, backend)
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_a_recording_location_outside_the_store_is_refused(path, backend, catalog, tmp_path, rec):
+    root = make_store(tmp_path, rec, backend, catalog=catalog)
     shutil.copy(rec, tmp_path / "outside.h5")
     target = path.replace("/ABSOLUTE", str(tmp_path))
 
@@ -536,8 +534,9 @@ def test_a_recording_location_outside_the_store_is_refused(path, backend, tmp_pa
 @pytest.mark.parametrize("name", ["../outside.pay", "../../outside.pay", "/ABSOLUTE/outside.pay", "a/b", "..", "",
                                   ".hidden"])
 @pytest.mark.parametrize("backend", ["hdf5", "pickle"])
-def test_a_payload_file_outside_the_store_is_refused(name, backend, tmp_path, rec):
-    root = make_store(tmp_path, rec, backend, big_payload=True)
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_a_payload_file_outside_the_store_is_refused(name, backend, catalog, tmp_path, rec):
+    root = make_store(tmp_path, rec, backend, big_payload=True, catalog=catalog)
     (tmp_path / "outside.pay").write_bytes(b"secret")
     target = name.replace("/ABSOLUTE", str(tmp_path))
 
@@ -555,7 +554,7 @@ def test_a_payload_file_outside_the_store_is_refused(name, backend, tmp_path, re
 @pytest.mark.parametrize("segment", ["../x.h5", "../../x.h5", "/ABSOLUTE/x.h5", "..", ".", "a\\b", "sub/x.h5"])
 @pytest.mark.parametrize("mode", ["r", "a"])
 def test_current_naming_a_segment_outside_the_catalog_is_refused(segment, mode, tmp_path, rec):
-    root = make_store(tmp_path, rec)
+    root = make_store(tmp_path, rec, catalog="backend")  # (opened for writing, it would migrate: it reads CURRENT)
     with cldata.open(root) as store:
         store.export(tmp_path / "x.h5")  # a readable HDF5 file where the escape would land
     name = segment.replace("/ABSOLUTE", str(tmp_path))
@@ -654,14 +653,20 @@ def _move_out(root: Path, name: str, outside: Path) -> None:
 
 
 @pytest.mark.parametrize("directory", ["recordings", "payloads", "catalog"])
-def test_garbage_collection_never_deletes_files_outside_the_store(directory, tmp_path, rec):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_garbage_collection_never_deletes_files_outside_the_store(directory, catalog, tmp_path, rec):
     """Once (data loss): collect_garbage() followed a symlinked recordings/, payloads/ or catalog/ directory and
     deleted every file there that the catalog did not name: opening such a store for writing deleted files
-    outside the store."""
-    root = make_store(tmp_path, rec, big_payload=True)
+    outside the store. (A SQLite store has no catalog/ directory: a planted link to one goes as a leftover
+    of a migration, as a link, never followed.)"""
+    root = make_store(tmp_path, rec, big_payload=True, catalog=catalog)
     outside = tmp_path / "outside"
     outside.mkdir()
-    _move_out(root, directory, outside)
+    if not (root / directory).exists():
+        (outside / directory).mkdir()
+        os.symlink(outside / directory, root / directory)
+    else:
+        _move_out(root, directory, outside)
     precious = outside / directory / "precious.txt"
     precious.write_text("not the store's")
     try:
@@ -671,12 +676,13 @@ def test_garbage_collection_never_deletes_files_outside_the_store(directory, tmp
     assert precious.exists()
 
 
-@pytest.mark.parametrize("what", ["recordings/<id>.h5", "payloads/<file>", "catalog/CURRENT", "recordings",
-                                  "payloads", "catalog"])
-def test_store_files_that_are_symlinks_to_outside_are_refused(what, tmp_path, rec):
+@pytest.mark.parametrize("what, catalog", [
+    *((w, c) for w in ("recordings/<id>.h5", "payloads/<file>", "recordings", "payloads") for c in CATALOGS),
+    ("catalog/CURRENT", "backend"), ("catalog", "backend"), ("catalog.sqlite", "sqlite")])
+def test_store_files_that_are_symlinks_to_outside_are_refused(what, catalog, tmp_path, rec):
     """Once: store files and directories that are symlinks to outside the store were followed (only '..' and
     absolute names were checked), so a crafted store read files outside its directory."""
-    root = make_store(tmp_path, rec, big_payload=True)
+    root = make_store(tmp_path, rec, big_payload=True, catalog=catalog)
     outside = tmp_path / "outside"
     outside.mkdir()
     name = {"recordings/<id>.h5": str(next((root / "recordings").iterdir()).relative_to(root)),
@@ -742,7 +748,7 @@ def test_pickles_cannot_build_arrays_of_any_shape(case, tmp_path, rec):
         with pytest.raises(UnsafeContentError):
             cldata.RecordingView(rec)
         return
-    root = make_store(tmp_path, rec, "pickle")
+    root = make_store(tmp_path, rec, "pickle", catalog="backend")  # the segment log is pickled; SQLite holds no pickle
     if "copyreg" in case:
         hostile = Reduce(copyreg._reconstructor, (np.ndarray, np.ndarray, (10**13,)))
     else:
@@ -757,7 +763,8 @@ def test_pickles_cannot_build_arrays_of_any_shape(case, tmp_path, rec):
 
 
 @pytest.mark.parametrize("how", ["a pickled UnitQuantity", "copyreg._reconstructor(UnitQuantity)"])
-def test_loading_a_pickle_store_registers_no_units(how, tmp_path, rec):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_loading_a_pickle_store_registers_no_units(how, catalog, tmp_path, rec):
     """Once: UnitQuantity classes on the pickle allow-list registered their name (and symbol, aliases) in
     quantities' global unit registry when unpickled: loading a store changed how every later unit string was
     parsed in the process."""
@@ -773,7 +780,7 @@ def test_loading_a_pickle_store_registers_no_units(how, tmp_path, rec):
     else:
         payload = pickle.dumps({"value": Reduce(copyreg._reconstructor, (pq.UnitQuantity, pq.UnitQuantity, name))},
                                protocol=2)
-    root = make_store(tmp_path, rec, "pickle")
+    root = make_store(tmp_path, rec, "pickle", catalog=catalog)
 
     def edit(records):
         next(r for r in records if r.get("identifier") == "d")["payload"] = {"inline": payload}

@@ -58,6 +58,7 @@ from cldata.format.codec import encode
 from cldata.format.journal import MAGIC, journal_path, journal_state, read_journal
 from cldata.format.writer import attrs_from_journal, attrs_to_journal
 from cldata.fsutil import _HOST, atomic_write_bytes, create_new, new_temporary, read_regular_bytes
+from conftest import CATALOGS
 
 # --- helpers ---------------------------------------------------------------------------------------------------
 
@@ -130,22 +131,28 @@ def run_child(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("backend", ["hdf5", "pickle"])
-def test_links_planted_at_the_old_predictable_temporary_names_are_not_followed(backend, tmp_path, rec, canary):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_links_planted_at_the_old_predictable_temporary_names_are_not_followed(backend, catalog, tmp_path, rec,
+                                                                               canary):
     """Once: atomic_write_bytes wrote ``.CURRENT.tmp-<pid>`` / ``.cldata-store.json.tmp-<pid>`` with plain
     open(): a link planted there made a commit overwrite a file outside the store and left CURRENT a link.
-    (The links are planted once the store is open: opening for writing cleans up the catalog directory.)"""
-    root = make_store(tmp_path, rec, backend)
+    (The links are planted once the store is open: opening for writing cleans up the catalog directory. A
+    SQLite catalog has no CURRENT: only the marker's temporary is planted there.)"""
+    root = make_store(tmp_path, rec, backend, catalog=catalog)
     before, outside = sha(canary), listing(canary.parent)
     os.symlink(canary, root / f".cldata-store.json.tmp-{os.getpid()}")
-    with cldata.open(root, mode="a") as store:
-        os.symlink(canary, root / "catalog" / f".CURRENT.tmp-{os.getpid()}")
+    with cldata.open(root, mode="a", catalog=catalog) as store:
+        if catalog == "backend":
+            os.symlink(canary, root / "catalog" / f".CURRENT.tmp-{os.getpid()}")
         rid = store.recording_ids[0]
         store.add_analysis_result(cldata.SingleValue("after", 2.0, sources=[rid]))
-    with cldata.open(root, mode="w", backend=backend) as store:  # writes the marker again
-        os.symlink(canary, root / "catalog" / f".CURRENT.tmp-{os.getpid()}")
+    with cldata.open(root, mode="w", backend=backend, catalog=catalog) as store:  # writes the marker again
+        if catalog == "backend":
+            os.symlink(canary, root / "catalog" / f".CURRENT.tmp-{os.getpid()}")
         store.add_recording(rec)
     assert sha(canary) == before and listing(canary.parent) == outside
-    assert (root / "catalog" / "CURRENT").is_file() and not (root / "catalog" / "CURRENT").is_symlink()
+    if catalog == "backend":
+        assert (root / "catalog" / "CURRENT").is_file() and not (root / "catalog" / "CURRENT").is_symlink()
     assert not (root / "cldata-store.json").is_symlink()
     with cldata.open(root) as store:
         assert len(store.recordings) == 1 and len(store.recordings[0].view().spikes) == 2
@@ -267,11 +274,14 @@ HOSTILE_IDS = ["/ABSOLUTE/planted", "../../x", "../outside/x", "a/b", ".hidden",
 @pytest.mark.parametrize("hostile", HOSTILE_IDS)
 @pytest.mark.parametrize("backend", ["hdf5", "pickle"])
 @pytest.mark.parametrize("mode", ["r", "a"])
-def test_a_catalog_id_that_is_a_path_is_refused_and_creates_nothing(hostile, backend, mode, tmp_path, rec, cache):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_a_catalog_id_that_is_a_path_is_refused_and_creates_nothing(hostile, backend, mode, catalog, tmp_path, rec,
+                                                                    cache):
     """Once: a recording id such as ``/abs/path`` or ``../../x`` made overview() on a read-only store create an
     HDF5 file at that path (the cache path was built without the inside check). Ids read from a catalog must
-    be plain names; any other refuses the store, before any path is made from it."""
-    root = make_store(tmp_path, rec, backend)
+    be plain names; any other refuses the store, before any path is made from it. (Opened for writing, a
+    segment-log store migrates first: the migration refuses it as well.)"""
+    root = make_store(tmp_path, rec, backend, catalog=catalog)
     shutil.rmtree(root / "overviews", ignore_errors=True)
     hostile = hostile.replace("/ABSOLUTE", str(tmp_path))
 
@@ -636,13 +646,15 @@ def test_an_interrupted_creation_can_be_completed(tmp_path):
 
 
 def _fifo_target(root: Path, what: str, linked: Path) -> Path:
-    state = json.loads((root / "catalog" / "CURRENT").read_text())
     with cldata.open(root) as store:
         rid = store.recording_ids[0]
+    if what in ("CURRENT", "segment"):
+        state = json.loads((root / "catalog" / "CURRENT").read_text())
+        return root / "catalog" / ("CURRENT" if what == "CURRENT" else state["segments"][0])
     return {
         "cldata-store.json": root / "cldata-store.json",
-        "CURRENT": root / "catalog" / "CURRENT",
-        "segment": root / "catalog" / state["segments"][0],
+        "catalog.sqlite": root / "catalog.sqlite",
+        "catalog.sqlite-journal": root / "catalog.sqlite-journal",
         "payload file": next((root / "payloads").iterdir(), root / "payloads" / "none"),
         "recording copy": root / "recordings" / f"{rid}.h5",
         "journal beside the copy": root / "recordings" / f"{rid}.h5.journal",
@@ -654,8 +666,17 @@ def _fifo_target(root: Path, what: str, linked: Path) -> Path:
     }[what]
 
 
-FIFO_PLACES = ["cldata-store.json", "CURRENT", "segment", "payload file", "recording copy",
-               "journal beside the copy", ".lock", ".readers", "overview", "linked recording", "the store itself"]
+_JOURNAL_HANGS = pytest.mark.xfail(
+    strict=True, reason="known bug, reported: SQLiteEngine opens the database and SQLite opens a hot-journal "
+    "candidate catalog.sqlite-journal without checking it is a regular file, so a FIFO there hangs cldata.open "
+    "(the fix belongs in cldata/catalogs/sqlite.py: refuse a -journal that is not a regular file before connecting)")
+FIFO_PLACES = ["cldata-store.json", "CURRENT", "segment", "catalog.sqlite",
+               pytest.param("catalog.sqlite-journal", marks=_JOURNAL_HANGS), "payload file",
+               "recording copy", "journal beside the copy", ".lock", ".readers", "overview", "linked recording",
+               "the store itself"]
+#: the places of a segment log (a store made with catalog="backend"); every other place is tried in a store
+#: of the default catalog (SQLite)
+_SEGMENT_LOG_PLACES = ("CURRENT", "segment")
 
 
 @pytest.mark.parametrize("what", FIFO_PLACES)
@@ -664,11 +685,12 @@ def test_a_fifo_where_a_file_is_expected_fails_fast(what, backend, tmp_path, rec
     """Once: a FIFO planted as cldata-store.json made cldata.open hang (reading it waits for a writer for
     ever). Every place cldata reads a regular file refuses anything else before reading. Each case runs in a
     child with a timeout: a regression hangs the child, not the suite."""
-    if what == "linked recording" and backend == "pickle":
+    if what in ("linked recording", "catalog.sqlite-journal") and backend == "pickle":
         pytest.skip("the same for both backends")
-    root = make_store(tmp_path, rec, backend, big_payload=True)
+    catalog = "backend" if what in _SEGMENT_LOG_PLACES else None
+    root = make_store(tmp_path, rec, backend, big_payload=True, catalog=catalog)
     linked = write_recording(tmp_path / "linked.h5", culture="C9")
-    with cldata.open(root, mode="a") as store:
+    with cldata.open(root, mode="a", catalog=catalog) as store:
         store.add_recording(linked, link=True)
     target = _fifo_target(root, what, linked)
     if target.is_dir():
@@ -703,10 +725,10 @@ def test_a_fifo_where_a_file_is_expected_fails_fast(what, backend, tmp_path, rec
         attempt("open a", lambda: read("a"))  # (a writer removes stray entries: before it, check saw them)
         attempt("repair", lambda: print(check_path({str(root)!r}, repair=True)))
         attempt("open r again", lambda: read("r"))
-    """)
+    """, timeout=30 if what == "catalog.sqlite-journal" else 120)  # (a known hang: see _JOURNAL_HANGS)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "UNEXPECTED" not in out.stdout, out.stdout
-    if what in ("cldata-store.json", "CURRENT", "segment", ".readers", "the store itself"):
+    if what in ("cldata-store.json", "CURRENT", "segment", "catalog.sqlite", ".readers", "the store itself"):
         assert "open r refused StoreFormatError" in out.stdout, out.stdout
     if what in ("recording copy", "payload file", "linked recording"):
         assert "refused" in out.stdout and "problem" in out.stdout, out.stdout

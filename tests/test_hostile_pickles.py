@@ -56,7 +56,7 @@ import cldata
 from cldata.backends.pickled import PICKLE_ALLOWLIST, PickleBackend
 from cldata.errors import ContentLimitError, ParameterError, UnsafeContentError
 from cldata.restricted_pickle import ATTRIBUTE_ALLOWLIST, DEFAULT_LIMITS, PickleLimits, safe_loads
-from conftest import forge_checksums
+from conftest import CATALOGS, forge_checksums
 
 CHILD_MEMORY = 3 << 29  # RLIMIT_AS of a child: 1.5 GiB
 CHILD_SECONDS = 30
@@ -258,19 +258,27 @@ def plant_attribute(path: Path, node: str, name: str, data: bytes) -> None:
 
 @pytest.fixture(scope="module")
 def base_store(tmp_path_factory) -> Path:
+    """A pickle store whose catalog is the backend's (pickled) segment log."""
     tmp = tmp_path_factory.mktemp("base")
+    return make_store(tmp, write_recording(tmp / "rec.h5"), "pickle", big_payload=True, catalog="backend")
+
+
+@pytest.fixture(scope="module")
+def base_sqlite_store(tmp_path_factory) -> Path:
+    """A pickle store whose catalog is SQLite (no pickle in its catalog: its payloads are pickled)."""
+    tmp = tmp_path_factory.mktemp("base-sqlite")
     return make_store(tmp, write_recording(tmp / "rec.h5"), "pickle", big_payload=True)
 
 
-def hostile_stores(base: Path, tmp: Path, bomb: str) -> dict[str, Path]:
+def hostile_stores(base: Path, tmp: Path, bomb: str, base_sqlite: Path) -> dict[str, Path]:
     """Copies of a pickle store with the bomb as the whole catalog segment, inside a record's parameters,
-    as an inline payload and as a payload in a payload file."""
+    as an inline payload and as a payload in a payload file; the payloads in a SQLite store too."""
     data = BOMBS[bomb]
     stores = {}
 
-    def copy(name: str) -> Path:
+    def copy(name: str, source: Path = base) -> Path:
         stores[name] = tmp / name
-        shutil.copytree(base, stores[name])
+        shutil.copytree(source, stores[name])
         return stores[name]
 
     root = copy("segment")
@@ -285,22 +293,23 @@ def hostile_stores(base: Path, tmp: Path, bomb: str) -> dict[str, Path]:
     def inline(records):
         next(r for r in records if r.get("identifier") == "d")["payload"] = {"inline": data}
 
-    rewrite_records(copy("inline payload"), inline)
-    root = copy("payload file")
-    big = next((root / "payloads").iterdir())
-    big.unlink()
-    PickleBackend(root, writable=True).write_blobs(big, {"k": data})
+    for prefix, source in (("", base), ("sqlite ", base_sqlite)):
+        rewrite_records(copy(f"{prefix}inline payload", source), inline)
+        root = copy(f"{prefix}payload file", source)
+        big = next((root / "payloads").iterdir())
+        big.unlink()
+        PickleBackend(root, writable=True).write_blobs(big, {"k": data})
 
-    def in_file(records):
-        next(r for r in records if r.get("identifier") == "big")["payload"] = {
-            "file": big.name, "key": "k", "crc32": zlib.crc32(data)}
+        def in_file(records, name=big.name):
+            next(r for r in records if r.get("identifier") == "big")["payload"] = {
+                "file": name, "key": "k", "crc32": zlib.crc32(data)}
 
-    rewrite_records(root, in_file)
+        rewrite_records(root, in_file)
     return stores
 
 
 @pytest.mark.parametrize("bomb", list(BOMBS))
-def test_hostile_pickles_end_in_cldata_errors_within_bounds(bomb, base_store, tmp_path):
+def test_hostile_pickles_end_in_cldata_errors_within_bounds(bomb, base_store, base_sqlite_store, tmp_path):
     """Every bomb, as a recording's root and stream ``application`` attribute (RecordingView + to_dict,
     ``cldata info``, ``add_recording``) and in a pickle store (segment, parameters, inline payload,
     payload file: ``cldata.open`` + parameters + payloads, ``cldata info``), refused with a cldata error
@@ -313,7 +322,7 @@ def test_hostile_pickles_end_in_cldata_errors_within_bounds(bomb, base_store, tm
         rec = write_recording(tmp_path / f"rec{len(jobs)}.h5")
         plant_attribute(rec, node, "application", BOMBS[bomb])
         jobs += [["view", str(rec)], ["info", str(rec)], ["add", str(rec), str(tmp_path / f"store{len(jobs)}")]]
-    for root in hostile_stores(base_store, tmp_path, bomb).values():
+    for root in hostile_stores(base_store, tmp_path, bomb, base_sqlite_store).values():
         jobs += [["open", str(root)], ["info", str(root)]]
     for job, result in zip(jobs, run_child(jobs)):
         assert_refused(job, result)
@@ -537,13 +546,23 @@ def test_a_refusal_names_the_file_and_the_limit(tmp_path):
     assert str(rec) in text and "application" in text and "PickleLimits.max_objects" in text
 
 
-def test_the_pickle_backend_takes_limits_from_code_only(tmp_path, base_store):
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_the_pickle_backend_takes_limits_from_code_only(tmp_path, base_store, base_sqlite_store, catalog):
+    # (a segment log is pickled: its limits apply when the store opens; a SQLite catalog holds no pickle:
+    # they apply to the payloads)
     root = tmp_path / "store"
-    shutil.copytree(base_store, root)
+    shutil.copytree(base_store if catalog == "backend" else base_sqlite_store, root)
+
+    def read(**options):
+        with cldata.open(root, **options) as store:
+            results = store.analysis_results
+            for result in results:
+                result.payload()
+            return results
+
     with pytest.raises(ContentLimitError):
-        cldata.open(root, pickle_limits=PickleLimits(max_bytes=0, max_objects=0, max_depth=1))
-    with cldata.open(root, pickle_limits=PickleLimits(max_bytes=1 << 20)) as store:
-        assert store.analysis_results
+        read(pickle_limits=PickleLimits(max_bytes=0, max_objects=0, max_depth=1))
+    assert read(pickle_limits=PickleLimits(max_bytes=1 << 20))
     with pytest.raises(ParameterError):
         cldata.open(root, pickle_limits={"max_bytes": 1 << 40})
 

@@ -28,6 +28,7 @@ from cldata.check import check_path
 from cldata.format.journal import MAGIC, journal_path
 from cldata.locking import FileLock
 from cldata.simulate import simulate_recording
+from conftest import committed_generation
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "torture.py"
 
@@ -93,14 +94,13 @@ def test_a_killed_batch_run_leaves_no_worker_processes(tmp_path):
             store.add_recording(src, {"culture": "D"})
     param = tmp_path / "run.param"
     param.write_text(torture.BATCH_PARAM % {"root": root})
-    current = root / "catalog" / "CURRENT"
-    start = json.loads(current.read_text())["generation"]
+    start = committed_generation(root)
     proc = subprocess.Popen([sys.executable, "-m", "cldata.cli", "run", str(param), "--no-progress",
                              "--executor", "processes", "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
-        while json.loads(current.read_text())["generation"] == start:  # the workers are computing
+        while committed_generation(root) == start:  # the workers are computing
             assert proc.poll() is None and time.monotonic() < deadline, "the run did not start"
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)  # the run's own process, as `kill -9 <pid>` would
