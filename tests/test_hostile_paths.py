@@ -666,12 +666,8 @@ def _fifo_target(root: Path, what: str, linked: Path) -> Path:
     }[what]
 
 
-_JOURNAL_HANGS = pytest.mark.xfail(
-    strict=True, reason="known bug, reported: SQLiteEngine opens the database and SQLite opens a hot-journal "
-    "candidate catalog.sqlite-journal without checking it is a regular file, so a FIFO there hangs cldata.open "
-    "(the fix belongs in cldata/catalogs/sqlite.py: refuse a -journal that is not a regular file before connecting)")
 FIFO_PLACES = ["cldata-store.json", "CURRENT", "segment", "catalog.sqlite",
-               pytest.param("catalog.sqlite-journal", marks=_JOURNAL_HANGS), "payload file",
+               "catalog.sqlite-journal", "payload file",
                "recording copy", "journal beside the copy", ".lock", ".readers", "overview", "linked recording",
                "the store itself"]
 #: the places of a segment log (a store made with catalog="backend"); every other place is tried in a store
@@ -725,7 +721,7 @@ def test_a_fifo_where_a_file_is_expected_fails_fast(what, backend, tmp_path, rec
         attempt("open a", lambda: read("a"))  # (a writer removes stray entries: before it, check saw them)
         attempt("repair", lambda: print(check_path({str(root)!r}, repair=True)))
         attempt("open r again", lambda: read("r"))
-    """, timeout=30 if what == "catalog.sqlite-journal" else 120)  # (a known hang: see _JOURNAL_HANGS)
+    """, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "UNEXPECTED" not in out.stdout, out.stdout
     if what in ("cldata-store.json", "CURRENT", "segment", "catalog.sqlite", ".readers", "the store itself"):

@@ -254,6 +254,7 @@ class EngineCatalog(Catalog):
                 self.results.remember(r, entry)  # type: ignore[attr-defined]
                 if entry is not None:
                     out[r] = entry
+            out = {r: out[r] for r in rows if r in out}  # in the order asked for, as the in-memory catalog gives
         return out
 
     def existing_result_ids(self, ids: Iterable[str]) -> set[str]:

@@ -122,6 +122,11 @@ def _blob(rows: np.ndarray) -> bytes:
     return rows.astype(_ROW).tobytes()
 
 
+def _posting_crc(field: int, pid: int, key: bytes, rows: bytes) -> int:
+    """The CRC-32 of a posting list with what it is the list of."""
+    return zlib.crc32(rows, zlib.crc32(key, zlib.crc32(f"{field}:{pid}:".encode())))
+
+
 def _crc(*parts: Any) -> int:
     """The CRC-32 of an entry's stored values (SQLite checks its pages' structure, not their bytes:
     a flipped bit in a value would otherwise read as another value)."""
@@ -220,6 +225,12 @@ class SQLiteEngine(CatalogEngine):
             raise StoreFormatError(f"{self.root} has no catalog ({self.path} is missing)") from None
         if not stat.S_ISREG(mode):
             raise _damaged(self.path, "is not a regular file (a link, a FIFO?)")
+        journal = self.path.with_name(self.path.name + "-journal")
+        try:
+            if not stat.S_ISREG(os.lstat(journal).st_mode):  # SQLite would open it (a FIFO blocks it for ever)
+                raise _damaged(journal, "is not a regular file (a link, a FIFO?); SQLite's journal never is")
+        except FileNotFoundError:
+            pass
         try:
             db = self._connect()
             try:
@@ -661,10 +672,11 @@ class SQLiteEngine(CatalogEngine):
             if stored.size:
                 blob = _blob(np.concatenate([stored, added]))
                 self._write("UPDATE postings SET rows = ?, crc = ? WHERE field = ? AND path = ? AND key = ?",
-                            (blob, zlib.crc32(blob), field, pid, key))
+                            (blob, _posting_crc(field, pid, key, blob), field, pid, key))
             else:
                 blob = _blob(added)
-                self._write("INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)", (field, pid, key, num, blob, zlib.crc32(blob)))
+                self._write("INSERT INTO postings VALUES (?, ?, ?, ?, ?, ?)",
+                            (field, pid, key, num, blob, _posting_crc(field, pid, key, blob)))
             if field == PRESENT:
                 self._write("UPDATE paths SET results = ? WHERE id = ?", (stored.size + added.size, pid))
 
@@ -694,7 +706,7 @@ class SQLiteEngine(CatalogEngine):
             if left.size:
                 blob = _blob(left)
                 self._write("UPDATE postings SET rows = ?, crc = ? WHERE field = ? AND path = ? AND key = ?",
-                            (blob, zlib.crc32(blob), field, pid, key))
+                            (blob, _posting_crc(field, pid, key, blob), field, pid, key))
             else:
                 self._write("DELETE FROM postings WHERE field = ? AND path = ? AND key = ?", (field, pid, key))
 
@@ -778,7 +790,7 @@ class SQLiteEngine(CatalogEngine):
             problems.append(f"{self.path}: {extra} results belong to no completed commit")
         # every stored value against its checksum: postings here, entries as they are read
         bad = [(f, p, k) for f, p, k, rows, crc in self._q("SELECT field, path, key, rows, crc FROM postings")
-               if type(rows) is not bytes or zlib.crc32(rows) != crc]
+               if type(rows) is not bytes or type(k) is not bytes or _posting_crc(f, p, k, rows) != crc]
         if bad:
             problems.append(f"{self.path}: {len(bad)} posting lists of the index fail their checksum (the file was "
                             "damaged): queries may miss or add results")
