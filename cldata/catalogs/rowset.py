@@ -86,7 +86,8 @@ class RowSet:
         if not a.size or not b.size:
             return RowSet(np.empty(0, np.int64))
         top = int(max(a[-1], b[-1])) + 1
-        if a.size > 2048 and top <= 64 * (a.size + b.size):
+        # a mask costs about its size plus the larger set; looking the smaller up, its size times log(larger)
+        if a.size * np.log2(b.size + 1) > top / 4 + b.size:
             # both large and dense: a mask of the larger, looked up by the smaller (linear, no sort)
             mask = np.zeros(top, dtype=bool)
             mask[b] = True
