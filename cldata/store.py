@@ -640,9 +640,6 @@ class DataStore(DataStoreView):
         kinds = result_kinds()
         staged: list[ResultEntry] = []
         keys: set[str] = set()
-        # which of these are stored already: one look-up for all (an on-disk catalog answers in batches)
-        stored = self.catalog.existing_result_ids(
-            [result_id_for(r.key) for r in results if isinstance(r, AnalysisResult)])
         for result in results:
             if not isinstance(result, AnalysisResult):
                 raise UnsupportedValueError(f"add_analysis_result takes an AnalysisResult, not {type(result).__name__}")
@@ -654,14 +651,15 @@ class DataStore(DataStoreView):
                 raise NotFoundError(f"result {result.identifier!r} comes from {missing}, which are not in the store")
             _check_storable(result.parameters, f"parameters of result {result.identifier!r}")
             rid = result_id_for(result.key)  # the id is the identity
-            if rid in keys or (rid in stored and not self.replace):
-                raise DuplicateResultError(
-                    f"a {kind} {result.identifier!r} with parameters {result.parameters} from "
-                    f"{list(result.sources)} is already stored; open the store with replace=True to replace it"
-                )
+            if rid in keys:
+                raise self._duplicate(result)
             keys.add(rid)
             staged.append(ResultEntry(rid, kind, result.identifier, result.parameters,
                                       result.sources, result.tags, None, result.summary(), _now()))
+        # which of these are stored already: one look-up for all (an on-disk catalog answers in batches)
+        stored = self.catalog.existing_result_ids([e.id for e in staged])
+        if stored and not self.replace:
+            raise self._duplicate(next(r for r, e in zip(results, staged) if e.id in stored))
         # encoded now: an unstorable payload is refused before the store changes, never at commit
         payloads = {}
         for entry, result in zip(staged, results):
@@ -677,6 +675,12 @@ class DataStore(DataStoreView):
         for entry, result in zip(staged, results):
             result.id = entry.id
         return [e.id for e in staged]
+
+    @staticmethod
+    def _duplicate(result: AnalysisResult) -> DuplicateResultError:
+        return DuplicateResultError(
+            f"a {type(result).__name__} {result.identifier!r} with parameters {result.parameters} from "
+            f"{list(result.sources)} is already stored; open the store with replace=True to replace it")
 
     def remove_analysis_result(self, result_id: str) -> None:
         """Remove one analysis result."""

@@ -30,7 +30,8 @@ import numpy as np
 
 from cldata.catalog import Catalog, RecordingEntry, ResultEntry, _check_record
 from cldata.catalogs.base import CatalogEngine, canon_key, key_canon
-from cldata.errors import StoreFormatError
+from cldata.catalogs.rowset import RowSet
+from cldata.errors import CldataError, StoreFormatError
 
 __all__ = ["EngineCatalog"]
 
@@ -40,6 +41,20 @@ _CACHE = 200_000  # result entries kept in memory (about 100 MB at most)
 def _entry(rec: Mapping[str, Any]) -> ResultEntry:
     return ResultEntry(rec["id"], rec["type"], rec["identifier"], rec["parameters"], tuple(rec["sources"]),
                        tuple(rec["tags"]), rec.get("payload"), rec.get("summary") or {}, rec.get("added_utc", ""))
+
+
+_NONE: Any = RowSet(np.empty(0, np.int64))
+
+
+def _key_or_none(value: Any) -> bytes | None:
+    """The key of a queried value, or None for one no stored value can have (an int beyond 64 bits, a
+    string that is not UTF-8: nothing in the store was written with it, so nothing matches)."""
+    try:
+        return canon_key(value)
+    except (OverflowError, ValueError, TypeError) as exc:
+        if isinstance(exc, CldataError):
+            raise  # (a value that is not a parameter at all: the in-memory catalog raises it too)
+        return None
 
 
 class _Results:
@@ -118,10 +133,12 @@ class _ParamIndex:
         self._cat = cat
 
     def equal(self, path: str, value: Any) -> set[int]:
-        return self._cat.engine.rows_with_key(self._cat.gen, path, canon_key(value))
+        key = _key_or_none(value)
+        return _NONE if key is None else self._cat.engine.rows_with_key(self._cat.gen, path, key)
 
     def contains(self, path: str, element: Any) -> set[int]:
-        return self._cat.engine.rows_with_key(self._cat.gen, path, canon_key(element), element=True)
+        key = _key_or_none(element)
+        return _NONE if key is None else self._cat.engine.rows_with_key(self._cat.gen, path, key, element=True)
 
     def present(self, path: str) -> set[int]:
         return self._cat.engine.rows_with_path(self._cat.gen, path)

@@ -127,6 +127,11 @@ def _posting_crc(field: int, pid: int, key: bytes, rows: bytes) -> int:
     return zlib.crc32(rows, zlib.crc32(key, zlib.crc32(f"{field}:{pid}:".encode())))
 
 
+def _name_key(name: Any) -> bytes:
+    """The posting key of a name (a source, tag, identifier or kind)."""
+    return str(name).encode("utf-8", "surrogatepass")
+
+
 def _crc(*parts: Any) -> int:
     """The CRC-32 of an entry's stored values (SQLite checks its pages' structure, not their bytes:
     a flipped bit in a value would otherwise read as another value)."""
@@ -547,24 +552,24 @@ class SQLiteEngine(CatalogEngine):
         return self._union(gen, VALUE, pid, self._numeric_keys(pid, lo, hi, inclusive))
 
     def rows_with_field(self, gen: int, field: str, value: str) -> RowSet:  # noqa: D102
-        return self._field_rows(gen, _FIELDS[field], _NO_PATH, value.encode())
+        return self._field_rows(gen, _FIELDS[field], _NO_PATH, _name_key(value))
 
     def field_values(self, gen: int, field: str) -> list[str]:  # noqa: D102
-        return [k.decode() for k in self._keys(_FIELDS[field], _NO_PATH)
+        return [k.decode("utf-8", "surrogatepass") for k in self._keys(_FIELDS[field], _NO_PATH)
                 if self._field_rows(gen, _FIELDS[field], _NO_PATH, k)]
 
     def rows_from(self, gen: int, source: str) -> RowSet:  # noqa: D102
-        return self._field_rows(gen, SOURCE, _NO_PATH, source.encode())
+        return self._field_rows(gen, SOURCE, _NO_PATH, _name_key(source))
 
     def rows_from_without(self, gen: int, sources: Sequence[str], path: str) -> RowSet:  # noqa: D102
-        rows = self._union(gen, SOURCE, _NO_PATH, [s.encode() for s in sources])
+        rows = self._union(gen, SOURCE, _NO_PATH, [_name_key(s) for s in sources])
         return rows - self.rows_with_path(gen, path)
 
     def rows_tagged(self, gen: int, tag: str) -> RowSet:  # noqa: D102
-        return self._field_rows(gen, TAG, _NO_PATH, tag.encode())
+        return self._field_rows(gen, TAG, _NO_PATH, _name_key(tag))
 
     def tags(self, gen: int) -> list[str]:  # noqa: D102
-        return [k.decode() for k in self._keys(TAG, _NO_PATH) if self._field_rows(gen, TAG, _NO_PATH, k)]
+        return [k.decode("utf-8", "surrogatepass") for k in self._keys(TAG, _NO_PATH) if self._field_rows(gen, TAG, _NO_PATH, k)]
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -619,10 +624,11 @@ class SQLiteEngine(CatalogEngine):
             keys.append((PRESENT, pid, b"", None))
             if isinstance(value, (list, tuple)):
                 keys.extend((ELEMENT, pid, element, None) for element in {canon_key(e) for e in value})
-        keys.extend((SOURCE, _NO_PATH, s.encode(), None) for s in dict.fromkeys(rec["sources"]))
-        keys.extend((TAG, _NO_PATH, t.encode(), None) for t in dict.fromkeys(rec["tags"]))
-        keys.append((IDENTIFIER, _NO_PATH, str(rec["identifier"]).encode(), None))
-        keys.append((KIND, _NO_PATH, str(rec["type"]).encode(), None))
+        # (names as given: a record crafted with other types is written as it is, and refused when read)
+        keys.extend((SOURCE, _NO_PATH, _name_key(s), None) for s in dict.fromkeys(rec["sources"]))
+        keys.extend((TAG, _NO_PATH, _name_key(t), None) for t in dict.fromkeys(rec["tags"]))
+        keys.append((IDENTIFIER, _NO_PATH, _name_key(rec["identifier"]), None))
+        keys.append((KIND, _NO_PATH, _name_key(rec["type"]), None))
         return keys
 
     def add_results(self, records: Sequence[Mapping[str, Any]]) -> list[int]:  # noqa: D102
