@@ -73,3 +73,15 @@ def test_a_build_installs_the_parameter_files_as_cldata_data_and_the_demo_finds_
     assert found.returncode == 0, found.stderr
     assert [Path(p) for p in found.stdout.split()] == [lib / "cldata" / "param" / n
                                                         for n in ("demo_rates.param", "demo_psth.param")]
+
+
+def test_every_package_of_cldata_is_installed():
+    """Once: a new package (cldata/catalogs) was left out of setup.cfg's list, and a fresh install could not
+    import cldata at all, while every test run from the checkout passed."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "cldata").rglob("__init__.py")}
+    assert found - listed == set(), "add these packages to setup.cfg [options] packages"
