@@ -336,7 +336,14 @@ class DataStore(DataStoreView):
         self.engine.create(catalog.records())
         new = {**marker, "version": 2, "catalog": self.engine.name, "migrated_utc": _now()}
         atomic_write_bytes(self.root / MARKER, json.dumps(new, indent=1).encode())
-        shutil.rmtree(self.root / "catalog", ignore_errors=True)  # read by no one now (garbage otherwise)
+        # the old segments go now if no reader has the store open (one may still read them, and refresh()
+        # from them); otherwise garbage collection removes them once the last reader is gone
+        readers = FileLock(self.root / _READERS_LOCK)
+        if _acquire(readers, exclusive=True):
+            try:
+                shutil.rmtree(self.root / "catalog", ignore_errors=True)
+            finally:
+                readers.release()
 
     def _backend_name(self, marker: dict[str, Any] | None, requested: str | None) -> str:
         stored = marker.get("backend") if marker else None

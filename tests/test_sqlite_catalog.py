@@ -413,3 +413,21 @@ def test_a_changed_byte_in_the_index_is_found_by_check(tmp_path, sources):
     db.close()
     report = check_path(root)
     assert not report.healthy and "fail their checksum" in str(report)
+
+
+def test_a_reader_of_a_version_1_store_keeps_reading_while_a_writer_migrates_it(tmp_path, sources):
+    root = tmp_path / "s"
+    _legacy_store(root, sources, n=5)
+    before = _content(root)
+    reader = cldata.open(root)  # the old layout, loaded whole
+    try:
+        with cldata.open(root, mode="a") as writer:  # migrates; the reader still holds the old segments
+            assert isinstance(writer.catalog, EngineCatalog)
+        assert (root / "catalog" / "CURRENT").is_file()
+        reader.refresh()  # still answers from the segment log it opened
+        assert len(reader.analysis_results) == 5
+    finally:
+        reader.close()
+    with cldata.open(root, mode="a"):
+        pass  # no reader left: the old segments go
+    assert not (root / "catalog").exists() and _content(root) == before
