@@ -24,7 +24,7 @@ from cldata.backends.base import SegmentedBackend
 from cldata.backends.blobs import BLOB_FILE, BlobTable, write_blob_table
 from cldata.errors import CldataError, CorruptRecordingError, DecodeError, NotARecordingError, StoreFormatError
 from cldata.format.attributes import read_attributes
-from cldata.format.codec import Encoder, decode_span
+from cldata.format.codec import Encoder, decode, decode_span
 from cldata.format.node_guard import check_layout
 from cldata.format.reader import hdf5_reason, open_hdf5
 from cldata.fsutil import fsync_file
@@ -113,7 +113,7 @@ def decode_records(table: BlobTable) -> list[dict[str, Any]]:
 def decode_payload(data: bytes) -> dict[str, Any]:
     """A payload encoded by :meth:`HDF5Backend.encode_payload`."""
     try:
-        value = from_plain_payload(decode_span(data, 1)[0])
+        value = from_plain_payload(decode(data))  # (decode: one entry, the one-shot path)
     except DecodeError as exc:
         raise StoreFormatError(f"a stored payload is damaged: {exc}") from None
     if not isinstance(value, Mapping):

@@ -365,8 +365,19 @@ def decode(data: bytes | bytearray | memoryview) -> Any:
     >>> decode(b"\\x93\\x01\\xa1a\\xc0")
     [1, 'a', None]
     """
-    values = decode_span(bytes(data), 1)
-    return values[0]
+    data = bytes(data)
+    hook = _needs_hook(data)
+    try:
+        # one entry: msgpack's one-shot decoder (its limits follow the data's size, as the Unpacker's
+        # do); anything it refuses goes through decode_span, which says what is wrong
+        if hook:
+            return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_refuse_ext,
+                                   object_hook=_object_hook)
+        return msgpack.unpackb(data, raw=False, strict_map_key=False, ext_hook=_refuse_ext)
+    except (DecodeError, UnsafeContentError):
+        raise
+    except Exception:
+        return decode_span(data, 1)[0]
 
 
 def decode_span(data: bytes, count: int) -> list[Any]:
