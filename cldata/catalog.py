@@ -323,6 +323,13 @@ def _bad_id(kind: str, rid: str) -> StoreFormatError:
     )
 
 
+def recording_entry(rec: Mapping[str, Any]) -> RecordingEntry:
+    """The entry of a recording record checked by ``_check_record`` (records come freshly decoded:
+    their dicts are used, not copied)."""
+    return RecordingEntry(rec["id"], rec["parameters"], rec.get("streams") or {}, rec.get("location") or {},
+                          rec.get("summary") or {}, rec.get("added_utc", ""))
+
+
 class Catalog:
     """All entries of a store, by row, with their indexes."""
 
@@ -532,12 +539,8 @@ class Catalog:
             For a record that is not what a catalog holds (a damaged or foreign store).
         """
         _check_record(rec)
-        # records come freshly decoded from the backend: their dicts are used, not copied
         if rec["kind"] == "recording":
-            self.add_recording(
-                RecordingEntry(rec["id"], rec["parameters"], rec.get("streams") or {},
-                               rec.get("location") or {}, rec.get("summary") or {}, rec.get("added_utc", ""))
-            )
+            self.add_recording(recording_entry(rec))
         elif rec["kind"] == "result":
             one = Catalog.from_records([rec])  # the same checks as a whole catalog's
             self.add_result(one.results[0])  # type: ignore[arg-type]

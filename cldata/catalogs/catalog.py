@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from cldata.catalog import Catalog, RecordingEntry, ResultEntry, _check_record
+from cldata.catalog import MISSING, Catalog, RecordingEntry, ResultEntry, _check_record, lookup, recording_entry
 from cldata.catalogs.base import CatalogEngine, canon_key, key_canon
 from cldata.catalogs.rowset import RowSet
 from cldata.errors import CldataError, StoreFormatError
@@ -150,8 +150,6 @@ class _ParamIndex:
         return self._cat.engine.paths(self._cat.gen)
 
     def values(self, path: str) -> list[Any]:
-        from cldata.catalog import MISSING, lookup
-
         found = self._cat.engine.keys_at(self._cat.gen, path)
         entries = self._cat.result_entries([row for _, row in found])
         out = []
@@ -232,9 +230,7 @@ class EngineCatalog(Catalog):
                 _check_record(rec)
                 if rec["kind"] != "recording":
                     raise StoreFormatError(f"the catalog holds a {rec['kind']!r} among its recordings")
-                Catalog.add_recording(self, RecordingEntry(rec["id"], rec["parameters"], rec.get("streams") or {},
-                                                           rec.get("location") or {}, rec.get("summary") or {},
-                                                           rec.get("added_utc", "")))
+                Catalog.add_recording(self, recording_entry(rec))  # (in memory only: not written back)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise StoreFormatError(f"the catalog holds a malformed recording ({type(exc).__name__}: {exc}); "
                                        "`cldata check` says more") from None
