@@ -255,11 +255,7 @@ class SQLiteEngine(CatalogEngine):
             db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA trusted_schema=OFF")
         db.execute("PRAGMA busy_timeout=60000")  # a reader waits out a commit, never fails on it
-        # pages read through a memory map (no copy into SQLite's cache; posting lists are large), and a
-        # page cache for the rest that holds more than SQLite's default 2 MB (31 pages of 64 KiB)
-        db.execute("PRAGMA mmap_size=1073741824")
-        db.execute("PRAGMA cache_size=-65536")
-        try:
+        try:  # the first statement that reads the file (a hot journal shows here, before any other pragma)
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError as exc:
             if self.writable or "readonly" not in str(exc).lower().replace("-", "").replace(" ", ""):
@@ -274,6 +270,10 @@ class SQLiteEngine(CatalogEngine):
             finally:
                 fix.close()
             return self._connect()
+        # pages read through a memory map (no copy into SQLite's cache; posting lists are large), and a
+        # page cache for the rest that holds more than SQLite's default 2 MB (31 pages of 64 KiB)
+        db.execute("PRAGMA mmap_size=1073741824")
+        db.execute("PRAGMA cache_size=-65536")
         if self.writable:
             db.execute("PRAGMA journal_mode=DELETE")
             db.execute("PRAGMA synchronous=FULL")
