@@ -225,6 +225,7 @@ class EngineCatalog(Catalog):
         super().__init__()
         self.engine = engine
         self._snapshot = snapshot
+        self._added: dict[str, int] = {}  # the rows of the writer's results not committed yet (id -> row)
         for rec in engine.recordings(self.gen):
             try:
                 _check_record(rec)
@@ -302,6 +303,7 @@ class EngineCatalog(Catalog):
         rows = self.engine.add_results([e.to_record() for e in entries])
         for row, entry in zip(rows, entries):
             self.results.remember(row, entry)  # type: ignore[attr-defined]
+            self._added[entry.id] = row
         return rows
 
     def remove_result(self, result_id: str) -> ResultEntry:
@@ -310,18 +312,22 @@ class EngineCatalog(Catalog):
         assert entry is not None
         self.engine.remove_result(row)
         self.results.cache.pop(row, None)  # type: ignore[attr-defined]
+        self._added.pop(result_id, None)
         return entry
 
     def set_payload_refs(self, refs: Mapping[str, Any]) -> None:
         """Record where the backend put each result's payload (at commit)."""
         by_row = {}
         for rid, ref in refs.items():
-            row = self.result_rows[rid]
+            # (the results of this commit were added through this catalog: their rows are known,
+            # not looked up one query each)
+            row = self._added[rid] if rid in self._added else self.result_rows[rid]
             by_row[row] = ref
             cached = self.results.cache.get(row)  # type: ignore[attr-defined]
             if cached is not None:
                 cached.payload = ref
         self.engine.set_payloads(by_row)
+        self._added.clear()  # (called once per commit, with every payload of it)
 
     def records(self) -> Iterator[dict[str, Any]]:
         for e in self.recordings:
