@@ -31,7 +31,7 @@ The methods (what a user who wants to follow a recording can do, each done well)
 cldata
     ``cldata.RecordingWriter`` (``create_data_stream``, ``extend``, ``flush()``: the
     journal is written and fsynced, then the HDF5 file) and ``for e in
-    cldata.live.follow(path, ["bench"])``, the default per-entry API with its default 5 ms
+    cldata.live.follower.follow(path, ["bench"])``, the default per-entry API with its default 5 ms
     poll interval.
 tail (a do-it-yourself log, tailed)
     The writer appends each batch to a plain file as one length-prefixed msgpack record
@@ -220,7 +220,7 @@ def wait_for(path: Path, poll: float, timeout: float = 60.0) -> None:
 
 
 def follow_cldata(args: argparse.Namespace) -> Iterator[tuple[int, Any]]:
-    from cldata.live import follow
+    from cldata.live.follower import follow
 
     for e in follow(args.path, [STREAM], poll_interval=args.poll_interval, start_timeout=60):
         yield e.timestamp, e.value

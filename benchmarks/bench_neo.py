@@ -74,7 +74,7 @@ from _report import (
 
 import cldata
 from cldata.format.reader import samples_to_uV
-from cldata.simulate import spike_template
+from cldata.format.simulate import spike_template
 
 try:  # nixio is not a cldata dependency
     import nixio  # noqa: F401

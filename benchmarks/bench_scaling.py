@@ -45,7 +45,7 @@ import _report
 from _report import Figure, interleaved_times, say
 
 import cldata
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 
 QUERY = {"identifier": "rate", "window_s": 3, "bin_ms": 2, "group": 5}  # 1 result in 5 * 10 * 7 * 13
 N_RECORDINGS = 100

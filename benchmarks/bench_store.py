@@ -15,7 +15,7 @@ The store
     - 1,000 recordings (100 with ``--quick``). Recording ids derive from file content, so
       every recording is a distinct CL file: the first is a big one (640,000 spikes over 64
       channels, 100 s at 100 Hz per channel, no samples; 64,000 with ``--quick``), the next
-      twenty are tiny simulated recordings (``cldata.simulate.simulate_recording``, 50 ms,
+      twenty are tiny simulated recordings (``cldata.format.simulate.simulate_recording``, 50 ms,
       with data streams), the rest minimal files written with :class:`cldata.RecordingWriter`
       (a few spikes). Each is added with its own user parameters: ``culture`` (20 values),
       ``session`` (50), ``day``, ``operator``, ``protocol`` and a nested ``stimulation``
@@ -42,7 +42,7 @@ Queries, end to end (the query and the values of what it matched; in turns with 
     (target <= 5 ms), against a literal mozaik-style scan (a loop over the result objects
     comparing parameter dicts, falling back to the source recording's parameters) that
     also collects the values of its matches — held in memory, as mozaik holds them. Every
-    answer is checked against the scan and ``cldata.queries.params.brute_force_filter``. A
+    answer is checked against the scan and ``cldata.query.params.brute_force_filter``. A
     chain of 4 queries ``store.filter(culture=...).filter(identifier=...).filter(window_s=...)
     .tagged("reviewed")`` (``.filter_results(method=...)`` where views have no ``tagged``)
     with its values, against a chain of 4 mozaik-style scans. The first query with values
@@ -87,8 +87,8 @@ from _report import add_output_options, interleaved_times, make_parser, print_re
 
 import cldata
 import cldata.format.reader as cl_reader
-from cldata.queries.params import brute_force_filter
-from cldata.simulate import simulate_recording, spike_template
+from cldata.format.simulate import simulate_recording, spike_template
+from cldata.query.params import brute_force_filter
 
 try:  # psutil is not a cldata dependency
     import psutil

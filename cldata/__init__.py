@@ -10,12 +10,13 @@ The public names live here::
     cldata.simulate("sample.h5", seconds=0.5)         # a realistic sample recording to try things on
 
 Importing cldata makes PyTables load pickled node attributes through cldata's allow-list
-(see :mod:`cldata.restricted_pickle`): no file opened in this process can run code that
+(see :mod:`cldata.core.safe_pickle`): no file opened in this process can run code that
 way.
 """
 
 from cldata import errors
 from cldata.backends import list_backends, register_backend
+from cldata.core import moved as _moved
 from cldata.format import (
     DataStreamCollection,
     DataStreamView,
@@ -29,9 +30,9 @@ from cldata.format import (
     normalize,
     recover,
 )
+from cldata.format.simulate import simulate
 from cldata.live import follow
-from cldata.queries import AnyOf, Approx, Exists, Not, Range, filter_recordings, filter_results, param_filter_query
-from cldata.results import (
+from cldata.model.results import (
     AnalysisResult,
     Data,
     PerChannelValue,
@@ -41,15 +42,16 @@ from cldata.results import (
     TimeSeries,
     register_result_kind,
 )
-from cldata.simulate import simulate
-from cldata.store import DataStore, open_store, upgrade_store
-from cldata.view import DataStoreView, RecordingHandle
+from cldata.query import AnyOf, Approx, Exists, Not, Range, filter_recordings, filter_results, param_filter_query
+from cldata.store import DataStore, DataStoreView, RecordingHandle, open_store, upgrade_store
 
-# cldata.simulate is the function; the module stays importable as ``from cldata.simulate import ...``
+_moved.install()
+
+# cldata.simulate is the function; its module is cldata.format.simulate
 open = open_store  # noqa: A001 - cldata.open(root, ...) is the documented entry point
 upgrade = upgrade_store
 
-__version__ = "0.2.0"  # 0.2: stores keep their catalog in SQLite (store format 2)
+__version__ = "0.3.0"  # 0.3: the package laid out in layers (old module paths warn); 0.2: SQLite catalog
 
 __all__ = [
     "errors",

@@ -52,7 +52,7 @@ class ContentLimitError(UnsafeContentError):
 
     Raised instead of loading a pickle that would allocate more bytes, build more values
     (shared references counted each time they are used) or nest deeper than
-    :class:`cldata.restricted_pickle.PickleLimits` allows, or whose containers contain
+    :class:`cldata.core.safe_pickle.PickleLimits` allows, or whose containers contain
     themselves: the allocation bombs and endless walks a crafted file can hold. Nothing was
     executed and nothing beyond the limit was allocated. A subclass of
     :class:`UnsafeContentError`, so code refusing unsafe content refuses these too; a
@@ -119,7 +119,7 @@ class OverviewError(RecordingFileError):
 class StaleOverviewError(OverviewError):
     """The overview file does not belong to this recording (or the recording has changed).
 
-    Rebuild it with :func:`cldata.overview.build_overview` (``ensure_overview`` does so by itself).
+    Rebuild it with :func:`cldata.overview.pyramid.build_overview` (``ensure_overview`` does so by itself).
     """
 
 

@@ -5,7 +5,7 @@ written as a plugin is checked exactly as the built-in ``hdf5`` and ``pickle`` b
 are. :class:`BackendTests` is a plain pytest class; a subclass names a registered backend
 and inherits every test. The tests use only the public API (:func:`cldata.open`, the
 store's ``add_*`` / ``remove_*`` / ``commit`` / ``rollback`` / ``refresh``, views and
-queries), on small real CL recordings written by :func:`cldata.simulate.simulate_recording`
+queries), on small real CL recordings written by :func:`cldata.format.simulate.simulate_recording`
 and :class:`cldata.RecordingWriter`. They check that:
 
 - an empty store is created and reopened, and remembers its backend;
@@ -96,7 +96,7 @@ import quantities as pq
 import cldata
 from cldata.backends import SegmentedBackend, get_backend
 from cldata.backends.base import columnar_ops, current_crc32, file_crc32
-from cldata.canonical import canonical
+from cldata.core.canonical import canonical
 from cldata.errors import (
     BrokenLinkError,
     CldataError,
@@ -110,7 +110,7 @@ from cldata.errors import (
     StoreLockedError,
     UniquenessError,
 )
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 
 __all__ = ["BackendTests"]
 
@@ -194,7 +194,7 @@ class BackendTests:
         """Write a small simulated CL recording ``<directory>/<name>.h5`` (0.2 s, 64 channels, samples,
         spikes, stims, two data streams) with ``attributes`` as its application attributes.
 
-        Returns what :func:`~cldata.simulate.simulate_recording` returns (``path``, ``spikes``, ...).
+        Returns what :func:`~cldata.format.simulate.simulate_recording` returns (``path``, ``spikes``, ...).
         """
         return simulate_recording(Path(directory) / f"{name}.h5", duration_s=0.2, seed=seed, attributes=attributes)
 
@@ -1081,7 +1081,7 @@ class BackendTests:
                 if catalog == "backend":
                     records = backend.load()
                 else:
-                    from cldata.catalogs.sqlite import SQLiteEngine
+                    from cldata.model.engines.sqlite import SQLiteEngine
 
                     engine = SQLiteEngine(root, writable=True)
                     engine.open()

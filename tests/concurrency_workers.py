@@ -62,7 +62,7 @@ def stdin_has_line() -> bool:
 
 
 def writer(root: str, sources: str, seed: int) -> None:
-    from cldata.simulate import simulate_recording
+    from cldata.format.simulate import simulate_recording
 
     rng = random.Random(seed)
     store = cldata.open(root, mode="a")

@@ -174,7 +174,7 @@ def catalog_of(root: Path) -> str:
 
 def edit_records(root: Path, edit) -> None:
     """Let ``edit`` change a store's committed catalog records (a list of plain dicts, recordings
-    first, as :meth:`cldata.catalog.RecordingEntry.to_record` makes them) and write them back, as a
+    first, as :meth:`cldata.model.catalog.RecordingEntry.to_record` makes them) and write them back, as a
     stranger with write access to the store's files can: in a SQLite catalog through the engine's
     own interface (an edited entry is replaced, a payload reference set in place), in a segment log
     as one segment with forged checksums (the store must have one segment: a fresh store)."""
@@ -195,7 +195,7 @@ def edit_records(root: Path, edit) -> None:
         backend.write_segment(segment, ops)
         forge_checksums(root)
         return
-    from cldata.catalogs.sqlite import SQLiteEngine
+    from cldata.model.engines.sqlite import SQLiteEngine
 
     engine = SQLiteEngine(root, writable=True)
     engine.open()
@@ -239,7 +239,7 @@ def committed_generation(root: Path) -> int:
     root = Path(root)
     if catalog_of(root) == "backend":
         return json.loads((root / "catalog" / "CURRENT").read_text())["generation"]
-    from cldata.catalogs.sqlite import SQLiteEngine
+    from cldata.model.engines.sqlite import SQLiteEngine
 
     engine = SQLiteEngine(root, writable=False)
     engine.open()

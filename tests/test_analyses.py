@@ -24,7 +24,7 @@ from cldata.analysis.bursts import active_runs
 from cldata.analysis.psth import event_pairs
 from cldata.analysis.streams import StreamSummaryWarning, numeric_values
 from cldata.errors import ParameterError
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 
 FPS = 25_000
 END = FPS  # the known recording lasts exactly 1 s

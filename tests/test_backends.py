@@ -19,7 +19,7 @@ from cldata.backends import Backend, BackendWarning, get_backend, list_backends,
 from cldata.backends.hdf5 import HDF5Backend
 from cldata.backends.pickled import PickleBackend
 from cldata.errors import BackendError, BrokenLinkError
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 from cldata.testing import BackendTests
 
 

@@ -16,7 +16,7 @@ import cldata
 from cldata.batch.paramfile import load_parameters
 from cldata.batch.runner import run_batch
 from cldata.errors import CldataError, ParameterError
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 from conftest import committed_generation
 
 SWEEP_RUN = """
@@ -82,7 +82,7 @@ def test_killing_a_run_half_way_and_running_it_again_finishes_without_duplicates
     make_store(root, 8, duration_s=2.0)
     run_file = write_run(tmp_path, root, "serial")
     start = committed_generation(root)
-    proc = subprocess.Popen([sys.executable, "-m", "cldata.cli", "run", str(run_file), "--no-progress"],
+    proc = subprocess.Popen([sys.executable, "-m", "cldata.app.cli", "run", str(run_file), "--no-progress"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -98,7 +98,7 @@ def test_killing_a_run_half_way_and_running_it_again_finishes_without_duplicates
         proc.wait(timeout=30)
     partial = sum(len(v) for v in result_sets(root).values())
     assert 0 < partial < 48, "the run should have been interrupted half-way"
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "run", str(run_file), "--no-progress"],
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "run", str(run_file), "--no-progress"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert f"skipped {partial} already stored" in out.stdout
@@ -159,7 +159,7 @@ def test_a_parameter_file_containing_code_is_refused_and_nothing_runs(tmp_path):
             "executor": __import__('os').system('touch {marker}'),
         }}
     """))
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "run", str(hostile)], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "run", str(hostile)], capture_output=True, text=True)
     assert out.returncode == 2
     assert "hostile.param:4" in out.stderr and "__import__" in out.stderr
     assert not marker.exists() and not (tmp_path / "store").exists()
@@ -169,7 +169,7 @@ def test_overrides_on_the_command_line(tmp_path):
     root = tmp_path / "store"
     make_store(root, 2)
     run_file = write_run(tmp_path, tmp_path / "elsewhere", "processes")
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "run", str(run_file), "--no-progress",
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "run", str(run_file), "--no-progress",
                           "--set", f"store.root_directory={root}", "--executor", "serial",
                           "--set", "analyses.psth.params.bin_ms=5"],
                          capture_output=True, text=True, timeout=300)

@@ -9,7 +9,7 @@ import numpy as np
 import quantities as pq
 
 import cldata
-from cldata.check import check_path
+from cldata.app.check import check_path
 from cldata.format.journal import journal_path
 
 
@@ -76,10 +76,10 @@ os._exit(0)  # dies without closing, like a crash
 
 def test_the_command_line(tmp_path, small_recording, other_recording):
     root, *_ = make_store(tmp_path, small_recording, other_recording)
-    ok = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root)], capture_output=True, text=True)
+    ok = subprocess.run([sys.executable, "-m", "cldata.app.cli", "check", str(root)], capture_output=True, text=True)
     assert ok.returncode == 0 and "healthy" in ok.stdout
     (tmp_path / "linked.h5").unlink()
-    bad = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root)], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "cldata.app.cli", "check", str(root)], capture_output=True, text=True)
     assert bad.returncode == 1 and "linked.h5" in bad.stdout
 
 

@@ -15,7 +15,7 @@ COMMANDS = ["demo", "run", "info", "import", "query", "export", "check"]
 
 
 def cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", *args], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", *args], capture_output=True, text=True,
                          cwd=cwd, timeout=600)
     if check and out.returncode != 0:
         raise AssertionError(f"cldata {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
@@ -83,7 +83,7 @@ def test_unknown_filter_keys_are_refused(tmp_path, small_recording, command):
 
 
 def test_demo_parameter_files_are_found_from_a_source_checkout(monkeypatch):
-    from cldata import demo
+    from cldata.app import demo
 
     def not_installed(name):
         raise ModuleNotFoundError(name)

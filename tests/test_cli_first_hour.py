@@ -4,8 +4,8 @@ Each command is driven with the mistakes of issue 12 (a missing dask, an export 
 directory, a ``--chain`` file without ``query``, a mistyped store, a missing file, a
 directory where a file was meant, ...) and each test asserts the one-line message, the exit
 status (2: what was typed means nothing; 1: the command could not do it) and that nothing
-was created or changed. Most run ``cldata.cli.main`` in this process (fast); a few run
-``python -m cldata.cli`` as a real process, where a traceback would show.
+was created or changed. Most run ``cldata.app.cli.main`` in this process (fast); a few run
+``python -m cldata.app.cli`` as a real process, where a traceback would show.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 import quantities as pq
 
 import cldata
-from cldata import cli
+from cldata.app import cli
 from cldata.errors import NotARecordingError, StoreFormatError
 from conftest import fingerprint, write_small_recording
 
@@ -47,8 +47,8 @@ def run(capsys) -> Cli:
 
 
 def process(*args: str | Path, prelude: str = "") -> subprocess.CompletedProcess:
-    """``python -m cldata.cli ARGS`` as a real process (``prelude``: Python run first, in it)."""
-    code = f"{prelude}\nimport sys\nfrom cldata.cli import main\nsys.exit(main(sys.argv[1:]))"
+    """``python -m cldata.app.cli ARGS`` as a real process (``prelude``: Python run first, in it)."""
+    code = f"{prelude}\nimport sys\nfrom cldata.app.cli import main\nsys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
                           timeout=300)
 

@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 
 import cldata
-from cldata.check import check_path
+from cldata.app.check import check_path
 from cldata.errors import StoreLockedError
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 
 WORKERS = Path(__file__).with_name("concurrency_workers.py")
 SLOW_ROUNDS = int(os.environ.get("CLDATA_CONCURRENCY_ROUNDS", "10"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import cldata
-from cldata.demo import COLUMN_LEGEND, build_figure, run_demo, summary_table
+from cldata.app.demo import COLUMN_LEGEND, build_figure, run_demo, summary_table
 
 
 @pytest.fixture(scope="module")

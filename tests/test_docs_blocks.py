@@ -2,7 +2,7 @@
 
 A reader copies the blocks of one file in order into one session, so each file's blocks
 run in order in one namespace, in an empty temporary directory (the blocks make the files
-they use, with ``cldata.simulate`` and the writer). A block whose fence is preceded by a
+they use, with ``cldata.format.simulate`` and the writer). A block whose fence is preceded by a
 ``<!-- skip: reason -->`` line does not run; its test item is reported as skipped with the
 reason.
 

@@ -35,7 +35,7 @@ import pytest
 import cldata
 from cldata.backends import SegmentedBackend, get_backend, registry
 from cldata.errors import BackendError
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 from cldata.testing import BackendTests
 from conftest import CATALOGS
 

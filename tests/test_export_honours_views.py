@@ -21,7 +21,7 @@ import quantities as pq
 import tables
 
 import cldata
-from cldata.check import check_path
+from cldata.app.check import check_path
 from cldata.errors import ExportWarning, UntidyRecordingWarning
 from conftest import write_small_recording
 
@@ -192,7 +192,7 @@ def test_a_windowed_export_exported_again_narrows_its_window(store_root, tmp_pat
 
 
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", *args], capture_output=True, text=True, timeout=600)
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", *args], capture_output=True, text=True, timeout=600)
     if check and out.returncode != 0:
         raise AssertionError(f"cldata {' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
     return out

@@ -393,7 +393,7 @@ def use_store(root: Path, work: Path | None = None) -> None:
         # an overview that disagrees with a store's copy whose bytes were damaged: the copy is
         # what is wrong, and check says so (its CRC-32); anything else is silently wrong
         if root.is_dir():
-            from cldata.check import check_path
+            from cldata.app.check import check_path
 
             report = check_path(root)
             if any("copy" in p.message and "fails its checksum" in p.message for p in report.problems):
@@ -418,7 +418,7 @@ def _use_store(root: Path, work: Path | None) -> None:
         if work is not None:
             s.export(work / "exported.h5")
     if work is not None and root.is_dir():
-        from cldata.check import check_path
+        from cldata.app.check import check_path
 
         report = check_path(root)
         unrepaired = [p for p in report.problems if not p.repaired]
@@ -1408,7 +1408,7 @@ def test_recording_parameters_of_odd_types(budget, small_rec, tmp_path):
     """add_recording(parameters=...) with sets, objects, NaN, inf, huge ints, deep nesting, non-str
     keys, numpy scalars and arrays, quantities: refused at once (CldataError, the store unchanged),
     or stored so that they read back as given and a query for each finds the recording."""
-    from cldata.canonical import plain
+    from cldata.core.canonical import plain
 
     @settings(max_examples=budget["recording_parameters"], deadline=None, suppress_health_check=list(HealthCheck))
     @given(params=PARAMETERS, backend=st.sampled_from(["hdf5", "pickle"]), link=st.booleans())
@@ -1453,7 +1453,7 @@ def test_result_parameters_and_queries_of_odd_types(budget, small_rec, tmp_path)
     """Results with odd parameters: refused (CldataError, the store unchanged) or stored, read
     back as given, found by a query, and a second copy refused as a duplicate, before and after
     reopening. Queries with odd values raise only cldata errors."""
-    from cldata.canonical import plain
+    from cldata.core.canonical import plain
 
     store_roots: dict[str, Path] = {}
     for backend in ("hdf5", "pickle"):
@@ -2105,7 +2105,7 @@ def test_non_string_parameter_keys_do_not_silently_collide(store_root, tmp_path)
 def test_a_numpy_complex_query_value_keeps_its_imaginary_part(store_root):
     """Found by the fuzzers, fixed in 7906acb. It was: canonical() treats numpy complex scalars as real numbers
     (float(value) drops the imaginary part), so filter(z=np.complex64(1j)) matches z=0 and misses z=1j"""
-    from cldata.canonical import canonical
+    from cldata.core.canonical import canonical
 
     assert canonical(np.complex64(1j)) == canonical(1j) != canonical(0)
     with cldata.open(store_root, mode="a") as s:

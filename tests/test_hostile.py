@@ -498,7 +498,7 @@ def test_a_hostile_parameter_file_runs_nothing(name, tmp_path, sandbox):
 
     with pytest.raises(ParameterError, match=name.replace(".", r"\.")):
         load_parameters(path)
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "run", str(path)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "run", str(path)], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
     assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr[-500:]
     sandbox.check()
@@ -841,7 +841,7 @@ def test_importing_cldata_changes_neither_pickle_nor_its_behaviour(tmp_path):
 def test_importing_cldata_does_not_import_parameters_or_scipy():
     """``import cldata`` stays light: ``parameters`` (and through it scipy, half a second and
     its own pickle reducers) is imported only by batch runs and parameter files."""
-    code = "import sys, cldata, cldata.queries; print(sorted({'parameters', 'scipy'} & set(sys.modules)))"
+    code = "import sys, cldata, cldata.query; print(sorted({'parameters', 'scipy'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.strip() == "[]"

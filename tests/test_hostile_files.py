@@ -90,7 +90,7 @@ def test_an_object_node_in_a_recording_is_refused_before_it_is_read(node, rec, s
 
 
 def test_an_object_node_in_a_recording_is_refused_by_check_and_add_recording(rec, sandbox, tmp_path):
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     plant_object_node(rec, "/data_stream/score/data", sandbox.marker)
     with cldata.open(tmp_path / "store", mode="a") as store, pytest.raises(UnsafeContentError):
@@ -112,10 +112,10 @@ def test_an_object_node_in_a_catalog_segment_runs_nothing(node, tmp_path, rec, s
     with pytest.raises(UnsafeContentError) as info:
         cldata.open(root)
     assert node in str(info.value)
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     assert not check_path(root).healthy
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "check", str(root)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     sandbox.check()
@@ -142,7 +142,7 @@ def test_an_object_node_in_an_export_runs_nothing(node, tmp_path, rec, sandbox):
     sandbox.snapshot()
     with pytest.raises(UnsafeContentError):
         cldata.open(export)
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "info", str(export)], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "info", str(export)], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode != 0 and "Traceback" not in out.stderr and "pickled" in out.stderr
     sandbox.check()
@@ -164,7 +164,7 @@ def test_an_object_node_in_an_overview_runs_nothing(node, tmp_path, sandbox, mon
     """Once: ``rec.overview()`` / ``spike_activity()`` on a read-only store read a planted overview node.
     Now every overview node is checked before it is read (its level arrays when first loaded), and the
     store's answer is built afresh."""
-    from cldata.overview import Overview
+    from cldata.overview.pyramid import Overview
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     recording = long_recording(tmp_path / "long.h5")
@@ -273,7 +273,7 @@ def test_samples_claiming_2_to_the_40_frames_are_refused_by_open_check_and_add(r
         "refused CorruptRecordingError")
     assert run_limited("cldata.open(sys.argv[2], mode='a').add_recording(sys.argv[1])",
                        str(rec), str(tmp_path / "store")).startswith("refused CorruptRecordingError")
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(rec)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "check", str(rec)], capture_output=True, text=True,
                          timeout=LIMIT_SECONDS)
     assert out.returncode == 1 and "more than the file can hold" in out.stdout and not out.stderr
 
@@ -343,7 +343,7 @@ def test_spike_timestamps_of_2_to_the_62_give_answers_not_overflow(rec, tmp_path
             assert int(h.spike_activity(start=0, stop=100, width=10).counts.sum()) == 1
             h.overview(width=10)
             h.segment(lazy=False)
-        from cldata.check import check_path
+        from cldata.app.check import check_path
         assert check_path(sys.argv[2]).healthy
     """, str(rec), str(tmp_path / "store"))
     assert out == "ok", out
@@ -386,7 +386,7 @@ def test_a_damaged_overview_chunk_is_detected_and_rebuilt_not_drawn(mode, tmp_pa
     checksum). Now every chunk carries a Fletcher-32 checksum that HDF5 verifies on read: the damage is an
     OverviewError, and the store's answer is built afresh (into the cache for a read-only store)."""
     from cldata.errors import OverviewError
-    from cldata.overview import Overview
+    from cldata.overview.pyramid import Overview
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     root = tmp_path / "store"
@@ -416,7 +416,7 @@ def test_a_damaged_overview_chunk_is_detected_and_rebuilt_not_drawn(mode, tmp_pa
 
 def test_overview_attributes_that_do_not_fit_the_recording_are_refused(tmp_path):
     from cldata.errors import OverviewError
-    from cldata.overview import Overview, build_overview
+    from cldata.overview.pyramid import Overview, build_overview
 
     with cldata.RecordingView(long_recording(tmp_path / "long.h5")) as view:
         path = build_overview(view, tmp_path / "ov.h5")
@@ -436,7 +436,7 @@ def test_overview_attributes_that_do_not_fit_the_recording_are_refused(tmp_path)
 
 def test_check_reads_overviews_and_repair_rebuilds_a_damaged_one(tmp_path):
     """Once: ``check`` did not read overviews and called a store with a damaged one healthy."""
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     root = tmp_path / "store"
     with cldata.open(root, mode="a") as store:
@@ -449,7 +449,7 @@ def test_check_reads_overviews_and_repair_rebuilds_a_damaged_one(tmp_path):
     overview.write_bytes(bytes(data))
     report = check_path(root)
     assert not report.healthy and "overview" in str(report) and "repair rebuilds it" in str(report)
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root)], capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "check", str(root)], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 1 and "overview" in out.stdout
     repaired = check_path(root, repair=True)
@@ -458,7 +458,7 @@ def test_check_reads_overviews_and_repair_rebuilds_a_damaged_one(tmp_path):
 
 
 def test_check_has_a_time_budget_it_reports(tmp_path):
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     root = tmp_path / "store"
     with cldata.open(root, mode="a") as store:
@@ -468,10 +468,10 @@ def test_check_has_a_time_budget_it_reports(tmp_path):
     cut = check_path(root, budget=0.0)
     assert cut.healthy and not cut.complete
     assert "INCOMPLETE" in str(cut) and "was not read in full" in str(cut)
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root), "--budget", "0.000001"],
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "check", str(root), "--budget", "0.000001"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 3 and "--budget" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "check", str(root), "--budget", "-1"],
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "check", str(root), "--budget", "-1"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "--budget" in out.stderr and "Traceback" not in out.stderr
     with pytest.raises(ValueError):
@@ -532,7 +532,7 @@ _NOT_IN_SQLITE = ("result sources a string", "result identifier a number")
 def test_well_formed_records_with_hostile_values_end_in_cldata_errors(case, catalog, backend, tmp_path, rec):
     """Every use of a store whose records hold values of the wrong type or range ends in a cldata error (or a
     correct answer), and ``cldata check`` reports the store unhealthy instead of failing."""
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     root = make_store(tmp_path, rec, backend, big_payload=True, catalog=catalog)
     rewrite_records(root, HOSTILE_RECORDS[case])
@@ -555,7 +555,7 @@ def test_well_formed_records_with_hostile_values_end_in_cldata_errors(case, cata
 def test_export_of_a_result_whose_source_is_missing_is_refused_and_check_says_why(tmp_path, rec):
     """Once: export raised KeyError for a result whose source recording is not in the store, while check
     called that store healthy."""
-    from cldata.check import check_path
+    from cldata.app.check import check_path
     from cldata.errors import StoreFormatError
 
     root = make_store(tmp_path, rec)
@@ -572,7 +572,7 @@ def test_export_of_a_result_whose_source_is_missing_is_refused_and_check_says_wh
 def test_a_directory_where_a_file_belongs_is_a_store_error(where, tmp_path, rec):
     """Once: a directory planted where a store keeps a file gave IsADirectoryError. (catalog/CURRENT: in a
     store whose catalog is the segment log.)"""
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     root = make_store(tmp_path, rec, big_payload=True, catalog="backend" if where.startswith("catalog/") else None)
     folder, _, name = where.partition("/")

@@ -41,7 +41,7 @@ from cldata.batch.executors import MAX_WORKERS, SCHEDULER_ENV, make_executor
 from cldata.batch.paramfile import load_parameters
 from cldata.batch.runner import MAX_UNITS, build_analyses, count_combinations, run_batch
 from cldata.errors import ParameterError
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 from conftest import fingerprint
 
 MEMORY_LIMIT = 1536 << 20  # 1.5 GB of address space for the child running a hostile file
@@ -52,7 +52,7 @@ import resource, sys
 limit = int(sys.argv[1])
 if limit:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-from cldata.cli import main
+from cldata.app.cli import main
 sys.exit(main(sys.argv[2:]))
 """
 

@@ -46,7 +46,8 @@ import pytest
 from test_hostile import listing, make_store, rewrite_records, write_recording
 
 import cldata
-from cldata.check import check_path
+from cldata.app.check import check_path
+from cldata.core.fsutil import _HOST, atomic_write_bytes, create_new, new_temporary, read_regular_bytes
 from cldata.errors import (
     BrokenLinkError,
     ChangedLinkError,
@@ -57,7 +58,6 @@ from cldata.errors import (
 from cldata.format.codec import encode
 from cldata.format.journal import MAGIC, journal_path, journal_state, read_journal
 from cldata.format.writer import attrs_from_journal, attrs_to_journal
-from cldata.fsutil import _HOST, atomic_write_bytes, create_new, new_temporary, read_regular_bytes
 from conftest import CATALOGS
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -317,13 +317,13 @@ def test_overview_paths_are_made_from_plain_ids_only(hostile, mode, tmp_path, re
                 method(hostile)
         rid = store.recording_ids[0]
         for path in (store.overview_path(rid), store.overview_build_path(rid)):
-            assert path.parent in (root / "overviews", cldata.store._cache_dir(root))
-            assert path.parent == (root / "overviews" if mode == "a" else cldata.store._cache_dir(root)) \
+            assert path.parent in (root / "overviews", cldata.store.datastore._cache_dir(root))
+            assert path.parent == (root / "overviews" if mode == "a" else cldata.store.datastore._cache_dir(root)) \
                 or path == root / "overviews" / f"{rid}.h5"
 
 
 def test_ids_the_store_makes_are_plain_names(tmp_path, rec):
-    from cldata.catalog import is_record_id
+    from cldata.model.catalog import is_record_id
 
     root = make_store(tmp_path, rec)
     with cldata.open(root) as store:
@@ -696,7 +696,7 @@ def test_a_fifo_where_a_file_is_expected_fails_fast(what, backend, tmp_path, rec
     os.mkfifo(target)
     out = run_child(f"""
         import cldata
-        from cldata.check import check_path
+        from cldata.app.check import check_path
         from cldata.errors import CldataError
 
         def attempt(name, fn):
@@ -747,7 +747,7 @@ def test_a_fifo_planted_as_a_recording_journal_fails_fast(tmp_path, rec):
     out = run_child(f"""
         import cldata
         from pathlib import Path
-        from cldata.check import check_path
+        from cldata.app.check import check_path
         from cldata.errors import CorruptRecordingError
         from cldata.format.journal import journal_state
 

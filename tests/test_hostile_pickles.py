@@ -1,6 +1,6 @@
 """Bounded unpickling: pickles that allocate, expand or never end are refused (issue 10, finding 6).
 
-cldata loads pickles from files in three places, all through :mod:`cldata.restricted_pickle`:
+cldata loads pickles from files in three places, all through :mod:`cldata.core.safe_pickle`:
 PyTables node attributes (a recording's ``application`` dicts), and the ``pickle`` store
 backend's catalog segments (records and their parameters) and payloads (inline and in payload
 files). The allow-list keeps code from running; these tests are about what allowed objects can
@@ -54,8 +54,8 @@ from test_hostile import make_store, rewrite_records, segment_of, write_recordin
 
 import cldata
 from cldata.backends.pickled import PICKLE_ALLOWLIST, PickleBackend
+from cldata.core.safe_pickle import ATTRIBUTE_ALLOWLIST, DEFAULT_LIMITS, PickleLimits, safe_loads
 from cldata.errors import ContentLimitError, ParameterError, UnsafeContentError
-from cldata.restricted_pickle import ATTRIBUTE_ALLOWLIST, DEFAULT_LIMITS, PickleLimits, safe_loads
 from conftest import CATALOGS, forge_checksums
 
 CHILD_MEMORY = 3 << 29  # RLIMIT_AS of a child: 1.5 GiB
@@ -174,7 +174,7 @@ OBJECT_FORMS = {
 CHILD = textwrap.dedent("""
     import contextlib, io, json, resource, sys
     resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))
-    import cldata, cldata.cli
+    import cldata, cldata.app.cli
     from cldata.errors import CldataError
 
     def view(path):
@@ -197,11 +197,11 @@ CHILD = textwrap.dedent("""
     def info(path):
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = cldata.cli.main(["info", path])
+            status = cldata.app.cli.main(["info", path])
         return status, err.getvalue()
 
     def loads(hexdata, allowlist):
-        from cldata.restricted_pickle import safe_loads, ATTRIBUTE_ALLOWLIST
+        from cldata.core.safe_pickle import safe_loads, ATTRIBUTE_ALLOWLIST
         from cldata.backends.pickled import PICKLE_ALLOWLIST
         value = safe_loads(bytes.fromhex(hexdata), PICKLE_ALLOWLIST if allowlist == "pickle" else ATTRIBUTE_ALLOWLIST)
         return repr(type(value))

@@ -29,8 +29,8 @@ from cldata.errors import (
     UnknownTagError,
     WindowOutsideRecordingsWarning,
 )
-from cldata.queries import run_query_chain, stream_query, tag_based_query, time_window_query
-from cldata.queries.base import QUERIES
+from cldata.query import run_query_chain, stream_query, tag_based_query, time_window_query
+from cldata.query.base import QUERIES
 
 FPS = 25_000
 
@@ -226,7 +226,7 @@ def test_a_window_overlapping_one_recording_does_not_warn(lab):
 
 
 def test_the_cli_reports_unknown_names_in_one_line(lab, tmp_path, capsys):
-    from cldata.cli import main
+    from cldata.app.cli import main
 
     root = str(lab.root)
     chain = tmp_path / "chain.json"

@@ -22,9 +22,9 @@ import pytest
 import quantities as pq
 
 import cldata
-from cldata.display import plural, progress_bar, progress_scope, short, window_text
+from cldata.core.display import plural, progress_bar, progress_scope, short, window_text
 from cldata.errors import UnsupportedValueError
-from cldata.results import Data, PerChannelValue, SignalList, SingleValue, SpikeTrainList, TimeSeries
+from cldata.model.results import Data, PerChannelValue, SignalList, SingleValue, SpikeTrainList, TimeSeries
 from conftest import write_small_recording
 
 matplotlib.use("Agg")
@@ -301,7 +301,7 @@ def test_library_calls_print_nothing_with_progress_false(tmp_path, monkeypatch):
         store.add_recording(path, progress=False)
     with cldata.open(tmp_path / "store") as store:
         store.export(tmp_path / "out.h5", progress=False)
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     assert check_path(tmp_path / "store", repair=True, progress=False).healthy
     assert terminal.getvalue() == ""
@@ -315,7 +315,7 @@ def test_commands_print_no_progress_when_stderr_is_not_a_terminal(tmp_path):
     store = tmp_path / "store"
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        out = subprocess.run([sys.executable, "-m", "cldata.cli", *args], capture_output=True, text=True, timeout=600)
+        out = subprocess.run([sys.executable, "-m", "cldata.app.cli", *args], capture_output=True, text=True, timeout=600)
         assert out.returncode == 0, out.stderr
         return out
 

@@ -1,4 +1,4 @@
-"""Overviews (cldata.overview): min/max pyramids and spike counts, checked against brute force.
+"""Overviews (cldata.overview.pyramid): min/max pyramids and spike counts, checked against brute force.
 
 Every envelope is compared with the min/max of the samples over the bins it says it
 covers (its ``edges``), and every count with the spike table, on real recordings written
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cldata
-from cldata.overview import (
+from cldata.overview.pyramid import (
     FORMAT_VERSION,
     Envelope,
     Overview,
@@ -161,7 +161,7 @@ def test_envelope_matches_brute_force(recording, config, win, width, channels):
 def test_the_query_kernel_reduces_runs_of_blocks_as_reduceat_does(rows, channels, group, first, op, dtype, seed):
     # _reduce_runs replaced reduceat in every envelope and count: any alignment of the first
     # block (first), any run length (group), short last runs, the dtypes' extremes
-    from cldata.overview import _reduce_runs
+    from cldata.overview.pyramid import _reduce_runs
 
     info = np.iinfo(dtype)
     x = np.random.default_rng(seed).integers(info.min, info.max, (rows, channels), dtype=dtype, endpoint=True)
@@ -241,7 +241,7 @@ def test_spike_shape_is_seen_at_every_scale(recording):
 @pytest.mark.parametrize("piece_bytes", [1 << 10, 1 << 22])
 def test_binning_the_samples_themselves_in_pieces(recording, monkeypatch, piece_bytes):
     """Windows finer than level 0 but longer than 2 x width: the samples are binned, a piece at a time."""
-    import cldata.overview as overview
+    import cldata.overview.pyramid as overview
 
     monkeypatch.setattr(overview, "_PIECE_BYTES", piece_bytes)
     ov = recording["overviews"]["default"]
@@ -426,7 +426,7 @@ def test_storage_is_small(recording):
 
 
 def test_a_failed_build_leaves_no_file(recording, tmp_path, monkeypatch):
-    import cldata.overview as overview
+    import cldata.overview.pyramid as overview
 
     target = tmp_path / "ov.h5"
     calls = {"n": 0}
@@ -456,7 +456,7 @@ def test_a_failed_build_leaves_no_file(recording, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("what", ["spikes", "samples"])
 def test_a_failed_read_of_the_recording_leaves_no_file(recording, tmp_path, monkeypatch, what):
-    import cldata.overview as overview
+    import cldata.overview.pyramid as overview
 
     def broken(self, *args, **kwargs):
         raise cldata.errors.CorruptRecordingError(f"cannot read {what} (simulated)")
@@ -524,7 +524,7 @@ def test_the_store_builds_overviews_on_add_and_answers_through_views(tmp_path, m
     import quantities as pq
 
     import cldata
-    from cldata.simulate import simulate_recording
+    from cldata.format.simulate import simulate_recording
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     simulate_recording(tmp_path / "a.h5", duration_s=1.0, seed=5)

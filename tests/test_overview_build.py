@@ -1,4 +1,4 @@
-"""Building overviews (cldata.overview): every stored level against a brute-force pyramid.
+"""Building overviews (cldata.overview.pyramid): every stored level against a brute-force pyramid.
 
 ``test_overview.py`` checks the answers (envelopes, counts); these check what the build
 stores, level by level, over the shapes that stress its pipeline: recordings shorter
@@ -18,8 +18,8 @@ import pytest
 import tables
 
 import cldata
-from cldata import overview
-from cldata.overview import build_overview
+from cldata.overview import pyramid as overview
+from cldata.overview.pyramid import build_overview
 
 
 def write(path, x: np.ndarray, ts: np.ndarray, ch: np.ndarray, span: int) -> None:

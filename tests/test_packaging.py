@@ -67,7 +67,7 @@ def test_a_build_installs_the_parameter_files_as_cldata_data_and_the_demo_finds_
     assert sorted(p.name for p in (lib / "cldata" / "param").iterdir()) == [
         "defaults.param", "demo_psth.param", "demo_rates.param"]
     assert sorted(p.name for p in lib.iterdir()) == ["cldata"]  # no top-level param
-    found = python("from cldata.demo import DEMO_PARAMETER_FILES, parameter_file\n"
+    found = python("from cldata.app.demo import DEMO_PARAMETER_FILES, parameter_file\n"
                    "for name in DEMO_PARAMETER_FILES:\n"
                    "    with parameter_file(name) as p: print(p)\n", cwd=tmp_path, path=[lib])
     assert found.returncode == 0, found.stderr

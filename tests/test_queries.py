@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import cldata
 from cldata.errors import ForeignViewError, NotFoundError, ParameterError, UniquenessError
-from cldata.queries import (
+from cldata.format.simulate import simulate_recording
+from cldata.query import (
     AnyOf,
     Approx,
     Exists,
@@ -24,9 +25,8 @@ from cldata.queries import (
     partition_results_by_parameters,
     partition_results_by_stimulation_parameters,
 )
-from cldata.queries.base import ParamFilterQuery, query_from_spec
-from cldata.queries.params import brute_force_filter
-from cldata.simulate import simulate_recording
+from cldata.query.base import ParamFilterQuery, query_from_spec
+from cldata.query.params import brute_force_filter
 
 CULTURES = ["C1", "C2", "C3"]
 

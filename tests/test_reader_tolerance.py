@@ -24,7 +24,7 @@ import pytest
 import tables
 
 import cldata
-from cldata.check import check_recording
+from cldata.app.check import check_recording
 from cldata.errors import CorruptRecordingError, NotARecordingError, UntidyRecordingWarning
 from conftest import write_small_recording
 

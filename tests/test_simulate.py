@@ -1,4 +1,4 @@
-"""``cldata.simulate`` and ``cldata simulate``: a sample recording for a new user, written safely."""
+"""``cldata.format.simulate`` and ``cldata simulate``: a sample recording for a new user, written safely."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from cldata.errors import OutputExistsError, ParameterError
 
 
 def cli(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cldata.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cldata.app.cli", *args], capture_output=True, text=True, cwd=cwd,
                           timeout=300)
 
 
@@ -51,8 +51,8 @@ def test_an_existing_file_is_kept_unless_overwrite(tmp_path):
 
 
 def test_a_failed_overwrite_leaves_the_old_file_and_nothing_else(tmp_path, monkeypatch):
-    import cldata.simulate as _  # noqa: F401 - the module, whatever the package attribute is
-    module = sys.modules["cldata.simulate"]
+    import cldata.format.simulate as _  # noqa: F401 - the module, whatever the package attribute is
+    module = sys.modules["cldata.format.simulate"]
     path = tmp_path / "s.h5"
     path.write_bytes(b"mine")
 

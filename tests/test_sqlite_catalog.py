@@ -20,15 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cldata
-from cldata.catalogs import get_catalog_engine, list_catalog_engines
-from cldata.catalogs.catalog import EngineCatalog
-from cldata.catalogs.sqlite import FILE_NAME, SQLiteEngine, _crc
-from cldata.check import check_path
-from cldata.cli import main as cli
+from cldata.app.check import check_path
+from cldata.app.cli import main as cli
 from cldata.errors import BackendError, StoreFormatError
-from cldata.queries.params import brute_force_filter
-from cldata.queries.predicates import Exists, Not, Range
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
+from cldata.model.engines import get_catalog_engine, list_catalog_engines
+from cldata.model.engines.engine_catalog import EngineCatalog
+from cldata.model.engines.sqlite import FILE_NAME, SQLiteEngine, _crc
+from cldata.query.params import brute_force_filter
+from cldata.query.predicates import Exists, Not, Range
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +160,7 @@ _KILLER = textwrap.dedent("""
     import os, signal, sys
     import quantities as pq
     import cldata
-    from cldata.catalogs.sqlite import SQLiteEngine
+    from cldata.model.engines.sqlite import SQLiteEngine
     root, rid, step = sys.argv[1], sys.argv[2], sys.argv[3]
     big = [float(i) for i in range(20000)]  # a payload large enough for a payload file
     def kill():
@@ -251,14 +251,14 @@ def test_a_migration_killed_at_any_step_leaves_a_store_that_opens_with_everythin
     root = tmp_path / "s"
     _legacy_store(root, sources)
     before = _content(root)
-    hook = {"catalog written": "cldata.catalogs.sqlite.SQLiteEngine.create",
-            "marker written": "cldata.store.atomic_write_bytes"}[kill_at]
+    hook = {"catalog written": "cldata.model.engines.sqlite.SQLiteEngine.create",
+            "marker written": "cldata.store.datastore.atomic_write_bytes"}[kill_at]
     module, _, name = hook.rpartition(".")
     script = textwrap.dedent(f"""
         import os, signal, importlib, cldata
         owner = importlib.import_module({module.rsplit('.', 1)[0]!r}) if {name!r} == "create" else None
-        import cldata.store as store_module
-        from cldata.catalogs.sqlite import SQLiteEngine
+        import cldata.store.datastore as store_module
+        from cldata.model.engines.sqlite import SQLiteEngine
         if {name!r} == "create":
             original = SQLiteEngine.create
             SQLiteEngine.create = lambda self, records=(): (original(self, records), os.kill(os.getpid(), signal.SIGKILL))
@@ -367,10 +367,10 @@ def test_the_catalog_file_is_what_the_store_names(tmp_path, sources):
 def test_a_catalog_engine_plugin_is_found_by_entry_point_and_a_broken_one_only_warns(monkeypatch):
     from importlib.metadata import EntryPoint
 
-    import cldata.catalogs as catalogs
-    from cldata.catalogs import CatalogEngineWarning
+    import cldata.model.engines as catalogs
+    from cldata.model.engines import CatalogEngineWarning
 
-    found = [EntryPoint("mine", "cldata.catalogs.sqlite:SQLiteEngine", catalogs.ENTRY_POINT_GROUP),
+    found = [EntryPoint("mine", "cldata.model.engines.sqlite:SQLiteEngine", catalogs.ENTRY_POINT_GROUP),
              EntryPoint("broken", "no_such_module_anywhere:Engine", catalogs.ENTRY_POINT_GROUP),
              EntryPoint("sqlite", "elsewhere:Engine", catalogs.ENTRY_POINT_GROUP)]
     monkeypatch.setattr(catalogs, "entry_points", lambda group: [e for e in found if e.group == group])

@@ -177,7 +177,7 @@ def test_a_damaged_catalog_segment_is_detected(tmp_path, small_recording):
 def test_a_damaged_value_in_a_sqlite_catalog_is_detected(tmp_path):
     """SQLite checks its pages' structure, not their bytes: every entry and posting list carries a CRC-32
     (once a gap: a changed byte was served as it was, and check called the store healthy)."""
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     root = tmp_path / "store"
     with cldata.open(root, mode="a") as store:
@@ -286,8 +286,8 @@ def test_an_export_killed_half_way_leaves_nothing_after_the_next_export(tmp_path
     """SIGKILL an exporting process while its temporary exists: the target is untouched, and
     the next export to the same path removes what the killed one left (a live export's
     temporary, here our own, is kept)."""
-    from cldata.fsutil import temporary_beside
-    from cldata.simulate import simulate_recording
+    from cldata.core.fsutil import temporary_beside
+    from cldata.format.simulate import simulate_recording
 
     root = tmp_path / "store"
     with cldata.open(root, mode="a") as store:

@@ -24,10 +24,10 @@ import pytest
 import quantities as pq
 
 import cldata
-from cldata.check import check_path
+from cldata.app.check import check_path
+from cldata.core.locking import FileLock
 from cldata.format.journal import MAGIC, journal_path
-from cldata.locking import FileLock
-from cldata.simulate import simulate_recording
+from cldata.format.simulate import simulate_recording
 from conftest import committed_generation
 
 SCRIPT = Path(__file__).resolve().parents[1] / "tools" / "torture.py"
@@ -95,7 +95,7 @@ def test_a_killed_batch_run_leaves_no_worker_processes(tmp_path):
     param = tmp_path / "run.param"
     param.write_text(torture.BATCH_PARAM % {"root": root})
     start = committed_generation(root)
-    proc = subprocess.Popen([sys.executable, "-m", "cldata.cli", "run", str(param), "--no-progress",
+    proc = subprocess.Popen([sys.executable, "-m", "cldata.app.cli", "run", str(param), "--no-progress",
                              "--executor", "processes", "--workers", "2"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

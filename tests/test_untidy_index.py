@@ -235,7 +235,7 @@ def test_the_simulators_lapped_pattern_with_66_rows_reads_like_the_issue_says(tm
 
 @pytest.mark.parametrize("pattern", ["lapped", "interleaved", "copied repeat"])
 def test_follow_replays_each_entry_once_in_time_order(pattern, tmp_path):
-    from cldata.live import StreamEntry
+    from cldata.live.follower import StreamEntry
 
     path = untidy_recording(tmp_path, pattern)
     by_time, _ = entries(raw_rows(path))
@@ -308,7 +308,7 @@ def test_an_analysis_of_an_untidy_stream_equals_that_of_its_tidy_copy(pattern, t
 
 @pytest.mark.parametrize("pattern", list(PATTERNS))
 def test_check_reports_an_untidy_index_once_with_its_rows(pattern, tmp_path):
-    from cldata.check import check_path
+    from cldata.app.check import check_path
 
     path = untidy_recording(tmp_path, pattern)
     with warnings.catch_warnings():
@@ -364,9 +364,9 @@ def test_normalize_on_the_command_line(tmp_path):
     import sys
 
     path = untidy_recording(tmp_path, "lapped")
-    out = subprocess.run([sys.executable, "-m", "cldata.cli", "normalize", str(path), str(tmp_path / "t.h5")],
+    out = subprocess.run([sys.executable, "-m", "cldata.app.cli", "normalize", str(path), str(tmp_path / "t.h5")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "50 rows -> 40 entries" in out.stdout, out.stderr
-    again = subprocess.run([sys.executable, "-m", "cldata.cli", "normalize", str(path), str(path)],
+    again = subprocess.run([sys.executable, "-m", "cldata.app.cli", "normalize", str(path), str(path)],
                            capture_output=True, text=True, timeout=120)
     assert again.returncode == 2 and "in place" in again.stderr and "Traceback" not in again.stderr

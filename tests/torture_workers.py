@@ -147,7 +147,7 @@ def work_recording(cmd: dict[str, Any]) -> None:
 
 def work_add_recordings(cmd: dict[str, Any]) -> None:
     """Add simulated recordings to the store, one commit each; remove the oldest beyond ``keep``."""
-    from cldata.simulate import simulate_recording
+    from cldata.format.simulate import simulate_recording
 
     rng = random.Random(cmd["seed"])
     sources = Path(cmd["sources"])
@@ -204,8 +204,8 @@ def work_results(cmd: dict[str, Any]) -> None:
 
 def work_batch(cmd: dict[str, Any]) -> None:
     """``cldata run FILE``, with each commit of the run reported (the runner commits once per unit)."""
-    from cldata.cli import main
-    from cldata.store import DataStore
+    from cldata.app.cli import main
+    from cldata.store.datastore import DataStore
 
     original = DataStore.commit
     seq = 0
@@ -241,10 +241,10 @@ WORKERS = {"recording": work_recording, "add_recordings": work_add_recordings, "
 
 
 def serve() -> None:
+    import cldata.app.cli  # noqa: F401
     import cldata.batch.runner  # noqa: F401 - imported before READY: the work starts at once
-    import cldata.cli  # noqa: F401
-    import cldata.export  # noqa: F401
-    import cldata.simulate  # noqa: F401
+    import cldata.format.simulate  # noqa: F401
+    import cldata.store.export  # noqa: F401
 
     print("READY", flush=True)
     line = sys.stdin.readline()

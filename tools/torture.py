@@ -23,7 +23,7 @@ A worker prints ``INTENT`` before each write and ``ACK`` once ``flush()`` / ``co
   acknowledged writes, or after those and the one write in progress — never a part of a
   write (a batch of results, a replacement, a unit of a batch run, an added recording);
   every value is compared (payloads, tags, parameters, copied files byte for byte);
-- ``cldata check`` (:func:`cldata.check.check_path`) calls the store healthy, or repairs
+- ``cldata check`` (:func:`cldata.app.check.check_path`) calls the store healthy, or repairs
   it (``repair=True``: leftovers of interrupted commits) and then calls it healthy;
 - a killed recording is restored by the check's repair (its journal) with exactly the
   flushed content (never less than acknowledged, never a part of a flush);
@@ -71,7 +71,7 @@ import quantities as pq  # noqa: E402
 
 import cldata  # noqa: E402
 from cldata.backends.base import file_crc32  # noqa: E402
-from cldata.check import check_path  # noqa: E402
+from cldata.app.check import check_path  # noqa: E402
 from cldata.errors import StoreLockedError  # noqa: E402
 from cldata.format.journal import journal_path  # noqa: E402
 
@@ -343,7 +343,7 @@ class Torture:
     def setup(self) -> None:
         from cldata.batch.paramfile import load_parameters
         from cldata.batch.runner import run_batch
-        from cldata.simulate import simulate_recording
+        from cldata.format.simulate import simulate_recording
 
         for d in (self.sources, self.recs, self.exports, self.logs):
             d.mkdir(parents=True, exist_ok=True)

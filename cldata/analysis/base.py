@@ -33,13 +33,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from cldata.canonical import plain
-from cldata.checked import check_parameters
+from cldata.core.canonical import plain
+from cldata.core.param_check import check_parameters
 from cldata.errors import ParameterError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cldata.results import AnalysisResult
-    from cldata.view import DataStoreView, RecordingHandle
+    from cldata.model.results import AnalysisResult
+    from cldata.store.view import DataStoreView, RecordingHandle
 
 __all__ = ["Analysis", "ANALYSES", "register_analysis", "get_analysis", "RESERVED_PARAMETERS"]
 
@@ -130,7 +130,7 @@ class Analysis:
 
     def is_done(self, store: DataStoreView, recording: RecordingHandle | str) -> bool:
         """Whether results of this analysis, with these parameters, exist for the recording."""
-        from cldata.queries.params import result_rows
+        from cldata.query.params import result_rows
 
         handle = None if isinstance(recording, str) else recording
         recording_id = recording if isinstance(recording, str) else recording.id
@@ -143,7 +143,7 @@ class Analysis:
         criteria = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         rows = result_rows(cat, frozenset(done_for), criteria)
         if "window" not in params:  # whole-recording results only
-            from cldata.catalog import MISSING, lookup
+            from cldata.model.catalog import MISSING, lookup
 
             rows = {r for r, e in cat.result_entries(sorted(rows)).items() if lookup(e.parameters, "window") is MISSING}
         return bool(rows)

@@ -34,11 +34,11 @@ import quantities as pq
 
 from cldata.analysis.base import Analysis, register_analysis
 from cldata.analysis.common import NUMBER, check_values, read_spike_frames
-from cldata.results import Data, SingleValue
+from cldata.model.results import Data, SingleValue
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cldata.results import AnalysisResult
-    from cldata.view import RecordingHandle
+    from cldata.model.results import AnalysisResult
+    from cldata.store.view import RecordingHandle
 
 __all__ = ["NetworkBursts", "active_runs"]
 

@@ -46,11 +46,11 @@ from cldata.analysis.common import (
     check_values,
     selected_spike_frames,
 )
-from cldata.results import Data, PerChannelValue, TimeSeries
+from cldata.model.results import Data, PerChannelValue, TimeSeries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cldata.results import AnalysisResult
-    from cldata.view import RecordingHandle
+    from cldata.model.results import AnalysisResult
+    from cldata.store.view import RecordingHandle
 
 __all__ = ["StimulusTriggeredHistogram", "event_pairs"]
 

@@ -31,11 +31,11 @@ from cldata.analysis.common import (
     read_spike_frames,
     selected_spike_frames,
 )
-from cldata.results import PerChannelValue, SingleValue, TimeSeries
+from cldata.model.results import PerChannelValue, SingleValue, TimeSeries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cldata.results import AnalysisResult
-    from cldata.view import RecordingHandle
+    from cldata.model.results import AnalysisResult
+    from cldata.store.view import RecordingHandle
 
 __all__ = ["FiringRate", "ISIHistogram"]
 

@@ -66,11 +66,11 @@ from cldata.analysis.common import (
     selected_spike_frames,
 )
 from cldata.errors import ParameterError
-from cldata.results import Data, SingleValue, TimeSeries
+from cldata.model.results import Data, SingleValue, TimeSeries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from cldata.results import AnalysisResult
-    from cldata.view import RecordingHandle
+    from cldata.model.results import AnalysisResult
+    from cldata.store.view import RecordingHandle
 
 __all__ = ["StreamSpikeSummary", "StreamSummaryWarning", "numeric_values"]
 

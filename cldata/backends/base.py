@@ -23,7 +23,7 @@ payload files get a random name checked to be free (``_new_name``: PyTables, whi
 ``hdf5`` backend writes them with, opens files by name), the default writers create them
 with ``O_EXCL | O_NOFOLLOW``, and ``CURRENT`` and copied recordings are written to an
 unpredictable temporary created the same way and renamed into place
-(:mod:`cldata.fsutil`). Reads refuse symbolic links inside the store (:meth:`Backend.inside`)
+(:mod:`cldata.core.fsutil`). Reads refuse symbolic links inside the store (:meth:`Backend.inside`)
 and anything that is not a regular file (a FIFO would block the reader). Segments accumulate and are compacted into one now and then; files no longer
 referenced are deleted only when no reader has the store open.
 
@@ -51,14 +51,7 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cldata.errors import (
-    BrokenLinkError,
-    ChangedLinkError,
-    StoreFormatError,
-    UnsupportedValueError,
-    ValueOutOfRangeError,
-)
-from cldata.fsutil import (
+from cldata.core.fsutil import (
     atomic_write_bytes,
     create_new,
     fsync_dir,
@@ -66,6 +59,13 @@ from cldata.fsutil import (
     open_regular,
     read_regular_bytes,
     temporary_beside,
+)
+from cldata.errors import (
+    BrokenLinkError,
+    ChangedLinkError,
+    StoreFormatError,
+    UnsupportedValueError,
+    ValueOutOfRangeError,
 )
 
 __all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32", "current_crc32", "columnar_ops", "row_ops"]
@@ -76,7 +76,7 @@ _COPY_CHUNK = 8 << 20
 def copy_with_crc32(source: Path, target: Path) -> tuple[int, int]:
     """Copy ``source`` to the new file ``target`` (fsynced) and return the CRC-32 and size of what was copied.
 
-    ``target`` is created exclusively (:func:`cldata.fsutil.create_new`): anything already
+    ``target`` is created exclusively (:func:`cldata.core.fsutil.create_new`): anything already
     there, a planted symbolic link included, makes the copy fail instead of being followed.
     """
     crc, size = 0, 0
@@ -120,7 +120,7 @@ class Backend(abc.ABC):
     name: ClassVar[str] = ""
     #: Whether the backend keeps the store's catalog (:meth:`load`, :meth:`commit`): true for
     #: stores made before version 2; the store sets it false when a catalog engine
-    #: (:mod:`cldata.catalogs`) keeps the catalog, and the backend then keeps only
+    #: (:mod:`cldata.model.engines`) keeps the catalog, and the backend then keeps only
     #: recordings and payloads.
     catalog_in_backend: bool = True
 

@@ -1,4 +1,4 @@
-"""Reading a store export (see :mod:`cldata.export`): a read-only backend over one file.
+"""Reading a store export (see :mod:`cldata.store.export`): a read-only backend over one file.
 
 ``cldata.open(path)`` picks this backend when ``path`` is a file. Nothing in the file can
 make cldata run code: the catalog and payloads are codec-encoded, recordings are read by
@@ -54,7 +54,7 @@ class ExportBackend(Backend):
             self._h5 = open_hdf5(root)
         except (CorruptRecordingError, NotARecordingError) as exc:
             raise StoreFormatError(f"{root} is not a cldata store or export: {exc}") from None
-        from cldata.export import EXPORT_KIND
+        from cldata.store.export import EXPORT_KIND
 
         try:
             kind = read_attributes(self._h5.root, str(root)).get("cldata_kind")

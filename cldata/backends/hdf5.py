@@ -3,7 +3,7 @@
 Catalog segments and payload files are HDF5 files holding msgpack records the way CL
 data streams hold entries (an index table and a byte array), encoded with cldata's entry
 codec: numpy arrays, quantities and neo objects (as tagged dicts, see
-:mod:`cldata.payload`) come back as themselves, and nothing in a file can make cldata run
+:mod:`cldata.model.payload`) come back as themselves, and nothing in a file can make cldata run
 code. This backend is the one to use for stores that come from other people.
 
 Examples
@@ -22,13 +22,13 @@ import tables
 
 from cldata.backends.base import SegmentedBackend
 from cldata.backends.blobs import BLOB_FILE, BlobTable, write_blob_table
+from cldata.core.fsutil import fsync_file
 from cldata.errors import CldataError, CorruptRecordingError, DecodeError, NotARecordingError, StoreFormatError
 from cldata.format.attributes import read_attributes
 from cldata.format.codec import Encoder, decode, decode_span
 from cldata.format.node_guard import check_layout
 from cldata.format.reader import hdf5_reason, open_hdf5
-from cldata.fsutil import fsync_file
-from cldata.payload import from_plain_payload, to_plain_payload
+from cldata.model.payload import from_plain_payload, to_plain_payload
 
 __all__ = ["HDF5Backend"]
 

@@ -2,7 +2,7 @@
 
 Catalog segments are pickled lists of records and payloads pickled dicts of neo objects,
 quantities and arrays, as mozaik pickles its datastore. Loading goes through a restricted
-unpickler (:mod:`cldata.restricted_pickle`) that only builds builtin containers and
+unpickler (:mod:`cldata.core.safe_pickle`) that only builds builtin containers and
 scalars, numpy arrays, quantities and the neo data objects; a pickle naming anything else
 raises :class:`~cldata.errors.UnsafeContentError` and runs nothing, and one that would
 build more than its limits allow (an allocation bomb) raises
@@ -34,8 +34,7 @@ from neo.core import analogsignal, dataobject, epoch, event, irregularlysampleds
 from quantities import dimensionality, quantity, unitquantity
 
 from cldata.backends.base import SegmentedBackend
-from cldata.errors import ParameterError, StoreFormatError, UnsafeContentError
-from cldata.restricted_pickle import (
+from cldata.core.safe_pickle import (
     ATTRIBUTE_ALLOWLIST,
     AllowList,
     PickleLimits,
@@ -49,6 +48,7 @@ from cldata.restricted_pickle import (
     safe_loads,
     value_only,
 )
+from cldata.errors import ParameterError, StoreFormatError, UnsafeContentError
 
 __all__ = ["PickleBackend", "PICKLE_ALLOWLIST"]
 
@@ -213,12 +213,12 @@ class PickleBackend(SegmentedBackend):
     ----------
     pickle_limits
         How much one segment or payload may build when loaded (a
-        :class:`~cldata.restricted_pickle.PickleLimits`; the defaults unless given). Only code
+        :class:`~cldata.core.safe_pickle.PickleLimits`; the defaults unless given). Only code
         can raise them: a parameter file cannot build a ``PickleLimits``.
 
     Examples
     --------
-    >>> from cldata.restricted_pickle import PickleLimits
+    >>> from cldata.core.safe_pickle import PickleLimits
     >>> store = cldata.open("big-store", backend="pickle",                  # doctest: +SKIP
     ...                     pickle_limits=PickleLimits(max_bytes=1 << 30))
     """
@@ -230,7 +230,7 @@ class PickleBackend(SegmentedBackend):
     def __init__(self, root: Path, *, writable: bool, pickle_limits: PickleLimits | None = None, **options: Any):
         if pickle_limits is not None and not isinstance(pickle_limits, PickleLimits):
             raise ParameterError("the pickle backend's pickle_limits option must be a "
-                                 f"cldata.restricted_pickle.PickleLimits, not {type(pickle_limits).__name__}")
+                                 f"cldata.core.safe_pickle.PickleLimits, not {type(pickle_limits).__name__}")
         super().__init__(root, writable=writable, **options)
         self.pickle_limits = pickle_limits
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
-from cldata.checked import check_parameters
+from cldata.core.param_check import check_parameters
 
 __all__ = ["Unit", "UnitFailure", "make_executor", "check_executor_spec", "run_unit", "EXECUTORS",
            "MAX_WORKERS", "SCHEDULER_ENV"]
@@ -91,7 +91,7 @@ _STORES: dict[tuple[str, str], Any] = {}
 
 def _worker_store(root: str, backend: str) -> Any:
     # one read-only store per worker process, reused by its units
-    from cldata.store import DataStore
+    from cldata.store.datastore import DataStore
 
     key = (root, backend)
     store = _STORES.get(key)
@@ -110,7 +110,7 @@ def run_unit(unit: Unit, store: Any = None) -> list[Any] | UnitFailure:
     """
     try:
         from cldata.analysis.base import get_analysis
-        from cldata.view import DataStoreView
+        from cldata.store.view import DataStoreView
 
         if store is None:
             store = _worker_store(unit.store_root, unit.backend)

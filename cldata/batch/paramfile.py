@@ -1434,7 +1434,7 @@ def dump_parameters(params: Mapping[str, Any], path: str | os.PathLike[str]) -> 
     >>> load_parameters(tmp / "run.param") == p                         # doctest: +SKIP
     True
     """
-    from cldata.fsutil import atomic_write_bytes
+    from cldata.core.fsutil import atomic_write_bytes
 
     path = Path(path)
     text = format_parameters(params, file_format(path))

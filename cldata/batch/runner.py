@@ -56,11 +56,11 @@ from typing import Any
 
 from cldata.analysis.base import Analysis, get_analysis
 from cldata.batch.executors import Unit, UnitFailure, check_executor_spec, make_executor
-from cldata.checked import check_parameters
+from cldata.core.param_check import check_parameters
 from cldata.errors import ParameterError
-from cldata.queries.base import run_query_chain
-from cldata.store import DataStore
-from cldata.view import DataStoreView
+from cldata.query.base import run_query_chain
+from cldata.store.datastore import DataStore
+from cldata.store.view import DataStoreView
 
 __all__ = ["run_batch", "RunReport", "plan_units", "build_analyses", "count_combinations", "MAX_UNITS"]
 
@@ -293,7 +293,7 @@ def _require_store(store_params: Mapping[str, Any]) -> None:
     """Refuse (before anything is made) to open a store that does not exist yet: with
     ``create=False`` a mistyped ``root_directory`` makes nothing."""
     from cldata.errors import StoreFormatError
-    from cldata.store import MARKER
+    from cldata.store.datastore import MARKER
 
     if not isinstance(store_params.get("root_directory"), (str, Path)):
         return  # DataStore.from_parameters says what is wrong
@@ -419,7 +419,7 @@ class _NoBar:
 def _progress(total: int, enabled: bool) -> Any:
     if not enabled or total == 0:
         return _NoBar()
-    from cldata.display import progress_bar
+    from cldata.core.display import progress_bar
 
     # only on a terminal, after a second; counted in analyses (a "unit" is a neuron to this audience)
     return progress_bar(total=total, unit=" analyses", desc="cldata run", enabled=True)

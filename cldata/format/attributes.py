@@ -2,12 +2,12 @@
 
 PyTables keeps numbers, strings and arrays as native HDF5 attributes and pickles the
 rest (the ``application`` dicts, ``file_format``). With the guard from
-:mod:`cldata.restricted_pickle` installed, a pickle outside the allow-list comes back from
+:mod:`cldata.core.safe_pickle` installed, a pickle outside the allow-list comes back from
 PyTables as raw bytes; :func:`read_attributes` turns that into a clear
 :class:`~cldata.errors.UnsafeContentError`, so a hostile attribute is refused, not ignored.
 A pickle that would allocate, expand (shared references) or nest beyond the loader's limits,
 or contains itself, is refused the same way (:class:`~cldata.errors.ContentLimitError`, see
-:class:`cldata.restricted_pickle.PickleLimits`): every value read here is a tree small enough
+:class:`cldata.core.safe_pickle.PickleLimits`): every value read here is a tree small enough
 to walk, so ``to_dict``, ``cldata info`` and ``add_recording`` finish.
 
 Examples
@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 import tables
 
+from cldata.core.safe_pickle import install_pytables_guard, safe_loads
 from cldata.errors import CorruptRecordingError, UnsafeContentError, UnsupportedValueError
-from cldata.restricted_pickle import install_pytables_guard, safe_loads
 
 __all__ = ["AttributesView", "read_attributes", "check_attribute_value", "to_plain"]
 

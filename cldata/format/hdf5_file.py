@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import tables
 
+from cldata.core.fsutil import fsync_file
 from cldata.format.index_order import mark_time_order
 from cldata.format.layout import (
     DATA_STREAM,
@@ -38,7 +39,6 @@ from cldata.format.layout import (
     SpikeRow,
     StimRow,
 )
-from cldata.fsutil import fsync_file
 
 __all__ = ["RecordingFile"]
 

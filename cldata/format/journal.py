@@ -44,10 +44,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from cldata.core.fsutil import fsync_dir, open_regular
+from cldata.core.locking import is_locked, lock_fd
 from cldata.errors import CorruptRecordingError, DecodeError
 from cldata.format.codec import Encoder, decode
-from cldata.fsutil import fsync_dir, open_regular
-from cldata.locking import is_locked, lock_fd
 
 __all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "decode_record", "MAGIC", "FRAME",
            "MAX_RECORD"]

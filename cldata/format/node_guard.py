@@ -10,7 +10,7 @@ stores, so that reading it "whole" allocates or iterates without bound.
 So every file cldata opens is checked against a :class:`Layout` — a small allow-list of
 node kinds by path, one per kind of file, kept beside the code that reads that kind
 (:data:`RECORDING` here; the ``hdf5`` backend's files in :mod:`cldata.backends.blobs`,
-exports in :mod:`cldata.backends.export`, overviews in :mod:`cldata.overview`) — right
+exports in :mod:`cldata.backends.export`, overviews in :mod:`cldata.overview.pyramid`) — right
 after it is opened and before any node's data is read, always by :func:`check_layout`:
 
 - a node of pickled objects is refused anywhere in the file's part that is checked
@@ -57,8 +57,8 @@ from typing import Any
 import numpy as np
 import tables
 
+from cldata.core.safe_pickle import safe_loads
 from cldata.errors import CldataError, CorruptRecordingError, UnsafeContentError
-from cldata.restricted_pickle import safe_loads
 
 __all__ = [
     "NodeKind",

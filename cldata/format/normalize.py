@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 import tables
 
+from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary
 from cldata.errors import AmbiguousEntryError, UntidyIndexWarning
 from cldata.format.attributes import read_attributes
 from cldata.format.index_order import mark_time_order
 from cldata.format.layout import DATA_STREAM, INDEX_DTYPE, STREAM_DATA, STREAM_INDEX, IndexRow
 from cldata.format.reader import RecordingView
 from cldata.format.streams import stream_problem
-from cldata.fsutil import fsync_dir, fsync_file, new_temporary
 
 __all__ = ["normalize", "NormalizeReport"]
 

@@ -43,7 +43,8 @@ import numpy as np
 import quantities as pq
 import tables
 
-from cldata.closing import close_at_exit
+from cldata.core.shutdown import close_at_exit
+from cldata.core.timebase import to_window
 from cldata.errors import (
     CldataError,
     CorruptRecordingError,
@@ -66,7 +67,6 @@ from cldata.format.layout import (
 )
 from cldata.format.node_guard import RECORDING, check_layout
 from cldata.format.streams import DataStreamCollection, DataStreamView, stream_problem
-from cldata.timebase import to_window
 
 __all__ = ["RecordingView", "open_hdf5", "hdf5_reason", "samples_to_uV"]
 
@@ -756,7 +756,7 @@ class RecordingView:
     def _display_counts(self) -> tuple[str, int, int]:
         """The extent shown (``"2 s"``, or ``"0–1 s of 2 s"`` through a window) and the spikes
         and stims within it (for the reprs)."""
-        from cldata.display import seconds, window_text
+        from cldata.core.display import seconds, window_text
 
         a, b = self.clipped_window
         spikes, stims = (t.count(a, b) if t is not None else 0 for t in (self._spike_table, self._stim_table))
@@ -765,7 +765,7 @@ class RecordingView:
         return extent, int(spikes), int(stims)
 
     def __repr__(self) -> str:
-        from cldata.display import plural
+        from cldata.core.display import plural
 
         if not self.file.isopen:
             return f"<RecordingView {str(self.path)!r} (closed)>"
@@ -776,7 +776,7 @@ class RecordingView:
         )
 
     def _repr_html_(self) -> str:
-        from cldata.display import html_fields, plural, short
+        from cldata.core.display import html_fields, plural, short
 
         if not self.file.isopen:
             return html_fields(f"RecordingView {self.path} (closed)", {})

@@ -29,11 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cldata.core.fsutil import fsync_dir, new_temporary, remove_stale_temporaries
 from cldata.errors import CorruptRecordingError, RecordingInProgressError
 from cldata.format.hdf5_file import RecordingFile
 from cldata.format.journal import iter_records, journal_path, journal_state
 from cldata.format.writer import attrs_from_journal
-from cldata.fsutil import fsync_dir, new_temporary, remove_stale_temporaries
 
 __all__ = ["recover", "RecoveryReport"]
 

@@ -65,7 +65,8 @@ from typing import Any
 import numpy as np
 import tables
 
-from cldata.bulk import paused_gc
+from cldata.core.gc_pause import paused_gc
+from cldata.core.timebase import to_window
 from cldata.errors import (
     AmbiguousEntryError,
     CorruptRecordingError,
@@ -78,7 +79,6 @@ from cldata.format.attributes import AttributesView, read_attributes
 from cldata.format.codec import decode_span
 from cldata.format.index_order import time_order_marked
 from cldata.format.layout import INDEX_DTYPE, STREAM_DATA, STREAM_INDEX
-from cldata.timebase import to_window
 
 __all__ = ["DataStreamView", "DataStreamCollection", "UntidyIndex", "stream_problem"]
 
@@ -1041,13 +1041,13 @@ class DataStreamView:
         return pd.DataFrame(columns, index=index)
 
     def __repr__(self) -> str:
-        from cldata.display import plural, window_text
+        from cldata.core.display import plural, window_text
 
         w = "" if self._window == (None, None) else f", window {window_text(self._window, self._fps)}"
         return f"<DataStreamView {self.name!r}: {plural(len(self), 'entry', 'entries')}{w}>"
 
     def _repr_html_(self) -> str:
-        from cldata.display import html_table, plural, short, window_text
+        from cldata.core.display import html_table, plural, short, window_text
 
         n = len(self)
         shown = 10
@@ -1091,13 +1091,13 @@ class DataStreamCollection(Mapping):
         return DataStreamCollection({k: v.between(start, stop) for k, v in self._streams.items()})
 
     def __repr__(self) -> str:
-        from cldata.display import plural
+        from cldata.core.display import plural
 
         body = "".join(f"\n    {name}: {plural(len(view), 'entry', 'entries')}" for name, view in self._streams.items())
         return f"Data Streams:{body}"
 
     def _repr_html_(self) -> str:
-        from cldata.display import html_table
+        from cldata.core.display import html_table
 
         return html_table(f"Data streams ({len(self)})", ["stream", "entries", "application"],
                           [[name, len(view), str(view.attributes.get("application", ""))]

@@ -72,7 +72,7 @@ def attrs_to_journal(attrs: Mapping[str, Any]) -> bytes:
 
 def attrs_from_journal(data: bytes) -> dict[str, Any]:
     """Inverse of :func:`attrs_to_journal` (restricted: runs nothing from the file)."""
-    from cldata.restricted_pickle import safe_loads
+    from cldata.core.safe_pickle import safe_loads
 
     value = safe_loads(data, source="recording journal")
     if not isinstance(value, dict):

@@ -10,7 +10,7 @@ commits, compaction and garbage collection), and an entry point that names it::
 Files are msgpack, written with cldata's entry codec (:mod:`cldata.format.codec`), which
 stores numpy arrays and scalars, quantities, bytes and nested containers, and decodes
 without running code from the file; neo objects in payloads go through
-:func:`cldata.payload.to_plain_payload`. Each file starts with a 5-byte header: the
+:func:`cldata.model.payload.to_plain_payload`. Each file starts with a 5-byte header: the
 magic ``CLXB`` and ``z`` (zlib-compressed body) or ``-`` (plain).
 
 Options (``cldata.open(root, backend="example", compress=True)``):
@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from cldata.backends import SegmentedBackend
 from cldata.errors import BackendError, CldataError, StoreFormatError, UnsafeContentError
 from cldata.format.codec import decode, encode
-from cldata.payload import from_plain_payload, to_plain_payload
+from cldata.model.payload import from_plain_payload, to_plain_payload
 
 __all__ = ["MsgpackBackend"]
 __version__ = "0.1.0"

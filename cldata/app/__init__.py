@@ -1,0 +1,1 @@
+"""The application layer: the ``cldata`` command line, ``cldata check`` and ``cldata demo``."""

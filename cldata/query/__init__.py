@@ -1,0 +1,56 @@
+"""Queries over datastore views, one module per family (see each module's documentation).
+
+Every query is a function ``f(dsv, **params)`` returning a view (or a list of views) and
+a class ``FQuery(parameters)`` for parameter files (:mod:`cldata.query.base`); views
+also offer them as chainable methods::
+
+    store.filter(culture="C7").streams("score").between(0, 2 * pq.s).tagged("final")
+
+Families: parameters (:mod:`~cldata.query.params`, with the predicates of
+:mod:`~cldata.query.predicates`), streams (:mod:`~cldata.query.streams`), time
+(:mod:`~cldata.query.time`), tags (:mod:`~cldata.query.tags`), partitions
+(:mod:`~cldata.query.partitions`) and the ``equal_*`` preconditions
+(:mod:`~cldata.query.equal`). Views combine with ``|``, ``&`` and ``-``.
+"""
+
+from cldata.query.base import QUERIES, Query, query_from_spec, register_query, run_query_chain
+from cldata.query.equal import equal_recording_parameters, equal_result_kinds, equal_results, equal_stimulation
+from cldata.query.params import filter_recordings, filter_results, param_filter_query
+from cldata.query.partitions import (
+    partition_by_parameters,
+    partition_by_stimulation_parameters,
+    partition_results_by_parameters,
+    partition_results_by_stimulation_parameters,
+)
+from cldata.query.predicates import AnyOf, Approx, Exists, Not, Predicate, Range
+from cldata.query.streams import stream_query
+from cldata.query.tags import tag_based_query
+from cldata.query.time import time_window_query
+
+__all__ = [
+    "param_filter_query",
+    "filter_recordings",
+    "filter_results",
+    "stream_query",
+    "time_window_query",
+    "tag_based_query",
+    "partition_by_parameters",
+    "partition_by_stimulation_parameters",
+    "partition_results_by_parameters",
+    "partition_results_by_stimulation_parameters",
+    "equal_results",
+    "equal_result_kinds",
+    "equal_recording_parameters",
+    "equal_stimulation",
+    "Predicate",
+    "Range",
+    "Not",
+    "AnyOf",
+    "Approx",
+    "Exists",
+    "Query",
+    "QUERIES",
+    "register_query",
+    "query_from_spec",
+    "run_query_chain",
+]
