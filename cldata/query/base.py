@@ -136,7 +136,7 @@ class Query:
             return [dsv.with_selection(s) for s in out] if isinstance(out, list) else dsv.with_selection(out)
         return cls.function(dsv, **self.arguments())
 
-    def selection(self, catalog: Catalog, selection: Selection) -> Selection | list[Selection]:
+    def apply(self, catalog: Catalog, selection: Selection) -> Selection | list[Selection]:
         """Apply the query to a selection of ``catalog`` (no store needed)."""
         out = self.query(CatalogView(catalog, selection))
         return [v.selection for v in out] if isinstance(out, list) else out.selection
