@@ -89,12 +89,15 @@ def time_window_query(dsv: V, start: Any = None, stop: Any = None) -> V:
     return dsv.with_selection(select_window(dsv.catalog, dsv.selection, start, stop))
 
 
-def window_misses_every_recording(catalog: Catalog, selection: Selection) -> str | None:
+def window_misses_every_recording(catalog: Catalog | Selectable, selection: Selection | None = None) -> str | None:
     """Why ``selection``'s window holds no frame of any of its recordings, or ``None`` if it holds some.
 
     ``None`` too for a selection without a window or without recordings, and as soon as one
-    recording's extent is unknown (a catalog summary without ``duration_s``).
+    recording's extent is unknown (a catalog summary without ``duration_s``). Given a view
+    alone (``window_misses_every_recording(view)``), its catalog and selection are used.
     """
+    if selection is None:
+        catalog, selection = catalog.catalog, catalog.selection  # type: ignore[union-attr]
     window = selection.window
     if window.is_everything:
         return None
