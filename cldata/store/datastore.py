@@ -1,10 +1,17 @@
 """``DataStore``: recordings and analysis results in one parametrised, crash-safe store.
 
 A store is a directory (mozaik's ``root_directory``). Open it with :func:`cldata.open` or
-:meth:`DataStore.from_parameters`. Changes (``add_*``, ``remove_*``) are visible at once
-in this process and become durable, atomically, at :meth:`DataStore.commit` (also on
-:meth:`~DataStore.close` and at the end of a ``with`` block). After a crash at any moment
-the store opens with exactly what the last completed commit held.
+:meth:`DataStore.from_parameters`. The store *has* a view of everything
+(:attr:`DataStore.root_view`, an immutable :class:`~cldata.DataStoreView`) and answers
+every view method through it — ``store.filter(...)`` is ``store.root_view.filter(...)``;
+views read through the store's small interface by catalog entry
+(:meth:`~DataStore.open_recording`, :meth:`~DataStore.recording_path`,
+:meth:`~DataStore.result_object`, :meth:`~DataStore.load_payload`).
+
+Changes (``add_*``, ``remove_*``) are visible at once in this process and become durable,
+atomically, at :meth:`DataStore.commit` (also on :meth:`~DataStore.close` and at the end of
+a ``with`` block). After a crash at any moment the store opens with exactly what the last
+completed commit held.
 
 One writer at a time: opening for writing (``mode="a"`` or ``"w"``) takes the store's
 lock, and a second writer gets :class:`~cldata.errors.StoreLockedError`. Readers
@@ -496,8 +503,7 @@ class DataStore:
             pass
 
 
-
-
+# the store answers every view method as its view of everything does (delegation, not inheritance)
 for _name in ROOT_VIEW_API:
     _attribute = _OfRootView()
     setattr(DataStore, _name, _attribute)
