@@ -317,8 +317,8 @@ def test_overview_paths_are_made_from_plain_ids_only(hostile, mode, tmp_path, re
                 method(hostile)
         rid = store.recording_ids[0]
         for path in (store.overview_path(rid), store.overview_build_path(rid)):
-            assert path.parent in (root / "overviews", cldata.store.datastore._cache_dir(root))
-            assert path.parent == (root / "overviews" if mode == "a" else cldata.store.datastore._cache_dir(root)) \
+            assert path.parent in (root / "overviews", cldata.store.layout.cache_dir(root))
+            assert path.parent == (root / "overviews" if mode == "a" else cldata.store.layout.cache_dir(root)) \
                 or path == root / "overviews" / f"{rid}.h5"
 
 

@@ -252,12 +252,12 @@ def test_a_migration_killed_at_any_step_leaves_a_store_that_opens_with_everythin
     _legacy_store(root, sources)
     before = _content(root)
     hook = {"catalog written": "cldata.model.engines.sqlite.SQLiteEngine.create",
-            "marker written": "cldata.store.datastore.atomic_write_bytes"}[kill_at]
+            "marker written": "cldata.store.migration.atomic_write_bytes"}[kill_at]
     module, _, name = hook.rpartition(".")
     script = textwrap.dedent(f"""
         import os, signal, importlib, cldata
         owner = importlib.import_module({module.rsplit('.', 1)[0]!r}) if {name!r} == "create" else None
-        import cldata.store.datastore as store_module
+        import cldata.store.migration as store_module
         from cldata.model.engines.sqlite import SQLiteEngine
         if {name!r} == "create":
             original = SQLiteEngine.create

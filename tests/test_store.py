@@ -162,6 +162,22 @@ def test_opening_a_directory_that_is_not_a_store(tmp_path):
     assert (tmp_path / "data.txt").read_text() == "mine"
 
 
+def test_a_store_opens_from_a_parameter_set_and_the_call_s_arguments_win(tmp_path):
+    from parameters import ParameterSet
+
+    root = tmp_path / "by-parameters"
+    with pytest.raises(StoreFormatError):  # mode="r" given here wins over the parameters' default "a"
+        cldata.open(ParameterSet({"root_directory": str(root)}), mode="r")
+    assert not root.exists()  # a reader creates nothing
+    params = ParameterSet({"root_directory": str(root), "options": ParameterSet({})})
+    with cldata.open(params) as store:  # parameters default to mode "a"
+        assert store.writable and store.root == root
+    with cldata.DataStore.from_parameters(ParameterSet({"root_directory": str(root), "mode": "r"})) as store:
+        assert not store.writable and len(store) == 0
+    with cldata.open(ParameterSet({"root_directory": str(root), "mode": "a"}), mode="r") as store:
+        assert not store.writable
+
+
 def test_a_damaged_catalog_segment_is_detected(tmp_path, small_recording):
     root = tmp_path / "store"
     with cldata.open(root, mode="a", catalog="backend") as store:  # (a segment log: each segment has a CRC-32)

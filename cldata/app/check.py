@@ -356,7 +356,9 @@ def check_store(root: Path, *, repair: bool = False, deep: bool = True, budget: 
     """Check a store directory (see module doc). ``budget``: seconds of reading (``None``: no limit)."""
     from cldata.backends.base import SegmentedBackend, file_crc32
     from cldata.format.journal import journal_path
-    from cldata.store.datastore import MARKER, DataStore, _overview_name
+    from cldata.store.datastore import DataStore
+    from cldata.store.layout import MARKER
+    from cldata.store.layout import overview_name as _overview_name
 
     clock = _Clock(budget)
     report = CheckReport(Path(root), "store", budget=budget, repair=repair)
@@ -453,7 +455,7 @@ def _check_overview(store: Any, recording_id: str, path: Path, location: Any, re
     (HDF5 verifies each chunk's Fletcher-32 checksum)."""
     from cldata.format.reader import RecordingView
     from cldata.overview.pyramid import Overview
-    from cldata.store.datastore import _overview_name
+    from cldata.store.layout import overview_name as _overview_name
 
     inside = store.root / "overviews" / _overview_name(recording_id)
     finished = location.get("kind") == "copy"
@@ -489,7 +491,9 @@ def _rebuild_overviews(store: Any, rebuild: dict[str, tuple[Problem, Path, bool]
     from cldata.core.locking import FileLock
     from cldata.format.reader import RecordingView
     from cldata.overview.pyramid import build_overview
-    from cldata.store.datastore import _WRITER_LOCK, _acquire, _overview_name
+    from cldata.store.layout import WRITER_LOCK as _WRITER_LOCK
+    from cldata.store.layout import acquire as _acquire
+    from cldata.store.layout import overview_name as _overview_name
 
     writer = FileLock(store.root / _WRITER_LOCK)
     try:
@@ -548,7 +552,9 @@ def _leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, 
     repaired once they are gone, those of ``planted`` ones stay reported.
     """
     from cldata.core.locking import FileLock
-    from cldata.store.datastore import _READERS_LOCK, _WRITER_LOCK, _acquire
+    from cldata.store.layout import READERS_LOCK as _READERS_LOCK
+    from cldata.store.layout import WRITER_LOCK as _WRITER_LOCK
+    from cldata.store.layout import acquire as _acquire
 
     backend = store.backend
     if store.engine is not None:

@@ -591,7 +591,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from cldata.store.datastore import upgrade_store
+    from cldata.store.opening import upgrade_store
 
     path = Path(args.path)
     if _describe(path) == "missing":

@@ -25,7 +25,12 @@ from cldata.format.attributes import read_attributes
 from cldata.format.node_guard import BYTE_ARRAY, GROUP, RECORDING, TABLE, Layout, check_layout
 from cldata.format.reader import RecordingView, hdf5_reason, open_hdf5
 
-__all__ = ["ExportBackend", "EXPORT"]
+__all__ = ["ExportBackend", "EXPORT", "EXPORT_KIND", "WINDOW_ATTRIBUTE"]
+
+#: The root attribute ``cldata_kind`` of an export file.
+EXPORT_KIND = "cldata export"
+#: Root attribute of an exported recording cut to a time window: ``[start, stop)`` in frames.
+WINDOW_ATTRIBUTE = "cldata_export_window"
 
 EXPORT = Layout("cldata export", (
     ("catalog", GROUP),
@@ -54,8 +59,6 @@ class ExportBackend(Backend):
             self._h5 = open_hdf5(root)
         except (CorruptRecordingError, NotARecordingError) as exc:
             raise StoreFormatError(f"{root} is not a cldata store or export: {exc}") from None
-        from cldata.store.export import EXPORT_KIND
-
         try:
             kind = read_attributes(self._h5.root, str(root)).get("cldata_kind")
             if kind != EXPORT_KIND:

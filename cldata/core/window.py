@@ -82,6 +82,10 @@ class TimeWindow(tuple):
     def _parts(self) -> tuple[tuple[Bound, Bound], ...]:
         return tuple(self)
 
+    def __reduce__(self) -> tuple:
+        # tuple's own pickling would call TimeWindow(parts), taking the parts for a start bound
+        return (TimeWindow._of_parts, (tuple(self),))
+
     @classmethod
     def everything(cls) -> TimeWindow:
         """The window that restricts nothing."""

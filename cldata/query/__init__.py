@@ -1,8 +1,13 @@
-"""Queries over datastore views, one module per family (see each module's documentation).
+"""Queries: pure functions from a catalog and a selection to a selection, one module per family.
 
-Every query is a function ``f(dsv, **params)`` returning a view (or a list of views) and
-a class ``FQuery(parameters)`` for parameter files (:mod:`cldata.query.base`); views
-also offer them as chainable methods::
+A :class:`~cldata.query.selection.Selection` says which entries of a catalog a view shows,
+which data streams and which time window. Each family has a pure function
+``select_...(catalog, selection, ...) -> Selection`` (``split_...`` for partitions, a list of
+selections) that opens no file and knows no store, and a view-level function
+``f(view, **params)`` returning a view of the same kind (a store view, or a store-free
+:class:`~cldata.query.selection.CatalogView`); a class ``FQuery(parameters)`` names it in
+parameter files (:mod:`cldata.query.base`, :mod:`cldata.query.classes`). Store views also
+offer them as chainable methods::
 
     store.filter(culture="C7").streams("score").between(0, 2 * pq.s).tagged("final")
 
@@ -23,6 +28,7 @@ from cldata.query.partitions import (
     partition_results_by_stimulation_parameters,
 )
 from cldata.query.predicates import AnyOf, Approx, Exists, Not, Predicate, Range
+from cldata.query.selection import CatalogView, Selection, StreamSelection
 from cldata.query.streams import stream_query
 from cldata.query.tags import tag_based_query
 from cldata.query.time import time_window_query
@@ -53,4 +59,7 @@ __all__ = [
     "register_query",
     "query_from_spec",
     "run_query_chain",
+    "Selection",
+    "StreamSelection",
+    "CatalogView",
 ]

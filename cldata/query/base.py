@@ -10,7 +10,17 @@ A parameter file names queries by class and gives their parameters as data::
 
 :func:`run_query_chain` applies such a list; a partition query in the chain turns the
 result into a list of views, and the queries after it apply to each. Classes are looked
-up by name in :data:`QUERIES` (nothing is imported or evaluated from a file).
+up by name in one :class:`~cldata.core.registry.Registry` (:data:`QUERY_KINDS`; nothing is
+imported or evaluated from a file): the built-in ones (:mod:`cldata.query.classes`, imported
+when first named), those registered in this process (:func:`register_query`), and plugins
+declared by an installed package under the entry-point group ``cldata.queries``::
+
+    [project.entry-points."cldata.queries"]
+    LongRecordingsQuery = "my_lab_queries:LongRecordingsQuery"
+
+A new query kind is one class (a :class:`Query` subclass with ``function``, or ``select``
+for a pure function of a catalog and a selection) plus its registration: the decorator, an
+entry point, or a line in :data:`BUILTIN_QUERIES` for one shipped with cldata.
 
 Parameter values may spell predicates and quantities as one-key dicts:
 ``{"$range": [lo, hi]}``, ``{"$not": v}``, ``{"$any_of": [...]}``,
@@ -25,39 +35,25 @@ Examples
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import quantities as pq
 
 from cldata.core.param_check import check_parameters
+from cldata.core.paramsets import is_parameter_set, plain_parameters
+from cldata.core.registry import Registry
 from cldata.errors import ParameterError
-from cldata.query import equal as _equal  # noqa: F401 - re-exported helpers live there
+from cldata.query.predicates import AnyOf, Approx, Exists, Not, Range
+from cldata.query.selection import CatalogView, Selection
 
 if TYPE_CHECKING:
     from parameters import ParameterSet
-from cldata.query.params import filter_recordings, filter_results, param_filter_query
-from cldata.query.partitions import (
-    partition_by_parameters,
-    partition_by_stimulation_parameters,
-    partition_results_by_parameters,
-    partition_results_by_stimulation_parameters,
-)
-from cldata.query.predicates import AnyOf, Approx, Exists, Not, Range
-from cldata.query.streams import stream_query
-from cldata.query.tags import tag_based_query
-from cldata.query.time import time_window_query
 
-__all__ = ["Query", "QUERIES", "register_query", "query_from_spec", "run_query_chain", "decode_value"]
+    from cldata.model.catalog import Catalog
 
-
-def _is_parameter_set(value: Any) -> bool:
-    # ``parameters`` imports scipy (half a second, and scipy registers pickle reducers): a
-    # ParameterSet can only exist once its caller imported the module, so cldata never imports
-    # it just to ask
-    module = sys.modules.get("parameters")
-    return module is not None and isinstance(value, module.ParameterSet)
+__all__ = ["Query", "QUERIES", "QUERY_KINDS", "BUILTIN_QUERIES", "register_query", "query_from_spec",
+           "run_query_chain", "decode_value"]
 
 _UNIT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -105,9 +101,11 @@ def decode_value(value: Any) -> Any:
 class Query:
     """Base of the query classes: parameters checked against ``required_parameters``.
 
-    Subclasses set ``function`` (the query function), ``required_parameters`` and
-    ``optional_parameters`` (name -> type, or tuple of types; optional ones map to
-    ``(type, default)``).
+    Subclasses set ``required_parameters`` and ``optional_parameters`` (name -> type, or
+    tuple of types; optional ones map to ``(type, default)``), and either ``function``, the
+    query on a view (``function(view, **arguments)`` returns a view or a list of views), or
+    ``select``, a pure function of a catalog and a selection
+    (``select(catalog, selection, **arguments)`` returns a selection or a list of them).
 
     Raises
     ------
@@ -118,12 +116,10 @@ class Query:
     required_parameters: ClassVar[dict[str, Any]] = {}
     optional_parameters: ClassVar[dict[str, tuple[Any, Any]]] = {}
     function: ClassVar[Callable[..., Any]]
+    select: ClassVar[Callable[..., Selection | list[Selection]]]
 
     def __init__(self, parameters: Mapping[str, Any] | ParameterSet | None = None, **kw: Any):
-        if _is_parameter_set(parameters):
-            given = parameters.as_dict()
-        else:
-            given = dict(parameters or {})
+        given = plain_parameters(parameters, f"the parameters of {type(self).__name__}")
         given.update(kw)
         given = check_parameters(type(self).__name__, self.required_parameters, self.optional_parameters, given)
         self.parameters: dict[str, Any] = given
@@ -133,130 +129,92 @@ class Query:
         return {k: decode_value(v) for k, v in self.parameters.items()}
 
     def query(self, dsv: Any) -> Any:
-        """Apply the query to a view."""
-        return type(self).function(dsv, **self.arguments())
+        """Apply the query to a view (a store, a store view or a :class:`~cldata.query.selection.CatalogView`)."""
+        cls = type(self)
+        if not hasattr(cls, "function"):
+            out = cls.select(dsv.catalog, dsv.selection, **self.arguments())
+            return [dsv.with_selection(s) for s in out] if isinstance(out, list) else dsv.with_selection(out)
+        return cls.function(dsv, **self.arguments())
+
+    def apply(self, catalog: Catalog, selection: Selection) -> Selection | list[Selection]:
+        """Apply the query to a selection of ``catalog`` (no store needed)."""
+        out = self.query(CatalogView(catalog, selection))
+        return [v.selection for v in out] if isinstance(out, list) else out.selection
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.parameters!r})"
 
 
-QUERIES: dict[str, type[Query]] = {}
+#: The query classes shipped with cldata: ``name -> "module:attribute"``, imported when first named.
+BUILTIN_QUERIES = {name: f"cldata.query.classes:{name}" for name in (
+    "ParamFilterQuery", "FilterRecordingsQuery", "FilterResultsQuery", "StreamQuery", "TimeWindowQuery",
+    "TagBasedQuery", "PartitionByParametersQuery", "PartitionByStimulationParametersQuery",
+    "PartitionResultsByParametersQuery", "PartitionResultsByStimulationParametersQuery",
+)}
+
+
+def _query_class(name: str, obj: Any) -> type[Query]:
+    if not (isinstance(obj, type) and issubclass(obj, Query)):
+        raise ParameterError(f"query kind {name!r} is {obj!r:.80}, not a subclass of cldata.query.Query")
+    return obj
+
+
+#: Every query kind by name: built in, registered, or from a plugin (entry-point group ``cldata.queries``).
+QUERY_KINDS: Registry[type[Query]] = Registry("query class", "cldata.queries", builtins=BUILTIN_QUERIES,
+                                              check=_query_class, error=ParameterError)
+
+
+class _QueryMapping(Mapping[str, type[Query]]):
+    """The query classes by name, read-only (a view of :data:`QUERY_KINDS`)."""
+
+    def __getitem__(self, name: str) -> type[Query]:
+        if name not in QUERY_KINDS:
+            raise KeyError(name)
+        return QUERY_KINDS.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(QUERY_KINDS.names())
+
+    def __len__(self) -> int:
+        return len(QUERY_KINDS.names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in QUERY_KINDS
+
+    def __repr__(self) -> str:
+        return f"QUERIES({', '.join(QUERY_KINDS.names())})"
+
+
+#: The query classes by name (read-only; add one with :func:`register_query` or an entry point).
+QUERIES: Mapping[str, type[Query]] = _QueryMapping()
 
 
 def register_query(cls: type[Query]) -> type[Query]:
-    """Class decorator: make a query class nameable in parameter files."""
-    QUERIES[cls.__name__] = cls
+    """Class decorator: make a query class nameable in parameter files (by its class name).
+
+    Registering a name again replaces the class registered before (a re-run notebook cell);
+    a built-in name cannot be taken.
+
+    Examples
+    --------
+    >>> @register_query
+    ... class EverythingQuery(Query):
+    ...     @staticmethod
+    ...     def select(catalog, selection):
+    ...         return selection
+    >>> query_from_spec({"class": "EverythingQuery"})
+    EverythingQuery({})
+    """
+    QUERY_KINDS.register(cls.__name__, cls, replace=True)
     return cls
 
 
-_NAMES = (str, list, tuple)
-
-
-@register_query
-class ParamFilterQuery(Query):
-    """:func:`~cldata.query.param_filter_query`: ``params`` (dict of conditions), ``ads_unique``, ``rec_unique``."""
-
-    required_parameters = {"params": Mapping}
-    optional_parameters = {"ads_unique": (bool, False), "rec_unique": (bool, False)}
-
-    @staticmethod
-    def function(dsv: Any, params: Mapping[str, Any], ads_unique: bool, rec_unique: bool) -> Any:
-        return param_filter_query(dsv, ads_unique=ads_unique, rec_unique=rec_unique, **params)
-
-
-@register_query
-class FilterRecordingsQuery(Query):
-    """:func:`~cldata.query.filter_recordings`: ``params``, ``rec_unique``."""
-
-    required_parameters = {"params": Mapping}
-    optional_parameters = {"rec_unique": (bool, False)}
-
-    @staticmethod
-    def function(dsv: Any, params: Mapping[str, Any], rec_unique: bool) -> Any:
-        return filter_recordings(dsv, rec_unique=rec_unique, **params)
-
-
-@register_query
-class FilterResultsQuery(Query):
-    """:func:`~cldata.query.filter_results`: ``params``, ``ads_unique``."""
-
-    required_parameters = {"params": Mapping}
-    optional_parameters = {"ads_unique": (bool, False)}
-
-    @staticmethod
-    def function(dsv: Any, params: Mapping[str, Any], ads_unique: bool) -> Any:
-        return filter_results(dsv, ads_unique=ads_unique, **params)
-
-
-@register_query
-class StreamQuery(Query):
-    """:func:`~cldata.query.streams.stream_query`: ``stream_names`` (name, glob or list), ``attributes``."""
-
-    optional_parameters = {"stream_names": ((str, list, tuple, type(None)), None), "attributes": (Mapping, {})}
-
-    @staticmethod
-    def function(dsv: Any, stream_names: Any, attributes: Mapping[str, Any]) -> Any:
-        return stream_query(dsv, stream_names, **attributes)
-
-
-@register_query
-class TimeWindowQuery(Query):
-    """:func:`~cldata.query.time.time_window_query`: ``start``, ``stop`` (frames or quantities)."""
-
-    optional_parameters = {"start": ((int, Mapping, pq.Quantity, type(None)), None),
-                           "stop": ((int, Mapping, pq.Quantity, type(None)), None)}
-    function = staticmethod(time_window_query)
-
-
-@register_query
-class TagBasedQuery(Query):
-    """:func:`~cldata.query.tags.tag_based_query`: ``tags``, ``any``."""
-
-    required_parameters = {"tags": _NAMES}
-    optional_parameters = {"any": (bool, False)}
-    function = staticmethod(tag_based_query)
-
-
-@register_query
-class PartitionByParametersQuery(Query):
-    """:func:`~cldata.query.partitions.partition_by_parameters`: ``parameter_names``."""
-
-    required_parameters = {"parameter_names": _NAMES}
-
-    @staticmethod
-    def function(dsv: Any, parameter_names: Any) -> Any:
-        return partition_by_parameters(dsv, parameter_names)
-
-
-@register_query
-class PartitionByStimulationParametersQuery(Query):
-    """:func:`~cldata.query.partitions.partition_by_stimulation_parameters`: ``except_names``."""
-
-    optional_parameters = {"except_names": (_NAMES, ())}
-    function = staticmethod(partition_by_stimulation_parameters)
-
-
-@register_query
-class PartitionResultsByParametersQuery(Query):
-    """:func:`~cldata.query.partitions.partition_results_by_parameters`: ``parameter_names``, ``except_``."""
-
-    required_parameters = {"parameter_names": _NAMES}
-    optional_parameters = {"except_": (bool, False)}
-
-    @staticmethod
-    def function(dsv: Any, parameter_names: Any, except_: bool) -> Any:
-        return partition_results_by_parameters(dsv, parameter_names, except_=except_)
-
-
-@register_query
-class PartitionResultsByStimulationParametersQuery(Query):
-    """:func:`~cldata.query.partitions.partition_results_by_stimulation_parameters`: ``parameter_names``, ``except_``."""
-
-    optional_parameters = {"parameter_names": (_NAMES, ()), "except_": (bool, True)}
-
-    @staticmethod
-    def function(dsv: Any, parameter_names: Any, except_: bool) -> Any:
-        return partition_results_by_stimulation_parameters(dsv, parameter_names, except_=except_)
+def __getattr__(name: str) -> Any:
+    # the built-in query classes keep their 0.2 import path (cldata.queries.base.ParamFilterQuery)
+    # without base importing every query when it is imported
+    if name in BUILTIN_QUERIES:
+        return QUERY_KINDS.get(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def query_from_spec(spec: Mapping[str, Any] | Query) -> Query:
@@ -269,14 +227,14 @@ def query_from_spec(spec: Mapping[str, Any] | Query) -> Query:
     """
     if isinstance(spec, Query):
         return spec
-    if _is_parameter_set(spec):
-        spec = spec.as_dict()
+    if is_parameter_set(spec):
+        spec = plain_parameters(spec)
     if not isinstance(spec, Mapping) or "class" not in spec or set(spec) - {"class", "params"}:
         raise ParameterError(f'a query is {{"class": name, "params": {{...}}}}, not {spec!r:.100}')
-    cls = QUERIES.get(spec["class"])
-    if cls is None:
-        raise ParameterError(f"unknown query class {spec['class']!r}; known: {sorted(QUERIES)}")
-    return cls(spec.get("params") or {})
+    name = spec["class"]
+    if not isinstance(name, str) or name not in QUERY_KINDS:
+        raise ParameterError(f"unknown query class {name!r}; known: {QUERY_KINDS.names()}")
+    return QUERY_KINDS.get(name)(spec.get("params") or {})
 
 
 def run_query_chain(dsv: Any, chain: Sequence[Mapping[str, Any] | Query]) -> Any:
@@ -284,11 +242,7 @@ def run_query_chain(dsv: Any, chain: Sequence[Mapping[str, Any] | Query]) -> Any
     queries = [query_from_spec(q) for q in chain]
     result = dsv
     for q in queries:
-        result = [_apply(q, v) for v in result] if isinstance(result, list) else _apply(q, result)
+        result = [q.query(v) for v in result] if isinstance(result, list) else q.query(result)
         if isinstance(result, list) and result and isinstance(result[0], list):
             result = [v for part in result for v in part]
     return result
-
-
-def _apply(q: Query, view: Any) -> Any:
-    return q.query(view)

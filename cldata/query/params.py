@@ -23,8 +23,11 @@ parameter that no entry of the store has raises :class:`~cldata.errors.UnknownPa
 mean" (a misspelt key would otherwise silently match nothing). A known parameter with a
 value no entry has is a legitimate question whose answer is empty: no error, no warning.
 
-Every function takes a view and returns a new view; nothing is read from disk, and the
-cost is about the number of matches (the catalog index answers each condition).
+:func:`select_by_parameters` is the query itself, a pure function of a catalog and a
+:class:`~cldata.query.selection.Selection`; the other functions take a view (a store view,
+or a :class:`~cldata.query.selection.CatalogView`) and return a new one. Nothing is read
+from disk, and the cost is about the number of matches (the catalog index answers each
+condition).
 
 Examples
 --------
@@ -39,20 +42,21 @@ cldata.errors.UnknownParameterError: no recording or analysis result in the stor
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cldata.errors import ParameterError, UniquenessError, UnknownParameterError
 from cldata.model.catalog import MISSING, lookup
 from cldata.model.engines.rowset import intersect_all
 from cldata.query.names import raise_unknown
 from cldata.query.predicates import condition_rows, condition_test
+from cldata.query.selection import KEEP, Selectable, Selection
 
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.model.catalog import Catalog
-    from cldata.store.view import DataStoreView
 
 __all__ = [
     "param_filter_query",
+    "select_by_parameters",
     "recording_rows",
     "result_rows",
     "filter_recordings",
@@ -146,32 +150,50 @@ def check_known(cat: Catalog, criteria: Mapping[str, Any], recordings: bool = Tr
                       "known parameters")
 
 
-def _unique(view: DataStoreView, ads_unique: bool, rec_unique: bool) -> DataStoreView:
+def _check_unique(catalog: Catalog, selection: Selection, ads_unique: bool, rec_unique: bool) -> None:
     if ads_unique:
-        n = len(view._live_result_rows())
+        n = len(selection.live_result_rows(catalog))
         if n != 1:
             raise UniquenessError(f"ads_unique: the query matched {n} analysis results, not exactly one")
     if rec_unique:
-        n = len(view.recording_ids)
+        n = len(selection.recording_ids(catalog))
         if n != 1:
             raise UniquenessError(f"rec_unique: the query matched {n} recordings, not exactly one")
-    return view
 
 
-def _filtered(dsv: DataStoreView, kw: Mapping[str, Any], *, recordings: bool, results: bool,
-              ads_unique: bool = False, rec_unique: bool = False) -> DataStoreView:
-    criteria = normalize_keys(kw)
-    cat = dsv.full_datastore.catalog
-    check_known(cat, criteria, recordings=recordings, results=results)
-    sets = dsv._row_sets()
-    view = dsv._derive(
-        recordings=recording_rows(cat, None if sets is None else sets[0], criteria) if recordings else None,
-        results=result_rows(cat, None if sets is None else sets[1], criteria) if results else None,
+def select_by_parameters(catalog: Catalog, selection: Selection, criteria: Mapping[str, Any], *,
+                         recordings: bool = True, results: bool = True, ads_unique: bool = False,
+                         rec_unique: bool = False) -> Selection:
+    """The entries of ``selection`` matching every condition of ``criteria`` (see module doc).
+
+    ``recordings`` / ``results``: whether recordings / results are filtered (those not
+    filtered stay as they are).
+
+    Examples
+    --------
+    >>> from cldata.model.catalog import Catalog
+    >>> select_by_parameters(Catalog(), Selection.everything(), {"culture": "C7"}).recordings
+    ()
+    """
+    criteria = normalize_keys(criteria)
+    check_known(catalog, criteria, recordings=recordings, results=results)
+    out = selection.derive(
+        catalog,
+        recordings=recording_rows(catalog, selection.within_recordings, criteria) if recordings else KEEP,
+        results=result_rows(catalog, selection.within_results, criteria) if results else KEEP,
     )
-    return _unique(view, ads_unique, rec_unique)
+    _check_unique(catalog, out, ads_unique, rec_unique)
+    return out
 
 
-def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique: bool = False, **kw: Any) -> DataStoreView:
+V = TypeVar("V", bound=Selectable)
+
+
+def _filtered(dsv: V, kw: Mapping[str, Any], **how: Any) -> V:
+    return dsv.with_selection(select_by_parameters(dsv.catalog, dsv.selection, kw, **how))
+
+
+def param_filter_query(dsv: V, ads_unique: bool = False, rec_unique: bool = False, **kw: Any) -> V:
     """Recordings and results of ``dsv`` matching every condition in ``kw`` (see module doc).
 
     Parameters
@@ -192,7 +214,7 @@ def param_filter_query(dsv: DataStoreView, ads_unique: bool = False, rec_unique:
     return _filtered(dsv, kw, recordings=True, results=True, ads_unique=ads_unique, rec_unique=rec_unique)
 
 
-def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -> DataStoreView:
+def filter_recordings(dsv: V, rec_unique: bool = False, **kw: Any) -> V:
     """Only the recordings are filtered (by their parameters); results stay as they are.
 
     Raises :class:`~cldata.errors.UnknownParameterError` for a parameter no recording of
@@ -205,7 +227,7 @@ def filter_recordings(dsv: DataStoreView, rec_unique: bool = False, **kw: Any) -
     return _filtered(dsv, kw, recordings=True, results=False, rec_unique=rec_unique)
 
 
-def filter_results(dsv: DataStoreView, ads_unique: bool = False, **kw: Any) -> DataStoreView:
+def filter_results(dsv: V, ads_unique: bool = False, **kw: Any) -> V:
     """Only the analysis results are filtered; recordings stay as they are.
 
     Raises :class:`~cldata.errors.UnknownParameterError` for a parameter that no result
@@ -218,20 +240,17 @@ def filter_results(dsv: DataStoreView, ads_unique: bool = False, **kw: Any) -> D
     return _filtered(dsv, kw, recordings=False, results=True, ads_unique=ads_unique)
 
 
-def brute_force_filter(dsv: DataStoreView, **kw: Any) -> tuple[list[str], list[str]]:
+def brute_force_filter(dsv: V, **kw: Any) -> tuple[list[str], list[str]]:
     """The ids :func:`param_filter_query` must return, found by testing every entry (a reference
     for tests and benchmarks; mozaik works this way)."""
     criteria = normalize_keys(kw)
-    cat = dsv.full_datastore.catalog
+    cat, selection = dsv.catalog, dsv.selection
     recs = []
-    for r in dsv._recording_rows():
-        entry = cat.recordings[r]
-        if entry is None:
-            continue
+    for _, entry in selection.recording_entries(cat):
         if all(condition_test(c, lookup(entry.parameters, p)) for p, c in criteria.items() if p not in RESULT_FIELDS):
             recs.append(entry.id)
     results = []
-    for r in dsv._result_rows():
+    for r in selection.result_rows(cat):
         entry = cat.results[r]
         if entry is None:
             continue

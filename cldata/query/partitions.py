@@ -25,23 +25,27 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from cldata.core.canonical import canonical, flatten
 from cldata.errors import ParameterError, UnknownParameterError
 from cldata.model.catalog import MISSING, Catalog, lookup
 from cldata.query.names import raise_unknown
 from cldata.query.params import check_known, normalize_keys
-
-if TYPE_CHECKING:  # pragma: no cover
-    from cldata.store.view import DataStoreView
+from cldata.query.selection import Selectable, Selection
 
 __all__ = [
     "partition_by_parameters",
     "partition_by_stimulation_parameters",
     "partition_results_by_parameters",
     "partition_results_by_stimulation_parameters",
+    "split_by_parameters",
+    "split_by_stimulation_parameters",
+    "split_results_by_parameters",
+    "split_results_by_stimulation_parameters",
 ]
+
+V = TypeVar("V", bound=Selectable)
 
 
 def _paths(names: str | Iterable[str]) -> list[str]:
@@ -78,7 +82,7 @@ def _sorted_groups(groups: dict[tuple, tuple[set[int], set[int]]]) -> list[tuple
     return [groups[k] for k in keys]
 
 
-def partition_by_parameters(dsv: DataStoreView, names: str | Iterable[str]) -> list[DataStoreView]:
+def partition_by_parameters(dsv: V, names: str | Iterable[str]) -> list[V]:
     """One view per distinct combination of values of ``names`` (recordings and results).
 
     Raises
@@ -93,24 +97,26 @@ def partition_by_parameters(dsv: DataStoreView, names: str | Iterable[str]) -> l
     >>> [len(p.recordings) for p in partition_by_parameters(store, ["culture"])]   # doctest: +SKIP
     [4, 4, 4]
     """
+    return [dsv.with_selection(s) for s in split_by_parameters(dsv.catalog, dsv.selection, names)]
+
+
+def split_by_parameters(catalog: Catalog, selection: Selection, names: str | Iterable[str]) -> list[Selection]:
+    """:func:`partition_by_parameters` as a pure function of a catalog and a selection."""
     paths = _paths(names)
     if not paths:
         raise ParameterError("partition_by_parameters needs at least one parameter name")
-    cat = dsv.full_datastore.catalog
+    cat = catalog
     check_known(cat, dict.fromkeys(paths))
     groups: dict[tuple, tuple[set[int], set[int]]] = {}
-    for r in dsv._recording_rows():
-        entry = cat.recordings[r]
-        if entry is None:
-            continue
+    for r, entry in selection.recording_entries(cat):
         key = _key([lookup(entry.parameters, p) for p in paths])
         if key is not None:
             groups.setdefault(key, (set(), set()))[0].add(r)
-    for r in dsv._live_result_rows():
+    for r in selection.live_result_rows(cat):
         key = _key([_result_value(cat, r, p) for p in paths])
         if key is not None:
             groups.setdefault(key, (set(), set()))[1].add(r)
-    return [dsv._derive(recordings=recs, results=res) for recs, res in _sorted_groups(groups)]
+    return [selection.derive(cat, recordings=recs, results=res) for recs, res in _sorted_groups(groups)]
 
 
 def _stimulation_paths(params_list: Iterable[Mapping[str, Any]], except_names: Iterable[str]) -> list[str]:
@@ -123,21 +129,26 @@ def _stimulation_paths(params_list: Iterable[Mapping[str, Any]], except_names: I
     return sorted(paths - excluded)
 
 
-def partition_by_stimulation_parameters(dsv: DataStoreView, except_names: str | Iterable[str] = ()) -> list[DataStoreView]:
+def partition_by_stimulation_parameters(dsv: V, except_names: str | Iterable[str] = ()) -> list[V]:
     """One view per distinct stimulation protocol, ignoring the stimulation parameters named.
 
     Stimulation parameters are those under ``stimulation`` (``st_<name>`` in queries).
     """
+    return [dsv.with_selection(s) for s in split_by_stimulation_parameters(dsv.catalog, dsv.selection, except_names)]
+
+
+def split_by_stimulation_parameters(catalog: Catalog, selection: Selection,
+                                    except_names: str | Iterable[str] = ()) -> list[Selection]:
+    """:func:`partition_by_stimulation_parameters` as a pure function of a catalog and a selection."""
     except_list = [except_names] if isinstance(except_names, str) else list(except_names)
-    cat = dsv.full_datastore.catalog
-    params = [cat.recordings[r].parameters for r in dsv._recording_rows() if cat.recordings[r] is not None]  # type: ignore[union-attr]
+    params = [e.parameters for _, e in selection.recording_entries(catalog)]
     paths = _stimulation_paths(params, except_list)
     if not paths:
-        return [dsv]
-    return partition_by_parameters(dsv, paths)
+        return [selection]
+    return split_by_parameters(catalog, selection, paths)
 
 
-def partition_results_by_parameters(dsv: DataStoreView, names: str | Iterable[str], except_: bool = False) -> list[DataStoreView]:
+def partition_results_by_parameters(dsv: V, names: str | Iterable[str], except_: bool = False) -> list[V]:
     """Results grouped by their own parameters ``names`` (or by all others, with ``except_``).
 
     Every partition keeps all of the view's recordings. Results lacking a parameter belong
@@ -154,7 +165,13 @@ def partition_results_by_parameters(dsv: DataStoreView, names: str | Iterable[st
     >>> [len(p.analysis_results) for p in partition_results_by_parameters(store, "window_s")]  # doctest: +SKIP
     [12, 12, 12]
     """
-    cat = dsv.full_datastore.catalog
+    return [dsv.with_selection(s) for s in split_results_by_parameters(dsv.catalog, dsv.selection, names, except_)]
+
+
+def split_results_by_parameters(catalog: Catalog, selection: Selection, names: str | Iterable[str],
+                                except_: bool = False) -> list[Selection]:
+    """:func:`partition_results_by_parameters` as a pure function of a catalog and a selection."""
+    cat = catalog
     named = _paths(names)
     if not except_ and cat.n_results:
         for path in named:
@@ -162,7 +179,7 @@ def partition_results_by_parameters(dsv: DataStoreView, names: str | Iterable[st
                 known = cat.result_index.paths()  # for the message
                 raise_unknown(UnknownParameterError, "no analysis result in the store has a parameter", path,
                               known, "the parameters of the store's results")
-    rows = dsv._live_result_rows()
+    rows = selection.live_result_rows(cat)
     if except_:
         all_paths: set[str] = set()
         for r in rows:
@@ -171,26 +188,33 @@ def partition_results_by_parameters(dsv: DataStoreView, names: str | Iterable[st
     else:
         paths = named
     if not paths:
-        return [dsv]
+        return [selection]
     groups: dict[tuple, tuple[set[int], set[int]]] = {}
     for r in rows:
         params = cat.results[r].parameters  # type: ignore[union-attr]
         key = _key([lookup(params, p) for p in paths])
         if key is not None:
             groups.setdefault(key, (set(), set()))[1].add(r)
-    return [dsv._derive(results=res) for _, res in _sorted_groups(groups)]
+    return [selection.derive(cat, results=res) for _, res in _sorted_groups(groups)]
 
 
-def partition_results_by_stimulation_parameters(dsv: DataStoreView, names: str | Iterable[str] = (),
-                                                except_: bool = True) -> list[DataStoreView]:
+def partition_results_by_stimulation_parameters(dsv: V, names: str | Iterable[str] = (),
+                                                except_: bool = True) -> list[V]:
     """Results grouped by the stimulation parameters of their source recordings.
 
     By default (``except_=True``) by every stimulation parameter except ``names``; with
     ``except_=False`` by ``names`` only. Every partition keeps the view's recordings.
     """
-    cat = dsv.full_datastore.catalog
+    return [dsv.with_selection(s) for s in split_results_by_stimulation_parameters(dsv.catalog, dsv.selection,
+                                                                                   names, except_)]
+
+
+def split_results_by_stimulation_parameters(catalog: Catalog, selection: Selection, names: str | Iterable[str] = (),
+                                            except_: bool = True) -> list[Selection]:
+    """:func:`partition_results_by_stimulation_parameters` as a pure function of a catalog and a selection."""
+    cat = catalog
     name_list = [names] if isinstance(names, str) else list(names)
-    rows = dsv._live_result_rows()
+    rows = selection.live_result_rows(cat)
     if except_:
         sources = [cat.recordings[cat.recording_rows[s]].parameters for r in rows  # type: ignore[union-attr]
                    for s in cat.results[r].sources if s in cat.recording_rows]  # type: ignore[union-attr]
@@ -198,7 +222,7 @@ def partition_results_by_stimulation_parameters(dsv: DataStoreView, names: str |
     else:
         paths = [f"stimulation.{n}" for n in name_list]
     if not paths:
-        return [dsv]
+        return [selection]
     groups: dict[tuple, tuple[set[int], set[int]]] = {}
     for r in rows:
         values = []
@@ -213,4 +237,4 @@ def partition_results_by_stimulation_parameters(dsv: DataStoreView, names: str |
         key = _key(values)
         if key is not None:
             groups.setdefault(key, (set(), set()))[1].add(r)
-    return [dsv._derive(results=res) for _, res in _sorted_groups(groups)]
+    return [selection.derive(cat, results=res) for _, res in _sorted_groups(groups)]

@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
+from cldata.core.canonical import flatten
 from cldata.errors import ParameterError, UnknownParameterError, UnknownStreamError
 from cldata.query.names import raise_unknown
 from cldata.query.params import normalize_keys
 from cldata.query.predicates import condition_rows
+from cldata.query.selection import Selectable, Selection, StreamSelection
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cldata.store.view import DataStoreView
+__all__ = ["stream_query", "select_streams", "matching_stream_names", "check_known_streams"]
 
-__all__ = ["stream_query", "matching_stream_names", "check_known_streams"]
+V = TypeVar("V", bound=Selectable)
 
 
 def matching_stream_names(all_names: Iterable[str], names: str | Iterable[str] | None) -> set[str]:
@@ -77,8 +78,6 @@ def check_known_streams(known: Iterable[str], names: str | Iterable[str] | None)
 
 
 def _check_known_attributes(cat: Any, paths: Iterable[str]) -> None:
-    from cldata.core.canonical import flatten
-
     for path in paths:
         # the stream index answers "which rows have <stream>.<path>" from its postings
         if not cat.streams or any(cat.stream_index.present(f"{n}.{path}") for n in cat.streams):
@@ -89,7 +88,40 @@ def _check_known_attributes(cat: Any, paths: Iterable[str]) -> None:
                       "the attributes of the store's data streams")
 
 
-def stream_query(dsv: DataStoreView, names: str | Iterable[str] | None = None, **attributes: Any) -> DataStoreView:
+def select_streams(catalog: Any, selection: Selection, names: str | Iterable[str] | None = None,
+                   attributes: dict[str, Any] | None = None) -> Selection:
+    """The streams of ``selection`` matching ``names`` and ``attributes``, the recordings that have
+    one, and the results from those recordings (see :func:`stream_query`; a pure function of a
+    catalog and a selection).
+    """
+    cat = catalog
+    within = selection.within_recordings
+    current = selection.streams
+    selected = matching_stream_names(cat.streams, names)
+    check_known_streams(cat.streams, names)
+    criteria = normalize_keys(attributes or {})
+    _check_known_attributes(cat, criteria)
+    rows: set[int] = set()
+    per_recording: dict[int, set[str]] | None = {} if criteria else None
+    for name in selected:
+        candidates = cat.streams.get(name, set())
+        if within is not None:
+            candidates = candidates & within
+        for path, cond in criteria.items():
+            candidates = candidates & condition_rows(cat.stream_index, f"{name}.{path}", cond)
+        if current is not None:
+            candidates = {r for r in candidates if current.visible(r, name)}
+        rows |= candidates
+        if per_recording is not None:
+            for r in candidates:
+                per_recording.setdefault(r, set()).add(name)
+    streams = StreamSelection(selected, per_recording).intersect(current)
+    kept_ids = {cat.recordings[r].id for r in rows}  # type: ignore[union-attr]
+    results = [r for r, e in selection.result_entries(cat).items() if not e.sources or kept_ids.intersection(e.sources)]
+    return selection.derive(cat, recordings=rows, results=results, streams=streams)
+
+
+def stream_query(dsv: V, names: str | Iterable[str] | None = None, **attributes: Any) -> V:
     """A view showing only the matching streams and the recordings that have one (see module doc).
 
     Parameters
@@ -116,30 +148,4 @@ def stream_query(dsv: DataStoreView, names: str | Iterable[str] | None = None, *
     --------
     >>> stream_query(store, ["ball*", "score"], units="px")   # doctest: +SKIP
     """
-    from cldata.store.view import StreamSelection
-
-    cat = dsv.full_datastore.catalog
-    sets = dsv._row_sets()
-    selected = matching_stream_names(cat.streams, names)
-    check_known_streams(cat.streams, names)
-    criteria = normalize_keys(attributes)
-    _check_known_attributes(cat, criteria)
-    rows: set[int] = set()
-    per_recording: dict[int, set[str]] | None = {} if criteria else None
-    for name in selected:
-        candidates = cat.streams.get(name, set())
-        if sets is not None:
-            candidates = candidates & sets[0]
-        for path, cond in criteria.items():
-            candidates = candidates & condition_rows(cat.stream_index, f"{name}.{path}", cond)
-        if dsv._streams is not None:
-            candidates = {r for r in candidates if dsv._streams.visible(r, name)}
-        rows |= candidates
-        if per_recording is not None:
-            for r in candidates:
-                per_recording.setdefault(r, set()).add(name)
-    selection = StreamSelection(selected, per_recording).intersect(dsv._streams)
-    kept_ids = {cat.recordings[r].id for r in rows}  # type: ignore[union-attr]
-    results = [r for r, e in cat.result_entries(dsv._result_rows()).items()
-               if not e.sources or kept_ids.intersection(e.sources)]
-    return dsv._derive(recordings=rows, results=results, streams=selection)
+    return dsv.with_selection(select_streams(dsv.catalog, dsv.selection, names, attributes))

@@ -17,19 +17,20 @@ cldata.errors.UnknownTagError: no analysis result in the store is tagged 'fianl'
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 from cldata.errors import ParameterError, UnknownTagError
+from cldata.model.catalog import Catalog
 from cldata.model.engines.rowset import intersect_all
 from cldata.query.names import raise_unknown
+from cldata.query.selection import Selectable, Selection
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cldata.store.view import DataStoreView
+__all__ = ["tag_based_query", "select_tagged"]
 
-__all__ = ["tag_based_query"]
+V = TypeVar("V", bound=Selectable)
 
 
-def tag_based_query(dsv: DataStoreView, tags: str | Iterable[str], any: bool = False) -> DataStoreView:  # noqa: A002
+def tag_based_query(dsv: V, tags: str | Iterable[str], any: bool = False) -> V:  # noqa: A002
     """Results carrying all of ``tags`` (with ``any=True``: at least one of them).
 
     Parameters
@@ -53,23 +54,36 @@ def tag_based_query(dsv: DataStoreView, tags: str | Iterable[str], any: bool = F
     --------
     >>> tag_based_query(store, ["final", "draft"], any=True).analysis_results   # doctest: +SKIP
     """
+    return dsv.with_selection(select_tagged(dsv.catalog, dsv.selection, tags, any=any))
+
+
+def select_tagged(catalog: Catalog, selection: Selection, tags: str | Iterable[str],
+                  any: bool = False) -> Selection:  # noqa: A002
+    """The results of ``selection`` carrying the tags (see :func:`tag_based_query`; a pure function).
+
+    Examples
+    --------
+    >>> from cldata.model.catalog import Catalog
+    >>> select_tagged(Catalog(), Selection.everything(), "final").results
+    ()
+    """
     tag_list = [tags] if isinstance(tags, str) else list(tags)
     if not tag_list or not all(isinstance(t, str) and t for t in tag_list):
         raise ParameterError(f"tags are non-empty strings, not {tags!r}")
-    cat = dsv.full_datastore.catalog
+    cat = catalog
     if cat.n_results:  # the tag index holds every tag of the store: a set lookup per tag
         for t in tag_list:
             if t not in cat.tags:
                 raise_unknown(UnknownTagError, "no analysis result in the store is tagged", t, cat.tags,
                               "the store's tags")
     sets: list = [cat.tags.get(t, set()) for t in tag_list]
-    within = dsv._row_sets()
+    within = selection.within_results
     if any:
         union: Any = set()
         for rows in sets:
             union = union | rows
         sets = [union]
     if within is not None:
-        sets.append(within[1])
+        sets.append(within)
     # the smallest set first, and only it copied: the index's sets stay untouched
-    return dsv._derive(results=intersect_all(sets))
+    return selection.derive(cat, results=intersect_all(sets))

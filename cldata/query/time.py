@@ -23,20 +23,44 @@ from __future__ import annotations
 
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import quantities as pq
 
-from cldata.core.timebase import to_window
+from cldata.core.window import TimeWindow
 from cldata.errors import ParameterError, WindowOutsideRecordingsWarning
+from cldata.model.catalog import Catalog
+from cldata.query.selection import Selectable, Selection
 
-if TYPE_CHECKING:  # pragma: no cover
-    from cldata.store.view import DataStoreView
+__all__ = ["time_window_query", "select_window", "window_misses_every_recording"]
 
-__all__ = ["time_window_query", "window_misses_every_recording"]
+V = TypeVar("V", bound=Selectable)
 
 
-def time_window_query(dsv: DataStoreView, start: Any = None, stop: Any = None) -> DataStoreView:
+def select_window(catalog: Catalog, selection: Selection, start: Any = None, stop: Any = None) -> Selection:
+    """``selection`` with its window intersected with ``[start, stop)`` (see :func:`time_window_query`).
+
+    Warns as :func:`time_window_query` does; a pure function of a catalog and a selection.
+
+    Examples
+    --------
+    >>> from cldata.model.catalog import Catalog
+    >>> select_window(Catalog(), Selection.everything(), 0, 100).window
+    TimeWindow(0, 100)
+    """
+    try:
+        window = TimeWindow(start, stop)
+        window.frames(1.0)  # checks types and order (in any one unit)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"bad time window [{start!r}, {stop!r}): {exc}") from None
+    out = selection.derive(catalog, window=selection.window & window)
+    message = window_misses_every_recording(catalog, out)
+    if message:
+        warnings.warn(message, WindowOutsideRecordingsWarning, stacklevel=_caller_outside_cldata())
+    return out
+
+
+def time_window_query(dsv: V, start: Any = None, stop: Any = None) -> V:
     """A view of the same entries whose reads are restricted to ``[start, stop)``.
 
     Parameters
@@ -62,41 +86,29 @@ def time_window_query(dsv: DataStoreView, start: Any = None, stop: Any = None) -
     >>> time_window_query(store, 0, 0.1 * pq.s).recordings[0].window   # doctest: +SKIP
     (0, 2500)
     """
-    from cldata.store.view import _combine_windows
-
-    try:
-        to_window(start, stop, 1.0)  # checks types and order (in any one unit)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"bad time window [{start!r}, {stop!r}): {exc}") from None
-    view = dsv._derive(window=_combine_windows(dsv._window, (start, stop)))
-    message = window_misses_every_recording(view)
-    if message:
-        warnings.warn(message, WindowOutsideRecordingsWarning, stacklevel=_caller_outside_cldata())
-    return view
+    return dsv.with_selection(select_window(dsv.catalog, dsv.selection, start, stop))
 
 
-def window_misses_every_recording(view: DataStoreView) -> str | None:
-    """Why ``view``'s window holds no frame of any of its recordings, or ``None`` if it holds some.
+def window_misses_every_recording(catalog: Catalog | Selectable, selection: Selection | None = None) -> str | None:
+    """Why ``selection``'s window holds no frame of any of its recordings, or ``None`` if it holds some.
 
-    ``None`` too for a view without a window or without recordings, and as soon as one
-    recording's extent is unknown (a catalog summary without ``duration_s``).
+    ``None`` too for a selection without a window or without recordings, and as soon as one
+    recording's extent is unknown (a catalog summary without ``duration_s``). Given a view
+    alone (``window_misses_every_recording(view)``), its catalog and selection are used.
     """
-    from cldata.store.view import resolve_window
-
-    if view.window is None:
+    if selection is None:
+        catalog, selection = catalog.catalog, catalog.selection  # type: ignore[union-attr]
+    window = selection.window
+    if window.is_everything:
         return None
-    cat = view.full_datastore.catalog
     extents: list[tuple[float, int]] = []
     empty_everywhere = True  # an empty window, or chained ones that do not meet (in every recording's frames)
-    for row in view._recording_rows():
-        entry = cat.recordings[row]
-        if entry is None:
-            continue
+    for _, entry in selection.recording_entries(catalog):
         seconds, fps = entry.summary.get("duration_s"), entry.summary.get("frames_per_second")
         if not isinstance(seconds, (int, float)) or not isinstance(fps, int) or fps <= 0:
             return None  # an extent we do not know: no claim about it
         frames = round(seconds * fps)
-        a, b = resolve_window(view.window, fps)
+        a, b = window.frames(fps)
         lo = 0 if a is None else max(a, 0)
         hi = frames if b is None else min(b, frames)
         if lo < hi:
@@ -106,8 +118,8 @@ def window_misses_every_recording(view: DataStoreView) -> str | None:
     if not extents:
         return None
     if empty_everywhere:
-        why = " (its parts do not meet)" if view.window[0] == "and" else ""
-        return f"the time window {_shown(view.window)} is empty{why}, so every read through it finds nothing"
+        why = " (its parts do not meet)" if len(window.bounds) > 1 else ""
+        return f"the time window {_shown(window)} is empty{why}, so every read through it finds nothing"
     shortest, longest = min(extents), max(extents)
     n = len(extents)
     if shortest == longest:
@@ -116,7 +128,7 @@ def window_misses_every_recording(view: DataStoreView) -> str | None:
     else:
         last = (f"its {n} recordings last from {_s(shortest[0])} to {_s(longest[0])} "
                 f"({shortest[1]} to {longest[1]} frames)")
-    return (f"the time window {_shown(view.window)} holds no frame of any recording in the view, so every read "
+    return (f"the time window {_shown(window)} holds no frame of any recording in the view, so every read "
             f"through it finds nothing: {last}, counted from each recording's start")
 
 
@@ -135,10 +147,9 @@ def _bound(value: Any) -> str:
     return "0" if int(value) == 0 else f"frame {int(value)}"
 
 
-def _shown(window: Any) -> str:
-    if window[0] == "and":  # chained windows: each as given, intersected
-        return f"{_shown(window[1])} and {_shown(window[2])}"
-    return f"[{_bound(window[0])}, {_bound(window[1])})"
+def _shown(window: TimeWindow) -> str:
+    # chained windows: each as given, intersected
+    return " and ".join(f"[{_bound(a)}, {_bound(b)})" for a, b in window.bounds)
 
 
 def _caller_outside_cldata() -> int:

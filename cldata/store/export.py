@@ -28,7 +28,7 @@ export holds; the parameters that came from the file's root attributes follow th
 exported file's attributes.
 
 ``cldata.open(file)`` opens an export as a read-only store; each recording sits in the CL
-layout (DESIGN.md §1) under ``/recordings/<id>``, readable with
+layout (:mod:`cldata.format.layout`) under ``/recordings/<id>``, readable with
 ``cldata.RecordingView(file, group=...)`` and with plain PyTables. Payloads use the
 ``hdf5`` backend's encoding whatever the store's backend, so an export is safe to open
 from strangers. ``cldata check FILE`` verifies one.
@@ -61,6 +61,7 @@ import numpy as np
 import tables
 
 from cldata.backends.blobs import write_blob_table
+from cldata.backends.export import EXPORT_KIND, WINDOW_ATTRIBUTE
 from cldata.core.display import progress_bar
 from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary, remove_stale_temporaries
 from cldata.errors import CorruptRecordingError, ExportWarning, StoreFormatError
@@ -74,10 +75,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from cldata.store.view import DataStoreView, RecordingHandle
 
 __all__ = ["export_view", "EXPORT_KIND", "WINDOW_ATTRIBUTE"]
-
-EXPORT_KIND = "cldata export"
-#: Root attribute of an exported recording cut to a time window: ``[start, stop)`` in frames.
-WINDOW_ATTRIBUTE = "cldata_export_window"
 
 _FRAMES = 1 << 16  # sample frames per copied block
 _ROWS = 1 << 18  # table rows per copied block
@@ -136,7 +133,7 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
     handles = view.recordings
     exported = {h.id for h in handles}
     result_rows, left_out = [], []
-    for r in view._live_result_rows():
+    for r in view.selection.live_result_rows(cat):
         entry = cat.results[r]
         for source in entry.sources:  # type: ignore[union-attr]
             if source not in cat.recording_rows:
@@ -172,7 +169,7 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
                 entry = cat.results[r]
                 record = entry.to_record()  # type: ignore[union-attr]
                 keys.append(entry.id)  # type: ignore[union-attr]
-                blobs.append(encoder.pack(to_plain_payload(store._load_payload(entry))))  # type: ignore[arg-type]
+                blobs.append(encoder.pack(to_plain_payload(store.load_payload(entry))))  # type: ignore[arg-type]
                 record["payload"] = {"export": entry.id}  # type: ignore[union-attr]
                 records.append(record)
             write_blob_table(out, "/catalog", [""] * len(records), [encoder.pack(r) for r in records])
@@ -188,7 +185,7 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
 
 def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str, Any]:
     """Write one recording of the view under ``group``; return its catalog record."""
-    entry = handle._entry
+    entry = handle.entry
     names = handle.stream_names  # the streams the view shows
     rv = handle.view()  # the recording through the view's window
     src_root = rv.file.get_node(rv.group)
