@@ -67,8 +67,9 @@ def event_nodes(root: tables.Group, notes: Notes) -> dict[str, tables.Table | No
     for part in EVENT_PARTS:
         name, what = part.node, part.noun
         if name not in root:
-            notes(name, f"has no /{name} table; cldata reads it as a recording without {what} "
-                  f"({name} is None, read_{name}() is empty)")
+            if part.expected:
+                notes(name, f"has no /{name} table; cldata reads it as a recording without {what} "
+                      f"({name} is None, read_{name}() is empty)")
             found[part.name] = None
             continue
         node = root._f_get_child(name)

@@ -5,16 +5,14 @@ Besides its root attributes, a CL recording holds four parts of data. Each has o
 buffers and batches, the HDF5 file builder, recovery's report, the reader's tables, the
 layout the node guard checks) iterates that table instead of naming the parts by hand:
 
-======== ================================ ================================== ==============
-part     nodes (under the recording)      rows / batch value                 counted as
-======== ================================ ================================== ==============
-streams  ``data_stream/<name>/index,data`` ``{name: {"ts", "data", "ends"}}`` entries
-spikes   ``spikes`` (table)               ``{"ts", "ch", "wf"}`` ->            spikes
-                                          ``SPIKE_DTYPE`` rows
-stims    ``stims`` (table)                ``{"ts", "ch"}`` -> ``STIM_DTYPE``   stims
-samples  ``samples`` (int16 frames ×      an int16 ``(frames, channels)``     sample frames
-         channels)                        array
-======== ================================ ================================== ==============
+- ``streams``: ``data_stream/<name>/index`` and ``.../data`` per stream; a batch holds
+  ``{name: {"ts", "data", "ends"}}``; counted as entries.
+- ``spikes``: the ``spikes`` table of ``SPIKE_DTYPE`` rows (timestamp, channel, 75-sample
+  waveform); a batch holds ``{"ts", "ch", "wf"}``; counted as spikes.
+- ``stims``: the ``stims`` table of ``STIM_DTYPE`` rows (timestamp, channel); a batch holds
+  ``{"ts", "ch"}``; counted as stims.
+- ``samples``: the ``samples`` array, int16 frames × channels from frame 0; a batch holds
+  the frames appended; counted as sample frames.
 
 A *batch* (what :meth:`cldata.RecordingWriter.flush` journals and appends, and what
 ``cldata.follow`` reads back) is ``{"op": "batch", <part name>: value or None, ...}`` with
@@ -138,12 +136,16 @@ class EventPart(RecordingPart):
         ``(batch key, column)``: a batch value is a dict of one array per column.
     expected_rows : int
         PyTables' size hint for a new table.
+    expected : bool
+        Whether every CL recording has the table (a file without it is untidy, said once by
+        the reader); a table newer than the files around would not be.
     """
 
     dtype: np.dtype = field(default=STIM_DTYPE)
     description: type = StimRow
     fields: tuple[tuple[str, str], ...] = (("ts", "timestamp"), ("ch", "channel"))
     expected_rows: int = 10_000
+    expected: bool = True
 
     def create(self, h5: tables.File) -> tables.Table:
         return h5.create_table("/", self.node, self.description, expectedrows=self.expected_rows)

@@ -40,7 +40,8 @@ from cldata.format.records import attrs_from_journal, from_journal
 
 __all__ = ["recover", "RecoveryReport"]
 
-# the report's count of each part but the streams (counted per stream, in ``entries``)
+# the report's field counting each part but the streams (counted per stream, in ``entries``);
+# a part without one is recovered all the same, only not counted in the report
 _REPORT_FIELDS = {"spikes": "spikes", "stims": "stims", "samples": "sample_frames"}
 
 
@@ -64,7 +65,7 @@ class RecoveryReport:
             if part is STREAMS:
                 for name, n in STREAMS.count_by_stream(value or {}).items():
                     self.entries[name] = self.entries.get(name, 0) + n
-            elif value is not None:
+            elif value is not None and part.name in _REPORT_FIELDS:
                 field_name = _REPORT_FIELDS[part.name]
                 setattr(self, field_name, getattr(self, field_name) + part.count(value))
 

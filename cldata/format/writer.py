@@ -108,7 +108,7 @@ class RecordingWriter:
         flush_bytes: int = _DEFAULT_FLUSH_BYTES,
     ):
         self.path = Path(path)
-        self._writes = PendingWrites(self.path, int(flush_bytes), self._flush_locked, self._queue)
+        self._writes = PendingWrites(self.path, _DEFAULT_FLUSH_BYTES, self._flush_locked, self._queue)
         if not isinstance(channel_count, numbers.Integral) or not 1 <= channel_count <= 256:
             raise InvalidDataError(f"channel_count must be an int in 1..256 (channels are uint8), not {channel_count!r}")
         if not isinstance(frames_per_second, numbers.Integral) or frames_per_second <= 0:
@@ -133,6 +133,7 @@ class RecordingWriter:
         self.frames_per_second = int(frames_per_second)
         self.start_timestamp = start_timestamp
         self._application = application
+        self._writes.flush_bytes = int(flush_bytes)
         created_utc, created_local = _now()
         root = {
             **extra,
