@@ -79,9 +79,9 @@ import numpy as np
 from cldata.core.canonical import canonical
 from cldata.errors import StoreFormatError
 from cldata.format.codec import decode, encode
-from cldata.model.catalog import is_record_id
 from cldata.model.engines.base import CatalogEngine, canon_key, numeric_of, param_keys
 from cldata.model.engines.rowset import RowSet
+from cldata.model.entries import is_record_id
 
 __all__ = ["SQLiteEngine", "FILE_NAME"]
 
