@@ -488,7 +488,7 @@ class SegmentedBackend(Backend):
             self.catalog_dir.mkdir(parents=True, exist_ok=True)
             self._write_current(0, [])
 
-    def _read_current(self) -> tuple[int, list[str]]:
+    def read_current(self) -> tuple[int, list[str]]:
         generation, segments, _ = self._read_current_state()
         return generation, segments
 
@@ -611,7 +611,7 @@ class SegmentedBackend(Backend):
             else:
                 big[rid] = data
         if big:
-            generation = self._read_current()[0] if self.catalog_in_backend else 0  # (only names the file)
+            generation = self.read_current()[0] if self.catalog_in_backend else 0  # (only names the file)
             name = self._new_name(generation + 1, self.payload_suffix, self.payload_dir)
             path = self.payload_dir / name
             self.write_blobs(path, big)
@@ -650,7 +650,7 @@ class SegmentedBackend(Backend):
     def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:
         keep: set[Path] = set()
         if self.catalog_in_backend:
-            _, segments = self._read_current()
+            _, segments = self.read_current()
             keep = {self.catalog_dir / _CURRENT} | {self.catalog_dir / s for s in segments}
         for rec in live:
             payload = rec.get("payload")

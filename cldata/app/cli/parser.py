@@ -1,6 +1,7 @@
 """The argument parser of ``cldata``: every sub-command, its options and its help.
 
-Each sub-command's ``func`` is its function in the modules beside this one. argparse's
+Each sub-command's ``func`` is its function in the modules beside this one, looked up when
+the parser is built (so that a test can replace one). argparse's
 own errors are one line too (:class:`_Parser`), with exit status 2.
 
 Examples
@@ -15,16 +16,8 @@ import argparse
 from typing import Any, NoReturn
 
 from cldata import __version__
+from cldata.app.cli import query_commands, run_commands, store_commands
 from cldata.app.cli.errors import cli_words
-from cldata.app.cli.query_commands import export_command, query_command
-from cldata.app.cli.run_commands import demo_command, run_command, simulate_command
-from cldata.app.cli.store_commands import (
-    check_command,
-    import_command,
-    info_command,
-    normalize_command,
-    upgrade_command,
-)
 from cldata.batch.runner import MAX_UNITS
 
 __all__ = ["build_parser"]
@@ -79,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     demo.add_argument("--no-figure", action="store_true", help="do not write the PNG figure")
     demo.add_argument("--no-progress", action="store_true", help="no progress bar")
-    demo.set_defaults(func=demo_command)
+    demo.set_defaults(func=run_commands.demo_command)
 
     simulate = sub.add_parser("simulate", help="write a simulated CL recording to try cldata on",
                               description="Write a realistic sample CL recording (spikes with waveforms, network "
@@ -93,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--no-samples", action="store_true", help="write no raw samples (a smaller file)")
     simulate.add_argument("--seed", type=int, default=0, help="random seed (the same seed, the same recording)")
     simulate.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    simulate.set_defaults(func=simulate_command)
+    simulate.set_defaults(func=run_commands.simulate_command)
 
     run = sub.add_parser("run", help="run the batch analysis a parameter file describes",
                          description="Open the store the parameter file names, select recordings with its query "
@@ -119,12 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="make the store the parameter file names if it does not exist (without it, a missing "
                           "store is an error: a mistyped store.root_directory creates nothing)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.set_defaults(func=run_command)
+    run.set_defaults(func=run_commands.run_command)
 
     info = sub.add_parser("info", help="describe a recording, a store or a store export",
                           description="Print what a CL recording file, a store directory or an export file holds.")
     info.add_argument("path", help="a CL recording (.h5), a store directory, or a store export file")
-    info.set_defaults(func=info_command)
+    info.set_defaults(func=store_commands.info_command)
 
     imp = sub.add_parser("import", help="add CL recording files to a store (--create makes a new one)",
                          description="Add recordings to a store, copied in (default) or linked in place. "
@@ -139,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--create", action="store_true",
                      help="make the store if it does not exist (without it, a missing store is an error)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
-    imp.set_defaults(func=import_command)
+    imp.set_defaults(func=store_commands.import_command)
 
     def view_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--filter", action="append", metavar="KEY=VALUE",
@@ -160,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     view_options(query)
     query.add_argument("--values", action="store_true", help="also print each result's values")
     query.add_argument("--json", action="store_true", help="print JSON (with --values: the values too)")
-    query.set_defaults(func=query_command)
+    query.set_defaults(func=query_commands.query_command)
 
     export = sub.add_parser("export", help="write a store (or a selection) to one self-contained file",
                             description="Export recordings (links resolved) and results to one HDF5 file that "
@@ -170,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     view_options(export)
     export.add_argument("--overwrite", action="store_true", help="replace OUT if it is a file that exists")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
-    export.set_defaults(func=export_command)
+    export.set_defaults(func=query_commands.export_command)
 
     check = sub.add_parser("check", help="verify a store or a recording, and repair what can be repaired",
                            description="Verify a store (catalog against files, payload checksums, links, "
@@ -183,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default 600; 0: no limit). Exit status: 0 healthy, 1 problems, 3 no problem found "
                             "but the budget ran out before everything was read")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
-    check.set_defaults(func=check_command)
+    check.set_defaults(func=store_commands.check_command)
 
     norm = sub.add_parser("normalize", help="write a copy of a recording with every data stream's index in order",
                           description="Write a copy of a CL recording in which every data stream whose index rows "
@@ -193,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     norm.add_argument("path", help="a CL recording file")
     norm.add_argument("out", help="the tidy copy to write")
     norm.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    norm.set_defaults(func=normalize_command)
+    norm.set_defaults(func=store_commands.normalize_command)
 
     upgrade = sub.add_parser("upgrade", help="move a store made by cldata before 0.2 to the current layout",
                              description="Move the catalog of a store made before version 2 (a log of segments, "
@@ -201,5 +194,5 @@ def build_parser() -> argparse.ArgumentParser:
                                          "that the store opens in constant time. Crash-safe; run it again after an "
                                          "interruption. A store opened for writing is upgraded the same way.")
     upgrade.add_argument("path", help="a store directory")
-    upgrade.set_defaults(func=upgrade_command)
+    upgrade.set_defaults(func=store_commands.upgrade_command)
     return parser
