@@ -23,7 +23,9 @@ import quantities as pq
 
 import cldata
 from cldata.backends import SegmentedBackend, get_backend
-from cldata.backends.base import columnar_ops, current_crc32, file_crc32
+from cldata.backends.base import file_crc32
+from cldata.backends.segment_ops import columnar_ops
+from cldata.backends.segmented import current_crc32
 from cldata.errors import CldataError
 from cldata.model.engines.sqlite import SQLiteEngine
 from cldata.testing.backend_helpers import BIG_PAYLOAD_VALUES, BackendHelpers

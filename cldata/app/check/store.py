@@ -14,7 +14,8 @@ from cldata.app.check.leftovers import check_leftovers
 from cldata.app.check.overviews import check_overview, rebuild_overviews
 from cldata.app.check.recording import check_recording
 from cldata.app.check.report import CheckReport, Clock, OutOfTime, Problem, ran_out, what_is
-from cldata.backends.base import SegmentedBackend, file_crc32
+from cldata.backends.base import file_crc32
+from cldata.backends.segmented import SegmentedBackend
 from cldata.core.fsutil import is_regular
 from cldata.errors import CldataError
 from cldata.format.journal import journal_path
