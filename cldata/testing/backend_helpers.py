@@ -37,7 +37,6 @@ class BackendHelpers:
     backend_name: ClassVar[str] = ""
     backend_options: ClassVar[dict[str, Any]] = {}
 
-
     # -- fixtures -----------------------------------------------------------------------------------
 
     @pytest.fixture(autouse=True)

@@ -73,11 +73,7 @@ def check_export(path: Path, *, repair: bool = False, deep: bool = True, budget:
                 ran_out(report, clock, f"{where} was not read in full")
             except (CldataError, OSError) as exc:
                 report.add(where, f"cannot be read: {exc}")
-        try:
-            stored = set(backend._h5.get_node("/recordings")._v_children)
-        except (tables.NoSuchNodeError, AttributeError):
-            stored = set()
-        for name in sorted(stored - {g.removeprefix("/recordings/") for g in named}):
+        for name in sorted(_stored_groups(path) - {g.removeprefix("/recordings/") for g in named}):
             report.notes.append(f"/recordings/{name} is in the file but not in its catalog: cldata does not show it")
         for entry in [e for e in cat.results if e is not None]:
             missing = [s for s in entry.sources if s not in cat.recording_rows]
@@ -100,3 +96,12 @@ def check_export(path: Path, *, repair: bool = False, deep: bool = True, budget:
         store.close()
     report.seconds = clock.seconds
     return report
+
+
+def _stored_groups(path: Path) -> set[str]:
+    """The recording groups an export file holds (under ``/recordings``), named by its catalog or not."""
+    try:
+        with open_hdf5(path) as f:
+            return set(f.get_node("/recordings")._v_children)
+    except (tables.NoSuchNodeError, AttributeError, CldataError, OSError):
+        return set()

@@ -18,7 +18,7 @@ __all__ = ["check_leftovers"]
 
 
 def check_leftovers(store: Any, report: CheckReport, repair: bool, stray: dict[Path, Problem],
-               planted: dict[Path, Problem]) -> None:
+                    planted: dict[Path, Problem]) -> None:
     """Files of interrupted commits: unreferenced payloads, segments, copies and temp files.
 
     ``stray`` and ``planted``: entries already reported (journals beside copies; links and

@@ -21,11 +21,8 @@ from cldata.store.datastore import _WRITER_LOCK, _acquire, _overview_name
 __all__ = ["check_overview", "rebuild_overviews"]
 
 
-_OVERVIEW_CHUNK_BYTES = 1 << 24  # bytes per read when scanning an overview's levels
-
-
 def check_overview(store: Any, recording_id: str, path: Path, location: Any, report: CheckReport, where: str,
-                    deep: bool, clock: Clock, rebuild: dict[str, tuple[Problem, Path, bool]]) -> None:
+                   deep: bool, clock: Clock, rebuild: dict[str, tuple[Problem, Path, bool]]) -> None:
     """The overview kept in the store for a recording: it belongs to it, and every chunk reads
     (HDF5 verifies each chunk's Fletcher-32 checksum)."""
 

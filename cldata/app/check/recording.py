@@ -81,7 +81,7 @@ def check_recording(path: Path, *, repair: bool = False, report: CheckReport | N
 
 
 def read_recording(open_view: Callable[[], Any], source: str, path: Path, report: CheckReport, where: str,
-                    clock: Clock, deep: bool) -> None:
+                   clock: Clock, deep: bool) -> None:
     """Open a recording with ``open_view()`` and read it (in full with ``deep``); what the reader
     says about an untidy file (its warnings, which start with ``source``) becomes a note."""
     with warnings.catch_warnings(record=True) as said:

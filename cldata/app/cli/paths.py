@@ -92,7 +92,6 @@ def open_for_reading(path_text: str) -> Any:
 
 
 def is_recording(path: Path) -> bool:
-
     try:
         with RecordingView(path):
             return True
@@ -101,7 +100,6 @@ def is_recording(path: Path) -> bool:
 
 
 def is_export(path: Path) -> bool:
-
     try:
         with open_hdf5(path) as f:
             return read_attributes(f.root).get("cldata_kind") == "cldata export"

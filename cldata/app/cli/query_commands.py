@@ -40,9 +40,8 @@ def view_spec(args: argparse.Namespace) -> dict[str, Any]:
 
 def read_chain(path: Path) -> list[Any]:
     """The ``query`` entry of a ``--chain`` parameter file: a list of queries."""
-    from cldata.batch.paramfile import (
-        load_parameters,  # (deferred: the parameter-file parsers take 0.6 s to import, and `cldata --help` needs none)
-    )
+    # (deferred: the parameter-file parsers take 0.6 s to import; `cldata --help` needs none)
+    from cldata.batch.paramfile import load_parameters
 
     if not path.exists():
         raise missing_error(path, "a parameter file with a 'query' entry")
@@ -77,7 +76,6 @@ def apply_filters(store: Any, args: argparse.Namespace, spec: dict[str, Any]) ->
 def json_value(value: Any) -> Any:
     """A result's field as JSON: numbers, lists, and ``{"values", "units"}`` for quantities."""
 
-
     if isinstance(value, pq.Quantity):
         return {"values": np.asarray(value.magnitude).tolist(), "units": units_text(value)}
     if isinstance(value, np.ndarray | np.generic):
@@ -91,7 +89,6 @@ def json_value(value: Any) -> Any:
 
 def value_text(value: Any) -> str:
     """A result's field on one line: numbers with their units, long arrays abridged."""
-
 
     if isinstance(value, pq.Quantity | np.ndarray):
         array = np.asarray(value.magnitude if isinstance(value, pq.Quantity) else value)
@@ -118,7 +115,6 @@ def print_values(view: Any) -> None:
 
 
 def query_command(args: argparse.Namespace) -> int:
-
     spec = view_spec(args)
     with open_for_reading(args.store) as store:
         view = apply_filters(store, args, spec)
@@ -145,7 +141,6 @@ def query_command(args: argparse.Namespace) -> int:
 
 
 def export_command(args: argparse.Namespace) -> int:
-
     out = Path(args.out)
     if out.is_dir():
         raise CliError(f"{out} is a directory; an export is one file: name a file, e.g. {out / 'export.h5'}"

@@ -28,15 +28,12 @@ __all__ = ["demo_command", "simulate_command", "run_command"]
 
 
 def demo_command(args: argparse.Namespace) -> int:
-
     return run_demo(Path(args.dir), recordings=args.recordings, duration_s=args.duration,
                     executor=args.executor, workers=args.workers, figure=not args.no_figure,
                     progress=not args.no_progress)
 
 
 def simulate_command(args: argparse.Namespace) -> int:
-
-
     streams = SIMULATED_STREAMS if args.streams is None else args.streams
     # checked here too, so that the messages name the flags (--seconds), not the keywords (seconds=)
     _check_simulate_arguments(args.seconds, args.channels, streams, cli=True)
@@ -54,9 +51,8 @@ def simulate_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from cldata.batch.paramfile import (
-        load_parameters,  # (deferred: the parameter-file parsers take 0.6 s to import, and `cldata --help` needs none)
-    )
+    # (deferred: the parameter-file parsers take 0.6 s to import; `cldata --help` needs none)
+    from cldata.batch.paramfile import load_parameters
 
     overrides = list(args.set or [])
     if args.scheduler is not None and args.executor not in (None, "dask"):

@@ -35,7 +35,6 @@ __all__ = ["info_command", "import_command", "check_command", "upgrade_command",
 
 
 def info_command(args: argparse.Namespace) -> int:
-
     path = Path(args.path)
     expected = "a CL recording file (.h5), a store directory or a store export file"
     what = described(path, expected)
@@ -55,7 +54,6 @@ def info_command(args: argparse.Namespace) -> int:
 
 
 def import_command(args: argparse.Namespace) -> int:
-
     params = parse_assignments(args.param, "--param")
     for f in map(Path, args.files):  # before the store is opened (or made)
         if not os.path.lexists(f):
@@ -75,7 +73,6 @@ def import_command(args: argparse.Namespace) -> int:
 
 
 def check_command(args: argparse.Namespace) -> int:
-
     if args.budget is not None and args.budget < 0:
         raise CliError(f"--budget is a number of seconds >= 0 (0: no limit), not {args.budget:g}", 2)
     path = Path(args.path)
@@ -93,7 +90,6 @@ def check_command(args: argparse.Namespace) -> int:
 
 
 def upgrade_command(args: argparse.Namespace) -> int:
-
     path = Path(args.path)
     if describe(path) == "missing":
         raise missing_error(path, "a store directory")
@@ -102,7 +98,6 @@ def upgrade_command(args: argparse.Namespace) -> int:
 
 
 def normalize_command(args: argparse.Namespace) -> int:
-
     if Path(args.out).exists() and Path(args.out).resolve() == Path(args.path).resolve():
         raise CliError("OUT is the recording itself: normalize writes a copy and never changes a file in place", 2)
     print(normalize(args.path, args.out, overwrite=args.overwrite))

@@ -29,9 +29,8 @@ def parse_assignments(items: Sequence[str] | None, what: str, *, lists: bool = F
     ``lists``: a value with commas that is not a literal means any of its parts
     (``culture=C1,C2`` -> ``["C1", "C2"]``), as ``--filter`` documents.
     """
-    from cldata.batch.paramfile import (
-        parse_value,  # (deferred: the parameter-file parsers take 0.6 s to import, and `cldata --help` needs none)
-    )
+    # (deferred: the parameter-file parsers take 0.6 s to import; `cldata --help` needs none)
+    from cldata.batch.paramfile import parse_value
 
     out: dict[str, Any] = {}
     for item in items or ():

@@ -110,18 +110,6 @@ class SQLiteReads:
                 out[row[0]] = self._result_record(row)
         return out
 
-    def all_results(self, gen: int) -> Iterable[tuple[int, dict[str, Any]]]:
-        """Every visible result record with its row, in row order, read in pages (for migrations and exports)."""
-        last = 0
-        while True:
-            page = self._q(f"SELECT {self._RESULT_COLUMNS} FROM results r WHERE r.row > ? AND {LIVE} "
-                           "ORDER BY r.row LIMIT 5000", (last, gen, gen))
-            if not page:
-                return
-            for row in page:
-                yield row[0], self._result_record(row)
-            last = page[-1][0]
-
     def result_rows(self, gen: int) -> list[int]:  # noqa: D102
         return [r for (r,) in self._q(f"SELECT r.row FROM results r WHERE {LIVE} ORDER BY r.row", (gen, gen))]
 
