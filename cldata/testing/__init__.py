@@ -84,8 +84,9 @@ except ImportError as exc:  # pragma: no cover - pytest is a test dependency onl
 from cldata.testing.backend_commits import CommitTests
 from cldata.testing.backend_round_trips import RoundTripTests
 from cldata.testing.backend_strangers import StrangerTests
+from cldata.testing.engine_suite import CatalogEngineTests
 
-__all__ = ["BackendTests"]
+__all__ = ["BackendTests", "CatalogEngineTests"]
 
 
 class BackendTests(RoundTripTests, CommitTests, StrangerTests):
