@@ -1,4 +1,10 @@
-"""The backend conformance suite: what every cldata storage backend must do, as pytest tests.
+"""Conformance suites, as pytest tests: what every cldata storage backend (:class:`BackendTests`)
+and every catalog engine (:class:`CatalogEngineTests`, :mod:`cldata.testing.engine_suite`) must do.
+
+:class:`BackendTests` is made of its parts, one module each: the fixtures and helpers
+(:mod:`~cldata.testing.backend_helpers`), the round trips and queries
+(:mod:`~cldata.testing.backend_round_trips`), the commits (:mod:`~cldata.testing.backend_commits`)
+and the stores written by strangers (:mod:`~cldata.testing.backend_strangers`).
 
 cldata ships this suite (as zarr ships ``zarr.testing.StoreTests``) so that a backend
 written as a plugin is checked exactly as the built-in ``hdf5`` and ``pickle`` backends

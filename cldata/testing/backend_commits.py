@@ -24,7 +24,7 @@ __all__ = ["CommitTests"]
 
 
 class CommitTests(BackendHelpers):
-    """The conformance suite's a store shows exactly its last commit."""
+    """Tests of the backend conformance suite: a store shows exactly its last commit (see module doc)."""
 
     # -- transactions ---------------------------------------------------------------------------------
 

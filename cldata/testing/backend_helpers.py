@@ -32,7 +32,7 @@ BIG_PAYLOAD_VALUES = 12_000
 
 
 class BackendHelpers:
-    """The conformance suite's fixtures and helpers of the suite (see module doc)."""
+    """The fixtures and helpers of the backend conformance suite (see module doc)."""
 
     backend_name: ClassVar[str] = ""
     backend_options: ClassVar[dict[str, Any]] = {}

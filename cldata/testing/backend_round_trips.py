@@ -33,7 +33,7 @@ __all__ = ["RoundTripTests"]
 
 
 class RoundTripTests(BackendHelpers):
-    """The conformance suite's what goes into a store reads back the same."""
+    """Tests of the backend conformance suite: what goes into a store reads back the same (see module doc)."""
 
     # -- creating and opening -------------------------------------------------------------------------
 

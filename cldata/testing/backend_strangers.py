@@ -47,7 +47,7 @@ class _RunsCode:
 
 
 class StrangerTests(BackendHelpers):
-    """The conformance suite's a store written by a stranger runs no code."""
+    """Tests of the backend conformance suite: a store written by a stranger runs no code (see module doc)."""
 
     # -- stores written by strangers -----------------------------------------------------------------
 

@@ -5,6 +5,12 @@ there is, and its B-tree indexes answer an equality or a range over a million ro
 few page reads. This module only lays out tables and writes the queries; durability and
 atomicity are SQLite's (rollback journal, ``synchronous=FULL``).
 
+:class:`SQLiteEngine` is one object in four modules: this one holds its life (create,
+open, connect, close), maintenance (purge) and check; the file's layout and checksums are
+in :mod:`~cldata.model.engines.sqlite_schema`, how it answers in
+:mod:`~cldata.model.engines.sqlite_reads`, how it writes in
+:mod:`~cldata.model.engines.sqlite_writes`.
+
 Tables
 ------
 ``recordings``
