@@ -28,6 +28,14 @@ for ``--debug``: no traceback reaches the terminal without it.
 Nothing is created by mistake: the reading commands (``info``, ``query``, ``export``,
 ``check``) never create a store, ``import`` and ``run`` make a missing store only with
 ``--create``, and a command that fails removes what it created.
+
+Where things are: :mod:`~cldata.app.cli.parser` declares every sub-command and its options;
+each command is a function in :mod:`~cldata.app.cli.run_commands` (``demo``, ``simulate``,
+``run``), :mod:`~cldata.app.cli.store_commands` (``info``, ``import``, ``check``,
+``upgrade``, ``normalize``) or :mod:`~cldata.app.cli.query_commands` (``query``,
+``export``); what a path is lives in :mod:`~cldata.app.cli.paths`, typed values in
+:mod:`~cldata.app.cli.values`, and the one-line errors in :mod:`~cldata.app.cli.errors`.
+A new sub-command is a function in one of those modules and its entry in the parser.
 """
 
 from __future__ import annotations
