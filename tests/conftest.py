@@ -107,7 +107,8 @@ def small_recording(tmp_path: Path) -> tuple[Path, dict]:
 def forge_checksums(root: Path) -> None:
     """Recompute a store's catalog checksums after a test edited or damaged a segment, as a
     careful attacker would (segments that no longer exist are left out)."""
-    from cldata.backends.base import current_crc32, file_crc32
+    from cldata.backends.base import file_crc32
+    from cldata.backends.segmented import current_crc32
 
     current = root / "catalog" / "CURRENT"
     state = json.loads(current.read_text())
@@ -120,8 +121,9 @@ def forge_checksums(root: Path) -> None:
 def forge_copy_locations(root: Path) -> None:
     """Record the current size and CRC-32 of every copied recording in a store's catalog, as a careful
     attacker who edited a copy would (opening compares a copy's size; ``check`` its CRC-32)."""
-    from cldata.backends.base import file_crc32, row_ops
+    from cldata.backends.base import file_crc32
     from cldata.backends.registry import get_backend
+    from cldata.backends.segment_ops import row_ops
 
     if catalog_of(root) != "backend":
         def forge(records):
@@ -182,8 +184,8 @@ def edit_records(root: Path, edit) -> None:
 
     root = Path(root)
     if catalog_of(root) == "backend":
-        from cldata.backends.base import row_ops
         from cldata.backends.registry import get_backend
+        from cldata.backends.segment_ops import row_ops
 
         backend = get_backend(json.loads((root / "cldata-store.json").read_text())["backend"])(root, writable=True)
         state = json.loads((root / "catalog" / "CURRENT").read_text())

@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cldata
-from cldata.backends.base import columnar_ops, file_crc32, row_ops
+from cldata.backends.base import file_crc32
 from cldata.backends.registry import get_backend
+from cldata.backends.segment_ops import columnar_ops, row_ops
 from cldata.errors import StoreFormatError
 
 _keys = st.sampled_from(["kind", "parameters", "sources", "tags", "payload"])

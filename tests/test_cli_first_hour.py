@@ -22,6 +22,7 @@ import quantities as pq
 
 import cldata
 from cldata.app import cli
+from cldata.app.cli import store_commands
 from cldata.errors import NotARecordingError, StoreFormatError
 from conftest import fingerprint, write_small_recording
 
@@ -417,7 +418,7 @@ def test_an_unforeseen_error_is_an_internal_error_that_asks_for_debug(run, monke
     def broken(args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cli, "_info", broken)
+    monkeypatch.setattr(store_commands, "info_command", broken)
     status, out, err = run("info", tmp_path)
     one_line(err, "cldata info: internal error (RuntimeError: boom)", "--debug")
     assert status == 1
@@ -443,7 +444,7 @@ def test_a_warning_is_one_line_in_the_command_lines_words(run, monkeypatch, tmp_
         warnings.warn("out.h5 exists;\n pass overwrite=True to replace it", CldataWarning, stacklevel=1)
         return 0
 
-    monkeypatch.setattr(cli, "_info", warns)
+    monkeypatch.setattr(store_commands, "info_command", warns)
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         status, out, err = run("info", tmp_path)

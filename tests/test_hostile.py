@@ -42,7 +42,7 @@ import quantities as pq
 import tables
 
 import cldata
-from cldata.backends.base import current_crc32
+from cldata.backends.segmented import current_crc32
 from cldata.errors import (
     CldataError,
     DecodeError,

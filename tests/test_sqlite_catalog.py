@@ -26,7 +26,8 @@ from cldata.errors import BackendError, StoreFormatError
 from cldata.format.simulate import simulate_recording
 from cldata.model.engines import get_catalog_engine, list_catalog_engines
 from cldata.model.engines.engine_catalog import EngineCatalog
-from cldata.model.engines.sqlite import FILE_NAME, SQLiteEngine, _crc
+from cldata.model.engines.sqlite import FILE_NAME, SQLiteEngine
+from cldata.model.engines.sqlite_schema import entry_crc as _crc
 from cldata.query.params import brute_force_filter
 from cldata.query.predicates import Exists, Not, Range
 

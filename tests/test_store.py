@@ -16,7 +16,7 @@ import quantities as pq
 import tables
 
 import cldata
-from cldata.backends.base import row_ops
+from cldata.backends.segment_ops import row_ops
 from cldata.errors import (
     BrokenLinkError,
     ReadOnlyStoreError,

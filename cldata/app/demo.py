@@ -22,7 +22,6 @@ Examples
 from __future__ import annotations
 
 import math
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+import cldata
+from cldata.batch.runner import run_batch
+from cldata.format.simulate import simulate_recording
 
 __all__ = ["run_demo", "DEMO_PARAMETER_FILES", "COLUMN_LEGEND"]
 
@@ -56,8 +59,6 @@ def parameter_file(name: str) -> Iterator[Path]:
 
 
 def _simulate_into(store: Any, n: int, duration_s: float) -> None:
-    from cldata.format.simulate import simulate_recording
-
     with tempfile.TemporaryDirectory(prefix="cldata-demo-") as tmp:
         for i in range(n):
             path = Path(tmp) / f"sim_{i:02d}.h5"
@@ -134,7 +135,7 @@ def summary_table(store: Any) -> str:
 def write_figure(store: Any, path: Path) -> Path | None:
     """Write :func:`build_figure` to ``path`` (PNG); ``None`` without matplotlib or recordings."""
     try:
-        import matplotlib
+        import matplotlib  # (here: an optional dependency, and over a second to import)
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -154,8 +155,8 @@ def build_figure(store: Any) -> Any:
     Every panel names cultures and sessions in words, so that the figure reads without the
     code. Returns a matplotlib Figure, or ``None`` for a store without recordings.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
+    import matplotlib.pyplot as plt  # (here: an optional dependency, and slow to import)
+    from matplotlib.lines import Line2D  # (with pyplot)
 
     recs = store.recordings
     if not recs:
@@ -225,9 +226,8 @@ def build_figure(store: Any) -> Any:
 def run_demo(root: Path, *, recordings: int = 4, duration_s: float = 3.0, executor: str = "processes",
              workers: int = 2, figure: bool = True, progress: bool = True) -> int:
     """Run the demo in ``root`` (see module doc); return an exit status (0: all went well)."""
-    import cldata
+    # (here: the parameter-file parsers take 0.6 s to import; the CLI imports this module for `cldata --help`)
     from cldata.batch.paramfile import load_parameters
-    from cldata.batch.runner import run_batch
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -258,11 +258,3 @@ def run_demo(root: Path, *, recordings: int = 4, duration_s: float = 3.0, execut
             else:
                 print(f"figure: {out}")
     return status
-
-
-def reset_demo(root: Path) -> None:
-    """Remove a demo directory made by :func:`run_demo` (its store and figure)."""
-    root = Path(root)
-    if (root / "store" / "cldata-store.json").exists():
-        shutil.rmtree(root / "store")
-    (root / "summary.png").unlink(missing_ok=True)

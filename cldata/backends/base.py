@@ -1,74 +1,51 @@
-"""The backend interface, and the crash-safe segmented layout the built-in backends share.
+"""The backend interface: what a store asks of the place it keeps its files.
 
 A backend persists one store: the catalog (records of recordings and results), the CL
 files of the recordings, and result payloads. The :class:`~cldata.DataStore` keeps the
-catalog in memory and talks to its backend only to load it, to commit changes, and to
-move files and payloads in and out, so queries never depend on the backend.
+catalog in memory (or in a catalog engine) and talks to its backend only to load it, to
+commit changes, and to move files and payloads in and out, so queries never depend on the
+backend. :class:`Backend` is the small interface a plugin implements;
+:class:`~cldata.backends.segmented.SegmentedBackend` implements it on a directory with a
+crash-safe log of catalog segments, leaving a backend only its encodings.
 
-:class:`Backend` is the small interface a plugin implements. :class:`SegmentedBackend`
-implements it on a directory, leaving a backend only the encoding of catalog segments
-and payloads (four methods). Its commit protocol is crash-safe:
-
-1. payloads too large to sit in the catalog go to a new payload file (fsynced);
-2. the commit's changes go to a new, immutable catalog segment (fsynced);
-3. ``catalog/CURRENT`` (a small JSON file listing the live segments) is replaced
-   atomically (write, fsync, rename, fsync the directory).
-
-A crash before step 3 leaves the previous ``CURRENT``, so the store opens with exactly
-the last completed commit; the files of the interrupted commit are garbage, removed
-later.
-
-Every file a commit writes is new, under a name nothing can be planted at: segment and
-payload files get a random name checked to be free (``_new_name``: PyTables, which the
-``hdf5`` backend writes them with, opens files by name), the default writers create them
-with ``O_EXCL | O_NOFOLLOW``, and ``CURRENT`` and copied recordings are written to an
-unpredictable temporary created the same way and renamed into place
-(:mod:`cldata.core.fsutil`). Reads refuse symbolic links inside the store (:meth:`Backend.inside`)
-and anything that is not a regular file (a FIFO would block the reader). Segments accumulate and are compacted into one now and then; files no longer
-referenced are deleted only when no reader has the store open.
+Reads refuse symbolic links inside the store (:meth:`Backend.inside`) and anything that is
+not a regular file (a FIFO would block the reader). A recording's copy carries its size
+and CRC-32 (:func:`copy_with_crc32`), a link its size and modification time, so that a
+damaged copy or a changed link is found.
 
 Examples
 --------
->>> class MyBackend(SegmentedBackend):            # doctest: +SKIP
+>>> class MyBackend(Backend):                     # doctest: +SKIP
 ...     name = "mine"
-...     segment_suffix, payload_suffix = ".seg", ".blobs"
-...     def write_segment(self, path, records): ...
-...     def read_segment(self, path): ...
-...     def encode_payload(self, payload): ...
-...     def decode_payload(self, data): ...
+...     def create(self): ...
+...     def load(self): ...
+...     def commit(self, added, removed, snapshot): ...
+...     def write_payloads(self, payloads): ...
+...     def read_payload(self, ref): ...
 """
 
-from __future__ import annotations
-
 import abc
-import json
 import os
-import secrets
 import stat
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import groupby
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 from cldata.core.fsutil import (
-    atomic_write_bytes,
     create_new,
     fsync_dir,
-    fsync_file,
     open_regular,
-    read_regular_bytes,
     temporary_beside,
 )
 from cldata.errors import (
     BrokenLinkError,
     ChangedLinkError,
     StoreFormatError,
-    UnsupportedValueError,
-    ValueOutOfRangeError,
 )
+from cldata.format.reader import RecordingView
 
-__all__ = ["Backend", "SegmentedBackend", "copy_with_crc32", "file_crc32", "current_crc32", "columnar_ops", "row_ops"]
+__all__ = ["Backend", "copy_with_crc32", "file_crc32"]
 
 _COPY_CHUNK = 8 << 20
 
@@ -297,8 +274,6 @@ class Backend(abc.ABC):
 
     def open_recording(self, location: Mapping[str, Any]):
         """The recording at ``location`` as a :class:`~cldata.RecordingView` (read-only)."""
-        from cldata.format.reader import RecordingView
-
         # a copy is a finished recording: a journal planted beside it is `check`'s business
         return RecordingView(self.recording_path(location), finished=location.get("kind") == "copy")
 
@@ -311,370 +286,3 @@ class Backend(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing open
         """Release resources (open files)."""
 
-
-_CURRENT = "CURRENT"
-_CURRENT_LIMIT = 64 << 20  # CURRENT lists at most a few dozen segments: anything near this is not one
-
-
-def current_crc32(state: Mapping[str, Any]) -> int:
-    """The checksum ``catalog/CURRENT`` carries of its own content (every key but ``crc32``)."""
-    body = {k: v for k, v in state.items() if k != "crc32"}
-    return zlib.crc32(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
-_COMPACT_AFTER = 32
-
-
-def columnar_ops(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Segment operations adding ``records``, in order: each run of records with the same keys
-    becomes one ``add_columns`` operation holding a list per key.
-
-    Decoding 100,000 results as columns is half the work of decoding 100,000 maps, which
-    repeat every key (store opening time is mostly that decoding). Readers also accept the
-    row form (``{"op": "add", "record": r}``), which stores written before held.
-
-    Examples
-    --------
-    >>> columnar_ops([{"id": "a", "x": 1}, {"id": "b", "x": 2}, {"id": "c"}])
-    [{'op': 'add_columns', 'keys': ['id', 'x'], 'columns': [['a', 'b'], [1, 2]]}, \
-{'op': 'add_columns', 'keys': ['id'], 'columns': [['c']]}]
-    """
-    ops: list[dict[str, Any]] = []
-    for keys, run in groupby(records, key=tuple):
-        columns = [list(column) for column in zip(*map(dict.values, run))]
-        ops.append({"op": "add_columns", "keys": list(keys), "columns": columns or [[] for _ in keys]})
-    return ops
-
-
-def row_ops(ops: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The same operations with every ``add_columns`` written out as one ``add`` per record.
-
-    For tools and tests that edit records one by one; both forms load alike.
-
-    Examples
-    --------
-    >>> row_ops(columnar_ops([{"id": "a"}]))
-    [{'op': 'add', 'record': {'id': 'a'}}]
-    """
-    out: list[dict[str, Any]] = []
-    for op in ops:
-        if isinstance(op, dict) and op.get("op") == "add_columns":
-            keys, columns = _checked_columns(op, "(given)")
-            out.extend({"op": "add", "record": dict(zip(keys, row))} for row in zip(*columns))
-        else:
-            out.append(op)
-    return out
-
-
-def _checked_columns(op: dict[str, Any], segment: str) -> tuple[list[str], list[list[Any]]]:
-    keys, columns = op.get("keys"), op.get("columns")
-    if (type(keys) is not list or type(columns) is not list or len(keys) != len(columns) or "id" not in keys
-            or not all(type(k) is str for k in keys) or len(set(keys)) != len(keys)
-            or not all(type(c) is list for c in columns) or len({len(c) for c in columns}) > 1):
-        raise StoreFormatError(f"catalog segment {segment} holds a malformed add_columns operation "
-                               f"(keys {keys!r:.100})")
-    ids = columns[keys.index("id")]
-    if not all(type(i) is str for i in ids):
-        raise StoreFormatError(f"catalog segment {segment} holds a record id that is not a string")
-    return keys, columns
-
-
-def _replayed(ops: Iterable[Any], segment: str) -> Iterator[tuple[str, Any]]:
-    # ("add", record) and ("remove", id) in the order a segment's operations make them
-    for op in ops:
-        kind = op.get("op") if isinstance(op, dict) else None
-        if kind == "add_columns":
-            keys, columns = _checked_columns(op, segment)
-            for row in zip(*columns):
-                yield "add", dict(zip(keys, row))
-        elif kind == "add" and isinstance(op.get("record"), dict) and isinstance(op["record"].get("id"), str):
-            yield "add", op["record"]
-        elif kind == "remove" and isinstance(op.get("id"), str):
-            yield "remove", op["id"]
-        else:
-            raise StoreFormatError(f"catalog segment {segment} holds a malformed operation {op!r:.100}")
-
-
-def _is_str(value: Any, text: str) -> bool:
-    # (a crafted record may hold a numpy array where a string belongs: == would be elementwise)
-    return type(value) is str and value == text
-
-
-class SegmentedBackend(Backend):
-    """A :class:`Backend` on a directory, with crash-safe segmented commits (see module doc).
-
-    Layout under ``root``::
-
-        catalog/CURRENT             JSON: {"generation": n, "segments": [...]}
-        catalog/<gen>-<rand><ext>   immutable catalog segments
-        payloads/<gen>-<rand><ext>  payload files (large payloads only)
-        recordings/<id>.h5          copied CL recordings
-
-    Subclasses define the suffixes and four encoding methods.
-    """
-
-    segment_suffix: ClassVar[str] = ".seg"
-    payload_suffix: ClassVar[str] = ".pay"
-    #: payloads up to this many encoded bytes are kept inside the catalog record
-    inline_limit: ClassVar[int] = 32 * 1024
-
-    # -- encoding hooks ----------------------------------------------------------------------------
-
-    @abc.abstractmethod
-    def write_segment(self, path: Path, records: list[dict[str, Any]]) -> None:
-        """Write a catalog segment (a list of records) to ``path`` (a new file)."""
-
-    @abc.abstractmethod
-    def read_segment(self, path: Path) -> list[dict[str, Any]]:
-        """Read a segment written by :meth:`write_segment`, without running code from it."""
-
-    @abc.abstractmethod
-    def encode_payload(self, payload: dict[str, Any]) -> bytes:
-        """A payload (dict of fields) as bytes."""
-
-    @abc.abstractmethod
-    def decode_payload(self, data: bytes) -> dict[str, Any]:
-        """Inverse of :meth:`encode_payload`, without running code from the bytes."""
-
-    def write_blobs(self, path: Path, blobs: Mapping[str, bytes]) -> None:
-        """Write several named byte strings to one new file (default: a simple indexed file)."""
-        index = {}
-        with create_new(path) as f:  # a new file: nothing planted at its name is followed
-            for key, data in blobs.items():
-                index[key] = [f.tell(), len(data)]
-                f.write(data)
-            header = json.dumps(index).encode()
-            f.write(header)
-            f.write(len(header).to_bytes(8, "little"))
-            f.flush()
-            os.fsync(f.fileno())
-
-    def read_blob(self, path: Path, key: str) -> bytes:
-        """One byte string from a file written by :meth:`write_blobs`."""
-        with os.fdopen(open_regular(path), "rb") as f:
-            end = f.seek(0, os.SEEK_END)
-            if end < 8:
-                raise StoreFormatError(f"{path} is truncated ({end} bytes)")
-            f.seek(end - 8)
-            size = int.from_bytes(f.read(8), "little")
-            if size > end - 8:
-                raise StoreFormatError(f"{path} is damaged: its index claims {size} bytes of a {end}-byte file")
-            f.seek(end - 8 - size)
-            try:
-                index = json.loads(f.read(size))
-            except (ValueError, RecursionError) as exc:
-                raise StoreFormatError(f"{path} is damaged: its index is not JSON ({exc})") from None
-            entry = index.get(key) if isinstance(index, dict) else None
-            if entry is None:
-                raise StoreFormatError(f"{path} holds no payload {key!r} (the store is damaged)")
-            if (type(entry) is not list or len(entry) != 2 or not all(type(x) is int and x >= 0 for x in entry)
-                    or entry[0] + entry[1] > end - 8 - size):
-                raise StoreFormatError(f"{path} is damaged: payload {key!r} is at {entry!r:.60}, outside its data")
-            f.seek(entry[0])
-            return f.read(entry[1])
-
-    # -- Backend ----------------------------------------------------------------------------------
-
-    @property
-    def catalog_dir(self) -> Path:
-        return self.inside(self.root / "catalog")
-
-    @property
-    def payload_dir(self) -> Path:
-        return self.inside(self.root / "payloads")
-
-    def create(self) -> None:
-        for d in (self.payload_dir, self.root / "recordings"):
-            d.mkdir(parents=True, exist_ok=True)
-        if self.catalog_in_backend:
-            self.catalog_dir.mkdir(parents=True, exist_ok=True)
-            self._write_current(0, [])
-
-    def _read_current(self) -> tuple[int, list[str]]:
-        generation, segments, _ = self._read_current_state()
-        return generation, segments
-
-    def _read_current_state(self) -> tuple[int, list[str], dict[str, int]]:
-        path = self.inside(self.catalog_dir / _CURRENT)
-        try:
-            state = json.loads(read_regular_bytes(path, limit=_CURRENT_LIMIT))
-            # CURRENT decides what the store holds: damage that still parses (an empty segment
-            # list, say) must not pass for an empty store, whose next writer would clean up
-            # everything
-            if "crc32" not in state or int(state["crc32"]) != current_crc32(state):
-                raise StoreFormatError(f"{path} fails its checksum (the file was damaged)")
-            generation, segments = int(state["generation"]), [str(s) for s in state["segments"]]
-            checksums = {str(k): int(v) for k, v in (state.get("checksums") or {}).items()}
-        except FileNotFoundError:
-            raise StoreFormatError(f"{self.root} has no catalog ({path} is missing)") from None
-        except OSError as exc:  # a FIFO, a directory, a symbolic link... where CURRENT should be
-            raise StoreFormatError(f"{path} cannot be read: {exc.strerror or exc} (the store is damaged "
-                                   "or crafted)") from None
-        except (ValueError, KeyError, TypeError, OverflowError, AttributeError, RecursionError) as exc:
-            raise StoreFormatError(f"{path} is damaged: {type(exc).__name__}: {exc}") from None
-        for s in segments:
-            if "/" in s or "\\" in s or s.startswith("."):
-                raise StoreFormatError(f"{path} names a segment outside the catalog: {s!r}")
-        return generation, segments, checksums
-
-    def _write_current(self, generation: int, segments: list[str], checksums: Mapping[str, int] | None = None) -> None:
-        state: dict[str, Any] = {"generation": generation, "segments": segments,
-                                 "checksums": {s: int(c) for s, c in (checksums or {}).items() if s in segments}}
-        state["crc32"] = current_crc32(state)
-        atomic_write_bytes(self.catalog_dir / _CURRENT, json.dumps(state, indent=1).encode())
-
-    def verify_segment(self, name: str, checksums: Mapping[str, int]) -> None:
-        """Raise :class:`StoreFormatError` if segment ``name`` is missing or fails its checksum."""
-        path = self.inside(self.catalog_dir / name)
-        if not path.is_file():
-            raise StoreFormatError(f"catalog segment {path} is missing (the store is damaged)")
-        if name in checksums and file_crc32(path) != checksums[name]:
-            raise StoreFormatError(f"catalog segment {path} fails its checksum (the file was damaged)")
-
-    def load(self) -> list[dict[str, Any]]:
-        _, segments, checksums = self._read_current_state()
-        records: dict[str, dict[str, Any]] = {}
-        for name in segments:
-            self.verify_segment(name, checksums)
-            for kind, value in _replayed(self.read_segment(self.catalog_dir / name), name):
-                if kind == "add":
-                    records.pop(value["id"], None)  # a replaced entry moves to the end
-                    records[value["id"]] = value
-                else:
-                    records.pop(value, None)
-        for record in records.values():
-            # a recording is a copy or a link here: a location of another kind would read as a
-            # copy but leave the copy unreferenced, and garbage collection would delete it
-            location = record.get("location")
-            if _is_str(record.get("kind"), "recording") and not (
-                    isinstance(location, dict) and (_is_str(location.get("kind"), "copy")
-                                                    or _is_str(location.get("kind"), "link"))):
-                raise StoreFormatError(f"recording {record.get('id')!r:.80} has a location of unknown kind "
-                                       f"{record.get('location')!r:.100}; the catalog is damaged or crafted")
-        return list(records.values())
-
-    def _new_name(self, generation: int, suffix: str, directory: Path | None = None) -> str:
-        # a random name; one that is taken (a leftover, or planted) is never reused, so segment and
-        # payload writers (PyTables opens files by name) always create a new file
-        directory = self.catalog_dir if directory is None else directory
-        for _ in range(16):
-            name = f"{generation:08d}-{secrets.token_hex(4)}{suffix}"
-            if not os.path.lexists(directory / name):
-                return name
-        raise StoreFormatError(f"no free file name in {directory} (is it full of files?)")
-
-    def commit(self, added, removed, snapshot) -> None:  # noqa: D102 - documented on Backend
-        generation, segments, checksums = self._read_current_state()
-        generation += 1
-        ops = [{"op": "remove", "id": i} for i in removed] + columnar_ops(added)
-        if len(segments) + 1 > _COMPACT_AFTER:
-            segments, ops = self._compacted(segments, ops, snapshot)
-        name = self._new_name(generation, self.segment_suffix)
-        path = self.catalog_dir / name
-        self.write_segment(path, ops)
-        fsync_file(path)
-        fsync_dir(self.catalog_dir)
-        self._write_current(generation, [*segments, name], {**checksums, name: file_crc32(path)})
-
-    def _compacted(self, segments: list[str], ops: list[dict[str, Any]],
-                   snapshot: Callable[[], Iterable[dict[str, Any]]]) -> tuple[list[str], list[dict[str, Any]]]:
-        """Fewer segments: the ones written since the base merged into this commit's, or, once
-        they outweigh the base, everything rewritten as a new base. Each commit thus costs
-        amortised time proportional to its own size, not to the catalog's."""
-        base, tail = segments[0], segments[1:]
-        tail_bytes = sum((self.catalog_dir / s).stat().st_size for s in tail)
-        if tail_bytes < (self.catalog_dir / base).stat().st_size:
-            merged = [op for s in tail for op in self.read_segment(self.catalog_dir / s)]
-            return [base], merged + ops
-        return [], columnar_ops(snapshot())
-
-    def prepare_payload(self, payload: dict[str, Any]) -> bytes:
-        try:
-            data = self.encode_payload(payload)
-        except (UnsupportedValueError, ValueOutOfRangeError):
-            raise
-        except Exception as exc:  # e.g. pickle refusing a lambda
-            raise UnsupportedValueError(f"the {self.name} backend cannot store this payload: "
-                                        f"{type(exc).__name__}: {exc}") from None
-        try:
-            self.decode_payload(data)
-        except Exception as exc:
-            raise UnsupportedValueError(f"the {self.name} backend could store this payload but not read it back "
-                                        f"({type(exc).__name__}: {exc})") from None
-        return data
-
-    def write_payloads(self, payloads: Mapping[str, Any]) -> dict[str, Any]:
-        refs: dict[str, Any] = {}
-        big: dict[str, bytes] = {}
-        for rid, payload in payloads.items():
-            data = payload if isinstance(payload, bytes) else self.encode_payload(payload)
-            if len(data) <= self.inline_limit:
-                refs[rid] = {"inline": data}
-            else:
-                big[rid] = data
-        if big:
-            generation = self._read_current()[0] if self.catalog_in_backend else 0  # (only names the file)
-            name = self._new_name(generation + 1, self.payload_suffix, self.payload_dir)
-            path = self.payload_dir / name
-            self.write_blobs(path, big)
-            fsync_dir(self.payload_dir)
-            refs.update({rid: {"file": name, "key": rid, "crc32": zlib.crc32(data)} for rid, data in big.items()})
-        return refs
-
-    def read_payload(self, ref: Any) -> dict[str, Any]:
-        if not isinstance(ref, Mapping):
-            raise StoreFormatError(f"malformed payload reference {ref!r:.80}")
-        if "inline" in ref:
-            if not isinstance(ref["inline"], bytes):
-                raise StoreFormatError(f"malformed inline payload (not bytes: {type(ref['inline']).__name__}); "
-                                       "the catalog is damaged")
-            return self.decode_payload(ref["inline"])
-        name, key, crc = ref.get("file"), ref.get("key"), ref.get("crc32", 0)
-        if type(name) is not str or type(key) is not str or type(crc) is not int or not 0 <= crc < 2**32:
-            raise StoreFormatError(f"malformed payload reference {dict(ref)!r:.120} (a file name, a key and a "
-                                   "CRC-32 are expected); the catalog is damaged")
-        if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise StoreFormatError(f"payload reference points outside the store: {name!r}")
-        try:
-            data = self.read_blob(self.inside(self.payload_dir / name), key)
-        except StoreFormatError:
-            raise
-        except (OSError, KeyError, ValueError) as exc:
-            raise StoreFormatError(
-                f"payload {ref.get('key')!r} cannot be read from {self.payload_dir / name}: "
-                f"{type(exc).__name__}: {exc} (the store is damaged; `cldata check` reports what is missing)"
-            ) from None
-        if "crc32" in ref and zlib.crc32(data) != crc:
-            raise StoreFormatError(f"payload {ref.get('key')!r} in {self.payload_dir / name} fails its checksum "
-                                   "(the file was damaged)")
-        return self.decode_payload(data)
-
-    def collect_garbage(self, live: list[dict[str, Any]]) -> list[Path]:
-        keep: set[Path] = set()
-        if self.catalog_in_backend:
-            _, segments = self._read_current()
-            keep = {self.catalog_dir / _CURRENT} | {self.catalog_dir / s for s in segments}
-        for rec in live:
-            payload = rec.get("payload")
-            if isinstance(payload, Mapping) and "file" in payload:
-                keep.add(self.payload_dir / str(payload["file"]))
-            location = rec.get("location")
-            if isinstance(location, Mapping) and location.get("kind") == "copy":
-                keep.add(self.root / str(location["path"]))
-        removed = []
-        for d in ((self.catalog_dir,) if self.catalog_in_backend else ()) + (self.payload_dir,
-                                                                               self.inside(self.root / "recordings")):
-            if not d.is_dir():
-                continue
-            for path in d.iterdir():
-                # whatever is not a directory goes: a symlink is removed as a link (never followed, its
-                # target is not ours), a FIFO or socket without being opened
-                if path not in keep and not _is_dir_entry(path):
-                    path.unlink(missing_ok=True)
-                    removed.append(path)
-        return removed
-
-
-def _is_dir_entry(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return True  # gone meanwhile: nothing to remove

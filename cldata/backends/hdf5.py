@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 import numpy as np
 import tables
 
-from cldata.backends.base import SegmentedBackend
 from cldata.backends.blobs import BLOB_FILE, BlobTable, write_blob_table
+from cldata.backends.segmented import SegmentedBackend
 from cldata.core.fsutil import fsync_file
 from cldata.errors import CldataError, CorruptRecordingError, DecodeError, NotARecordingError, StoreFormatError
 from cldata.format.attributes import read_attributes

@@ -33,7 +33,7 @@ import quantities as pq
 from neo.core import analogsignal, dataobject, epoch, event, irregularlysampledsignal, spiketrain
 from quantities import dimensionality, quantity, unitquantity
 
-from cldata.backends.base import SegmentedBackend
+from cldata.backends.segmented import SegmentedBackend
 from cldata.core.safe_pickle import (
     ATTRIBUTE_ALLOWLIST,
     AllowList,

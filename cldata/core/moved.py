@@ -116,6 +116,14 @@ class _MovedLoader(importlib.abc.Loader):
             module.__spec__ = self._spec
 
 
+    def get_code(self, fullname: str):
+        # ``python -m cldata.cli`` (runpy asks the loader for code): run the new module as __main__
+        warnings.warn(f"{self.old} moved to {self.new} in cldata 0.3; use python -m {self.new}",
+                      DeprecationWarning, stacklevel=2)
+        return compile(f"import runpy\nrunpy.run_module({self.new!r}, run_name='__main__', alter_sys=True)\n",
+                       f"<{self.old}: moved to {self.new}>", "exec")
+
+
 class _MovedFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith("cldata."):

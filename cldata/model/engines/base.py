@@ -51,7 +51,7 @@ from typing import Any, ClassVar
 import msgpack
 
 from cldata.core.canonical import canonical
-from cldata.model.catalog import MISSING, lookup
+from cldata.model.entries import MISSING, lookup
 
 __all__ = ["CatalogEngine", "param_keys", "canon_key", "key_canon", "numeric_of"]
 

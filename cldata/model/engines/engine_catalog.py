@@ -1,16 +1,17 @@
 """``EngineCatalog``: the catalog the store and its queries use, answered by a catalog engine.
 
-Queries talk to a catalog through a small set of questions (``recording_index.equal``,
-``results[row]``, ``results_by_source.get``, ``tags``...), which the in-memory
-:class:`cldata.model.catalog.Catalog` answers from dicts and sets. :class:`EngineCatalog` answers
-the same questions from a :class:`~cldata.model.engines.base.CatalogEngine` on disk, at one
-generation (a reader's snapshot, or the writer's pending state):
+Queries talk to a catalog through the questions of
+:class:`cldata.model.catalog.CatalogQueries` (``recording_index.equal``, ``results[row]``,
+``results_by_source.get``, ``tags``...). The in-memory :class:`~cldata.model.catalog.Catalog`
+answers them from dicts and sets; :class:`EngineCatalog` answers the same questions from a
+:class:`~cldata.model.engines.base.CatalogEngine` on disk, at one generation (a reader's
+snapshot, or the writer's pending state). It is made of two parts:
 
 - **recordings** are few (one per culture and session): they are read when the catalog is
-  made and kept in memory, with the same indexes as the in-memory catalog;
-- **results** may be millions: nothing is read until asked for. An entry is read when its
-  row is (and kept in a bounded cache), a parameter condition is one indexed lookup, and
-  a view's entries are read in batches (:meth:`EngineCatalog.result_entries`).
+  made and kept in a :class:`~cldata.model.catalog.RecordingTable` in memory, with the same
+  indexes as the in-memory catalog; the writer's changes go to the engine and the table;
+- **results** may be millions: an :class:`~cldata.model.engines.engine_results.EngineResults`
+  reads them from the engine when asked.
 
 Examples
 --------
@@ -26,190 +27,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from cldata.errors import CldataError, StoreFormatError
-from cldata.model.catalog import MISSING, Catalog, RecordingEntry, ResultEntry, _check_record, lookup, recording_entry
-from cldata.model.engines.base import CatalogEngine, canon_key, key_canon
-from cldata.model.engines.rowset import RowSet
+from cldata.errors import StoreFormatError
+from cldata.model.catalog import RecordingTable
+from cldata.model.engines.base import CatalogEngine
+from cldata.model.engines.engine_results import EngineResults
+from cldata.model.entries import RecordingEntry, ResultEntry, check_record, recording_entry
 
 __all__ = ["EngineCatalog"]
 
-_CACHE = 200_000  # result entries kept in memory (about 100 MB at most)
 
-
-def _entry(rec: Mapping[str, Any]) -> ResultEntry:
-    return ResultEntry(rec["id"], rec["type"], rec["identifier"], rec["parameters"], tuple(rec["sources"]),
-                       tuple(rec["tags"]), rec.get("payload"), rec.get("summary") or {}, rec.get("added_utc", ""))
-
-
-_NONE: Any = RowSet(np.empty(0, np.int64))
-
-
-def _key_or_none(value: Any) -> bytes | None:
-    """The key of a queried value, or None for one no stored value can have (an int beyond 64 bits, a
-    string that is not UTF-8: nothing in the store was written with it, so nothing matches)."""
-    try:
-        return canon_key(value)
-    except (OverflowError, ValueError, TypeError) as exc:
-        if isinstance(exc, CldataError):
-            raise  # (a value that is not a parameter at all: the in-memory catalog raises it too)
-        return None
-
-
-class _Results:
-    """``catalog.results``: the result entry at a row (None when not visible), read on demand."""
-
-    def __init__(self, cat: EngineCatalog):
-        self._cat = cat
-        self.cache: dict[int, ResultEntry | None] = {}
-
-    def __getitem__(self, row: int) -> ResultEntry | None:
-        try:
-            return self.cache[row]
-        except KeyError:
-            pass
-        self._cat.result_entries([row])
-        return self.cache.get(row)
-
-    def __iter__(self) -> Iterator[ResultEntry]:
-        rows = self._cat.engine.result_rows(self._cat.gen)
-        for i in range(0, len(rows), 5000):
-            part = rows[i:i + 5000]
-            entries = self._cat.result_entries(part)
-            yield from (entries[r] for r in part if entries.get(r) is not None)
-
-    def remember(self, row: int, entry: ResultEntry | None) -> None:
-        if len(self.cache) >= _CACHE:
-            self.cache.clear()
-        self.cache[row] = entry
-
-
-class _ResultIds(Mapping[str, int]):
-    """``catalog.result_rows``: result id -> row."""
-
-    def __init__(self, cat: EngineCatalog):
-        self._cat = cat
-
-    def __getitem__(self, result_id: str) -> int:
-        row = self._cat.engine.row_of(self._cat.gen, result_id) if type(result_id) is str else None
-        if row is None:
-            raise KeyError(result_id)
-        return row
-
-    def __iter__(self) -> Iterator[str]:
-        return (e.id for e in self._cat.results)
-
-    def __len__(self) -> int:
-        return self._cat.n_results
-
-
-class _RowsBy(Mapping[str, set[int]]):
-    """``catalog.results_by_source`` and ``catalog.tags``: a name -> the rows that have it."""
-
-    def __init__(self, cat: EngineCatalog, tags: bool):
-        self._cat, self._tags = cat, tags
-
-    def __getitem__(self, name: str) -> set[int]:
-        engine, gen = self._cat.engine, self._cat.gen
-        rows = engine.rows_tagged(gen, name) if self._tags else engine.rows_from(gen, name)
-        if not rows:
-            raise KeyError(name)
-        return rows
-
-    def __iter__(self) -> Iterator[str]:
-        if self._tags:
-            return iter(self._cat.engine.tags(self._cat.gen))
-        return iter(sorted({s for e in self._cat.results for s in e.sources}))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-class _ParamIndex:
-    """``catalog.result_index``: the questions of :class:`cldata.model.catalog.ParamIndex`, asked of the engine."""
-
-    def __init__(self, cat: EngineCatalog):
-        self._cat = cat
-
-    def equal(self, path: str, value: Any) -> set[int]:
-        key = _key_or_none(value)
-        return _NONE if key is None else self._cat.engine.rows_with_key(self._cat.gen, path, key)
-
-    def contains(self, path: str, element: Any) -> set[int]:
-        key = _key_or_none(element)
-        return _NONE if key is None else self._cat.engine.rows_with_key(self._cat.gen, path, key, element=True)
-
-    def present(self, path: str) -> set[int]:
-        return self._cat.engine.rows_with_path(self._cat.gen, path)
-
-    def has(self, path: str) -> bool:
-        return self._cat.engine.has_path(self._cat.gen, path)
-
-    def paths(self) -> list[str]:
-        return self._cat.engine.paths(self._cat.gen)
-
-    def values(self, path: str) -> list[Any]:
-        found = self._cat.engine.keys_at(self._cat.gen, path)
-        entries = self._cat.result_entries([row for _, row in found])
-        out = []
-        for _, row in found:
-            value = lookup(entries[row].parameters, path) if row in entries else MISSING
-            if value is not MISSING:
-                out.append(value)
-        return out
-
-    def postings(self, path: str) -> dict[Any, set[int]]:
-        out: dict[Any, set[int]] = {}
-        for key, row in self._cat.engine.postings(self._cat.gen, path):
-            out.setdefault(key_canon(key), set()).add(row)
-        return out
-
-    def numeric(self, path: str) -> tuple[np.ndarray, np.ndarray]:
-        values, rows = self._cat.engine.numeric(self._cat.gen, path)
-        return np.asarray(values, dtype=np.float64), np.asarray(rows, dtype=np.int64)
-
-    def range_rows(self, path: str, lo: float | None, hi: float | None, inclusive: tuple[bool, bool]) -> set[int]:
-        return self._cat.engine.range_rows(self._cat.gen, path, lo, hi, inclusive)
-
-
-class _FieldIndex:
-    """``catalog.result_field_index``: ``identifier`` and ``kind`` of results."""
-
-    def __init__(self, cat: EngineCatalog):
-        self._cat = cat
-
-    def equal(self, path: str, value: Any) -> set[int]:
-        if type(value) is not str:
-            return set()
-        return self._cat.engine.rows_with_field(self._cat.gen, path, value)
-
-    def contains(self, path: str, element: Any) -> set[int]:
-        return set()
-
-    def present(self, path: str) -> set[int]:
-        return set(self._cat.engine.result_rows(self._cat.gen))
-
-    def has(self, path: str) -> bool:
-        return self._cat.n_results > 0
-
-    def paths(self) -> list[str]:
-        return ["identifier", "kind"]
-
-    def values(self, path: str) -> list[Any]:
-        return self._cat.engine.field_values(self._cat.gen, path)
-
-    def postings(self, path: str) -> dict[Any, set[int]]:
-        return {v: self.equal(path, v) for v in self.values(path)}
-
-    def numeric(self, path: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.empty(0, np.float64), np.empty(0, np.int64)
-
-    def range_rows(self, path: str, lo: float | None, hi: float | None, inclusive: tuple[bool, bool]) -> set[int]:
-        return set()
-
-
-class EngineCatalog(Catalog):
+class EngineCatalog:
     """The catalog of a store whose entries live in a catalog engine (see module doc).
 
     Parameters
@@ -222,116 +49,83 @@ class EngineCatalog(Catalog):
     """
 
     def __init__(self, engine: CatalogEngine, snapshot: int | None):
-        super().__init__()
         self.engine = engine
-        self._snapshot = snapshot
-        self._added: dict[str, int] = {}  # the rows of the writer's results not committed yet (id -> row)
+        self.recording_table = RecordingTable()
+        self.result_table = EngineResults(engine, snapshot)
         for rec in engine.recordings(self.gen):
             try:
-                _check_record(rec)
+                check_record(rec)
                 if rec["kind"] != "recording":
                     raise StoreFormatError(f"the catalog holds a {rec['kind']!r} among its recordings")
-                Catalog.add_recording(self, recording_entry(rec))  # (in memory only: not written back)
+                self.recording_table.add(recording_entry(rec))  # (in memory only: not written back)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 raise StoreFormatError(f"the catalog holds a malformed recording ({type(exc).__name__}: {exc}); "
                                        "`cldata check` says more") from None
-        self.results = _Results(self)  # type: ignore[assignment]
-        self.result_rows = _ResultIds(self)  # type: ignore[assignment]
-        self.results_by_source = _RowsBy(self, tags=False)  # type: ignore[assignment]
-        self.tags = _RowsBy(self, tags=True)  # type: ignore[assignment]
-        self.result_index = _ParamIndex(self)  # type: ignore[assignment]
-        self.result_field_index = _FieldIndex(self)  # type: ignore[assignment]
+        recs, res = self.recording_table, self.result_table
+        self.recordings, self.recording_rows, self.streams = recs.recordings, recs.recording_rows, recs.streams
+        self.recording_index, self.stream_index = recs.recording_index, recs.stream_index
+        self.results, self.result_rows = res.results, res.result_rows
+        self.results_by_source, self.tags = res.results_by_source, res.tags
+        self.result_index, self.result_field_index = res.result_index, res.result_field_index
 
     @property
     def gen(self) -> int:
         """The generation this catalog answers at."""
-        return self.engine.pending() if self._snapshot is None else self._snapshot
+        return self.result_table.gen
 
-    # -- results -----------------------------------------------------------------------------------
+    # -- rows ------------------------------------------------------------------------------------
 
-    def result_entries(self, rows: Sequence[int]) -> dict[int, ResultEntry]:
-        """The visible entries at ``rows``, read in batches (cached ones from memory)."""
-        cache = self.results.cache  # type: ignore[attr-defined]
-        out: dict[int, ResultEntry] = {}
-        missing = []
-        for r in rows:
-            if r in cache:
-                if cache[r] is not None:
-                    out[r] = cache[r]
-            else:
-                missing.append(r)
-        if missing:
-            found = self.engine.results(self.gen, missing)
-            for r in missing:
-                rec = found.get(r)
-                entry = _entry(rec) if rec is not None else None
-                self.results.remember(r, entry)  # type: ignore[attr-defined]
-                if entry is not None:
-                    out[r] = entry
-            out = {r: out[r] for r in rows if r in out}  # in the order asked for, as the in-memory catalog gives
-        return out
-
-    def existing_result_ids(self, ids: Iterable[str]) -> set[str]:
-        """Which of ``ids`` are results of the catalog (looked up in batches)."""
-        return self.engine.existing_ids(self.gen, list(ids))
+    def live_recording_rows(self) -> Iterator[int]:
+        return self.recording_table.live_rows()
 
     def live_result_rows(self) -> Iterator[int]:
-        return iter(self.engine.result_rows(self.gen))
+        return self.result_table.live_rows()
+
+    @property
+    def n_recordings(self) -> int:
+        return len(self.recording_table)
 
     @property
     def n_results(self) -> int:
-        return self.engine.result_count(self.gen)
+        return len(self.result_table)
+
+    def result_entries(self, rows: Sequence[int]) -> dict[int, ResultEntry]:
+        """The visible entries at ``rows``, read in batches (cached ones from memory)."""
+        return self.result_table.entries(rows)
+
+    def existing_result_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of ``ids`` are results of the catalog (looked up in batches)."""
+        return self.result_table.existing_ids(ids)
 
     def results_without_own(self, path: str, recording_ids: Iterable[str]) -> set[int]:
         """Rows of results from these recordings that have no parameter ``path`` of their own."""
-        return self.engine.rows_from_without(self.gen, list(recording_ids), path)
+        return self.result_table.without_own(path, recording_ids)
 
     # -- changes (the writer's) ----------------------------------------------------------------------
 
     def add_recording(self, entry: RecordingEntry) -> int:
         self.engine.add_recording(entry.to_record())
-        return super().add_recording(entry)
+        return self.recording_table.add(entry)
 
     def remove_recording(self, recording_id: str) -> RecordingEntry:
         self.engine.remove_recording(recording_id)
-        return super().remove_recording(recording_id)
+        return self.recording_table.remove(recording_id)
 
     def add_result(self, entry: ResultEntry) -> int:
-        return self.add_results([entry])[0]
+        return self.result_table.add_many([entry])[0]
 
     def add_results(self, entries: Sequence[ResultEntry]) -> list[int]:
-        rows = self.engine.add_results([e.to_record() for e in entries])
-        for row, entry in zip(rows, entries):
-            self.results.remember(row, entry)  # type: ignore[attr-defined]
-            self._added[entry.id] = row
-        return rows
+        """Add many result entries; return their rows."""
+        return self.result_table.add_many(entries)
 
     def remove_result(self, result_id: str) -> ResultEntry:
-        row = self.result_rows[result_id]
-        entry = self.results[row]
-        assert entry is not None
-        self.engine.remove_result(row)
-        self.results.cache.pop(row, None)  # type: ignore[attr-defined]
-        self._added.pop(result_id, None)
-        return entry
+        return self.result_table.remove(result_id)
 
     def set_payload_refs(self, refs: Mapping[str, Any]) -> None:
         """Record where the backend put each result's payload (at commit)."""
-        by_row = {}
-        for rid, ref in refs.items():
-            # (the results of this commit were added through this catalog: their rows are known,
-            # not looked up one query each)
-            row = self._added[rid] if rid in self._added else self.result_rows[rid]
-            by_row[row] = ref
-            cached = self.results.cache.get(row)  # type: ignore[attr-defined]
-            if cached is not None:
-                cached.payload = ref
-        self.engine.set_payloads(by_row)
-        self._added.clear()  # (called once per commit, with every payload of it)
+        self.result_table.set_payload_refs(refs)
 
     def records(self) -> Iterator[dict[str, Any]]:
-        for e in self.recordings:
-            if e is not None:
-                yield e.to_record()
-        for entry in self.results:
-            yield entry.to_record()
+        """Every visible entry as a plain record (recordings first, then results, in row order)."""
+        yield from self.recording_table.records()
+        yield from self.result_table.records()
