@@ -114,7 +114,8 @@ def example_plugin(tmp_path_factory):
     """The example plugin, installed and importable for this module's tests only."""
     target, how = install_example_plugin(tmp_path_factory.mktemp("example-plugin"))
     # if the plugin is also installed in the environment, this module's tests use the new copy
-    saved = sys.modules.pop(MODULE, None), registry._loaded.pop("example", None)
+    saved = sys.modules.pop(MODULE, None)
+    registry.BACKENDS.unregister("example")  # a class imported before, from another installation
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()
     try:
@@ -122,11 +123,9 @@ def example_plugin(tmp_path_factory):
     finally:
         sys.path.remove(str(target))
         sys.modules.pop(MODULE, None)
-        registry._loaded.pop("example", None)  # forget the class the registry imported from the copy
-        if saved[0] is not None:
-            sys.modules[MODULE] = saved[0]
-        if saved[1] is not None:
-            registry._loaded["example"] = saved[1]
+        registry.BACKENDS.unregister("example")  # forget the class the registry imported from the copy
+        if saved is not None:
+            sys.modules[MODULE] = saved
         importlib.invalidate_caches()
 
 

@@ -58,7 +58,7 @@ from cldata.format.codec import encode
 from cldata.format.reader import RecordingView
 from cldata.model.catalog import Catalog, RecordingEntry, ResultEntry, is_record_id
 from cldata.model.engines import DEFAULT_ENGINE, LEGACY, EngineCatalog, get_catalog_engine
-from cldata.model.results import AnalysisResult, result_id_for, result_kinds
+from cldata.model.results import AnalysisResult, get_result_kind, result_id_for
 from cldata.store.view import DataStoreView
 
 __all__ = ["DataStore", "open_store"]
@@ -644,14 +644,13 @@ class DataStore(DataStoreView):
         """Add many results at once (all or none: any error leaves the store as it was)."""
         self._check_writable()
         results = list(results)
-        kinds = result_kinds()
         staged: list[ResultEntry] = []
         keys: set[str] = set()
         for result in results:
             if not isinstance(result, AnalysisResult):
                 raise UnsupportedValueError(f"add_analysis_result takes an AnalysisResult, not {type(result).__name__}")
             kind = type(result).__name__
-            if kinds.get(kind) is not type(result):
+            if get_result_kind(kind) is not type(result):
                 raise UnsupportedValueError(f"result kind {kind} is not registered (use cldata.register_result_kind)")
             missing = [s for s in result.sources if s not in self.catalog.recording_rows]
             if missing:
@@ -698,12 +697,12 @@ class DataStore(DataStoreView):
         self._unstage(result_id)
 
     def _result_object(self, entry: ResultEntry) -> AnalysisResult:
-        cls = result_kinds().get(entry.kind)
+        cls = get_result_kind(entry.kind)
         if cls is None:
             raise StoreFormatError(
                 f"result {entry.id} is of kind {entry.kind!r}, unknown here; import the module that defines it"
             )
-        return cls._from_store(entry.id, entry.identifier, entry.parameters, entry.sources, entry.tags,
+        return cls.from_store(entry.id, entry.identifier, entry.parameters, entry.sources, entry.tags,
                                lambda: self._load_payload(entry))
 
     def _load_payload(self, entry: ResultEntry) -> dict[str, Any]:

@@ -475,7 +475,7 @@ class DataStoreView:
         for entry in cat.result_entries(self._result_rows()).values():
             if entry is not None:
                 result = store._result_object(entry)
-                result._summary_hint = entry.summary  # its repr shows the value without reading the payload
+                result.summary_hint = entry.summary  # its repr shows the value without reading the payload
                 out.append(result)
         return out
 
