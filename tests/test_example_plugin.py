@@ -89,12 +89,13 @@ def _wheel_from_setuptools_metadata(source: Path, out: Path) -> Path:
     return wheel
 
 
-def install_example_plugin(work: Path) -> tuple[Path, str]:
-    """Install the example plugin with pip into ``work/site``; return the directory and how it was built."""
+def install_example_plugin(work: Path, plugin: Path = PLUGIN_SOURCE) -> tuple[Path, str]:
+    """Install an example plugin (``plugin``: its source directory) with pip into ``work/site``;
+    return the directory and how it was built."""
     if importlib.util.find_spec("pip") is None:
         pytest.skip("pip is not installed in this environment")
     source = work / "source"  # builds write into the source tree: never into the repository's copy
-    shutil.copytree(PLUGIN_SOURCE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    shutil.copytree(plugin, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = work / "site"
     built = _pip_install(target, source, "--no-build-isolation")
     if built.returncode == 0:
