@@ -72,9 +72,12 @@ def test_unknown_backend_lists_the_installed_ones(tmp_path):
 
 
 @pytest.fixture
-def clean_registry(monkeypatch):
+def clean_registry():
     """Backends registered by a test vanish after it."""
-    monkeypatch.setattr(registry, "_registered", {})
+    before = registry.BACKENDS.registered()
+    yield
+    for name in set(registry.BACKENDS.registered()) - set(before):
+        registry.BACKENDS.unregister(name)
 
 
 @pytest.mark.parametrize("not_a_backend", [object, dict, HDF5Backend(Path("."), writable=False), "hdf5", None])

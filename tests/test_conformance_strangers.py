@@ -42,14 +42,15 @@ class _PlainPickleSuite(BackendTests):
 
 
 @pytest.fixture
-def suite(monkeypatch):
-    monkeypatch.setitem(registry._registered, "plain-pickle", PlainPickleBackend)
+def suite():
+    registry.register_backend("plain-pickle", PlainPickleBackend, replace=True)
     tests = _PlainPickleSuite()
     tests._stores = []
     yield tests
     for store in tests._stores:
         if not store.closed:
             store.close(commit=False)
+    registry.BACKENDS.unregister("plain-pickle")
 
 
 def test_a_plain_pickle_backend_round_trips(suite, tmp_path):

@@ -89,12 +89,13 @@ def _wheel_from_setuptools_metadata(source: Path, out: Path) -> Path:
     return wheel
 
 
-def install_example_plugin(work: Path) -> tuple[Path, str]:
-    """Install the example plugin with pip into ``work/site``; return the directory and how it was built."""
+def install_example_plugin(work: Path, plugin: Path = PLUGIN_SOURCE) -> tuple[Path, str]:
+    """Install an example plugin (``plugin``: its source directory) with pip into ``work/site``;
+    return the directory and how it was built."""
     if importlib.util.find_spec("pip") is None:
         pytest.skip("pip is not installed in this environment")
     source = work / "source"  # builds write into the source tree: never into the repository's copy
-    shutil.copytree(PLUGIN_SOURCE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    shutil.copytree(plugin, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = work / "site"
     built = _pip_install(target, source, "--no-build-isolation")
     if built.returncode == 0:
@@ -114,7 +115,8 @@ def example_plugin(tmp_path_factory):
     """The example plugin, installed and importable for this module's tests only."""
     target, how = install_example_plugin(tmp_path_factory.mktemp("example-plugin"))
     # if the plugin is also installed in the environment, this module's tests use the new copy
-    saved = sys.modules.pop(MODULE, None), registry._loaded.pop("example", None)
+    saved = sys.modules.pop(MODULE, None)
+    registry.BACKENDS.unregister("example")  # a class imported before, from another installation
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()
     try:
@@ -122,11 +124,9 @@ def example_plugin(tmp_path_factory):
     finally:
         sys.path.remove(str(target))
         sys.modules.pop(MODULE, None)
-        registry._loaded.pop("example", None)  # forget the class the registry imported from the copy
-        if saved[0] is not None:
-            sys.modules[MODULE] = saved[0]
-        if saved[1] is not None:
-            registry._loaded["example"] = saved[1]
+        registry.BACKENDS.unregister("example")  # forget the class the registry imported from the copy
+        if saved is not None:
+            sys.modules[MODULE] = saved
         importlib.invalidate_caches()
 
 

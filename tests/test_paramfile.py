@@ -651,7 +651,7 @@ def test_round_trip_property(params, fmt):
 @settings(max_examples=100, deadline=None)
 @given(_data | st.tuples(_scalars, _scalars))
 def test_values_round_trip(value):
-    from cldata.batch.paramfile import _literal
+    from cldata.batch.paramfile.writer import literal as _literal
 
     assert parse_value(_literal(value, "k")) == value
 
@@ -659,7 +659,7 @@ def test_values_round_trip(value):
 @settings(max_examples=100, deadline=None)
 @given(_swept | _range)
 def test_override_values_round_trip(value):
-    from cldata.batch.paramfile import _literal
+    from cldata.batch.paramfile.writer import literal as _literal
 
     if isinstance(value, ParameterRange):
         text = "ParameterRange([" + ", ".join(_literal(v, "k") for v in value._values) + "])"

@@ -368,13 +368,14 @@ def test_the_catalog_file_is_what_the_store_names(tmp_path, sources):
 def test_a_catalog_engine_plugin_is_found_by_entry_point_and_a_broken_one_only_warns(monkeypatch):
     from importlib.metadata import EntryPoint
 
+    import cldata.core.registry
     import cldata.model.engines as catalogs
     from cldata.model.engines import CatalogEngineWarning
 
     found = [EntryPoint("mine", "cldata.model.engines.sqlite:SQLiteEngine", catalogs.ENTRY_POINT_GROUP),
              EntryPoint("broken", "no_such_module_anywhere:Engine", catalogs.ENTRY_POINT_GROUP),
              EntryPoint("sqlite", "elsewhere:Engine", catalogs.ENTRY_POINT_GROUP)]
-    monkeypatch.setattr(catalogs, "entry_points", lambda group: [e for e in found if e.group == group])
+    monkeypatch.setattr(cldata.core.registry, "entry_points", lambda group: [e for e in found if e.group == group])
     with pytest.warns(CatalogEngineWarning, match="tries to replace the built-in 'sqlite'"):
         assert catalogs.list_catalog_engines() == ["sqlite", "broken", "mine"]
     found.pop()  # (the impostor said its warning)

@@ -1,6 +1,8 @@
 """Analyses of CL recordings: the interface (:mod:`~cldata.analysis.base`) and the shipped analyses.
 
-Shipped (registered by class name, so parameter files can name them):
+Analyses are named by class name (:mod:`~cldata.analysis.registry`: shipped, registered in a
+process, or plugins of the entry-point group ``cldata.analyses``), so parameter files can name
+them. Shipped:
 
 - :class:`~cldata.analysis.spikes.FiringRate`, :class:`~cldata.analysis.spikes.ISIHistogram`
   — per-channel rates and inter-spike-interval statistics;
@@ -9,9 +11,10 @@ Shipped (registered by class name, so parameter files can name them):
 - :class:`~cldata.analysis.streams.StreamSpikeSummary` — a numeric data stream aligned to spikes.
 """
 
-from cldata.analysis.base import ANALYSES, RESERVED_PARAMETERS, Analysis, get_analysis, register_analysis
+from cldata.analysis.base import RESERVED_PARAMETERS, Analysis
 from cldata.analysis.bursts import NetworkBursts
 from cldata.analysis.psth import StimulusTriggeredHistogram
+from cldata.analysis.registry import ANALYSES, AnalysisWarning, get_analysis, register_analysis
 from cldata.analysis.spikes import FiringRate, ISIHistogram
 from cldata.analysis.streams import StreamSpikeSummary
 
@@ -19,6 +22,7 @@ __all__ = [
     "Analysis",
     "ANALYSES",
     "RESERVED_PARAMETERS",
+    "AnalysisWarning",
     "register_analysis",
     "get_analysis",
     "FiringRate",

@@ -35,44 +35,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from cldata.core.canonical import plain
 from cldata.core.param_check import check_parameters
-from cldata.errors import ParameterError
+from cldata.core.paramsets import plain_parameters
+from cldata.model.catalog import MISSING, lookup
+from cldata.query.params import result_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.model.results import AnalysisResult
     from cldata.store.view import DataStoreView, RecordingHandle
 
-__all__ = ["Analysis", "ANALYSES", "register_analysis", "get_analysis", "RESERVED_PARAMETERS"]
+__all__ = ["Analysis", "RESERVED_PARAMETERS"]
 
 #: parameter names an analysis may not declare: the runner and the queries use them
 RESERVED_PARAMETERS = ("analysis", "identifier", "kind", "window")
-
-ANALYSES: dict[str, type[Analysis]] = {}
-
-
-def register_analysis(cls: type[Analysis]) -> type[Analysis]:
-    """Class decorator: make an analysis nameable in parameter files (by class name)."""
-    clash = set(cls.required_parameters) | set(cls.optional_parameters)
-    clash &= set(RESERVED_PARAMETERS)
-    if clash:
-        raise ParameterError(f"{cls.__name__} declares reserved parameter(s) {sorted(clash)}")
-    ANALYSES[cls.__name__] = cls
-    return cls
-
-
-def get_analysis(name: str) -> type[Analysis]:
-    """The analysis class registered under ``name`` (no import or evaluation from the name).
-
-    Raises
-    ------
-    cldata.errors.ParameterError
-        If no analysis has that name (the message lists the known ones).
-    """
-    import cldata.analysis  # noqa: F401 - registers the shipped analyses
-
-    cls = ANALYSES.get(name)
-    if cls is None:
-        raise ParameterError(f"unknown analysis {name!r}; known analyses: {sorted(ANALYSES)}")
-    return cls
 
 
 class Analysis:
@@ -93,8 +67,7 @@ class Analysis:
     optional_parameters: ClassVar[dict[str, tuple[Any, Any]]] = {}
 
     def __init__(self, parameters: Mapping[str, Any] | None = None, **kw: Any):
-        given = dict(parameters.as_dict() if hasattr(parameters, "as_dict") else (parameters or {}))  # type: ignore[union-attr]
-        given.update(kw)
+        given = {**plain_parameters(parameters, f"the parameters of {type(self).__name__}"), **kw}
         self.parameters: dict[str, Any] = plain(check_parameters(type(self).__name__, self.required_parameters,
                                                                   self.optional_parameters, given))
 
@@ -130,8 +103,6 @@ class Analysis:
 
     def is_done(self, store: DataStoreView, recording: RecordingHandle | str) -> bool:
         """Whether results of this analysis, with these parameters, exist for the recording."""
-        from cldata.query.params import result_rows
-
         handle = None if isinstance(recording, str) else recording
         recording_id = recording if isinstance(recording, str) else recording.id
         cat = store.full_datastore.catalog
@@ -143,8 +114,6 @@ class Analysis:
         criteria = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
         rows = result_rows(cat, frozenset(done_for), criteria)
         if "window" not in params:  # whole-recording results only
-            from cldata.model.catalog import MISSING, lookup
-
             rows = {r for r, e in cat.result_entries(sorted(rows)).items() if lookup(e.parameters, "window") is MISSING}
         return bool(rows)
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import quantities as pq
 
-from cldata.analysis.base import Analysis, register_analysis
+from cldata.analysis.base import Analysis
 from cldata.analysis.common import NUMBER, check_values, read_spike_frames
 from cldata.model.results import Data, SingleValue
 
@@ -64,7 +64,6 @@ def active_runs(active: np.ndarray, merge_bins: float = 0.0) -> tuple[np.ndarray
     return starts, stops
 
 
-@register_analysis
 class NetworkBursts(Analysis):
     """Detect network bursts: moments when a large part of the array fires together.
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import quantities as pq
 
-from cldata.analysis.base import Analysis, register_analysis
+from cldata.analysis.base import Analysis
 from cldata.analysis.common import (
     CHANNELS,
     NUMBER,
@@ -83,7 +83,6 @@ def event_pairs(lo: np.ndarray, hi: np.ndarray, max_pairs: int = _MAX_PAIRS) -> 
         i = j
 
 
-@register_analysis
 class StimulusTriggeredHistogram(Analysis):
     """Peri-stimulus time histogram of the spikes around each stimulation.
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import quantities as pq
 
-from cldata.analysis.base import Analysis, register_analysis
+from cldata.analysis.base import Analysis
 from cldata.analysis.common import (
     CHANNELS,
     NUMBER,
@@ -59,7 +59,6 @@ def _rate(count: Any, seconds: float) -> Any:
 # -- analyses -----------------------------------------------------------------------------------
 
 
-@register_analysis
 class FiringRate(Analysis):
     """Firing rate and inter-spike-interval statistics of every channel.
 
@@ -133,7 +132,6 @@ class FiringRate(Analysis):
         ]
 
 
-@register_analysis
 class ISIHistogram(Analysis):
     """The distribution of inter-spike intervals, pooled over channels.
 

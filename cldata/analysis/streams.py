@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import quantities as pq
 
-from cldata.analysis.base import Analysis, register_analysis
+from cldata.analysis.base import Analysis
 from cldata.analysis.common import (
     CHANNELS,
     channel_list_problem,
@@ -133,7 +133,6 @@ def _weighted_stats(values: np.ndarray, weights: np.ndarray) -> tuple[float, flo
     return mean, float(np.sqrt(np.dot((values - mean) ** 2, weights) / total))
 
 
-@register_analysis
 class StreamSpikeSummary(Analysis):
     """How spiking relates to a numeric data-stream value (see the module doc for the rules).
 

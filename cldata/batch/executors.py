@@ -33,7 +33,9 @@ cldata.errors.ParameterError: executor.address: a parameter set may not name a d
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import threading
 import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -41,7 +43,12 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
+from cldata.analysis.registry import get_analysis
 from cldata.core.param_check import check_parameters
+from cldata.core.paramsets import plain_parameters
+from cldata.errors import ParameterError
+from cldata.store.datastore import DataStore
+from cldata.store.view import DataStoreView
 
 __all__ = ["Unit", "UnitFailure", "make_executor", "check_executor_spec", "run_unit", "EXECUTORS",
            "MAX_WORKERS", "SCHEDULER_ENV"]
@@ -91,8 +98,6 @@ _STORES: dict[tuple[str, str], Any] = {}
 
 def _worker_store(root: str, backend: str) -> Any:
     # one read-only store per worker process, reused by its units
-    from cldata.store.datastore import DataStore
-
     key = (root, backend)
     store = _STORES.get(key)
     if store is None or store.closed:
@@ -109,9 +114,6 @@ def run_unit(unit: Unit, store: Any = None) -> list[Any] | UnitFailure:
     ``store`` is the store to read from (a worker opens its own, read-only, if ``None``).
     """
     try:
-        from cldata.analysis.base import get_analysis
-        from cldata.store.view import DataStoreView
-
         if store is None:
             store = _worker_store(unit.store_root, unit.backend)
         row = store.catalog.recording_rows[unit.recording_id]
@@ -155,9 +157,6 @@ def _exit_with_parent() -> None:
     A runner killed with SIGKILL cannot stop its pool; orphaned workers would keep the
     store open for reading (holding its readers' lock) forever.
     """
-    import multiprocessing
-    import threading
-
     parent = multiprocessing.parent_process()
     if parent is None:  # pragma: no cover - always set for pool workers
         return
@@ -212,9 +211,7 @@ class DaskExecutor(Executor):
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None):
-        from cldata.errors import ParameterError
-
-        try:
+        try:  # an optional dependency (the dask extra), imported only for this executor
             from dask.distributed import Client, LocalCluster
         except ImportError:
             raise ImportError("the dask executor needs dask.distributed: pip install 'cldata[dask]'") from None
@@ -232,7 +229,7 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
 
     def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, list[Any] | UnitFailure]]:
-        from dask.distributed import as_completed
+        from dask.distributed import as_completed  # the optional dependency, as in __init__
 
         futures = {}
         for unit in units:
@@ -270,9 +267,7 @@ def check_executor_spec(spec: Mapping[str, Any] | None) -> dict[str, Any]:
     >>> check_executor_spec({"kind": "serial"})
     {'kind': 'serial', 'workers': None}
     """
-    from cldata.errors import ParameterError
-
-    given = dict(spec.as_dict() if hasattr(spec, "as_dict") else (spec or {}))  # type: ignore[union-attr]
+    given = plain_parameters(spec, "the executor section")
     if given.get("address") is not None:
         raise ParameterError(
             f"executor.address: a parameter set may not name a dask scheduler ({given['address']!r:.80}): "
@@ -321,8 +316,6 @@ def make_executor(spec: Mapping[str, Any] | None, store: Any = None, *, schedule
     'SerialExecutor'
     >>> make_executor({}, scheduler="tcp://127.0.0.1:8786")       # doctest: +SKIP
     """
-    from cldata.errors import ParameterError
-
     params = check_executor_spec(spec)
     if scheduler is not None:
         if not isinstance(scheduler, str) or not scheduler.strip():

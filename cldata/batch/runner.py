@@ -54,12 +54,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cldata.analysis.base import Analysis, get_analysis
+from cldata.analysis.base import Analysis
+from cldata.analysis.registry import get_analysis
 from cldata.batch.executors import Unit, UnitFailure, check_executor_spec, make_executor
+from cldata.core.display import progress_bar
 from cldata.core.param_check import check_parameters
-from cldata.errors import ParameterError
+from cldata.core.paramsets import plain_parameters, plain_value
+from cldata.errors import ParameterError, StoreFormatError
 from cldata.query.base import run_query_chain
-from cldata.store.datastore import DataStore
+from cldata.store.datastore import MARKER, DataStore
 from cldata.store.view import DataStoreView
 
 __all__ = ["run_batch", "RunReport", "plan_units", "build_analyses", "count_combinations", "MAX_UNITS"]
@@ -103,10 +106,6 @@ class RunReport:
         for unit, failure in self.failures:
             text += f"\n  FAILED {unit.describe()}: {failure}"
         return text
-
-
-def _as_dict(value: Any) -> Any:
-    return value.as_dict() if hasattr(value, "as_dict") else value
 
 
 def _product(lengths: list[int]) -> int:
@@ -153,14 +152,13 @@ def count_combinations(spec: Mapping[str, Any]) -> tuple[int, list[tuple[str, di
     ...                     "b": {"class": "FiringRate"}})
     (4, [('a', {'x': 3}), ('b', {})])
     """
-    from cldata.batch.sweep import sweep_axes
+    from cldata.batch.sweep import sweep_axes  # start-up time: sweeps import `parameters` (and scipy)
 
     total, entries = 0, []
-    for name, entry in _as_dict(spec).items():
-        entry = _as_dict(entry)
+    for name, entry in plain_value(spec).items():
         if not isinstance(entry, Mapping) or "class" not in entry or set(entry) - {"class", "params"}:
             raise ParameterError(f'analysis {name!r} is {{"class": name, "params": {{...}}}}, not {entry!r:.100}')
-        params = _as_dict(entry.get("params") or {})
+        params = entry.get("params") or {}
         if not isinstance(params, Mapping):
             raise ParameterError(f"analysis {name!r}: 'params' should be a mapping, not {type(params).__name__}")
         axes = {path: len(values) for path, values in sweep_axes(params).items()}
@@ -220,7 +218,7 @@ def build_analyses(spec: Mapping[str, Any], *, max_units: int = MAX_UNITS) -> li
     ...                                             "params": {"min_spikes": ParameterRange([2, 3])}}})]
     ['r', 'r']
     """
-    from cldata.batch.sweep import iter_sweeps
+    from cldata.batch.sweep import iter_sweeps  # start-up time: sweeps import `parameters` (and scipy)
 
     max_units = _check_max_units(max_units)
     total, entries = count_combinations(spec)
@@ -231,13 +229,12 @@ def build_analyses(spec: Mapping[str, Any], *, max_units: int = MAX_UNITS) -> li
         raise _too_many(f"the analyses describe {size} parameter combinations", max_units,
                         _describe_sweeps(entries))
     out = []
-    for name, entry in _as_dict(spec).items():
-        entry = _as_dict(entry)
+    for name, entry in plain_value(spec).items():
         cls = get_analysis(entry["class"])
         # one combination at a time: only the (bounded) analyses themselves are kept
-        for combination, params in iter_sweeps(_as_dict(entry.get("params") or {})):
+        for combination, params in iter_sweeps(entry.get("params") or {}):
             try:
-                out.append((name, cls(_as_dict(params))))
+                out.append((name, cls(params)))
             except ParameterError as exc:
                 where = f" (sweep point {combination})" if combination else ""
                 raise ParameterError(f"analysis {name!r}{where}: {exc}") from None
@@ -273,7 +270,7 @@ def _store_parameters(spec: Mapping[str, Any], wipe_store: bool) -> dict[str, An
     refused: emptying a store is not a property of an analysis, and a file received from
     someone else must not be able to delete a store's recordings.
     """
-    store = dict(_as_dict(spec))
+    store = plain_parameters(spec, "the store section")
     mode = store.pop("mode", "a")
     if mode == "w":
         raise ParameterError(
@@ -292,9 +289,6 @@ def _store_parameters(spec: Mapping[str, Any], wipe_store: bool) -> dict[str, An
 def _require_store(store_params: Mapping[str, Any]) -> None:
     """Refuse (before anything is made) to open a store that does not exist yet: with
     ``create=False`` a mistyped ``root_directory`` makes nothing."""
-    from cldata.errors import StoreFormatError
-    from cldata.store.datastore import MARKER
-
     if not isinstance(store_params.get("root_directory"), (str, Path)):
         return  # DataStore.from_parameters says what is wrong
     root = Path(store_params["root_directory"])
@@ -311,7 +305,7 @@ def _require_executor(spec: Mapping[str, Any], scheduler: str | None) -> None:
     """The executor's optional library, checked before the store is opened (or made)."""
     if spec.get("kind") == "dask" or scheduler is not None:
         try:
-            import dask.distributed  # noqa: F401
+            import dask.distributed  # noqa: F401 - an optional dependency: only asked whether it is there
         except ImportError:
             raise ImportError("the dask executor needs dask.distributed, which is not installed: "
                               "pip install 'cldata[dask]' (or use executor kind 'processes')") from None
@@ -366,9 +360,9 @@ def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
     >>> print(run_batch(params, max_units=500))                                                 # doctest: +SKIP
     computed 24 analyses (24 results), skipped 0 already stored, 0 failed, in 2.0 s
     """
-    params = check_parameters("run", _RUN_REQUIRED, _RUN_OPTIONAL, dict(_as_dict(parameters)))
+    params = check_parameters("run", _RUN_REQUIRED, _RUN_OPTIONAL, plain_parameters(parameters, "the run parameters"))
     # what to trust, what to destroy and how much to build: checked before anything is built or opened
-    spec = check_executor_spec(_as_dict(params["executor"]))
+    spec = check_executor_spec(params["executor"])
     store_params = _store_parameters(params["store"], bool(wipe_store))
     max_units = _check_max_units(max_units)
     analyses = build_analyses(params["analyses"], max_units=max_units)
@@ -378,7 +372,7 @@ def run_batch(parameters: Mapping[str, Any], *, progress: bool = True,
     started = time.perf_counter()
     report = RunReport()
     with DataStore.from_parameters(store_params) as store:
-        views = run_query_chain(store, [_as_dict(q) for q in params["query"]])
+        views = run_query_chain(store, params["query"])
         recordings = sum(len(part.recording_ids) for part in (views if isinstance(views, list) else [views]))
         if len(analyses) * recordings > max_units:
             raise _too_many(f"the run has {len(analyses) * recordings:,} units", max_units,
@@ -419,7 +413,5 @@ class _NoBar:
 def _progress(total: int, enabled: bool) -> Any:
     if not enabled or total == 0:
         return _NoBar()
-    from cldata.core.display import progress_bar
-
     # only on a terminal, after a second; counted in analyses (a "unit" is a neuron to this audience)
     return progress_bar(total=total, unit=" analyses", desc="cldata run", enabled=True)

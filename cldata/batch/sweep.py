@@ -34,7 +34,7 @@ from typing import Any
 
 from parameters import ParameterRange, ParameterReference, ParameterSet
 
-from cldata.batch.paramfile import _as_parameterset, copy_parameters, resolve_references
+from cldata.batch.paramfile.references import as_parameter_set, copy_parameters, resolve_references
 from cldata.errors import ParameterError
 
 __all__ = ["sweep_axes", "sweep_size", "iter_sweeps", "expand_sweeps"]
@@ -100,7 +100,7 @@ def _has_references(node: Mapping[str, Any]) -> bool:
 def _tree_value(value: Any) -> Any:
     """A copy of a swept value as it sits in the tree: a dict becomes a ParameterSet."""
     value = copy_parameters(value)
-    return _as_parameterset(value) if isinstance(value, Mapping) else value
+    return as_parameter_set(value) if isinstance(value, Mapping) else value
 
 
 def iter_sweeps(params: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], ParameterSet]]:
@@ -117,7 +117,7 @@ def iter_sweeps(params: Mapping[str, Any]) -> Iterator[tuple[dict[str, Any], Par
     >>> next(it)[0], next(it)[0]
     ({'a': 0, 'b': 0}, {'a': 0, 'b': 1})
     """
-    root = _as_parameterset(params)
+    root = as_parameter_set(params)
     axes = _axes(root)
     if not axes:
         yield {}, (resolve_references(root) if _has_references(root) else root)

@@ -103,21 +103,23 @@ class Registry(Generic[T]):
         self.error, self.warning = error, warning
         self._registered: dict[str, T] = {}
         self._loaded: dict[str, T] = {}
-        self._plugins: dict[str, EntryPoint] | None = None
 
     # -- the three sources -------------------------------------------------------------------
     def plugins(self) -> dict[str, EntryPoint]:
-        """The entry points of this registry's group (read once per process), by name."""
-        if self._plugins is None:
-            found: dict[str, EntryPoint] = {}
-            for ep in entry_points(group=self.group):
-                if ep.name in self.builtins:
-                    warnings.warn(f"{self.kind} plugin {ep.value!r} tries to replace the built-in "
-                                  f"{self.kind} {ep.name!r}; ignored", self.warning, stacklevel=3)
-                    continue
-                found.setdefault(ep.name, ep)
-            self._plugins = found
-        return self._plugins
+        """The entry points of this registry's group, by name.
+
+        Read each time (a few milliseconds), so that a package installed or removed while
+        the process runs is seen; only listing names and unknown names need it, and the
+        objects themselves are imported once.
+        """
+        found: dict[str, EntryPoint] = {}
+        for ep in entry_points(group=self.group):
+            if ep.name in self.builtins:
+                warnings.warn(f"{self.kind} plugin {ep.value!r} tries to replace the built-in {ep.name!r}; "
+                              f"ignored (the built-in {self.kind} {ep.name!r} stays)", self.warning, stacklevel=3)
+                continue
+            found.setdefault(ep.name, ep)
+        return found
 
     def _checked(self, name: str, obj: Any) -> T:
         return self._check(name, obj) if self._check is not None else obj
@@ -151,6 +153,10 @@ class Registry(Generic[T]):
             self._loaded[name] = obj
             return obj
         raise self.error(f"no {self.kind} named {name!r}; known: {', '.join(self.names())}")
+
+    def __getitem__(self, name: str) -> T:
+        """``registry[name]`` is :meth:`get`."""
+        return self.get(name)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self._registered or name in self.builtins
@@ -197,6 +203,13 @@ class Registry(Generic[T]):
             raise self.error(f"a {self.kind} named {name!r} exists already; pass replace=True to override it")
         self._registered[name] = obj
 
+    def registered(self) -> dict[str, T]:
+        """The names registered in this process (not the built-ins or plugins), with their objects."""
+        return dict(self._registered)
+
     def unregister(self, name: str) -> None:
-        """Forget a name registered in this process (built-ins and plugins stay)."""
+        """Forget ``name`` if registered in this process, or imported from a plugin (its next
+        use imports it again, from wherever its package is then installed); built-ins stay."""
         self._registered.pop(name, None)
+        if name not in self.builtins:
+            self._loaded.pop(name, None)

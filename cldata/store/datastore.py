@@ -51,7 +51,7 @@ from cldata.errors import (
 )
 from cldata.format.reader import RecordingView
 from cldata.model.catalog import Catalog, RecordingEntry, ResultEntry
-from cldata.model.results import AnalysisResult, result_kinds
+from cldata.model.results import AnalysisResult, get_result_kind
 from cldata.query.selection import Selection
 from cldata.store import display
 from cldata.store.files import open_files
@@ -354,12 +354,12 @@ class DataStore:
 
     def result_object(self, entry: ResultEntry) -> AnalysisResult:
         """The analysis result of a catalog entry (its payload read when first used)."""
-        cls = result_kinds().get(entry.kind)
+        cls = get_result_kind(entry.kind)
         if cls is None:
             raise StoreFormatError(
                 f"result {entry.id} is of kind {entry.kind!r}, unknown here; import the module that defines it"
             )
-        return cls._from_store(entry.id, entry.identifier, entry.parameters, entry.sources, entry.tags,
+        return cls.from_store(entry.id, entry.identifier, entry.parameters, entry.sources, entry.tags,
                                lambda: self.load_payload(entry))
 
     def load_payload(self, entry: ResultEntry) -> dict[str, Any]:

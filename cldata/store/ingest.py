@@ -33,7 +33,7 @@ from cldata.format.codec import encode
 from cldata.format.reader import RecordingView
 from cldata.format.writer import RecordingWriter
 from cldata.model.catalog import Catalog, ResultEntry
-from cldata.model.results import AnalysisResult, result_id_for, result_kinds
+from cldata.model.results import AnalysisResult, get_result_kind, result_id_for
 from cldata.store.layout import now
 
 __all__ = ["check_storable", "source_path", "user_parameters", "read_recording", "result_entries",
@@ -115,14 +115,13 @@ def duplicate_result(result: AnalysisResult) -> DuplicateResultError:
 def result_entries(results: list[AnalysisResult], catalog: Catalog) -> list[ResultEntry]:
     """The catalog entries of ``results`` (payloads not yet written), each checked: a registered
     kind, sources in ``catalog``, storable parameters, no result given twice."""
-    kinds = result_kinds()
     staged: list[ResultEntry] = []
     keys: set[str] = set()
     for result in results:
         if not isinstance(result, AnalysisResult):
             raise UnsupportedValueError(f"add_analysis_result takes an AnalysisResult, not {type(result).__name__}")
         kind = type(result).__name__
-        if kinds.get(kind) is not type(result):
+        if get_result_kind(kind) is not type(result):
             raise UnsupportedValueError(f"result kind {kind} is not registered (use cldata.register_result_kind)")
         missing = [s for s in result.sources if s not in catalog.recording_rows]
         if missing:

@@ -174,7 +174,7 @@ class DataStoreView:
         out = []
         for entry in self.selection.result_entries(self.catalog).values():
             result = store.result_object(entry)
-            result._summary_hint = entry.summary  # its repr shows the value without reading the payload
+            result.summary_hint = entry.summary  # its repr shows the value without reading the payload
             out.append(result)
         return out
 

@@ -12,14 +12,14 @@ A store names its catalog engine in its marker file (``"catalog": "sqlite"``). T
 
 Plugins add engines (a lab's PostgreSQL, say) as classes deriving from
 :class:`~cldata.model.engines.base.CatalogEngine`, declared under the entry-point group
-``cldata.model.engines``::
+``cldata.catalogs``::
 
-    [options.entry_points]
-    cldata.catalogs =
-        postgres = my_package.catalog:PostgresEngine
+    [project.entry-points."cldata.catalogs"]
+    postgres = "my_package.catalog:PostgresEngine"
 
-They are imported only when a store names them; one that fails to import gives a warning
-and the others keep working.
+They are named in one :class:`~cldata.core.registry.Registry` (:data:`CATALOG_ENGINES`, the
+mechanism every pluggable kind of cldata uses) and imported only when a store names them;
+one that fails to import gives a :class:`CatalogEngineWarning` and the others keep working.
 
 Examples
 --------
@@ -30,37 +30,40 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-import warnings
-from importlib.metadata import entry_points
+from typing import Any
 
+from cldata.core.registry import PluginWarning, Registry
 from cldata.errors import BackendError
 from cldata.model.engines.base import CatalogEngine
 from cldata.model.engines.engine_catalog import EngineCatalog
 
-__all__ = ["ENTRY_POINT_GROUP", "DEFAULT_ENGINE", "LEGACY", "CatalogEngine", "EngineCatalog", "get_catalog_engine",
-           "list_catalog_engines", "CatalogEngineWarning"]
+__all__ = ["ENTRY_POINT_GROUP", "DEFAULT_ENGINE", "LEGACY", "CATALOG_ENGINES", "CatalogEngine", "EngineCatalog",
+           "get_catalog_engine", "list_catalog_engines", "CatalogEngineWarning"]
 
 ENTRY_POINT_GROUP = "cldata.catalogs"
 DEFAULT_ENGINE = "sqlite"
-#: the name of the catalog kept by the backend itself (stores made before version 2)
+#: the name of the catalog kept by the backend itself (stores made before version 2): not an
+#: engine class, and no plugin may take the name
 LEGACY = "backend"
-_BUILTIN = {"sqlite": "cldata.model.engines.sqlite:SQLiteEngine"}
 
 
-class CatalogEngineWarning(RuntimeWarning):
+class CatalogEngineWarning(PluginWarning):
     """A catalog-engine plugin could not be loaded (the others still work)."""
 
 
-def _plugins() -> dict[str, str]:
-    found: dict[str, str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _BUILTIN or ep.name == LEGACY:
-            warnings.warn(f"catalog engine plugin {ep.value!r} tries to replace the built-in {ep.name!r}; ignored",
-                          CatalogEngineWarning, stacklevel=3)
-            continue
-        found.setdefault(ep.name, ep.value)
-    return found
+def _check(name: str, cls: Any) -> type[CatalogEngine]:
+    if name == LEGACY:
+        raise BackendError(f"the catalog engine name {LEGACY!r} is reserved for the backend's own catalog")
+    if not (isinstance(cls, type) and issubclass(cls, CatalogEngine)):
+        raise BackendError(f"catalog engine {name!r} is {cls!r}, not a subclass of cldata.model.engines.CatalogEngine")
+    return cls
+
+
+#: every catalog engine by name: built-in, registered in this process, or a plugin
+CATALOG_ENGINES: Registry[type[CatalogEngine]] = Registry(
+    "catalog engine", ENTRY_POINT_GROUP, builtins={DEFAULT_ENGINE: "cldata.model.engines.sqlite:SQLiteEngine"},
+    check=_check, error=BackendError, warning=CatalogEngineWarning,
+)
 
 
 def list_catalog_engines() -> list[str]:
@@ -71,7 +74,8 @@ def list_catalog_engines() -> list[str]:
     >>> "sqlite" in list_catalog_engines()
     True
     """
-    return [*_BUILTIN, *sorted(set(_plugins()) - set(_BUILTIN))]
+    builtins = list(CATALOG_ENGINES.builtins)
+    return [*builtins, *(n for n in CATALOG_ENGINES.names() if n not in builtins and n != LEGACY)]
 
 
 def get_catalog_engine(name: str) -> type[CatalogEngine]:
@@ -81,17 +85,15 @@ def get_catalog_engine(name: str) -> type[CatalogEngine]:
     ------
     cldata.errors.BackendError
         If no engine has that name, or the plugin does not load (a warning says why).
+
+    Examples
+    --------
+    >>> get_catalog_engine("sqlite").__name__
+    'SQLiteEngine'
     """
-    target = _BUILTIN.get(name) or _plugins().get(name)
-    if target is None:
-        raise BackendError(f"no catalog engine {name!r}; installed: {', '.join(list_catalog_engines())}")
-    module, _, attr = target.partition(":")
     try:
-        cls = getattr(importlib.import_module(module), attr)
-    except Exception as exc:
-        warnings.warn(f"catalog engine plugin {name!r} ({target}) failed to load: {type(exc).__name__}: {exc}",
-                      CatalogEngineWarning, stacklevel=2)
+        return CATALOG_ENGINES.get(name)
+    except BackendError as exc:
+        if name == LEGACY or name not in CATALOG_ENGINES:
+            raise BackendError(f"no catalog engine {name!r}; installed: {', '.join(list_catalog_engines())}") from None
         raise BackendError(f"the catalog engine {name!r} could not be loaded ({exc})") from None
-    if not (isinstance(cls, type) and issubclass(cls, CatalogEngine)):
-        raise BackendError(f"catalog engine {name!r} is {cls!r}, not a subclass of cldata.model.engines.CatalogEngine")
-    return cls
