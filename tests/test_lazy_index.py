@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 import cldata
 from cldata.errors import AmbiguousEntryError, CorruptRecordingError, UntidyIndexWarning
-from cldata.format import streams
+from cldata.format import stream_store as streams
 from cldata.format.codec import encode
 from cldata.format.index_order import TIME_ORDER_ATTR, mark_time_order, time_order_marked
 from cldata.format.layout import INDEX_DTYPE, IndexRow

@@ -179,7 +179,7 @@ def test_the_time_window_is_honoured_by_every_reader(lab):
 
 
 def test_a_window_reads_only_that_part_of_the_file(lab, monkeypatch):
-    from cldata.format import streams
+    from cldata.format import stream_store as streams
 
     rec = lab.filter(session=0).recordings[0]
     store = rec.view().data_streams["ball_position"]._store

@@ -127,7 +127,7 @@ def decode(b: bytes):
 @pytest.fixture(autouse=True)
 def _fresh_warning_registry(monkeypatch):
     # each test counts its own warnings: forget which streams were already warned about
-    from cldata.format import streams
+    from cldata.format import stream_store as streams
 
     monkeypatch.setattr(streams, "_WARNED", set())
 

@@ -144,7 +144,7 @@ def _copy(rec: RecordingView, dst: tables.File, untidy: dict, report: NormalizeR
                 new = dst.create_group(group, name)
             for key, value in read_attributes(src_group, str(rec.path)).items():
                 new._v_attrs[key] = value
-            store = untidy[name]._store
+            store = untidy[name].store
             ts, starts, ends = store.arrays()  # the entries: in time order, each once
             data = dst.create_earray(new, STREAM_DATA, tables.UInt8Atom(), shape=(0,), chunkshape=_DATA_CHUNK)
             rows = np.empty(ts.size, dtype=INDEX_DTYPE)
@@ -166,7 +166,7 @@ def _verify(rec: RecordingView, tmp: Path, untidy: dict) -> None:
     """Every tidied stream of the copy holds exactly the original's entries, bytes for bytes, in order."""
     with RecordingView(tmp) as copy:
         for name, stream in untidy.items():
-            theirs, mine = stream._store, copy.data_streams[name]._store
+            theirs, mine = stream.store, copy.data_streams[name].store
             ts, starts, ends = theirs.arrays()
             new_ts, new_starts, new_ends = mine.arrays()
             if copy.data_streams[name].untidy is not None or not np.array_equal(ts, new_ts) or any(

@@ -31,11 +31,17 @@ from typing import Any
 
 from cldata.core.fsutil import fsync_dir, new_temporary, remove_stale_temporaries
 from cldata.errors import CorruptRecordingError, RecordingInProgressError
+from cldata.format.attributes import read_attributes
 from cldata.format.hdf5_file import RecordingFile
+from cldata.format.hdf5_open import open_hdf5
 from cldata.format.journal import iter_records, journal_path, journal_state
-from cldata.format.writer import attrs_from_journal
+from cldata.format.parts import PARTS, STREAMS
+from cldata.format.records import attrs_from_journal, from_journal
 
 __all__ = ["recover", "RecoveryReport"]
+
+# the report's count of each part but the streams (counted per stream, in ``entries``)
+_REPORT_FIELDS = {"spikes": "spikes", "stims": "stims", "samples": "sample_frames"}
 
 
 @dataclass
@@ -50,6 +56,17 @@ class RecoveryReport:
     sample_frames: int = 0
     ignored_bytes: int = 0
     closed_cleanly: bool = False
+
+    def count(self, batch: dict[str, Any]) -> None:
+        """Add what a batch record holds, part by part (:data:`cldata.format.parts.PARTS`)."""
+        for part in PARTS:
+            value = batch.get(part.name)
+            if part is STREAMS:
+                for name, n in STREAMS.count_by_stream(value or {}).items():
+                    self.entries[name] = self.entries.get(name, 0) + n
+            elif value is not None:
+                field_name = _REPORT_FIELDS[part.name]
+                setattr(self, field_name, getattr(self, field_name) + part.count(value))
 
     def __str__(self) -> str:
         if not self.recovered:
@@ -119,17 +136,12 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport:
             if op == "close":
                 close_root = attrs_from_journal(record["root"])
                 break
-            if op in ("stream", "attrs"):
-                record = {**record, "attrs": attrs_from_journal(record["attrs"])}
+            record = from_journal(record)
             target.apply(record)
             if op == "stream":
                 report.entries[record["name"]] = 0
             elif op == "batch":
-                for name, part in (record.get("streams") or {}).items():
-                    report.entries[name] = report.entries.get(name, 0) + len(part["ts"])
-                report.spikes += len(record["spikes"]["ts"]) if record.get("spikes") else 0
-                report.stims += len(record["stims"]["ts"]) if record.get("stims") else 0
-                report.sample_frames += len(record["samples"]) if record.get("samples") is not None else 0
+                report.count(record)
         report.closed_cleanly = close_root is not None
         if close_root is None:
             close_root = target.closing_attributes()
@@ -159,9 +171,6 @@ def _check_identity(path: Path, jpath: Path, open_record: dict[str, Any], root: 
             )
         return
     # a journal from before the name was recorded: compare the creation time with the file's, if it opens
-    from cldata.format.attributes import read_attributes
-    from cldata.format.reader import open_hdf5
-
     try:
         with open_hdf5(path) as f:
             created = read_attributes(f.root, str(path)).get("created_utc")

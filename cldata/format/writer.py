@@ -24,24 +24,15 @@ from __future__ import annotations
 
 import numbers
 import os
-import pickle
-import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from cldata.errors import (
-    InvalidDataError,
-    InvalidNameError,
-    TimestampOrderError,
-    UnfinishedRecordingError,
-    WriterClosedError,
-)
+from cldata.errors import InvalidDataError, InvalidNameError, TimestampOrderError, UnfinishedRecordingError
 from cldata.format.attributes import check_attribute_value
-from cldata.format.codec import Encoder
 from cldata.format.hdf5_file import RecordingFile
 from cldata.format.journal import JournalWriter, journal_path, journal_state
 from cldata.format.layout import (
@@ -52,235 +43,20 @@ from cldata.format.layout import (
     WAVEFORM_LENGTH,
     check_stream_name,
 )
+from cldata.format.parts import PARTS, SAMPLES_PART, SPIKE_PART, STIM_PART, STREAMS, EventPart, empty_batch, part
+from cldata.format.records import attrs_from_journal, attrs_to_journal, journal_form
+from cldata.format.stream_writer import DataStreamWriter, PendingWrites
+from cldata.format.timestamps import check_timestamp, checked_frames
 
+# attrs_to_journal / attrs_from_journal: re-exported where 0.2 had them (cldata.live reads them here)
 __all__ = ["RecordingWriter", "DataStreamWriter", "attrs_to_journal", "attrs_from_journal"]
 
-# frames since the start, and the start itself: 2**62 frames (5.8 million years at 25 kHz)
-# keep start + timestamp + 1 (the end a close computes) within int64
-_MAX_TIMESTAMP = 2**62 - 1
 _DEFAULT_FLUSH_BYTES = 16 << 20
-
-
-def attrs_to_journal(attrs: Mapping[str, Any]) -> bytes:
-    """Attribute values as the journal keeps them: a pickle of allow-listed types only.
-
-    Pickle (not msgpack) so that tuples, sets and numpy scalars come back as themselves;
-    :func:`attrs_from_journal` loads it through the restricted unpickler.
-    """
-    return pickle.dumps(dict(attrs), protocol=2)
-
-
-def attrs_from_journal(data: bytes) -> dict[str, Any]:
-    """Inverse of :func:`attrs_to_journal` (restricted: runs nothing from the file)."""
-    from cldata.core.safe_pickle import safe_loads
-
-    value = safe_loads(data, source="recording journal")
-    if not isinstance(value, dict):
-        raise InvalidDataError("journal attributes are not a dict")
-    return value
-
-
-def _check_timestamp(ts: Any) -> int:
-    if type(ts) is not int:
-        if isinstance(ts, bool) or not isinstance(ts, (numbers.Integral, np.integer)):
-            raise TimestampOrderError(
-                f"timestamps are int frame counts, not {type(ts).__name__} ({ts!r:.40})"
-            )
-        ts = int(ts)
-    if ts < 0 or ts > _MAX_TIMESTAMP:
-        raise TimestampOrderError(
-            f"timestamp {ts} is outside 0 .. 2**62-1 (frames since the recording started)"
-        )
-    return ts
-
-
-def _checked_frames(ts: np.ndarray, what: str) -> np.ndarray:
-    """Integer frames within 0 .. 2**62-1 as int64 (checked before any cast can wrap)."""
-    if ts.ndim != 1 or (ts.size and ts.dtype.kind not in "iu"):
-        raise TimestampOrderError(f"{what} must be a 1-d sequence of int frames (got dtype {ts.dtype}, shape {ts.shape})")
-    if ts.size:
-        lo, hi = int(ts.min()), int(ts.max())
-        if lo < 0:
-            raise TimestampOrderError(f"{what}: {lo} is negative (frames since the recording started)")
-        if hi > _MAX_TIMESTAMP:
-            raise TimestampOrderError(f"{what}: {hi} is beyond 2**62-1 frames")
-    return ts.astype(np.int64, copy=False)
 
 
 def _now() -> tuple[str, str]:
     now = datetime.now(UTC)
     return now.isoformat(), now.astimezone().isoformat()
-
-
-class DataStreamWriter:
-    """Appends entries to one data stream of a :class:`RecordingWriter`.
-
-    Get one from :meth:`RecordingWriter.create_data_stream`. Timestamps are frames and
-    must strictly increase; values are anything the codec accepts
-    (:data:`cldata.format.codec.SUPPORTED_TYPES`).
-
-    Examples
-    --------
-    >>> score = writer.create_data_stream("score", {"player": "culture-7"})  # doctest: +SKIP
-    >>> score.append(1, 0)                                                   # doctest: +SKIP
-    >>> score.extend([2, 3], [1, 2])                                         # doctest: +SKIP
-    >>> score.set_attribute("final", True)                                   # doctest: +SKIP
-    """
-
-    def __init__(self, writer: RecordingWriter, name: str, attributes: dict[str, Any]):
-        self._writer = writer
-        self.name = name
-        self._attributes = attributes
-        self._encoder = Encoder()
-        self._pack = self._encoder.pack
-        self._buf = bytearray()
-        # single appends collect in lists, extends in arrays; _seal() keeps their order
-        self._ends: list[int] = []
-        self._ts: list[int] = []
-        self._ends_parts: list[np.ndarray] = []
-        self._ts_parts: list[np.ndarray] = []
-        self._pending = 0
-        self._last = -1
-        self._count = 0  # entries already handed to the file
-
-    @property
-    def attributes(self) -> dict[str, Any]:
-        """A copy of the stream's current ``application`` attributes."""
-        return dict(self._attributes)
-
-    @property
-    def last_timestamp(self) -> int | None:
-        """The timestamp of the last entry appended (``None`` before the first)."""
-        return None if self._last < 0 else self._last
-
-    def __len__(self) -> int:
-        return self._count + self._pending
-
-    def _seal(self) -> None:
-        if self._ts:
-            self._ts_parts.append(np.array(self._ts, dtype=np.int64))
-            self._ends_parts.append(np.array(self._ends, dtype=np.int64))
-            self._ts = []
-            self._ends = []
-
-    def append(self, timestamp: int, value: Any) -> None:
-        """Append one entry.
-
-        Raises
-        ------
-        cldata.errors.TimestampOrderError
-            If ``timestamp`` is not an int greater than the previous one.
-        cldata.errors.UnsupportedValueError
-            If the codec cannot store ``value`` (the stream is unchanged).
-        """
-        w = self._writer
-        with w._lock:
-            if w._closed:
-                raise WriterClosedError(f"{w.path} is closed; stream {self.name!r} takes no more entries")
-            if type(timestamp) is not int or timestamp < 0:
-                timestamp = _check_timestamp(timestamp)
-            if timestamp <= self._last:
-                raise TimestampOrderError(
-                    f"stream {self.name!r}: timestamp {timestamp} does not follow the previous one "
-                    f"({self._last}); timestamps must strictly increase within a stream"
-                )
-            if timestamp > _MAX_TIMESTAMP:
-                _check_timestamp(timestamp)
-            packed = self._pack(value)
-            buf = self._buf
-            buf += packed
-            self._ends.append(len(buf))
-            self._ts.append(timestamp)
-            self._pending += 1
-            self._last = timestamp
-            w._pending_bytes += len(packed)
-            if w._pending_bytes >= w._flush_bytes:
-                w._flush_locked()
-
-    def extend(self, timestamps: Iterable[int] | np.ndarray, values: Iterable[Any]) -> None:
-        """Append many entries at once (all or none: on any error the stream is unchanged).
-
-        Raises
-        ------
-        cldata.errors.TimestampOrderError
-            If the timestamps are not ints strictly increasing from after the last entry.
-        cldata.errors.InvalidDataError
-            If ``timestamps`` and ``values`` differ in length.
-        cldata.errors.UnsupportedValueError
-            If the codec cannot store one of the values (none are added).
-        """
-        w = self._writer
-        ts = np.asarray(timestamps)
-        if ts.ndim != 1 or (ts.size and ts.dtype.kind not in "iu"):
-            raise TimestampOrderError(
-                f"timestamps must be a 1-d sequence of int frames (got dtype {ts.dtype}, shape {ts.shape})"
-            )
-        ts = _checked_frames(ts, "timestamps")
-        values = values if isinstance(values, (list, tuple)) else list(values)
-        if len(values) != ts.size:
-            raise InvalidDataError(f"extend() got {ts.size} timestamps but {len(values)} values")
-        if ts.size == 0:
-            return
-        if ts.size > 1:
-            # compare neighbours, never subtract: a difference of int64 values can wrap
-            bad = np.flatnonzero(ts[1:] <= ts[:-1])
-            if bad.size:
-                i = int(bad[0])
-                raise TimestampOrderError(
-                    f"stream {self.name!r}: timestamps must strictly increase, but position {i + 1} "
-                    f"({ts[i + 1]}) follows {ts[i]}"
-                )
-        part, ends = self._encoder.pack_many(values)  # all encoded before the stream changes
-        with w._lock:
-            if w._closed:
-                raise WriterClosedError(f"{w.path} is closed; stream {self.name!r} takes no more entries")
-            if int(ts[0]) <= self._last:
-                raise TimestampOrderError(
-                    f"stream {self.name!r}: timestamp {int(ts[0])} does not follow the previous one "
-                    f"({self._last}); timestamps must strictly increase within a stream"
-                )
-            self._seal()
-            ends += len(self._buf)
-            self._buf += part
-            self._ends_parts.append(ends)
-            self._ts_parts.append(ts.copy())
-            self._pending += ts.size
-            self._last = int(ts[-1])
-            w._pending_bytes += len(part)
-            if w._pending_bytes >= w._flush_bytes:
-                w._flush_locked()
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        """Set one key of the stream's ``application`` attributes."""
-        self.update_attributes({key: value})
-
-    def update_attributes(self, attributes: Mapping[str, Any]) -> None:
-        """Merge ``attributes`` into the stream's ``application`` attributes."""
-        check_attribute_value(dict(attributes))
-        with self._writer._lock:
-            self._writer._check_open()
-            self._attributes.update(attributes)
-            self._writer._queue({"op": "attrs", "stream": self.name, "attrs": {"application": dict(self._attributes)}})
-
-    def _take_batch(self) -> dict[str, Any] | None:
-        if not self._pending:
-            return None
-        self._seal()
-        part = {
-            "ts": np.concatenate(self._ts_parts),
-            "ends": np.concatenate(self._ends_parts),
-            "data": bytes(self._buf),
-        }
-        self._count += self._pending
-        self._pending = 0
-        self._buf = bytearray()
-        self._ends_parts = []
-        self._ts_parts = []
-        return part
-
-    def __repr__(self) -> str:
-        n = len(self)
-        return f"<DataStreamWriter {self.name!r}: {n} entr{'y' if n == 1 else 'ies'}>"
 
 
 class RecordingWriter:
@@ -328,8 +104,7 @@ class RecordingWriter:
         flush_bytes: int = _DEFAULT_FLUSH_BYTES,
     ):
         self.path = Path(path)
-        self._lock = threading.RLock()
-        self._closed = True
+        self._writes = PendingWrites(self.path, int(flush_bytes), self._flush_locked, self._queue)
         if not isinstance(channel_count, numbers.Integral) or not 1 <= channel_count <= 256:
             raise InvalidDataError(f"channel_count must be an int in 1..256 (channels are uint8), not {channel_count!r}")
         if not isinstance(frames_per_second, numbers.Integral) or frames_per_second <= 0:
@@ -338,7 +113,7 @@ class RecordingWriter:
         check_attribute_value(application)
         extra = dict(root_attributes or {})
         check_attribute_value(extra)
-        start_timestamp = _check_timestamp(start_timestamp)
+        start_timestamp = check_timestamp(start_timestamp)
         state = journal_state(self.path)
         if state != "none":
             raise UnfinishedRecordingError(
@@ -354,7 +129,6 @@ class RecordingWriter:
         self.frames_per_second = int(frames_per_second)
         self.start_timestamp = start_timestamp
         self._application = application
-        self._flush_bytes = int(flush_bytes)
         created_utc, created_local = _now()
         root = {
             **extra,
@@ -370,12 +144,10 @@ class RecordingWriter:
         }
         self._streams: dict[str, DataStreamWriter] = {}
         self._pending_ops: list[dict[str, Any]] = []
-        self._spikes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._stims: list[tuple[np.ndarray, np.ndarray]] = []
-        self._samples: list[np.ndarray] = []
-        self._pending_bytes = 0
-        self._last_spike = -1
-        self._last_stim = -1
+        # per part but the streams (their writers buffer their own): the chunks appended since
+        # the last batch, and per table of events the last timestamp written
+        self._buffered: dict[str, list[Any]] = {p.name: [] for p in PARTS if p is not STREAMS}
+        self._last_event: dict[str, int] = {p.name: -1 for p in PARTS if isinstance(p, EventPart)}
 
         self._journal = JournalWriter(self.path, durable=durable)
         try:
@@ -389,7 +161,7 @@ class RecordingWriter:
             self._journal.close(remove=True)
             self.path.unlink(missing_ok=True)
             raise
-        self._closed = False
+        self._writes.closed = False
 
     # -- streams and attributes -----------------------------------------------------------
 
@@ -404,11 +176,11 @@ class RecordingWriter:
         check_stream_name(name)
         application = dict(attributes or {})
         check_attribute_value(application)
-        with self._lock:
+        with self._writes.lock:
             self._check_open()
             if name in self._streams:
                 raise InvalidNameError(f"the recording already has a data stream named {name!r}")
-            stream = DataStreamWriter(self, name, application)
+            stream = DataStreamWriter(self._writes, name, application)
             self._streams[name] = stream
             self._queue({"op": "stream", "name": name, "attrs": dict(application)})
             return stream
@@ -430,29 +202,34 @@ class RecordingWriter:
     def update_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Merge ``attributes`` into the root ``application`` attributes."""
         check_attribute_value(dict(attributes))
-        with self._lock:
+        with self._writes.lock:
             self._check_open()
             self._application.update(attributes)
             self._queue({"op": "attrs", "stream": None, "attrs": {"application": dict(self._application)}})
 
     # -- spikes, stims, samples --------------------------------------------------------
 
-    def _check_channels(self, channels: np.ndarray, what: str) -> np.ndarray:
-        if channels.size and (channels.dtype.kind not in "iu" or channels.min() < 0 or channels.max() >= self.channel_count):
-            raise InvalidDataError(f"{what} channels must be ints in 0..{self.channel_count - 1}")
-        return channels.astype(np.uint8)
-
-    def _check_event_times(self, ts: np.ndarray, last: int, what: str) -> np.ndarray:
-        if ts.ndim != 1 or (ts.size and ts.dtype.kind not in "iu"):
-            raise TimestampOrderError(f"{what} timestamps must be a 1-d sequence of int frames")
-        ts = _checked_frames(ts, f"{what} timestamps")
-        if ts.size:
-            if ts[0] < last or (ts.size > 1 and np.any(ts[1:] < ts[:-1])):
+    def _append_events(self, part: EventPart, ts: np.ndarray, ch: np.ndarray, what: str,
+                       others: dict[str, np.ndarray]) -> None:
+        """Buffer rows of a table of events: times checked against the last written, channels in range."""
+        with self._writes.lock:
+            self._check_open()
+            if ts.ndim != 1 or (ts.size and ts.dtype.kind not in "iu"):
+                raise TimestampOrderError(f"{part.name} timestamps must be a 1-d sequence of int frames")
+            ts = checked_frames(ts, f"{part.name} timestamps")
+            last = self._last_event[part.name]
+            if ts.size and (ts[0] < last or (ts.size > 1 and np.any(ts[1:] < ts[:-1]))):
                 raise TimestampOrderError(
-                    f"{what} must be appended in time order (timestamps may repeat across channels, "
+                    f"{part.name} must be appended in time order (timestamps may repeat across channels, "
                     f"never go back; the last one written was {last})"
                 )
-        return ts
+            if ch.size and (ch.dtype.kind not in "iu" or ch.min() < 0 or ch.max() >= self.channel_count):
+                raise InvalidDataError(f"{what} channels must be ints in 0..{self.channel_count - 1}")
+            if ts.size:
+                chunk = {"ts": ts, "ch": ch.astype(np.uint8), **others}
+                self._buffered[part.name].append(chunk)
+                self._last_event[part.name] = int(ts[-1])
+                self._writes.added(sum(v.nbytes for v in chunk.values()))
 
     def append_spikes(self, timestamps: Any, channels: Any, waveforms: Any) -> None:
         """Append detected spikes: frames, channels and ``(n, 75)`` waveforms in µV.
@@ -474,14 +251,7 @@ class RecordingWriter:
                 f"append_spikes needs n timestamps, n channels and (n, {WAVEFORM_LENGTH}) waveforms; "
                 f"got {ts.shape}, {ch.shape} and {wf.shape}"
             )
-        with self._lock:
-            self._check_open()
-            ts = self._check_event_times(ts, self._last_spike, "spikes")
-            ch = self._check_channels(ch, "spike")
-            if ts.size:
-                self._spikes.append((ts, ch, wf.copy()))
-                self._last_spike = int(ts[-1])
-                self._note_pending(ts.nbytes + ch.nbytes + wf.nbytes)
+        self._append_events(SPIKE_PART, ts, ch, "spike", {"wf": wf.copy()})
 
     def append_spike(self, timestamp: int, channel: int, waveform: Any) -> None:
         """Append one spike (see :meth:`append_spikes`)."""
@@ -493,14 +263,7 @@ class RecordingWriter:
         ch = np.atleast_1d(np.asarray(channels))
         if ch.shape != ts.shape:
             raise InvalidDataError(f"append_stims needs as many channels as timestamps; got {ts.shape} and {ch.shape}")
-        with self._lock:
-            self._check_open()
-            ts = self._check_event_times(ts, self._last_stim, "stims")
-            ch = self._check_channels(ch, "stim")
-            if ts.size:
-                self._stims.append((ts, ch))
-                self._last_stim = int(ts[-1])
-                self._note_pending(ts.nbytes + ch.nbytes)
+        self._append_events(STIM_PART, ts, ch, "stim", {})
 
     def append_stim(self, timestamp: int, channel: int) -> None:
         """Append one stimulation."""
@@ -527,51 +290,40 @@ class RecordingWriter:
             if a.size and (a.min() < -32768 or a.max() > 32767):
                 raise InvalidDataError("sample values must fit in int16 (-32768..32767)")
         a = np.array(a, dtype=np.int16, order="C", copy=True)
-        with self._lock:
+        with self._writes.lock:
             self._check_open()
             if a.shape[0]:
-                self._samples.append(a)
-                self._note_pending(a.nbytes)
-
-    def _note_pending(self, nbytes: int) -> None:
-        self._pending_bytes += nbytes
-        if self._pending_bytes >= self._flush_bytes:
-            self._flush_locked()
+                self._buffered[SAMPLES_PART.name].append(a)
+                self._writes.added(a.nbytes)
 
     # -- flushing and closing ------------------------------------------------------------
 
     def _check_open(self) -> None:
-        if self._closed:
-            raise WriterClosedError(f"{self.path} has been closed; open a new RecordingWriter to write more")
+        self._writes.check_open()
 
     def _queue(self, op: dict[str, Any]) -> None:
         # attribute and stream operations take effect in order with the entries around them
         self._flush_entries_locked()
         self._pending_ops.append(op)
-        if self._pending_bytes >= self._flush_bytes:
+        if self._writes.pending_bytes >= self._writes.flush_bytes:
             self._flush_locked()
 
     def _take_batch(self) -> dict[str, Any] | None:
+        """Everything buffered since the last batch, as one batch record (``None``: nothing)."""
+        batch = empty_batch()
         streams = {}
         for name, stream in self._streams.items():
-            part = stream._take_batch()
-            if part is not None:
-                streams[name] = part
-        batch: dict[str, Any] = {"op": "batch", "streams": streams, "spikes": None, "stims": None, "samples": None}
-        if self._spikes:
-            ts, ch, wf = zip(*self._spikes)
-            batch["spikes"] = {"ts": np.concatenate(ts), "ch": np.concatenate(ch), "wf": np.concatenate(wf)}
-            self._spikes = []
-        if self._stims:
-            ts, ch = zip(*self._stims)
-            batch["stims"] = {"ts": np.concatenate(ts), "ch": np.concatenate(ch)}
-            self._stims = []
-        if self._samples:
-            batch["samples"] = np.concatenate(self._samples)
-            self._samples = []
-        if not streams and all(batch[k] is None for k in ("spikes", "stims", "samples")):
-            return None
-        return batch
+            entries = stream.take_batch()
+            if entries is not None:
+                streams[name] = entries
+        batch[STREAMS.name] = streams
+        empty = not streams
+        for name, chunks in self._buffered.items():
+            if chunks:
+                batch[name] = part(name).merge(chunks)
+                self._buffered[name] = []
+                empty = False
+        return None if empty else batch
 
     def _flush_entries_locked(self) -> None:
         batch = self._take_batch()
@@ -581,12 +333,12 @@ class RecordingWriter:
     def _flush_locked(self) -> None:
         self._flush_entries_locked()
         ops, self._pending_ops = self._pending_ops, []
-        self._pending_bytes = 0
+        self._writes.pending_bytes = 0
         if not ops:
             return
         try:
             for op in ops:
-                self._journal.append(_journal_form(op))
+                self._journal.append(journal_form(op))
             self._journal.sync()
         except BaseException:
             self._fail()
@@ -602,7 +354,7 @@ class RecordingWriter:
 
     def _fail(self) -> None:
         # the journal keeps what was flushed; cldata.recover() restores it
-        self._closed = True
+        self._writes.closed = True
         self._file.abort()
         self._journal.close(remove=False)
 
@@ -612,7 +364,7 @@ class RecordingWriter:
         When this returns, the data is in the journal on disk: it survives the writer
         being killed and is restored by :func:`cldata.recover`.
         """
-        with self._lock:
+        with self._writes.lock:
             self._check_open()
             self._flush_locked()
 
@@ -625,13 +377,13 @@ class RecordingWriter:
             The frame at which the recording ended. By default, the later of the samples'
             end and one frame after the last event or entry written.
         """
-        with self._lock:
-            if self._closed:
+        with self._writes.lock:
+            if self._writes.closed:
                 return
             self._flush_locked()
             duration = None
             if end_timestamp is not None:
-                duration = _check_timestamp(end_timestamp) - self.start_timestamp
+                duration = check_timestamp(end_timestamp) - self.start_timestamp
                 if duration < 0:
                     raise InvalidDataError("end_timestamp comes before start_timestamp")
             close_root = self._file.closing_attributes(duration)
@@ -642,13 +394,13 @@ class RecordingWriter:
             except BaseException:
                 self._fail()
                 raise
-            self._closed = True
+            self._writes.closed = True
             self._journal.close(remove=True)
 
     @property
     def closed(self) -> bool:
         """Whether the writer has been closed."""
-        return self._closed
+        return self._writes.closed
 
     def __enter__(self) -> RecordingWriter:
         return self
@@ -658,12 +410,6 @@ class RecordingWriter:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self._writes.closed else "open"
         n = len(self._streams)
         return f"<RecordingWriter {str(self.path)!r} ({state}, {n} stream{'' if n == 1 else 's'})>"
-
-
-def _journal_form(op: dict[str, Any]) -> dict[str, Any]:
-    if op["op"] in ("stream", "attrs"):
-        return {**op, "attrs": attrs_to_journal(op["attrs"])}
-    return op
