@@ -11,7 +11,7 @@ import tables
 from neo.io.basefromrawio import BaseFromRaw
 
 import cldata
-from cldata.format import neo_io
+from cldata.format.neo_io import spike_table as neo_io
 from cldata.format.layout import SPIKE_DTYPE
 from cldata.format.neo_io import CLIO, read_segment
 

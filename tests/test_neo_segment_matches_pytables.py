@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import cldata
 from cldata.errors import UntidyRecordingWarning
-from cldata.format import neo_io
+from cldata.format.neo_io import spike_table as neo_io
 from cldata.format.layout import SPIKE_DTYPE
 
 FPS = 25_000

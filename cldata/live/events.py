@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from cldata.format.reader import samples_to_uV
+from cldata.format.samples import samples_to_uV
 
 __all__ = ["StreamEntry", "Spikes", "Stims", "Samples", "Batch", "Event"]
 

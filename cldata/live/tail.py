@@ -37,7 +37,7 @@ from cldata.errors import CorruptRecordingError, UnfinishedRecordingError
 from cldata.format.codec import decode_span
 from cldata.format.journal import MAGIC, JournalReader
 from cldata.format.layout import UV_PER_SAMPLE_UNIT
-from cldata.format.writer import attrs_from_journal
+from cldata.format.records import attrs_from_journal
 from cldata.live.events import Batch, Samples, Spikes, Stims
 from cldata.live.selection import Kinds, StreamSelector
 
