@@ -18,7 +18,7 @@ from neo.io.proxyobjects import AnalogSignalProxy
 
 import cldata
 from cldata.errors import UntidyRecordingWarning
-from cldata.format import reader
+from cldata.format import samples as reader
 from cldata.format.neo_io import CLIO
 from cldata.format.reader import samples_to_uV
 

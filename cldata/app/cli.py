@@ -296,11 +296,11 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from cldata.errors import OutputExistsError
     from cldata.format.reader import RecordingView
-    from cldata.format.simulate import SIMULATED_STREAMS, _check_simulate_arguments, simulate
+    from cldata.format.simulate import SIMULATED_STREAMS, check_simulate_arguments, simulate
 
     streams = SIMULATED_STREAMS if args.streams is None else args.streams
     # checked here too, so that the messages name the flags (--seconds), not the keywords (seconds=)
-    _check_simulate_arguments(args.seconds, args.channels, streams, cli=True)
+    check_simulate_arguments(args.seconds, args.channels, streams, cli=True)
     if os.path.lexists(args.out) and not args.overwrite:
         raise OutputExistsError(f"{args.out} exists; pass --overwrite to replace it")
     path = simulate(args.out, seconds=args.seconds, channels=args.channels, streams=streams,

@@ -1,6 +1,12 @@
-"""The CL recording file format: codec, reader, writer, journal and neo view (DESIGN.md §1).
+"""The CL recording file format: one CL recording file, read and written; it knows nothing of stores.
 
-This package is the foundation: it knows one CL recording file and nothing of stores.
+A CL recording is an HDF5 file (:mod:`cldata.format.layout`) made of parts — data streams,
+spikes, stims, samples — listed once in :mod:`cldata.format.parts`. Writing goes through a
+journal so that a crash loses nothing flushed (:mod:`~cldata.format.writer`,
+:mod:`~cldata.format.journal`, :mod:`~cldata.format.recovery`); reading is strict about
+safety and tolerant of untidy files (:mod:`~cldata.format.reader`,
+:mod:`~cldata.format.streams`, :mod:`~cldata.format.events`); values are msgpack through
+:mod:`~cldata.format.codec`; :mod:`~cldata.format.neo_io` shows a recording as neo objects.
 """
 
 from cldata.format.codec import decode, encode

@@ -173,7 +173,7 @@ class AttributesView(Mapping):
     __slots__ = ("_values",)
 
     def __init__(self, values: Mapping[str, Any]):
-        object.__setattr__(self, "_values", dict(values))
+        self._values: dict[str, Any] = dict(values)
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -185,13 +185,18 @@ class AttributesView(Mapping):
         return len(self._values)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "_values":  # (not set yet: __init__ is setting it)
+            raise AttributeError(name)
         try:
             return self._values[name]
         except KeyError:
             raise AttributeError(f"no attribute {name!r}; present: {sorted(self._values)}") from None
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("recording attributes are read-only; use RecordingWriter.set_attribute")
+        # the values are set once, by __init__; every other assignment is refused
+        if name != "_values" or hasattr(self, "_values"):
+            raise AttributeError("recording attributes are read-only; use RecordingWriter.set_attribute")
+        super().__setattr__(name, value)
 
     def __dir__(self) -> list[str]:
         return sorted(set(super().__dir__()) | set(self._values))

@@ -1,9 +1,10 @@
-"""Writing the CL layout into an HDF5 file: the one place that creates and appends nodes.
+"""Building a CL recording file from the operation records a recording is made of.
 
 :class:`RecordingFile` applies the operations a recording is made of (``open``,
 ``stream``, ``attrs``, ``batch``, ``close``) to a PyTables file. The live writer applies
 each flushed batch right after journaling it, and recovery replays a journal through the
-same code, so a recovered file is built exactly as a cleanly closed one.
+same code, so a recovered file is built exactly as a cleanly closed one. Each part of the
+recording (:data:`cldata.format.parts.PARTS`) creates and appends its own nodes.
 
 Examples
 --------

@@ -1,7 +1,11 @@
-"""The CL recording layout: node names, table rows, constants and name rules (DESIGN.md §1).
+"""The CL recording layout: node names, table rows, constants and name rules.
 
 Everything that both the reader and the writer must agree on lives here, so that the
-contract with the CL tools is written down once.
+contract with the CL tools is written down once: a recording is an HDF5 file whose root
+carries the recording's attributes (frame rate, channels, extent, ...) and holds
+``/samples`` (int16 frames × channels), the ``/spikes`` and ``/stims`` tables and the
+``/data_stream`` group of named streams. How each part is written, read and counted is
+:mod:`cldata.format.parts`.
 
 Examples
 --------

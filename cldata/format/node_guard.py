@@ -49,16 +49,17 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tables
+import tables.atom
 
 from cldata.core.safe_pickle import safe_loads
 from cldata.errors import CldataError, CorruptRecordingError, UnsafeContentError
+from cldata.format.parts import PARTS
 
 __all__ = [
     "NodeKind",
@@ -170,21 +171,20 @@ class Layout:
         return None
 
 
-RECORDING = Layout("CL recording", (
-    ("samples", INTEGER_MATRIX),
-    ("spikes", TABLE),
-    ("stims", TABLE),
-    ("data_stream", GROUP),
-    ("data_stream/*", GROUP),
-    ("data_stream/*/index", TABLE),
-    ("data_stream/*/data", BYTE_ARRAY),
+# the node kinds the parts of a recording name (cldata.format.parts.RecordingPart.layout)
+_PART_KINDS = {"group": GROUP, "table": TABLE, "bytes": BYTE_ARRAY, "integer matrix": INTEGER_MATRIX}
+
+RECORDING = Layout("CL recording", tuple(
+    (pattern, _PART_KINDS[kind]) for part in PARTS for pattern, kind in part.layout
 ), strict=False, error=CorruptRecordingError, enforce_kinds=False)
-"""A CL recording (DESIGN.md §1), at the root of its file or under an export's group.
+"""A CL recording, at the root of its file or under an export's group: the nodes each part
+of :data:`cldata.format.parts.PARTS` puts there.
 
 The rules say what the CL writer puts where; they are not enforced here (``enforce_kinds``
 is off): strict when writing, tolerant when reading, so a node of another kind is the
 reader's to judge (it leaves that part out, with a warning), and every node is still checked
 to be safe (no pickled objects, no size beyond the file)."""
+
 
 def is_object_node(node: tables.Node) -> bool:
     """Whether reading ``node`` would unpickle Python objects (a ``VLArray`` of ``ObjectAtom``).
@@ -376,9 +376,7 @@ def install_object_atom_guard() -> None:
     >>> isinstance(tables.atom.pickle, _ObjectAtomPickle)
     True
     """
-    atom_module = sys.modules.get("tables.atom")
-    if atom_module is None:  # pragma: no cover - tables is imported above
-        import tables.atom as atom_module
+    atom_module = tables.atom
     if not isinstance(atom_module.pickle, _ObjectAtomPickle):
         atom_module.pickle = _ObjectAtomPickle(atom_module.pickle)
 

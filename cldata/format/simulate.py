@@ -32,6 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from cldata.core.fsutil import new_temporary
+from cldata.errors import OutputExistsError, ParameterError
+from cldata.format.journal import journal_path
 from cldata.format.layout import (
     DEFAULT_CHANNEL_COUNT,
     DEFAULT_FRAMES_PER_SECOND,
@@ -41,7 +44,7 @@ from cldata.format.layout import (
 )
 from cldata.format.writer import RecordingWriter
 
-__all__ = ["simulate", "simulate_recording", "spike_template", "SIMULATED_STREAMS"]
+__all__ = ["simulate", "simulate_recording", "spike_template", "SIMULATED_STREAMS", "check_simulate_arguments"]
 
 #: The data streams the simulator can write: the pong game's ball (100 entries a second,
 #: ``{"x", "y", "hit"}``) and the culture's score (one entry per hit, ``{"points", "rally_s"}``).
@@ -167,9 +170,15 @@ def simulate_recording(
     }
 
 
-def _check_simulate_arguments(seconds: Any, channels: Any, streams: Any, cli: bool) -> tuple[str, ...]:
-    """Refuse impossible requests with the words of the interface used (``--seconds`` or ``seconds=``)."""
-    from cldata.errors import ParameterError
+def check_simulate_arguments(seconds: Any, channels: Any, streams: Any, cli: bool) -> tuple[str, ...]:
+    """The streams chosen, once each; impossible requests refused with the words of the interface used
+    (``--seconds`` with ``cli``, ``seconds=`` without).
+
+    Examples
+    --------
+    >>> check_simulate_arguments(1, 64, "score", cli=False)
+    ('score',)
+    """
 
     def name(option: str) -> str:
         return f"--{option}" if cli else f"{option}="
@@ -253,11 +262,7 @@ def simulate(
     ...     print(rec.duration_seconds, list(rec.data_streams))
     0.5 ['ball_position', 'score']
     """
-    from cldata.core.fsutil import new_temporary
-    from cldata.errors import OutputExistsError
-    from cldata.format.journal import journal_path
-
-    chosen = _check_simulate_arguments(seconds, channels, streams, cli=False)
+    chosen = check_simulate_arguments(seconds, channels, streams, cli=False)
     path = Path(path)
     if os.path.lexists(path) and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")

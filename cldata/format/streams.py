@@ -1,22 +1,14 @@
 """Reading data streams of a CL recording: ``DataStreamView`` and ``DataStreamCollection``.
 
 A data stream is an index table (``timestamp``, ``start_index``, ``end_index``) and a byte
-array holding the msgpack entries end to end. cldata reads the bytes of a whole range in one
-go (small reads through a block cache) and decodes a contiguous span with one msgpack
-``Unpacker``. The index is read in one of two ways:
-
-- **bisected on disk** for the first lookups by time (``stream[ts]``, ranges, windowed
-  views) on an index that cldata's writer checked and marked in order
-  (:mod:`cldata.format.index_order`): a few reads of one HDF5 chunk each, so the first answer
-  after opening costs about the same at ten thousand entries or at a million;
-- **loaded whole** into three numpy arrays and searched with ``searchsorted`` once lookups
-  have read as many blocks as a quarter of the index (from then on each costs microseconds), on
-  files without the mark (the CL tools' own), and whenever anything out of order, or
-  pointing outside the data, is seen. The load reads blocks of rows straight into the three
-  columns: one copy of the index.
-
-Iterating a stream reads its index rows a block at a time and decodes a bounded number of
-entries at a time, so memory stays at a block and a chunk of values whatever the length.
+array holding the msgpack entries end to end. A :class:`DataStreamView` is a stream and a
+time window; every view of one stream shares its store
+(:class:`cldata.format.stream_store.StreamStore`: the index, bisected on disk while it can
+be (:mod:`cldata.format.stream_index`) or loaded whole, and a cache of the bytes), so a
+windowed view costs nothing more. Ranges of entries (``keys()``, ``values()``, ``items()``,
+``*_for_range``) are lazy views (:mod:`cldata.format.stream_ranges`): iterating one reads
+its index rows a block at a time and decodes a bounded number of entries at a time, so
+memory stays at a block and a chunk of values whatever the length.
 
 Untidy indexes
 --------------
@@ -346,7 +338,7 @@ class DataStreamView:
 
         Needs pandas (``pip install cldata[pandas]``).
         """
-        try:
+        try:  # why here: pandas is optional (cldata[pandas]) and slow to import
             import pandas as pd
         except ImportError:
             raise ImportError("to_dataframe() needs pandas: pip install 'cldata[pandas]'") from None

@@ -9,9 +9,14 @@ and neo segments call it with a key and a message, and a key already said is not
 
 Examples
 --------
+>>> import warnings
 >>> notes = UntidyNotes("rec.h5")
->>> notes("channel_count", "has no channel_count; cldata takes 64 channels")   # doctest: +SKIP
->>> notes("channel_count", "said once only")                                  # (silent)
+>>> with warnings.catch_warnings(record=True) as caught:
+...     warnings.simplefilter("always")
+...     notes("channel_count", "has no channel_count; cldata takes 64 channels")
+...     notes("channel_count", "has no channel_count; cldata takes 64 channels")
+>>> [str(w.message) for w in caught]
+['rec.h5: has no channel_count; cldata takes 64 channels']
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Writing CL recordings: ``RecordingWriter`` and its ``DataStreamWriter``.
+"""Writing CL recordings: ``RecordingWriter`` (its streams' ``DataStreamWriter`` is in :mod:`cldata.format.stream_writer`).
 
 Appends are validated at once (a bad timestamp, name or value raises before anything
 changes) and buffered in memory. :meth:`RecordingWriter.flush` writes the buffered batch
@@ -7,6 +7,10 @@ returns, everything appended before it survives a crash of the process or the ma
 (see :mod:`cldata.format.journal`). Buffers also flush on their own when they grow past
 ``flush_bytes``. Nothing is ever dropped: unlike the official simulator, entries that
 arrive fast are all kept.
+
+Each flush makes one *batch* record holding, per part of the recording
+(:data:`cldata.format.parts.PARTS`), what was appended since the last: the writer buffers
+spikes, stims and samples itself, and each stream writer its own entries.
 
 Examples
 --------
