@@ -18,7 +18,7 @@ import json
 
 from follow_writer import jsonable
 
-from cldata.live.follower import Batch, Samples, Spikes, Stims, StreamEntry, follow
+from cldata.live import Batch, Samples, Spikes, Stims, StreamEntry, follow
 
 
 def emit(event) -> None:

@@ -36,7 +36,7 @@ from follow_writer import (
 import cldata
 from cldata.errors import CorruptRecordingError, ParameterError, UnfinishedRecordingError
 from cldata.format.journal import MAGIC, iter_records, journal_path
-from cldata.live.follower import Batch, Samples, Spikes, Stims, StreamEntry, follow, follow_dataframes
+from cldata.live import Batch, Samples, Spikes, Stims, StreamEntry, follow, follow_dataframes
 from conftest import to_expected_json
 
 HERE = Path(__file__).parent
@@ -457,7 +457,7 @@ def journal_fds(path: Path) -> int:
 
 
 def test_a_late_follower_reads_a_long_journal_in_chunks_and_stopping_early_releases_it(tmp_path, monkeypatch):
-    import cldata.live.follower as follow_module
+    import cldata.format.journal as follow_module
 
     monkeypatch.setattr(follow_module, "_READ_CHUNK", 64)  # far smaller than one record
     path = tmp_path / "rec.h5"

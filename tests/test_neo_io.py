@@ -13,8 +13,8 @@ import quantities as pq
 from neo.io.proxyobjects import AnalogSignalProxy, EventProxy, SpikeTrainProxy
 
 import cldata
-from cldata.format import neo_io
 from cldata.format.neo_io import CLIO, CLRawIO, read_segment
+from cldata.format.neo_io import spike_table as neo_io
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "cl"
 if not FIXTURES.is_dir():

@@ -11,9 +11,9 @@ import tables
 from neo.io.basefromrawio import BaseFromRaw
 
 import cldata
-from cldata.format import neo_io
 from cldata.format.layout import SPIKE_DTYPE
 from cldata.format.neo_io import CLIO, read_segment
+from cldata.format.neo_io import spike_table as neo_io
 
 FPS = 25_000
 N_FRAMES = 50_000
@@ -147,6 +147,30 @@ def test_the_eager_segment_is_the_one_neo_builds(recording, waveforms, window):
         _assert_same_train(a, b)
         assert a.segment is ours
         assert a.sampling_rate is not ours.spiketrains[0].sampling_rate or a is ours.spiketrains[0]
+
+
+@pytest.mark.parametrize("window", [None, (5000, 20_000)])
+def test_the_lazy_segment_is_the_one_neo_builds(recording, window):
+    # CLIO assembles a lazy segment from neo's public classes, with cldata's proxies; neo's
+    # own read_segment is the reference for what each proxy is and what it loads
+    with cldata.RecordingView(recording, window=window) as view:
+        ours = CLIO(view=view).read_segment(lazy=True)
+        ref = BaseFromRaw.read_segment(CLIO(view=view), lazy=True)
+        assert ours.annotations == ref.annotations
+        assert (ours.name, ours.file_origin, ours.index) == (ref.name, ref.file_origin, ref.index)
+        for mine, theirs in ((ours.spiketrains, ref.spiketrains), (ours.events, ref.events),
+                             (ours.analogsignals, ref.analogsignals)):
+            assert len(mine) == len(theirs)
+            assert all(isinstance(a, type(b)) and a.segment is ours for a, b in zip(mine, theirs))
+        for a, b in zip(ours.spiketrains, ref.spiketrains, strict=True):
+            assert a.shape == b.shape and a.t_start == b.t_start and a.t_stop == b.t_stop
+            assert a.annotations == b.annotations and a.name == b.name
+            _assert_same_train(a.load(load_waveforms=True), b.load(load_waveforms=True))
+            _assert_same_train(a.load(load_waveforms=False), b.load())
+        mine, theirs = ours.events[0].load(), ref.events[0].load()
+        np.testing.assert_array_equal(mine.magnitude, theirs.magnitude)
+        np.testing.assert_array_equal(mine.labels, theirs.labels)
+        assert mine.name == theirs.name and mine.annotations == theirs.annotations
 
 
 def test_trains_without_waveforms(recording, chunks):

@@ -235,7 +235,7 @@ def test_the_simulators_lapped_pattern_with_66_rows_reads_like_the_issue_says(tm
 
 @pytest.mark.parametrize("pattern", ["lapped", "interleaved", "copied repeat"])
 def test_follow_replays_each_entry_once_in_time_order(pattern, tmp_path):
-    from cldata.live.follower import StreamEntry
+    from cldata.live import StreamEntry
 
     path = untidy_recording(tmp_path, pattern)
     by_time, _ = entries(raw_rows(path))

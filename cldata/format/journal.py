@@ -14,7 +14,7 @@ acknowledged. The writer holds an advisory lock on the journal while it lives, w
 tells readers whether a journal belongs to a live writer or to a dead one; a live
 follower (:func:`cldata.follow`) reads the same journal to see new data as it is flushed.
 
-File layout::
+File layout (all integers little-endian)::
 
     header  b"CLDJRNL1"
     record  <u32 payload length> <u32 CRC-32 of payload> <payload>
@@ -24,7 +24,32 @@ The first record is always ``{"op": "open", "root": ..., "file": <the recording'
 name>}`` (journals written before the ``file`` key was added lack it and still recover).
 Recovery uses it to make sure a journal belongs to the recording beside it; and a journal
 path that is a symbolic link or not a regular file is never opened (its
-:func:`journal_state` is ``"invalid"``): cldata's writer never makes one.
+:func:`journal_state` is ``"invalid"``): cldata's writer never makes one. The operations
+(``open``, ``stream``, ``attrs``, ``batch``, ``close``) and what a reader may rely on are
+described in ``docs/LIVE.md``.
+
+Reading: one frame reader, two callers
+--------------------------------------
+:class:`JournalReader` is the only code that parses frames. It reads from an offset
+through one open file and yields each complete record whose checksum holds, with the
+offset where it ends; it stops at the end of the file or at the first record it cannot
+take, and then says where the *tail* starts (``offset``), what file size would let it go
+on (``need``), and whether the tail is a record that is all there but fails its checksum
+(``torn_at``, with ``bytes_after_torn``). A torn tail is what a writer killed while
+appending a record leaves, or, while the writer lives, a record it is still writing. The
+two callers read the same tail differently:
+
+- **recovery** (:func:`iter_records`, used by :func:`cldata.recover`) runs only once the
+  writer is dead, so the tail can only be a torn record: it was never acknowledged (its
+  ``flush()`` did not return), so recovery stops there and discards everything from the
+  tail on (``RecoveryReport.ignored_bytes``).
+- **following** (:mod:`cldata.live`) reads while the writer lives: an incomplete record,
+  or one failing its checksum with nothing after it, means "not yet" (it polls again once
+  the file reaches ``need``); a record failing its checksum with bytes after it, or
+  claiming an impossible length, cannot be a record being written (a writer only
+  appends), so the journal is damaged (:class:`~cldata.errors.CorruptRecordingError`).
+  Once the writer is dead (its lock is gone), the tail is what recovery will discard, and
+  the follower says how many bytes it holds.
 
 Examples
 --------
@@ -42,21 +67,23 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from cldata.core.fsutil import fsync_dir, open_regular
 from cldata.core.locking import is_locked, lock_fd
 from cldata.errors import CorruptRecordingError, DecodeError
 from cldata.format.codec import Encoder, decode
 
-__all__ = ["journal_path", "JournalWriter", "read_journal", "iter_records", "journal_state", "decode_record", "MAGIC", "FRAME",
-           "MAX_RECORD"]
+__all__ = ["journal_path", "journal_state", "JournalWriter", "JournalReader", "iter_records", "read_journal",
+           "decode_record", "MAGIC", "FRAME", "MAX_RECORD"]
 
 MAGIC = b"CLDJRNL1"
 FRAME = struct.Struct("<II")
 """The frame before each record: payload length and CRC-32, little-endian u32 each."""
 MAX_RECORD = 1 << 31
 """A record length beyond this is corruption, not data."""
+_READ_CHUNK = 64 << 20  # bytes a follower reads at once (more only for a larger record)
+_RECOVERY_CHUNK = 1 << 20  # bytes recovery reads at once: it holds one record at a time
 
 
 def journal_path(recording: str | os.PathLike[str]) -> Path:
@@ -168,12 +195,117 @@ def decode_record(payload: bytes, path: str | os.PathLike[str]) -> dict[str, Any
     return record
 
 
+class JournalReader:
+    """Reads a journal's records incrementally through one open file: the one frame reader.
+
+    Each call of :meth:`records` yields the complete, checksum-valid records appended since
+    the previous call, reading the file a chunk at a time from :attr:`offset`, and stops at
+    the end of the file or at the first record it cannot take. Afterwards the attributes say
+    where and why it stopped (the module docstring says what a torn tail means to each
+    caller):
+
+    - :attr:`offset`: the end of the last record taken, where the unread tail starts (0
+      before the header was read);
+    - :attr:`need`: the file size at which reading again can make progress;
+    - :attr:`torn_at`: the offset of a record that is all there but fails its checksum (or
+      claims an impossible length), else ``None``; :attr:`bytes_after_torn` says whether
+      more bytes follow it.
+
+    Parameters
+    ----------
+    f
+        The journal, open for binary reading (it may be deleted meanwhile: an open file
+        stays readable).
+    path
+        Its path, for messages.
+    offset
+        Where to start: 0 reads and checks the header; else the end of a record already read.
+    chunk
+        Bytes read at once (default 64 MB; a record larger than that is read whole).
+
+    Examples
+    --------
+    >>> with open(journal_path("rec.h5"), "rb") as f:        # doctest: +SKIP
+    ...     reader = JournalReader(f, journal_path("rec.h5"))
+    ...     ops = [record["op"] for record, _ in reader.records()]
+    """
+
+    def __init__(self, f: BinaryIO, path: str | os.PathLike[str], offset: int = 0, chunk: int | None = None):
+        self.f = f
+        self.path = path
+        self.offset = offset
+        self.need = offset + (len(MAGIC) if offset == 0 else FRAME.size)
+        self.torn_at: int | None = None
+        self.bytes_after_torn = False
+        self.chunk = chunk
+
+    def size(self) -> int:
+        """The journal's current size in bytes."""
+        return os.fstat(self.f.fileno()).st_size
+
+    def records(self) -> Iterator[tuple[dict[str, Any], int]]:
+        """Yield ``(record, end offset)`` for each complete, valid record from :attr:`offset` on.
+
+        Raises
+        ------
+        cldata.errors.CorruptRecordingError
+            If the file does not start with a journal's header, or a record with a valid
+            checksum does not decode.
+        """
+        while True:
+            size = self.size()
+            if size < self.need:
+                return
+            start, need = self.offset, self.need
+            yield from self._chunk(size)
+            if self.torn_at is not None or (self.offset == start and self.need <= need):
+                return  # stopped at a torn record, or no progress (the file shrank)
+
+    def _chunk(self, size: int) -> Iterator[tuple[dict[str, Any], int]]:
+        """The records of one read of at most a chunk (more only for a larger record)."""
+        self.torn_at, self.bytes_after_torn = None, False
+        self.f.seek(self.offset)
+        chunk = self.chunk or _READ_CHUNK
+        data = self.f.read(min(size - self.offset, max(chunk, self.need - self.offset)))
+        pos = 0
+        if self.offset == 0:
+            if len(data) < len(MAGIC):
+                return
+            if data[: len(MAGIC)] != MAGIC:
+                raise CorruptRecordingError(f"{self.path} is not a cldata recording journal")
+            pos = self.offset = len(MAGIC)
+        base = self.offset - pos  # the file offset of data[0]
+        while True:
+            if len(data) - pos < FRAME.size:
+                self.need = base + pos + FRAME.size
+                return
+            length, crc = FRAME.unpack_from(data, pos)
+            end = pos + FRAME.size + length
+            if length > MAX_RECORD:  # garbage, not a record being written
+                self.torn_at, self.bytes_after_torn = base + pos, True
+                self.need = base + len(data) + 1
+                return
+            if end > len(data):
+                self.need = base + end
+                return
+            payload = data[pos + FRAME.size : end]
+            if zlib.crc32(payload) != crc:  # not all visible yet, or torn
+                self.torn_at, self.bytes_after_torn = base + pos, end < len(data)
+                self.need = base + end
+                return
+            record = decode_record(payload, self.path)
+            pos = end
+            self.offset = base + end
+            yield record, self.offset
+
+
 def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tuple[dict[str, Any], int]]:
     """Yield ``(record, end offset)`` for each complete record of the journal at ``path``.
 
     Stops at the end of the file or at a torn record (incomplete, or failing its checksum),
     which is what a crash mid-append leaves. ``offset`` resumes after a previous call (0
-    starts at the beginning and checks the header).
+    starts at the beginning and checks the header). This is :class:`JournalReader` over a
+    file it opens, reading 1 MB at a time (recovery holds one record at a time).
 
     Raises
     ------
@@ -189,28 +321,7 @@ def iter_records(path: str | os.PathLike[str], offset: int = 0) -> Iterator[tupl
         raise CorruptRecordingError(f"{path} is not a journal cldata wrote: {exc.strerror or exc}; "
                                     "not used") from None
     with os.fdopen(fd, "rb") as f:
-        if offset == 0:
-            head = f.read(len(MAGIC))
-            if len(head) < len(MAGIC):
-                return
-            if head != MAGIC:
-                raise CorruptRecordingError(f"{path} is not a cldata recording journal")
-            offset = len(MAGIC)
-        else:
-            f.seek(offset)
-        while True:
-            frame = f.read(FRAME.size)
-            if len(frame) < FRAME.size:
-                return
-            size, crc = FRAME.unpack(frame)
-            if size > MAX_RECORD:
-                return
-            payload = f.read(size)
-            if len(payload) < size or zlib.crc32(payload) != crc:
-                return
-            record = decode_record(payload, path)
-            offset += FRAME.size + size
-            yield record, offset
+        yield from JournalReader(f, path, offset, chunk=_RECOVERY_CHUNK).records()
 
 
 def read_journal(path: str | os.PathLike[str]) -> list[dict[str, Any]]:

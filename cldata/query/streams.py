@@ -30,7 +30,8 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from cldata.core.canonical import flatten
-from cldata.errors import ParameterError, UnknownParameterError, UnknownStreamError
+from cldata.errors import UnknownParameterError, UnknownStreamError
+from cldata.format.stream_names import is_stream_pattern, matching_stream_names
 from cldata.query.names import raise_unknown
 from cldata.query.params import normalize_keys
 from cldata.query.predicates import condition_rows
@@ -41,27 +42,6 @@ __all__ = ["stream_query", "select_streams", "matching_stream_names", "check_kno
 V = TypeVar("V", bound=Selectable)
 
 
-def matching_stream_names(all_names: Iterable[str], names: str | Iterable[str] | None) -> set[str]:
-    """The names in ``all_names`` matching ``names`` (exact, glob, or a list of either)."""
-    all_names = set(all_names)
-    if names is None:
-        return all_names
-    patterns = [names] if isinstance(names, str) else list(names)
-    if not all(isinstance(p, str) and p for p in patterns):
-        raise ParameterError(f"stream names are non-empty strings or glob patterns, not {names!r}")
-    out: set[str] = set()
-    for p in patterns:
-        if _is_pattern(p):
-            out.update(fnmatch.filter(all_names, p))
-        elif p in all_names:
-            out.add(p)
-    return out
-
-
-def _is_pattern(name: str) -> bool:
-    return any(ch in name for ch in "*?[")
-
-
 def check_known_streams(known: Iterable[str], names: str | Iterable[str] | None) -> None:
     """Raise :class:`~cldata.errors.UnknownStreamError` for a name or pattern matching none of
     ``known`` (the store's stream names). No known names (a store without recordings): no check.
@@ -70,10 +50,10 @@ def check_known_streams(known: Iterable[str], names: str | Iterable[str] | None)
     if names is None or not known:
         return
     for p in [names] if isinstance(names, str) else names:
-        if p in known or (_is_pattern(p) and fnmatch.filter(known, p)):
+        if p in known or (is_stream_pattern(p) and fnmatch.filter(known, p)):
             continue
         raise_unknown(UnknownStreamError,
-                      f"no recording in the store has a data stream {'matching' if _is_pattern(p) else 'named'}",
+                      f"no recording in the store has a data stream {'matching' if is_stream_pattern(p) else 'named'}",
                       p, known, "the store's data streams")
 
 
