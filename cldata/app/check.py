@@ -13,7 +13,7 @@ the catalog opens where the catalog says — through its time window, for a wind
 its payload decodes, and notes recording groups the catalog does not name. An export is
 read-only: there is nothing to repair in it (export again from the store).
 
-Every recording's **overview** kept in the store (:mod:`cldata.overview.pyramid`) is checked
+Every recording's **overview** kept in the store (:mod:`cldata.overview`) is checked
 against its recording and read in full, so that HDF5 verifies every chunk's checksum; a
 damaged or stale one is reported, and rebuilt by repair (one without checksums, format 1,
 is noted and rebuilt by repair).
@@ -452,7 +452,7 @@ def _check_overview(store: Any, recording_id: str, path: Path, location: Any, re
     """The overview kept in the store for a recording: it belongs to it, and every chunk reads
     (HDF5 verifies each chunk's Fletcher-32 checksum)."""
     from cldata.format.reader import RecordingView
-    from cldata.overview.pyramid import Overview
+    from cldata.overview import Overview
     from cldata.store.datastore import _overview_name
 
     inside = store.root / "overviews" / _overview_name(recording_id)
@@ -488,7 +488,7 @@ def _rebuild_overviews(store: Any, rebuild: dict[str, tuple[Problem, Path, bool]
     from cldata.core.display import progress_bar
     from cldata.core.locking import FileLock
     from cldata.format.reader import RecordingView
-    from cldata.overview.pyramid import build_overview
+    from cldata.overview import build_overview
     from cldata.store.datastore import _WRITER_LOCK, _acquire, _overview_name
 
     writer = FileLock(store.root / _WRITER_LOCK)

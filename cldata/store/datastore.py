@@ -468,7 +468,7 @@ class DataStore(DataStoreView):
             Leave the file where it is and keep only a link to it (not copied).
         overview
             Build the recording's min/max pyramid of samples and spike counts now (one
-            sequential read; see :mod:`cldata.overview.pyramid`). Without it, the pyramid is built
+            sequential read; see :mod:`cldata.overview`). Without it, the pyramid is built
             the first time an overview is asked for.
         progress
             Show a progress bar while the overview is built, if that lasts over a second
@@ -525,7 +525,7 @@ class DataStore(DataStoreView):
         location = self.backend.put_recording(recording_id, path, link)
         entry = RecordingEntry(recording_id, params, streams, location, summary, _now())
         if overview and (summary["sample_frames"] or summary["spikes"]):
-            from cldata.overview.pyramid import build_overview
+            from cldata.overview import build_overview
 
             with RecordingView(path) as view:  # the same content as the stored copy
                 build_overview(view, self.overview_path(recording_id), progress=progress)
