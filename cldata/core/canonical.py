@@ -25,6 +25,7 @@ import msgpack
 import numpy as np
 import quantities as pq
 
+from cldata.core.portable import portable
 from cldata.errors import UnsupportedValueError
 
 __all__ = ["canonical", "flatten", "digest", "digest_canonical", "plain", "Canon"]
@@ -89,6 +90,12 @@ def canonical(value: Any, _depth: int = 0) -> Canon:
         return ("d", tuple(sorted(((str(k), canonical(v, d)) for k, v in value.items()), key=_first)))
     if t is list or t is tuple:
         return ("l", tuple(canonical(v, d) for v in value))
+    return _canonical_other(value, d)
+
+
+def _canonical_other(value: Any, d: int) -> Canon:
+    # canonical() of everything but the plain types (quantities, numpy values, other mappings
+    # and sequences, sets), at nesting depth d
     if isinstance(value, pq.Quantity):
         simple = value.simplified
         mag = np.asarray(simple.magnitude)
@@ -145,8 +152,6 @@ def plain(value: Any, _depth: int = 0) -> Any:
             )
         return {k: plain(v, d) for k, v in value.items()}
     if isinstance(value, pq.Quantity):
-        from cldata.format.codec import portable
-
         return portable(value)
     if isinstance(value, np.generic):
         return value.item()
