@@ -88,6 +88,12 @@ class ChunkWriter:
     and outside HDF5's global lock, which the reads of the recording then do not wait
     for. The array is given its final length up front (chunks not yet written are not
     stored); the last chunk is padded as HDF5 pads it (with the fill value).
+
+    Examples
+    --------
+    >>> writer = ChunkWriter(h5.root.counts, n_rows=1000, lock=threading.Lock())   # doctest: +SKIP
+    >>> writer.add(rows[:300]); writer.add(rows[300:])                             # doctest: +SKIP
+    >>> writer.flush()                                                             # doctest: +SKIP
     """
 
     def __init__(self, array: tables.EArray, n_rows: int, lock: threading.Lock, defer_bytes: int = 0,

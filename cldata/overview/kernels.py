@@ -98,6 +98,13 @@ class BlockMinMax:
     matter as much as the arithmetic: each releases and retakes Python's lock, which
     the other threads (reading, writing) then wait for or take. One instance per thread
     and buffer.
+
+    Examples
+    --------
+    >>> buf = np.arange(12, dtype=np.int16).reshape(6, 2)     # 6 frames of 2 channels
+    >>> lo, hi = BlockMinMax(buf, 3)(2)                       # two blocks of 3 frames
+    >>> lo.tolist(), hi.tolist()
+    ([[0, 1], [6, 7]], [[4, 5], [10, 11]])
     """
 
     def __init__(self, buf: np.ndarray, base: int):

@@ -50,6 +50,14 @@ class LevelStack:
         The dtype of answers; with ``cast``, what is read is widened to it before reducing.
     channels, stored
         The level arrays' columns and the dtypes they may have (the expected one first).
+
+    Examples
+    --------
+    >>> stack = LevelStack(h5, [(0, 64, ("/samples/L0/min", "/samples/L0/max"))], n_frames=6400,   # doctest: +SKIP
+    ...                    identity=(32767, -32768), ufuncs=(np.minimum, np.maximum),
+    ...                    dtype=np.dtype(np.int16), cast=False, channels=64, stored=(np.dtype(np.int16),))
+    >>> stack.full_blocks(0, 100, 1000)     # blocks 2..14 lie wholly inside frames [100, 1000)  # doctest: +SKIP
+    (2, 15)
     """
 
     def __init__(self, h5: tables.File, levels: list[tuple[int, int, tuple[str, ...]]], n_frames: int,

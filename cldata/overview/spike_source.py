@@ -61,6 +61,12 @@ class SpikeCursor:
     whatever the frame ranges asked for: whole rows (waveforms included), which costs
     half as much as reading the two columns one by one (see :func:`spike_columns`); an
     unsorted table falls back to a search per range.
+
+    Examples
+    --------
+    >>> cursor = SpikeCursor(source_spikes(view))     # doctest: +SKIP
+    >>> ts, channels = cursor.take(0, 25_000)          # doctest: +SKIP
+    >>> ts, channels = cursor.take(25_000, 50_000)     # the next second, from the rows already read  # doctest: +SKIP
     """
 
     _BATCH = 1 << 15  # rows: 10 MB of CL spike rows

@@ -36,7 +36,24 @@ __all__ = ["Budget", "PrivateArray", "check_tiny_shape", "current_budget"]
 
 
 class Budget:
-    """What one load has used, and the objects it must keep an eye on (see the module doc)."""
+    """What one load has used, and the objects it must keep an eye on (see the module doc).
+
+    Parameters
+    ----------
+    limits
+        The load's limits.
+    size
+        The pickle's length in bytes (the limits grow with it).
+    source
+        Where the pickle came from, for error messages ("" when unknown).
+
+    Examples
+    --------
+    >>> from cldata.core.safe_pickle import DEFAULT_LIMITS
+    >>> budget = Budget(DEFAULT_LIMITS, size=100, source="")
+    >>> budget.charge(nbytes=10, objects=2); budget.bytes, budget.objects
+    (10, 2)
+    """
 
     def __init__(self, limits: PickleLimits, size: int, source: str):
         self.limits = limits
