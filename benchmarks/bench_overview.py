@@ -1,4 +1,4 @@
-"""Benchmark of recording overviews (``cldata.overview.pyramid``) against envelopes computed from the samples.
+"""Benchmark of recording overviews (``cldata.overview``) against envelopes computed from the samples.
 
 How the figures are measured
 ----------------------------
@@ -108,7 +108,7 @@ from _report import (
 )
 
 import cldata
-from cldata.overview.pyramid import Overview, build_overview
+from cldata.overview import Overview, build_overview
 
 try:
     from tsdownsample import MinMaxDownsampler

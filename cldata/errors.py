@@ -119,7 +119,7 @@ class OverviewError(RecordingFileError):
 class StaleOverviewError(OverviewError):
     """The overview file does not belong to this recording (or the recording has changed).
 
-    Rebuild it with :func:`cldata.overview.pyramid.build_overview` (``ensure_overview`` does so by itself).
+    Rebuild it with :func:`cldata.overview.build_overview` (``ensure_overview`` does so by itself).
     """
 
 

@@ -164,7 +164,7 @@ def test_an_object_node_in_an_overview_runs_nothing(node, tmp_path, sandbox, mon
     """Once: ``rec.overview()`` / ``spike_activity()`` on a read-only store read a planted overview node.
     Now every overview node is checked before it is read (its level arrays when first loaded), and the
     store's answer is built afresh."""
-    from cldata.overview.pyramid import Overview
+    from cldata.overview import Overview
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     recording = long_recording(tmp_path / "long.h5")
@@ -386,7 +386,7 @@ def test_a_damaged_overview_chunk_is_detected_and_rebuilt_not_drawn(mode, tmp_pa
     checksum). Now every chunk carries a Fletcher-32 checksum that HDF5 verifies on read: the damage is an
     OverviewError, and the store's answer is built afresh (into the cache for a read-only store)."""
     from cldata.errors import OverviewError
-    from cldata.overview.pyramid import Overview
+    from cldata.overview import Overview
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     root = tmp_path / "store"
@@ -416,7 +416,7 @@ def test_a_damaged_overview_chunk_is_detected_and_rebuilt_not_drawn(mode, tmp_pa
 
 def test_overview_attributes_that_do_not_fit_the_recording_are_refused(tmp_path):
     from cldata.errors import OverviewError
-    from cldata.overview.pyramid import Overview, build_overview
+    from cldata.overview import Overview, build_overview
 
     with cldata.RecordingView(long_recording(tmp_path / "long.h5")) as view:
         path = build_overview(view, tmp_path / "ov.h5")

@@ -47,7 +47,8 @@ from test_hostile import listing, make_store, rewrite_records, write_recording
 
 import cldata
 from cldata.app.check import check_path
-from cldata.core.fsutil import _HOST, atomic_write_bytes, create_new, new_temporary, read_regular_bytes
+from cldata.core.fsutil import HOST_TAG as _HOST
+from cldata.core.fsutil import atomic_write_bytes, create_new, new_temporary, read_regular_bytes
 from cldata.errors import (
     BrokenLinkError,
     ChangedLinkError,

@@ -1,4 +1,4 @@
-"""Overviews (cldata.overview.pyramid): min/max pyramids and spike counts, checked against brute force.
+"""Overviews (cldata.overview): min/max pyramids and spike counts, checked against brute force.
 
 Every envelope is compared with the min/max of the samples over the bins it says it
 covers (its ``edges``), and every count with the spike table, on real recordings written
@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cldata
-from cldata.overview.pyramid import (
+from cldata.overview import (
     FORMAT_VERSION,
     Envelope,
     Overview,
@@ -161,7 +161,7 @@ def test_envelope_matches_brute_force(recording, config, win, width, channels):
 def test_the_query_kernel_reduces_runs_of_blocks_as_reduceat_does(rows, channels, group, first, op, dtype, seed):
     # _reduce_runs replaced reduceat in every envelope and count: any alignment of the first
     # block (first), any run length (group), short last runs, the dtypes' extremes
-    from cldata.overview.pyramid import _reduce_runs
+    from cldata.overview.kernels import reduce_runs as _reduce_runs
 
     info = np.iinfo(dtype)
     x = np.random.default_rng(seed).integers(info.min, info.max, (rows, channels), dtype=dtype, endpoint=True)
@@ -241,7 +241,7 @@ def test_spike_shape_is_seen_at_every_scale(recording):
 @pytest.mark.parametrize("piece_bytes", [1 << 10, 1 << 22])
 def test_binning_the_samples_themselves_in_pieces(recording, monkeypatch, piece_bytes):
     """Windows finer than level 0 but longer than 2 x width: the samples are binned, a piece at a time."""
-    import cldata.overview.pyramid as overview
+    import cldata.overview.reader as overview
 
     monkeypatch.setattr(overview, "_PIECE_BYTES", piece_bytes)
     ov = recording["overviews"]["default"]
@@ -426,11 +426,12 @@ def test_storage_is_small(recording):
 
 
 def test_a_failed_build_leaves_no_file(recording, tmp_path, monkeypatch):
-    import cldata.overview.pyramid as overview
+    import cldata.overview.threaded_pass as overview
+    from cldata.overview.kernels import BlockMinMax
 
     target = tmp_path / "ov.h5"
     calls = {"n": 0}
-    real = overview._BlockMinMax.__call__
+    real = BlockMinMax.__call__
 
     def failing(self, *args, **kwargs):
         calls["n"] += 1
@@ -439,16 +440,16 @@ def test_a_failed_build_leaves_no_file(recording, tmp_path, monkeypatch):
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(overview, "_BUILD_PIECE_BYTES", 1 << 16)  # many pieces: fail half-way through
-    monkeypatch.setattr(overview._BlockMinMax, "__call__", failing)
+    monkeypatch.setattr(BlockMinMax, "__call__", failing)
     with pytest.raises(OSError, match="disk full"):
         build_overview(recording["view"], target, chunk_frames=2000)
     assert list(tmp_path.iterdir()) == []
     # an existing overview stays as it was when a rebuild fails
-    monkeypatch.setattr(overview._BlockMinMax, "__call__", real)
+    monkeypatch.setattr(BlockMinMax, "__call__", real)
     build_overview(recording["view"], target)
     before = sha256(target)
     calls["n"] = 0
-    monkeypatch.setattr(overview._BlockMinMax, "__call__", failing)
+    monkeypatch.setattr(BlockMinMax, "__call__", failing)
     with pytest.raises(OSError):
         build_overview(recording["view"], target)
     assert sha256(target) == before and sorted(p.name for p in tmp_path.iterdir()) == ["ov.h5"]
@@ -456,13 +457,13 @@ def test_a_failed_build_leaves_no_file(recording, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("what", ["spikes", "samples"])
 def test_a_failed_read_of_the_recording_leaves_no_file(recording, tmp_path, monkeypatch, what):
-    import cldata.overview.pyramid as overview
+    from cldata.overview.spike_source import SpikeCursor
 
     def broken(self, *args, **kwargs):
         raise cldata.errors.CorruptRecordingError(f"cannot read {what} (simulated)")
 
     if what == "spikes":
-        monkeypatch.setattr(overview._SpikeCursor, "take", broken)
+        monkeypatch.setattr(SpikeCursor, "take", broken)
     else:
         monkeypatch.setattr(tables.EArray, "read", broken)
     with pytest.raises(cldata.errors.CorruptRecordingError, match=what):

@@ -1,4 +1,4 @@
-"""Building overviews (cldata.overview.pyramid): every stored level against a brute-force pyramid.
+"""Building overviews (cldata.overview): every stored level against a brute-force pyramid.
 
 ``test_overview.py`` checks the answers (envelopes, counts); these check what the build
 stores, level by level, over the shapes that stress its pipeline: recordings shorter
@@ -18,8 +18,11 @@ import pytest
 import tables
 
 import cldata
-from cldata.overview import pyramid as overview
-from cldata.overview.pyramid import build_overview
+from cldata.overview import build_overview, cascade, layout
+from cldata.overview import threaded_pass as overview
+from cldata.overview.chunk_encoder import ChunkWriter
+from cldata.overview.kernels import BlockMinMax
+from cldata.overview.layout import COUNT_FILTERS
 
 
 def write(path, x: np.ndarray, ts: np.ndarray, ch: np.ndarray, span: int) -> None:
@@ -105,8 +108,8 @@ def test_every_level_matches_brute_force(tmp_path, frames, channels, threads):
 def test_pieces_steps_and_chunks_that_do_not_line_up(tmp_path, monkeypatch, piece_bytes, options):
     """Pieces of samples (down to one block) across the writer's steps and the arrays' chunks."""
     monkeypatch.setattr(overview, "_BUILD_PIECE_BYTES", piece_bytes)
-    monkeypatch.setattr(overview, "_ARRAY_CHUNK_BYTES", 1 << 9)  # many HDF5 chunks per level
-    monkeypatch.setattr(overview, "_DEFER_BYTES", piece_bytes * 3)  # chunks stored in bursts, and at the end
+    monkeypatch.setattr(layout, "_ARRAY_CHUNK_BYTES", 1 << 9)  # many HDF5 chunks per level
+    monkeypatch.setattr(cascade, "_DEFER_BYTES", piece_bytes * 3)  # chunks stored in bursts, and at the end
     path, x, ts, ch, span = make(tmp_path, 50_003, 3, n_spikes=400, seed=piece_bytes, extra=999)
     with cldata.RecordingView(path) as view:
         build_overview(view, tmp_path / "ov.h5", threads=2, **options)
@@ -121,7 +124,7 @@ def test_without_direct_chunk_writes_the_file_is_the_same(tmp_path, monkeypatch)
     """PyTables before 3.10 has no ``write_chunk``: appends through HDF5's filters store the same bytes."""
     if not hasattr(tables.Leaf, "write_chunk"):
         pytest.skip("this PyTables has no direct chunk writes")
-    monkeypatch.setattr(overview, "_ARRAY_CHUNK_BYTES", 1 << 12)
+    monkeypatch.setattr(layout, "_ARRAY_CHUNK_BYTES", 1 << 12)
     path, x, ts, ch, span = make(tmp_path, 200_003, 4, n_spikes=3000, seed=1, extra=5)
     written = []
     real = tables.Leaf.write_chunk
@@ -149,7 +152,7 @@ def test_a_failing_worker_stops_the_build(tmp_path, monkeypatch):
     monkeypatch.setattr(overview, "_BUILD_PIECE_BYTES", 1 << 10)
     calls = {"n": 0}
     lock = threading.Lock()
-    real = overview._BlockMinMax.__call__
+    real = BlockMinMax.__call__
 
     def failing(self, n_blocks):
         with lock:
@@ -158,7 +161,7 @@ def test_a_failing_worker_stops_the_build(tmp_path, monkeypatch):
                 raise MemoryError("simulated")
         return real(self, n_blocks)
 
-    monkeypatch.setattr(overview._BlockMinMax, "__call__", failing)
+    monkeypatch.setattr(BlockMinMax, "__call__", failing)
     with cldata.RecordingView(path) as view:
         with pytest.raises(MemoryError, match="simulated"):
             build_overview(view, tmp_path / "out" / "ov.h5", threads=3, chunk_frames=1000)
@@ -174,7 +177,7 @@ def test_a_failing_worker_stops_the_build(tmp_path, monkeypatch):
 def test_block_kernel(base, channels):
     rng = np.random.default_rng(base * channels)
     buf = np.empty((base * 40 + 3, channels), dtype=np.int16)
-    kernel = overview._BlockMinMax(buf, base)
+    kernel = BlockMinMax(buf, base)
     for n_blocks in (40, 1, 17, 40):  # plans made once per length, reused on new contents
         buf[:] = rng.integers(-32768, 32768, buf.shape)
         lo, hi = kernel(n_blocks)
@@ -196,9 +199,9 @@ def test_chunk_writer(tmp_path, monkeypatch, direct, n_rows, defer_bytes):
     with tables.open_file(str(tmp_path / "w.h5"), "w", chunk_cache_size=0) as h5:
         arrays = [h5.create_earray("/", name, tables.UInt16Atom(), shape=(0, 5), chunkshape=(100, 5),
                                    filters=filters)
-                  for name, filters in (("plain", None), ("packed", overview._COUNT_FILTERS))]
+                  for name, filters in (("plain", None), ("packed", COUNT_FILTERS))]
         crcs = [h5.create_earray("/", f"{a.name}_crc", tables.UInt32Atom(), shape=(0,)) for a in arrays]
-        writers = [overview._ChunkWriter(a, n_rows, threading.Lock(), defer_bytes, c) for a, c in zip(arrays, crcs)]
+        writers = [ChunkWriter(a, n_rows, threading.Lock(), defer_bytes, c) for a, c in zip(arrays, crcs)]
         assert writers[1].direct == direct and not writers[0].direct
         a = 0
         for size in [1, 0, 98, 1, 1, 250, 3] + [500] * 3:  # pieces across chunk boundaries

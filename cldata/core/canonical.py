@@ -25,6 +25,7 @@ import msgpack
 import numpy as np
 import quantities as pq
 
+from cldata.core.portable import portable
 from cldata.errors import UnsupportedValueError
 
 __all__ = ["canonical", "flatten", "digest", "digest_canonical", "plain", "Canon"]
@@ -74,6 +75,12 @@ def canonical(value: Any, _depth: int = 0) -> Canon:
     cldata.errors.UnsupportedValueError
         For values that cannot be parameters (objects, functions, ...), or nesting deeper
         than :data:`MAX_DEPTH`.
+
+    Examples
+    --------
+    >>> import quantities as pq
+    >>> canonical(1.5 * pq.s) == canonical(1500 * pq.ms), canonical((1, 2.0))
+    (True, ('l', (1, 2)))
     """
     # the common plain types first, by exact type: isinstance checks against the numbers and
     # Mapping ABCs are slow, and catalogs canonicalise hundreds of thousands of values
@@ -89,6 +96,12 @@ def canonical(value: Any, _depth: int = 0) -> Canon:
         return ("d", tuple(sorted(((str(k), canonical(v, d)) for k, v in value.items()), key=_first)))
     if t is list or t is tuple:
         return ("l", tuple(canonical(v, d) for v in value))
+    return _canonical_other(value, d)
+
+
+def _canonical_other(value: Any, d: int) -> Canon:
+    # canonical() of everything but the plain types (quantities, numpy values, other mappings
+    # and sequences, sets), at nesting depth d
     if isinstance(value, pq.Quantity):
         simple = value.simplified
         mag = np.asarray(simple.magnitude)
@@ -130,6 +143,11 @@ def plain(value: Any, _depth: int = 0) -> Any:
     cldata.errors.UnsupportedValueError
         For dict keys that are not strings (``{1: "a", "1": "b"}`` would collide once
         stored), or nesting deeper than :data:`MAX_DEPTH`.
+
+    Examples
+    --------
+    >>> plain({"rate": np.float64(4.0), "window": np.array([0, 1])})
+    {'rate': 4.0, 'window': [0, 1]}
     """
     t = type(value)
     if t is str or t is int or t is float or t is bool or value is None:
@@ -145,8 +163,6 @@ def plain(value: Any, _depth: int = 0) -> Any:
             )
         return {k: plain(v, d) for k, v in value.items()}
     if isinstance(value, pq.Quantity):
-        from cldata.format.codec import portable
-
         return portable(value)
     if isinstance(value, np.generic):
         return value.item()
@@ -161,6 +177,11 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested parameters as ``{"dotted.path": leaf value}`` (dict leaves are descended into).
 
     An empty nested dict is kept as a leaf so that its key still exists.
+
+    Examples
+    --------
+    >>> flatten({"a": {"b": 1, "c": {}}})
+    {'a.b': 1, 'a.c': {}}
     """
     out: dict[str, Any] = {}
     for key, value in params.items():
@@ -173,7 +194,13 @@ def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def digest(*parts: Any, length: int = 16) -> str:
-    """A stable hex digest of canonical values (the same on every machine and run)."""
+    """A stable hex digest of canonical values (the same on every machine and run).
+
+    Examples
+    --------
+    >>> digest({"rate": 4}) == digest({"rate": 4.0}), len(digest({"rate": 4}))
+    (True, 16)
+    """
     return digest_canonical(tuple(canonical(p) for p in parts), length)
 
 

@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
+from cldata.core.canonical import flatten as dotted
+
 __all__ = ["plural", "seconds", "window_text", "short", "html_table", "progress_bar", "progress_scope", "flatten"]
 
 # whether bars may be shown in this context: progress_scope(False) silences the bars of
@@ -123,8 +125,6 @@ def _short(value: Any) -> str:
 def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested parameters as one level of dotted names (``{"session": {"day": 2}}`` ->
     ``{"session.day": 2}``), numpy scalars as Python values (for tables and DataFrames)."""
-    from cldata.core.canonical import flatten as dotted
-
     return {name: value.item() if isinstance(value, np.generic) else value
             for name, value in dotted(params, prefix).items()}
 
@@ -222,7 +222,7 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: float | None =
         terminal = False
     if not enabled or not _PROGRESS.get() or not terminal:
         return _NoBar(iterable)
-    from tqdm import tqdm
+    from tqdm import tqdm  # start-up time: tqdm is imported only when a bar is really shown
 
     return tqdm(iterable, total=total, desc=desc, unit=unit, file=stream, delay=1.0, leave=False,
                 dynamic_ncols=True, **options)
@@ -236,7 +236,7 @@ def no_pandas(what: str) -> ImportError:
 def pyplot(what: str) -> Any:
     """matplotlib's pyplot, imported on first use (an optional extra: ``cldata[plot]``)."""
     try:
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # an optional extra, and slow to import: only when drawing
     except ImportError:
         raise ImportError(f"{what} needs matplotlib, an optional extra of cldata: pip install 'cldata[plot]'") from None
     return plt

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["fsync_dir", "fsync_file", "is_regular", "atomic_write_bytes", "temporary_beside", "new_temporary", "create_new",
-           "open_regular", "read_regular_bytes", "remove_stale_temporaries", "safe_child", "NOT_REGULAR"]
+           "open_regular", "read_regular_bytes", "remove_stale_temporaries", "safe_child", "NOT_REGULAR", "HOST_TAG"]
 
 # temporaries name their host, so that a directory shared between machines never has one
 # machine's live temporary taken for another machine's dead process
-_HOST = f"{zlib.crc32(socket.gethostname().encode()):08x}"
+HOST_TAG = f"{zlib.crc32(socket.gethostname().encode()):08x}"
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -186,7 +186,7 @@ def temporary_beside(path: str | os.PathLike[str]) -> Path:
     True
     """
     path = Path(path)
-    return path.with_name(f".{path.name}.tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(8)}")
+    return path.with_name(f".{path.name}.tmp-{HOST_TAG}-{os.getpid()}-{secrets.token_hex(8)}")
 
 
 def new_temporary(path: str | os.PathLike[str], mode: int = 0o644) -> Path:
@@ -287,7 +287,7 @@ def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
     if os.name != "posix" or not path.parent.is_dir():
         return []
     # 8 random hex digits in names made before temporaries had 16
-    pattern = re.compile(re.escape(f".{path.name}.tmp-{_HOST}-") + r"(\d+)-(?:[0-9a-f]{8}|[0-9a-f]{16})")
+    pattern = re.compile(re.escape(f".{path.name}.tmp-{HOST_TAG}-") + r"(\d+)-(?:[0-9a-f]{8}|[0-9a-f]{16})")
     removed = []
     for candidate in path.parent.iterdir():
         match = pattern.fullmatch(candidate.name)

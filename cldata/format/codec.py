@@ -41,6 +41,7 @@ import msgpack_numpy
 import numpy as np
 import quantities as pq
 
+from cldata.core.portable import portable  # re-exported: canonical parameters store quantities the same way
 from cldata.errors import DecodeError, UnsafeContentError, UnsupportedValueError, ValueOutOfRangeError
 
 __all__ = ["encode", "decode", "decode_span", "Encoder", "SUPPORTED_TYPES"]
@@ -64,19 +65,6 @@ _MAX_UNIT_POWER = 64
 def _type_name(value: Any) -> str:
     cls = type(value)
     return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
-
-
-def portable(q: pq.Quantity) -> pq.Quantity:
-    """``q`` itself if all its units are ones quantities defines, else ``q`` in base SI units.
-
-    Units made at run time (``pq.UnitQuantity("furlong", ...)``) exist only in the process
-    that made them; stored by name, they could not be read anywhere else.
-    """
-    # by name: a unit that crossed a process boundary by pickle is an equal copy, not the
-    # same object, and quantities refuses a second unit under a name it defines
-    if all(isinstance(getattr(pq.units, unit.name, None), pq.UnitQuantity) for unit in q.dimensionality):
-        return q
-    return q.simplified
 
 
 def _encode_units(q: pq.Quantity) -> list[list[Any]]:

@@ -10,7 +10,7 @@ stores, so that reading it "whole" allocates or iterates without bound.
 So every file cldata opens is checked against a :class:`Layout` — a small allow-list of
 node kinds by path, one per kind of file, kept beside the code that reads that kind
 (:data:`RECORDING` here; the ``hdf5`` backend's files in :mod:`cldata.backends.blobs`,
-exports in :mod:`cldata.backends.export`, overviews in :mod:`cldata.overview.pyramid`) — right
+exports in :mod:`cldata.backends.export`, overviews in :mod:`cldata.overview.layout`) — right
 after it is opened and before any node's data is read, always by :func:`check_layout`:
 
 - a node of pickled objects is refused anywhere in the file's part that is checked

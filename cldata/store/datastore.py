@@ -238,7 +238,7 @@ class DataStore:
             Leave the file where it is and keep only a link to it (not copied).
         overview
             Build the recording's min/max pyramid of samples and spike counts now (one
-            sequential read; see :mod:`cldata.overview.pyramid`). Without it, the pyramid is built
+            sequential read; see :mod:`cldata.overview`). Without it, the pyramid is built
             the first time an overview is asked for.
         progress
             Show a progress bar while the overview is built, if that lasts over a second
@@ -265,7 +265,7 @@ class DataStore:
         entry = RecordingEntry(recording_id, params, streams, location, summary, now())
         if overview and (summary["sample_frames"] or summary["spikes"]):
             # why: the overview module (its threaded builder and chunk encoder) is left out of `import cldata`
-            from cldata.overview.pyramid import build_overview
+            from cldata.overview import build_overview
 
             with RecordingView(path) as view:  # the same content as the stored copy
                 build_overview(view, self.overview_path(recording_id), progress=progress)

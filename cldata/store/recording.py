@@ -140,7 +140,7 @@ class RecordingHandle:
         """A min/max envelope of the samples of about ``width`` points per channel, in µV.
 
         Any window, within the view's: the right level of the recording's pyramid is read,
-        or the samples themselves when the window is short. See :mod:`cldata.overview.pyramid`.
+        or the samples themselves when the window is short. See :mod:`cldata.overview`.
 
         Examples
         --------
@@ -151,12 +151,12 @@ class RecordingHandle:
         return self._ask_overview(lambda ov: ov.envelope(channels=channels, start=start, stop=stop, width=width))
 
     def spike_activity(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
-        """Spike counts per channel in about ``width`` bins over any window (see :mod:`cldata.overview.pyramid`)."""
+        """Spike counts per channel in about ``width`` bins over any window (see :mod:`cldata.overview`)."""
         return self._ask_overview(lambda ov: ov.spike_counts(channels=channels, start=start, stop=stop, width=width))
 
     def _ask_overview(self, ask: Any) -> Any:
         # why: the overview module (its threaded builder and chunk encoder) is left out of `import cldata`
-        from cldata.overview.pyramid import Overview, build_overview, ensure_overview
+        from cldata.overview import Overview, build_overview, ensure_overview
 
         store = self._store
         # a read-only store reads its own overview but (re)builds into the user's cache: it writes

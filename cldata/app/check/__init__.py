@@ -13,7 +13,7 @@ the catalog opens where the catalog says — through its time window, for a wind
 its payload decodes, and notes recording groups the catalog does not name. An export is
 read-only: there is nothing to repair in it (export again from the store).
 
-Every recording's **overview** kept in the store (:mod:`cldata.overview.pyramid`) is checked
+Every recording's **overview** kept in the store (:mod:`cldata.overview`) is checked
 against its recording and read in full, so that HDF5 verifies every chunk's checksum; a
 damaged or stale one is reported, and rebuilt by repair (one without checksums, format 1,
 is noted and rebuilt by repair).

@@ -15,7 +15,7 @@ from cldata.core.fsutil import is_regular
 from cldata.core.locking import FileLock
 from cldata.errors import CldataError
 from cldata.format.reader import RecordingView
-from cldata.overview.pyramid import Overview, build_overview
+from cldata.overview import Overview, build_overview
 from cldata.store.layout import WRITER_LOCK, acquire, overview_name
 
 __all__ = ["check_overview", "rebuild_overviews"]
@@ -37,7 +37,7 @@ def check_overview(store: Any, recording_id: str, path: Path, location: Any, rep
         return
     try:
         with RecordingView(path, finished=finished) as view, Overview(inside, view) as ov:
-            ov._open()
+            ov.open()
             if deep and report.complete:
                 ov.verify(clock.tick)
             elif deep:
