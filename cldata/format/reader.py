@@ -242,24 +242,6 @@ class RecordingView:
                 ends.append(int(table.table.read(len(table) - 1, len(table), field="timestamp")[0]) + 1)
         return max(ends)
 
-    # the event tables and notes under their 0.2 names, for callers outside cldata.format
-    # that still use them (new code reads event_tables, untidy_notes and spike_waveforms)
-    @property
-    def _spike_table(self) -> EventTable | None:
-        return self.event_tables.get(SPIKES)
-
-    @property
-    def _stim_table(self) -> EventTable | None:
-        return self.event_tables.get(STIMS)
-
-    @property
-    def _untidy(self) -> UntidyNotes:
-        return self.untidy_notes
-
-    @property
-    def _spike_waveforms(self) -> bool:
-        return self.spike_waveforms
-
     # -- conveniences ----------------------------------------------------------------------
 
     @property

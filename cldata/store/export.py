@@ -67,7 +67,8 @@ from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary, remove_stal
 from cldata.errors import CorruptRecordingError, ExportWarning, StoreFormatError
 from cldata.format.attributes import read_attributes, to_plain
 from cldata.format.codec import Encoder
-from cldata.format.layout import DATA_STREAM, SAMPLES, SPIKES, STIMS, STREAM_DATA, STREAM_INDEX, IndexRow
+from cldata.format.layout import DATA_STREAM, SAMPLES, STREAM_DATA, STREAM_INDEX, IndexRow
+from cldata.format.parts import EVENT_PARTS, PARTS
 from cldata.model.payload import to_plain_payload
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -199,7 +200,7 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
         # the whole recording: its nodes as stored (only the selected streams)
         for name, value in attrs.items():
             group._v_attrs[name] = value
-        for child in (SAMPLES, SPIKES, STIMS):
+        for child in (p.node for p in PARTS if p.node != DATA_STREAM):  # streams: only the selected ones, below
             if child in src_root:
                 src_root._f_get_child(child)._f_copy(newparent=group, recursive=True)
         if DATA_STREAM in src_root:
@@ -221,8 +222,7 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
     fps = rv.frames_per_second
     seen: list[int] = []  # the first and last timestamp of every table and stream copied
     frames = _copy_samples(rv.samples, group, max(lo or 0, 0), hi)
-    n_spikes = _copy_events(rv._spike_table, group, SPIKES, lo, hi, seen)
-    n_stims = _copy_events(rv._stim_table, group, STIMS, lo, hi, seen)
+    events = {p.name: _copy_events(rv.event_tables.get(p.name), group, p.node, lo, hi, seen) for p in EVENT_PARTS}
     counts = {}
     if DATA_STREAM in src_root and isinstance(src_streams := src_root._f_get_child(DATA_STREAM), tables.Group):
         streams = _new_group(group, DATA_STREAM, src_streams, str(rv.path))
@@ -246,7 +246,7 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
         group._v_attrs[name] = value
     record["streams"] = {n: entry.streams[n] for n in counts}
     record["location"]["window"] = [start, stop]
-    summary.update({"duration_s": max(stop - max(start, 0), 0) / fps, "spikes": n_spikes, "stims": n_stims,
+    summary.update({"duration_s": max(stop - max(start, 0), 0) / fps, **events,
                     "sample_frames": frames, "streams": counts})
     root_keys = set(summary.get("root_keys", ()))
     params = dict(record["parameters"])

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from cldata.core.display import flatten, html_fields, plural, short
 from cldata.core.window import TimeWindow
 from cldata.errors import CldataError, NotFoundError, OverviewError, StaleOverviewError, UnsafeContentError
+from cldata.format.parts import EVENT_PARTS
 from cldata.model.catalog import RecordingEntry
 from cldata.query.selection import StreamSelection
 from cldata.store.display import extent_text, shown_parameters
@@ -207,9 +208,10 @@ class RecordingHandle:
                     "streams": {n: int(streams.get(n, 0)) for n in self.stream_names}}
         view = self.view()
         a, b = view.clipped_window
-        tables = (view._spike_table, view._stim_table)  # (the reader's event tables: counts without reading)
-        spikes, stims = (t.count(a, b) if t is not None else 0 for t in tables)
-        return {"duration_s": (b - a) / view.frames_per_second, "spikes": int(spikes), "stims": int(stims),
+        # every table of events (cldata.format.parts), counted in the window without reading its rows
+        events = {p.name: int(view.event_tables[p.name].count(a, b)) if p.name in view.event_tables else 0
+                  for p in EVENT_PARTS}
+        return {"duration_s": (b - a) / view.frames_per_second, **events,
                 "streams": {n: len(st) for n, st in self.data_streams.items()}}
 
     def __repr__(self) -> str:
