@@ -324,7 +324,7 @@ def test_overview_paths_are_made_from_plain_ids_only(hostile, mode, tmp_path, re
 
 
 def test_ids_the_store_makes_are_plain_names(tmp_path, rec):
-    from cldata.model.catalog import is_record_id
+    from cldata.model.entries import is_record_id
 
     root = make_store(tmp_path, rec)
     with cldata.open(root) as store:

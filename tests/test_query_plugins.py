@@ -18,7 +18,8 @@ import cldata
 import cldata.core.registry
 from cldata.errors import ParameterError, UnknownParameterError
 from cldata.format.simulate import simulate_recording
-from cldata.model.catalog import Catalog, RecordingEntry, ResultEntry
+from cldata.model.catalog import Catalog
+from cldata.model.entries import RecordingEntry, ResultEntry
 from cldata.query import (
     CatalogView,
     Query,

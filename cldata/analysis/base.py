@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from cldata.core.canonical import plain
 from cldata.core.param_check import check_parameters
 from cldata.core.paramsets import plain_parameters
-from cldata.model.catalog import MISSING, lookup
+from cldata.model.entries import MISSING, lookup
 from cldata.query.params import result_rows
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -84,8 +84,6 @@ def window_text(window: Any, frames_per_second: float | None = None) -> str:
     """
     if window is None or tuple(window) == (None, None):
         return "whole recording"
-    if len(window) == 3 and window[0] == "and":
-        return f"{window_text(window[1], frames_per_second)} ∩ {window_text(window[2], frames_per_second)}"
     a, b = window
     if not frames_per_second and any(v is not None and not isinstance(v, pq.Quantity) and v != 0 for v in (a, b)):
         return f"frames {'start' if a is None else _short(a)}–{'end' if b is None else _short(b)}"

@@ -33,7 +33,6 @@ from typing import Any, Protocol
 
 from cldata.model.entries import (
     MAX_ID,
-    MISSING,
     NOT_ID_CHAR,
     RecordingEntry,
     ResultEntry,
@@ -41,14 +40,13 @@ from cldata.model.entries import (
     bad_result,
     check_record,
     is_record_id,
-    lookup,
     recording_entry,
 )
 from cldata.model.param_index import ParamIndex
 
-__all__ = ["CatalogQueries", "RecordingTable", "ResultTable", "Catalog",
-           # (the entries and the index, where queries and the store have always found them)
-           "RecordingEntry", "ResultEntry", "ParamIndex", "lookup", "MISSING", "is_record_id"]
+# (the entries are in cldata.model.entries, the index in cldata.model.param_index; the 0.2 path
+# cldata.catalog still finds them here, as this module imports them)
+__all__ = ["CatalogQueries", "RecordingTable", "ResultTable", "Catalog"]
 
 
 class CatalogQueries(Protocol):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cldata.core.canonical import canonical, flatten
-from cldata.model.catalog import RecordingEntry, ResultEntry
+from cldata.model.entries import RecordingEntry, ResultEntry
 from cldata.query.selection import Selectable
 
 __all__ = ["equal_results", "equal_result_kinds", "equal_recording_parameters", "equal_stimulation"]

@@ -45,8 +45,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cldata.errors import ParameterError, UniquenessError, UnknownParameterError
-from cldata.model.catalog import MISSING, lookup
 from cldata.model.engines.rowset import intersect_all
+from cldata.model.entries import MISSING, lookup
 from cldata.query.names import raise_unknown
 from cldata.query.predicates import condition_rows, condition_test
 from cldata.query.selection import KEEP, Selectable, Selection

@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 from cldata.core.canonical import canonical, flatten
 from cldata.errors import ParameterError, UnknownParameterError
-from cldata.model.catalog import MISSING, Catalog, lookup
+from cldata.model.catalog import Catalog
+from cldata.model.entries import MISSING, lookup
 from cldata.query.names import raise_unknown
 from cldata.query.params import check_known, normalize_keys
 from cldata.query.selection import Selectable, Selection

@@ -23,7 +23,8 @@ import numpy as np
 import quantities as pq
 
 from cldata.core.canonical import canonical
-from cldata.model.catalog import MISSING, ParamIndex
+from cldata.model.entries import MISSING
+from cldata.model.param_index import ParamIndex
 
 __all__ = ["Predicate", "Range", "Not", "AnyOf", "Approx", "Exists", "condition_rows", "condition_test"]
 

@@ -35,8 +35,9 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from cldata.core.window import TimeWindow
-from cldata.model.catalog import Catalog, RecordingEntry, ResultEntry
+from cldata.model.catalog import Catalog
 from cldata.model.engines.rowset import RowSet
+from cldata.model.entries import RecordingEntry, ResultEntry
 
 __all__ = ["Selection", "StreamSelection", "CatalogView", "Selectable", "rows_tuple", "KEEP"]
 

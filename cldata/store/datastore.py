@@ -50,7 +50,8 @@ from cldata.errors import (
     StoreFormatError,
 )
 from cldata.format.reader import RecordingView
-from cldata.model.catalog import Catalog, RecordingEntry, ResultEntry
+from cldata.model.catalog import Catalog
+from cldata.model.entries import RecordingEntry, ResultEntry
 from cldata.model.results import AnalysisResult, get_result_kind
 from cldata.query.selection import Selection
 from cldata.store import display

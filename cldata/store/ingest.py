@@ -32,7 +32,8 @@ from cldata.format.attributes import to_plain
 from cldata.format.codec import encode
 from cldata.format.reader import RecordingView
 from cldata.format.writer import RecordingWriter
-from cldata.model.catalog import Catalog, ResultEntry
+from cldata.model.catalog import Catalog
+from cldata.model.entries import ResultEntry
 from cldata.model.results import AnalysisResult, get_result_kind, result_id_for
 from cldata.store.layout import now
 

@@ -37,8 +37,8 @@ from cldata.core.canonical import digest
 from cldata.core.fsutil import atomic_write_bytes, is_regular, read_regular_bytes, safe_child
 from cldata.core.locking import FileLock
 from cldata.errors import StoreFormatError
-from cldata.model.catalog import is_record_id
 from cldata.model.engines import DEFAULT_ENGINE, LEGACY, get_catalog_engine
+from cldata.model.entries import is_record_id
 
 __all__ = ["MARKER", "WRITER_LOCK", "READERS_LOCK", "now", "acquire", "read_marker", "write_marker",
            "backend_name", "engine_name", "empty_or_unfinished", "create_store", "overview_name", "cache_dir",

@@ -24,7 +24,7 @@ from cldata.core.display import flatten, html_fields, plural, short
 from cldata.core.window import TimeWindow
 from cldata.errors import CldataError, NotFoundError, OverviewError, StaleOverviewError, UnsafeContentError
 from cldata.format.parts import EVENT_PARTS
-from cldata.model.catalog import RecordingEntry
+from cldata.model.entries import RecordingEntry
 from cldata.query.selection import StreamSelection
 from cldata.store.display import extent_text, shown_parameters
 

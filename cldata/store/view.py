@@ -32,7 +32,8 @@ from typing import TYPE_CHECKING, Any
 from cldata.core.canonical import canonical
 from cldata.core.window import TimeWindow
 from cldata.errors import ForeignViewError, NotFoundError, ParameterError
-from cldata.model.catalog import MISSING, Catalog, lookup
+from cldata.model.catalog import Catalog
+from cldata.model.entries import MISSING, lookup
 from cldata.query.base import run_query_chain
 from cldata.query.params import filter_recordings, filter_results, param_filter_query
 from cldata.query.partitions import partition_by_parameters, partition_results_by_parameters

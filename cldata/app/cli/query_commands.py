@@ -22,6 +22,7 @@ import cldata
 from cldata.app.cli.errors import CliError
 from cldata.app.cli.paths import missing_error, open_for_reading
 from cldata.app.cli.values import parse_assignments, time_value
+from cldata.core.paramsets import plain_value
 from cldata.format.attributes import to_plain
 from cldata.model.results import units_text
 
@@ -55,7 +56,7 @@ def read_chain(path: Path) -> list[Any]:
     if isinstance(queries, (str, bytes)) or not isinstance(queries, Sequence):
         raise CliError(f"the 'query' entry of {path} is {type(queries).__name__}, not a list of queries: "
                        f"e.g. {example}", 2)
-    return [q.as_dict() if hasattr(q, "as_dict") else q for q in queries]
+    return [plain_value(q) for q in queries]
 
 
 def apply_filters(store: Any, args: argparse.Namespace, spec: dict[str, Any]) -> Any:
