@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import quantities as pq
 
-from cldata.core.timebase import to_frame, to_window
+from cldata.core.timebase import to_window
 
 __all__ = ["TimeWindow", "Bound"]
 
@@ -178,7 +178,3 @@ class TimeWindow(tuple):
             return "TimeWindow()"
         return " & ".join(f"TimeWindow({a!s}, {b!s})" for a, b in self._parts)
 
-
-def frame_of(value: Bound, frames_per_second: float) -> int | None:
-    """One bound in frames (``None`` stays ``None``); see :func:`cldata.core.timebase.to_frame`."""
-    return to_frame(value, frames_per_second)
