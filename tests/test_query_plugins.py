@@ -147,7 +147,6 @@ def test_a_query_kind_from_an_installed_package_is_found_by_its_entry_point(monk
     plugin = EntryPoint("PluginLongRecordingsQuery", f"{__name__}:LongRecordingsQuery", "cldata.queries")
     monkeypatch.setattr(cldata.core.registry, "entry_points",
                         lambda group: [plugin] if group == "cldata.queries" else [])
-    monkeypatch.setattr(QUERY_KINDS, "_plugins", None)  # read the (fake) installed metadata afresh
     assert "PluginLongRecordingsQuery" in QUERIES
     view = run_query_chain(CatalogView(_catalog()), [{"class": "PluginLongRecordingsQuery", "params": {"seconds": 2}}])
     assert view.selection.recordings == (1, 2)
