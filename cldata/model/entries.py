@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cldata.errors import StoreFormatError
+from cldata.format.parts import EVENT_PARTS
 
 __all__ = ["RecordingEntry", "ResultEntry", "lookup", "MISSING", "is_record_id", "check_record",
            "recording_entry", "result_entry", "bad_id", "bad_result", "NOT_ID_CHAR", "MAX_ID"]
@@ -130,7 +131,8 @@ def check_record(rec: Any) -> None:
         _check_recording_record(rec)
 
 
-_SUMMARY_COUNTS = ("spikes", "stims", "sample_frames")
+# every table of events (cldata.format.parts) is counted by its name, and the samples by frames
+_SUMMARY_COUNTS = (*(p.name for p in EVENT_PARTS), "sample_frames")
 
 
 def _whole(value: Any, low: int = 0) -> bool:

@@ -30,6 +30,7 @@ from cldata.errors import (
 )
 from cldata.format.attributes import to_plain
 from cldata.format.codec import encode
+from cldata.format.parts import EVENT_PARTS
 from cldata.format.reader import RecordingView
 from cldata.format.writer import RecordingWriter
 from cldata.model.catalog import Catalog
@@ -94,8 +95,8 @@ def read_recording(path: Path, user: Mapping[str, Any]) -> tuple[str, dict[str, 
             "duration_s": view.duration_seconds,
             "frames_per_second": view.frames_per_second,
             "channel_count": view.channel_count,
-            "spikes": len(view.spikes) if view.spikes is not None else 0,
-            "stims": len(view.stims) if view.stims is not None else 0,
+            # every table of events (cldata.format.parts), counted by its part's name
+            **{p.name: len(view.event_tables[p.name]) if p.name in view.event_tables else 0 for p in EVENT_PARTS},
             "sample_frames": int(view.samples.nrows) if view.samples is not None else 0,
             "streams": {name: len(s) for name, s in view.data_streams.items()},
             # which parameters came from the file's root attributes (not the user's)

@@ -133,7 +133,8 @@ def _read_everything(view: Any, clock: Clock, report: CheckReport, where: str) -
                     clock.tick()
         except (CorruptRecordingError, DecodeError) as exc:
             report.add(where, f"data stream {name!r}: {exc}")
-    for table, what in ((view.spikes, "spikes"), (view.stims, "stims")):
+    for what, events in view.event_tables.items():  # every table of events (cldata.format.parts)
+        table = events.table
         if table is not None:
             n = int(table.nrows)
             counts[what] = n
