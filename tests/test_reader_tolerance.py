@@ -277,3 +277,25 @@ def test_a_closed_view_leaves_nothing_for_the_garbage_collector(base):
         assert not leftover
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("rows", [0, 3])
+def test_a_spike_table_with_a_nested_extra_column_reads(rows, tmp_path):
+    """Found by tests/test_fuzz.py: an empty table with a nested extra column made PyTables raise a
+    bare TypeError (it cannot read no coordinates of a nested column); it reads as empty, and a
+    non-empty one keeps its extra columns, whole-file and windowed."""
+    path = tmp_path / "nested.h5"
+    cldata.simulate(str(path), seconds=0.2)
+    table = np.zeros(rows, dtype=[("timestamp", "<i8"), ("channel", "<i8"), ("samples", "<i8"),
+                                  ("extra", "<i8"), ("x", [("a", "<i8")])])
+    table["timestamp"] = np.arange(rows) + 1
+    with tables.open_file(path, "a") as f:
+        f.remove_node("/", "spikes")
+        f.create_table("/", "spikes", obj=table)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UntidyRecordingWarning)  # (the waveforms are not 75 floats)
+        with cldata.RecordingView(path) as view:
+            spikes, windowed = view.read_spikes(), view.between(0, 2).read_spikes()
+            assert len(spikes) == rows and "x" in spikes.dtype.names
+            assert list(windowed["timestamp"]) == [1][:rows]
+            assert sum(len(train) for train in view.segment(lazy=False).spiketrains) == rows

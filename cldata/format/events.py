@@ -227,13 +227,16 @@ class EventTable:
         """Rows with ``start <= timestamp < stop`` (and a channel in ``channels``), as a structured array."""
         where = self.rows(start, stop)
         names = list(fields) if fields is not None else list(self.table.colnames)
+        size = where.size if isinstance(where, np.ndarray) else where[1] - where[0]
+        if size == 0:
+            # nothing to read (and PyTables cannot read no coordinates of a nested column)
+            return np.empty(0, dtype=self.table.dtype[names])
         try:
             if names == list(self.table.colnames):
                 out = self.table.read_coordinates(where) if isinstance(where, np.ndarray) else self.table.read(*where)
             else:
                 # only the asked-for columns: waveforms are most of a spike table's bytes
-                out = np.empty(where.size if isinstance(where, np.ndarray) else where[1] - where[0],
-                               dtype=self.table.dtype[names])
+                out = np.empty(size, dtype=self.table.dtype[names])
                 for name in names:
                     out[name] = (self.table.read_coordinates(where, field=name) if isinstance(where, np.ndarray)
                                  else self.table.read(*where, field=name))
