@@ -60,6 +60,12 @@ def _package_of(module: str, packages: set[str]) -> str:
     return module if module in packages else module.rpartition(".")[0]
 
 
+# The one dependency back up a package tree that is allowed, and why: RecordingView.segment() (the
+# reader's public neo view) builds its segment with cldata.format.neo_io, which is built on the
+# reader; the reader imports it only when segment() is called (neo takes ~40 ms to import).
+ALLOWED_BACK_EDGES = {("cldata.format", "cldata.format.neo_io")}
+
+
 def test_no_import_cycle_between_packages():
     grimp = pytest.importorskip("grimp", reason="grimp comes with import-linter (the test extra)")
     graph = grimp.build_graph("cldata")
@@ -67,11 +73,11 @@ def test_no_import_cycle_between_packages():
     edges: dict[str, set[str]] = {p: set() for p in packages}
     for module in graph.modules:
         source = _package_of(module, packages)
+        if module in packages:
+            continue  # a package's __init__ re-exporting its modules' names is its interface, not a dependency
         for imported in graph.find_modules_directly_imported_by(module):
             target = _package_of(imported, packages)
-            # a package importing its own sub-package's public names (an __init__ re-export) is
-            # the package's interface, not a dependency back up
-            if source != target and source != "cldata" and not target.startswith(source + "."):
+            if source != target and (source, target) not in ALLOWED_BACK_EDGES:
                 edges[source].add(target)
     # depth-first search for a cycle, reporting it
     state: dict[str, int] = {}
