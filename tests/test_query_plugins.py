@@ -32,7 +32,7 @@ from cldata.query import (
     stream_query,
     tag_based_query,
 )
-from cldata.query.base import QUERIES, QUERY_KINDS
+from cldata.query.base import QUERIES
 from cldata.query.params import select_by_parameters
 from cldata.query.partitions import split_by_parameters
 from cldata.query.streams import select_streams
