@@ -23,21 +23,26 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import SpikeData, check_layout, count_matrix, truncating_width
-from cldata.analysis.toolkit.results import AnalysisMetadata, ToolkitResult, metadata_of
+from cldata.analysis.toolkit.preprocess import (
+    SpikeData,
+    check_layout,
+    count_matrix,
+    require_spike_table,
+    truncating_width,
+)
+from cldata.analysis.toolkit.results import FloatArray, ToolkitResult, metadata_of
 
 __all__ = ["AnalysisResultsFunctionalConnectivity", "analyse_functional_connectivity", "louvain_partition",
            "correlation_adjacency"]
 
 
-@dataclass
+@dataclass(eq=False)
 class AnalysisResultsFunctionalConnectivity(ToolkitResult):
     """Functional connectivity of a recording (§12), fields in the official order ("Results")."""
 
-    metadata: AnalysisMetadata
     bin_size_sec: float
     correlation_threshold: float
-    adjacency_matrix: np.ndarray
+    adjacency_matrix: FloatArray
     total_edge_weights: float = 0.0
     average_edge_weights: float = 0.0
     clustering_coefficient: float = 0.0
@@ -123,8 +128,8 @@ def analyse_functional_connectivity(
     Raises
     ------
     ValueError
-        If the layout check fails, the threshold is outside ``[0, 1]`` (officially an
-        assertion) or the bin width is 0 frames.
+        If the layout check fails, the recording has no spikes table, the threshold is outside
+        ``[0, 1]`` (officially an assertion) or the bin width is 0 frames.
 
     Notes
     -----
@@ -138,6 +143,7 @@ def analyse_functional_connectivity(
     (64, 64)
     """
     check_layout(data)
+    require_spike_table(data)
     if not 0 <= correlation_threshold <= 1:
         raise ValueError(f"correlation_threshold must lie in [0, 1], not {correlation_threshold!r}")
     w = truncating_width(bin_size_sec, data.fs)

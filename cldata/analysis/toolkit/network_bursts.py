@@ -17,17 +17,17 @@ open after the last bin ends at ``duration_frames``, and the thresholds scale wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import SpikeData, spike_train, truncating_width
-from cldata.analysis.toolkit.results import AnalysisMetadata, Burst, Bursts, ToolkitResult, metadata_of
+from cldata.analysis.toolkit.preprocess import SpikeData, require_spike_table, spike_train, truncating_width
+from cldata.analysis.toolkit.results import Burst, Bursts, FloatArray, IntArray, ToolkitResult, metadata_of
 
 __all__ = ["AnalysisResultNetworkBursts", "analyse_network_bursts", "detect_bursts"]
 
 
-@dataclass
+@dataclass(eq=False)
 class AnalysisResultNetworkBursts(ToolkitResult):
     """Network bursts of a recording (§6), fields in the official order.
 
@@ -35,7 +35,6 @@ class AnalysisResultNetworkBursts(ToolkitResult):
     the pooled count divided by the channel count and by ``bin_size_sec``.
     """
 
-    metadata: AnalysisMetadata
     bursts: Bursts
     onset_freq_hz: float
     offset_freq_hz: float
@@ -44,9 +43,9 @@ class AnalysisResultNetworkBursts(ToolkitResult):
     network_burst_spike_counts: list[int]
     total_network_burst_duration_sec: float
     bin_size_sec: float
-    bin_boundaries_frames: np.ndarray
-    firing_rate_per_channel_and_bin: np.ndarray
-    spike_frames_by_channel: dict[int, np.ndarray] = field(default_factory=dict)
+    bin_boundaries_frames: IntArray
+    firing_rate_per_channel_and_bin: FloatArray
+    spike_frames_by_channel: dict[int, IntArray]
 
 
 def detect_bursts(counts: np.ndarray, onset: float, offset: float) -> list[tuple[int, int]]:
@@ -107,7 +106,8 @@ def analyse_network_bursts(
     Raises
     ------
     ValueError
-        If the bin width is 0 frames (the official code fails with a zero step there).
+        If the bin width is 0 frames (the official code fails with a zero step there), or the
+        recording has no spikes table.
 
     Notes
     -----
@@ -121,6 +121,7 @@ def analyse_network_bursts(
     >>> res.network_burst_count, res.bin_boundaries_frames[:3]   # doctest: +SKIP
     (14, array([   0, 2500, 5000]))
     """
+    require_spike_table(data)
     w = truncating_width(bin_size_sec, data.fs)
     if w <= 0:
         raise ValueError(f"bin_size_sec={bin_size_sec!r} gives a bin width of {w} frames")

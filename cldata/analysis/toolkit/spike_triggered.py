@@ -20,73 +20,68 @@ written as ``"a,b"`` strings and read back as ``(a, b)`` tuples.
 from __future__ import annotations
 
 import itertools
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import GROUND_CHANNELS, REFERENCE_CHANNEL, SpikeData, check_layout, spike_train
-from cldata.analysis.toolkit.results import AnalysisMetadata, ToolkitResult, metadata_of
+from cldata.analysis.toolkit.preprocess import (
+    GROUND_CHANNELS,
+    REFERENCE_CHANNEL,
+    SpikeData,
+    check_layout,
+    require_spike_table,
+    spike_train,
+)
+from cldata.analysis.toolkit.results import FloatArray, IntArray, ToolkitResult, metadata_of
 
 __all__ = ["AnalysisResultSpikeTriggeredHistogram", "analyse_spike_triggered_histogram", "lag_histogram"]
 
 
-@dataclass
+@dataclass(eq=False)
 class AnalysisResultSpikeTriggeredHistogram(ToolkitResult):
     """Spike-triggered histograms (§11), fields in the official order.
 
     ``histograms`` maps ``(base, target)`` to int64 counts, one per bin of ``histogram_bins``
     (whose length is one more). ``num_eligible_channels`` is ``min(num_channels, candidates)``.
+    ``save()`` writes the pair keys as ``"a,b"`` (officially a ``TypeError``); ``from_file()``
+    reads them back as ``(a, b)`` tuples.
     """
 
-    metadata: AnalysisMetadata
     bin_size_sec: float
     start_sec: float
     end_sec: float
     num_eligible_channels: int
     min_firing_rate_threshold_hz: float
-    histogram_bins: np.ndarray
-    histograms: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    histogram_bins: FloatArray
+    # keys typed bare ``tuple``: the JSON reader hands "a,b" keys over as they are, and
+    # __post_init__ turns them into (a, b)
+    histograms: dict[tuple, IntArray]
 
-    def save(self, fpath: str | Path) -> None:
-        """Write the JSON of §3, ``histograms`` keyed ``"a,b"`` (the official call raises here).
+    def __post_init__(self) -> None:
+        self.histograms = {_pair(key): value for key, value in self.histograms.items()}
 
-        Examples
-        --------
-        >>> result.save(tmp_path / "sth.json")   # doctest: +SKIP
-        """
-        histograms = self.histograms
-        try:
-            self.histograms = {f"{a},{b}": v for (a, b), v in histograms.items()}  # type: ignore[assignment]
-            super().save(fpath)
-        finally:
-            self.histograms = histograms
-
-    @classmethod
-    def from_file(cls, fpath: str | Path) -> AnalysisResultSpikeTriggeredHistogram:
-        """Read a file written by :meth:`save` (``"a,b"`` keys back to ``(a, b)`` tuples).
+    def to_json_dict(self) -> dict[str, Any]:
+        """The object ``save()`` writes, with ``histograms`` keyed ``"a,b"``.
 
         Examples
         --------
-        >>> AnalysisResultSpikeTriggeredHistogram.from_file(tmp_path / "sth.json")   # doctest: +SKIP
+        >>> result.to_json_dict()["histograms"].keys()   # doctest: +SKIP
+        dict_keys(['42,53', '53,42', ...])
         """
-        raw = json.loads(Path(fpath).read_text())
-        pairs = raw.get("histograms")
-        if not isinstance(pairs, dict):
-            return super().from_file(fpath)
-        # the base reader turns digit keys into ints; "a,b" keys are this class's own, so read
-        # a copy without them and put them back as tuples
-        keys = [tuple(int(part) for part in key.split(",")) for key in pairs]
-        raw["histograms"] = {}
-        import tempfile  # only when reading an STH file: a scratch copy for the base reader
+        out = super().to_json_dict()
+        out["histograms"] = {f"{a},{b}": np.asarray(v).tolist() for (a, b), v in self.histograms.items()}
+        return out
 
-        with tempfile.TemporaryDirectory() as tmp:
-            scratch = Path(tmp) / "sth.json"
-            scratch.write_text(json.dumps(raw))
-            result = super().from_file(scratch)
-        result.histograms = {key: np.asarray(value, dtype=np.int64) for key, value in zip(keys, pairs.values())}
-        return result
+
+def _pair(key: Any) -> tuple[int, int]:
+    """A histogram key as ``(base, target)``: from a tuple/list or an ``"a,b"`` string."""
+    parts = key.split(",") if isinstance(key, str) else key
+    try:
+        a, b = (int(part) for part in parts)
+    except (TypeError, ValueError):
+        raise ValueError(f"a histogram key must be a channel pair (a, b) or 'a,b', not {key!r}") from None
+    return a, b
 
 
 def lag_histogram(base: np.ndarray, target: np.ndarray, start_sec: float, end_sec: float,
@@ -148,7 +143,7 @@ def analyse_spike_triggered_histogram(
     Raises
     ------
     ValueError
-        If the recording does not conform to the common MEA layout.
+        If the recording does not conform to the common MEA layout, or has no spikes table.
 
     Notes
     -----
@@ -164,6 +159,7 @@ def analyse_spike_triggered_histogram(
     [(42, 53), (42, 61), (53, 42), (53, 61), (61, 42), (61, 53)]
     """
     check_layout(data)
+    require_spike_table(data)
     metadata = metadata_of(data)
     train = spike_train(data)
     excluded = set(GROUND_CHANNELS) | {REFERENCE_CHANNEL}
