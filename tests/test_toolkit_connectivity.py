@@ -118,7 +118,7 @@ def test_silent_channels_keep_zero_rows_and_negative_edges_skip_louvain():
     a = res.adjacency_matrix
     assert np.allclose(a, a.T) and not a[:10].any() and not a[14:].any()
     assert a[10, 11] == pytest.approx(-1.0) and a[10, 12] == pytest.approx(1.0)
-    # each node has weighted degree 1 - 1 + ... : 10: -1 + 1 + (-1) < 0 -> the official Louvain fails
+    # node 10: weighted degree -1 (to 11) + 1 (to 12) - 1 (to 13) < 0 -> the official Louvain fails
     assert res.graph_partition == {} and res.modularity_index == 0.0
     assert res.total_edge_weights == pytest.approx(a[np.triu_indices(64, 1)].sum())
 

@@ -117,7 +117,7 @@ def analyse_network_bursts(
 
     Examples
     --------
-    >>> res = analyse_network_bursts(data, bin_size_sec=0.1, onset_freq_hz=1.5, offset_freq_hz=1.0)
+    >>> res = analyse_network_bursts(data, bin_size_sec=0.1, onset_freq_hz=1.5, offset_freq_hz=1.0)  # doctest: +SKIP
     >>> res.network_burst_count, res.bin_boundaries_frames[:3]   # doctest: +SKIP
     (14, array([   0, 2500, 5000]))
     """
