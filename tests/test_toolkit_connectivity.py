@@ -167,3 +167,20 @@ def test_louvain_partition_numbering():
     g = nx.Graph([(0, 1, {"weight": 1.0}), (2, 3, {"weight": 1.0})])
     assert louvain_partition(g) == {0: 0, 1: 0, 2: 1, 3: 1}
     assert louvain_partition(nx.Graph([(0, 1, {"weight": -0.5})])) == {}
+
+
+@settings(max_examples=30)
+@given(st.lists(st.tuples(st.integers(0, 9_999), st.sampled_from([1, 2, 3, 9, 10])), max_size=150),
+       st.integers(0, 9_999), st.integers(0, 9_999))
+def test_windowed_is_sliced_input(spikes, a, b):
+    lo, hi = min(a, b), max(a, b)
+    ts = np.array(sorted(t for t, _ in spikes), dtype=np.int64)
+    ch = np.array([c for _, c in sorted(spikes)], dtype=np.int64)
+    inside = (ts >= lo) & (ts < hi)
+    np.random.seed(5)
+    windowed = analyse_functional_connectivity(make_data(ts, ch, lo=lo, hi=hi), 0.5, 0.2)
+    np.random.seed(5)
+    sliced = analyse_functional_connectivity(make_data(ts[inside] - lo, ch[inside], hi=hi - lo), 0.5, 0.2)
+    assert np.array_equal(windowed.adjacency_matrix, sliced.adjacency_matrix)
+    assert windowed.graph_partition == sliced.graph_partition
+    assert windowed.max_betweenness_centrality == sliced.max_betweenness_centrality

@@ -126,3 +126,18 @@ def test_written_recording_and_invalid_windows(tmp_path: Path):
     assert [(b.start_frame, b.end_frame) for b in back.bursts] == [(b.start_frame, b.end_frame) for b in res.bursts]
     assert back.spike_frames_by_channel[1].tolist() == [100, 9000]
     assert back.bin_boundaries_frames.dtype == np.int64
+
+
+@given(st.lists(st.tuples(st.integers(0, 999), st.integers(1, 63)), max_size=150),
+       st.integers(0, 999), st.integers(0, 999))
+def test_windowed_is_sliced_input(spikes, a, b):
+    # the bins span the whole recording either way (official quirk), so a window equals its slice
+    lo, hi = min(a, b), max(a, b)
+    ts = np.array(sorted(t for t, _ in spikes), dtype=np.int64)
+    ch = np.array([c for _, c in sorted(spikes)], dtype=np.int64)
+    inside = (ts >= lo) & (ts < hi)
+    windowed = analyse_network_bursts(make_data(ts, ch, lo=lo, hi=hi), 0.05, 1.0 / 64, 0.5 / 64)
+    sliced = analyse_network_bursts(make_data(ts[inside] - lo, ch[inside], hi=hi - lo), 0.05, 1.0 / 64, 0.5 / 64)
+    assert [(x.start_frame, x.end_frame) for x in windowed.bursts] == [(x.start_frame, x.end_frame) for x in sliced.bursts]
+    assert windowed.network_burst_spike_counts == sliced.network_burst_spike_counts
+    assert np.array_equal(windowed.firing_rate_per_channel_and_bin, sliced.firing_rate_per_channel_and_bin)

@@ -117,3 +117,17 @@ def test_pairs_are_combinations_then_reverse():
     top = sorted({a for a, _ in res.histograms})
     expected = [p for a, b in itertools.combinations(top, 2) for p in ((a, b), (b, a))]
     assert set(res.histograms) == set(expected) and len(res.histograms) == 6
+
+
+@given(st.lists(st.tuples(st.integers(0, 9_999), st.sampled_from([9, 10, 12, 20, 33])), max_size=120),
+       st.integers(0, 9_999), st.integers(0, 9_999))
+def test_windowed_is_sliced_input(spikes, a, b):
+    lo, hi = min(a, b), max(a, b)
+    ts = np.array(sorted(t for t, _ in spikes), dtype=np.int64)
+    ch = np.array([c for _, c in sorted(spikes)], dtype=np.int64)
+    inside = (ts >= lo) & (ts < hi)
+    windowed = analyse_spike_triggered_histogram(make_data(ts, ch, lo=lo, hi=hi), 0.01, 0.03, 0.02, 3)
+    sliced = analyse_spike_triggered_histogram(make_data(ts[inside] - lo, ch[inside], hi=hi - lo), 0.01, 0.03, 0.02, 3)
+    assert windowed.num_eligible_channels == sliced.num_eligible_channels
+    assert windowed.histograms.keys() == sliced.histograms.keys()
+    assert all(np.array_equal(windowed.histograms[k], sliced.histograms[k]) for k in windowed.histograms)
