@@ -46,8 +46,8 @@ min_spike_count_threshold, n_bootstraps, random_seed
     --------
     >>> rng = np.random.RandomState(1)
     >>> fields = criticality_fields(rng.poisson(0.3, size=(10, 300)), 0.004, 0.5)
-    >>> int(fields["avalanche_spike_counts"].sum()) <= int(rng.poisson(0, 1).sum()) + 10**6
-    True
+    >>> fields["time_lags_k"].size, fields["beta_range"].size
+    (39, 1001)
     """
     if not 0 <= percentile_threshold <= 1:
         raise ValueError(f"percentile_threshold must lie in [0, 1], not {percentile_threshold}")
