@@ -10,6 +10,7 @@ other tests write their own recordings.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from toolkit_reference import ANALYSES, CL_DIR, mismatches, reference_cases, run_case, saved_keys
 
 import cldata
 from cldata.analysis.toolkit.criticality import AnalysisResultCriticality, analyse_criticality
@@ -29,97 +31,29 @@ from cldata.analysis.toolkit.criticality.powerlaw import exclusion_bounds, fit_p
 from cldata.analysis.toolkit.criticality.shape import beta_bootstrap_std, beta_search
 from cldata.analysis.toolkit.preprocess import spike_data
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REFERENCE = SHARED / "fixtures" / "cl" / "sim_analysis_recording.analyses.json"
-RECORDING = SHARED / "fixtures" / "cl" / "sim_analysis_recording.h5"
-RTOL, ATOL = 1e-6, 1e-9
-FS = 25_000
 
-
-def _reference() -> dict:
-    return json.loads(REFERENCE.read_text())["recordings"]["sim_analysis_recording.h5"]
-
-
-def _cases() -> list:
-    if not REFERENCE.exists():
-        return [pytest.param(None, marks=pytest.mark.skip(
-            reason=f"the official toolkit's answers are not beside the checkout ({REFERENCE})"))]
-    cases = [c for c in _reference()["cases"] if c["metric"] == "criticality"]
-    return [pytest.param(c, id=json.dumps(c["params"], sort_keys=True)) for c in cases]
-
-
-def _compare(name: str, got, expected: dict, atol: float) -> None:  # noqa: C901 (one branch per encoded type)
-    """Assert ``got`` matches one encoded field of the reference file (spec §15)."""
-    kind = expected["type"]
-    if kind == "int":
-        assert isinstance(got, (int, np.integer)) and not isinstance(got, bool), (name, type(got))
-        assert got == expected["value"], name
-    elif kind == "bool":
-        assert bool(got) is expected["value"], name
-    elif kind == "float":
-        assert isinstance(got, (float, np.floating)), (name, type(got))
-        _close(name, np.float64(got), expected["value"], atol)
-    elif kind in ("ndarray", "numlist"):
-        got = np.asarray(got)
-        assert list(got.shape) == expected["shape"], (name, got.shape, expected["shape"])
-        if np.dtype(expected["dtype"]).kind in "iu":
-            assert got.dtype.kind in "iu", (name, got.dtype)
-            assert got.ravel().tolist() == list(np.ravel(expected["data"])), name
-        else:
-            assert got.dtype.kind == "f", (name, got.dtype)
-            for a, e in zip(got.ravel().tolist(), np.ravel(np.asarray(expected["data"], dtype=object))):
-                _close(name, a, e, atol)
-    elif kind in ("list", "tuple"):
-        assert len(got) == len(expected["items"]), name
-        for i, (a, e) in enumerate(zip(got, expected["items"])):
-            _compare(f"{name}[{i}]", a, e, atol)
-    else:
-        raise AssertionError(f"{name}: unexpected encoded type {kind}")
-
-
-def _close(name: str, got: float, expected, atol: float) -> None:
-    if expected is None:
-        assert math.isnan(got), (name, got)
-    elif expected in ("inf", "-inf"):
-        assert got == float(expected), (name, got)
-    else:
-        assert abs(got - expected) <= atol + RTOL * abs(expected), (name, got, expected)
-
-
-@pytest.mark.parametrize("case", _cases())
+@pytest.mark.parametrize("case", reference_cases("criticality"))
 def test_the_official_reference_cases(case):
     """Every criticality case of the shared reference file, field by field (spec §15)."""
-    with cldata.RecordingView(RECORDING) as view:
-        limit = case["timestamp_limit"] or [None, None]
-        data = spike_data(view, *limit)
-    params = {k: tuple(v) if isinstance(v, list) else v for k, v in case["params"].items()}
     if "error" in case:
-        with pytest.raises(Exception):  # noqa: B017,PT011 — the check accepts any raising exception
-            analyse_criticality(data, **params)
+        with pytest.raises(Exception) as raised:  # noqa: PT011 — the check accepts any exception but these
+            run_case(case, analyse_criticality)
+        assert not isinstance(raised.value, (AttributeError, TypeError, NotImplementedError))
         return
-    result = analyse_criticality(data, **params)
-    tolerance = case.get("tolerance", {})
-    for name, expected in case["fields"].items():
-        if name == "metadata":
-            meta = result.metadata
-            for key, value in zip(expected["keys"], expected["values"]):
-                assert getattr(meta, key) == value["value"], key
-            continue
-        rule = tolerance.get(name, {})
-        if rule.get("skip"):
-            continue
-        _compare(name, getattr(result, name), expected, max(ATOL, rule.get("atol", ATOL)))
+    result = run_case(case, analyse_criticality)
+    assert mismatches(result, case) == []
 
 
 def test_save_writes_the_official_keys(tmp_path):
     """``save()`` writes the official top-level keys in order, and ``from_file`` reads them back."""
-    if not REFERENCE.exists():
-        pytest.skip(f"the official toolkit's answers are not beside the checkout ({REFERENCE})")
-    with cldata.RecordingView(RECORDING) as view:
+    if not ANALYSES.exists():
+        pytest.skip(f"the official toolkit's answers are not beside the checkout ({ANALYSES})")
+    with cldata.RecordingView(CL_DIR / "sim_analysis_recording.h5") as view:
         result = analyse_criticality(spike_data(view), 0.004, 0.5, min_spike_count_threshold=3)
     result.save(tmp_path / "c.json")
     saved = json.loads((tmp_path / "c.json").read_text())
-    assert list(saved) == _reference()["save"]["criticality"]["keys"]
+    for official in saved_keys("criticality").values():
+        assert list(saved) == official["keys"]
     back = AnalysisResultCriticality.from_file(tmp_path / "c.json")
     assert back.avalanche_spike_counts.dtype == np.int64
     np.testing.assert_array_equal(back.avalanche_spike_counts, result.avalanche_spike_counts)
@@ -129,6 +63,7 @@ def test_save_writes_the_official_keys(tmp_path):
 # -- synthetic recordings ----------------------------------------------------------------------
 
 END = 250_000
+FS = 25_000
 
 
 def _write(path: Path, ts, ch, end: int = END) -> Path:
@@ -216,9 +151,12 @@ def test_a_spike_on_a_ground_channel_fails_the_layout_check(tmp_path):
 
 
 def test_few_spikes_give_nan_fits(tmp_path):
-    """Two lone spikes: one avalanche, NaN exponents, no branching ratio (too few bins)."""
+    """Two counted spikes in 9 bins: two one-bin avalanches, no profile, too few bins for BR."""
     data = _data(_write(tmp_path / "few.h5", [100, 5_000, 9_000], [8, 9, 10]))
-    result = analyse_criticality(data, 0.004, 0.5)
+    result = analyse_criticality(data, 0.04, 0.5)
+    assert result.avalanche_spike_counts.tolist() == [1, 1]
+    assert result.inter_avalanche_durations.tolist() == [4]
+    assert result.unique_durations_within_threshold.size == 0 and math.isnan(result.beta_exponent)
     assert math.isnan(result.branching_ratio) and result.time_lags_k.size == 0
     assert math.isnan(result.beta_exponent_std)
     result.save(tmp_path / "few.json")
@@ -246,7 +184,7 @@ def test_avalanches_partition_the_active_bins(activity, q):
 
 
 def test_avalanche_runs_touch_both_ends():
-    found = find_avalanches(np.array([3, 0, 0, 2, 2]), 0.5)
+    found = find_avalanches(np.array([3, 0, 0, 1, 2]), 0.4)
     assert found.starts.tolist() == [0, 3] and found.ends.tolist() == [1, 5]
     assert found.gaps.tolist() == [2]
 
@@ -278,5 +216,5 @@ def test_branching_ratio_failures_give_nan_and_empty_arrays():
 
 def test_fields_follow_the_result_order():
     fields = criticality_fields(np.random.RandomState(0).poisson(0.4, size=(6, 500)), 0.004, 0.5)
-    names = [f for f in AnalysisResultCriticality.__dataclass_fields__ if f != "metadata"]
+    names = [f.name for f in dataclasses.fields(AnalysisResultCriticality)][1:]
     assert list(fields) == names
