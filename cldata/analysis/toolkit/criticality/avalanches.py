@@ -65,7 +65,7 @@ def find_avalanches(activity: np.ndarray, percentile_threshold: float) -> Avalan
     --------
     >>> found = find_avalanches(np.array([0, 2, 3, 0, 0, 1]), 0.5)
     >>> found.threshold, found.sizes.tolist(), found.durations.tolist(), found.gaps.tolist()
-    (0.5, [5, 1], [2, 1], [3])
+    (0.5, [5, 1], [2, 1], [2])
     """
     activity = np.asarray(activity, dtype=np.int64)
     if activity.size == 0:

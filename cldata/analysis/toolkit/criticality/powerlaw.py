@@ -84,7 +84,7 @@ def fit_power_law(data: np.ndarray, limit: float) -> PowerLawFit:
     --------
     >>> fit = fit_power_law(np.array([1, 1, 1, 2, 2, 3, 5]), 2)
     >>> fit.xmin, round(fit.exponent, 2)
-    (1, 1.24)
+    (1, 0.76)
     """
     values = _positive(data)
     fallback = PowerLawFit(float("nan"), max(1, int(limit)), float("inf"))

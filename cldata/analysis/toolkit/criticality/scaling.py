@@ -37,7 +37,7 @@ def scaling_relation(sizes: np.ndarray, durations: np.ndarray, tau: float, alpha
     --------
     >>> s = scaling_relation(np.array([2, 4, 9, 3]), np.array([2, 3, 4, 2]), 2.0, 2.5, 1.0, 0.5)
     >>> s.time_values.tolist(), round(s.fitted, 3), s.predicted
-    ([2, 3, 4], 1.703, 1.5)
+    ([2, 3, 4], 1.803, 1.5)
     """
     sizes = np.asarray(sizes, dtype=np.int64)
     durations = np.asarray(durations, dtype=np.int64)
