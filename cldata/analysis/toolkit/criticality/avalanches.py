@@ -80,5 +80,5 @@ def find_avalanches(activity: np.ndarray, percentile_threshold: float) -> Avalan
     sizes = (cumulative[ends] - cumulative[starts]).astype(np.int64)
     durations = (ends - starts).astype(np.int64)
     gaps = (starts[1:] - ends[:-1]).astype(np.int64)
-    shapes = np.split(activity[active], np.cumsum(durations)[:-1]) if durations.size else []
-    return Avalanches(threshold, starts, ends, sizes, durations, gaps, list(shapes))
+    shapes = [activity[s:e] for s, e in zip(starts.tolist(), ends.tolist())]
+    return Avalanches(threshold, starts, ends, sizes, durations, gaps, shapes)
