@@ -218,3 +218,19 @@ def test_fields_follow_the_result_order():
     fields = criticality_fields(np.random.RandomState(0).poisson(0.4, size=(6, 500)), 0.004, 0.5)
     names = [f.name for f in dataclasses.fields(AnalysisResultCriticality)][1:]
     assert list(fields) == names
+
+
+@given(st.integers(1, 8), st.integers(1, 300), st.sampled_from([0.05, 0.3, 1.0, 4.0]),
+       st.sampled_from([0.0, 0.3, 0.5, 1.0]), st.integers(0, 45),
+       st.tuples(st.integers(0, 4), st.integers(0, 6)), st.integers(0, 12), st.integers(0, 5))
+def test_any_count_matrix_gives_a_complete_result(channels, bins, rate, q, lags, thresholds,
+                                                  min_count, boots):
+    """Few bins, silent stretches, degenerate fits: every field is there, with its dtype."""
+    counts = np.random.RandomState(channels * 1000 + bins).poisson(rate, size=(channels, bins))
+    fields = criticality_fields(counts, 0.004, q, lags, thresholds, min_count, boots, 1)
+    assert fields["avalanche_spike_counts"].sum() <= counts.sum()
+    assert fields["avalanche_durations"].dtype == fields["scaling_relation_time_values"].dtype == np.int64
+    assert fields["time_lags_k"].size == fields["time_lags_slopes"].size
+    assert fields["time_lags_fit_parameters"].size in (0, 2)
+    assert fields["scaling_relation_fitted_params"].size in (0, 2)
+    assert len(fields["mean_spike_counts_per_bin_by_duration"]) == fields["unique_durations_within_threshold"].size
