@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from toolkit_reference import make_data, write_recording
 
 import cldata
 from cldata.analysis.toolkit.preprocess import (
     GROUND_CHANNELS,
     MEA_LAYOUT,
-    SpikeData,
     check_layout,
     count_matrix,
     rounding_width,
@@ -35,24 +34,6 @@ from cldata.analysis.toolkit.results import (
     ToolkitResult,
     metadata_of,
 )
-
-
-def write_recording(path: Path, ts, ch, *, samples=None, duration: int | None = None) -> Path:
-    """A recording with the given spikes (and optionally raw samples), written by cldata."""
-    ts = np.asarray(ts, dtype=np.int64)
-    with cldata.RecordingWriter(path) as w:
-        if len(ts):
-            w.append_spikes(ts, np.asarray(ch, dtype=np.uint8), np.zeros((len(ts), 75), np.float32))
-        if samples is not None:
-            w.append_samples(samples)
-    return path
-
-
-def make_data(ts, ch, lo=0, hi=1000, duration=1000, channels=64, fs=1000.0, **kw) -> SpikeData:
-    return SpikeData(timestamps=np.asarray(ts, np.int64), channels=np.asarray(ch, np.int64), fs=fs,
-                     channel_count=channels, duration_frames=duration, lo=lo, hi=hi,
-                     has_spike_table=kw.get("has_spike_table", True), ground_nonzero=kw.get("ground_nonzero"),
-                     file_path="x.h5")
 
 
 def test_layout_constants():

@@ -22,12 +22,44 @@ import numpy as np
 import pytest
 
 import cldata
-from cldata.analysis.toolkit.preprocess import spike_data
+from cldata.analysis.toolkit.preprocess import SpikeData, spike_data
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CL_DIR = SHARED / "fixtures" / "cl"
 ANALYSES = CL_DIR / "sim_analysis_recording.analyses.json"
 RTOL, ATOL = 1e-6, 1e-9
+
+
+def write_recording(path: Path, ts=(), ch=(), *, frames: int | None = None, samples=None,
+                    channel_count: int = 64, frames_per_second: int = 25_000) -> Path:
+    """A recording with the given spikes, written by cldata's writer (no waveforms to speak of).
+
+    ``frames`` sets the duration (a stim on channel 8 at ``frames - 1``); ``samples`` are raw
+    samples (frames x channels int16).
+    """
+    ts = np.asarray(ts, dtype=np.int64)
+    with cldata.RecordingWriter(path, channel_count=channel_count, frames_per_second=frames_per_second) as w:
+        if len(ts):
+            w.append_spikes(ts, np.asarray(ch, dtype=np.uint8), np.zeros((len(ts), 75), np.float32))
+        if frames is not None:
+            w.append_stims(np.array([frames - 1]), np.array([8]))
+        if samples is not None:
+            w.append_samples(samples)
+    return path
+
+
+def make_data(ts, ch, lo=0, hi=1000, duration=1000, channels=64, fs=1000.0, **kw) -> SpikeData:
+    """A snapshot built by hand (no file): spikes, window, extent and layout facts."""
+    return SpikeData(timestamps=np.asarray(ts, np.int64), channels=np.asarray(ch, np.int64), fs=fs,
+                     channel_count=channels, duration_frames=duration, lo=lo, hi=hi,
+                     has_spike_table=kw.get("has_spike_table", True), ground_nonzero=kw.get("ground_nonzero"),
+                     file_path="x.h5")
+
+
+def read_data(path: Path, lo: int | None = None, hi: int | None = None):
+    """The snapshot of a recording file."""
+    with cldata.RecordingView(path) as view:
+        return spike_data(view, lo, hi)
 
 
 def reference_cases(metric: str) -> list:
@@ -46,6 +78,8 @@ def reference_cases(metric: str) -> list:
 
 def saved_keys(metric: str) -> dict:
     """``recordings[name].save[metric]`` of every recording (the official save() file's keys)."""
+    if not ANALYSES.exists():
+        pytest.skip(f"the official toolkit's answers are not beside the checkout ({ANALYSES})")
     recordings = json.loads(ANALYSES.read_text())["recordings"]
     return {name: rec["save"][metric] for name, rec in recordings.items()}
 
