@@ -46,7 +46,7 @@ from cldata.model.param_index import ParamIndex
 
 # (the entries are in cldata.model.entries, the index in cldata.model.param_index; the 0.2 path
 # cldata.catalog still finds them here, as this module imports them)
-__all__ = ["CatalogQueries", "RecordingTable", "ResultTable", "Catalog"]
+__all__ = ["CatalogQueries", "RecordingTable", "ResultTable", "TableRows", "Catalog"]
 
 
 class CatalogQueries(Protocol):
@@ -266,7 +266,41 @@ class ResultTable:
                 raise bad_result(rid, "its sources and tags are not all strings")
 
 
-class Catalog:
+class TableRows:
+    """The row questions of :class:`CatalogQueries`, answered by a catalog's two parts.
+
+    A catalog made of a recording table (``recording_table``) and a result part
+    (``result_table``: a :class:`ResultTable` in memory, or an engine's results) asks them;
+    :class:`Catalog` and :class:`~cldata.model.engines.EngineCatalog` share these answers.
+    """
+
+    recording_table: RecordingTable
+    result_table: Any
+
+    def live_recording_rows(self) -> Iterator[int]:
+        return self.recording_table.live_rows()
+
+    def live_result_rows(self) -> Iterator[int]:
+        return self.result_table.live_rows()
+
+    @property
+    def n_recordings(self) -> int:
+        return len(self.recording_table)
+
+    @property
+    def n_results(self) -> int:
+        return len(self.result_table)
+
+    def result_entries(self, rows: Iterable[int]) -> dict[int, ResultEntry]:
+        """The live entries at ``rows`` (an engine's results read them in batches)."""
+        return self.result_table.entries(rows)
+
+    def results_without_own(self, path: str, recording_ids: Iterable[str]) -> set[int]:
+        """Rows of results from these recordings that have no parameter ``path`` of their own."""
+        return self.result_table.without_own(path, recording_ids)
+
+
+class Catalog(TableRows):
     """All entries of a store, in memory: a :class:`RecordingTable` and a :class:`ResultTable`.
 
     It answers :class:`CatalogQueries` with its parts' own containers (the same objects, so
@@ -291,33 +325,12 @@ class Catalog:
         self.results_by_source, self.tags = res.results_by_source, res.tags
         self.result_index, self.result_field_index = res.result_index, res.result_field_index
 
-    # -- rows ------------------------------------------------------------------------------------
-
-    def live_recording_rows(self) -> Iterator[int]:
-        return self.recording_table.live_rows()
-
-    def live_result_rows(self) -> Iterator[int]:
-        return self.result_table.live_rows()
-
-    @property
-    def n_recordings(self) -> int:
-        return len(self.recording_table)
-
-    @property
-    def n_results(self) -> int:
-        return len(self.result_table)
-
-    def result_entries(self, rows: Iterable[int]) -> dict[int, ResultEntry]:
-        """The live entries at ``rows`` (the engine catalog reads them in batches)."""
-        return self.result_table.entries(rows)
+    # -- rows (the others: TableRows) ----------------------------------------------------------------
 
     def existing_result_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are results of the catalog."""
         return {i for i in ids if i in self.result_rows}
 
-    def results_without_own(self, path: str, recording_ids: Iterable[str]) -> set[int]:
-        """Rows of results from these recordings that have no parameter ``path`` of their own."""
-        return self.result_table.without_own(path, recording_ids)
 
     # -- changes ---------------------------------------------------------------------------------
 

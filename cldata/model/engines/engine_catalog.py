@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from cldata.errors import StoreFormatError
-from cldata.model.catalog import RecordingTable
+from cldata.model.catalog import RecordingTable, TableRows
 from cldata.model.engines.base import CatalogEngine
 from cldata.model.engines.engine_results import EngineResults
 from cldata.model.entries import RecordingEntry, ResultEntry, check_record, recording_entry
@@ -36,7 +36,7 @@ from cldata.model.entries import RecordingEntry, ResultEntry, check_record, reco
 __all__ = ["EngineCatalog"]
 
 
-class EngineCatalog:
+class EngineCatalog(TableRows):
     """The catalog of a store whose entries live in a catalog engine (see module doc).
 
     Parameters
@@ -73,33 +73,12 @@ class EngineCatalog:
         """The generation this catalog answers at."""
         return self.result_table.gen
 
-    # -- rows ------------------------------------------------------------------------------------
-
-    def live_recording_rows(self) -> Iterator[int]:
-        return self.recording_table.live_rows()
-
-    def live_result_rows(self) -> Iterator[int]:
-        return self.result_table.live_rows()
-
-    @property
-    def n_recordings(self) -> int:
-        return len(self.recording_table)
-
-    @property
-    def n_results(self) -> int:
-        return len(self.result_table)
-
-    def result_entries(self, rows: Sequence[int]) -> dict[int, ResultEntry]:
-        """The visible entries at ``rows``, read in batches (cached ones from memory)."""
-        return self.result_table.entries(rows)
+    # -- rows (the others: TableRows) ----------------------------------------------------------------
 
     def existing_result_ids(self, ids: Iterable[str]) -> set[str]:
         """Which of ``ids`` are results of the catalog (looked up in batches)."""
         return self.result_table.existing_ids(ids)
 
-    def results_without_own(self, path: str, recording_ids: Iterable[str]) -> set[int]:
-        """Rows of results from these recordings that have no parameter ``path`` of their own."""
-        return self.result_table.without_own(path, recording_ids)
 
     # -- changes (the writer's) ----------------------------------------------------------------------
 
