@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 from toolkit_reference import mismatches, reference_cases, run_case, saved_keys
 
 import cldata
-from cldata.analysis.toolkit.connectivity import (
+from cldata.format.spike_snapshot import spike_snapshot as spike_data
+from cldata.toolkit.connectivity import (
     AnalysisResultsFunctionalConnectivity,
     analyse_functional_connectivity,
     louvain_partition,
 )
-from cldata.analysis.toolkit.preprocess import SpikeData, spike_data
+from cldata.toolkit.preprocess import SpikeData
 
 
 def make_data(ts, ch, lo=0, hi=10_000, duration=10_000, fs=1000.0, ground_nonzero=None) -> SpikeData:

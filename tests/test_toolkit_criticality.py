@@ -22,14 +22,14 @@ from hypothesis import strategies as st
 from toolkit_reference import ANALYSES, CL_DIR, mismatches, reference_cases, run_case, saved_keys
 
 import cldata
-from cldata.analysis.toolkit.criticality import AnalysisResultCriticality, analyse_criticality
-from cldata.analysis.toolkit.criticality.avalanches import find_avalanches
-from cldata.analysis.toolkit.criticality.branching import branching_ratio
-from cldata.analysis.toolkit.criticality.compute import criticality_fields
-from cldata.analysis.toolkit.criticality.exponents import fit_exponent
-from cldata.analysis.toolkit.criticality.powerlaw import exclusion_bounds, fit_power_law
-from cldata.analysis.toolkit.criticality.shape import beta_bootstrap_std, beta_search
-from cldata.analysis.toolkit.preprocess import spike_data
+from cldata.format.spike_snapshot import spike_snapshot as spike_data
+from cldata.toolkit.criticality import AnalysisResultCriticality, analyse_criticality
+from cldata.toolkit.criticality.avalanches import find_avalanches
+from cldata.toolkit.criticality.branching import branching_ratio
+from cldata.toolkit.criticality.compute import criticality_fields
+from cldata.toolkit.criticality.exponents import fit_exponent
+from cldata.toolkit.criticality.powerlaw import exclusion_bounds, fit_power_law
+from cldata.toolkit.criticality.shape import beta_bootstrap_std, beta_search
 
 
 @pytest.mark.parametrize("case", reference_cases("criticality"))

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from toolkit_reference import make_data, mismatches, read_data, reference_cases, run_case, saved_keys, write_recording
 
-from cldata.analysis.toolkit.dct import AnalysisResultDctFeatures, analyse_dct_features, dct_basis
-from cldata.analysis.toolkit.preprocess import MEA_LAYOUT
+from cldata.toolkit.dct import AnalysisResultDctFeatures, analyse_dct_features, dct_basis
+from cldata.toolkit.preprocess import MEA_LAYOUT
 
 
 @pytest.mark.parametrize("case", reference_cases("dct_features"))

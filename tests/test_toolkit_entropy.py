@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from toolkit_reference import make_data, mismatches, read_data, reference_cases, run_case, saved_keys, write_recording
 
-from cldata.analysis.toolkit.entropy import (
+from cldata.toolkit.entropy import (
     AnalysisResultInformationEntropy,
     analyse_information_entropy,
     bernoulli_entropy,

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from toolkit_reference import make_data, mismatches, read_data, reference_cases, run_case, saved_keys, write_recording
 
-from cldata.analysis.toolkit.firing import AnalysisResultFiringStats, analyse_firing_stats
-from cldata.analysis.toolkit.preprocess import with_window
+from cldata.toolkit.firing import AnalysisResultFiringStats, analyse_firing_stats
+from cldata.toolkit.preprocess import with_window
 
 
 @pytest.mark.parametrize("case", reference_cases("firing_stats"))

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from toolkit_reference import make_data, mismatches, read_data, reference_cases, run_case, saved_keys, write_recording
 
-from cldata.analysis.toolkit.lempel_ziv import (
+from cldata.toolkit.lempel_ziv import (
     AnalysisResultComplexityLempelZiv,
     analyse_lempel_ziv_complexity,
     lz78_phrase_count,

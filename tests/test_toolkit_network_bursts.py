@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 from toolkit_reference import mismatches, reference_cases, run_case, saved_keys
 
 import cldata
-from cldata.analysis.toolkit.network_bursts import (
+from cldata.format.spike_snapshot import spike_snapshot as spike_data
+from cldata.toolkit.network_bursts import (
     AnalysisResultNetworkBursts,
     analyse_network_bursts,
     detect_bursts,
 )
-from cldata.analysis.toolkit.preprocess import SpikeData, spike_data
+from cldata.toolkit.preprocess import SpikeData
 
 
 def make_data(ts, ch, lo=0, hi=1000, duration=1000, channels=64, fs=1000.0, has_spike_table=True) -> SpikeData:

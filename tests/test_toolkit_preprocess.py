@@ -14,18 +14,18 @@ from hypothesis import strategies as st
 from toolkit_reference import make_data, write_recording
 
 import cldata
-from cldata.analysis.toolkit.preprocess import (
+from cldata.format.spike_snapshot import spike_snapshot as spike_data
+from cldata.toolkit.preprocess import (
     GROUND_CHANNELS,
     MEA_LAYOUT,
     check_layout,
     count_matrix,
     rounding_width,
-    spike_data,
     spike_train,
     truncating_width,
     with_window,
 )
-from cldata.analysis.toolkit.results import (
+from cldata.toolkit.results import (
     AnalysisMetadata,
     Burst,
     Bursts,

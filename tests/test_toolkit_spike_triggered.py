@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from toolkit_reference import mismatches, reference_cases, run_case
 
 import cldata
-from cldata.analysis.toolkit.preprocess import SpikeData, spike_data
-from cldata.analysis.toolkit.spike_triggered import (
+from cldata.format.spike_snapshot import spike_snapshot as spike_data
+from cldata.toolkit.preprocess import SpikeData
+from cldata.toolkit.spike_triggered import (
     AnalysisResultSpikeTriggeredHistogram,
     analyse_spike_triggered_histogram,
     lag_histogram,

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 import cldata
-from cldata.analysis.toolkit.preprocess import SpikeData, spike_data
+from cldata.format.spike_snapshot import spike_snapshot as spike_data
+from cldata.toolkit.preprocess import SpikeData
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 CL_DIR = SHARED / "fixtures" / "cl"

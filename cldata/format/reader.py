@@ -61,14 +61,16 @@ from cldata.format.part_nodes import event_nodes, samples_for_channels, samples_
 from cldata.format.parts import SPIKE_PART, STIM_PART
 from cldata.format.root_attributes import channel_count, extent, frame_rate, sample_scale
 from cldata.format.samples import samples_to_uV, scaled_samples_in_blocks, to_uV_into
+from cldata.format.spike_snapshot import spike_snapshot, stim_events
 from cldata.format.streams import DataStreamCollection
 from cldata.format.untidy import UntidyNotes
+from cldata.toolkit.methods import ToolkitMethods
 
 # open_hdf5, hdf5_reason and samples_to_uV: importable from here as in 0.2
 __all__ = ["RecordingView", "open_hdf5", "hdf5_reason", "samples_to_uV"]
 
 
-class RecordingView:
+class RecordingView(ToolkitMethods):
     """A read-only view of one CL recording file.
 
     Parameters
@@ -305,6 +307,7 @@ class RecordingView:
         view = copy.copy(self)
         view._owner = self  # keeps the file open while the narrower view lives
         view._set_window(self.time_window & TimeWindow(start, stop))
+        view._toolkit_limit = (None, None)  # the analysis window of the new view is its own window
         view.data_streams = self.data_streams.between(*view._window)
         return view
 
@@ -380,6 +383,14 @@ class RecordingView:
         from cldata.format.neo_io import read_segment
 
         return read_segment(self, lazy=lazy, **kwargs)
+
+    # -- the CL analysis toolkit (cldata.toolkit.methods: analysis_timestamp_limit, analyse_*, plots) --
+
+    def _toolkit_snapshot(self) -> Any:
+        return spike_snapshot(self)
+
+    def _toolkit_stims(self) -> tuple[np.ndarray, np.ndarray]:
+        return stim_events(self)
 
     # -- lifetime ----------------------------------------------------------------------------
 

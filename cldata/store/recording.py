@@ -24,9 +24,12 @@ from cldata.core.display import flatten, html_fields, plural, short
 from cldata.core.window import TimeWindow
 from cldata.errors import CldataError, NotFoundError, OverviewError, StaleOverviewError, UnsafeContentError
 from cldata.format.parts import EVENT_PARTS
+from cldata.format.spike_snapshot import spike_snapshot, stim_events
 from cldata.model.entries import RecordingEntry
 from cldata.query.selection import StreamSelection
 from cldata.store.display import extent_text, shown_parameters
+from cldata.toolkit.methods import ToolkitMethods
+from cldata.toolkit.preprocess import SpikeData
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -40,8 +43,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["RecordingHandle"]
 
 
-class RecordingHandle:
+class RecordingHandle(ToolkitMethods):
     """One recording of a view: its id and parameters, and reads through the view's window.
+
+    It also has the analysis methods of ``cl.RecordingView`` (``analysis_timestamp_limit``,
+    ``analyse_*``, the plots: :class:`cldata.toolkit.methods.ToolkitMethods`), on the view's
+    window.
 
     Attributes
     ----------
@@ -53,7 +60,7 @@ class RecordingHandle:
         Duration, rates and counts, known without opening the file.
     """
 
-    __slots__ = ("_store", "_row", "_streams", "_window", "_catalog", "_id")
+    __slots__ = ("_store", "_row", "_streams", "_window", "_catalog", "_id", "_toolkit_limit")
 
     def __init__(self, store: DataStore, row: int, streams: StreamSelection | None, window: Any):
         self._store, self._row, self._streams = store, row, streams
@@ -182,6 +189,13 @@ class RecordingHandle:
         seg = self.view().segment(lazy=lazy, **kwargs)
         seg.annotate(recording_id=self.id)
         return seg
+
+    # the CL analysis toolkit's hooks (the spike table is read once per open file of the store)
+    def _toolkit_snapshot(self) -> SpikeData:
+        return spike_snapshot(self.view())
+
+    def _toolkit_stims(self) -> Any:
+        return stim_events(self.view())
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RecordingHandle) and other._store is self._store and other._id == self._id

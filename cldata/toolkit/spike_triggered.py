@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import (
+from cldata.toolkit.preprocess import (
     GROUND_CHANNELS,
     REFERENCE_CHANNEL,
     SpikeData,
@@ -33,7 +33,7 @@ from cldata.analysis.toolkit.preprocess import (
     require_spike_table,
     spike_train,
 )
-from cldata.analysis.toolkit.results import FloatArray, IntArray, ToolkitResult, metadata_of
+from cldata.toolkit.results import FloatArray, IntArray, ToolkitResult, metadata_of
 
 __all__ = ["AnalysisResultSpikeTriggeredHistogram", "analyse_spike_triggered_histogram", "lag_histogram"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cldata.analysis.toolkit.criticality.powerlaw import exclusion_bounds, fit_power_law
+from cldata.toolkit.criticality.powerlaw import exclusion_bounds, fit_power_law
 
 
 @dataclass(frozen=True)

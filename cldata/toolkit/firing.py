@@ -16,7 +16,7 @@ Official quirks reproduced (spec §14.4):
 
 Examples
 --------
->>> result = analyse_firing_stats(spike_data(view), bin_size_sec=0.25)   # doctest: +SKIP
+>>> result = analyse_firing_stats(rec.analysis_data(), bin_size_sec=0.25)   # doctest: +SKIP
 >>> result.firing_counts.shape                                          # doctest: +SKIP
 (64, 40)
 """
@@ -27,14 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import (
+from cldata.toolkit.preprocess import (
     SpikeData,
     count_matrix,
     require_spike_table,
     spike_train,
     truncating_width,
 )
-from cldata.analysis.toolkit.results import FloatArray, IntArray, ToolkitResult, metadata_of
+from cldata.toolkit.results import FloatArray, IntArray, ToolkitResult, metadata_of
 
 
 @dataclass(eq=False)
@@ -87,7 +87,7 @@ def analyse_firing_stats(data: SpikeData, bin_size_sec: float = 1.0) -> Analysis
     Parameters
     ----------
     data
-        The recording's spikes and window (:func:`~cldata.analysis.toolkit.preprocess.spike_data`).
+        The recording's spikes and window (:meth:`RecordingView.analysis_data`).
     bin_size_sec
         Bin width in seconds; the width in frames is ``int(bin_size_sec * fs)`` (truncated).
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import SpikeData, require_spike_table, spike_train, truncating_width
-from cldata.analysis.toolkit.results import Burst, Bursts, FloatArray, IntArray, ToolkitResult, metadata_of
+from cldata.toolkit.preprocess import SpikeData, require_spike_table, spike_train, truncating_width
+from cldata.toolkit.results import Burst, Bursts, FloatArray, IntArray, ToolkitResult, metadata_of
 
 __all__ = ["AnalysisResultNetworkBursts", "analyse_network_bursts", "detect_bursts"]
 
@@ -91,7 +91,7 @@ def analyse_network_bursts(
     Parameters
     ----------
     data : SpikeData
-        The recording's spikes and window (:func:`~cldata.analysis.toolkit.preprocess.spike_data`).
+        The recording's spikes and window (:meth:`RecordingView.analysis_data`).
     bin_size_sec : float
         Bin width in seconds; ``w = int(bin_size_sec * fs)`` frames (truncated).
     onset_freq_hz, offset_freq_hz : float

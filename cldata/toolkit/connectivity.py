@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 import networkx as nx
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import (
+from cldata.toolkit.preprocess import (
     SpikeData,
     check_layout,
     count_matrix,
     require_spike_table,
     truncating_width,
 )
-from cldata.analysis.toolkit.results import FloatArray, ToolkitResult, metadata_of
+from cldata.toolkit.results import FloatArray, ToolkitResult, metadata_of
 
 __all__ = ["AnalysisResultsFunctionalConnectivity", "analyse_functional_connectivity", "louvain_partition",
            "correlation_adjacency"]

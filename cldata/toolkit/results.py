@@ -44,7 +44,7 @@ from typing import Annotated, Any, ClassVar
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import SpikeData
+from cldata.toolkit.preprocess import SpikeData
 
 #: An int64 numpy array field (``from_file`` reads it back as int64, also when empty).
 IntArray = Annotated[np.ndarray, np.int64]

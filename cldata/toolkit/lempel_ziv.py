@@ -19,7 +19,7 @@ channel sequences are parsed once.
 
 Examples
 --------
->>> r = analyse_lempel_ziv_complexity(spike_data(view), bin_size_sec=0.01)   # doctest: +SKIP
+>>> r = analyse_lempel_ziv_complexity(rec.analysis_data(), bin_size_sec=0.01)   # doctest: +SKIP
 >>> r.lzc_scores_per_channel.shape                                          # doctest: +SKIP
 (64, 1)
 """
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import SpikeData, count_matrix, require_spike_table, rounding_width
-from cldata.analysis.toolkit.results import FloatArray, ToolkitResult, metadata_of
+from cldata.toolkit.preprocess import SpikeData, count_matrix, require_spike_table, rounding_width
+from cldata.toolkit.results import FloatArray, ToolkitResult, metadata_of
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ i=11, j=0 both give ``"dct110_firing"``) and the later one, in row-major order, 
 
 Examples
 --------
->>> r = analyse_dct_features(spike_data(view), k=2)   # doctest: +SKIP
+>>> r = analyse_dct_features(rec.analysis_data(), k=2)   # doctest: +SKIP
 >>> sorted(r.dct_features)                            # doctest: +SKIP
 ['dct00_firing', 'dct01_firing', 'dct10_firing', 'dct11_firing']
 """
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import MEA_LAYOUT, SpikeData, check_layout, spike_train
-from cldata.analysis.toolkit.results import FloatArray, ToolkitResult, metadata_of
+from cldata.toolkit.preprocess import MEA_LAYOUT, SpikeData, check_layout, spike_train
+from cldata.toolkit.results import FloatArray, ToolkitResult, metadata_of
 
 LAYOUT_SIDE = 8
 

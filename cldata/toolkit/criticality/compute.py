@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from cldata.analysis.toolkit.criticality.avalanches import find_avalanches, network_activity
-from cldata.analysis.toolkit.criticality.branching import branching_ratio
-from cldata.analysis.toolkit.criticality.exponents import fit_exponent
-from cldata.analysis.toolkit.criticality.scaling import scaling_relation
-from cldata.analysis.toolkit.criticality.shape import (
+from cldata.toolkit.criticality.avalanches import find_avalanches, network_activity
+from cldata.toolkit.criticality.branching import branching_ratio
+from cldata.toolkit.criticality.exponents import fit_exponent
+from cldata.toolkit.criticality.scaling import scaling_relation
+from cldata.toolkit.criticality.shape import (
     BETA_RANGE,
     beta_bootstrap_std,
     beta_search,

@@ -11,7 +11,7 @@ Each bin's entropy is that of a Bernoulli variable with success probability ``p_
 
 Examples
 --------
->>> r = analyse_information_entropy(spike_data(view), bin_size_sec=0.1, log_base=2)  # doctest: +SKIP
+>>> r = analyse_information_entropy(rec.analysis_data(), bin_size_sec=0.1, log_base=2)  # doctest: +SKIP
 >>> r.information_entropy_per_time_bin.shape                                        # doctest: +SKIP
 (100,)
 """
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cldata.analysis.toolkit.preprocess import SpikeData, count_matrix, require_spike_table, rounding_width
-from cldata.analysis.toolkit.results import FloatArray, ToolkitResult, metadata_of
+from cldata.toolkit.preprocess import SpikeData, count_matrix, require_spike_table, rounding_width
+from cldata.toolkit.results import FloatArray, ToolkitResult, metadata_of
 
 
 @dataclass(eq=False)

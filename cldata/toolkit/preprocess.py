@@ -16,7 +16,7 @@ From the snapshot the analyses derive
 
 Examples
 --------
->>> data = spike_data(cldata.RecordingView("recording.h5"), lo=25_000)   # doctest: +SKIP
+>>> data = cldata.RecordingView("recording.h5").between(25_000).analysis_data()   # doctest: +SKIP
 >>> counts, rows = count_matrix(data, truncating_width(0.1, data.fs))    # doctest: +SKIP
 >>> counts.shape                                                         # doctest: +SKIP
 (64, 90)
@@ -28,14 +28,8 @@ import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-from cldata.format.parts import SPIKE_PART
-
-if TYPE_CHECKING:  # (typing only: the toolkit is handed views, it does not open files)
-    from cldata.format.reader import RecordingView
 
 #: The common MEA layout: ``MEA_LAYOUT[r][c] = 8*c + r`` (channel 0 top-left, channels run down columns).
 MEA_LAYOUT: np.ndarray = (8 * np.arange(8)[None, :] + np.arange(8)[:, None]).astype(np.int64)
@@ -45,8 +39,6 @@ GROUND_CHANNELS: tuple[int, ...] = (0, 7, 56, 63)
 REFERENCE_CHANNEL: int = 4
 
 LAYOUT_ERROR = "Recording does not conform to common MEA layout."
-# frames of raw samples read at a time when counting non-zero samples on the ground channels
-_SAMPLE_BLOCK = 1 << 18
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +68,7 @@ class SpikeData:
 
     Examples
     --------
-    >>> data = spike_data(view)            # doctest: +SKIP
+    >>> data = rec.analysis_data()            # doctest: +SKIP
     >>> data.timestamps.size, data.lo, data.hi  # doctest: +SKIP
     (724, 0, 250000)
     """
@@ -134,68 +126,6 @@ def with_window(data: SpikeData, lo: int | None = None, hi: int | None = None) -
     """
     lo, hi = checked_window(data.duration_frames, lo, hi)
     return dataclasses.replace(data, lo=lo, hi=hi)
-
-
-def _view_window(view: RecordingView) -> tuple[int | None, int | None]:
-    """A windowed view's ``[start, stop)`` within the recording (``None`` for an open side)."""
-    start, stop = view.window
-    if start is None and stop is None:
-        return None, None
-    return view.clipped_window
-
-
-def _ground_nonzero(view: RecordingView, channel_count: int) -> int | None:
-    """Non-zero raw samples on the ground channels (``None`` without samples), block by block."""
-    samples = view.samples
-    if samples is None:
-        return None
-    columns = [c for c in GROUND_CHANNELS if c < min(channel_count, samples.shape[1])]
-    total = 0
-    for a in range(0, int(samples.nrows), _SAMPLE_BLOCK):
-        block = samples[a:a + _SAMPLE_BLOCK]
-        total += int(np.count_nonzero(block[:, columns]))
-    return total
-
-
-def spike_data(view: RecordingView, lo: int | None = None, hi: int | None = None) -> SpikeData:
-    """Read a recording's spike table once, with the analysis window ``[lo, hi)``.
-
-    Parameters
-    ----------
-    view
-        The recording. A windowed view (``view.between(a, b)``) gives the default window (its
-        window within the recording); without one it is the whole recording.
-    lo, hi
-        The window in frames of the recording (as ``analysis_timestamp_limit``), overriding
-        the view's window; ``None`` for the default.
-
-    Raises
-    ------
-    ValueError
-        If the window is invalid (:func:`checked_window`).
-
-    Examples
-    --------
-    >>> data = spike_data(cldata.RecordingView("recording.h5"), 25_000, 212_500)  # doctest: +SKIP
-    """
-    duration = int(view.duration_frames)
-    default_lo, default_hi = _view_window(view)
-    lo, hi = checked_window(duration, default_lo if lo is None else lo, default_hi if hi is None else hi)
-    table = view.event_tables.get(SPIKE_PART.name)
-    if table is None:
-        timestamps = np.empty(0, dtype=np.int64)
-        channels = np.empty(0, dtype=np.int64)
-    else:
-        rows = table.read(fields=("timestamp", "channel"))
-        timestamps = np.asarray(rows["timestamp"], dtype=np.int64)
-        channels = np.asarray(rows["channel"], dtype=np.int64)
-    channel_count = int(view.channel_count)
-    ground_spikes = bool(np.isin(channels, GROUND_CHANNELS).any())
-    # the samples decide the layout only when the spikes alone do not make it valid
-    ground = _ground_nonzero(view, channel_count) if table is None or ground_spikes else None
-    return SpikeData(timestamps=timestamps, channels=channels, fs=float(view.frames_per_second),
-                     channel_count=channel_count, duration_frames=duration, lo=lo, hi=hi,
-                     has_spike_table=table is not None, ground_nonzero=ground, file_path=str(view.path))
 
 
 def require_spike_table(data: SpikeData) -> None:

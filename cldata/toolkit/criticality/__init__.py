@@ -15,9 +15,9 @@ matrix), :mod:`.result` (the record, §7.8).
 
 from __future__ import annotations
 
-from cldata.analysis.toolkit.criticality.compute import criticality_fields
-from cldata.analysis.toolkit.criticality.result import AnalysisResultCriticality
-from cldata.analysis.toolkit.preprocess import (
+from cldata.toolkit.criticality.compute import criticality_fields
+from cldata.toolkit.criticality.result import AnalysisResultCriticality
+from cldata.toolkit.preprocess import (
     GROUND_CHANNELS,
     REFERENCE_CHANNEL,
     SpikeData,
@@ -26,7 +26,7 @@ from cldata.analysis.toolkit.preprocess import (
     require_spike_table,
     truncating_width,
 )
-from cldata.analysis.toolkit.results import metadata_of
+from cldata.toolkit.results import metadata_of
 
 #: Channels left out of the avalanches: the four ground channels and the reference channel.
 EXCLUDED_CHANNELS = tuple(sorted((*GROUND_CHANNELS, REFERENCE_CHANNEL)))
@@ -86,8 +86,7 @@ def analyse_criticality(data: SpikeData, bin_size_sec: float, percentile_thresho
 
     Examples
     --------
-    >>> from cldata.analysis.toolkit.preprocess import spike_data   # doctest: +SKIP
-    >>> data = spike_data(cldata.RecordingView("recording.h5"))      # doctest: +SKIP
+        >>> data = cldata.RecordingView("recording.h5").analysis_data()      # doctest: +SKIP
     >>> result = analyse_criticality(data, 0.004, 0.5)               # doctest: +SKIP
     >>> result.branching_ratio                                       # doctest: +SKIP
     1.01903516903104

@@ -15,8 +15,7 @@ toolkit, official quirks included (each one is documented where it is reproduced
 
 Examples
 --------
->>> from cldata.analysis.toolkit.preprocess import spike_data     # doctest: +SKIP
->>> from cldata.analysis.toolkit.firing import analyse_firing_stats  # doctest: +SKIP
->>> data = spike_data(cldata.RecordingView("recording.h5"))        # doctest: +SKIP
+>>> from cldata.toolkit.firing import analyse_firing_stats  # doctest: +SKIP
+>>> data = cldata.RecordingView("recording.h5").analysis_data()        # doctest: +SKIP
 >>> analyse_firing_stats(data, bin_size_sec=0.5).save("firing.json")  # doctest: +SKIP
 """

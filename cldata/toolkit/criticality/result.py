@@ -17,7 +17,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from cldata.analysis.toolkit.results import FloatArray, IntArray, ToolkitResult
+from cldata.toolkit.results import FloatArray, IntArray, ToolkitResult
 
 
 @dataclass(eq=False)
