@@ -3,8 +3,8 @@
 One :class:`~cldata.core.registry.Registry` (:data:`ANALYSES`), the mechanism every
 pluggable kind of cldata uses, knows three sources of analyses:
 
-- the shipped ones (:mod:`cldata.analysis.spikes`, ``psth``, ``bursts``, ``streams``),
-  imported when first named;
+- the shipped ones (:mod:`cldata.analysis.spikes`, ``psth``, ``bursts``, ``streams``, and
+  ``cl_toolkit``: the CL analysis toolkit's methods), imported when first named;
 - classes registered in this process with :func:`register_analysis` (a notebook, a script);
 - plugins: a lab's package declares its analyses in the entry-point group ``cldata.analyses``
   and is imported only when one of them is named::
@@ -61,6 +61,10 @@ ANALYSES: Registry[type[Analysis]] = Registry(
         "StimulusTriggeredHistogram": "cldata.analysis.psth:StimulusTriggeredHistogram",
         "NetworkBursts": "cldata.analysis.bursts:NetworkBursts",
         "StreamSpikeSummary": "cldata.analysis.streams:StreamSpikeSummary",
+        # the CL analysis toolkit's methods (cldata.analysis.cl_toolkit)
+        **{name: f"cldata.analysis.cl_toolkit:{name}" for name in (
+            "CLFiringStats", "CLNetworkBursts", "CLCriticality", "CLInformationEntropy", "CLLempelZivComplexity",
+            "CLDctFeatures", "CLSpikeTriggeredHistogram", "CLFunctionalConnectivity")},
     },
     check=_check, error=ParameterError, warning=AnalysisWarning,
 )

@@ -287,4 +287,25 @@ class ToolkitResult:
         """
         with open(fpath, encoding="utf-8") as f:
             obj = json.load(f, object_pairs_hook=_int_keys)
+        return cls.from_json_dict(obj)
+
+    @classmethod
+    def from_json_dict(cls, obj: dict[str, Any]) -> typing.Self:
+        """A result from a dict keyed by exactly this class's field names (``to_json_dict()``'s shape).
+
+        Each value is converted to what its field's type says, as ``from_file`` does: lists to
+        arrays of the annotated dtype, tuples, dicts (keys converted too), :class:`Bursts`,
+        ``"nan"``/``"inf"`` strings of special floats to floats. Values that are already of the
+        field's type (numpy arrays, tuple keys) pass through, so a store can rebuild a result
+        from plain data that kept its arrays.
+
+        Raises
+        ------
+        ValueError
+            If ``obj`` is not a dict with exactly this class's fields, or a value does not fit.
+
+        Examples
+        --------
+        >>> same = type(result).from_json_dict(result.to_json_dict())   # doctest: +SKIP
+        """
         return _record(cls, obj)

@@ -4,7 +4,8 @@ A store records each result's kind as its class name and, reading it back, asks 
 registry for the class. One :class:`~cldata.core.registry.Registry` (:data:`RESULT_KINDS`),
 the mechanism every pluggable kind of cldata uses, knows three sources:
 
-- the shipped kinds (:mod:`cldata.model.results.kinds`);
+- the shipped kinds (:mod:`cldata.model.results.kinds`, and
+  :mod:`cldata.model.results.toolkit` for the CL analysis toolkit's results);
 - classes registered in this process with :func:`register_result_kind`;
 - plugins: a package declares its kinds in the entry-point group ``cldata.result_kinds``,
   imported only when a store meets one::
@@ -53,8 +54,10 @@ def _check(name: str, cls: Any) -> type[AnalysisResult]:
 #: every result kind by name: shipped, registered in this process, or a plugin
 RESULT_KINDS: Registry[type[AnalysisResult]] = Registry(
     "result kind", ENTRY_POINT_GROUP,
-    builtins={name: f"cldata.model.results.kinds:{name}" for name in
-              ("SingleValue", "PerChannelValue", "TimeSeries", "SignalList", "SpikeTrainList", "Data")},
+    builtins={**{name: f"cldata.model.results.kinds:{name}" for name in
+                 ("SingleValue", "PerChannelValue", "TimeSeries", "SignalList", "SpikeTrainList", "Data")},
+              # the CL analysis toolkit's results (cldata.analysis.cl_toolkit's analyses store them)
+              "CLToolkitResult": "cldata.model.results.toolkit:CLToolkitResult"},
     check=_check, error=ParameterError, warning=ResultKindWarning,
 )
 
@@ -104,8 +107,8 @@ def result_kinds() -> dict[str, type[AnalysisResult]]:
 
     Examples
     --------
-    >>> sorted(result_kinds())[:2]
-    ['Data', 'PerChannelValue']
+    >>> sorted(result_kinds())[:3]
+    ['CLToolkitResult', 'Data', 'PerChannelValue']
     """
     kinds = {name: get_result_kind(name) for name in RESULT_KINDS.names()}
     return {name: cls for name, cls in kinds.items() if cls is not None}
