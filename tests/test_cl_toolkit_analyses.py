@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from parameters import ParameterRange
+from toolkit_reference import make_data, write_recording
 
 import cldata
 from cldata.analysis.cl_toolkit import (
@@ -40,7 +41,6 @@ from cldata.batch.runner import run_batch
 from cldata.errors import ParameterError, StoreFormatError, UnsupportedValueError
 from cldata.model.results import get_result_kind
 from cldata.model.results.toolkit import CLToolkitResult, toolkit_payload, toolkit_scalars
-from toolkit_reference import make_data, write_recording
 
 PARAM_FILE = Path(__file__).resolve().parents[1] / "param" / "cl_toolkit.param"
 GROUND = (0, 4, 7, 56, 63)  # silent on the common MEA layout (ground and reference channels)
@@ -321,7 +321,7 @@ def test_a_stored_payload_naming_another_class_is_refused():
     bad = CLToolkitResult.from_store("res_x", "dct_features", {}, [], [], lambda: {
         "result_class": "AnalysisResultDctFeatures", "result_fields": {"k": 2}})
     with pytest.raises(StoreFormatError, match="cannot be rebuilt"):
-        bad.result
+        _ = bad.result
     assert get_result_kind("CLToolkitResult") is CLToolkitResult
 
 
@@ -343,7 +343,29 @@ def test_any_result_survives_both_backends_payload_codecs(pairs):
         for result in results:
             payload = CLToolkitResult("x", result).payload()
             back = CLToolkitResult.from_store("res_x", "x", {}, [], [],
-                                              lambda p=payload: backend.decode_payload(backend.encode_payload(p)))
+                                              lambda p=payload, b=backend: b.decode_payload(b.encode_payload(p)))
             assert_same(result, back.result, type(result).__name__)
             assert_same(toolkit_scalars(result), toolkit_scalars(back.result), "scalars")
             assert set(toolkit_payload(result)) == {f.name for f in dataclasses.fields(result)}
+
+
+@pytest.mark.parametrize("catalog", ["sqlite", "backend"])
+def test_a_silent_recordings_nan_summaries_survive_every_catalog(tmp_path, catalog):
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a", catalog=catalog) as store:
+        store.add_recording(write_recording(tmp_path / "silent.h5", [], [], frames=25_000), {"culture": "C0"})
+        store.commit()
+        store.add_analysis_results(CLFiringStats().compute(store.recordings[0]))
+        store.commit()
+    with cldata.open(root, catalog=catalog) as store:
+        (r,) = store.filter(analysis="CLFiringStats").analysis_results
+        assert math.isnan(r.summary_hint["culture_ISI_mean"]) and r.summary_hint["culture_max_firing_rates"] == 0.0
+        assert math.isnan(r.result.culture_ISI_mean)
+
+
+def test_the_spike_triggered_analysis_prints_nothing(store_root, capsys):
+    _, _, kwargs = CASES[6]
+    with cldata.open(store_root) as store:
+        (r,) = CLSpikeTriggeredHistogram(kwargs).compute(store.recordings[0])
+    assert r.result.num_eligible_channels == 4 and len(r.result.histograms) == 12
+    assert capsys.readouterr().out == ""

@@ -50,7 +50,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -365,6 +367,10 @@ class CLSpikeTriggeredHistogram(ToolkitAnalysis):
         An ``AnalysisResultSpikeTriggeredHistogram``; summary: ``bin_size_sec``, ``start_sec``,
         ``end_sec``, ``num_eligible_channels``, ``min_firing_rate_threshold_hz``.
 
+    Unlike the drop-in method it prints nothing (the official method prints the selected
+    channels, which the histogram keys name); the redirection of ``sys.stdout`` is
+    process-wide for the duration of the call.
+
     Examples
     --------
     >>> CLSpikeTriggeredHistogram(bin_size_sec=0.01, start_sec=0.05, end_sec=0.05, num_channels=3)  # doctest: +SKIP
@@ -374,6 +380,12 @@ class CLSpikeTriggeredHistogram(ToolkitAnalysis):
     result_identifier = "spike_triggered_histogram"
     required_parameters = {"bin_size_sec": NUMBER, "start_sec": NUMBER, "end_sec": NUMBER, "num_channels": int}
     optional_parameters = {"min_firing_rate_threshold_hz": (NUMBER, 0.1)}
+
+    def analyse(self, data: SpikeData) -> ToolkitResult:
+        # the official method prints the channels it selected; in a batch that is one stray line per
+        # unit on the runner's output, and the result's histogram keys name them anyway
+        with contextlib.redirect_stdout(io.StringIO()):
+            return super().analyse(data)
 
     def problems(self, p: dict[str, Any]) -> list[tuple[bool, str]]:
         lags = [(not (_finite(p[n]) and p[n] >= 0), f"{n!r} should be a finite number >= 0, not {p[n]!r}")
