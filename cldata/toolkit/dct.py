@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +47,23 @@ class AnalysisResultDctFeatures(ToolkitResult):
     dct_height_coefficients: FloatArray
     dct_width_coefficients: FloatArray
     dct_features: dict[str, float]
+
+    def plot(self, figsize: tuple[float, float] = (9, 8), title: str | None = None,
+             save_path: str | None = None, cmap: str = "RdBu") -> Any:
+        """The k×k images of the basis products ``V[i]ᵀ ⊗ V[j]`` (the basis, not the features).
+
+        One symmetric colour scale ``±max|value|`` and one colour bar "DCT Coefficient
+        Values"; panels "DCT basis (i,j)"; default title "Discrete Cosine Transform (DCT)
+        with k={k}". Saves to ``save_path`` (tight) or shows the figure; returns the Figure.
+        Needs matplotlib (``pip install "cldata[plot]"``).
+
+        Examples
+        --------
+        >>> fig = result.plot(save_path="dct.png")   # doctest: +SKIP
+        """
+        # why: the plot imports matplotlib (an optional extra); results load without it
+        from cldata.toolkit.plots.dct import plot_dct_basis
+        return plot_dct_basis(self, figsize=figsize, title=title, save_path=save_path, cmap=cmap)
 
 
 def dct_basis(k: int, n: int = LAYOUT_SIDE) -> np.ndarray:

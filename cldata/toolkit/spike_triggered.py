@@ -73,6 +73,25 @@ class AnalysisResultSpikeTriggeredHistogram(ToolkitResult):
         out["histograms"] = {f"{a},{b}": np.asarray(v).tolist() for (a, b), v in self.histograms.items()}
         return out
 
+    def plot(self, figsize: tuple[float, float] = (8, 2), title: str | None = None,
+             save_path: str | None = None, axes: Any = None) -> list[Any]:
+        """One bar chart per histogram (rows sharing y, ``figsize[1]`` high each), lag 0 marked.
+
+        Panels "Base: Channel a, Target: Channel b", x "Time (secs) relative to base spike",
+        y "Spike Count", default title "Spike-triggered Histograms". Draws on ``axes`` (one per
+        histogram) or a new figure, saves to ``save_path`` (tight) or, on its own figure, shows
+        it; returns the Axes. Given ``axes`` and no ``save_path`` it just draws (the official
+        plot writes a stray ``None.png``). Raises :class:`ValueError` when there is no
+        histogram. Needs matplotlib (``pip install "cldata[plot]"``).
+
+        Examples
+        --------
+        >>> axes = result.plot(save_path="sth.png")   # doctest: +SKIP
+        """
+        # why: the plot imports matplotlib (an optional extra); results load without it
+        from cldata.toolkit.plots.spike_triggered import plot_histograms
+        return plot_histograms(self, figsize=figsize, title=title, save_path=save_path, axes=axes)
+
 
 def _pair(key: Any) -> tuple[int, int]:
     """A histogram key as ``(base, target)``: from a tuple/list or an ``"a,b"`` string."""
