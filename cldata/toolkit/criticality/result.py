@@ -13,12 +13,20 @@ the KS minimum bounds, the bounds tuples) save them as bare ``NaN`` tokens (offi
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from cldata.toolkit.results import FloatArray, IntArray, ToolkitResult
+
+
+def _plots() -> Any:
+    """:mod:`cldata.toolkit.plots.criticality`, imported when a plot is drawn."""
+    # why a dynamic import: the plots sit above the results (they draw them) and import
+    # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
+    return importlib.import_module("cldata.toolkit.plots.criticality")
 
 
 @dataclass(eq=False)
@@ -109,9 +117,7 @@ class AnalysisResultCriticality(ToolkitResult):
         --------
         >>> ax = result.plot_avalanche_sizes(save_path="sizes.png")   # doctest: +SKIP
         """
-        # why: the plots import matplotlib (an optional extra); results load without it
-        from cldata.toolkit.plots import criticality as plots
-        return plots.plot_avalanche_sizes(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
+        return _plots().plot_avalanche_sizes(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
 
     def plot_avalanche_durations(self, figsize: tuple[float, float] = (5, 4), title: str | None = None,
                                  save_path: str | None = None, ax: Any = None) -> Any:
@@ -123,9 +129,7 @@ class AnalysisResultCriticality(ToolkitResult):
         --------
         >>> ax = result.plot_avalanche_durations(ax=my_ax)   # draws only   # doctest: +SKIP
         """
-        # why: the plots import matplotlib (an optional extra); results load without it
-        from cldata.toolkit.plots import criticality as plots
-        return plots.plot_avalanche_durations(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
+        return _plots().plot_avalanche_durations(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
 
     def plot_deviation_from_criticality_coefficient(self, figsize: tuple[float, float] = (5, 4),
                                                     title: str | None = None, save_path: str | None = None,
@@ -141,9 +145,7 @@ class AnalysisResultCriticality(ToolkitResult):
         --------
         >>> ax = result.plot_deviation_from_criticality_coefficient(save_path="dcc.png")   # doctest: +SKIP
         """
-        # why: the plots import matplotlib (an optional extra); results load without it
-        from cldata.toolkit.plots import criticality as plots
-        return plots.plot_deviation_from_criticality_coefficient(self, figsize=figsize, title=title,
+        return _plots().plot_deviation_from_criticality_coefficient(self, figsize=figsize, title=title,
                                                                  save_path=save_path, ax=ax)
 
     def plot_branching_ratio(self, figsize: tuple[float, float] = (5, 4), title: str | None = None,
@@ -156,9 +158,7 @@ class AnalysisResultCriticality(ToolkitResult):
         --------
         >>> ax = result.plot_branching_ratio(save_path="br.png")   # doctest: +SKIP
         """
-        # why: the plots import matplotlib (an optional extra); results load without it
-        from cldata.toolkit.plots import criticality as plots
-        return plots.plot_branching_ratio(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
+        return _plots().plot_branching_ratio(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
 
     def plot_avalanche_shape_collapse_analysis(self, figsize: tuple[float, float] = (4.5, 12),
                                                title: str | None = None, save_path: str | None = None,
@@ -173,7 +173,5 @@ class AnalysisResultCriticality(ToolkitResult):
         --------
         >>> top, middle, bottom = result.plot_avalanche_shape_collapse_analysis(save_path="c.png")  # doctest: +SKIP
         """
-        # why: the plots import matplotlib (an optional extra); results load without it
-        from cldata.toolkit.plots import criticality as plots
-        return plots.plot_avalanche_shape_collapse_analysis(self, figsize=figsize, title=title,
+        return _plots().plot_avalanche_shape_collapse_analysis(self, figsize=figsize, title=title,
                                                             save_path=save_path, axes=axes)
