@@ -47,6 +47,22 @@ from cldata.store import DataStore, DataStoreView, RecordingHandle, open_store, 
 
 _moved.install()
 
+#: The toolkit's result classes under their official names (``from cl.analysis import ...``),
+#: loaded on first use: the analysis modules import scipy and networkx
+_TOOLKIT_NAMES = ("AnalysisMetadata", "Burst", "Bursts", "AnalysisResultFiringStats", "AnalysisResultNetworkBursts",
+                  "AnalysisResultCriticality", "AnalysisResultInformationEntropy",
+                  "AnalysisResultComplexityLempelZiv", "AnalysisResultDctFeatures",
+                  "AnalysisResultSpikeTriggeredHistogram", "AnalysisResultsFunctionalConnectivity")
+
+
+def __getattr__(name: str):
+    if name in _TOOLKIT_NAMES:
+        # why: importing the toolkit's analysis modules costs scipy and networkx; done on first use
+        from cldata import toolkit
+
+        return getattr(toolkit, name)
+    raise AttributeError(f"module 'cldata' has no attribute {name!r}")
+
 # cldata.simulate is the function; its module is cldata.format.simulate
 open = open_store  # noqa: A001 - cldata.open(root, ...) is the documented entry point
 upgrade = upgrade_store
@@ -92,4 +108,5 @@ __all__ = [
     "Approx",
     "Exists",
     "__version__",
+    *_TOOLKIT_NAMES,
 ]

@@ -16,7 +16,6 @@ import pytest
 
 import cldata
 from cldata.toolkit.methods import ToolkitMethods
-
 from tests.test_toolkit_connectivity import assert_louvain
 from tests.toolkit_reference import ANALYSES, CL_DIR, mismatches, write_recording
 
@@ -169,3 +168,19 @@ def test_store_handle_uses_its_view_window_and_keeps_its_own_limit(small, tmp_pa
         assert store.recordings[0].analyse_firing_stats(0.1).firing_counts.shape == (64, 10)
     finally:
         store.close()
+
+
+def test_official_result_names_load_on_first_use_without_slowing_import():
+    import subprocess
+    import sys
+
+    code = ("import cldata, sys; assert 'scipy' not in sys.modules and 'networkx' not in sys.modules; "
+            "from cldata import AnalysisResultCriticality, Bursts; from cldata.toolkit import AnalysisResult; "
+            "assert issubclass(AnalysisResultCriticality, AnalysisResult); print('ok')")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "ok\n"
+    import cldata.toolkit as toolkit
+
+    for name in toolkit.OFFICIAL_NAMES:
+        assert getattr(toolkit, name).__name__ in (name, "ToolkitResult")
+    with pytest.raises(AttributeError):
+        cldata.AnalysisResultNothing  # noqa: B018

@@ -3,7 +3,9 @@
 A culture is simulated crudely but recognisably: channels fire as Poisson processes at
 log-normally distributed rates, with occasional network bursts in which many channels
 fire together; stimulation pulses are delivered at a fixed period and evoke extra spikes
-a few milliseconds later; raw samples are noise with each spike's waveform added; and a
+a few milliseconds later; raw samples are noise with each spike's waveform added; on a 64-channel
+recording (a CL1's MEA) the four ground channels (0, 7, 56, 63) read zeros and, with the
+reference channel 4, have no spikes, as on the rig and in the official simulator; and a
 pong-like game writes a ``ball_position`` stream (100 Hz) and a ``score`` stream.
 
 :func:`simulate` (``cldata.format.simulate``, and the command ``cldata simulate OUT.h5``) is the
@@ -51,6 +53,13 @@ __all__ = ["simulate", "simulate_recording", "spike_template", "SIMULATED_STREAM
 SIMULATED_STREAMS = ("ball_position", "score")
 
 
+#: The channel count of a CL1's MEA, whose layout (spec of the analysis toolkit, §2) has four
+#: ground channels and one reference channel
+MEA_CHANNELS = 64
+_GROUND_CHANNELS = (0, 7, 56, 63)
+_SILENT_CHANNELS = (0, 4, 7, 56, 63)
+
+
 def spike_template() -> np.ndarray:
     """A 75-sample extracellular spike shape in µV (trough at sample 25)."""
     t = np.arange(WAVEFORM_LENGTH) - WAVEFORM_FRAMES_BEFORE
@@ -81,7 +90,10 @@ def _spike_times(rng: np.random.Generator, n_frames: int, fps: int, channels: in
         chans.append(near)
     ts = np.concatenate(times).astype(np.int64)
     ch = np.concatenate(chans).astype(np.uint8)
-    keep = (ts >= 0) & (ts < n_frames)
+    # a CL1's MEA: its ground channels and its reference channel record no spikes (the analysis
+    # toolkit's layout check, and the official simulator, rely on it)
+    silent = _SILENT_CHANNELS if channels == MEA_CHANNELS else ()
+    keep = (ts >= 0) & (ts < n_frames) & ~np.isin(ch, silent)
     ts, ch = ts[keep], ch[keep]
     order = np.lexsort((ch, ts))
     return ts[order], ch[order]
@@ -155,6 +167,8 @@ def simulate_recording(
             for a in range(0, n_frames, chunk):
                 b = min(n_frames, a + chunk)
                 noise = rng.normal(0, 8.0 / UV_PER_SAMPLE_UNIT, (b - a, channel_count))
+                if channel_count == MEA_CHANNELS:
+                    noise[:, list(_GROUND_CHANNELS)] = 0  # grounded electrodes read nothing
                 sel = np.flatnonzero((spike_ts >= a) & (spike_ts < b - WAVEFORM_LENGTH))
                 for i in sel:
                     start = spike_ts[i] - a

@@ -18,7 +18,9 @@ long paths), negative weights included, as networkx computes it.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -49,6 +51,30 @@ class AnalysisResultsFunctionalConnectivity(ToolkitResult):
     graph_partition: dict[int, int] = field(default_factory=dict)
     modularity_index: float = 0.0
     max_betweenness_centrality: float = 0.0
+
+    def plot(self, figsize: tuple[float, float] = (6, 6), title: str | None = None,
+             save_path: str | None = None, ax: Any = None) -> Any:
+        """The graph on the MEA grid: nodes by community (``tab20``), edges by ``|weight|``.
+
+        Nodes at ``(ch // 8, −(ch % 8))``, light blue without a partition; default title
+        "Functional Connectivity Graph (thr = {threshold})". Draws on ``ax`` (or a new figure),
+        saves to ``save_path`` (tight) or, on its own figure, shows it; returns the Axes. Given
+        ``ax`` and no ``save_path`` it just draws (the official plot writes a stray
+        ``None.png``). Needs matplotlib (``pip install "cldata[plot]"``).
+
+        Raises
+        ------
+        ValueError
+            The adjacency matrix has no edge.
+
+        Examples
+        --------
+        >>> ax = result.plot(save_path="fc.png")   # doctest: +SKIP
+        """
+        # why a dynamic import: the plots sit above the results (they draw them) and import
+        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
+        plot_connectivity = importlib.import_module("cldata.toolkit.plots.connectivity").plot_connectivity
+        return plot_connectivity(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
 
 
 def correlation_adjacency(counts: np.ndarray, rows: np.ndarray, size: int, threshold: float) -> np.ndarray:

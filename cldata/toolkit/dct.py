@@ -20,8 +20,10 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +48,24 @@ class AnalysisResultDctFeatures(ToolkitResult):
     dct_height_coefficients: FloatArray
     dct_width_coefficients: FloatArray
     dct_features: dict[str, float]
+
+    def plot(self, figsize: tuple[float, float] = (9, 8), title: str | None = None,
+             save_path: str | None = None, cmap: str = "RdBu") -> Any:
+        """The k×k images of the basis products ``V[i]ᵀ ⊗ V[j]`` (the basis, not the features).
+
+        One symmetric colour scale ``±max|value|`` and one colour bar "DCT Coefficient
+        Values"; panels "DCT basis (i,j)"; default title "Discrete Cosine Transform (DCT)
+        with k={k}". Saves to ``save_path`` (tight) or shows the figure; returns the Figure.
+        Needs matplotlib (``pip install "cldata[plot]"``).
+
+        Examples
+        --------
+        >>> fig = result.plot(save_path="dct.png")   # doctest: +SKIP
+        """
+        # why a dynamic import: the plots sit above the results (they draw them) and import
+        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
+        plot_dct_basis = importlib.import_module("cldata.toolkit.plots.dct").plot_dct_basis
+        return plot_dct_basis(self, figsize=figsize, title=title, save_path=save_path, cmap=cmap)
 
 
 def dct_basis(k: int, n: int = LAYOUT_SIDE) -> np.ndarray:

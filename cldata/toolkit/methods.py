@@ -191,7 +191,7 @@ class ToolkitMethods:
 
         Examples
         --------
-        >>> rec.analyse_information_entropy(0.1, log_base=2).entropy.shape   # doctest: +SKIP
+        >>> rec.analyse_information_entropy(0.1, log_base=2).information_entropy_per_time_bin.shape  # doctest: +SKIP
         (100,)
         """
         return _function("entropy", "analyse_information_entropy")(
@@ -207,8 +207,8 @@ class ToolkitMethods:
 
         Examples
         --------
-        >>> rec.analyse_lempel_ziv_complexity(0.01).lzc_per_channel.shape   # doctest: +SKIP
-        (64,)
+        >>> rec.analyse_lempel_ziv_complexity(0.01).lzc_scores_per_channel.shape   # doctest: +SKIP
+        (64, 1)
         """
         return _function("lempel_ziv", "analyse_lempel_ziv_complexity")(
             self.analysis_data(), bin_size_sec, min_bin_count, normalise, use_binary)

@@ -19,6 +19,7 @@ written as ``"a,b"`` strings and read back as ``(a, b)`` tuples.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,26 @@ class AnalysisResultSpikeTriggeredHistogram(ToolkitResult):
         out = super().to_json_dict()
         out["histograms"] = {f"{a},{b}": np.asarray(v).tolist() for (a, b), v in self.histograms.items()}
         return out
+
+    def plot(self, figsize: tuple[float, float] = (8, 2), title: str | None = None,
+             save_path: str | None = None, axes: Any = None) -> list[Any]:
+        """One bar chart per histogram (rows sharing y, ``figsize[1]`` high each), lag 0 marked.
+
+        Panels "Base: Channel a, Target: Channel b", x "Time (secs) relative to base spike",
+        y "Spike Count", default title "Spike-triggered Histograms". Draws on ``axes`` (one per
+        histogram) or a new figure, saves to ``save_path`` (tight) or, on its own figure, shows
+        it; returns the Axes. Given ``axes`` and no ``save_path`` it just draws (the official
+        plot writes a stray ``None.png``). Raises :class:`ValueError` when there is no
+        histogram. Needs matplotlib (``pip install "cldata[plot]"``).
+
+        Examples
+        --------
+        >>> axes = result.plot(save_path="sth.png")   # doctest: +SKIP
+        """
+        # why a dynamic import: the plots sit above the results (they draw them) and import
+        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
+        plot_histograms = importlib.import_module("cldata.toolkit.plots.spike_triggered").plot_histograms
+        return plot_histograms(self, figsize=figsize, title=title, save_path=save_path, axes=axes)
 
 
 def _pair(key: Any) -> tuple[int, int]:
