@@ -39,6 +39,7 @@ from cldata.backends.pickled import PickleBackend
 from cldata.batch.paramfile import load_parameters
 from cldata.batch.runner import run_batch
 from cldata.errors import ParameterError, StoreFormatError, UnsupportedValueError
+from cldata.format.simulate import simulate_recording
 from cldata.model.results import get_result_kind
 from cldata.model.results.toolkit import CLToolkitResult, toolkit_payload, toolkit_scalars
 
@@ -369,3 +370,33 @@ def test_the_spike_triggered_analysis_prints_nothing(store_root, capsys):
         (r,) = CLSpikeTriggeredHistogram(kwargs).compute(store.recordings[0])
     assert r.result.num_eligible_channels == 4 and len(r.result.histograms) == 12
     assert capsys.readouterr().out == ""
+
+
+def test_the_parameter_file_runs_every_method_on_recordings_like_the_demos(tmp_path):
+    # what `cldata demo` simulates (samples included: the layout check reads the ground channels)
+    root = tmp_path / "store"
+    with cldata.open(root, mode="a") as store:
+        for i in range(2):
+            path = tmp_path / f"sim_{i}.h5"
+            simulate_recording(path, duration_s=3.0, seed=i, mean_rate_hz=3.0 + i % 3)
+            store.add_recording(path, {"culture": f"C{i % 2 + 1}", "session": 1})
+        store.commit()
+    report = run_batch(run_params(root, "serial"), progress=False)
+    assert report.ok and report.results == 20, str(report)
+    with cldata.open(root) as store:
+        crit = store.filter(analysis="CLCriticality").analysis_results
+        assert len(crit) == 6 and all(math.isfinite(r.summary_hint["branching_ratio"]) for r in crit)
+        assert sum(r.summary_hint["network_burst_count"] for r in store.filter(analysis="CLNetworkBursts")
+                   .analysis_results) >= 1
+
+
+def test_a_stored_result_draws_with_its_toolkit_plot(store_root, tmp_path):
+    pytest.importorskip("matplotlib")
+    with cldata.open(store_root) as store:
+        rec = store.recordings[0]
+        (dct,) = CLDctFeatures(k=2).compute(rec)
+        (crit,) = CLCriticality(CASES[2][2]).compute(rec)
+    dct.plot(save_path=tmp_path / "dct.png")
+    assert (tmp_path / "dct.png").stat().st_size > 0
+    with pytest.raises(UnsupportedValueError, match="plot_branching_ratio"):
+        crit.plot()

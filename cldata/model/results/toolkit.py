@@ -207,10 +207,17 @@ class CLToolkitResult(AnalysisResult):
         Raises
         ------
         cldata.errors.UnsupportedValueError
-            For a result class without a plot (firing statistics, entropy, Lempel–Ziv).
+            For a result class without ``plot`` (the message names its ``plot_*`` methods, as
+            criticality's, if it has some).
+
+        Examples
+        --------
+        >>> store.filter(analysis="CLDctFeatures").analysis_results[0].plot(save_path="dct.png")  # doctest: +SKIP
         """
         draw = getattr(self.result, "plot", None)
         if draw is None:
-            raise UnsupportedValueError(f"{self.payload()['result_class']} has no plot: draw {self.identifier!r} "
-                                        "from the fields of .result with matplotlib")
+            others = sorted(n for n in dir(self.result) if n.startswith("plot_"))
+            hint = (f"its plots are methods of .result: {', '.join(others)}" if others
+                    else f"draw {self.identifier!r} from the fields of .result with matplotlib")
+            raise UnsupportedValueError(f"{self.payload()['result_class']} has no plot(); {hint}")
         return draw(*args, **kwargs)
