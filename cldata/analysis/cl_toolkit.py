@@ -355,7 +355,8 @@ class CLSpikeTriggeredHistogram(ToolkitAnalysis):
     bin_size_sec : float
         Bin width in seconds (> 0).
     start_sec, end_sec : float
-        Lags before and after a base spike (finite, >= 0).
+        The histogram spans lags from ``-start_sec`` to ``end_sec`` around a base spike
+        (finite, ``start_sec + end_sec > 0``).
     num_channels : int
         How many of the most active channels to pair (>= 0).
     min_firing_rate_threshold_hz : float, default 0.1
@@ -388,8 +389,11 @@ class CLSpikeTriggeredHistogram(ToolkitAnalysis):
             return super().analyse(data)
 
     def problems(self, p: dict[str, Any]) -> list[tuple[bool, str]]:
-        lags = [(not (_finite(p[n]) and p[n] >= 0), f"{n!r} should be a finite number >= 0, not {p[n]!r}")
-                for n in ("start_sec", "end_sec")]
+        lags = [_finite_problem(p, "start_sec"), _finite_problem(p, "end_sec")]
+        if not any(failed for failed, _ in lags):
+            lags.append((not p["start_sec"] + p["end_sec"] > 0,
+                         f"the lags from -'start_sec' to 'end_sec' should make a range, not [{-p['start_sec']}, "
+                         f"{p['end_sec']}]"))
         return [_positive(p, "bin_size_sec"), *lags, _at_least(p, "num_channels", 0),
                 _finite_problem(p, "min_firing_rate_threshold_hz")]
 
