@@ -149,6 +149,10 @@ def test_results_read_back_as_the_same_toolkit_objects_in_both_backends(tmp_path
     with cldata.open(root, mode="a", backend=backend) as store:
         rec = store.recordings[0]
         computed = [r for cls, _, kwargs in CASES for r in cls(kwargs).compute(rec)]
+        # the ragged lists go packed (one array and its lengths), and come back as lists
+        assert computed[0].payload()["packed_fields"] == {"channel_ISI": "float_lists"}
+        assert computed[2].payload()["packed_fields"] == {"avalanche_spike_counts_per_bin": "arrays",
+                                                          "mean_spike_counts_per_bin_by_duration": "arrays"}
         ids = store.add_analysis_results(computed)
         pending = store.filter_results(analysis=CLDctFeatures.__name__).analysis_results[0]
         assert_same(computed[5].result, pending.result, "pending")  # read before the commit, too
@@ -194,6 +198,7 @@ def test_summaries_hold_the_scalar_fields(store_root):
         scalars = {f.name for f in dataclasses.fields(r.result)
                    if isinstance(getattr(r.result, f.name), (bool, int, float, np.number))}
         assert set(r.summary()) == scalars | {"result_class"}, name
+        assert_same(toolkit_scalars(r.result), {k: v for k, v in r.summary().items() if k != "result_class"}, name)
         assert all(type(v) in (bool, int, float, str) for v in r.summary().values()), name
 
 
@@ -316,12 +321,20 @@ def test_the_louvain_seed_makes_the_partition_reproducible_and_leaves_numpys_sta
 
 def test_a_stored_payload_naming_another_class_is_refused():
     with pytest.raises(UnsupportedValueError, match="not a result class of the CL toolkit"):
-        CLToolkitResult("x", result_class="os.system", result_fields={})
+        CLToolkitResult("x", result_class="os.system", result_fields={}, packed_fields={})
+    with pytest.raises(UnsupportedValueError, match="unknown packing"):
+        CLToolkitResult("x", result_class="AnalysisResultDctFeatures", result_fields={}, packed_fields={"k": "eval"})
     with pytest.raises(UnsupportedValueError, match="CL toolkit"):
         CLToolkitResult("x", {"not": "a result"})
     bad = CLToolkitResult.from_store("res_x", "dct_features", {}, [], [], lambda: {
-        "result_class": "AnalysisResultDctFeatures", "result_fields": {"k": 2}})
+        "result_class": "AnalysisResultDctFeatures", "result_fields": {"k": 2}, "packed_fields": {}})
     with pytest.raises(StoreFormatError, match="cannot be rebuilt"):
+        _ = bad.result
+    ragged = {"values": np.arange(5), "lengths": np.array([2, 9])}  # lengths that do not add up
+    bad = CLToolkitResult.from_store("res_y", "criticality", {}, [], [], lambda: {
+        "result_class": "AnalysisResultCriticality", "result_fields": {"avalanche_spike_counts_per_bin": ragged},
+        "packed_fields": {"avalanche_spike_counts_per_bin": "arrays"}})
+    with pytest.raises(StoreFormatError, match="do not add up"):
         _ = bad.result
     assert get_result_kind("CLToolkitResult") is CLToolkitResult
 
@@ -347,7 +360,7 @@ def test_any_result_survives_both_backends_payload_codecs(pairs):
                                               lambda p=payload, b=backend: b.decode_payload(b.encode_payload(p)))
             assert_same(result, back.result, type(result).__name__)
             assert_same(toolkit_scalars(result), toolkit_scalars(back.result), "scalars")
-            assert set(toolkit_payload(result)) == {f.name for f in dataclasses.fields(result)}
+            assert set(toolkit_payload(result)["result_fields"]) == {f.name for f in dataclasses.fields(result)}
 
 
 @pytest.mark.parametrize("catalog", ["sqlite", "backend"])

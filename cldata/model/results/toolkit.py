@@ -6,7 +6,9 @@ so the parametrised analyses of :mod:`cldata.analysis.cl_toolkit` store what the
 ``rec.analyse_*`` methods return. Its payload is plain data that both backends keep exactly —
 the toolkit class's name (``result_class``) and its fields (``result_fields``): numpy arrays as
 arrays (dtype and shape kept), dicts with their int or tuple keys, :class:`Bursts` as
-``{"start_frame", "end_frame"}`` objects, the metadata as a dict, numbers as Python numbers. No
+``{"start_frame", "end_frame"}`` objects, the metadata as a dict, numbers as Python numbers, and
+long ragged lists (one array per avalanche, one ISI list per channel) packed as one array of
+values and one of lengths (``packed_fields`` names them: see :func:`toolkit_payload`). No
 object is pickled: reading it back looks the class name up in a fixed table of the toolkit's
 result classes (:data:`TOOLKIT_RESULT_CLASSES`; a payload naming any other class is refused) and
 rebuilds the object with the class's own field conversion
@@ -98,15 +100,58 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _pack(value: Any) -> tuple[str, dict[str, np.ndarray]] | None:
+    """A list of 1-D arrays of one dtype, or of lists of floats, as one array and the lengths (or None)."""
+    if not isinstance(value, list) or not value:
+        return None
+    if all(isinstance(v, np.ndarray) and v.ndim == 1 for v in value) and len({v.dtype for v in value}) == 1:
+        how, flat = "arrays", np.concatenate(value)
+    elif (all(isinstance(v, list) for v in value) and any(value)
+          and all(isinstance(x, float) for v in value for x in v)):
+        how, flat = "float_lists", np.fromiter((x for v in value for x in v), dtype=np.float64)
+    else:
+        return None
+    return how, {"values": flat, "lengths": np.fromiter((len(v) for v in value), dtype=np.int64, count=len(value))}
+
+
+def _unpack(how: Any, packed: Any) -> list[Any]:
+    """The list :func:`_pack` packed (``ValueError`` if the stored parts do not fit together)."""
+    if how not in PACKINGS or not isinstance(packed, Mapping):
+        raise ValueError(f"unknown packing {how!r}")
+    values, lengths = np.asarray(packed.get("values")), np.asarray(packed.get("lengths"))
+    if (values.ndim != 1 or lengths.ndim != 1 or lengths.dtype.kind not in "iu" or (lengths < 0).any()
+            or int(lengths.sum()) != values.size):
+        raise ValueError("packed lengths do not add up to the packed values")
+    parts = np.split(values, np.cumsum(lengths)[:-1]) if lengths.size else []
+    return parts if how == "arrays" else [part.tolist() for part in parts]
+
+
+#: how a packed field was packed: a list of arrays, or a list of lists of floats
+PACKINGS = ("arrays", "float_lists")
+
+
 def toolkit_payload(result: ToolkitResult) -> dict[str, Any]:
-    """The fields of a toolkit result as plain data, by field name (see the module doc).
+    """A toolkit result as the plain payload of a :class:`CLToolkitResult` (see the module doc).
+
+    ``result_fields`` holds every field by name; a long ragged list (a criticality's
+    ``avalanche_spike_counts_per_bin``, firing statistics' ``channel_ISI``) is packed as one
+    array of values plus one of lengths, named in ``packed_fields``: one array instead of thousands
+    of small ones is what keeps storing a 10-minute recording's results fast.
 
     Examples
     --------
-    >>> toolkit_payload(result)["bin_size_sec"]      # doctest: +SKIP
+    >>> toolkit_payload(result)["result_fields"]["bin_size_sec"]      # doctest: +SKIP
     0.01
     """
-    return {f.name: _plain(getattr(result, f.name)) for f in dataclasses.fields(result)}
+    fields: dict[str, Any] = {}
+    packed: dict[str, str] = {}
+    for f in dataclasses.fields(result):
+        value = _plain(getattr(result, f.name))
+        pack = _pack(value)
+        if pack is not None:
+            packed[f.name], value = pack
+        fields[f.name] = value
+    return {"result_class": type(result).__name__, "result_fields": fields, "packed_fields": packed}
 
 
 def toolkit_scalars(result: ToolkitResult) -> dict[str, Any]:
@@ -146,19 +191,19 @@ class CLToolkitResult(AnalysisResult):
     362.0
     """
 
-    fields = ("result_class", "result_fields")
+    fields = ("result_class", "result_fields", "packed_fields")
     #: the toolkit object: the one given, or rebuilt from the payload on first use
     _result: ToolkitResult | None = None
 
     def __init__(self, identifier: str, result: ToolkitResult | None = None, **kw: Any):
-        if "result_class" in kw or "result_fields" in kw:  # the payload as stored, given directly
+        if set(kw) & set(self.fields):  # the payload as stored, given directly
             super().__init__(identifier, **kw)
             return
         if not isinstance(result, ToolkitResult) or type(result).__name__ not in TOOLKIT_RESULT_CLASSES:
             raise UnsupportedValueError(
                 f"CLToolkitResult holds a result of the CL toolkit (an AnalysisResult* object of cldata.toolkit), "
                 f"not {type(result).__name__}")
-        super().__init__(identifier, result_class=type(result).__name__, result_fields=toolkit_payload(result), **kw)
+        super().__init__(identifier, **toolkit_payload(result), **kw)
         self._result = result
 
     def __getstate__(self) -> dict[str, Any]:
@@ -170,8 +215,13 @@ class CLToolkitResult(AnalysisResult):
     def _validate(self, data: dict[str, Any]) -> dict[str, Any]:
         data = super()._validate(data)
         toolkit_class(data["result_class"])  # a known class, or refused
-        if not isinstance(data["result_fields"], Mapping):
-            raise UnsupportedValueError("result_fields is a dict of the toolkit result's fields")
+        packed = data["packed_fields"]
+        if not isinstance(data["result_fields"], Mapping) or not isinstance(packed, Mapping):
+            raise UnsupportedValueError("result_fields and packed_fields are dicts (the toolkit result's fields, "
+                                        "and how the packed ones were packed)")
+        unknown = {how for how in packed.values() if how not in PACKINGS}
+        if unknown:
+            raise UnsupportedValueError(f"unknown packing(s) {sorted(map(str, unknown))}; known: {list(PACKINGS)}")
         return data
 
     @property
@@ -187,15 +237,25 @@ class CLToolkitResult(AnalysisResult):
             payload = self.payload()
             cls = toolkit_class(payload["result_class"])
             try:
-                self._result = cls.from_json_dict(dict(payload["result_fields"]))
+                fields = dict(payload["result_fields"])
+                for name, how in payload["packed_fields"].items():
+                    fields[name] = _unpack(how, fields.get(name))
+                self._result = cls.from_json_dict(fields)
             except (TypeError, ValueError) as exc:
                 raise StoreFormatError(f"the stored {payload['result_class']} of result {self.identifier!r} "
                                        f"({self.id}) cannot be rebuilt: {exc}") from None
         return self._result
 
     def summary(self) -> dict[str, Any]:
-        """``result_class`` and the result's scalar fields (kept in the catalog)."""
-        return {"result_class": self.payload()["result_class"], **toolkit_scalars(self.result)}
+        """``result_class`` and the result's scalar fields (kept in the catalog).
+
+        Read from the payload, where they are Python numbers already, so a result sent from a
+        batch worker is not rebuilt by the runner to be stored.
+        """
+        payload = self.payload()
+        scalars = {name: value for name, value in payload["result_fields"].items()
+                   if type(value) in (bool, int, float) and name not in payload["packed_fields"]}
+        return {"result_class": payload["result_class"], **scalars}
 
     def _value_text(self) -> str:
         name = self._known_summary().get("result_class")
