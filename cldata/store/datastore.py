@@ -77,6 +77,7 @@ ROOT_VIEW_API = (
     "analysis_results", "get_analysis_result", "parameter_values", "export",
     "filter", "filter_recordings", "filter_results", "streams", "between", "tagged", "partition_by",
     "partition_results_by", "query", "describe", "print_content", "recordings_frame", "results_frame",
+    "metric_frame", "metric_names", "plot_metric",
     "__len__", "__or__", "__and__", "__sub__",
 )
 

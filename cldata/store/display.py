@@ -35,8 +35,13 @@ def shown_parameters(rec: RecordingHandle, nested: bool = False) -> dict[str, An
     """The parameters of a recording worth showing: the user's and the application's (and the file's
     own, such as a culture the experimenter wrote into it), not the attributes the CL writer keeps
     for itself. ``nested``: nested parameters too (flatten them to show them)."""
-    hidden = set(rec.summary.get("root_keys", ())) & set(SYSTEM_ROOT_ATTRIBUTES)
-    return {k: v for k, v in rec.parameters.items() if k not in hidden and (nested or not isinstance(v, Mapping))}
+    return entry_parameters(rec.summary, rec.parameters, nested)
+
+
+def entry_parameters(summary: Mapping[str, Any], parameters: Mapping[str, Any], nested: bool = False) -> dict[str, Any]:
+    """:func:`shown_parameters` of a recording's catalog summary and parameters (no handle needed)."""
+    hidden = set(summary.get("root_keys", ())) & set(SYSTEM_ROOT_ATTRIBUTES)
+    return {k: v for k, v in parameters.items() if k not in hidden and (nested or not isinstance(v, Mapping))}
 
 
 def extent_text(rec: RecordingHandle) -> str:

@@ -41,7 +41,7 @@ from cldata.query.selection import Selection, StreamSelection
 from cldata.query.streams import stream_query
 from cldata.query.tags import tag_based_query
 from cldata.query.time import time_window_query
-from cldata.store import display, frames
+from cldata.store import display, frames, metrics
 from cldata.store.export import export_view
 from cldata.store.recording import RecordingHandle
 
@@ -392,3 +392,30 @@ class DataStoreView:
         0       rate  SingleValue   5.07    Hz
         """
         return frames.results_frame(self)
+
+    def metric_frame(self, *metric_names: str) -> Any:
+        """A metric across recordings and parameters: one row per result (:func:`cldata.store.metrics.metric_frame`).
+
+        Examples
+        --------
+        >>> store.filter(analysis="CLCriticality").metric_frame("branching_ratio")   # doctest: +SKIP
+        """
+        return metrics.metric_frame(self, *metric_names)
+
+    def metric_names(self) -> list[str]:
+        """The metrics the view's results keep (:func:`cldata.store.metrics.metric_names`).
+
+        Examples
+        --------
+        >>> store.metric_names()[:3]   # doctest: +SKIP
+        """
+        return metrics.metric_names(self)
+
+    def plot_metric(self, metric: str, x: str, hue: str | None = None, ax: Any = None) -> Any:
+        """Draw a metric against a parameter, a line per group (:func:`cldata.store.metrics.plot_metric`).
+
+        Examples
+        --------
+        >>> store.filter(analysis="CLCriticality").plot_metric("branching_ratio", x="day", hue="culture")  # doctest: +SKIP
+        """
+        return metrics.plot_metric(self, metric, x, hue=hue, ax=ax)

@@ -18,7 +18,6 @@ long paths), negative weights included, as networkx computes it.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,9 +70,10 @@ class AnalysisResultsFunctionalConnectivity(ToolkitResult):
         --------
         >>> ax = result.plot(save_path="fc.png")   # doctest: +SKIP
         """
-        # why a dynamic import: the plots sit above the results (they draw them) and import
-        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
-        plot_connectivity = importlib.import_module("cldata.toolkit.plots.connectivity").plot_connectivity
+        # why here: the plots sit above the results they draw (a documented back edge of
+        # tests/test_architecture.py) and import matplotlib, an optional extra, when drawing
+        from cldata.toolkit.plots.connectivity import plot_connectivity
+
         return plot_connectivity(self, figsize=figsize, title=title, save_path=save_path, ax=ax)
 
 

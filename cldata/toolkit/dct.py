@@ -20,7 +20,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -62,9 +61,10 @@ class AnalysisResultDctFeatures(ToolkitResult):
         --------
         >>> fig = result.plot(save_path="dct.png")   # doctest: +SKIP
         """
-        # why a dynamic import: the plots sit above the results (they draw them) and import
-        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
-        plot_dct_basis = importlib.import_module("cldata.toolkit.plots.dct").plot_dct_basis
+        # why here: the plots sit above the results they draw (a documented back edge of
+        # tests/test_architecture.py) and import matplotlib, an optional extra, when drawing
+        from cldata.toolkit.plots.dct import plot_dct_basis
+
         return plot_dct_basis(self, figsize=figsize, title=title, save_path=save_path, cmap=cmap)
 
 

@@ -26,7 +26,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import numpy as np
@@ -34,12 +33,6 @@ import numpy as np
 from cldata.toolkit.preprocess import SpikeData, checked_window, with_window
 
 __all__ = ["ToolkitMethods"]
-
-
-def _function(module: str, name: str) -> Any:
-    # why a dynamic import: the analysis modules load scipy and networkx (~0.3 s); `import cldata`
-    # must not pay for them, so each is imported the first time one of its methods is called
-    return getattr(importlib.import_module(f"cldata.toolkit.{module}"), name)
 
 
 class ToolkitMethods:
@@ -140,7 +133,10 @@ class ToolkitMethods:
         >>> rec.analyse_firing_stats(bin_size_sec=0.5).firing_counts.shape   # doctest: +SKIP
         (64, 20)
         """
-        return _function("firing", "analyse_firing_stats")(self.analysis_data(), bin_size_sec)
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.firing import analyse_firing_stats
+
+        return analyse_firing_stats(self.analysis_data(), bin_size_sec)
 
     def analyse_network_bursts(self, bin_size_sec: float, onset_freq_hz: float, offset_freq_hz: float,
                                min_active_channels: int | None = None) -> Any:
@@ -156,7 +152,10 @@ class ToolkitMethods:
         >>> len(rec.analyse_network_bursts(0.01, onset_freq_hz=2.0, offset_freq_hz=1.0).bursts)  # doctest: +SKIP
         12
         """
-        return _function("network_bursts", "analyse_network_bursts")(
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.network_bursts import analyse_network_bursts
+
+        return analyse_network_bursts(
             self.analysis_data(), bin_size_sec, onset_freq_hz, offset_freq_hz, min_active_channels)
 
     def analyse_criticality(self, bin_size_sec: float, percentile_threshold: float,
@@ -178,7 +177,10 @@ class ToolkitMethods:
         >>> rec.analyse_criticality(0.004, 0.5).branching_ratio   # doctest: +SKIP
         1.019
         """
-        return _function("criticality", "analyse_criticality")(
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.criticality import analyse_criticality
+
+        return analyse_criticality(
             self.analysis_data(), bin_size_sec, percentile_threshold, max_lags_branching_ratio,
             tuple(duration_thresholds), min_spike_count_threshold, n_bootstraps, random_seed)
 
@@ -194,7 +196,10 @@ class ToolkitMethods:
         >>> rec.analyse_information_entropy(0.1, log_base=2).information_entropy_per_time_bin.shape  # doctest: +SKIP
         (100,)
         """
-        return _function("entropy", "analyse_information_entropy")(
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.entropy import analyse_information_entropy
+
+        return analyse_information_entropy(
             self.analysis_data(), bin_size_sec, fillna, log_base)
 
     def analyse_lempel_ziv_complexity(self, bin_size_sec: float, min_bin_count: int = 2, normalise: bool = True,
@@ -210,7 +215,10 @@ class ToolkitMethods:
         >>> rec.analyse_lempel_ziv_complexity(0.01).lzc_scores_per_channel.shape   # doctest: +SKIP
         (64, 1)
         """
-        return _function("lempel_ziv", "analyse_lempel_ziv_complexity")(
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.lempel_ziv import analyse_lempel_ziv_complexity
+
+        return analyse_lempel_ziv_complexity(
             self.analysis_data(), bin_size_sec, min_bin_count, normalise, use_binary)
 
     def analyse_dct_features(self, k: int) -> Any:
@@ -225,7 +233,10 @@ class ToolkitMethods:
         >>> rec.analyse_dct_features(k=2).dct_features["dct00_firing"]   # doctest: +SKIP
         362.0
         """
-        return _function("dct", "analyse_dct_features")(self.analysis_data(), k)
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.dct import analyse_dct_features
+
+        return analyse_dct_features(self.analysis_data(), k)
 
     def analyse_spike_triggered_histogram(self, bin_size_sec: float, start_sec: float, end_sec: float,
                                           num_channels: int, min_firing_rate_threshold_hz: float = 0.1) -> Any:
@@ -243,7 +254,10 @@ class ToolkitMethods:
         >>> sorted(sth.histograms)[:2]                                                  # doctest: +SKIP
         [(8, 9), (8, 10)]
         """
-        return _function("spike_triggered", "analyse_spike_triggered_histogram")(
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.spike_triggered import analyse_spike_triggered_histogram
+
+        return analyse_spike_triggered_histogram(
             self.analysis_data(), bin_size_sec, start_sec, end_sec, num_channels, min_firing_rate_threshold_hz)
 
     def analyse_functional_connectivity(self, bin_size_sec: float, correlation_threshold: float = 0.6) -> Any:
@@ -259,7 +273,10 @@ class ToolkitMethods:
         >>> rec.analyse_functional_connectivity(0.1, 0.3).modularity_index   # doctest: +SKIP
         0.21
         """
-        return _function("connectivity", "analyse_functional_connectivity")(
+        # why here: scipy and networkx (~0.3 s): loaded on the first call, not by `import cldata`
+        from cldata.toolkit.connectivity import analyse_functional_connectivity
+
+        return analyse_functional_connectivity(
             self.analysis_data(), bin_size_sec, correlation_threshold)
 
     # -- the plots ----------------------------------------------------------------------------
@@ -278,7 +295,10 @@ class ToolkitMethods:
         """
         data = self.analysis_data()
         stim_ts, stim_ch = self._toolkit_stims()
-        _function("plots.raster", "plot_spikes_and_stims")(
+        # why here: matplotlib, an optional extra: loaded when drawing
+        from cldata.toolkit.plots.raster import plot_spikes_and_stims
+
+        plot_spikes_and_stims(
             data, stim_ts, stim_ch, figsize=figsize, title=title, save_path=save_path,
             limit_to_time_range_secs=limit_to_time_range_secs, limit_to_channels=limit_to_channels)
 
@@ -296,5 +316,8 @@ class ToolkitMethods:
         --------
         >>> ax = cldata.RecordingView.plot_spike(rec.spikes[0], save_path="spike.png")   # doctest: +SKIP
         """
-        return _function("plots.raster", "plot_spike")(spike, figsize=figsize, title=title,
+        # why here: matplotlib, an optional extra: loaded when drawing
+        from cldata.toolkit.plots.raster import plot_spike
+
+        return plot_spike(spike, figsize=figsize, title=title,
                                                        save_path=save_path, ax=ax)

@@ -19,7 +19,6 @@ written as ``"a,b"`` strings and read back as ``(a, b)`` tuples.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -89,9 +88,10 @@ class AnalysisResultSpikeTriggeredHistogram(ToolkitResult):
         --------
         >>> axes = result.plot(save_path="sth.png")   # doctest: +SKIP
         """
-        # why a dynamic import: the plots sit above the results (they draw them) and import
-        # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
-        plot_histograms = importlib.import_module("cldata.toolkit.plots.spike_triggered").plot_histograms
+        # why here: the plots sit above the results they draw (a documented back edge of
+        # tests/test_architecture.py) and import matplotlib, an optional extra, when drawing
+        from cldata.toolkit.plots.spike_triggered import plot_histograms
+
         return plot_histograms(self, figsize=figsize, title=title, save_path=save_path, axes=axes)
 
 

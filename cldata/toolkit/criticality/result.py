@@ -13,7 +13,6 @@ the KS minimum bounds, the bounds tuples) save them as bare ``NaN`` tokens (offi
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -24,9 +23,11 @@ from cldata.toolkit.results import FloatArray, IntArray, ToolkitResult
 
 def _plots() -> Any:
     """:mod:`cldata.toolkit.plots.criticality`, imported when a plot is drawn."""
-    # why a dynamic import: the plots sit above the results (they draw them) and import
-    # matplotlib, an optional extra; as ToolkitMethods does, a result reaches them only on call
-    return importlib.import_module("cldata.toolkit.plots.criticality")
+    # why here: the plots sit above the results they draw (a documented back edge of
+    # tests/test_architecture.py) and import matplotlib, an optional extra, when drawing
+    from cldata.toolkit.plots import criticality
+
+    return criticality
 
 
 @dataclass(eq=False)
