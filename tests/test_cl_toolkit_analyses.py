@@ -10,6 +10,7 @@ and refuse bad parameters by name.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import math
 from pathlib import Path
 
@@ -401,6 +402,10 @@ def test_the_parameter_file_runs_every_method_on_recordings_like_the_demos(tmp_p
         assert len(crit) == 6 and all(math.isfinite(r.summary_hint["branching_ratio"]) for r in crit)
         assert sum(r.summary_hint["network_burst_count"] for r in store.filter(analysis="CLNetworkBursts")
                    .analysis_results) >= 1
+        if importlib.util.find_spec("pandas"):  # the metric across recordings and bin widths
+            frame = store.filter(analysis="CLCriticality").metric_frame("branching_ratio")
+            assert len(frame) == 6 and sorted(set(frame["culture"])) == ["C1", "C2"]
+            assert sorted(set(frame["bin_size_sec"])) == [0.002, 0.004, 0.008]
 
 
 def test_a_stored_result_draws_with_its_toolkit_plot(store_root, tmp_path):
