@@ -65,14 +65,14 @@ def test_a_build_installs_the_parameter_files_as_cldata_data_and_the_demo_finds_
                           "--build-lib", str(lib)], cwd=src, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in (lib / "cldata" / "param").iterdir()) == [
-        "defaults.param", "demo_psth.param", "demo_rates.param"]
+        "cl_toolkit.param", "defaults.param", "demo_psth.param", "demo_rates.param"]
     assert sorted(p.name for p in lib.iterdir()) == ["cldata"]  # no top-level param
     found = python("from cldata.app.demo import DEMO_PARAMETER_FILES, parameter_file\n"
                    "for name in DEMO_PARAMETER_FILES:\n"
                    "    with parameter_file(name) as p: print(p)\n", cwd=tmp_path, path=[lib])
     assert found.returncode == 0, found.stderr
     assert [Path(p) for p in found.stdout.split()] == [lib / "cldata" / "param" / n
-                                                        for n in ("demo_rates.param", "demo_psth.param")]
+                                                        for n in ("demo_rates.param", "demo_psth.param", "cl_toolkit.param")]
 
 
 def test_every_package_of_cldata_is_installed():

@@ -5,10 +5,13 @@
    ``ball_position`` stream and a ``score`` stream) and add them to a store;
 2. run the ready analyses of ``param/`` (``demo_rates.param``: firing rates, ISI
    statistics, network bursts, spiking against the ball position; ``demo_psth.param``: a
-   2 x 3 sweep of PSTHs) with the batch runner;
-3. print a summary table with a legend of its columns, and write a figure (a raster of
+   2 x 3 sweep of PSTHs; ``cl_toolkit.param``: Cortical Labs' analysis toolkit, criticality
+   over three bin widths) with the batch runner;
+3. print a summary table with a legend of its columns, a table of a metric across recordings
+   (the branching ratio by culture, session and bin width, from ``metric_frame``), and write a figure (a raster of
    one recording with its stimulations, every channel's firing rate as a box per recording,
-   and the PSTHs, each labelled with culture and session) to ``summary.png`` (needs
+   the PSTHs, each labelled with culture and session, and the CL toolkit's branching ratio of
+   every recording against its bin width) to ``summary.png`` (needs
    matplotlib: ``pip install 'cldata[demo]'``). The README shows it (docs/demo-summary.png).
 
 The store lives in ``<dir>/store``; running the demo again reuses it, computes nothing
@@ -37,7 +40,7 @@ from cldata.format.simulate import simulate_recording
 
 __all__ = ["run_demo", "DEMO_PARAMETER_FILES", "COLUMN_LEGEND"]
 
-DEMO_PARAMETER_FILES = ("demo_rates.param", "demo_psth.param")
+DEMO_PARAMETER_FILES = ("demo_rates.param", "demo_psth.param", "cl_toolkit.param")
 
 
 @contextmanager
@@ -132,6 +135,29 @@ def summary_table(store: Any) -> str:
     return "\n".join(lines)
 
 
+def toolkit_table(store: Any) -> str:
+    """The CL toolkit across recordings: the branching ratio by culture and session, per bin width.
+
+    Built from ``store.filter(analysis="CLCriticality").metric_frame("branching_ratio")`` (the
+    catalog alone); needs pandas, else says so.
+    """
+    try:
+        import pandas as pd  # (here: an optional dependency, and slow to import)
+    except ImportError:
+        return "(the CL toolkit table needs pandas: pip install 'cldata[demo]')"
+    view = store.filter(analysis="CLCriticality")
+    if not len(view.analysis_results):
+        return "(no CLCriticality results in the store)"
+    frame = view.metric_frame("branching_ratio")
+    table = frame.pivot_table(index=["culture", "session"], columns="bin_size_sec", values="branching_ratio")
+    table.columns = [f"{w * 1000:g} ms bins" for w in table.columns]
+    with pd.option_context("display.float_format", "{:.3f}".format, "display.width", 120):
+        text = table.to_string()
+    return ("Branching ratio (CL toolkit, CLCriticality) by culture and session, per bin width:\n" + text +
+            '\n  from store.filter(analysis="CLCriticality").metric_frame("branching_ratio") — one row per '
+            "result, recording and analysis parameters as columns")
+
+
 def write_figure(store: Any, path: Path) -> Path | None:
     """Write :func:`build_figure` to ``path`` (PNG); ``None`` without matplotlib or recordings."""
     try:
@@ -165,10 +191,10 @@ def build_figure(store: Any) -> Any:
     colour = {c: f"C{i}" for i, c in enumerate(cultures)}
     style = {s: ls for s, ls in zip(sorted({r.parameters["session"] for r in recs}), ["-", "--", ":", "-."] * 8)}
     with plt.rc_context({"font.size": 12, "axes.titlesize": 13, "legend.fontsize": 10}):
-        fig, axes = plt.subplots(1, 3, figsize=(17, 5.4), gridspec_kw={"width_ratios": [1.6, 1.2, 1.3]})
+        fig, axes = plt.subplots(1, 4, figsize=(22, 5.4), gridspec_kw={"width_ratios": [1.6, 1.2, 1.3, 1.1]})
         fig.suptitle(f"cldata demo: {len(recs)} simulated CL1 recordings ({len(cultures)} cultures, "
-                     f"{len(style)} sessions each), analysed from param/demo_rates.param and demo_psth.param",
-                     fontsize=14)
+                     f"{len(style)} sessions each), analysed from param/demo_rates.param, demo_psth.param "
+                     "and cl_toolkit.param", fontsize=14)
 
         # 1. raster of the first recording, stimulations marked
         first = recs[0].view()
@@ -219,8 +245,30 @@ def build_figure(store: Any) -> Any:
                ylabel="rate (Hz), mean over channels")
         ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the curves
         ax.legend(loc="upper center", ncol=2, fontsize=9, framealpha=0.95)
+
+        # 4. a metric across recordings: the CL toolkit's branching ratio against its bin width
+        _branching_panel(store, axes[3], colour)
         fig.tight_layout()
     return fig
+
+
+def _branching_panel(store: Any, ax: Any, colour: dict[str, str]) -> None:
+    """The branching ratio of every recording against the criticality bin width, a line per culture."""
+    view = store.filter(analysis="CLCriticality")
+    try:
+        view.plot_metric("branching_ratio", x="bin_size_sec", hue="culture", ax=ax)
+    except (ImportError, cldata.errors.CldataError) as exc:  # no pandas, or no toolkit results
+        ax.text(0.5, 0.5, f"no branching ratios:\n{exc}", ha="center", va="center", wrap=True, transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    for line in ax.get_lines():
+        culture = line.get_label().removeprefix("culture ")
+        if culture in colour:
+            line.set_color(colour[culture])
+    ax.axhline(1.0, color="grey", lw=1, ls=":")
+    ax.set(title="Branching ratio (CL toolkit), per recording", xlabel="bin width (s)",
+           ylabel="branching ratio (1: critical)")
+    ax.legend(loc="best", framealpha=0.95)
 
 
 def run_demo(root: Path, *, recordings: int = 4, duration_s: float = 3.0, executor: str = "processes",
@@ -250,6 +298,8 @@ def run_demo(root: Path, *, recordings: int = 4, duration_s: float = 3.0, execut
     with cldata.open(store_dir) as store:
         print()
         print(summary_table(store))
+        print()
+        print(toolkit_table(store))
         print()
         if figure:
             out = write_figure(store, root / "summary.png")
