@@ -130,6 +130,18 @@ class RecordingGroup:
 
     Made by :func:`group_units`; the recording, store, window and streams are those of its
     units (all alike).
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        If there are no units, or they do not all read one recording alike.
+
+    Examples
+    --------
+    >>> group = RecordingGroup((Unit("FiringRate", {}, "r1", "lab-store", "files"),
+    ...                         Unit("ISIHistogram", {}, "r1", "lab-store", "files")))
+    >>> group.describe()
+    '2 analyses on r1'
     """
 
     units: tuple[Unit, ...]
@@ -162,8 +174,9 @@ def _group_key(unit: Unit) -> tuple[str, str, str, str, str]:
 def group_size(units: int, workers: int) -> int:
     """The largest group for ``units`` units on ``workers`` workers.
 
-    At most :data:`MAX_GROUP_UNITS`, and small enough that there are at least as many
-    groups as workers (a run of one recording is not left to one worker).
+    At most :data:`MAX_GROUP_UNITS`, and at most a fair share per worker
+    (``ceil(units / workers)``): a run of few recordings, or of one, is spread over the
+    workers rather than left to one of them while the others idle.
 
     Examples
     --------
@@ -225,6 +238,8 @@ def iter_group(group: RecordingGroup, store: Any = None) -> Iterator[tuple[Unit,
                 yield unit, failure
             return
     for unit in group.units:
+        # a handle per unit (run_unit makes it): an analysis may set state on its handle (the
+        # toolkit's analysis_timestamp_limit) that must not reach the next one
         yield unit, run_unit(unit, store)
 
 
