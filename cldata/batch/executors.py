@@ -6,6 +6,15 @@ through the view's window and streams) — and hands them to an executor, which 
 the store read-only and returns the results it computed; the runner, the single writer,
 stores them.
 
+The analyses of one recording run together: :meth:`Executor.run` gathers the units that
+read one recording through one window and streams into groups (:mod:`cldata.batch.units`)
+and runs each group as one task, so that a worker opens the store, the recording's file and
+its spike table once for all of them — and still yields every unit's own outcome (one
+analysis failing loses nothing of the others). A group holds at most
+:data:`~cldata.batch.units.MAX_GROUP_UNITS` units, fewer when a run has few units for its
+workers (:func:`~cldata.batch.units.group_size`): one recording swept over a thousand
+parameter combinations still keeps every worker busy.
+
 - ``serial`` runs units one after the other in this process;
 - ``processes`` (the default) runs them in local worker processes;
 - ``dask`` submits them to a ``dask.distributed`` cluster: a ``LocalCluster`` started for
@@ -25,6 +34,8 @@ Examples
 --------
 >>> with make_executor({"kind": "processes", "workers": 4}) as ex:     # doctest: +SKIP
 ...     for unit, outcome in ex.run(units): ...
+>>> [len(g) for g in group_units(units, max_size=32)]                 # doctest: +SKIP
+[12, 12, 12]
 >>> make_executor({"kind": "dask", "address": "tcp://10.0.0.9:8786"})   # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -36,22 +47,32 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
 from multiprocessing import get_context
 from typing import Any
 
-from cldata.analysis.registry import get_analysis
+from cldata.batch.units import (
+    MAX_GROUP_UNITS,
+    WORKER_STORES,
+    Outcome,
+    RecordingGroup,
+    Unit,
+    UnitFailure,
+    group_size,
+    group_units,
+    iter_group,
+    run_group,
+    run_unit,
+    unit_failure,
+)
 from cldata.core.param_check import check_parameters
 from cldata.core.paramsets import plain_parameters
 from cldata.errors import ParameterError
-from cldata.store.datastore import DataStore
-from cldata.store.view import DataStoreView
 
-__all__ = ["Unit", "UnitFailure", "make_executor", "check_executor_spec", "run_unit", "EXECUTORS",
-           "MAX_WORKERS", "SCHEDULER_ENV"]
+# Unit, UnitFailure, run_unit (and the groups) live in cldata.batch.units; they stay importable from here
+__all__ = ["Unit", "UnitFailure", "RecordingGroup", "make_executor", "check_executor_spec", "run_unit",
+           "run_group", "group_units", "group_size", "EXECUTORS", "MAX_WORKERS", "MAX_GROUP_UNITS", "SCHEDULER_ENV"]
 
 #: The environment variable ``cldata run`` reads a dask scheduler address from (``--scheduler`` wins).
 SCHEDULER_ENV = "CLDATA_DASK_SCHEDULER"
@@ -63,69 +84,16 @@ SCHEDULER_ENV = "CLDATA_DASK_SCHEDULER"
 WORKERS_PER_CORE = 4
 MAX_WORKERS = max(1, os.cpu_count() or 1) * WORKERS_PER_CORE
 
-
-@dataclass(frozen=True)
-class Unit:
-    """One unit of work: an analysis with fixed parameters on one recording (as a view sees it)."""
-
-    analysis: str
-    parameters: dict[str, Any]
-    recording_id: str
-    store_root: str
-    backend: str
-    window: Any = None
-    streams: Any = None  # a StreamSelection, or None
-    label: str = field(default="", compare=False)
-
-    def describe(self) -> str:
-        return f"{self.analysis}({self.parameters}) on {self.recording_id}"
-
-
-@dataclass
-class UnitFailure:
-    """What went wrong in a unit: the exception's type, message and traceback."""
-
-    error_type: str
-    message: str
-    traceback: str
-
-    def __str__(self) -> str:
-        return f"{self.error_type}: {self.message}"
-
-
-_STORES: dict[tuple[str, str], Any] = {}
-
-
-def _worker_store(root: str, backend: str) -> Any:
-    # one read-only store per worker process, reused by its units
-    key = (root, backend)
-    store = _STORES.get(key)
-    if store is None or store.closed:
-        store = DataStore(root, backend=backend, mode="r")
-        _STORES[key] = store
-    else:
-        store.refresh()
-    return store
-
-
-def run_unit(unit: Unit, store: Any = None) -> list[Any] | UnitFailure:
-    """Compute one unit; return its results, or a :class:`UnitFailure` (never raises).
-
-    ``store`` is the store to read from (a worker opens its own, read-only, if ``None``).
-    """
-    try:
-        if store is None:
-            store = _worker_store(unit.store_root, unit.backend)
-        row = store.catalog.recording_rows[unit.recording_id]
-        view = DataStoreView(store, [row], [], unit.streams, unit.window)
-        analysis = get_analysis(unit.analysis)(unit.parameters)
-        return list(analysis.compute(view.recordings[0]))
-    except Exception as exc:  # a failing unit is reported, the others go on
-        return UnitFailure(type(exc).__name__, str(exc), traceback.format_exc(limit=8))
+# the read-only stores this process opened as a worker (cldata.batch.units), by their older name
+_STORES = WORKER_STORES
 
 
 class Executor:
-    """Runs units; use as a context manager."""
+    """Runs units; use as a context manager.
+
+    :meth:`run` takes units and groups them (:func:`group_units`, sized for this executor's
+    workers); :meth:`run_groups` takes groups made by the caller.
+    """
 
     def __enter__(self) -> Executor:
         return self
@@ -136,19 +104,38 @@ class Executor:
     def close(self) -> None:  # noqa: B027 - executors without resources have nothing to release
         """Release workers."""
 
-    def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, list[Any] | UnitFailure]]:
+    def group_limit(self, units: int) -> int | None:
+        """The largest group for a run of ``units`` units (``None``: a recording's units stay together)."""
+        return MAX_GROUP_UNITS
+
+    def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, Outcome]]:
+        """Yield ``(unit, results or UnitFailure)`` for every unit, as they finish (the analyses of a
+        recording run together)."""
+        units = list(units)  # counted to size the groups
+        return self.run_groups(group_units(units, self.group_limit(len(units))))
+
+    def run_groups(self, groups: Iterable[RecordingGroup]) -> Iterator[tuple[Unit, Outcome]]:
+        """Yield ``(unit, results or UnitFailure)`` for every unit of every group, as they finish."""
         raise NotImplementedError
 
 
 class SerialExecutor(Executor):
-    """Units one after the other, in this process, reading from the runner's own store."""
+    """Units one after the other, in this process, reading from the runner's own store.
+
+    Each outcome is yielded as soon as its unit is computed (the runner stores it before the
+    next unit runs); a recording's units stay in one group, so a store opened here (without
+    the runner's) is refreshed once per recording.
+    """
 
     def __init__(self, store: Any = None):
         self.store = store
 
-    def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, list[Any] | UnitFailure]]:
-        for unit in units:
-            yield unit, run_unit(unit, self.store)
+    def group_limit(self, units: int) -> int | None:
+        return None
+
+    def run_groups(self, groups: Iterable[RecordingGroup]) -> Iterator[tuple[Unit, Outcome]]:
+        for group in groups:
+            yield from iter_group(group, self.store)
 
 
 def _exit_with_parent() -> None:
@@ -176,31 +163,41 @@ class ProcessExecutor(Executor):
         self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
                                          initializer=_exit_with_parent)
 
-    def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, list[Any] | UnitFailure]]:
+    def group_limit(self, units: int) -> int | None:
+        return group_size(units, self.workers)
+
+    def run_groups(self, groups: Iterable[RecordingGroup]) -> Iterator[tuple[Unit, Outcome]]:
         pending = {}
-        queue = iter(units)  # taken one at a time: the units are never copied
+        queue = iter(groups)  # taken one at a time: the groups are never copied
         exhausted = False
-        # keep a bounded number of units in flight: results come back as they finish
+        # keep a bounded number of groups in flight: results come back as they finish
         limit = self.workers * 2
         while not exhausted or pending:
             while not exhausted and len(pending) < limit:
-                unit = next(queue, None)
-                if unit is None:
+                group = next(queue, None)
+                if group is None:
                     exhausted = True
                     break
-                pending[self._pool.submit(run_unit, unit)] = unit
+                pending[self._pool.submit(run_group, group)] = group
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
-                unit = pending.pop(fut)
-                try:
-                    yield unit, fut.result()
-                except Exception as exc:  # the worker itself died
-                    yield unit, UnitFailure(type(exc).__name__, str(exc), traceback.format_exc(limit=4))
+                yield from _group_outcomes(pending.pop(fut), fut)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _group_outcomes(group: RecordingGroup, future: Any) -> Iterator[tuple[Unit, Outcome]]:
+    """Every unit of a finished task with its outcome; if the task itself failed (its worker
+    died, its result could not travel back), every unit of it with that failure."""
+    try:
+        outcomes = future.result()
+    except Exception as exc:
+        failure = unit_failure(exc, limit=4)
+        outcomes = [failure] * len(group.units)
+    yield from zip(group.units, outcomes, strict=True)
 
 
 class DaskExecutor(Executor):
@@ -228,18 +225,18 @@ class DaskExecutor(Executor):
                                          dashboard_address=None)
             self._client = Client(self._cluster)
 
-    def run(self, units: Iterable[Unit]) -> Iterator[tuple[Unit, list[Any] | UnitFailure]]:
+    def group_limit(self, units: int) -> int | None:
+        # the cluster's worker threads (a scheduler given by address has workers of its own)
+        return group_size(units, sum(self._client.nthreads().values()) or 1)
+
+    def run_groups(self, groups: Iterable[RecordingGroup]) -> Iterator[tuple[Unit, Outcome]]:
         from dask.distributed import as_completed  # the optional dependency, as in __init__
 
         futures = {}
-        for unit in units:
-            futures[self._client.submit(run_unit, unit, pure=False)] = unit
+        for group in groups:
+            futures[self._client.submit(run_group, group, pure=False)] = group
         for fut in as_completed(futures):
-            unit = futures[fut]
-            try:
-                yield unit, fut.result()
-            except Exception as exc:
-                yield unit, UnitFailure(type(exc).__name__, str(exc), traceback.format_exc(limit=4))
+            yield from _group_outcomes(futures[fut], fut)
 
     def close(self) -> None:
         self._client.close()

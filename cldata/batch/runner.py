@@ -15,7 +15,9 @@ A run is described by a parameter set (usually a file in ``param/``)::
 
 The runner opens the store as its only writer, applies the query chain, and lists the
 units of work — every (analysis, parameter combination, recording) — leaving out those
-whose results are already stored (DataJoint's *populate*). Units run on the executor;
+whose results are already stored (DataJoint's *populate*). Units run on the executor, the
+analyses of one recording together (one task opens the recording and reads its spikes once
+for all of them: :mod:`cldata.batch.units`);
 results are committed as each unit finishes, all of a unit at once, so a run that is
 interrupted resumes where it stopped, and a run repeated computes nothing. A unit that
 fails is reported with its analysis, parameters and recording; the others go on.
