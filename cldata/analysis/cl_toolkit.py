@@ -50,9 +50,7 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import io
 import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -369,8 +367,7 @@ class CLSpikeTriggeredHistogram(ToolkitAnalysis):
         ``end_sec``, ``num_eligible_channels``, ``min_firing_rate_threshold_hz``.
 
     Unlike the drop-in method it prints nothing (the official method prints the selected
-    channels, which the histogram keys name); the redirection of ``sys.stdout`` is
-    process-wide for the duration of the call.
+    channels, which the histogram keys name).
 
     Examples
     --------
@@ -382,11 +379,10 @@ class CLSpikeTriggeredHistogram(ToolkitAnalysis):
     required_parameters = {"bin_size_sec": NUMBER, "start_sec": NUMBER, "end_sec": NUMBER, "num_channels": int}
     optional_parameters = {"min_firing_rate_threshold_hz": (NUMBER, 0.1)}
 
-    def analyse(self, data: SpikeData) -> ToolkitResult:
+    def toolkit_arguments(self) -> dict[str, Any]:
         # the official method prints the channels it selected; in a batch that is one stray line per
         # unit on the runner's output, and the result's histogram keys name them anyway
-        with contextlib.redirect_stdout(io.StringIO()):
-            return super().analyse(data)
+        return {**self.parameters, "verbose": False}
 
     def problems(self, p: dict[str, Any]) -> list[tuple[bool, str]]:
         lags = [_finite_problem(p, "start_sec"), _finite_problem(p, "end_sec")]

@@ -139,6 +139,8 @@ def analyse_spike_triggered_histogram(
     end_sec: float,
     num_channels: int,
     min_firing_rate_threshold_hz: float = 0.1,
+    *,
+    verbose: bool = True,
 ) -> AnalysisResultSpikeTriggeredHistogram:
     """Spike-triggered histograms between the ``num_channels`` most active channels (§11).
 
@@ -154,6 +156,9 @@ def analyse_spike_triggered_histogram(
         How many of the most active candidate channels to pair.
     min_firing_rate_threshold_hz : float
         Least rate (window count / whole-recording duration) of a candidate.
+    verbose : bool
+        Print the selected channels (or that none qualifies), as the official method does;
+        cldata's batch analysis turns it off.
 
     Returns
     -------
@@ -198,10 +203,12 @@ def analyse_spike_triggered_histogram(
             histogram_bins=bins, histograms=histograms)
 
     if eligible < 1:
-        print("No channels to check that meet the firing rate threshold.")
+        if verbose:
+            print("No channels to check that meet the firing rate threshold.")
         return result(np.array([], dtype=np.float64), {})
     top = [int(c) for c in candidates[np.argsort(candidate_rates)[-num_channels:]]]
-    print(f"Selected top channels are: {top}")
+    if verbose:
+        print(f"Selected top channels are: {top}")
     bins = np.arange(-start_sec, end_sec + bin_size_sec, step=bin_size_sec)
     times = {c: np.asarray(train.get(c, ()), dtype=np.int64) / data.fs for c in top}
     histograms: dict[tuple[int, int], np.ndarray] = {}
