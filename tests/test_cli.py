@@ -40,7 +40,7 @@ def test_the_demo_runs_and_a_second_run_computes_nothing(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     second = cli("demo", "--dir", str(tmp_path / "demo"), "--executor", "serial", "--no-progress")
     assert "reusing the store" in second.stdout
-    assert second.stdout.count("nothing new to compute") == 2
+    assert second.stdout.count("nothing new to compute") == 3   # demo_rates, demo_psth, cl_toolkit
 
 
 def test_import_info_query_and_export(tmp_path, small_recording, other_recording):
