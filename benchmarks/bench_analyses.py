@@ -80,6 +80,9 @@ import toolkit_baseline as base
 from _report import Figure, add_output_options, interleaved_times, make_parser, print_report, say, write_json
 
 import cldata
+from cldata.analysis.registry import get_analysis
+from cldata.batch.paramfile import load_parameters
+from cldata.batch.sweep import expand_sweeps
 
 FPS = 25_000
 CHANNELS = 64
@@ -286,8 +289,6 @@ def first_use_times(path: Path, repeats: int) -> list[list[float]]:
 
 def store_unavailable() -> str | None:
     """Why the store part cannot run here (None when it can)."""
-    from cldata.analysis.registry import get_analysis  # why: the store part only (the rest needs no registry)
-
     missing = []
     for name in CLASSES.values():
         try:
@@ -299,9 +300,6 @@ def store_unavailable() -> str | None:
 
 def baseline_plan(param_file: Path) -> list[tuple[str, dict[str, Any]]]:
     """The baseline calls that do what the parameter file's analyses do (sweeps expanded)."""
-    from cldata.batch.paramfile import load_parameters  # why: the store part only
-    from cldata.batch.sweep import expand_sweeps  # why: the store part only
-
     method_of = {cls: name for name, cls in CLASSES.items()}
     plan = []
     for entry in load_parameters(param_file)["analyses"].values():

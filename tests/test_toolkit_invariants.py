@@ -7,8 +7,10 @@ snapshots; these write random recordings with cldata's writer and go through
 64 channels, and for the window-local methods (firing stats, entropy, Lempel–Ziv, DCT,
 functional connectivity — not network bursts, criticality or STH, whose official quirks look
 at the whole recording, spec §14) a windowed view, ``analysis_timestamp_limit`` and the same
-spikes shifted into a recording of their own give the same numbers. Also: the run-skipping
-LZ78 parse against the spec's parse on sparse sequences (mostly zeros, as binned spikes are).
+spikes shifted into a recording of their own give the same numbers. Also the two speed-ups of
+the toolkit against what they replace: the run-skipping LZ78 parse against the spec's parse on
+sparse sequences (mostly zeros, as binned spikes are), and the matrix form of the weighted
+clustering against ``networkx.clustering``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import math
 import tempfile
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -24,6 +27,7 @@ from hypothesis import strategies as st
 from toolkit_reference import write_recording
 
 import cldata
+from cldata.toolkit.connectivity import mean_weighted_clustering
 from cldata.toolkit.lempel_ziv import lz78_phrase_count
 
 FS = 1000
@@ -173,3 +177,14 @@ def spec_phrase_count(symbols) -> int:
 def test_lz78_run_skipping_parse_is_the_spec_parse_on_sparse_sequences(symbols):
     assert lz78_phrase_count(symbols, 4) == spec_phrase_count(symbols)
     assert lz78_phrase_count(np.array(symbols, dtype=np.int64), 4) == spec_phrase_count(symbols)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 24), st.integers(0, 2**32 - 1), st.floats(0, 0.9), st.booleans())
+def test_matrix_clustering_is_networkx_clustering(n, seed, cut, signed):
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.uniform(-1 if signed else 0, 1, (n, n)), 1)
+    upper[np.abs(upper) < cut] = 0.0
+    graph = nx.from_numpy_array(upper + upper.T)
+    expected = float(np.mean(list(nx.clustering(graph, weight="weight").values()))) if graph.number_of_edges() else 0.0
+    assert mean_weighted_clustering(graph) == pytest.approx(expected, rel=1e-9, abs=1e-12)
