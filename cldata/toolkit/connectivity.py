@@ -6,7 +6,8 @@ active channels (population std > 0) is an undirected, signed edge weight, kept 
 ``|r| ≥ correlation_threshold`` (every entry when the threshold is 0). On that graph:
 weighted clustering (Onnela et al. 2005, Phys Rev E 71:065103), Louvain communities (Blondel
 et al. 2008, J Stat Mech P10008) with their weighted modularity (Newman 2004, Phys Rev E
-70:056131), and betweenness centrality (Freeman 1977; Brandes 2001) — all with networkx.
+70:056131), and betweenness centrality (Freeman 1977; Brandes 2001) — with networkx (the
+clustering as numpy matrix products giving networkx's numbers, :func:`mean_weighted_clustering`).
 
 Official quirks reproduced (§14.11): Louvain is unseeded — here networkx's Louvain draws its seed
 from numpy's **global** random state, so ``numpy.random.seed`` makes a run repeatable as it does
@@ -104,6 +105,35 @@ def correlation_adjacency(counts: np.ndarray, rows: np.ndarray, size: int, thres
     return adjacency
 
 
+def mean_weighted_clustering(graph: nx.Graph) -> float:
+    """Mean over all nodes of ``networkx.clustering(graph, weight="weight")``, as matrix products.
+
+    Onnela's weighted clustering ``c_u = t_u / (d_u (d_u − 1))`` with ``t_u`` the sum over
+    ordered pairs of neighbours ``(v, w)`` of ``∛(ŵ_uv ŵ_vw ŵ_wu)``, ``ŵ`` = weight / largest
+    edge weight (signed, real cube roots), 0 without a triangle: ``t = diag(Ĉ³)`` with
+    ``Ĉ = ∛Ŵ``. The same numbers as networkx to rounding (it sums triangle by triangle in
+    Python, 0.1 s on a dense 64-node graph; this takes a millisecond). Weights are taken from
+    the graph, which keeps one weight per edge.
+
+    Examples
+    --------
+    >>> g = nx.Graph([(0, 1, {"weight": 1.0}), (1, 2, {"weight": 1.0}), (0, 2, {"weight": 1.0}), (2, 3, {"weight": 1.0})])
+    >>> round(mean_weighted_clustering(g), 12) == round(float(np.mean(list(nx.clustering(g, weight="weight").values()))), 12)
+    True
+    """
+    nodes = list(graph.nodes)
+    if graph.number_of_edges() == 0 or not nodes:
+        return 0.0
+    weights = nx.to_numpy_array(graph, nodelist=nodes, weight="weight", nonedge=0.0)
+    largest = max(w for _, _, w in graph.edges(data="weight"))
+    roots = np.cbrt(weights / largest)
+    triangles = np.einsum("ij,jk,ki->i", roots, roots, roots)
+    degrees = np.array([graph.degree(n) for n in nodes], dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_node = np.where(triangles == 0, 0.0, triangles / (degrees * (degrees - 1)))
+    return float(np.mean(per_node))
+
+
 def louvain_partition(graph: nx.Graph) -> dict[int, int]:
     """Louvain communities of a weighted graph as ``{node: community}``, ``{}`` where the
     official python-louvain call fails (a node with negative weighted degree, or no positive
@@ -187,7 +217,7 @@ def analyse_functional_connectivity(
     weights = np.array([d for _, _, d in graph.edges(data="weight")], dtype=np.float64)
     result.total_edge_weights = float(np.sum(weights))
     result.average_edge_weights = float(np.mean(weights))
-    result.clustering_coefficient = float(np.mean(list(nx.clustering(graph, weight="weight").values())))
+    result.clustering_coefficient = mean_weighted_clustering(graph)
     partition = louvain_partition(graph)
     result.graph_partition = partition
     if len(set(partition.values())) >= 2:

@@ -14,8 +14,8 @@ silent channel's all-zero sequence still builds phrases and scores above 0; a tr
 incomplete phrase is not counted. In count mode ``k`` is the number of distinct counts of that
 channel and ``k <= 1`` scores 0.0. ``n < min_bin_count`` scores 0.0.
 
-The parse is linear in ``n`` (a trie of phrases keyed by ``(node, symbol)``), and identical
-channel sequences are parsed once.
+The parse walks a trie of phrases, taking each run of zeros (silent bins) in one step per
+phrase, and identical channel sequences are parsed once.
 
 Examples
 --------
@@ -53,23 +53,58 @@ class AnalysisResultComplexityLempelZiv(ToolkitResult):
 def lz78_phrase_count(symbols: Sequence[int], alphabet: int) -> int:
     """LZ78 phrases of ``symbols`` (ints in ``0..alphabet-1``), a trailing incomplete phrase not counted.
 
+    The phrases form a trie (node ``0`` is the empty phrase; phrase ``i`` is node ``i``).
+    Binned spike trains are mostly runs of the symbol ``0`` (silent bins), so a run of zeros
+    is walked in one step, not symbol by symbol: the nodes linked by ``0``-edges form chains
+    (a chain starts at the root or at a node reached by another symbol and only ever grows at
+    its end), and ``r`` zeros from the node at position ``i`` of its chain land at position
+    ``i + r`` — or, past the chain's end, add one node there (a phrase ends) and restart at the
+    root. The cost is one step per phrase and per non-zero symbol instead of one per symbol.
+
     Examples
     --------
     >>> lz78_phrase_count([0, 1, 0, 1, 1, 0, 1, 0], 2)   # phrases 0 | 1 | 01 | 10 | 10.. (open)
     4
     """
-    children: dict[int, int] = {}
-    node = 0
-    phrases = 0
-    for s in symbols:
-        key = node * alphabet + s
+    sequence = np.asarray(symbols, dtype=np.int64).reshape(-1)
+    n = int(sequence.size)
+    where = np.flatnonzero(sequence)
+    marks = where.tolist() + [n]          # positions of the non-zero symbols, then the end
+    values = sequence[where].tolist()
+    children: dict[int, int] = {}        # node * alphabet + symbol -> child, for symbols != 0
+    chains: list[list[int]] = [[0]]      # the chains of 0-edges; the root's is the first
+    chain_of = [0]                       # node -> its chain
+    place = [0]                          # node -> its position in that chain
+    node = position = phrases = k = 0
+    while position < n:
+        run = marks[k] - position
+        if run:
+            chain = chains[chain_of[node]]
+            room = len(chain) - 1 - place[node]
+            if run <= room:              # the zeros stay inside the trie: no phrase ends
+                node = chain[place[node] + run]
+                position += run
+                continue
+            phrases += 1                 # one zero past the chain's end: a new phrase
+            chain.append(phrases)
+            chain_of.append(chain_of[node])
+            place.append(len(chain) - 1)
+            node = 0
+            position += room + 1
+            continue
+        key = node * alphabet + values[k]
         child = children.get(key)
         if child is None:
             phrases += 1
             children[key] = phrases
+            chain_of.append(len(chains))
+            place.append(0)
+            chains.append([phrases])
             node = 0
         else:
             node = child
+        position += 1
+        k += 1
     return phrases
 
 
@@ -91,7 +126,7 @@ def lz_score(counts: np.ndarray, min_bin_count: int = 2, normalise: bool = True,
         k = int(values.size)
         if k <= 1:
             return 0.0
-    c = lz78_phrase_count(symbols.tolist(), k)
+    c = lz78_phrase_count(symbols, k)
     if not normalise:
         return float(c)
     if n <= 1:
