@@ -33,7 +33,14 @@ import tables
 from cldata.errors import CorruptRecordingError, NotARecordingError
 from cldata.format.hdf5_open import open_hdf5
 from cldata.format.neo_file.layout import (
-    KINDS, LAYOUT, LAYOUT_ATTR, LAYOUT_VERSION, META, SEGMENT_NODE, VERSION_ATTR, member_name,
+    KINDS,
+    LAYOUT,
+    LAYOUT_ATTR,
+    LAYOUT_VERSION,
+    META,
+    SEGMENT_NODE,
+    VERSION_ATTR,
+    member_name,
 )
 from cldata.format.neo_file.values import unpack
 
