@@ -15,7 +15,7 @@ from neo.io.proxyobjects import BaseProxy
 from neo.test.tools import assert_same_sub_schema
 
 import cldata
-from cldata.errors import NotARecordingError, OutputExistsError, UnsupportedValueError
+from cldata.errors import CorruptRecordingError, NotARecordingError, OutputExistsError, UnsupportedValueError
 from cldata.format.neo_file import NeoRecordingView, is_neo_recording, neo_segments, write_neo_recording
 
 KINDS = ("analogsignals", "irregularlysampledsignals", "spiketrains", "events", "epochs")
@@ -339,3 +339,21 @@ def test_any_plain_annotation_round_trips(tmp_path, value):
         back = view.segment(lazy=False)
         _same_value(value, back.annotations["value"])
         _same_value(value, back.events[0].annotations["value"])
+
+
+def test_a_crafted_file_is_refused_without_running_anything(written, tmp_path):
+    import tables
+
+    _, path = written
+    with tables.open_file(str(path), "a") as h5:  # values replaced by a node of pickled objects
+        h5.remove_node("/analogsignals/o000000/values")
+        vl = h5.create_vlarray("/analogsignals/o000000", "values", tables.ObjectAtom())
+        vl.append([1, 2])
+    with pytest.raises(CorruptRecordingError, match="values"):
+        NeoRecordingView(path)
+    assert is_neo_recording(path)  # the layout is declared; opening it says what is wrong
+    with tables.open_file(str(tmp_path / "fake.h5"), "w") as h5:
+        h5.root._v_attrs.cldata_layout = "neo-segment"
+        h5.root._v_attrs.cldata_layout_version = 1
+    with pytest.raises(CorruptRecordingError, match="missing"):
+        NeoRecordingView(tmp_path / "fake.h5")
