@@ -357,3 +357,27 @@ def test_a_crafted_file_is_refused_without_running_anything(written, tmp_path):
         h5.root._v_attrs.cldata_layout_version = 1
     with pytest.raises(CorruptRecordingError, match="missing"):
         NeoRecordingView(tmp_path / "fake.h5")
+
+
+def test_empty_objects_and_label_less_events_round_trip(tmp_path):
+    seg = neo.Segment()
+    seg.events.append(neo.Event(np.array([1.0, 2.0]) * pq.s))  # neo allows no labels beside times
+    seg.epochs.append(neo.Epoch(np.array([1.0]) * pq.s, durations=np.array([1.0]) * pq.s))
+    seg.analogsignals.append(neo.AnalogSignal(np.zeros((0, 2)), units="V", sampling_rate=1 * pq.Hz))
+    seg.spiketrains.append(neo.SpikeTrain(np.array([]) * pq.s, t_stop=1 * pq.s))
+    seg.spiketrains.append(neo.SpikeTrain(np.array([0.5]) * pq.s, t_stop=1 * pq.s, waveforms=np.ones((1, 4))))
+    path = write_neo_recording(seg, tmp_path / "edge.h5")
+    with NeoRecordingView(path) as view:
+        assert_same_segment(seg, view.segment(lazy=False))
+        window = view.between(1 * pq.s, 1.5 * pq.s)
+        assert list(window.segment(lazy=False).events[0].times.magnitude) == [1.0]
+        assert window.segment(lazy=True).events[0].load().labels.size == 0
+
+
+def test_image_sequences_are_refused_not_dropped(tmp_path):
+    seg = build_segment()
+    seg.imagesequences.append(neo.ImageSequence(np.zeros((2, 2, 2)), units="V", sampling_rate=1 * pq.Hz,
+                                                spatial_scale=1 * pq.um))
+    with pytest.raises(UnsupportedValueError, match="ImageSequence"):
+        write_neo_recording(seg, tmp_path / "img.h5")
+    assert not (tmp_path / "img.h5").exists()

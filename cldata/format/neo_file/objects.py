@@ -88,10 +88,9 @@ def _mask(times: np.ndarray, span: Span) -> np.ndarray | None:
     return keep
 
 
-def _take_arrays(arrays: dict[str, np.ndarray], keep: np.ndarray | None) -> dict[str, np.ndarray]:
-    if keep is None:
-        return dict(arrays)
-    return {k: np.asarray(v)[keep] for k, v in arrays.items()}
+def _labels(labels: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    # neo allows no labels at all (an empty array) beside n times: kept as they are
+    return labels if keep is None or len(labels) != len(keep) else labels[keep]
 
 
 def _read_kept(node: tables.Array, keep: np.ndarray) -> np.ndarray:
@@ -310,8 +309,9 @@ class NeoFile:
         times = self._array("events", index, "times")
         labels = self._array("events", index, "labels")
         keep = _mask(times * float(meta["units"].rescale(pq.s).magnitude), span)
+        labels = _labels(labels, keep)
         if keep is not None:
-            times, labels = times[keep], labels[keep]
+            times = times[keep]
         ev = neo.Event(times=pq.Quantity(times, meta["units"].units), labels=labels,
                        units=meta["units"].units, **self._named(meta))
         return self._annotate(ev, meta, keep)
@@ -321,8 +321,9 @@ class NeoFile:
         durations = self._array("epochs", index, "durations")
         labels = self._array("epochs", index, "labels")
         keep = _mask(times * float(meta["units"].rescale(pq.s).magnitude), span)
+        labels = _labels(labels, keep)
         if keep is not None:
-            times, durations, labels = times[keep], durations[keep], labels[keep]
+            times, durations = times[keep], durations[keep]
         ep = neo.Epoch(times=pq.Quantity(times, meta["units"].units),
                        durations=pq.Quantity(durations, meta["duration_units"].units),
                        labels=labels, units=meta["units"].units, **self._named(meta))

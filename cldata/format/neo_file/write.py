@@ -219,6 +219,9 @@ def write_neo_recording(segment: neo.Segment, path: str | os.PathLike[str], *, o
     path = Path(path)
     if not isinstance(segment, neo.Segment):
         raise UnsupportedValueError(f"write_neo_recording needs a neo.Segment, not {type(segment).__name__}")
+    if getattr(segment, "imagesequences", None):
+        raise UnsupportedValueError(f"the segment holds {len(segment.imagesequences)} ImageSequence(s), which the "
+                                    "neo-segment layout does not store; remove them (or keep them elsewhere)")
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
     tmp = new_temporary(path)
