@@ -9,6 +9,7 @@ import neo
 import numpy as np
 import pytest
 import quantities as pq
+import tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from neo.io.proxyobjects import BaseProxy
@@ -342,8 +343,6 @@ def test_any_plain_annotation_round_trips(tmp_path, value):
 
 
 def test_a_crafted_file_is_refused_without_running_anything(written, tmp_path):
-    import tables
-
     _, path = written
     with tables.open_file(str(path), "a") as h5:  # values replaced by a node of pickled objects
         h5.remove_node("/analogsignals/o000000/values")
@@ -381,3 +380,31 @@ def test_image_sequences_are_refused_not_dropped(tmp_path):
     with pytest.raises(UnsupportedValueError, match="ImageSequence"):
         write_neo_recording(seg, tmp_path / "img.h5")
     assert not (tmp_path / "img.h5").exists()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(t_start=st.integers(0, 2000), rate=st.sampled_from([1000, 250, 30000, 7]),
+       a=st.integers(0, 4000), length=st.integers(0, 3000), spikes=st.lists(st.integers(0, 4000), max_size=20))
+def test_windows_keep_what_lies_in_them_and_tile(tmp_path, t_start, rate, a, length, spikes):
+    # times in ms on a grid, so that "lies in [a, b)" is exact
+    seg = neo.Segment()
+    seg.analogsignals.append(neo.AnalogSignal(np.arange(100.0)[:, None], units="mV", sampling_rate=rate * pq.Hz,
+                                              t_start=t_start * pq.ms))
+    times = np.array(sorted(spikes), dtype=float)
+    seg.spiketrains.append(neo.SpikeTrain(times * pq.ms, t_start=0 * pq.ms, t_stop=4001 * pq.ms))
+    path = write_neo_recording(seg, tmp_path / "w.h5", overwrite=True)
+    b, c = a + length, a + 2 * length
+    with NeoRecordingView(path) as view:
+        first = view.between(a * pq.ms, b * pq.ms).segment(lazy=False)
+        second = view.between(b * pq.ms, c * pq.ms).segment(lazy=False)
+        whole = view.between(a * pq.ms, c * pq.ms).segment(lazy=False)
+        sig = first.analogsignals[0]
+        kept = sig.times.rescale(pq.ms).magnitude
+        assert ((kept >= a - 1e-6) & (kept < b - 1e-6)).all()
+        all_times = seg.analogsignals[0].times.rescale(pq.ms).magnitude
+        inside = (all_times >= a - 1e-6) & (all_times < b - 1e-6)
+        assert len(kept) == inside.sum()
+        for kind in ("analogsignals", "spiketrains"):
+            x, y, z = (getattr(s, kind)[0] for s in (first, second, whole))
+            np.testing.assert_array_equal(np.concatenate([x.magnitude, y.magnitude]), z.magnitude)
+        np.testing.assert_array_equal(first.spiketrains[0].magnitude, times[(times >= a) & (times < b)])

@@ -48,7 +48,7 @@ from cldata.format.neo_file.layout import (
 from cldata.format.neo_file.values import unpack
 from cldata.format.node_guard import check_declared_size, is_object_node
 
-__all__ = ["NeoFile", "Span", "layout_of", "seconds"]
+__all__ = ["NeoFile", "Span", "layout_of", "seconds", "train_bounds"]
 
 #: A window in seconds, ``(t0, t1)``; ``None`` on a side leaves it open.
 Span = tuple[float | None, float | None]
@@ -86,6 +86,17 @@ def _mask(times: np.ndarray, span: Span) -> np.ndarray | None:
     if t1 is not None:
         keep &= times < t1
     return keep
+
+
+def train_bounds(meta: dict[str, Any], span: Span) -> tuple[pq.Quantity, pq.Quantity]:
+    """A spike train's ``t_start``, ``t_stop`` within ``span``: each end of the window clamped into
+    ``[t_start, t_stop]`` (a window beside the train gives an empty train at its nearer end)."""
+    t_start, t_stop = meta["t_start"], meta["t_stop"]
+    lo, hi = seconds(t_start), seconds(t_stop)
+    t0, t1 = span
+    a = t_start if t0 is None or t0 <= lo else (t_stop if t0 >= hi else t0 * pq.s).rescale(t_start.units)
+    b = t_stop if t1 is None or t1 >= hi else (t_start if t1 <= lo else t1 * pq.s).rescale(t_stop.units)
+    return a, b
 
 
 def _labels(labels: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
@@ -250,6 +261,21 @@ class NeoFile:
         keep = _mask(times, span)
         return np.ones(times.shape, dtype=bool) if keep is None else keep
 
+    def time_range(self, kind: str, index: int) -> tuple[float, float] | None:
+        """The earliest time and latest end (an epoch's time + duration) in seconds, None if empty.
+
+        Reads the times (and durations) only, never values or labels.
+        """
+        meta = self.members[kind][index]
+        units = meta["time_units"] if kind == "irregularlysampledsignals" else meta["units"]
+        times = self._array(kind, index, "times") * float(units.rescale(pq.s).magnitude)
+        if times.size == 0:
+            return None
+        ends = times
+        if kind == "epochs":
+            ends = times + self._array(kind, index, "durations") * float(meta["duration_units"].rescale(pq.s).magnitude)
+        return float(times.min()), float(ends.max())
+
     def sample_rows(self, index: int, span: Span) -> slice:
         """The rows of analog signal ``index`` whose times lie in ``span`` (seconds)."""
         meta = self.members["analogsignals"][index]
@@ -287,11 +313,7 @@ class NeoFile:
         times = self._array("spiketrains", index, "times")
         scale = float(meta["units"].rescale(pq.s).magnitude)
         keep = _mask(times * scale, span)
-        t_start, t_stop = meta["t_start"], meta["t_stop"]
-        if span[0] is not None and span[0] > seconds(t_start):
-            t_start = (span[0] * pq.s).rescale(t_start.units)
-        if span[1] is not None and span[1] < seconds(t_stop):
-            t_stop = (span[1] * pq.s).rescale(t_stop.units)
+        t_start, t_stop = train_bounds(meta, span)
         wave = None
         if waveforms and "waveforms" in meta["_node"]:
             node = meta["_node"]._f_get_child("waveforms")

@@ -23,7 +23,7 @@ import numpy as np
 import quantities as pq
 from neo.io.proxyobjects import BaseProxy
 
-from cldata.format.neo_file.objects import NeoFile, Span, seconds
+from cldata.format.neo_file.objects import NeoFile, Span, seconds, train_bounds
 
 __all__ = ["proxy", "AnalogSignalProxy", "IrregularSignalProxy", "SpikeTrainProxy", "EventProxy", "EpochProxy"]
 
@@ -117,12 +117,7 @@ class SpikeTrainProxy(_FileProxy):
 
     def _describe(self, meta: dict[str, Any]) -> None:
         self.units = meta["units"]
-        self.t_start, self.t_stop = meta["t_start"], meta["t_stop"]
-        t0, t1 = self._span
-        if t0 is not None and t0 > seconds(self.t_start):
-            self.t_start = (t0 * pq.s).rescale(self.t_start.units)
-        if t1 is not None and t1 < seconds(self.t_stop):
-            self.t_stop = (t1 * pq.s).rescale(self.t_stop.units)
+        self.t_start, self.t_stop = train_bounds(meta, self._span)
         self.sampling_rate = meta["sampling_rate"]
         self.left_sweep = meta["left_sweep"]
         self.dtype = self._source.dtype(self.kind, self._index, "times")

@@ -136,11 +136,10 @@ class NeoRecordingView:
             stops.append(seconds(meta["t_stop"]))
         for kind in ("irregularlysampledsignals", "events", "epochs"):
             for i in range(len(f.members[kind])):
-                obj = f.load(kind, i, waveforms=False)
-                if len(obj.times):
-                    starts.append(seconds(obj.times.min()))
-                    ends = obj.times + obj.durations if kind == "epochs" else obj.times
-                    stops.append(seconds(ends.max()))
+                extent = f.time_range(kind, i)
+                if extent is not None:
+                    starts.append(extent[0])
+                    stops.append(extent[1])
         self._t_start = min(starts) if starts else 0.0
         self._t_stop = max(stops) if stops else 0.0
         self.frames_per_second = (_whole_hz([m["sampling_rate"] for m in f.members["analogsignals"]])
