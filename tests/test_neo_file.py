@@ -268,12 +268,16 @@ def test_neo_segments_of_segments_blocks_and_bad_paths(tmp_path):
 
 
 def _store_and_compare(segments, tmp_path) -> None:
-    for i, seg in enumerate(segments):
-        seg = _loaded(seg)
-        path = write_neo_recording(seg, tmp_path / f"s{i}.h5")
+    for i, original in enumerate(segments):
+        path = write_neo_recording(original, tmp_path / f"s{i}.h5")  # loads any proxies while writing
+        seg = _loaded(original)
         with NeoRecordingView(path) as view:
-            assert_same_segment(seg, view.segment(lazy=False))
+            back = view.segment(lazy=False)
+            assert_same_segment(seg, back)
             assert_same_segment(seg, _loaded(view.segment(lazy=True)))
+            if original.block is not None:
+                assert back.block.name == original.block.name
+                _same_value(original.block.annotations, back.block.annotations)
 
 
 def test_a_file_written_by_nixio_reads_back_equal(tmp_path):
@@ -408,3 +412,11 @@ def test_windows_keep_what_lies_in_them_and_tile(tmp_path, t_start, rate, a, len
             x, y, z = (getattr(s, kind)[0] for s in (first, second, whole))
             np.testing.assert_array_equal(np.concatenate([x.magnitude, y.magnitude]), z.magnitude)
         np.testing.assert_array_equal(first.spiketrains[0].magnitude, times[(times >= a) & (times < b)])
+
+
+def test_analog_proxy_loads_a_slice_of_channels(written):
+    seg, path = written
+    with NeoRecordingView(path) as view:
+        part = view.segment(lazy=True).analogsignals[0].load(time_slice=(1 * pq.s, 1.01 * pq.s), channel_indexes=[0, 2])
+    expected = seg.analogsignals[0].time_slice(1 * pq.s, 1.01 * pq.s)[:, [0, 2]]
+    assert_same_object(expected, part)

@@ -6,7 +6,10 @@ in the list of the object it stands for, ``proxy_for``) carrying the object's at
 file's small ``meta`` records. ``load(time_slice=(t0, t1))`` reads from disk only the rows in
 ``[t0, t1)`` (half-open, like every window of cldata) within the proxy's own window.
 
-A proxy reads through the view's open file: load it before the view is closed.
+A proxy reads through the view's open file: load it before the view is closed. Unlike neo's
+rawio proxies, a ``time_slice`` reaching beyond the object is clipped to it (``strict_slicing``
+is accepted and has no effect), and ``magnitude_mode`` makes no difference (the stored values
+are the magnitudes, without a gain to undo).
 
 Examples
 --------
@@ -83,6 +86,12 @@ class AnalogSignalProxy(_FileProxy):
         self.sampling_rate = meta["sampling_rate"]
         self.sampling_period = 1.0 / self.sampling_rate
         self.t_start = meta["t_start"] + (rows.start / self.sampling_rate).rescale(meta["t_start"].units)
+
+    def load(self, time_slice: Any = None, strict_slicing: bool = True, channel_indexes: Any = None,
+             magnitude_mode: str = "rescaled", **kwargs: Any) -> neo.AnalogSignal:
+        """Read the samples (only ``time_slice``; only ``channel_indexes`` in the result)."""
+        sig = self._source.load(self.kind, self._index, _cut(self._span, time_slice))
+        return sig if channel_indexes is None else sig[:, channel_indexes]
 
     @property
     def duration(self) -> pq.Quantity:
