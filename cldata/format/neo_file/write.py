@@ -3,7 +3,7 @@
 The model: each list of the segment (``analogsignals``, ``irregularlysampledsignals``,
 ``spiketrains``, ``events``, ``epochs``) is a group under the root; its ``i``-th object is the
 group ``o{i:06d}`` holding the object's numeric arrays as HDF5 datasets in their own dtype
-(compressed losslessly, chunked so a window reads only its chunks) and a ``meta`` dataset of
+(chunked, so that a window reads only its chunks, and checksummed) and a ``meta`` dataset of
 msgpack bytes with everything else (name, description, file_origin, units, rates, t_start,
 t_stop, annotations, array annotations). Event and epoch labels are msgpack bytes too
 (``labels``: a numpy string array keeps its dtype). The segment's own attributes and the
@@ -47,7 +47,10 @@ from cldata.format.neo_file.values import as_bytes_array, pack
 
 __all__ = ["write_neo_recording"]
 
-_FILTERS = tables.Filters(complevel=1, complib="zlib", shuffle=True)
+# checksummed, not compressed: as the samples of CL files and overviews, writing and reading run at
+# disk speed (zlib, even at level 1, wrote int16 samples at ~20 MB/s), and a damaged chunk is
+# detected when read instead of coming back as other numbers
+_FILTERS = tables.Filters(fletcher32=True)
 _CHUNK_BYTES = 1 << 20
 
 
