@@ -88,8 +88,9 @@ def _array(h5: tables.File, group: tables.Group, name: str, values: np.ndarray) 
     if values.size == 0:
         h5.create_array(group, name, obj=values)
         return
-    row_bytes = max(values.nbytes // max(values.shape[0], 1), 1)
-    rows = int(min(values.shape[0], max(1, _CHUNK_BYTES // row_bytes)))
+    # chunks of at most ~1 MB of whole rows, as equal as possible: the last one is not mostly padding
+    chunks = -(-values.nbytes // _CHUNK_BYTES)
+    rows = max(1, -(-values.shape[0] // chunks))
     h5.create_carray(group, name, obj=values, filters=_FILTERS, chunkshape=(rows, *values.shape[1:]))
 
 
