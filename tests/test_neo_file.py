@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 
 import neo
@@ -420,3 +421,16 @@ def test_analog_proxy_loads_a_slice_of_channels(written):
         part = view.segment(lazy=True).analogsignals[0].load(time_slice=(1 * pq.s, 1.01 * pq.s), channel_indexes=[0, 2])
     expected = seg.analogsignals[0].time_slice(1 * pq.s, 1.01 * pq.s)[:, [0, 2]]
     assert_same_object(expected, part)
+
+
+def test_lazy_proxies_outlive_their_view_object_until_close(written):
+    seg, path = written
+    view = NeoRecordingView(path)
+    lazy = view.between(1 * pq.s, 2 * pq.s).segment(lazy=True)
+    del view
+    gc.collect()
+    assert_same_object(seg.analogsignals[1].time_slice(1 * pq.s, 2 * pq.s), lazy.analogsignals[1].load())
+    with NeoRecordingView(path) as view:
+        narrow = view.between(0, 1000)
+    with pytest.raises(tables.ClosedNodeError):
+        narrow.segment(lazy=False)

@@ -205,8 +205,16 @@ class NeoFile:
                                         f"shapes {shapes}")
 
     def close(self) -> None:
-        """Close the file."""
-        self.h5.close()
+        """Close the file (again: nothing happens)."""
+        if self.h5.isopen:
+            self.h5.close()
+
+    def __del__(self) -> None:
+        # the views and lazy proxies reading this file hold it: it closes when the last one goes
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: PyTables may be half torn down
+            pass
 
     # -- arrays ---------------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ in the list of the object it stands for, ``proxy_for``) carrying the object's at
 file's small ``meta`` records. ``load(time_slice=(t0, t1))`` reads from disk only the rows in
 ``[t0, t1)`` (half-open, like every window of cldata) within the proxy's own window.
 
-A proxy reads through the view's open file: load it before the view is closed. Unlike neo's
+A proxy reads through the view's file, which stays open while a proxy or view holds it: load
+proxies before calling the view's ``close()``. Unlike neo's
 rawio proxies, a ``time_slice`` reaching beyond the object is clipped to it (``strict_slicing``
 is accepted and has no effect), and ``magnitude_mode`` makes no difference (the stored values
 are the magnitudes, without a gain to undo).

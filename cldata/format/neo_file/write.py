@@ -161,7 +161,10 @@ def _loaded(obj: Any, kind: str) -> Any:
     if not hasattr(obj, "proxy_for"):
         return obj
     if kind == "spiketrains":
-        return obj.load(load_waveforms=True)
+        try:
+            return obj.load(load_waveforms=True)
+        except ValueError:  # neo's rawio proxies: "There are no waveforms"
+            return obj.load(load_waveforms=False)
     return obj.load()
 
 
