@@ -14,7 +14,7 @@ import tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from neo.io.proxyobjects import BaseProxy
-from neo.test.tools import assert_same_sub_schema
+from neo.test.tools import assert_neo_object_is_compliant, assert_same_sub_schema
 
 import cldata
 from cldata.errors import CorruptRecordingError, NotARecordingError, OutputExistsError, UnsupportedValueError
@@ -137,6 +137,8 @@ def test_round_trip_of_a_hand_built_segment_is_exact(written):
     with NeoRecordingView(path) as view:
         back = view.segment(lazy=False)
         assert_same_segment(seg, back)
+        for window in (view, view.between(1 * pq.s, 2 * pq.s), view.between(5 * pq.s, 6 * pq.s)):
+            assert_neo_object_is_compliant(window.segment(lazy=False))
         assert back.block is not None and back.block.name == "blk"
         _same_value(seg.block.annotations, back.block.annotations)
         assert view.annotations == {"stimulus": "grating", "contrast": 0.5, "orientation": [0, 45]}
