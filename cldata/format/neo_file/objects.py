@@ -8,7 +8,9 @@ Windows are half-open everywhere: a sample, spike, event, irregular sample or ep
 start time) is kept when ``t0 <= t < t1``, in seconds on the segment's own time axis; a sample
 at ``t_start + k / rate`` counts as lying at that time up to 1e-9 of a sample period (the
 rounding of the arithmetic). A spike train keeps ``t_start = max(t_start, t0)`` and ``t_stop =
-min(t_stop, t1)``; a windowed analog signal starts at its first kept sample.
+min(t_stop, t1)``; a windowed analog signal starts at its first kept sample. Times are compared
+in the object's own units, the window's bounds converted to them at 12 significant digits (so
+that a bound of 1755 ms, held as 1.755 s, is 1755.0 ms again, not 1755.0000000000002).
 
 Examples
 --------
@@ -76,8 +78,18 @@ def _when(value: Any) -> Any:
     return _dt.datetime.fromisoformat(text) if kind == "datetime" else _dt.date.fromisoformat(text)
 
 
-def _mask(times: np.ndarray, span: Span) -> np.ndarray | None:
-    t0, t1 = span
+def _in_units(t: float | None, units: pq.Quantity) -> float | None:
+    """A time in seconds in ``units`` (ms, ...), at 12 significant digits: 1755 ms given as a window
+    bound comes back as 1755.0 ms, not 1755.0000000000002 (the float error of s -> ms)."""
+    if t is None:
+        return None
+    scale = float(units.rescale(pq.s).magnitude)
+    return t if scale == 1.0 else float(f"{t / scale:.12g}")
+
+
+def _mask(times: np.ndarray, span: Span, units: pq.Quantity) -> np.ndarray | None:
+    """Which ``times`` (in ``units``) lie in ``span`` (seconds), compared in ``units``."""
+    t0, t1 = _in_units(span[0], units), _in_units(span[1], units)
     if t0 is None and t1 is None:
         return None
     keep = np.ones(times.shape, dtype=bool)
@@ -92,10 +104,10 @@ def train_bounds(meta: dict[str, Any], span: Span) -> tuple[pq.Quantity, pq.Quan
     """A spike train's ``t_start``, ``t_stop`` within ``span``: each end of the window clamped into
     ``[t_start, t_stop]`` (a window beside the train gives an empty train at its nearer end)."""
     t_start, t_stop = meta["t_start"], meta["t_stop"]
-    lo, hi = seconds(t_start), seconds(t_stop)
-    t0, t1 = span
-    a = t_start if t0 is None or t0 <= lo else (t_stop if t0 >= hi else t0 * pq.s).rescale(t_start.units)
-    b = t_stop if t1 is None or t1 >= hi else (t_start if t1 <= lo else t1 * pq.s).rescale(t_stop.units)
+    lo, hi = float(t_start.magnitude), float(t_stop.rescale(t_start.units).magnitude)
+    t0, t1 = _in_units(span[0], t_start.units), _in_units(span[1], t_start.units)
+    a = t_start if t0 is None or t0 <= lo else pq.Quantity(min(t0, hi), t_start.units)
+    b = t_stop if t1 is None or t1 >= hi else pq.Quantity(max(t1, lo), t_start.units).rescale(t_stop.units)
     return a, b
 
 
@@ -185,7 +197,7 @@ class NeoFile:
             meta = self._checked(self._unpack(self.h5.get_node(member, META), where), COMMON_META,
                                  KINDS[kind].quantities, where)
             self._check_arrays(kind, member)
-            meta["_node"] = member
+            meta["_path"] = member._v_pathname  # a path, not the node: no PyTables node outlives the file
             found.append(meta)
         return found
 
@@ -218,8 +230,11 @@ class NeoFile:
 
     # -- arrays ---------------------------------------------------------------------------
 
+    def _member(self, kind: str, index: int) -> tables.Group:
+        return self.h5.get_node(self.members[kind][index]["_path"])
+
     def _array(self, kind: str, index: int, name: str, rows: Any = None) -> np.ndarray | None:
-        member = self.members[kind][index]["_node"]
+        member = self._member(kind, index)
         if name not in member:
             return None
         node = member._f_get_child(name)
@@ -229,12 +244,12 @@ class NeoFile:
 
     def shape(self, kind: str, index: int, name: str) -> tuple[int, ...]:
         """The shape of an object's array (``(0,)`` for a missing one)."""
-        member = self.members[kind][index]["_node"]
+        member = self._member(kind, index)
         return tuple(int(n) for n in member._f_get_child(name).shape) if name in member else (0,)
 
     def dtype(self, kind: str, index: int, name: str) -> np.dtype:
         """The dtype of an object's array."""
-        return self.members[kind][index]["_node"]._f_get_child(name).atom.dtype
+        return self._member(kind, index)._f_get_child(name).atom.dtype
 
     # -- objects --------------------------------------------------------------------------
 
@@ -265,8 +280,8 @@ class NeoFile:
         """Which times of an irregular signal, spike train, event or epoch lie in ``span``."""
         meta = self.members[kind][index]
         units = meta["time_units"] if kind == "irregularlysampledsignals" else meta["units"]
-        times = self._array(kind, index, "times") * float(units.rescale(pq.s).magnitude)
-        keep = _mask(times, span)
+        times = self._array(kind, index, "times")
+        keep = _mask(times, span, units)
         return np.ones(times.shape, dtype=bool) if keep is None else keep
 
     def time_range(self, kind: str, index: int) -> tuple[float, float] | None:
@@ -308,7 +323,7 @@ class NeoFile:
 
     def _load_irregularlysampledsignals(self, index: int, meta: dict, span: Span, waveforms: bool) -> Any:
         times = self._array("irregularlysampledsignals", index, "times")
-        keep = _mask(times * float(meta["time_units"].rescale(pq.s).magnitude), span)
+        keep = _mask(times, span, meta["time_units"])
         values = self._array("irregularlysampledsignals", index, "values")
         if keep is not None:
             times, values = times[keep], values[keep]
@@ -319,12 +334,12 @@ class NeoFile:
 
     def _load_spiketrains(self, index: int, meta: dict, span: Span, waveforms: bool) -> neo.SpikeTrain:
         times = self._array("spiketrains", index, "times")
-        scale = float(meta["units"].rescale(pq.s).magnitude)
-        keep = _mask(times * scale, span)
+        keep = _mask(times, span, meta["units"])
         t_start, t_stop = train_bounds(meta, span)
         wave = None
-        if waveforms and "waveforms" in meta["_node"]:
-            node = meta["_node"]._f_get_child("waveforms")
+        member = self._member("spiketrains", index)
+        if waveforms and "waveforms" in member:
+            node = member._f_get_child("waveforms")
             wave = node.read() if keep is None else _read_kept(node, keep)
             if meta["waveform_units"] is not None:
                 wave = pq.Quantity(wave, meta["waveform_units"].units)
@@ -338,7 +353,7 @@ class NeoFile:
     def _load_events(self, index: int, meta: dict, span: Span, waveforms: bool) -> neo.Event:
         times = self._array("events", index, "times")
         labels = self._array("events", index, "labels")
-        keep = _mask(times * float(meta["units"].rescale(pq.s).magnitude), span)
+        keep = _mask(times, span, meta["units"])
         labels = _labels(labels, keep)
         if keep is not None:
             times = times[keep]
@@ -350,7 +365,7 @@ class NeoFile:
         times = self._array("epochs", index, "times")
         durations = self._array("epochs", index, "durations")
         labels = self._array("epochs", index, "labels")
-        keep = _mask(times * float(meta["units"].rescale(pq.s).magnitude), span)
+        keep = _mask(times, span, meta["units"])
         labels = _labels(labels, keep)
         if keep is not None:
             times, durations = times[keep], durations[keep]
