@@ -211,6 +211,8 @@ def test_frames_between_and_spikes_share_one_timebase(written):
         by_frames = view.between(1000, 2000)
         by_time = view.between(1 * pq.s, 2 * pq.s)
         assert by_frames.window == by_time.window == (1000, 2000)
+        assert view.clipped_window == (500, 3000) and view.between(0, 10**9).clipped_window == (500, 3000)
+        assert by_time.clipped_window == (1000, 2000) and view.between(4000, 5000).clipped_window == (3000, 3000)
         spikes = by_time.read_spikes()
         assert spikes.dtype.names == ("timestamp", "channel")
         assert list(spikes["timestamp"]) == [1000, 1250, 1500, 1999]

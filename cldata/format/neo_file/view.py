@@ -215,6 +215,21 @@ class NeoRecordingView:
         return self._window
 
     @property
+    def clipped_window(self) -> tuple[int, int]:
+        """The frames ``[a, b)`` this view covers: its window within the segment's frames
+        ``[ceil(t_start * fps), duration_frames)`` (rates over the view divide by ``b - a``).
+
+        Examples
+        --------
+        >>> view.between(0, 10**9).clipped_window                          # doctest: +SKIP
+        (500, 3000)
+        """
+        first = min(max(math.ceil(self._t_start * self.frames_per_second - _TOLERANCE), 0), self.duration_frames)
+        a, b = TimeWindow.from_frames(self._window).clipped(self.frames_per_second, self.duration_frames)
+        a = max(a, first)
+        return a, max(a, b)
+
+    @property
     def span(self) -> Span:
         """The window in seconds on the segment's axis, ``(t0, t1)`` (``None`` = open)."""
         return self._span
