@@ -439,3 +439,14 @@ def test_lazy_proxies_outlive_their_view_object_until_close(written):
         narrow = view.between(0, 1000)
     with pytest.raises(tables.ClosedFileError):
         narrow.segment(lazy=False)
+
+
+def test_a_windowed_lazy_segment_writes_as_its_window(written, tmp_path):
+    _, path = written
+    with NeoRecordingView(path) as view:
+        window = view.between(1 * pq.s, 2 * pq.s)
+        cut = write_neo_recording(window.segment(lazy=True), tmp_path / "cut.h5")
+        expected = window.segment(lazy=False)
+    with NeoRecordingView(cut) as view:
+        assert_same_segment(expected, view.segment(lazy=False))
+        assert view.t_start == 1 * pq.s and view.t_stop == 2 * pq.s
