@@ -22,12 +22,21 @@ from typing import TYPE_CHECKING, Any
 
 from cldata.core.display import flatten, html_fields, plural, short
 from cldata.core.window import TimeWindow
-from cldata.errors import CldataError, NotFoundError, OverviewError, StaleOverviewError, UnsafeContentError
+from cldata.errors import (
+    CldataError,
+    NotFoundError,
+    OverviewError,
+    StaleOverviewError,
+    UnsafeContentError,
+    UnsupportedValueError,
+)
+from cldata.format.neo_file import NeoRecordingView
 from cldata.format.parts import EVENT_PARTS
 from cldata.format.spike_snapshot import spike_snapshot, stim_events
 from cldata.model.entries import RecordingEntry
 from cldata.query.selection import StreamSelection
 from cldata.store.display import extent_text, shown_parameters
+from cldata.store.neo_ingest import NEO_LAYOUT
 from cldata.toolkit.methods import ToolkitMethods
 from cldata.toolkit.preprocess import SpikeData
 
@@ -114,8 +123,15 @@ class RecordingHandle(ToolkitMethods):
         return names if self._streams is None else [n for n in names if self._streams.visible(self._row, n)]
 
     @property
-    def frames_per_second(self) -> int:
-        return int(self.entry.summary["frames_per_second"])
+    def is_neo(self) -> bool:
+        """Whether the recording is a neo segment stored in the neo layout (not a CL file)."""
+        return self.entry.summary.get("layout") == NEO_LAYOUT
+
+    @property
+    def frames_per_second(self) -> int | float:
+        """The recording's frame rate (a neo recording's: the rate of its timebase, perhaps not whole)."""
+        fps = self.entry.summary["frames_per_second"]
+        return fps if self.is_neo and not float(fps).is_integer() else int(fps)
 
     @property
     def time_window(self) -> TimeWindow:
@@ -132,15 +148,27 @@ class RecordingHandle(ToolkitMethods):
         """The CL file (raises :class:`~cldata.errors.BrokenLinkError` if a link is broken)."""
         return self._store.recording_path(self.entry)
 
-    def view(self) -> RecordingView:
-        """The recording as a :class:`~cldata.RecordingView`, restricted to the view's window."""
+    def view(self) -> RecordingView | NeoRecordingView:
+        """The recording as a :class:`~cldata.RecordingView` (a neo recording: a
+        :class:`~cldata.format.neo_file.NeoRecordingView`), restricted to the view's window.
+
+        A neo recording gets the window as it was given: times stay times on the segment's
+        own axis (not rounded to frames), so ``[1 s, 2 s)`` keeps exactly what lies in it.
+        """
         base = self._store.open_recording(self.entry)
-        window = self.window
-        return base if window == (None, None) else base.between(*window)
+        if self._window.is_everything:
+            return base
+        if isinstance(base, NeoRecordingView):
+            for start, stop in self._window.bounds:  # each pair intersected in turn, as given
+                base = base.between(start, stop)
+            return base
+        return base.between(*self.window)
 
     @property
     def data_streams(self) -> dict[str, DataStreamView]:
-        """The visible data streams, by name, windowed."""
+        """The visible data streams, by name, windowed (a neo recording has none)."""
+        if self.is_neo:
+            return {}
         streams = self.view().data_streams
         return {name: streams[name] for name in self.stream_names if name in streams}
 
@@ -167,6 +195,9 @@ class RecordingHandle(ToolkitMethods):
         from cldata.overview import Overview, build_overview, ensure_overview
 
         store = self._store
+        if self.is_neo:
+            raise OverviewError(f"recording {self.id} is a neo recording: overviews (min/max pyramids) of neo "
+                                "recordings are not available yet; read its signals with segment() instead")
         # a read-only store reads its own overview but (re)builds into the user's cache: it writes
         # nothing inside its directory, even when that overview is stale or damaged
         ov = ensure_overview(self.view(), store.overview_path(self.id), rebuild_path=store.overview_build_path(self.id))
@@ -192,10 +223,16 @@ class RecordingHandle(ToolkitMethods):
 
     # the CL analysis toolkit's hooks (the spike table is read once per open file of the store)
     def _toolkit_snapshot(self) -> SpikeData:
-        return spike_snapshot(self.view())
+        return spike_snapshot(self._cl_view("the CL analysis toolkit"))
 
     def _toolkit_stims(self) -> Any:
-        return stim_events(self.view())
+        return stim_events(self._cl_view("the CL analysis toolkit"))
+
+    def _cl_view(self, what: str) -> RecordingView:
+        if self.is_neo:
+            raise UnsupportedValueError(f"{what} reads CL recordings; {self.id} is a neo recording (use the "
+                                        "analyses of cldata.analysis, or its neo segment())")
+        return self.view()  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RecordingHandle) and other._store is self._store and other._id == self._id
@@ -221,6 +258,9 @@ class RecordingHandle(ToolkitMethods):
                     "stims": int(s.get("stims", 0)),
                     "streams": {n: int(streams.get(n, 0)) for n in self.stream_names}}
         view = self.view()
+        if isinstance(view, NeoRecordingView):
+            return {"duration_s": float(view.duration_seconds), "spikes": int(len(view.read_spikes(waveforms=False))),
+                    "stims": 0, "streams": {}}
         a, b = view.clipped_window
         # every table of events (cldata.format.parts), counted in the window without reading its rows
         events = {p.name: int(view.event_tables[p.name].count(a, b)) if p.name in view.event_tables else 0
@@ -232,6 +272,10 @@ class RecordingHandle(ToolkitMethods):
         s = self.entry.summary
         counts = "" if not self._window.is_everything else (
             f", {plural(s.get('spikes', 0), 'spike')}, {plural(s.get('stims', 0), 'stim')}")
+        if self.is_neo:
+            return (f"<Recording {self.id} (neo): {extent_text(self)}, {plural(s.get('signals', 0), 'signal')}, "
+                    f"{plural(s.get('spike_trains', 0), 'spike train')}, {plural(s.get('channel_count', 0), 'channel')}"
+                    f"{counts}>")
         return (f"<Recording {self.id}: {extent_text(self)}, {plural(s.get('channel_count', 0), 'channel')}"
                 f"{counts}, streams {self.stream_names}>")
 
