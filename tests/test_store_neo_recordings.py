@@ -119,12 +119,13 @@ def test_neo_recordings_are_found_by_their_annotations_and_counted_without_openi
     spikes = sum(len(st) for st in hand_built_block(0).segments[0].spiketrains)
     assert rec.counts() == {"duration_s": pytest.approx(3.0), "spikes": spikes, "stims": 0, "streams": {}}
     assert "(neo)" in repr(rec) and "2 spike trains" in repr(rec)
-    assert rec.summary["layout"] == "neo" and rec.summary["signals"] == 3
+    assert rec.summary["layout"] == "neo" and rec.summary["signals"] == 2 and rec.summary["irregular_signals"] == 1
     frame = store.recordings_frame()
     assert set(frame["id"]) == {a, b, cl}
     assert frame.set_index("id").loc[a, "spikes"] == spikes
     store.print_content()
     assert "neo" in repr(store.recording(b))
+    store.close()
 
 
 def test_a_window_keeps_exactly_what_lies_in_it_on_the_segments_own_axis(tmp_path):
@@ -150,6 +151,7 @@ def test_a_window_keeps_exactly_what_lies_in_it_on_the_segments_own_axis(tmp_pat
     spikes = sum(int(((st.times >= 1 * pq.s) & (st.times < 2 * pq.s)).sum()) for st in want.spiketrains)
     assert rec.counts()["spikes"] == spikes
     assert rec.counts()["duration_s"] == pytest.approx(1.0)
+    store.close()
 
 
 def test_firing_rate_runs_over_a_store_of_neo_recordings(tmp_path):

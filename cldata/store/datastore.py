@@ -532,6 +532,9 @@ class DataStore:
             if self.writable:
                 self._collect_garbage()
         finally:
+            for view in self._views.values():
+                if isinstance(view, NeoRecordingView):  # (it holds its file until closed; a CL view closes when dropped)
+                    view.close()
             self._views.clear()
             self._files.release()  # (the engine rolls back what was not committed)
             self._closed = True

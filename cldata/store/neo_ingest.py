@@ -47,7 +47,7 @@ from cldata.format.neo_file import NeoRecordingView, is_neo_recording, neo_segme
 from cldata.format.parts import EVENT_PARTS
 from cldata.store.ingest import check_storable
 
-__all__ = ["NEO_LAYOUT", "is_neo_source", "neo_recordings", "read_neo_recording", "content_digest"]
+__all__ = ["NEO_LAYOUT", "is_neo_source", "neo_recordings", "read_neo_recording", "content_digest", "clipped_span"]
 
 #: The ``layout`` of a neo recording's summary (a CL recording's summary has none).
 NEO_LAYOUT = "neo"
@@ -161,6 +161,7 @@ def read_neo_recording(path: Path, block_annotations: Mapping[str, Any],
             "sample_frames": 0,
             "streams": {},
             "signals": int(view.signal_count),
+            "irregular_signals": len(segment.irregularlysampledsignals),
             "spike_trains": int(view.spike_train_count),
             "events": len(segment.events),
             "epochs": len(segment.epochs),
@@ -169,6 +170,15 @@ def read_neo_recording(path: Path, block_annotations: Mapping[str, Any],
         }
         content = content_digest(segment)
     return "rec_" + digest({"layout": NEO_LAYOUT, "content": content}, summary), params, {}, summary
+
+
+def clipped_span(view: NeoRecordingView) -> tuple[float, float]:
+    """The view's window in seconds on the segment's axis, within the segment's extent."""
+    t_start, t_stop = float(view.t_start.rescale(pq.s).magnitude), float(view.t_stop.rescale(pq.s).magnitude)
+    t0, t1 = view.span
+    t0 = t_start if t0 is None else min(max(t0, t_start), t_stop)
+    t1 = t_stop if t1 is None else min(max(t1, t0), t_stop)
+    return t0, t1
 
 
 def _number(value: Any) -> int | float:

@@ -36,7 +36,7 @@ from cldata.format.spike_snapshot import spike_snapshot, stim_events
 from cldata.model.entries import RecordingEntry
 from cldata.query.selection import StreamSelection
 from cldata.store.display import extent_text, shown_parameters
-from cldata.store.neo_ingest import NEO_LAYOUT
+from cldata.store.neo_ingest import NEO_LAYOUT, clipped_span
 from cldata.toolkit.methods import ToolkitMethods
 from cldata.toolkit.preprocess import SpikeData
 
@@ -259,7 +259,8 @@ class RecordingHandle(ToolkitMethods):
                     "streams": {n: int(streams.get(n, 0)) for n in self.stream_names}}
         view = self.view()
         if isinstance(view, NeoRecordingView):
-            return {"duration_s": float(view.duration_seconds), "spikes": int(len(view.read_spikes(waveforms=False))),
+            t0, t1 = clipped_span(view)
+            return {"duration_s": t1 - t0, "spikes": int(len(view.read_spikes(waveforms=False))),
                     "stims": 0, "streams": {}}
         a, b = view.clipped_window
         # every table of events (cldata.format.parts), counted in the window without reading its rows
