@@ -225,11 +225,27 @@ def test_a_file_neither_cl_nor_neo_is_refused_with_a_clear_error(tmp_path):
         assert len(store.recordings) == 0
 
 
-def test_overviews_of_neo_recordings_say_they_are_not_available(tmp_path):
+def test_overviews_of_neo_recordings_are_envelopes_of_their_signals(tmp_path):
+    block = hand_built_block()
+    want = block.segments[0]
     with cldata.open(tmp_path / "s", mode="a") as store:
-        store.add_recording(hand_built_block())
-        with pytest.raises(OverviewError, match="neo"):
-            store.recordings[0].overview()
+        store.add_recording(block)
+        rec = store.recordings[0]
+        env = rec.overview(width=100)  # 3000 samples of 2 channels at 1 kHz, from 0.5 s
+        assert (env.start, env.stop, env.frames_per_point, env.frames_per_second) == (500, 3500, 30, 1000)
+        values = want.analogsignals[0].magnitude  # bins aligned to multiples of 30 frames from 0 s
+        assert env.edges[:3].tolist() == [500, 510, 540] and env.edges[-2:].tolist() == [3480, 3500]
+        np.testing.assert_array_equal(env.minimum[0], values[:10].min(axis=0))
+        np.testing.assert_array_equal(env.maximum[1], values[10:40].max(axis=0))
+        np.testing.assert_array_equal(env.maximum[-1], values[2980:].max(axis=0))
+        slow = store.between(1 * pq.s, 2 * pq.s).recordings[0].overview(signal=1, width=1000)
+        assert (slow.start, slow.stop, slow.frames_per_point, slow.units) == (250, 500, 1, "uV")
+        np.testing.assert_array_equal(slow.minimum[:, 0], want.analogsignals[1].magnitude[125:375, 0].astype(np.float32))
+        activity = rec.spike_activity(width=3)
+        assert activity.counts.sum() == sum(len(st) for st in want.spiketrains)
+        assert activity.counts[:, 1].sum() == len(want.spiketrains[1])
+        with pytest.raises(OverviewError, match="no analog signal 5"):
+            rec.overview(signal=5)
 
 
 def test_a_nix_file_is_added_read_back_and_queried(tmp_path):

@@ -26,6 +26,7 @@ from cldata.errors import (
     CldataError,
     NotFoundError,
     OverviewError,
+    ParameterError,
     StaleOverviewError,
     UnsafeContentError,
     UnsupportedValueError,
@@ -172,11 +173,14 @@ class RecordingHandle(ToolkitMethods):
         streams = self.view().data_streams
         return {name: streams[name] for name in self.stream_names if name in streams}
 
-    def overview(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
+    def overview(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000,
+                 *, signal: int = 0) -> Any:
         """A min/max envelope of the samples of about ``width`` points per channel, in µV.
 
         Any window, within the view's: the right level of the recording's pyramid is read,
         or the samples themselves when the window is short. See :mod:`cldata.overview`.
+        A neo recording's envelope is of its analog signal number ``signal``, in that
+        signal's frames and units, computed from the signal (:mod:`cldata.store.neo_overview`).
 
         Examples
         --------
@@ -184,10 +188,22 @@ class RecordingHandle(ToolkitMethods):
         >>> env.minimum.shape, env.frames_per_point                  # doctest: +SKIP
         ((1000, 2), 90000)
         """
+        if self.is_neo:
+            # why: the overview module (its threaded builder and chunk encoder) is left out of `import cldata`
+            from cldata.store.neo_overview import neo_envelope
+
+            return neo_envelope(self.view(), channels, start, stop, width, signal)
+        if signal != 0:
+            raise ParameterError(f"recording {self.id} is a CL recording, with one signal (its samples): signal=0")
         return self._ask_overview(lambda ov: ov.envelope(channels=channels, start=start, stop=stop, width=width))
 
     def spike_activity(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
         """Spike counts per channel in about ``width`` bins over any window (see :mod:`cldata.overview`)."""
+        if self.is_neo:
+            # why: the overview module (its threaded builder and chunk encoder) is left out of `import cldata`
+            from cldata.store.neo_overview import neo_spike_activity
+
+            return neo_spike_activity(self.view(), channels, start, stop, width)
         return self._ask_overview(lambda ov: ov.spike_counts(channels=channels, start=start, stop=stop, width=width))
 
     def _ask_overview(self, ask: Any) -> Any:
@@ -195,9 +211,6 @@ class RecordingHandle(ToolkitMethods):
         from cldata.overview import Overview, build_overview, ensure_overview
 
         store = self._store
-        if self.is_neo:
-            raise OverviewError(f"recording {self.id} is a neo recording: overviews (min/max pyramids) of neo "
-                                "recordings are not available yet; read its signals with segment() instead")
         # a read-only store reads its own overview but (re)builds into the user's cache: it writes
         # nothing inside its directory, even when that overview is stale or damaged
         ov = ensure_overview(self.view(), store.overview_path(self.id), rebuild_path=store.overview_build_path(self.id))
