@@ -30,12 +30,23 @@ import numpy as np
 import quantities as pq
 import tables
 
-from cldata.errors import CorruptRecordingError, NotARecordingError
+from cldata.errors import CldataError, CorruptRecordingError, NotARecordingError
+from cldata.format.attributes import read_attributes
 from cldata.format.hdf5_open import open_hdf5
 from cldata.format.neo_file.layout import (
-    KINDS, LAYOUT, LAYOUT_ATTR, LAYOUT_VERSION, META, SEGMENT_NODE, VERSION_ATTR, member_name,
+    COMMON_META,
+    KINDS,
+    LAYOUT,
+    LAYOUT_ATTR,
+    LAYOUT_VERSION,
+    META,
+    SEGMENT_META,
+    SEGMENT_NODE,
+    VERSION_ATTR,
+    member_name,
 )
 from cldata.format.neo_file.values import unpack
+from cldata.format.node_guard import check_declared_size, is_object_node
 
 __all__ = ["NeoFile", "Span", "layout_of", "seconds"]
 
@@ -51,10 +62,8 @@ def seconds(q: Any) -> float:
 
 def layout_of(h5: tables.File) -> tuple[str | None, int | None]:
     """The ``(layout, version)`` the root attributes declare (``None`` where absent or not plain)."""
-    attrs = h5.root._v_attrs
-    names = attrs._v_attrnamesuser
-    layout = attrs[LAYOUT_ATTR] if LAYOUT_ATTR in names else None
-    version = attrs[VERSION_ATTR] if VERSION_ATTR in names else None
+    attrs = read_attributes(h5.root, h5.filename)  # pickled attributes only through cldata's allow-list
+    layout, version = attrs.get(LAYOUT_ATTR), attrs.get(VERSION_ATTR)
     layout = layout if isinstance(layout, str) else None
     version = int(version) if isinstance(version, (int, np.integer)) else None
     return layout, version
@@ -116,30 +125,74 @@ class NeoFile:
             layout, version = layout_of(self.h5)
             if layout != LAYOUT:
                 raise NotARecordingError(f"{self.path} is not a neo recording file: its root attribute "
-                                         f"{LAYOUT_ATTR} is {layout!r}, not {LAYOUT!r}")
+                                         f"{LAYOUT_ATTR} is {layout!r}, not {LAYOUT!r} (a CL recording opens "
+                                         "with cldata.RecordingView; other neo files go through neo_segments)")
             if version != LAYOUT_VERSION:
                 raise NotARecordingError(f"{self.path} has neo-segment layout version {version!r}; this cldata "
                                          f"reads version {LAYOUT_VERSION}: upgrade cldata")
-            self.segment_meta = self._unpack(self.h5.get_node("/", SEGMENT_NODE), "/segment")
-            self.members: dict[str, list[dict[str, Any]]] = {kind: self._members(kind) for kind in KINDS}
+            try:
+                self.segment_meta = self._checked(self._unpack(self.h5.get_node("/", SEGMENT_NODE), "/segment"),
+                                                  SEGMENT_META, (), "/segment")
+                self.members: dict[str, list[dict[str, Any]]] = {kind: self._members(kind) for kind in KINDS}
+            except (tables.NoSuchNodeError, tables.HDF5ExtError) as exc:
+                raise CorruptRecordingError(f"{self.path}: a part of the neo layout is missing or unreadable "
+                                            f"({type(exc).__name__}: {exc})") from None
         except BaseException:
             self.h5.close()
             raise
 
+    def _leaf(self, node: Any, where: str) -> tables.Array:
+        """``node`` if it is a plain numeric dataset no larger than the file can hold."""
+        if not isinstance(node, tables.Array) or is_object_node(node) or node.atom.dtype.kind not in "biufc":
+            raise CorruptRecordingError(f"{self.path}: {where} is not a numeric dataset as the neo layout defines "
+                                        f"it ({type(node).__name__})")
+        check_declared_size(node, str(self.path), CorruptRecordingError)
+        return node
+
     def _unpack(self, node: Any, where: str) -> Any:
-        if not isinstance(node, tables.Array) or node.atom.dtype != np.uint8 or node.ndim != 1:
+        node = self._leaf(node, where)
+        if node.atom.dtype != np.uint8 or node.ndim != 1:
             raise CorruptRecordingError(f"{self.path}: {where} is not a byte array as the neo layout defines it")
-        return unpack(node.read())
+        try:
+            return unpack(node.read())
+        except CldataError as exc:
+            raise CorruptRecordingError(f"{self.path}: {where} cannot be decoded: {exc}") from None
+
+    def _checked(self, meta: Any, keys: tuple[str, ...], quantities: tuple[str, ...], where: str) -> dict:
+        missing = [k for k in keys + quantities if not isinstance(meta, dict) or k not in meta]
+        wrong = [k for k in quantities if not missing and not isinstance(meta[k], pq.Quantity)]
+        if missing or wrong or not isinstance(meta.get("annotations"), dict):
+            raise CorruptRecordingError(f"{self.path}: {where} lacks or mangles {missing or wrong or ['annotations']} "
+                                        "of the neo layout")
+        return meta
 
     def _members(self, kind: str) -> list[dict[str, Any]]:
         group = self.h5.get_node("/", kind)
         found = []
         for i in range(group._v_nchildren):
             member = self.h5.get_node(group, member_name(i))
-            meta = self._unpack(self.h5.get_node(member, META), f"{member._v_pathname}/{META}")
+            where = f"{member._v_pathname}/{META}"
+            meta = self._checked(self._unpack(self.h5.get_node(member, META), where), COMMON_META,
+                                 KINDS[kind].quantities, where)
+            self._check_arrays(kind, member)
             meta["_node"] = member
             found.append(meta)
         return found
+
+    def _check_arrays(self, kind: str, member: tables.Group) -> None:
+        """Every array the layout requires is there, a plain dataset, of a consistent shape."""
+        shapes = {}
+        for name in KINDS[kind].arrays:
+            if name in member:
+                leaf = self._leaf(member._f_get_child(name), f"{member._v_pathname}/{name}")
+                shapes[name] = tuple(int(n) for n in leaf.shape)
+            elif name != "waveforms":
+                raise CorruptRecordingError(f"{self.path}: {member._v_pathname} has no {name!r} dataset")
+        ndim = {"values": (2,), "times": (1,), "durations": (1,), "waveforms": (2, 3), "labels": (1,)}
+        rows = {shape[0] for name, shape in shapes.items() if name != "labels"}  # labels: msgpack bytes
+        if any(len(shape) not in ndim[name] for name, shape in shapes.items()) or len(rows) > 1:
+            raise CorruptRecordingError(f"{self.path}: the datasets of {member._v_pathname} have inconsistent "
+                                        f"shapes {shapes}")
 
     def close(self) -> None:
         """Close the file."""

@@ -37,7 +37,7 @@ def _read(cls: type, path: Path, io_kwargs: dict[str, Any]) -> list[neo.Segment]
     io = _open(cls, path, io_kwargs)
     lazy = bool(getattr(io, "support_lazy", False))
     try:
-        blocks = io.read_all_blocks(lazy=True) if lazy else io.read_all_blocks()
+        blocks = io.read(lazy=lazy)  # every block (or the one segment) of the file
     finally:
         if not lazy and hasattr(io, "close"):
             io.close()  # eager objects need no open file (a lazy IO's proxies do)
@@ -79,10 +79,15 @@ def neo_segments(source: Any, **io_kwargs: Any) -> list[neo.Segment]:
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"no such file or directory: {path}")
-    candidates = list_candidate_ios(str(path))
+    try:
+        candidates = list_candidate_ios(str(path))
+    except ValueError as exc:  # neo: "<ext> is not a supported format of any IO."
+        candidates, said = [], str(exc)
+    else:
+        said = ""
     if not candidates:
         raise NotARecordingError(f"{path}: no neo IO reads files named like this (extension "
-                                 f"{path.suffix or 'none'!r}); see neo.io.iolist for the formats neo knows")
+                                 f"{path.suffix or 'none'!r}: {said or 'no candidate IO'}); see neo.io.iolist for the formats neo knows")
     said = []
     for cls in candidates:
         try:

@@ -12,8 +12,9 @@ compares (types of containers, dtypes, units and values, NaN equal to NaN). A tu
 has none), a ``datetime``, an object array of mixed values or a compound unit such as
 ``1/30000*s`` would come back different, so it is refused with
 :class:`~cldata.errors.UnsupportedValueError` naming where it sits (``spiketrains[2]
-annotation 'quality'``). One widening is accepted: ``numpy.float64`` reads back as the Python
-``float`` of the same value (``float64`` is a ``float`` subclass; equal in every comparison).
+annotation 'quality'``). One widening is accepted: ``numpy.float64``, ``numpy.str_`` and
+``numpy.bytes_`` (subclasses of ``float``, ``str`` and ``bytes``) read back as the Python
+``float``, ``str`` and ``bytes`` of the same value, equal in every comparison.
 
 Examples
 --------
@@ -38,41 +39,49 @@ from cldata.format.codec import decode, encode
 __all__ = ["pack", "unpack", "as_bytes_array"]
 
 
-def _difference(a: Any, b: Any) -> str | None:
-    """Why ``b`` (read back) is not ``a`` (written), or None when it is."""
-    if isinstance(a, tuple):
-        return "a tuple reads back as a list; store a list (or a numpy array)"
+# numpy's float64, str_ and bytes_ subclass Python's float, str and bytes; msgpack writes them
+# as such and they read back as the Python type, equal in every comparison
+_WIDENED = (float, str, bytes)
+
+
+def _array_difference(a: np.ndarray, b: Any) -> str | None:
     if isinstance(a, pq.Quantity):
         if not isinstance(b, pq.Quantity) or a.dimensionality.string != b.dimensionality.string:
             return (f"its units {a.dimensionality.string} read back as "
                     f"{getattr(b, 'dimensionality', None)}; rescale it to a named unit")
-        return _difference(a.magnitude, b.magnitude)
-    if isinstance(a, np.ndarray):
-        if not isinstance(b, np.ndarray) or isinstance(b, pq.Quantity) != isinstance(a, pq.Quantity):
-            return f"a numpy array of dtype {a.dtype} reads back as {type(b).__name__}"
-        if a.dtype != b.dtype or a.shape != b.shape:
-            return f"a numpy array of dtype {a.dtype} {a.shape} reads back as {b.dtype} {b.shape}"
-        same = np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
-        return None if same else "its values read back different"
+        return _array_difference(a.magnitude, b.magnitude)
+    if not isinstance(b, np.ndarray) or isinstance(b, pq.Quantity):
+        return f"a numpy array of dtype {a.dtype} reads back as {type(b).__name__}"
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return f"a numpy array of dtype {a.dtype} {a.shape} reads back as {b.dtype} {b.shape}"
+    return None if np.array_equal(a, b, equal_nan=a.dtype.kind in "fc") else "its values read back different"
+
+
+def _container_difference(a: dict | list, b: Any) -> str | None:
     if isinstance(a, dict):
         if not isinstance(b, dict) or list(a) != list(b):
             return "a dict's keys read back different (keys must be str, int or bytes)"
-        for key in a:
-            why = _difference(a[key], b[key])
-            if why:
-                return f"at key {key!r}: {why}"
-        return None
-    if isinstance(a, list):
+        pairs = [(f"key {k!r}", a[k], b[k]) for k in a]
+    else:
         if not isinstance(b, list) or len(a) != len(b):
             return "a list reads back different"
-        for i, (x, y) in enumerate(zip(a, b)):
-            why = _difference(x, y)
-            if why:
-                return f"at item {i}: {why}"
-        return None
-    if isinstance(a, np.float64) and type(b) is float:
-        return None if (a == b or (a != a and b != b)) else "its value reads back different"
-    if type(a) is not type(b):
+        pairs = [(f"item {i}", x, y) for i, (x, y) in enumerate(zip(a, b))]
+    for where, x, y in pairs:
+        why = _difference(x, y)
+        if why:
+            return f"at {where}: {why}"
+    return None
+
+
+def _difference(a: Any, b: Any) -> str | None:
+    """Why ``b`` (read back) is not ``a`` (written), or None when it is."""
+    if isinstance(a, tuple):
+        return "a tuple reads back as a list; store a list (or a numpy array)"
+    if isinstance(a, np.ndarray):
+        return _array_difference(a, b)
+    if isinstance(a, (dict, list)):
+        return _container_difference(a, b)
+    if type(a) is not type(b) and not (isinstance(a, (float, str, bytes)) and type(b) in _WIDENED):
         return f"a {type(a).__name__} reads back as a {type(b).__name__}"
     if a != a and b != b:  # NaN
         return None

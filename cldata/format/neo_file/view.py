@@ -135,7 +135,7 @@ class NeoRecordingView:
             starts.append(seconds(meta["t_start"]))
             stops.append(seconds(meta["t_stop"]))
         for kind in ("irregularlysampledsignals", "events", "epochs"):
-            for i, meta in enumerate(f.members[kind]):
+            for i in range(len(f.members[kind])):
                 obj = f.load(kind, i, waveforms=False)
                 if len(obj.times):
                     starts.append(seconds(obj.times.min()))

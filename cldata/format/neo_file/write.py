@@ -32,9 +32,16 @@ import quantities as pq
 import tables
 
 from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary
-from cldata.errors import InvalidDataError, OutputExistsError, UnsupportedValueError
+from cldata.errors import OutputExistsError, UnsupportedValueError
 from cldata.format.neo_file.layout import (
-    KINDS, LAYOUT, LAYOUT_ATTR, LAYOUT_VERSION, META, SEGMENT_NODE, VERSION_ATTR, member_name,
+    KINDS,
+    LAYOUT,
+    LAYOUT_ATTR,
+    LAYOUT_VERSION,
+    META,
+    SEGMENT_NODE,
+    VERSION_ATTR,
+    member_name,
 )
 from cldata.format.neo_file.values import as_bytes_array, pack
 
@@ -145,14 +152,13 @@ def _segment_meta(segment: neo.Segment) -> bytes:
     return pack(meta, "the segment's attributes")
 
 
-def _check_segment(segment: Any) -> None:
-    if not isinstance(segment, neo.Segment):
-        raise UnsupportedValueError(f"write_neo_recording needs a neo.Segment, not {type(segment).__name__}")
-    for kind in KINDS:
-        for i, obj in enumerate(getattr(segment, kind)):
-            if hasattr(obj, "proxy_for"):
-                raise InvalidDataError(f"{kind}[{i}] is a lazy proxy ({type(obj).__name__}); load the segment's "
-                                       "objects first (proxy.load()), or pass the segment neo_segments() gives")
+def _loaded(obj: Any, kind: str) -> Any:
+    """``obj``, or the object a lazy proxy stands for (loaded now: one object in memory at a time)."""
+    if not hasattr(obj, "proxy_for"):
+        return obj
+    if kind == "spiketrains":
+        return obj.load(load_waveforms=True)
+    return obj.load()
 
 
 def _fill(h5: tables.File, segment: neo.Segment) -> None:
@@ -161,7 +167,8 @@ def _fill(h5: tables.File, segment: neo.Segment) -> None:
     _bytes(h5, h5.root, SEGMENT_NODE, _segment_meta(segment))
     for kind, spec in KINDS.items():
         group = h5.create_group(h5.root, spec.group)
-        for i, obj in enumerate(getattr(segment, kind)):
+        for i, lazy in enumerate(getattr(segment, kind)):
+            obj = _loaded(lazy, kind)
             what = f"{kind}[{i}] ({obj.name!r})" if obj.name else f"{kind}[{i}]"
             meta, arrays = _DESCRIBE[kind](obj, what)
             member = h5.create_group(group, member_name(i))
@@ -184,7 +191,8 @@ def write_neo_recording(segment: neo.Segment, path: str | os.PathLike[str], *, o
     Parameters
     ----------
     segment
-        A :class:`neo.Segment` of loaded objects (not lazy proxies).
+        A :class:`neo.Segment`; lazy proxies in it (a ``read_block(lazy=True)``) are loaded
+        one at a time while writing, spike trains with their waveforms.
     path
         The file to write.
     overwrite
@@ -209,7 +217,8 @@ def write_neo_recording(segment: neo.Segment, path: str | os.PathLike[str], *, o
     PosixPath('rec.neo.h5')
     """
     path = Path(path)
-    _check_segment(segment)
+    if not isinstance(segment, neo.Segment):
+        raise UnsupportedValueError(f"write_neo_recording needs a neo.Segment, not {type(segment).__name__}")
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
     tmp = new_temporary(path)
