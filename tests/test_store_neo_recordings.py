@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import quantities as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import cldata
 from cldata.analysis import FiringRate
@@ -212,6 +214,27 @@ def test_a_block_of_several_segments_gives_one_recording_each(tmp_path):
         assert_same_segment(store.recording(ids[1]).segment(lazy=False), second)
 
 
+def test_a_neo_matlab_file_and_a_neo_recording_view_are_added(tmp_path):
+    pytest.importorskip("scipy", reason="NeoMatlabIO needs scipy")
+    block = hand_built_block()
+    for train in block.segments[0].spiketrains:  # (NeoMatlabIO keeps no array annotations of spike
+        train.array_annotations.clear()          # trains: the data are compared)
+    path = tmp_path / "session.mat"
+    neo.io.NeoMatlabIO(str(path)).write_block(block)
+    with cldata.open(tmp_path / "s", mode="a") as store:
+        rid = store.add_recording(path, {"format": "matlab"})
+        got = store.recording(rid).segment(lazy=False)
+        for a, b in zip(got.analogsignals, block.segments[0].analogsignals, strict=True):
+            _same_array(_loaded(a), b)
+        for a, b in zip(got.spiketrains, block.segments[0].spiketrains, strict=True):
+            _same_array(_loaded(a).times, b.times)
+        assert store.recording(rid).parameters["format"] == "matlab"
+        # a store's own neo view, windowed, adds what it shows
+        window = store.recording(rid).view().between(1 * pq.s, 2 * pq.s)
+        part = store.add_recording(window)
+        assert store.recording(part).summary["spikes"] == len(window.read_spikes())
+
+
 def test_a_file_neither_cl_nor_neo_is_refused_with_a_clear_error(tmp_path):
     junk = tmp_path / "notes.xyz"
     junk.write_text("not a recording")
@@ -272,3 +295,25 @@ def test_a_nix_file_is_added_read_back_and_queried(tmp_path):
                 if isinstance(b, pq.Quantity):
                     _same_array(a, b)
         store.close()
+
+
+_keys = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)
+_leaves = st.one_of(st.integers(-2**40, 2**40), st.floats(allow_nan=False, allow_infinity=False, width=64),
+                    st.text(max_size=12), st.booleans())
+_values = st.recursive(_leaves, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                        st.dictionaries(_keys, inner, max_size=3)), max_leaves=6)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(annotations=st.dictionaries(_keys, _values, min_size=1, max_size=4))
+def test_any_annotations_become_parameters_a_query_finds(tmp_path_factory, annotations):
+    root = tmp_path_factory.mktemp("store")
+    seg = neo.Segment(**annotations)
+    seg.spiketrains.append(neo.SpikeTrain([0.1, 0.2] * pq.s, t_stop=1 * pq.s))
+    with cldata.open(root / "s", mode="a") as store:
+        rid = store.add_recording(seg)
+        assert dict(store.recording(rid).parameters) == annotations
+        for key, value in annotations.items():  # (a list given to filter means "one of these")
+            if not isinstance(value, list):
+                assert [r.id for r in store.filter(**{key: value}).recordings] == [rid]
+        assert_same_segment(store.recording(rid).segment(lazy=False), seg)

@@ -63,9 +63,10 @@ def _neo_suffixes() -> set[str]:
 
 
 def is_neo_source(source: Any) -> bool:
-    """Whether ``add_recording`` should take ``source`` through neo: a Segment, a Block, or a
-    file in the neo layout. (Another file is tried as a CL recording first.)"""
-    if isinstance(source, (neo.Segment, neo.Block)):
+    """Whether ``add_recording`` should take ``source`` through neo: a Segment, a Block, a
+    :class:`~cldata.format.neo_file.NeoRecordingView`, a file in the neo layout, or a file
+    whose suffix only neo knows (``.nix``...). (Another file is tried as a CL recording first.)"""
+    if isinstance(source, (neo.Segment, neo.Block, NeoRecordingView)):
         return True
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
@@ -93,10 +94,14 @@ def neo_recordings(source: Any, cl_error: CldataError | None = None) -> Iterator
     cldata.errors.UnsafeContentError
         For a pickle (neo's PickleIO would run code from the file).
     """
+    if isinstance(source, NeoRecordingView) and source.time_window.is_everything:
+        source = source.path
     if isinstance(source, (str, os.PathLike)) and is_neo_recording(Path(source)):
         yield Path(source), {}
         return
-    if isinstance(source, neo.Block):
+    if isinstance(source, NeoRecordingView):  # a window of one: what it shows
+        segments, block = [source.segment(lazy=False)], None
+    elif isinstance(source, neo.Block):
         segments, block = list(source.segments), source
     elif isinstance(source, neo.Segment):
         segments, block = [source], source.block
