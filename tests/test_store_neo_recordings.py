@@ -11,8 +11,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import cldata
-from cldata.analysis import FiringRate
-from cldata.errors import DuplicateRecordingError, NotARecordingError, OverviewError, UnsafeContentError
+from cldata.analysis import FiringRate, StimulusTriggeredHistogram
+from cldata.errors import (
+    DuplicateRecordingError,
+    NotARecordingError,
+    OverviewError,
+    UnsafeContentError,
+    UnsupportedValueError,
+)
 
 neo = pytest.importorskip("neo")
 
@@ -156,15 +162,24 @@ def test_a_window_keeps_exactly_what_lies_in_it_on_the_segments_own_axis(tmp_pat
     store.close()
 
 
-def test_firing_rate_runs_over_a_store_of_neo_recordings(tmp_path):
+def test_spike_analyses_run_over_a_store_of_neo_recordings(tmp_path):
     block = hand_built_block()
+    # events named "stims" are the recording's stimulations (as in the neo segments of CL recordings)
+    block.segments[0].events.append(neo.Event(np.array([1.0, 2.0]) * pq.s, labels=np.array(["0", "1"]), name="stims"))
     with cldata.open(tmp_path / "s", mode="a") as store:
         rid = store.add_recording(block)
         FiringRate().perform_analysis(store)
-        rates = store.filter(analysis="FiringRate").get_analysis_result(identifier="firing_rate")[0]
-    want = [len(st) / 3.0 for st in block.segments[0].spiketrains]
-    assert rates.sources == (rid,) or list(rates.sources) == [rid]
-    np.testing.assert_allclose(np.asarray(rates.values.rescale(pq.Hz))[:2], want)
+        FiringRate().perform_analysis(store.between(1 * pq.s, 2 * pq.s))
+        StimulusTriggeredHistogram().perform_analysis(store)
+        rates = store.filter(analysis="FiringRate").get_analysis_result(identifier="firing_rate")
+        assert store.recording(rid).counts()["stims"] == 2
+        assert len(store.filter(analysis="StimulusTriggeredHistogram").analysis_results) > 0
+        with pytest.raises(UnsupportedValueError, match="neo recording"):
+            store.recording(rid).analyse_firing_stats()
+    trains = block.segments[0].spiketrains
+    whole = next(r for r in rates if "window" not in r.parameters)  # (the windowed one has its window)
+    assert list(whole.sources) == [rid]
+    np.testing.assert_allclose(np.asarray(whole.values.rescale(pq.Hz))[:2], [len(t) / 3.0 for t in trains])
 
 
 def test_an_export_keeps_neo_recordings_whole_and_windowed(tmp_path):

@@ -19,8 +19,8 @@ from that file, so a recording is what the store will return:
   the user's parameters (annotations that cannot be parameters, such as objects, stay in
   the file but are not indexed; their names are in the summary's ``unindexed``);
 - its **summary** says ``layout: "neo"`` and has what the catalog and displays need
-  (duration, the timebase's frames per second, channels, spikes, signal and spike-train
-  counts), so nothing is opened to list or count.
+  (duration, the timebase's frames per second, channels, spikes, stims — the events
+  marked as stimulations —, signal and spike-train counts), so nothing is opened to list or count.
 
 Examples
 --------
@@ -163,6 +163,7 @@ def read_neo_recording(path: Path, block_annotations: Mapping[str, Any],
             "channel_count": int(view.channel_count),
             **{p.name: 0 for p in EVENT_PARTS},
             "spikes": int(len(spikes)),
+            "stims": int(len(view.read_stims())),  # events marked as stimulations (see NeoRecordingView)
             "sample_frames": 0,
             "streams": {},
             "signals": int(view.signal_count),

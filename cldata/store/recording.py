@@ -274,7 +274,7 @@ class RecordingHandle(ToolkitMethods):
         if isinstance(view, NeoRecordingView):
             t0, t1 = clipped_span(view)
             return {"duration_s": t1 - t0, "spikes": int(len(view.read_spikes(waveforms=False))),
-                    "stims": 0, "streams": {}}
+                    "stims": int(len(view.read_stims())), "streams": {}}
         a, b = view.clipped_window
         # every table of events (cldata.format.parts), counted in the window without reading its rows
         events = {p.name: int(view.event_tables[p.name].count(a, b)) if p.name in view.event_tables else 0
