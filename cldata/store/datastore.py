@@ -8,6 +8,11 @@ views read through the store's small interface by catalog entry
 (:meth:`~DataStore.open_recording`, :meth:`~DataStore.recording_path`,
 :meth:`~DataStore.result_object`, :meth:`~DataStore.load_payload`).
 
+A recording is a CL file, or a neo segment kept in the neo layout
+(:mod:`cldata.store.neo_ingest`): ``add_recording`` takes either (a block gives one recording
+per segment), and both answer the same API (``segment()``, windows, queries by parameters,
+overviews, spike analyses, export).
+
 Changes (``add_*``, ``remove_*``) are visible at once in this process and become durable,
 atomically, at :meth:`DataStore.commit` (also on :meth:`~DataStore.close` and at the end of
 a ``with`` block). After a crash at any moment the store opens with exactly what the last
