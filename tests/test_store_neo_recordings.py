@@ -4,6 +4,8 @@ exported and reopened — with both backends; CL recordings beside them unchange
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import quantities as pq
@@ -18,6 +20,7 @@ from cldata.errors import (
     OverviewError,
     UnsafeContentError,
     UnsupportedValueError,
+    WindowOutsideRecordingsWarning,
 )
 
 neo = pytest.importorskip("neo")
@@ -159,7 +162,21 @@ def test_a_window_keeps_exactly_what_lies_in_it_on_the_segments_own_axis(tmp_pat
     spikes = sum(int(((st.times >= 1 * pq.s) & (st.times < 2 * pq.s)).sum()) for st in want.spiketrains)
     assert rec.counts()["spikes"] == spikes
     assert rec.counts()["duration_s"] == pytest.approx(1.0)
+    with warnings.catch_warnings():  # (a false warning: see the xfail test below)
+        warnings.simplefilter("ignore", WindowOutsideRecordingsWarning)
+        late = store.between(3.2 * pq.s, 4 * pq.s).recordings[0]  # the segment ends at 3.5 s
+    assert late.counts()["duration_s"] == pytest.approx(0.3) and "3.2" in repr(late) and "3.5" in repr(late)
     store.close()
+
+
+@pytest.mark.xfail(strict=True, reason="cldata/query/time.py counts a recording's extent from frame 0; a neo "
+                   "recording's starts at its t_start (summary t_start_s): the window check must use it")
+def test_a_window_past_frame_duration_but_inside_a_late_segment_does_not_warn(tmp_path):
+    with cldata.open(tmp_path / "s", mode="a") as store:
+        store.add_recording(hand_built_block())  # [0.5 s, 3.5 s)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", WindowOutsideRecordingsWarning)
+            assert store.between(3.2 * pq.s, 4 * pq.s).recordings[0].counts()["spikes"] >= 0
 
 
 def test_spike_analyses_run_over_a_store_of_neo_recordings(tmp_path):
