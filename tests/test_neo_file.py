@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 
 import neo
 import numpy as np
 import pytest
 import quantities as pq
+import tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from neo.io.proxyobjects import BaseProxy
-from neo.test.tools import assert_same_sub_schema
+from neo.test.tools import assert_neo_object_is_compliant, assert_same_sub_schema
 
 import cldata
 from cldata.errors import CorruptRecordingError, NotARecordingError, OutputExistsError, UnsupportedValueError
@@ -135,6 +137,8 @@ def test_round_trip_of_a_hand_built_segment_is_exact(written):
     with NeoRecordingView(path) as view:
         back = view.segment(lazy=False)
         assert_same_segment(seg, back)
+        for window in (view, view.between(1 * pq.s, 2 * pq.s), view.between(5 * pq.s, 6 * pq.s)):
+            assert_neo_object_is_compliant(window.segment(lazy=False))
         assert back.block is not None and back.block.name == "blk"
         _same_value(seg.block.annotations, back.block.annotations)
         assert view.annotations == {"stimulus": "grating", "contrast": 0.5, "orientation": [0, 45]}
@@ -267,12 +271,16 @@ def test_neo_segments_of_segments_blocks_and_bad_paths(tmp_path):
 
 
 def _store_and_compare(segments, tmp_path) -> None:
-    for i, seg in enumerate(segments):
-        seg = _loaded(seg)
-        path = write_neo_recording(seg, tmp_path / f"s{i}.h5")
+    for i, original in enumerate(segments):
+        path = write_neo_recording(original, tmp_path / f"s{i}.h5")  # loads any proxies while writing
+        seg = _loaded(original)
         with NeoRecordingView(path) as view:
-            assert_same_segment(seg, view.segment(lazy=False))
+            back = view.segment(lazy=False)
+            assert_same_segment(seg, back)
             assert_same_segment(seg, _loaded(view.segment(lazy=True)))
+            if original.block is not None:
+                assert back.block.name == original.block.name
+                _same_value(original.block.annotations, back.block.annotations)
 
 
 def test_a_file_written_by_nixio_reads_back_equal(tmp_path):
@@ -342,8 +350,6 @@ def test_any_plain_annotation_round_trips(tmp_path, value):
 
 
 def test_a_crafted_file_is_refused_without_running_anything(written, tmp_path):
-    import tables
-
     _, path = written
     with tables.open_file(str(path), "a") as h5:  # values replaced by a node of pickled objects
         h5.remove_node("/analogsignals/o000000/values")
@@ -357,3 +363,76 @@ def test_a_crafted_file_is_refused_without_running_anything(written, tmp_path):
         h5.root._v_attrs.cldata_layout_version = 1
     with pytest.raises(CorruptRecordingError, match="missing"):
         NeoRecordingView(tmp_path / "fake.h5")
+
+
+def test_empty_objects_and_label_less_events_round_trip(tmp_path):
+    seg = neo.Segment()
+    seg.events.append(neo.Event(np.array([1.0, 2.0]) * pq.s))  # neo allows no labels beside times
+    seg.epochs.append(neo.Epoch(np.array([1.0]) * pq.s, durations=np.array([1.0]) * pq.s))
+    seg.analogsignals.append(neo.AnalogSignal(np.zeros((0, 2)), units="V", sampling_rate=1 * pq.Hz))
+    seg.spiketrains.append(neo.SpikeTrain(np.array([]) * pq.s, t_stop=1 * pq.s))
+    seg.spiketrains.append(neo.SpikeTrain(np.array([0.5]) * pq.s, t_stop=1 * pq.s, waveforms=np.ones((1, 4))))
+    path = write_neo_recording(seg, tmp_path / "edge.h5")
+    with NeoRecordingView(path) as view:
+        assert_same_segment(seg, view.segment(lazy=False))
+        window = view.between(1 * pq.s, 1.5 * pq.s)
+        assert list(window.segment(lazy=False).events[0].times.magnitude) == [1.0]
+        assert window.segment(lazy=True).events[0].load().labels.size == 0
+
+
+def test_image_sequences_are_refused_not_dropped(tmp_path):
+    seg = build_segment()
+    seg.imagesequences.append(neo.ImageSequence(np.zeros((2, 2, 2)), units="V", sampling_rate=1 * pq.Hz,
+                                                spatial_scale=1 * pq.um))
+    with pytest.raises(UnsupportedValueError, match="ImageSequence"):
+        write_neo_recording(seg, tmp_path / "img.h5")
+    assert not (tmp_path / "img.h5").exists()
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(t_start=st.integers(0, 2000), rate=st.sampled_from([1000, 250, 30000, 7]),
+       a=st.integers(0, 4000), length=st.integers(0, 3000), spikes=st.lists(st.integers(0, 4000), max_size=20))
+def test_windows_keep_what_lies_in_them_and_tile(tmp_path, t_start, rate, a, length, spikes):
+    # times in ms on a grid, so that "lies in [a, b)" is exact
+    seg = neo.Segment()
+    seg.analogsignals.append(neo.AnalogSignal(np.arange(100.0)[:, None], units="mV", sampling_rate=rate * pq.Hz,
+                                              t_start=t_start * pq.ms))
+    times = np.array(sorted(spikes), dtype=float)
+    seg.spiketrains.append(neo.SpikeTrain(times * pq.ms, t_start=0 * pq.ms, t_stop=4001 * pq.ms))
+    path = write_neo_recording(seg, tmp_path / "w.h5", overwrite=True)
+    b, c = a + length, a + 2 * length
+    with NeoRecordingView(path) as view:
+        first = view.between(a * pq.ms, b * pq.ms).segment(lazy=False)
+        second = view.between(b * pq.ms, c * pq.ms).segment(lazy=False)
+        whole = view.between(a * pq.ms, c * pq.ms).segment(lazy=False)
+        sig = first.analogsignals[0]
+        kept = sig.times.rescale(pq.ms).magnitude
+        assert ((kept >= a - 1e-6) & (kept < b - 1e-6)).all()
+        all_times = seg.analogsignals[0].times.rescale(pq.ms).magnitude
+        inside = (all_times >= a - 1e-6) & (all_times < b - 1e-6)
+        assert len(kept) == inside.sum()
+        for kind in ("analogsignals", "spiketrains"):
+            x, y, z = (getattr(s, kind)[0] for s in (first, second, whole))
+            np.testing.assert_array_equal(np.concatenate([x.magnitude, y.magnitude]), z.magnitude)
+        np.testing.assert_array_equal(first.spiketrains[0].magnitude, times[(times >= a) & (times < b)])
+
+
+def test_analog_proxy_loads_a_slice_of_channels(written):
+    seg, path = written
+    with NeoRecordingView(path) as view:
+        part = view.segment(lazy=True).analogsignals[0].load(time_slice=(1 * pq.s, 1.01 * pq.s), channel_indexes=[0, 2])
+    expected = seg.analogsignals[0].time_slice(1 * pq.s, 1.01 * pq.s)[:, [0, 2]]
+    assert_same_object(expected, part)
+
+
+def test_lazy_proxies_outlive_their_view_object_until_close(written):
+    seg, path = written
+    view = NeoRecordingView(path)
+    lazy = view.between(1 * pq.s, 2 * pq.s).segment(lazy=True)
+    del view
+    gc.collect()
+    assert_same_object(seg.analogsignals[1].time_slice(1 * pq.s, 2 * pq.s), lazy.analogsignals[1].load())
+    with NeoRecordingView(path) as view:
+        narrow = view.between(0, 1000)
+    with pytest.raises(tables.ClosedNodeError):
+        narrow.segment(lazy=False)

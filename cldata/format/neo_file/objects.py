@@ -48,7 +48,7 @@ from cldata.format.neo_file.layout import (
 from cldata.format.neo_file.values import unpack
 from cldata.format.node_guard import check_declared_size, is_object_node
 
-__all__ = ["NeoFile", "Span", "layout_of", "seconds"]
+__all__ = ["NeoFile", "Span", "layout_of", "seconds", "train_bounds"]
 
 #: A window in seconds, ``(t0, t1)``; ``None`` on a side leaves it open.
 Span = tuple[float | None, float | None]
@@ -88,10 +88,20 @@ def _mask(times: np.ndarray, span: Span) -> np.ndarray | None:
     return keep
 
 
-def _take_arrays(arrays: dict[str, np.ndarray], keep: np.ndarray | None) -> dict[str, np.ndarray]:
-    if keep is None:
-        return dict(arrays)
-    return {k: np.asarray(v)[keep] for k, v in arrays.items()}
+def train_bounds(meta: dict[str, Any], span: Span) -> tuple[pq.Quantity, pq.Quantity]:
+    """A spike train's ``t_start``, ``t_stop`` within ``span``: each end of the window clamped into
+    ``[t_start, t_stop]`` (a window beside the train gives an empty train at its nearer end)."""
+    t_start, t_stop = meta["t_start"], meta["t_stop"]
+    lo, hi = seconds(t_start), seconds(t_stop)
+    t0, t1 = span
+    a = t_start if t0 is None or t0 <= lo else (t_stop if t0 >= hi else t0 * pq.s).rescale(t_start.units)
+    b = t_stop if t1 is None or t1 >= hi else (t_start if t1 <= lo else t1 * pq.s).rescale(t_stop.units)
+    return a, b
+
+
+def _labels(labels: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    # neo allows no labels at all (an empty array) beside n times: kept as they are
+    return labels if keep is None or len(labels) != len(keep) else labels[keep]
 
 
 def _read_kept(node: tables.Array, keep: np.ndarray) -> np.ndarray:
@@ -195,8 +205,16 @@ class NeoFile:
                                         f"shapes {shapes}")
 
     def close(self) -> None:
-        """Close the file."""
-        self.h5.close()
+        """Close the file (again: nothing happens)."""
+        if self.h5.isopen:
+            self.h5.close()
+
+    def __del__(self) -> None:
+        # the views and lazy proxies reading this file hold it: it closes when the last one goes
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: PyTables may be half torn down
+            pass
 
     # -- arrays ---------------------------------------------------------------------------
 
@@ -251,6 +269,21 @@ class NeoFile:
         keep = _mask(times, span)
         return np.ones(times.shape, dtype=bool) if keep is None else keep
 
+    def time_range(self, kind: str, index: int) -> tuple[float, float] | None:
+        """The earliest time and latest end (an epoch's time + duration) in seconds, None if empty.
+
+        Reads the times (and durations) only, never values or labels.
+        """
+        meta = self.members[kind][index]
+        units = meta["time_units"] if kind == "irregularlysampledsignals" else meta["units"]
+        times = self._array(kind, index, "times") * float(units.rescale(pq.s).magnitude)
+        if times.size == 0:
+            return None
+        ends = times
+        if kind == "epochs":
+            ends = times + self._array(kind, index, "durations") * float(meta["duration_units"].rescale(pq.s).magnitude)
+        return float(times.min()), float(ends.max())
+
     def sample_rows(self, index: int, span: Span) -> slice:
         """The rows of analog signal ``index`` whose times lie in ``span`` (seconds)."""
         meta = self.members["analogsignals"][index]
@@ -288,11 +321,7 @@ class NeoFile:
         times = self._array("spiketrains", index, "times")
         scale = float(meta["units"].rescale(pq.s).magnitude)
         keep = _mask(times * scale, span)
-        t_start, t_stop = meta["t_start"], meta["t_stop"]
-        if span[0] is not None and span[0] > seconds(t_start):
-            t_start = (span[0] * pq.s).rescale(t_start.units)
-        if span[1] is not None and span[1] < seconds(t_stop):
-            t_stop = (span[1] * pq.s).rescale(t_stop.units)
+        t_start, t_stop = train_bounds(meta, span)
         wave = None
         if waveforms and "waveforms" in meta["_node"]:
             node = meta["_node"]._f_get_child("waveforms")
@@ -310,8 +339,9 @@ class NeoFile:
         times = self._array("events", index, "times")
         labels = self._array("events", index, "labels")
         keep = _mask(times * float(meta["units"].rescale(pq.s).magnitude), span)
+        labels = _labels(labels, keep)
         if keep is not None:
-            times, labels = times[keep], labels[keep]
+            times = times[keep]
         ev = neo.Event(times=pq.Quantity(times, meta["units"].units), labels=labels,
                        units=meta["units"].units, **self._named(meta))
         return self._annotate(ev, meta, keep)
@@ -321,8 +351,9 @@ class NeoFile:
         durations = self._array("epochs", index, "durations")
         labels = self._array("epochs", index, "labels")
         keep = _mask(times * float(meta["units"].rescale(pq.s).magnitude), span)
+        labels = _labels(labels, keep)
         if keep is not None:
-            times, durations, labels = times[keep], durations[keep], labels[keep]
+            times, durations = times[keep], durations[keep]
         ep = neo.Epoch(times=pq.Quantity(times, meta["units"].units),
                        durations=pq.Quantity(durations, meta["duration_units"].units),
                        labels=labels, units=meta["units"].units, **self._named(meta))

@@ -6,7 +6,11 @@ in the list of the object it stands for, ``proxy_for``) carrying the object's at
 file's small ``meta`` records. ``load(time_slice=(t0, t1))`` reads from disk only the rows in
 ``[t0, t1)`` (half-open, like every window of cldata) within the proxy's own window.
 
-A proxy reads through the view's open file: load it before the view is closed.
+A proxy reads through the view's file, which stays open while a proxy or view holds it: load
+proxies before calling the view's ``close()``. Unlike neo's
+rawio proxies, a ``time_slice`` reaching beyond the object is clipped to it (``strict_slicing``
+is accepted and has no effect), and ``magnitude_mode`` makes no difference (the stored values
+are the magnitudes, without a gain to undo).
 
 Examples
 --------
@@ -23,7 +27,7 @@ import numpy as np
 import quantities as pq
 from neo.io.proxyobjects import BaseProxy
 
-from cldata.format.neo_file.objects import NeoFile, Span, seconds
+from cldata.format.neo_file.objects import NeoFile, Span, seconds, train_bounds
 
 __all__ = ["proxy", "AnalogSignalProxy", "IrregularSignalProxy", "SpikeTrainProxy", "EventProxy", "EpochProxy"]
 
@@ -84,6 +88,12 @@ class AnalogSignalProxy(_FileProxy):
         self.sampling_period = 1.0 / self.sampling_rate
         self.t_start = meta["t_start"] + (rows.start / self.sampling_rate).rescale(meta["t_start"].units)
 
+    def load(self, time_slice: Any = None, strict_slicing: bool = True, channel_indexes: Any = None,
+             magnitude_mode: str = "rescaled", **kwargs: Any) -> neo.AnalogSignal:
+        """Read the samples (only ``time_slice``; only ``channel_indexes`` in the result)."""
+        sig = self._source.load(self.kind, self._index, _cut(self._span, time_slice))
+        return sig if channel_indexes is None else sig[:, channel_indexes]
+
     @property
     def duration(self) -> pq.Quantity:
         """The (windowed) signal's duration."""
@@ -117,12 +127,7 @@ class SpikeTrainProxy(_FileProxy):
 
     def _describe(self, meta: dict[str, Any]) -> None:
         self.units = meta["units"]
-        self.t_start, self.t_stop = meta["t_start"], meta["t_stop"]
-        t0, t1 = self._span
-        if t0 is not None and t0 > seconds(self.t_start):
-            self.t_start = (t0 * pq.s).rescale(self.t_start.units)
-        if t1 is not None and t1 < seconds(self.t_stop):
-            self.t_stop = (t1 * pq.s).rescale(self.t_stop.units)
+        self.t_start, self.t_stop = train_bounds(meta, self._span)
         self.sampling_rate = meta["sampling_rate"]
         self.left_sweep = meta["left_sweep"]
         self.dtype = self._source.dtype(self.kind, self._index, "times")

@@ -113,8 +113,7 @@ class NeoRecordingView:
 
     def __init__(self, path: str | os.PathLike[str], *, window: tuple[Any, Any] | None = None):
         self.path = Path(path)
-        self._file = NeoFile(self.path)
-        self._owner: NeoRecordingView | None = None
+        self._file = NeoFile(self.path)  # shared by the views between() makes and the lazy proxies
         try:
             self._measure()
             self._set_window(TimeWindow.of(window))
@@ -136,11 +135,10 @@ class NeoRecordingView:
             stops.append(seconds(meta["t_stop"]))
         for kind in ("irregularlysampledsignals", "events", "epochs"):
             for i in range(len(f.members[kind])):
-                obj = f.load(kind, i, waveforms=False)
-                if len(obj.times):
-                    starts.append(seconds(obj.times.min()))
-                    ends = obj.times + obj.durations if kind == "epochs" else obj.times
-                    stops.append(seconds(ends.max()))
+                extent = f.time_range(kind, i)
+                if extent is not None:
+                    starts.append(extent[0])
+                    stops.append(extent[1])
         self._t_start = min(starts) if starts else 0.0
         self._t_stop = max(stops) if stops else 0.0
         self.frames_per_second = (_whole_hz([m["sampling_rate"] for m in f.members["analogsignals"]])
@@ -232,7 +230,6 @@ class NeoRecordingView:
         (1.0, 2.0)
         """
         view = copy.copy(self)
-        view._owner = self._owner or self  # the narrower view shares (and never closes) the file
         view._set_window(self.time_window & TimeWindow(start, stop))
         return view
 
@@ -350,9 +347,11 @@ class NeoRecordingView:
     # -- life ---------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the file (a view made by :meth:`between` leaves it to the view it came from)."""
-        if self._owner is None:
-            self._file.close()
+        """Close the file (views made with :meth:`between` share it and close too).
+
+        Without ``close()`` the file closes when the last view or lazy proxy reading it is gone.
+        """
+        self._file.close()
 
     def __enter__(self) -> NeoRecordingView:
         return self
