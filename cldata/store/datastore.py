@@ -528,7 +528,11 @@ class DataStore:
         collect_garbage(self.root, self.backend, self.engine, self.dirty)
 
     def close(self, commit: bool = True) -> None:
-        """Commit pending changes (unless ``commit=False``), then release files and locks."""
+        """Commit pending changes (unless ``commit=False``), then release files and locks.
+
+        The files of neo recordings the store opened close now (closed by the garbage
+        collector, their nodes could outlive them): load lazy neo objects before closing.
+        """
         if self._closed:
             return
         try:
