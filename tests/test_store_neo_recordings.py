@@ -214,6 +214,9 @@ def test_an_export_keeps_neo_recordings_whole_and_windowed(tmp_path):
             assert_same_segment(neo_rec.segment(lazy=False), block.segments[0])
             assert neo_rec.parameters["subject"] == "rat1"
             assert len([r for r in shared.recordings if not r.is_neo]) == 1
+            shared.export(tmp_path / f"{backend}-again.h5")  # an export of an export
+        with cldata.open(tmp_path / f"{backend}-again.h5") as again:
+            assert_same_segment(next(r for r in again.recordings if r.is_neo).segment(lazy=False), block.segments[0])
         original = store.between(1 * pq.s, 2 * pq.s).recordings
         want = next(r for r in original if r.is_neo).segment(lazy=False)
         with cldata.open(tmp_path / f"{backend}-window.h5") as shared:

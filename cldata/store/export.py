@@ -273,7 +273,7 @@ def _export_neo(handle: RecordingHandle, group: tables.Group) -> dict[str, Any]:
     record["location"] = {"kind": "export", "group": group._v_pathname, "layout": NEO_LOCATION}
     with tempfile.TemporaryDirectory(prefix="cldata-export-") as tmp:
         if handle.time_window.is_everything:
-            source = handle.path
+            source = handle.view().path  # (the file the view reads: an export's recording is copied out of it)
         else:
             source = write_neo_recording(handle.view().segment(lazy=False), Path(tmp) / "window.h5")
             summary = read_neo_recording(source, {}, {})[3]
