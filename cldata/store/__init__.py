@@ -6,7 +6,9 @@ immutable value, a store plus a :class:`~cldata.query.selection.Selection`, whos
 methods apply the pure query functions of :mod:`cldata.query`. Opening is
 :mod:`~cldata.store.opening`; the directory's layout, marker and locks are
 :mod:`~cldata.store.layout` (the old layout's catalog: :mod:`~cldata.store.migration`);
-what enters a store is :mod:`~cldata.store.ingest`; garbage collection is
+what enters a store is :mod:`~cldata.store.ingest` (CL files) and
+:mod:`~cldata.store.neo_ingest` (neo segments, blocks and neo-readable files, kept in the
+neo layout); neo recordings' overviews are :mod:`~cldata.store.neo_overview`; garbage collection is
 :mod:`~cldata.store.garbage`; one recording of a view is :mod:`~cldata.store.recording`; how
 views show themselves is :mod:`~cldata.store.display` and :mod:`~cldata.store.frames`; the
 self-contained export is :mod:`~cldata.store.export`.

@@ -51,8 +51,10 @@ def extent_text(rec: RecordingHandle) -> str:
         return seconds(total)
     fps = rec.frames_per_second
     a, b = rec.window
-    end = round(total * fps)
-    a = 0 if a is None else min(max(a, 0), end)
+    # a neo recording starts at its t_start on its own axis (frame 0 is 0 s of that axis)
+    first = round(float(rec.summary.get("t_start_s", 0)) * fps) if rec.summary.get("layout") == "neo" else 0
+    end = first + round(total * fps)
+    a = first if a is None else min(max(a, first), end)
     b = end if b is None else min(max(b, a), end)
     return f"{window_text((a, b), fps)} of {seconds(total)}"
 
