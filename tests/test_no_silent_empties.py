@@ -172,8 +172,8 @@ def test_a_parameter_no_entry_has_raises_with_a_suggestion(lab, ask):
 
 def test_partitioning_results_by_a_parameter_no_result_has_raises(lab):
     with pytest.raises(UnknownParameterError, match=r"did you mean 'window_s'\?"):
-        lab.partition_results_by("window")
-    assert len(lab.partition_results_by("window_s")) == 2
+        lab.partition_results_by_values_of("window")
+    assert len(lab.partition_results_by_values_of("window_s")) == 2
 
 
 def test_a_known_parameter_with_a_value_nothing_has_is_an_empty_answer_without_a_warning(lab):

@@ -24,6 +24,7 @@ from cldata.query import (
     partition_by_stimulation_parameters,
     partition_results_by_parameters,
     partition_results_by_stimulation_parameters,
+    partition_results_by_values_of,
 )
 from cldata.query.base import ParamFilterQuery, query_from_spec
 from cldata.query.params import brute_force_filter
@@ -211,7 +212,7 @@ def test_partitions(lab):
     assert all(len(p.recordings) == 4 and len(p.analysis_results) == 12 for p in parts)
     combos = lab.partition_by("culture", "st_frequency")
     assert len(combos) == 6 and sum(len(p.recordings) for p in combos) == 12
-    by_window = partition_results_by_parameters(lab, "window_s")
+    by_window = partition_results_by_values_of(lab, "window_s")
     assert [p.parameter_values("window_s", kind="results") for p in by_window] == [[0.5], [1], [2]]
     assert all(len(p.recordings) == 12 for p in by_window)
     all_but_method = partition_results_by_parameters(lab, ["method"], except_=True)

@@ -26,6 +26,7 @@ from cldata.query.partitions import (
     partition_by_stimulation_parameters,
     partition_results_by_parameters,
     partition_results_by_stimulation_parameters,
+    partition_results_by_values_of,
 )
 from cldata.query.predicates import AnyOf, Approx, Exists, Not, Predicate, Range
 from cldata.query.selection import CatalogView, Selection, StreamSelection
@@ -44,6 +45,7 @@ __all__ = [
     "partition_by_stimulation_parameters",
     "partition_results_by_parameters",
     "partition_results_by_stimulation_parameters",
+    "partition_results_by_values_of",
     "equal_results",
     "equal_result_kinds",
     "equal_recording_parameters",

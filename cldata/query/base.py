@@ -150,6 +150,7 @@ BUILTIN_QUERIES = {name: f"cldata.query.classes:{name}" for name in (
     "ParamFilterQuery", "FilterRecordingsQuery", "FilterResultsQuery", "StreamQuery", "TimeWindowQuery",
     "TagBasedQuery", "PartitionByParametersQuery", "PartitionByStimulationParametersQuery",
     "PartitionResultsByParametersQuery", "PartitionResultsByStimulationParametersQuery",
+    "PartitionResultsByValuesOfQuery",
 )}
 
 

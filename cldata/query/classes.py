@@ -24,6 +24,7 @@ from cldata.query.partitions import (
     partition_by_stimulation_parameters,
     partition_results_by_parameters,
     partition_results_by_stimulation_parameters,
+    partition_results_by_values_of,
 )
 from cldata.query.streams import stream_query
 from cldata.query.tags import tag_based_query
@@ -40,6 +41,7 @@ __all__ = [
     "PartitionByStimulationParametersQuery",
     "PartitionResultsByParametersQuery",
     "PartitionResultsByStimulationParametersQuery",
+    "PartitionResultsByValuesOfQuery",
 ]
 
 _NAMES = (str, list, tuple)
@@ -122,14 +124,26 @@ class PartitionByStimulationParametersQuery(Query):
 
 
 class PartitionResultsByParametersQuery(Query):
-    """:func:`~cldata.query.partitions.partition_results_by_parameters`: ``parameter_names``, ``except_``."""
+    """:func:`~cldata.query.partitions.partition_results_by_parameters`: ``parameter_names`` (they vary inside
+    each part), ``except_`` (``True``: the default since 0.4; not given: ``True`` with a ``DeprecationWarning``
+    that the meaning changed; ``False``: grouped by ``parameter_names``, as :class:`PartitionResultsByValuesOfQuery`)."""
 
     required_parameters = {"parameter_names": _NAMES}
-    optional_parameters = {"except_": (bool, False)}
+    optional_parameters = {"except_": ((bool, type(None)), None)}
 
     @staticmethod
-    def function(dsv: Any, parameter_names: Any, except_: bool) -> Any:
+    def function(dsv: Any, parameter_names: Any, except_: bool | None) -> Any:
         return partition_results_by_parameters(dsv, parameter_names, except_=except_)
+
+
+class PartitionResultsByValuesOfQuery(Query):
+    """:func:`~cldata.query.partitions.partition_results_by_values_of`: ``parameter_names`` (constant inside each part)."""
+
+    required_parameters = {"parameter_names": _NAMES}
+
+    @staticmethod
+    def function(dsv: Any, parameter_names: Any) -> Any:
+        return partition_results_by_values_of(dsv, parameter_names)
 
 
 class PartitionResultsByStimulationParametersQuery(Query):

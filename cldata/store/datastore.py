@@ -76,7 +76,9 @@ ROOT_VIEW_API = (
     "recordings", "recording_ids", "recording", "get_segments", "data_streams", "stream_names",
     "analysis_results", "get_analysis_result", "parameter_values", "export",
     "filter", "filter_recordings", "filter_results", "streams", "between", "tagged", "partition_by",
-    "partition_results_by", "query", "describe", "print_content", "recordings_frame", "results_frame",
+    "partition_results_by", "partition_results_by_values_of", "get_stimuli", "equal_stimulus",
+    "equal_stimulus_type", "ads_with_equal_stimuli", "ads_with_equal_stimulus_type", "identify_unpresented_stimuli",
+    "get_neuron_positions", "get_neuron_annotations", "query", "describe", "print_content", "recordings_frame", "results_frame",
     "metric_frame", "metric_names", "plot_metric",
     "__len__", "__or__", "__and__", "__sub__",
 )

@@ -26,7 +26,9 @@ from cldata.errors import CldataError, NotFoundError, OverviewError, StaleOvervi
 from cldata.format.parts import EVENT_PARTS
 from cldata.format.spike_snapshot import spike_snapshot, stim_events
 from cldata.model.entries import RecordingEntry
+from cldata.query.neurons import mea_annotations, mea_positions, summary_annotations, summary_positions
 from cldata.query.selection import StreamSelection
+from cldata.query.stimuli import recording_stimulus
 from cldata.store.display import extent_text, shown_parameters
 from cldata.toolkit.methods import ToolkitMethods
 from cldata.toolkit.preprocess import SpikeData
@@ -105,6 +107,53 @@ class RecordingHandle(ToolkitMethods):
     @property
     def summary(self) -> Mapping[str, Any]:
         return MappingProxyType(self.entry.summary)
+
+    @property
+    def stimulus(self) -> dict[str, Any]:
+        """The recording's stimulus: its ``stimulation`` parameters with ``st_<name>`` ones folded in
+        (:func:`cldata.query.stimuli.recording_stimulus`; a copy, ``{}`` for none).
+
+        Examples
+        --------
+        >>> rec.stimulus                                   # doctest: +SKIP
+        {'frequency': 4, 'amplitude': 1.5}
+        """
+        return recording_stimulus(self.entry)
+
+    def get_neuron_positions(self) -> dict[int, tuple]:
+        """``channel -> position`` (:mod:`cldata.query.neurons`): the recording's own (its view's
+        ``neuron_positions()``, or its catalog summary's ``"neurons"``), else the CL MEA layout's
+        ``(column, row)`` in grid units.
+
+        Examples
+        --------
+        >>> rec.get_neuron_positions()[9]                  # doctest: +SKIP
+        (1, 1)
+        """
+        own = summary_positions(self.entry.summary)
+        if own is not None:
+            return own
+        ask = getattr(self.view(), "neuron_positions", None)
+        if callable(ask):
+            return dict(ask())
+        return mea_positions(int(self.entry.summary.get("channel_count", 64)))
+
+    def get_neuron_annotations(self) -> dict[int, dict[str, Any]]:
+        """``channel -> annotations`` (:mod:`cldata.query.neurons`): the recording's own, else for a CL
+        recording ``{"ground": bool, "reference": bool, "row": r, "column": c}``.
+
+        Examples
+        --------
+        >>> rec.get_neuron_annotations()[4]["reference"]   # doctest: +SKIP
+        True
+        """
+        own = summary_annotations(self.entry.summary)
+        if own is not None:
+            return own
+        ask = getattr(self.view(), "neuron_annotations", None)
+        if callable(ask):
+            return dict(ask())
+        return mea_annotations(int(self.entry.summary.get("channel_count", 64)))
 
     @property
     def stream_names(self) -> list[str]:

@@ -34,9 +34,15 @@ from cldata.core.window import TimeWindow
 from cldata.errors import ForeignViewError, NotFoundError, ParameterError
 from cldata.model.catalog import Catalog
 from cldata.model.entries import MISSING, lookup
+from cldata.query import stimuli
 from cldata.query.base import run_query_chain
 from cldata.query.params import filter_recordings, filter_results, param_filter_query
-from cldata.query.partitions import partition_by_parameters, partition_results_by_parameters
+from cldata.query.partitions import (
+    partition_by_parameters,
+    partition_results_by_parameters,
+    partition_results_by_values_of,
+    results_partition_meaning,
+)
 from cldata.query.selection import Selection, StreamSelection
 from cldata.query.streams import stream_query
 from cldata.query.tags import tag_based_query
@@ -289,9 +295,69 @@ class DataStoreView:
         """One view per distinct combination of values (:func:`~cldata.query.partitions.partition_by_parameters`)."""
         return partition_by_parameters(self, names)
 
-    def partition_results_by(self, *names: str, except_: bool = False) -> list[DataStoreView]:
-        """Results grouped by their own parameters (:func:`~cldata.query.partitions.partition_results_by_parameters`)."""
+    def partition_results_by(self, *names: str, except_: bool | None = None) -> list[DataStoreView]:
+        """Results grouped so that ``names`` vary inside each part, as mozaik's
+        ``partition_analysis_results_by_parameters_query``
+        (:func:`~cldata.query.partitions.partition_results_by_parameters`).
+
+        ``except_=True`` (the default since 0.4) says so explicitly; not given, the call warns
+        (:class:`DeprecationWarning`, for one release) that until 0.3 it meant
+        :meth:`partition_results_by_values_of`, which ``except_=False`` still means.
+
+        Examples
+        --------
+        >>> store.partition_results_by("window_s", except_=True)   # doctest: +SKIP
+        """
+        except_ = results_partition_meaning(except_, stacklevel=3)
         return partition_results_by_parameters(self, names, except_=except_)
+
+    def partition_results_by_values_of(self, *names: str) -> list[DataStoreView]:
+        """Results grouped by the values of ``names``, constant inside each part
+        (:func:`~cldata.query.partitions.partition_results_by_values_of`).
+
+        Examples
+        --------
+        >>> [p.parameter_values("window_s", kind="results") for p in store.partition_results_by_values_of("window_s")]  # doctest: +SKIP
+        [[0.5], [1], [2]]
+        """
+        return partition_results_by_values_of(self, names)
+
+    # -- stimuli and neurons (cldata.query.stimuli, cldata.query.neurons) -------------------------
+
+    def get_stimuli(self) -> list[dict[str, Any]]:
+        """The stimulus of every recording, in the view's order (:func:`cldata.query.stimuli.get_stimuli`)."""
+        return stimuli.get_stimuli(self)
+
+    def equal_stimulus(self, except_params: Iterable[str] = ()) -> bool:
+        """Whether all recordings share their stimulus but for ``except_params``
+        (:func:`cldata.query.stimuli.equal_stimulus`)."""
+        return stimuli.equal_stimulus(self, except_params)
+
+    def equal_stimulus_type(self) -> bool:
+        """Whether all recordings' stimuli are of one type (:func:`cldata.query.stimuli.equal_stimulus_type`)."""
+        return stimuli.equal_stimulus_type(self)
+
+    def ads_with_equal_stimuli(self, except_params: Iterable[str] = ()) -> bool:
+        """Whether all results come from one stimulus but for ``except_params``
+        (:func:`cldata.query.stimuli.ads_with_equal_stimuli`)."""
+        return stimuli.ads_with_equal_stimuli(self, except_params)
+
+    def ads_with_equal_stimulus_type(self, allow_none: bool = False) -> bool:
+        """Whether all results come from stimuli of one type (:func:`cldata.query.stimuli.ads_with_equal_stimulus_type`)."""
+        return stimuli.ads_with_equal_stimulus_type(self, allow_none=allow_none)
+
+    def identify_unpresented_stimuli(self, stimuli_: Iterable[Any]) -> list[dict[str, Any]]:
+        """Those of the stimuli given that no recording of the view had
+        (:func:`cldata.query.stimuli.identify_unpresented_stimuli`)."""
+        return stimuli.identify_unpresented_stimuli(self, stimuli_)
+
+    def get_neuron_positions(self) -> dict[str, dict[int, tuple]]:
+        """``recording id -> {channel: position}`` (:meth:`RecordingHandle.get_neuron_positions`)."""
+        return {rec.id: rec.get_neuron_positions() for rec in self.recordings}
+
+    def get_neuron_annotations(self) -> dict[str, dict[int, dict[str, Any]]]:
+        """``recording id -> {channel: annotations}`` (:meth:`RecordingHandle.get_neuron_annotations`)."""
+        return {rec.id: rec.get_neuron_annotations() for rec in self.recordings}
 
     def query(self, chain: Any) -> Any:
         """Apply a chain of queries given as ``[{"class": ..., "params": {...}}, ...]`` (or Query objects)."""
