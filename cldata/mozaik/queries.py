@@ -40,10 +40,12 @@ from cldata.errors import ParameterError, UniquenessError, UnknownParameterError
 from cldata.model.results.registry import get_result_kind
 from cldata.mozaik import stimuli as stimulus_model
 from cldata.mozaik.store import SHEET, MozaikView, as_view
+from cldata.query import stimuli as cldata_stimuli
 from cldata.query.base import Query, register_query
 from cldata.query.names import raise_unknown
 from cldata.query.params import param_filter_query as cldata_param_filter_query
 from cldata.query.predicates import Exists
+from cldata.query.stimuli import TYPE_KEYS, stimulus_key
 from cldata.query.tags import tag_based_query as cldata_tag_based_query
 
 __all__ = [
@@ -181,7 +183,7 @@ def ads_parameters(dsv: Any) -> list[tuple[int, dict[str, Any]]]:
     for (row, entry), stim in zip(entries.items(), stims):
         params = {"sheet_name": SHEET, **flatten(entry.parameters), "identifier": entry.kind,
                   "value_name": entry.identifier,
-                  "stimulus_id": None if stim is None else stimulus_model.stimulus_key(stim)}
+                  "stimulus_id": None if stim is None else stimulus_key(stim)}
         out.append((row, params))
     return out
 
@@ -232,8 +234,8 @@ def partition_by_stimulus_paramter_query(dsv: Any, parameter_list: list[str]) ->
     """
     view = as_view(dsv)
     names = _names(parameter_list, "partition_by_stimulus_paramter_query")
-    if "name" in names:
-        raise ParameterError("One cannot partition against <name> parameter (the stimulus type)")
+    if set(names) & set(TYPE_KEYS):
+        raise ParameterError("One cannot partition against <name> parameter (the stimulus type: 'name' or 'type')")
     _check_stimulus_names(view, names, "partition_by_stimulus_paramter_query")
     cat, sel = view.catalog, view.selection
     keyed = [(row, _key(stim, set(stim) - set(names)))
@@ -301,10 +303,10 @@ def partition_analysis_results_by_stimulus_parameters_query(dsv: Any, parameter_
     names = _names(parameter_list, "partition_analysis_results_by_stimulus_parameters_query")
     rows = list(view.selection.result_entries(view.catalog))
     if excpt:
-        if not stimulus_model.same_values(stims, params=["name"]):  # type: ignore[arg-type]
+        if len({stimulus_model.stimulus_type(st) for st in stims}) > 1:  # type: ignore[arg-type]
             raise ParameterError("If excpt==True you have to provide a dsv whose results all come from stimuli "
                                  "of one type (one st_name)")
-        keyed = [(row, _key(s, {"name", *names})) for row, s in zip(rows, stims)]  # type: ignore[arg-type]
+        keyed = [(row, _key(s, {*TYPE_KEYS, *names})) for row, s in zip(rows, stims)]  # type: ignore[arg-type]
     else:
         keyed = [(row, _key(s, set(s) - set(names))) for row, s in zip(rows, stims)]  # type: ignore[arg-type]
     return _result_partitions(view, keyed)
@@ -320,14 +322,14 @@ def _both(params: Any, except_params: Any) -> None:
 
 def equal_stimulus_type(dsv: Any) -> bool:
     """Whether every recording of the view was a response to one type of stimulus (``st_name``)."""
-    return stimulus_model.same_values(stimulus_model.recording_stimuli(as_view(dsv)), params=["name"])
+    return cldata_stimuli.equal_stimulus_type(as_view(dsv))
 
 
 def equal_stimulus(dsv: Any, except_params: list[str]) -> bool:
     """Whether every recording's stimulus has the same parameters, except ``except_params``
-    and, as in mozaik, except ``name`` (the type: check it with :func:`equal_stimulus_type`)."""
-    return stimulus_model.same_values(stimulus_model.recording_stimuli(as_view(dsv)),
-                                      except_params=["name", *list(except_params or ())])
+    and, as in mozaik, except its type (``name``, and ``type``: check it with :func:`equal_stimulus_type`)."""
+    names = [except_params] if isinstance(except_params, str) else list(except_params or ())
+    return cldata_stimuli.equal_stimulus(as_view(dsv), [*TYPE_KEYS, *names])
 
 
 def equal_ads(dsv: Any, params: list[str] | None = None, except_params: list[str] | None = None) -> bool:
@@ -361,7 +363,7 @@ def ads_with_equal_stimulus_type(dsv: Any, allow_None: bool = False) -> bool:  #
     stims = stimulus_model.result_stimuli(as_view(dsv))
     if not allow_None and any(s is None for s in stims):
         return False
-    return stimulus_model.same_values([s for s in stims if s is not None], params=["name"])
+    return len({stimulus_model.stimulus_type(s) for s in stims if s is not None}) <= 1
 
 
 # -- queries mozaik had before (still found in old scripts) ------------------------------------------

@@ -35,6 +35,7 @@ from cldata.errors import ParameterError, StoreError, StoreFormatError
 from cldata.model.results import Data
 from cldata.mozaik import stimuli as stimulus_model
 from cldata.query.selection import Selection
+from cldata.query.stimuli import stimulus_key, unpresented_stimulus_indexes
 from cldata.store.datastore import DataStore as _CldataDataStore
 from cldata.store.layout import MARKER
 from cldata.store.view import DataStoreView
@@ -102,7 +103,7 @@ class MozaikView(DataStoreView):
         if null:
             return []
         recs = self._ordered_recordings() if ordered else self.recordings
-        return [stimulus_model.stimulus_of(rec.parameters) for rec in recs]
+        return [stimulus_model.flat_stimulus(rec.parameters) for rec in recs]
 
     def sheets(self) -> list[str]:
         """The sheets the view's recordings and results belong to: ``["MEA"]`` for CL data
@@ -123,14 +124,14 @@ class MozaikView(DataStoreView):
         """
         out: dict[str, Any] = {}
         for rec in self.recordings:
-            out.setdefault(_sheet_of(rec.parameters), _recording_call(rec, "get_neuron_positions"))
+            out.setdefault(_sheet_of(rec.parameters), rec.get_neuron_positions())
         return out
 
     def get_neuron_annotations(self) -> dict[str, Any]:
         """``{sheet: annotations}``: each recording's per-channel (neuron) annotations, by sheet."""
         out: dict[str, Any] = {}
         for rec in self.recordings:
-            out.setdefault(_sheet_of(rec.parameters), _recording_call(rec, "get_neuron_annotations"))
+            out.setdefault(_sheet_of(rec.parameters), rec.get_neuron_annotations())
         return out
 
     # -- analysis results ------------------------------------------------------------------------------
@@ -150,12 +151,12 @@ class MozaikView(DataStoreView):
 
     def get_sensory_stimulus(self, stimuli: list[Any] | None = None) -> list[Any]:
         """The data stored by :meth:`DataStore.add_stimulus` for ``stimuli`` (``None``: all)."""
-        found = [(stimulus_model.stimulus_key(stimulus_model.stimulus_of(r.parameters)), r)
+        found = [(stimulus_key(r.parameters.get("stimulation")), r)
                  for r in self.filter_results(identifier=SENSORY_STIMULUS).analysis_results]
         if stimuli is None:
             return [r.value for _, r in found]
         by_key = {k: r for k, r in found}
-        wanted = [stimulus_model.stimulus_key(_stimulus_dict(s)) for s in stimuli]
+        wanted = [stimulus_key(_stimulus_dict(s)) for s in stimuli]
         return [by_key[k].value for k in wanted if k in by_key]
 
     # -- presentation -----------------------------------------------------------------------------------
@@ -183,13 +184,6 @@ class MozaikView(DataStoreView):
         mozaik logs this at INFO level; here it is printed (:meth:`content` returns it).
         """
         print(self.content(full_recordings=full_recordings, full_ADS=full_ADS))
-
-
-def _recording_call(rec: Any, name: str) -> Any:
-    method = getattr(rec, name, None)
-    if method is None:
-        raise StoreError(f"{name}() needs a cldata with per-channel data on recordings (issue 16); this one has none")
-    return method()
 
 
 def _stimulus_dict(stimulus: Any) -> dict[str, Any]:
@@ -304,6 +298,7 @@ def save(store: Any) -> None:
 
 
 def identify_unpresented_stimuli(dsv: Any, stimuli: list[Any]) -> list[int]:
-    """The indexes in ``stimuli`` of the stimuli no recording of ``dsv`` was a response to."""
-    presented = {stimulus_model.stimulus_key(s) for s in stimulus_model.recording_stimuli(as_view(dsv))}
-    return [i for i, s in enumerate(stimuli) if stimulus_model.stimulus_key(_stimulus_dict(s)) not in presented]
+    """The indexes in ``stimuli`` (dicts of stimulation parameters) of those no recording of ``dsv``
+    was a response to: mozaik's current ``identify_unpresented_stimuli``
+    (:func:`cldata.query.stimuli.unpresented_stimulus_indexes`)."""
+    return unpresented_stimulus_indexes(as_view(dsv), stimuli)
