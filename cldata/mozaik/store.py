@@ -219,9 +219,12 @@ class DataStore(_CldataDataStore):
         if "root_directory" not in params:
             raise ParameterError("a mozaik DataStore's parameters need 'root_directory'")
         root = Path(params["root_directory"])
-        if load and not (root / MARKER).exists():
+        exists = (root / MARKER).exists()
+        if load and not exists:
             raise StoreFormatError(f"no cldata store in {root} to load (no {MARKER}); pass load=False to make one")
-        super().__init__(root, backend=self.backend_name, mode="a", replace=bool(replace), **options)
+        # the class's backend makes a new store; a store that exists keeps its own, whichever class loads it
+        super().__init__(root, backend=None if exists else self.backend_name, mode="a", replace=bool(replace),
+                         **options)
         if not load and (self.catalog.n_recordings or self.catalog.n_results):
             self.close(commit=False)
             raise StoreError(f"{root} holds a store already; open it with load=True (mozaik would overwrite it)")
@@ -235,6 +238,18 @@ class DataStore(_CldataDataStore):
 
     def with_selection(self, selection: Selection) -> MozaikView:
         return MozaikView.of(self, selection)
+
+    def sheets(self) -> list[str]:
+        """mozaik's ``sheets()`` (:meth:`MozaikView.sheets`)."""
+        return self.root_view.sheets()
+
+    def content(self, full_recordings: bool = False, full_ADS: bool = False) -> str:  # noqa: N803 - mozaik's name
+        """What :meth:`print_content` prints (:meth:`MozaikView.content`)."""
+        return self.root_view.content(full_recordings=full_recordings, full_ADS=full_ADS)
+
+    def get_sensory_stimulus(self, stimuli: list[Any] | None = None) -> list[Any]:
+        """mozaik's ``get_sensory_stimulus`` (:meth:`MozaikView.get_sensory_stimulus`)."""
+        return self.root_view.get_sensory_stimulus(stimuli)
 
     def save(self) -> None:
         """mozaik's ``save()``: make every change durable (:meth:`cldata.DataStore.commit`)."""
