@@ -297,3 +297,22 @@ def test_older_mozaik_queries(data_store):
     assert len(queries.select_result_sheet_query(data_store, "MEA").recordings) == 5
     assert queries.select_result_sheet_query(data_store, "V1").recordings == []
     assert [len(p.recordings) for p in queries.partition_recordings_by_sheet_query(data_store)] == [5]
+
+
+def test_copies_unions_and_removal(tmp_path):
+    store = mozaik.DataStore(load=False, parameters={"root_directory": str(tmp_path / "s")})
+    try:
+        rid = store.add_recording(cldata.simulate(tmp_path / "r.h5", seconds=0.1, samples=False),
+                                  {"stimulation": _stimulus(10, 2)}, overview=False)
+        for w in (1.0, 2.0, 3.0):
+            store.add_analysis_result(cldata.SingleValue("mean_rate", w * pq.Hz, parameters={"window_s": w},
+                                                         sources=[rid]))
+        one, two = (param_filter_query(store, window_s=w) for w in (1.0, 2.0))
+        assert len((one + two).analysis_results) == 2 and len(one.fromDataStoreView()) == 0
+        assert len(one.analysis_result_copy()) == 1 and len(mozaik.as_view(store).recordings_copy()) == 1
+        (one + two).remove_ads_outside_of_dsv()
+        assert sorted(r.parameters["window_s"] for r in store.analysis_results) == [1.0, 2.0]
+        one.remove_ads_from_datastore()
+        assert [r.parameters["window_s"] for r in store.analysis_results] == [2.0]
+    finally:
+        store.close(commit=False)

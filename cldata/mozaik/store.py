@@ -159,6 +159,34 @@ class MozaikView(DataStoreView):
         wanted = [stimulus_key(_stimulus_dict(s)) for s in stimuli]
         return [by_key[k].value for k in wanted if k in by_key]
 
+    # -- copies, unions and removal ---------------------------------------------------------------
+
+    def analysis_result_copy(self) -> list[Any]:
+        """The view's results as a new list (mozaik's shallow copy)."""
+        return list(self.analysis_results)
+
+    def recordings_copy(self) -> list[Any]:
+        """The view's recordings as a new list of lazy neo segments (mozaik's shallow copy)."""
+        return self.get_segments()
+
+    def fromDataStoreView(self) -> MozaikView:  # noqa: N802 - mozaik's name
+        """An empty view of the same store (mozaik's ``fromDataStoreView``)."""
+        return self.with_selection(self.selection.derive(self.catalog, recordings=(), results=()))
+
+    def __add__(self, other: Any) -> MozaikView:
+        """Entries in either view (mozaik's ``+``; cldata's ``|``)."""
+        return self | other
+
+    def remove_ads_from_datastore(self) -> None:
+        """Remove the view's results from the store (committed at the store's next ``save()``)."""
+        store = self.full_datastore
+        for entry in self.selection.result_entries(self.catalog).values():
+            store.remove_analysis_result(entry.id)
+
+    def remove_ads_outside_of_dsv(self) -> None:
+        """Remove from the store every result that is not in this view."""
+        (as_view(self.full_datastore) - self).remove_ads_from_datastore()
+
     # -- presentation -----------------------------------------------------------------------------------
 
     def content(self, full_recordings: bool = False, full_ADS: bool = False) -> str:  # noqa: N803 - mozaik's name
