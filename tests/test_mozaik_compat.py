@@ -316,3 +316,21 @@ def test_copies_unions_and_removal(tmp_path):
         assert [r.parameters["window_s"] for r in store.analysis_results] == [2.0]
     finally:
         store.close(commit=False)
+
+
+def test_sheet_name_parameters_name_sheets_and_the_rest_are_the_mea(tmp_path):
+    store = mozaik.DataStore(load=False, parameters={"root_directory": str(tmp_path / "s")})
+    try:
+        for i, extra in enumerate([{"sheet_name": "V1"}, {}]):
+            rid = store.add_recording(cldata.simulate(tmp_path / f"r{i}.h5", seconds=0.1, seed=i, samples=False),
+                                      {"stimulation": _stimulus(10, 2 + i), **extra}, overview=False)
+            store.add_analysis_result(cldata.SingleValue("mean_rate", 1 * pq.Hz, sources=[rid]))
+        assert store.sheets() == ["V1", "MEA"]
+        assert len(param_filter_query(store, sheet_name="MEA").recordings) == 1
+        assert len(param_filter_query(store, sheet_name="V1").analysis_results) == 1  # from its source recording
+        assert len(param_filter_query(store, sheet_name=["V1", "MEA"]).recordings) == 2
+        assert [len(p.recordings) for p in queries.partition_recordings_by_sheet_query(store)] == [1, 1]
+        assert store.get_neuron_positions().keys() == {"V1", "MEA"}
+        assert mozaik.as_view(store).identify_unpresented_stimuli([_stimulus(10, 3), _stimulus(10, 9)]) == [1]
+    finally:
+        store.close(commit=False)

@@ -134,6 +134,11 @@ class MozaikView(DataStoreView):
             out.setdefault(_sheet_of(rec.parameters), rec.get_neuron_annotations())
         return out
 
+    def identify_unpresented_stimuli(self, stimuli: list[Any]) -> list[int]:  # type: ignore[override]
+        """The indexes of the ``stimuli`` (dicts of stimulation parameters) no recording of the view was a
+        response to (mozaik's current meaning: indexes; cldata's view method gives the stimuli)."""
+        return unpresented_stimulus_indexes(self, stimuli)
+
     # -- analysis results ------------------------------------------------------------------------------
 
     def get_analysis_result(self, **kwargs: Any) -> list[Any]:
@@ -287,10 +292,9 @@ class DataStore(_CldataDataStore):
         """mozaik's ``load()``: see the last committed state (:meth:`cldata.DataStore.refresh`)."""
         self.refresh()
 
-    def identify_unpresented_stimuli(self, stimuli: list[Any]) -> list[int]:
-        """The indexes of the stimuli (dicts of stimulation parameters) no recording of the store was
-        a response to (mozaik's current meaning: indexes, not the stimuli)."""
-        return identify_unpresented_stimuli(self, stimuli)
+    def identify_unpresented_stimuli(self, stimuli: list[Any]) -> list[int]:  # type: ignore[override]
+        """mozaik's ``identify_unpresented_stimuli``: indexes (:meth:`MozaikView.identify_unpresented_stimuli`)."""
+        return self.root_view.identify_unpresented_stimuli(stimuli)
 
     def add_stimulus(self, data: Any, stimulus: Any) -> str | None:
         """mozaik's ``add_stimulus``: keep the raw stimulus ``data`` for ``stimulus`` (a dict of
