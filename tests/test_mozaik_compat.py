@@ -334,3 +334,28 @@ def test_sheet_name_parameters_name_sheets_and_the_rest_are_the_mea(tmp_path):
         assert mozaik.as_view(store).identify_unpresented_stimuli([_stimulus(10, 3), _stimulus(10, 9)]) == [1]
     finally:
         store.close(commit=False)
+
+
+_RESULTS = st.lists(st.tuples(st.sampled_from(["mean_rate", "peak_rate"]), st.integers(1, 2), st.integers(1, 3)),
+                    min_size=1, max_size=8, unique=True)
+
+
+@settings(max_examples=20, deadline=None)
+@given(results=_RESULTS, listed=st.sets(st.sampled_from(["value_name", "x", "y"]), min_size=1), excpt=st.booleans())
+def test_partition_analysis_results_invariant_on_random_stores(tmp_path_factory, results, listed, excpt):
+    root = tmp_path_factory.mktemp("random")
+    store = mozaik.DataStore(load=False, parameters={"root_directory": str(root / "s")})
+    try:
+        for identifier, x, y in results:
+            store.add_analysis_result(cldata.SingleValue(identifier, 1.0, parameters={"x": x, "y": y}))
+        parts = queries.partition_analysis_results_by_parameters_query(store, sorted(listed), excpt=excpt)
+        params = [[p for _, p in queries.ads_parameters(part)] for part in parts]
+        assert sum(len(p) for p in params) == len(results)  # every result in exactly one part
+        constant = set(listed) if excpt else {"value_name", "x", "y"} - listed
+        keys = []
+        for part in params:
+            assert all(all(p[k] == part[0][k] for k in constant) for p in part)
+            keys.append(tuple(part[0][k] for k in sorted(constant)))
+        assert len(set(keys)) == len(keys)  # parts differ in what they hold constant
+    finally:
+        store.close(commit=False)
