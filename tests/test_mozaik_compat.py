@@ -359,3 +359,17 @@ def test_partition_analysis_results_invariant_on_random_stores(tmp_path_factory,
         assert len(set(keys)) == len(keys)  # parts differ in what they hold constant
     finally:
         store.close(commit=False)
+
+
+def test_a_query_class_written_for_mozaik_runs(data_store):
+    class ContrastQuery(queries.Query):
+        required_parameters = ParameterSet({"contrast": int})
+
+        def query(self, dsv):
+            return param_filter_query(dsv, st_contrast=self.parameters.contrast)
+
+    dsv = ContrastQuery(ParameterSet({"contrast": 50})).query(data_store)
+    assert [s["contrast"] for s in dsv.get_stimuli()] == [50, 50]
+    with pytest.raises(ParameterError):
+        ContrastQuery({"contrast": "high"})
+    assert dsv.get_neuron_postions() == dsv.get_neuron_positions()

@@ -41,7 +41,8 @@ from cldata.model.results.registry import get_result_kind
 from cldata.mozaik import stimuli as stimulus_model
 from cldata.mozaik.store import SHEET, MozaikView, as_view
 from cldata.query import stimuli as cldata_stimuli
-from cldata.query.base import Query, register_query
+from cldata.query.base import Query as CldataQuery
+from cldata.query.base import register_query
 from cldata.query.names import raise_unknown
 from cldata.query.params import param_filter_query as cldata_param_filter_query
 from cldata.query.predicates import Exists
@@ -54,7 +55,7 @@ __all__ = [
     "partition_analysis_results_by_stimulus_parameters_query", "equal_stimulus_type", "equal_stimulus",
     "equal_ads", "equal_ads_except", "equal_ads_type", "ads_with_equal_stimuli", "ads_with_equal_stimulus_type",
     "select_stimuli_type_query", "select_result_sheet_query", "partition_recordings_by_sheet_query",
-    "ads_parameters", "Query", "ParamFilterQuery", "TagBasedQuery", "PartitionByStimulusParamterQuery",
+    "ads_parameters", "Query", "QueryParameters", "ParamFilterQuery", "TagBasedQuery", "PartitionByStimulusParamterQuery",
     "PartitionByStimulusParameterQuery", "PartitionAnalysisResultsByParameterNameQuery",
     "PartitionAnalysisResultsByStimulusParameterQuery", "PartitionRecordingsBySheetQuery", "KIND_NAMES",
 ]
@@ -392,6 +393,38 @@ def partition_recordings_by_sheet_query(dsv: Any) -> list[MozaikView]:
 
 
 # -- the query classes of mozaik's parameter files -----------------------------------------------------
+
+
+class QueryParameters(dict):
+    """A query's parameters: a dict whose keys also read as attributes, as a ParameterSet's
+    (``self.parameters.parameter_list`` in a mozaik query's ``query``)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self[name]
+        except KeyError:
+            raise AttributeError(f"the query has no parameter {name!r}; its parameters: {sorted(self)}") from None
+        return QueryParameters(value) if isinstance(value, Mapping) and not isinstance(value, QueryParameters) else value
+
+
+class Query(CldataQuery):
+    """mozaik's ``Query``: declare ``required_parameters`` (a ParameterSet or dict of types) and write
+    ``query(self, dsv)``; ``self.parameters`` reads by key and by attribute, as in mozaik.
+
+    Examples
+    --------
+    >>> class ContrastQuery(Query):
+    ...     required_parameters = {"contrast": int}
+    ...     def query(self, dsv):
+    ...         return param_filter_query(dsv, st_contrast=self.parameters.contrast)
+    >>> ContrastQuery({"contrast": 10}).parameters.contrast
+    10
+    """
+
+    def __init__(self, parameters: Any = None, **kw: Any):
+        super().__init__(parameters, **kw)
+        self.parameters = QueryParameters(self.parameters)
+
 
 
 def _class(name: str, function: Callable[..., Any], required: dict[str, Any], optional: dict[str, Any],

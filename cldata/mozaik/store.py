@@ -127,6 +127,9 @@ class MozaikView(DataStoreView):
             out.setdefault(_sheet_of(rec.parameters), rec.get_neuron_positions())
         return out
 
+    #: mozaik's older spelling
+    get_neuron_postions = get_neuron_positions
+
     def get_neuron_annotations(self) -> dict[str, Any]:
         """``{sheet: annotations}``: each recording's per-channel (neuron) annotations, by sheet."""
         out: dict[str, Any] = {}
