@@ -33,7 +33,7 @@ import numpy as np
 import quantities as pq
 
 from cldata.analysis.base import Analysis
-from cldata.analysis.common import NUMBER, check_values, read_spike_frames
+from cldata.analysis.common import NUMBER, analysed_window, check_values, read_spike_frames
 from cldata.model.results import Data, SingleValue
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,7 +115,7 @@ class NetworkBursts(Analysis):
         p = self.parameters
         view = recording.view()
         fps, n_ch = view.frames_per_second, view.channel_count
-        start, stop = view.clipped_window
+        start, stop = analysed_window(view)
         ts, ch = read_spike_frames(view)
         bin_ms = float(p["bin_ms"])
         bin_frames = bin_ms * fps / 1000.0

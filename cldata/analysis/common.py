@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cldata.errors import ParameterError
+from cldata.store.neo_ingest import clipped_span
 
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.format.reader import RecordingView
 
-__all__ = ["channel_selection", "read_spike_frames", "selected_spike_frames", "check_values", "channel_list_problem", "CHANNELS", "NUMBER"]
+__all__ = ["analysed_window", "channel_selection", "read_spike_frames", "selected_spike_frames", "check_values", "channel_list_problem", "CHANNELS", "NUMBER"]
 
 #: parameter type of a channel list (``None``: every channel)
 CHANNELS = (list, tuple, type(None))
@@ -58,6 +59,17 @@ def channel_selection(owner: str, channels: Any, channel_count: int) -> np.ndarr
     return np.unique(chosen)
 
 
+def analysed_window(view: Any) -> tuple[int, int]:
+    """The frames an analysis covers: a CL view's ``clipped_window``; a neo recording's view
+    (:class:`~cldata.format.neo_file.NeoRecordingView`), its window within the segment's extent
+    (``t_start`` to ``t_stop`` on its axis), in frames of its timebase."""
+    clipped = getattr(view, "clipped_window", None)
+    if clipped is not None:
+        return clipped
+    t0, t1 = clipped_span(view)
+    return round(t0 * view.frames_per_second), round(t1 * view.frames_per_second)
+
+
 def read_spike_frames(view: RecordingView, channels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Spike frames (int64, in time order) and channels (intp) of the analysed window.
 
@@ -66,7 +78,7 @@ def read_spike_frames(view: RecordingView, channels: np.ndarray | None = None) -
     ``channel_count``, or outside ``view.clipped_window`` (past the recording's stated end),
     are dropped.
     """
-    start, stop = view.clipped_window
+    start, stop = analysed_window(view)
     spikes = view.read_spikes(start, stop, waveforms=False)
     ts = spikes["timestamp"].astype(np.int64, copy=False)
     ch = spikes["channel"].astype(np.intp, copy=False)

@@ -42,6 +42,7 @@ from cldata.analysis.base import Analysis
 from cldata.analysis.common import (
     CHANNELS,
     NUMBER,
+    analysed_window,
     channel_list_problem,
     check_values,
     selected_spike_frames,
@@ -147,7 +148,7 @@ class StimulusTriggeredHistogram(Analysis):
         p = self.parameters
         view = recording.view()
         fps = view.frames_per_second
-        start, stop = view.clipped_window
+        start, stop = analysed_window(view)
         chosen, ts, ch = selected_spike_frames(self.name, view, p["channels"])
 
         pre, bin_ms, response = float(p["pre_ms"]), float(p["bin_ms"]), float(p["response_ms"])

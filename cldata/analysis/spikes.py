@@ -26,6 +26,7 @@ from cldata.analysis.base import Analysis
 from cldata.analysis.common import (
     CHANNELS,
     NUMBER,
+    analysed_window,
     channel_list_problem,
     check_values,
     read_spike_frames,
@@ -102,7 +103,7 @@ class FiringRate(Analysis):
     def compute(self, recording: RecordingHandle) -> list[AnalysisResult]:
         view = recording.view()
         fps, n_ch = view.frames_per_second, view.channel_count
-        start, stop = view.clipped_window
+        start, stop = analysed_window(view)
         seconds = (stop - start) / fps
         ts, ch = read_spike_frames(view)
 

@@ -43,9 +43,10 @@ from cldata.errors import (
     ChangedLinkError,
     StoreFormatError,
 )
+from cldata.format.neo_file import NeoRecordingView, is_neo_recording
 from cldata.format.reader import RecordingView
 
-__all__ = ["Backend", "copy_with_crc32", "file_crc32"]
+__all__ = ["Backend", "copy_with_crc32", "file_crc32", "open_recording_file"]
 
 _COPY_CHUNK = 8 << 20
 
@@ -65,6 +66,23 @@ def copy_with_crc32(source: Path, target: Path) -> tuple[int, int]:
         dst.flush()
         os.fsync(dst.fileno())
     return crc, size
+
+
+def open_recording_file(path: Path, *, finished: bool = False) -> RecordingView | NeoRecordingView:
+    """A stored recording file, opened as what it is: a :class:`~cldata.format.neo_file.NeoRecordingView`
+    for a file in the neo layout, a :class:`~cldata.RecordingView` for a CL file.
+
+    The one place that tells the two layouts apart when a store opens a recording
+    (``finished``: a CL copy is a finished recording, a journal planted beside it is ignored).
+
+    Examples
+    --------
+    >>> open_recording_file(store.recording_path(entry))      # doctest: +SKIP
+    <NeoRecordingView ...>
+    """
+    if is_neo_recording(path):
+        return NeoRecordingView(path)
+    return RecordingView(path, finished=finished)
 
 
 def file_crc32(path: Path) -> int:
@@ -272,10 +290,11 @@ class Backend(abc.ABC):
                                    f"stored with {size}: the file was damaged (`cldata check` says more)")
         return path
 
-    def open_recording(self, location: Mapping[str, Any]):
-        """The recording at ``location`` as a :class:`~cldata.RecordingView` (read-only)."""
+    def open_recording(self, location: Mapping[str, Any]) -> RecordingView | NeoRecordingView:
+        """The recording at ``location``, read-only: a :class:`~cldata.RecordingView` for a CL file,
+        a :class:`~cldata.format.neo_file.NeoRecordingView` for a neo recording (:func:`open_recording_file`)."""
         # a copy is a finished recording: a journal planted beside it is `check`'s business
-        return RecordingView(self.recording_path(location), finished=location.get("kind") == "copy")
+        return open_recording_file(self.recording_path(location), finished=location.get("kind") == "copy")
 
     # -- housekeeping -----------------------------------------------------------------------------
 

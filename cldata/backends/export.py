@@ -9,28 +9,49 @@ data only in its window; its catalog location carries that window (``"window": [
 stop]`` in frames), and :meth:`ExportBackend.open_recording` opens the recording through
 it, so every read through the export (segments, spikes, samples, streams, analyses) sees
 exactly what the exported view saw.
+
+A neo recording sits under ``/recordings/<id>`` in the neo layout
+(:mod:`cldata.format.neo_file`: the nodes of its own file, cut to the view's window when
+exported through one); its location says ``"layout": "neo"``. Opening it copies its group
+(checked: no node of pickled objects) into a file of its own in a temporary directory the
+backend removes when it closes, opened as a :class:`~cldata.format.neo_file.NeoRecordingView`.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from cldata.backends.base import Backend
+import tables
+
+from cldata.backends.base import Backend, open_recording_file
 from cldata.backends.blobs import BlobTable
 from cldata.backends.hdf5 import decode_payload, decode_records
-from cldata.errors import CldataError, CorruptRecordingError, NotARecordingError, ReadOnlyStoreError, StoreFormatError
+from cldata.errors import (
+    CldataError,
+    CorruptRecordingError,
+    NotARecordingError,
+    ReadOnlyStoreError,
+    StoreFormatError,
+    UnsafeContentError,
+)
 from cldata.format.attributes import read_attributes
-from cldata.format.node_guard import BYTE_ARRAY, GROUP, RECORDING, TABLE, Layout, check_layout
+from cldata.format.neo_file import NeoRecordingView
+from cldata.format.node_guard import BYTE_ARRAY, GROUP, RECORDING, TABLE, Layout, check_layout, is_object_node
 from cldata.format.reader import RecordingView, hdf5_reason, open_hdf5
 
-__all__ = ["ExportBackend", "EXPORT", "EXPORT_KIND", "WINDOW_ATTRIBUTE"]
+__all__ = ["ExportBackend", "EXPORT", "EXPORT_KIND", "WINDOW_ATTRIBUTE", "NEO_LOCATION"]
 
 #: The root attribute ``cldata_kind`` of an export file.
 EXPORT_KIND = "cldata export"
 #: Root attribute of an exported recording cut to a time window: ``[start, stop)`` in frames.
 WINDOW_ATTRIBUTE = "cldata_export_window"
+
+#: The ``layout`` of an exported neo recording's location.
+NEO_LOCATION = "neo"
 
 EXPORT = Layout("cldata export", (
     ("catalog", GROUP),
@@ -74,6 +95,7 @@ class ExportBackend(Backend):
             self._h5.close()
             raise
         self._payloads: BlobTable | None = None
+        self._neo_dir: Path | None = None  # where neo recordings are copied to be opened
 
     def create(self) -> None:
         raise ReadOnlyStoreError("a store export cannot be created in place; use DataStoreView.export()")
@@ -97,10 +119,12 @@ class ExportBackend(Backend):
     def recording_path(self, location: Mapping[str, Any]) -> Path:
         return self.root
 
-    def open_recording(self, location: Mapping[str, Any]) -> RecordingView:
+    def open_recording(self, location: Mapping[str, Any]) -> RecordingView | NeoRecordingView:
         group = str(location.get("group", ""))
         if not group.startswith("/recordings/"):
             raise StoreFormatError(f"recording location {group!r} in {self.root} is not under /recordings")
+        if location.get("layout") == NEO_LOCATION:
+            return open_recording_file(self._neo_file(group))
         window = location.get("window")
         if window is None:
             return RecordingView(self.root, group=group)
@@ -111,6 +135,31 @@ class ExportBackend(Backend):
         # (the file holds data only in the window: reads never reach the unwritten frames before it)
         return RecordingView(self.root, group=group).between(int(window[0]), int(window[1]))
 
+    def _neo_file(self, group: str) -> Path:
+        """The neo recording under ``group`` copied into a file of its own (once per open export)."""
+        if self._neo_dir is None:
+            self._neo_dir = Path(tempfile.mkdtemp(prefix="cldata-export-neo-"))
+        target = self._neo_dir / (group.rsplit("/", 1)[-1] + ".h5")
+        if target.exists():
+            return target
+        try:
+            node = self._h5.get_node(group)
+        except tables.NoSuchNodeError:
+            raise StoreFormatError(f"recording location {group!r} in {self.root} names no node") from None
+        for child in node._f_walknodes():
+            if is_object_node(child):  # copying would unpickle it
+                raise UnsafeContentError(f"{self.root}: {child._v_pathname} holds pickled objects; refused")
+        tmp = target.with_suffix(".part")
+        with tables.open_file(str(tmp), "w") as out:
+            for name, value in read_attributes(node, str(self.root)).items():
+                out.root._v_attrs[name] = value
+            node._f_copy_children(out.root, recursive=True)
+        tmp.replace(target)
+        return target
+
     def close(self) -> None:
         if self._h5.isopen:
             self._h5.close()
+        if self._neo_dir is not None:
+            shutil.rmtree(self._neo_dir, ignore_errors=True)
+            self._neo_dir = None

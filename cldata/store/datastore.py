@@ -42,13 +42,16 @@ from cldata.core.gc_pause import paused_gc
 from cldata.core.paramsets import plain_parameters
 from cldata.core.shutdown import close_at_exit
 from cldata.errors import (
+    CorruptRecordingError,
     DuplicateRecordingError,
+    NotARecordingError,
     NotFoundError,
     ParameterError,
     ReadOnlyStoreError,
     StoreError,
     StoreFormatError,
 )
+from cldata.format.neo_file import NeoRecordingView, is_neo_recording
 from cldata.format.reader import RecordingView
 from cldata.model.catalog import Catalog
 from cldata.model.entries import RecordingEntry, ResultEntry
@@ -64,6 +67,7 @@ from cldata.store.layout import (
     overview_build_path,
     overview_path,
 )
+from cldata.store.neo_ingest import is_neo_source, neo_recordings, read_neo_recording
 from cldata.store.view import DataStoreView
 
 __all__ = ["DataStore", "MARKER"]
@@ -82,6 +86,12 @@ ROOT_VIEW_API = (
     "metric_frame", "metric_names", "plot_metric",
     "__len__", "__or__", "__and__", "__sub__",
 )
+
+
+def _is_open(view: RecordingView | NeoRecordingView) -> bool:
+    """Whether a recording the store keeps open is still open (a user may have closed it)."""
+    file = getattr(view, "file", None)
+    return bool(file.isopen) if file is not None else not getattr(view, "closed", False)
 
 
 class _OfRootView:
@@ -145,7 +155,7 @@ class DataStore:
         self._pending_added: dict[str, RecordingEntry | ResultEntry] = {}
         self._pending_removed: set[str] = set()
         self._pending_payloads: dict[str, tuple[dict[str, Any], Any]] = {}
-        self._views: OrderedDict[str, RecordingView] = OrderedDict()
+        self._views: OrderedDict[str, RecordingView | NeoRecordingView] = OrderedDict()
         self._closed = True
         self._files = open_files(self.root, mode, backend, catalog, options)
         try:
@@ -227,19 +237,23 @@ class DataStore:
     # -- recordings -------------------------------------------------------------------------------
 
     def add_recording(self, source: Any, parameters: Mapping[str, Any] | None = None, link: bool = False,
-                      *, overview: bool = True, progress: bool = True) -> str:
-        """Add a CL recording; return its id.
+                      *, overview: bool = True, progress: bool = True) -> str | list[str]:
+        """Add a recording, CL or neo; return its id (a list of ids for a block of several segments).
 
         Parameters
         ----------
         source
             A CL recording file, a closed (or to be closed) :class:`~cldata.RecordingWriter`,
-            or a :class:`~cldata.RecordingView`.
+            a :class:`~cldata.RecordingView`; or a :class:`neo.Segment`, a :class:`neo.Block`
+            (one recording per segment), or a file neo can read (``"data.nix"``...), stored
+            in the neo layout (:mod:`cldata.store.neo_ingest`).
         parameters
             User parameters (culture, session, stimulation protocol...). They are merged
-            with the file's root attributes and its ``application`` values; the user's win.
+            with the file's root attributes and its ``application`` values (a neo segment's:
+            its block's annotations and its own); the user's win.
         link
-            Leave the file where it is and keep only a link to it (not copied).
+            Leave the file where it is and keep only a link to it (not copied; CL files and
+            files already in the neo layout only).
         overview
             Build the recording's min/max pyramid of samples and spike counts now (one
             sequential read; see :mod:`cldata.overview`). Without it, the pyramid is built
@@ -253,30 +267,69 @@ class DataStore:
         cldata.errors.DuplicateRecordingError
             If the same recording is already stored (unless the store has ``replace=True``).
         cldata.errors.NotARecordingError, cldata.errors.UnsafeContentError, ...
-            If the file is not a readable CL recording.
+            If the file is neither a readable CL recording nor one neo reads.
+
+        Examples
+        --------
+        >>> store.add_recording(segment, {"subject": "rat1"})      # doctest: +SKIP
+        'rec_...'
         """
         self._check_writable()
-        path = source_path(source)
         user = user_parameters(parameters)
-        recording_id, params, streams, summary = read_recording(path, user)
-        if recording_id in self.catalog.recording_rows:
-            if not self.replace:
-                raise DuplicateRecordingError(
-                    f"{path} is already in the store as {recording_id}; open the store with replace=True to replace it"
-                )
-            self._unstage(self.catalog.remove_recording(recording_id).id)
-        location = self.backend.put_recording(recording_id, path, link)
-        entry = RecordingEntry(recording_id, params, streams, location, summary, now())
+        if is_neo_source(source):
+            return self._add_neo(source, user, link)
+        path = source_path(source)
+        try:
+            recording_id, params, streams, summary = read_recording(path, user)
+        except (NotARecordingError, CorruptRecordingError) as exc:
+            if not path.is_file():
+                raise
+            return self._add_neo(path, user, link, cl_error=exc)  # perhaps a file neo reads
+        location = self._put_recording(recording_id, path, link)
         if overview and (summary["sample_frames"] or summary["spikes"]):
             # why: the overview module (its threaded builder and chunk encoder) is left out of `import cldata`
             from cldata.overview import build_overview
 
             with RecordingView(path) as view:  # the same content as the stored copy
                 build_overview(view, self.overview_path(recording_id), progress=progress)
-        self.catalog.add_recording(entry)
-        self._pending_added[recording_id] = entry
-        self._views.pop(recording_id, None)
+        self._stage(RecordingEntry(recording_id, params, streams, location, summary, now()))
         return recording_id
+
+    def _put_recording(self, recording_id: str, path: Path, link: bool) -> dict[str, Any]:
+        """Refuse a recording already stored (or replace it), then put its file in the backend; its location."""
+        if recording_id in self.catalog.recording_rows:
+            if not self.replace:
+                raise DuplicateRecordingError(
+                    f"{path} is already in the store as {recording_id}; open the store with replace=True to replace it"
+                )
+            self._unstage(self.catalog.remove_recording(recording_id).id)
+        return self.backend.put_recording(recording_id, path, link)
+
+    def _stage(self, entry: RecordingEntry) -> None:
+        self.catalog.add_recording(entry)
+        self._pending_added[entry.id] = entry
+        self._views.pop(entry.id, None)
+
+    def _add_neo(self, source: Any, user: dict[str, Any], link: bool, cl_error: Exception | None = None) -> str | list[str]:
+        """Add each segment of a neo source as a recording (all or none); see :mod:`cldata.store.neo_ingest`."""
+        if link and not (isinstance(source, (str, os.PathLike)) and is_neo_recording(Path(source))):
+            raise ParameterError("link=True keeps a file where it is: a neo segment, block or a file of another "
+                                 "format is converted to the neo layout, so it is copied; add it without link=True")
+        added: list[str] = []
+        try:
+            for path, block_annotations in neo_recordings(source, cl_error):
+                recording_id, params, streams, summary = read_neo_recording(path, block_annotations, user)
+                if recording_id in added:
+                    raise DuplicateRecordingError(f"{source!r:.80} holds the same segment twice ({recording_id})")
+                location = self._put_recording(recording_id, path, link)
+                self._stage(RecordingEntry(recording_id, params, streams, location, summary, now()))
+                added.append(recording_id)
+        except BaseException:
+            for recording_id in added:  # a block enters whole or not at all
+                self.catalog.remove_recording(recording_id)
+                self._pending_added.pop(recording_id, None)
+            raise
+        return added[0] if len(added) == 1 else added
 
     def overview_path(self, recording_id: str) -> Path:
         """Where the overview (min/max pyramid) of a recording is read from.
@@ -343,10 +396,11 @@ class DataStore:
         """The CL file of a recording entry (raises :class:`~cldata.errors.BrokenLinkError` for a broken link)."""
         return self.backend.recording_path(entry.location)
 
-    def open_recording(self, entry: RecordingEntry) -> RecordingView:
-        """The recording of a catalog entry, open (the store keeps the last few open, and closes none in use)."""
+    def open_recording(self, entry: RecordingEntry) -> RecordingView | NeoRecordingView:
+        """The recording of a catalog entry, open (the store keeps the last few open, and closes none in use):
+        a :class:`~cldata.RecordingView`, or a :class:`~cldata.format.neo_file.NeoRecordingView` for a neo recording."""
         view = self._views.get(entry.id)
-        if view is None or not view.file.isopen:
+        if view is None or not _is_open(view):
             view = self.backend.open_recording(entry.location)
             self._views[entry.id] = view
             if len(self._views) > _OPEN_FILES:
@@ -480,6 +534,9 @@ class DataStore:
             if self.writable:
                 self._collect_garbage()
         finally:
+            for view in self._views.values():
+                if isinstance(view, NeoRecordingView):  # (it holds its file until closed; a CL view closes when dropped)
+                    view.close()
             self._views.clear()
             self._files.release()  # (the engine rolls back what was not committed)
             self._closed = True

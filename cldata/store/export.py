@@ -39,6 +39,8 @@ Layout::
     /catalog/{index,data}  catalog records (blob table, codec-encoded)
     /payloads/{index,data} payloads by result id (blob table, codec-encoded)
     /recordings/<id>/      a CL recording: root attributes, samples, spikes, stims, data_stream
+                           (a neo recording: its file's nodes in the neo layout, cldata.format.neo_file;
+                           its catalog location says "layout": "neo")
 
 Examples
 --------
@@ -52,6 +54,7 @@ Examples
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,15 +64,17 @@ import numpy as np
 import tables
 
 from cldata.backends.blobs import write_blob_table
-from cldata.backends.export import EXPORT_KIND, WINDOW_ATTRIBUTE
+from cldata.backends.export import EXPORT_KIND, NEO_LOCATION, WINDOW_ATTRIBUTE
 from cldata.core.display import progress_bar
 from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary, remove_stale_temporaries
 from cldata.errors import CorruptRecordingError, ExportWarning, StoreFormatError
 from cldata.format.attributes import read_attributes, to_plain
 from cldata.format.codec import Encoder
 from cldata.format.layout import DATA_STREAM, SAMPLES, STREAM_DATA, STREAM_INDEX, IndexRow
+from cldata.format.neo_file import write_neo_recording
 from cldata.format.parts import EVENT_PARTS, PARTS
 from cldata.model.payload import to_plain_payload
+from cldata.store.neo_ingest import read_neo_recording
 
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.format.events import EventTable
@@ -164,7 +169,7 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
             records = []
             for handle in progress_bar(handles, desc=f"export to {path.name}", unit="recording", enabled=progress):
                 group = out.create_group("/recordings", handle.id, createparents=True)
-                records.append(_export_recording(handle, group))
+                records.append(_export_neo(handle, group) if handle.is_neo else _export_recording(handle, group))
             keys, blobs = [], []
             for r in result_rows:
                 entry = cat.results[r]
@@ -258,6 +263,25 @@ def _export_recording(handle: RecordingHandle, group: tables.Group) -> dict[str,
             root_keys.add(name)
     summary["root_keys"] = sorted(root_keys)
     record["parameters"], record["summary"] = params, summary
+    return record
+
+
+def _export_neo(handle: RecordingHandle, group: tables.Group) -> dict[str, Any]:
+    """Write a neo recording under ``group`` in the neo layout: the nodes of its file, or, through a
+    window, of its windowed segment written afresh (its summary then counts what the export holds)."""
+    record = handle.entry.to_record()
+    record["location"] = {"kind": "export", "group": group._v_pathname, "layout": NEO_LOCATION}
+    with tempfile.TemporaryDirectory(prefix="cldata-export-") as tmp:
+        if handle.time_window.is_everything:
+            source = handle.path
+        else:
+            source = write_neo_recording(handle.view().segment(lazy=False), Path(tmp) / "window.h5")
+            summary = read_neo_recording(source, {}, {})[3]
+            record["summary"] = {**summary, "unindexed": handle.entry.summary.get("unindexed", [])}
+        with tables.open_file(str(source), "r") as src:
+            for name, value in read_attributes(src.root, str(source)).items():
+                group._v_attrs[name] = value
+            src.root._f_copy_children(group, recursive=True)
     return record
 
 

@@ -22,7 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from cldata.core.display import flatten, html_fields, plural, short
 from cldata.core.window import TimeWindow
-from cldata.errors import CldataError, NotFoundError, OverviewError, StaleOverviewError, UnsafeContentError
+from cldata.errors import (
+    CldataError,
+    NotFoundError,
+    OverviewError,
+    ParameterError,
+    StaleOverviewError,
+    UnsafeContentError,
+    UnsupportedValueError,
+)
+from cldata.format.neo_file import NeoRecordingView
 from cldata.format.parts import EVENT_PARTS
 from cldata.format.spike_snapshot import spike_snapshot, stim_events
 from cldata.model.entries import RecordingEntry
@@ -30,6 +39,7 @@ from cldata.query.neurons import mea_annotations, mea_positions, summary_annotat
 from cldata.query.selection import StreamSelection
 from cldata.query.stimuli import recording_stimulus
 from cldata.store.display import extent_text, shown_parameters
+from cldata.store.neo_ingest import NEO_LAYOUT, clipped_span
 from cldata.toolkit.methods import ToolkitMethods
 from cldata.toolkit.preprocess import SpikeData
 
@@ -163,8 +173,15 @@ class RecordingHandle(ToolkitMethods):
         return names if self._streams is None else [n for n in names if self._streams.visible(self._row, n)]
 
     @property
-    def frames_per_second(self) -> int:
-        return int(self.entry.summary["frames_per_second"])
+    def is_neo(self) -> bool:
+        """Whether the recording is a neo segment stored in the neo layout (not a CL file)."""
+        return self.entry.summary.get("layout") == NEO_LAYOUT
+
+    @property
+    def frames_per_second(self) -> int | float:
+        """The recording's frame rate (a neo recording's: the rate of its timebase, perhaps not whole)."""
+        fps = self.entry.summary["frames_per_second"]
+        return fps if self.is_neo and not float(fps).is_integer() else int(fps)
 
     @property
     def time_window(self) -> TimeWindow:
@@ -181,23 +198,38 @@ class RecordingHandle(ToolkitMethods):
         """The CL file (raises :class:`~cldata.errors.BrokenLinkError` if a link is broken)."""
         return self._store.recording_path(self.entry)
 
-    def view(self) -> RecordingView:
-        """The recording as a :class:`~cldata.RecordingView`, restricted to the view's window."""
+    def view(self) -> RecordingView | NeoRecordingView:
+        """The recording as a :class:`~cldata.RecordingView` (a neo recording: a
+        :class:`~cldata.format.neo_file.NeoRecordingView`), restricted to the view's window.
+
+        A neo recording gets the window as it was given: times stay times on the segment's
+        own axis (not rounded to frames), so ``[1 s, 2 s)`` keeps exactly what lies in it.
+        """
         base = self._store.open_recording(self.entry)
-        window = self.window
-        return base if window == (None, None) else base.between(*window)
+        if self._window.is_everything:
+            return base
+        if isinstance(base, NeoRecordingView):
+            for start, stop in self._window.bounds:  # each pair intersected in turn, as given
+                base = base.between(start, stop)
+            return base
+        return base.between(*self.window)
 
     @property
     def data_streams(self) -> dict[str, DataStreamView]:
-        """The visible data streams, by name, windowed."""
+        """The visible data streams, by name, windowed (a neo recording has none)."""
+        if self.is_neo:
+            return {}
         streams = self.view().data_streams
         return {name: streams[name] for name in self.stream_names if name in streams}
 
-    def overview(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
+    def overview(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000,
+                 *, signal: int = 0) -> Any:
         """A min/max envelope of the samples of about ``width`` points per channel, in µV.
 
         Any window, within the view's: the right level of the recording's pyramid is read,
         or the samples themselves when the window is short. See :mod:`cldata.overview`.
+        A neo recording's envelope is of its analog signal number ``signal``, in that
+        signal's frames and units, computed from the signal (:mod:`cldata.store.neo_overview`).
 
         Examples
         --------
@@ -205,10 +237,22 @@ class RecordingHandle(ToolkitMethods):
         >>> env.minimum.shape, env.frames_per_point                  # doctest: +SKIP
         ((1000, 2), 90000)
         """
+        if self.is_neo:
+            # why: the overview module (its threaded builder and chunk encoder) is left out of `import cldata`
+            from cldata.store.neo_overview import neo_envelope
+
+            return neo_envelope(self.view(), channels, start, stop, width, signal)
+        if signal != 0:
+            raise ParameterError(f"recording {self.id} is a CL recording, with one signal (its samples): signal=0")
         return self._ask_overview(lambda ov: ov.envelope(channels=channels, start=start, stop=stop, width=width))
 
     def spike_activity(self, channels: Any = None, start: Any = None, stop: Any = None, width: int = 2000) -> Any:
         """Spike counts per channel in about ``width`` bins over any window (see :mod:`cldata.overview`)."""
+        if self.is_neo:
+            # why: the overview module (its threaded builder and chunk encoder) is left out of `import cldata`
+            from cldata.store.neo_overview import neo_spike_activity
+
+            return neo_spike_activity(self.view(), channels, start, stop, width)
         return self._ask_overview(lambda ov: ov.spike_counts(channels=channels, start=start, stop=stop, width=width))
 
     def _ask_overview(self, ask: Any) -> Any:
@@ -241,10 +285,16 @@ class RecordingHandle(ToolkitMethods):
 
     # the CL analysis toolkit's hooks (the spike table is read once per open file of the store)
     def _toolkit_snapshot(self) -> SpikeData:
-        return spike_snapshot(self.view())
+        return spike_snapshot(self._cl_view("the CL analysis toolkit"))
 
     def _toolkit_stims(self) -> Any:
-        return stim_events(self.view())
+        return stim_events(self._cl_view("the CL analysis toolkit"))
+
+    def _cl_view(self, what: str) -> RecordingView:
+        if self.is_neo:
+            raise UnsupportedValueError(f"{what} reads CL recordings; {self.id} is a neo recording (use the "
+                                        "analyses of cldata.analysis, or its neo segment())")
+        return self.view()  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, RecordingHandle) and other._store is self._store and other._id == self._id
@@ -270,6 +320,10 @@ class RecordingHandle(ToolkitMethods):
                     "stims": int(s.get("stims", 0)),
                     "streams": {n: int(streams.get(n, 0)) for n in self.stream_names}}
         view = self.view()
+        if isinstance(view, NeoRecordingView):
+            t0, t1 = clipped_span(view)
+            return {"duration_s": t1 - t0, "spikes": int(len(view.read_spikes(waveforms=False))),
+                    "stims": int(len(view.read_stims())), "streams": {}}
         a, b = view.clipped_window
         # every table of events (cldata.format.parts), counted in the window without reading its rows
         events = {p.name: int(view.event_tables[p.name].count(a, b)) if p.name in view.event_tables else 0
@@ -281,6 +335,10 @@ class RecordingHandle(ToolkitMethods):
         s = self.entry.summary
         counts = "" if not self._window.is_everything else (
             f", {plural(s.get('spikes', 0), 'spike')}, {plural(s.get('stims', 0), 'stim')}")
+        if self.is_neo:
+            return (f"<Recording {self.id} (neo): {extent_text(self)}, {plural(s.get('signals', 0), 'signal')}, "
+                    f"{plural(s.get('spike_trains', 0), 'spike train')}, {plural(s.get('channel_count', 0), 'channel')}"
+                    f"{counts}>")
         return (f"<Recording {self.id}: {extent_text(self)}, {plural(s.get('channel_count', 0), 'channel')}"
                 f"{counts}, streams {self.stream_names}>")
 
