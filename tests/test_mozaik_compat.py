@@ -373,3 +373,29 @@ def test_a_query_class_written_for_mozaik_runs(data_store):
     with pytest.raises(ParameterError):
         ContrastQuery({"contrast": "high"})
     assert dsv.get_neuron_postions() == dsv.get_neuron_positions()
+
+
+def test_mozaik_segments_annotated_with_sheet_and_stimulus(tmp_path):
+    """Segments as a mozaik simulation makes them (one per sheet and stimulus, annotated) go through
+    cldata.mozaik as in mozaik: sheets, st_ queries, partitions, loaded spike trains."""
+    import neo
+
+    store = mozaik.DataStore(load=False, parameters={"root_directory": str(tmp_path / "s")})
+    try:
+        for sheet, orientation in itertools.product(["V1_Exc_L4", "V1_Inh_L4"], [0.0, 0.5]):
+            seg = neo.Segment(sheet_name=sheet, st_name="FullfieldDriftingSinusoidalGrating",
+                              st_orientation=orientation)
+            seg.spiketrains.append(neo.SpikeTrain([0.1, 0.5] * pq.s, t_stop=1 * pq.s))
+            rid = store.add_recording(seg)
+            store.add_analysis_result(cldata.SingleValue("rate", 2 * pq.Hz, sources=[rid]))
+        assert store.sheets() == ["V1_Exc_L4", "V1_Inh_L4"]
+        dsv = param_filter_query(store, sheet_name="V1_Exc_L4", st_name="FullfieldDriftingSinusoidalGrating")
+        assert len(dsv.recordings) == 2 and len(dsv.analysis_results) == 2
+        (part,) = queries.partition_by_stimulus_paramter_query(dsv, ["orientation"])
+        assert queries.equal_stimulus(part, ["orientation"]) and not queries.equal_stimulus(part, [])
+        assert len(param_filter_query(store, st_orientation=0.5).analysis_results) == 2
+        assert [float(st.times[1]) for seg in dsv.get_segments() for st in seg.spiketrains] == [0.5, 0.5]
+        with pytest.raises(UnknownParameterError, match="orientaton"):
+            param_filter_query(store, st_orientaton=0.5)
+    finally:
+        store.close(commit=False)

@@ -80,9 +80,9 @@ def print_content(dsv: Any, full_recordings: bool = False, full_ADS: bool = Fals
     as_view(dsv).print_content(full_recordings=full_recordings, full_ADS=full_ADS)
 
 
-def get_segments(dsv: Any, null: bool = False, ordered: bool = False) -> list[Any]:
-    """mozaik's ``dsv.get_segments(...)`` for any cldata store or view (lazy neo segments)."""
-    return as_view(dsv).get_segments(null=null, ordered=ordered)
+def get_segments(dsv: Any, null: bool = False, ordered: bool = False, lazy: bool = False) -> list[Any]:
+    """mozaik's ``dsv.get_segments(...)`` for any cldata store or view (:meth:`MozaikView.get_segments`)."""
+    return as_view(dsv).get_segments(null=null, ordered=ordered, lazy=lazy)
 
 
 def get_stimuli(dsv: Any, null: bool = False, ordered: bool = False) -> list[dict[str, Any]]:

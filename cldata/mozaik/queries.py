@@ -37,15 +37,16 @@ from typing import Any
 
 from cldata.core.canonical import canonical, flatten
 from cldata.errors import ParameterError, UniquenessError, UnknownParameterError
+from cldata.model.entries import MISSING
 from cldata.model.results.registry import get_result_kind
 from cldata.mozaik import stimuli as stimulus_model
-from cldata.mozaik.store import SHEET, MozaikView, as_view
+from cldata.mozaik.store import SHEET, MozaikView, as_view, result_sheet
 from cldata.query import stimuli as cldata_stimuli
 from cldata.query.base import Query as CldataQuery
 from cldata.query.base import register_query
 from cldata.query.names import raise_unknown
 from cldata.query.params import param_filter_query as cldata_param_filter_query
-from cldata.query.predicates import Exists
+from cldata.query.predicates import Exists, condition_test
 from cldata.query.stimuli import TYPE_KEYS, stimulus_key
 from cldata.query.tags import tag_based_query as cldata_tag_based_query
 
@@ -87,7 +88,7 @@ def _translate(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str
             crit["analysis"] = value
         elif key == "kind":
             crit["kind"] = [_kind(v) or v for v in _values(value)]
-        elif key not in ("identifier", "sheet_name"):
+        elif key not in ("identifier", "sheet_name") and not key.startswith("st_"):
             crit[key] = value
     alternatives: list[dict[str, Any]] = []
     if "identifier" in kwargs:
@@ -101,6 +102,28 @@ def _translate(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str
                 names = [n for n in names if n in _values(crit["identifier"])]
             alternatives.append({"identifier": names})
     return crit, alternatives, sheet
+
+
+def _stimulus_paths(cat: Any, name: str) -> bool:
+    """Whether an entry of the store has stimulus parameter ``name`` (under either spelling)."""
+    return any(index.has(path) for path in (f"stimulation.{name}", f"st_{name}")
+               for index in (cat.recording_index, cat.result_index))
+
+
+def _by_stimulus(view: MozaikView, criteria: Mapping[str, Any]) -> MozaikView:
+    """The recordings and results whose stimulus (:mod:`cldata.mozaik.stimuli`: ``stimulation``
+    parameters and ``st_<name>`` ones) meets every ``st_<name>`` condition, as mozaik's ``st_``."""
+    cat = view.catalog
+    conditions = {key[3:].replace("__", "."): value for key, value in criteria.items()}
+    _check_stimulus_names(view, conditions, "param_filter_query")
+
+    def meets(stim: Mapping[str, Any] | None) -> bool:
+        return stim is not None and all(condition_test(c, stim.get(n, MISSING)) for n, c in conditions.items())
+
+    sel = view.selection
+    recs = [r for (r, entry) in sel.recording_entries(cat) if meets(stimulus_model.flat_stimulus(entry))]
+    results = [r for r, stim in zip(sel.result_entries(cat), stimulus_model.result_stimuli(view)) if meets(stim)]
+    return view.with_selection(sel.derive(cat, recordings=recs, results=results))
 
 
 def _nothing(view: MozaikView, recordings: bool = True, results: bool = True) -> MozaikView:
@@ -146,6 +169,9 @@ def param_filter_query(dsv: Any, ads_unique: bool = False, rec_unique: bool = Fa
         part = cldata_param_filter_query(view, **{**crit, **alt})
         out = part if out is None else out | part
     assert out is not None
+    stimulus_criteria = {k: v for k, v in kwargs.items() if k.startswith("st_")}
+    if stimulus_criteria:
+        out = _by_stimulus(out, stimulus_criteria)
     if sheet is not None:
         out = _by_sheet(out, sheet)
     if any(k in kwargs for k in _RESULT_ONLY):
@@ -182,7 +208,7 @@ def ads_parameters(dsv: Any) -> list[tuple[int, dict[str, Any]]]:
     stims = stimulus_model.result_stimuli(view)
     out = []
     for (row, entry), stim in zip(entries.items(), stims):
-        params = {"sheet_name": SHEET, **flatten(entry.parameters), "identifier": entry.kind,
+        params = {**flatten(entry.parameters), "sheet_name": result_sheet(view.catalog, entry), "identifier": entry.kind,
                   "value_name": entry.identifier,
                   "stimulus_id": None if stim is None else stimulus_key(stim)}
         out.append((row, params))
@@ -210,13 +236,21 @@ def _names(parameter_list: Any, what: str) -> list[str]:
     return names
 
 
-def _check_stimulus_names(view: MozaikView, names: list[str], where: str) -> None:
+def _known_stimulus_names(cat: Any) -> list[str]:
+    return sorted({p.split(".", 1)[1] if p.startswith("stimulation.") else p[3:]
+                   for index in (cat.recording_index, cat.result_index) for p in index.paths()
+                   if p.startswith(("stimulation.", "st_"))})
+
+
+def _check_stimulus_names(view: MozaikView, names: Iterable[str], where: str) -> None:
+    """Raise :class:`~cldata.errors.UnknownParameterError` for a stimulus parameter no entry of the store has."""
     cat = view.catalog
+    if not (cat.n_recordings or cat.n_results):
+        return
     for name in names:
-        if cat.n_recordings and not cat.recording_index.has(f"stimulation.{name}"):
-            known = sorted(p[len("stimulation."):] for p in cat.recording_index.paths() if p.startswith("stimulation."))
-            raise_unknown(UnknownParameterError, f"{where}: no recording of the store has a stimulus parameter",
-                          name, known, "the stimulus parameters of the store")
+        if not _stimulus_paths(cat, name):
+            raise_unknown(UnknownParameterError, f"{where}: no recording or analysis result in the store has a "
+                          "stimulus parameter", name, _known_stimulus_names(cat), "the stimulus parameters of the store")
 
 
 def partition_by_stimulus_paramter_query(dsv: Any, parameter_list: list[str]) -> list[MozaikView]:

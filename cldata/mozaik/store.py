@@ -40,7 +40,7 @@ from cldata.store.datastore import DataStore as _CldataDataStore
 from cldata.store.layout import MARKER
 from cldata.store.view import DataStoreView
 
-__all__ = ["MozaikView", "DataStore", "PickledDataStore", "Hdf5DataStore", "load", "save", "as_view", "SHEET",
+__all__ = ["result_sheet", "MozaikView", "DataStore", "PickledDataStore", "Hdf5DataStore", "load", "save", "as_view", "SHEET",
            "SENSORY_STIMULUS"]
 
 #: The one sheet of a CL recording (an MEA): what ``sheets()`` names and ``sheet_name`` matches
@@ -63,6 +63,19 @@ def _sheet_of(parameters: Mapping[str, Any]) -> Any:
     return parameters.get("sheet_name", SHEET)
 
 
+def result_sheet(catalog: Any, entry: Any) -> Any:
+    """A result's sheet: its own ``sheet_name`` parameter, else its first source recording's sheet,
+    else ``"MEA"`` (the fall-back of parameter queries)."""
+    if "sheet_name" in entry.parameters:
+        return entry.parameters["sheet_name"]
+    for source in entry.sources:
+        row = catalog.recording_rows.get(source)
+        rec = catalog.recordings[row] if row is not None else None
+        if rec is not None:
+            return _sheet_of(rec.parameters)
+    return SHEET
+
+
 class MozaikView(DataStoreView):
     """A :class:`cldata.DataStoreView` with mozaik's method signatures (see module doc)."""
 
@@ -79,9 +92,10 @@ class MozaikView(DataStoreView):
 
     # -- recordings -------------------------------------------------------------------------------
 
-    def get_segments(self, null: bool = False, ordered: bool = False, lazy: bool = True,  # type: ignore[override]
+    def get_segments(self, null: bool = False, ordered: bool = False, lazy: bool = False,  # type: ignore[override]
                      **kwargs: Any) -> list[Any]:
-        """Every recording of the view as a neo Segment (lazy by default), mozaik's way.
+        """Every recording of the view as a neo Segment, its data loaded as mozaik's segments give
+        it (``lazy=True``: cldata's lazy segments, whose proxies load on ``.load()``).
 
         ``null=True``: the null (blank) segments, which a cldata store does not have: ``[]``.
         ``ordered=True``: by the time recordings started (``created_utc``, or a neo segment's
@@ -113,7 +127,7 @@ class MozaikView(DataStoreView):
         for _, entry in sel.recording_entries(cat):
             found[_sheet_of(entry.parameters)] = None
         for entry in sel.result_entries(cat).values():
-            found[_sheet_of(entry.parameters)] = None
+            found[result_sheet(cat, entry)] = None
         found.pop(None, None)
         return list(found)
 
@@ -175,7 +189,7 @@ class MozaikView(DataStoreView):
 
     def recordings_copy(self) -> list[Any]:
         """The view's recordings as a new list of lazy neo segments (mozaik's shallow copy)."""
-        return self.get_segments()
+        return self.get_segments(lazy=True)
 
     def fromDataStoreView(self) -> MozaikView:  # noqa: N802 - mozaik's name
         """An empty view of the same store (mozaik's ``fromDataStoreView``)."""
