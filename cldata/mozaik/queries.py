@@ -13,7 +13,7 @@ mozaik                  cldata
 ``value_name``          the result's identifier (``"mean_rate"``)
 ``analysis_algorithm``  the result's ``analysis`` parameter
 ``sheet_name``          an entry's ``sheet_name`` parameter; without one, ``"MEA"``
-``st_<name>``           the stimulation parameter ``<name>`` (as in cldata)
+``st_<name>``           the stimulus parameter ``<name>``: ``stimulation.<name>`` or ``st_<name>``
 ======================  ===========================================================
 
 As in mozaik, a query naming ``identifier`` or ``value_name`` keeps no recording. An
@@ -146,7 +146,9 @@ def _by_sheet(view: MozaikView, sheet: Any) -> MozaikView:
 def param_filter_query(dsv: Any, ads_unique: bool = False, rec_unique: bool = False, **kwargs: Any) -> MozaikView:
     """Recordings and results whose parameters match every keyword (mozaik's names, see module doc).
 
-    A list is "any of" its values; ``st_<name>`` reaches stimulation parameters. Naming
+    A list is "any of" its values; ``st_<name>`` matches the stimulus (its ``stimulation``
+    parameters and ``st_`` ones, :mod:`cldata.mozaik.stimuli`; a result's: its own or its
+    sources'; a result without one never matches). Naming
     ``identifier`` or ``value_name`` keeps no recording (recordings have neither).
 
     Raises
