@@ -67,7 +67,7 @@ def __getattr__(name: str):
 open = open_store  # noqa: A001 - cldata.open(root, ...) is the documented entry point
 upgrade = upgrade_store
 
-__version__ = "0.3.0"  # 0.3: the package laid out in layers (old module paths warn); 0.2: SQLite catalog
+__version__ = "0.4.0"  # 0.4: neo recordings, mozaik semantics (result partitions); 0.3: the package in layers; 0.2: SQLite catalog
 
 __all__ = [
     "errors",

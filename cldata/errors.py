@@ -174,8 +174,11 @@ class NotFoundError(StoreError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class UniquenessError(StoreError, LookupError):
-    """A query asked for exactly one match (ads_unique / rec_unique) and got another number."""
+class UniquenessError(StoreError, LookupError, ValueError):
+    """A query asked for exactly one match (ads_unique / rec_unique) and got another number.
+
+    Also a :class:`ValueError`, the exception mozaik's ``ads_unique``/``rec_unique`` raise, so
+    ported code that catches it keeps working."""
 
 
 class BackendError(StoreError):

@@ -96,7 +96,7 @@ class _MovedLoader(importlib.abc.Loader):
 
     def create_module(self, spec):
         warnings.warn(
-            f"{self.old} moved to {self.new} in cldata 0.3; the old path works until 0.4 "
+            f"{self.old} moved to {self.new} in cldata 0.3; the old path works until 0.5 "
             f"(import {self.new} instead)",
             DeprecationWarning,
             stacklevel=8,

@@ -107,9 +107,11 @@ def window_misses_every_recording(catalog: Catalog | Selectable, selection: Sele
         seconds, fps = entry.summary.get("duration_s"), entry.summary.get("frames_per_second")
         if not isinstance(seconds, (int, float)) or not isinstance(fps, int) or fps <= 0:
             return None  # an extent we do not know: no claim about it
-        frames = round(seconds * fps)
+        # a neo recording's frames count from 0 s of its segment's axis, and its data starts at t_start
+        first = round(float(entry.summary.get("t_start_s", 0)) * fps) if entry.summary.get("layout") == "neo" else 0
+        frames = first + round(seconds * fps)
         a, b = window.frames(fps)
-        lo = 0 if a is None else max(a, 0)
+        lo = first if a is None else max(a, first)
         hi = frames if b is None else min(b, frames)
         if lo < hi:
             return None

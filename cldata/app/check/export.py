@@ -11,7 +11,7 @@ from pathlib import Path
 
 import tables
 
-from cldata.app.check.recording import read_recording
+from cldata.app.check.recording import check_neo_recording, read_recording
 from cldata.app.check.report import CheckReport, Clock, OutOfTime, ran_out
 from cldata.errors import CldataError, UntidyRecordingWarning
 from cldata.format.reader import RecordingView, open_hdf5
@@ -64,6 +64,11 @@ def check_export(path: Path, *, repair: bool = False, deep: bool = True, budget:
                     backend.open_recording(entry.location).close()  # where the catalog says, through its window
             except (CldataError, OSError) as exc:
                 report.add(where, f"cannot be opened: {exc}")
+                continue
+            if entry.location.get("layout") == "neo":
+                # a neo recording: read through the backend (it copies the group out of the export)
+                check_neo_recording(functools.partial(backend.open_recording, entry.location), report, where, clock,
+                                    deep)
                 continue
             try:
                 # the whole group, not only the window: every stored byte is read

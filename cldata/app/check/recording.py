@@ -165,3 +165,20 @@ def _read_everything(view: Any, clock: Clock, report: CheckReport, where: str) -
         for a in range(0, n, _SAMPLE_CHUNK):
             clock.tick()
             view.read_samples(a, a + _SAMPLE_CHUNK)  # (errors become CorruptRecordingError there)
+
+
+def check_neo_recording(open_view: Callable[[], Any], report: CheckReport, where: str, clock: Clock,
+                        deep: bool) -> None:
+    """A recording in the neo-segment layout (docs/NEO-LAYOUT.md): it opens (its nodes are checked
+    then), and with ``deep`` every object of its segment is read (each array against its checksum)."""
+    try:
+        with open_view() as view:
+            if deep and report.complete:
+                clock.tick()
+                view.segment(lazy=False)
+            elif deep:
+                report.notes.append(f"{where} was not read in full")
+    except OutOfTime:
+        raise
+    except (CldataError, OSError) as exc:
+        report.add(where, f"cannot be read as a neo recording: {exc}")

@@ -5,6 +5,7 @@ overviews, and the files left over from interrupted commits.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,13 +13,14 @@ from typing import Any
 
 from cldata.app.check.leftovers import check_leftovers
 from cldata.app.check.overviews import check_overview, rebuild_overviews
-from cldata.app.check.recording import check_recording
+from cldata.app.check.recording import check_neo_recording, check_recording
 from cldata.app.check.report import CheckReport, Clock, OutOfTime, Problem, ran_out, what_is
 from cldata.backends.base import file_crc32
 from cldata.backends.segmented import SegmentedBackend
 from cldata.core.fsutil import is_regular
 from cldata.errors import CldataError
 from cldata.format.journal import journal_path
+from cldata.format.neo_file import NeoRecordingView
 from cldata.store.datastore import DataStore
 from cldata.store.layout import MARKER, overview_name
 
@@ -91,6 +93,12 @@ def _check_entry(store: Any, entry: Any, report: CheckReport, files: set[Path], 
         return
     # (a changed link raised ChangedLinkError above: recording_path compares size and mtime)
     files.add(path)
+    if entry.summary.get("layout") == "neo":
+        # a neo segment in cldata's neo layout: its own checks, no CL journal, no overview pyramid
+        if location.get("kind") == "link" or _copy_readable(path, location, report, where, copies, deep=deep,
+                                                             clock=clock):
+            check_neo_recording(functools.partial(NeoRecordingView, path), report, where, clock, deep)
+        return
     if location.get("kind") != "link":
         if not _copy_readable(path, location, report, where, copies, deep=deep, clock=clock):
             return
