@@ -121,6 +121,8 @@ def test_param_filter_query_st_and_lists_select_recordings_and_their_results(dat
 def test_param_filter_query_uniqueness_flags(data_store):
     with pytest.raises(UniquenessError, match="single ADS, it contains 10"):
         param_filter_query(data_store, value_name="mean_rate", ads_unique=True)
+    with pytest.raises(ValueError):   # what mozaik raises, so ported code that catches it still does
+        param_filter_query(data_store, value_name="mean_rate", ads_unique=True)
     with pytest.raises(UniquenessError, match="single Segment"):
         param_filter_query(data_store, st_name="PulseTrain", rec_unique=True)
     assert len(param_filter_query(data_store, st_name="Spontaneous", rec_unique=True).recordings) == 1

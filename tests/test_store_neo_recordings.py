@@ -382,3 +382,16 @@ def test_cldata_check_reads_neo_recordings_in_a_store_and_in_its_export(tmp_path
     copy.write_bytes(bytes(data))
     report = check_path(tmp_path / "s", deep=True)
     assert not report.healthy and any("recording" in p.where for p in report.problems)
+
+
+def test_st_queries_reach_top_level_st_annotations_of_neo_recordings(tmp_path):
+    # mozaik-style segments annotate their stimulus as st_<name>; a recording's stimulus folds them in
+    with cldata.open(tmp_path / "s", mode="a") as store:
+        for orientation in (0.5, 1.0):
+            seg = neo.Segment(st_orientation=orientation, sheet_name="V1")
+            seg.spiketrains.append(neo.SpikeTrain([0.1, 0.2] * pq.s, t_stop=1 * pq.s))
+            store.add_recording(seg)
+    with cldata.open(tmp_path / "s") as store:
+        assert [r.parameters["st_orientation"] for r in store.filter(st_orientation=0.5).recordings] == [0.5]
+        assert len(store.filter(st_orientation=[0.5, 1.0]).recordings) == 2
+        assert store.filter(st_orientation=1.0).recordings[0].stimulus == {"orientation": 1.0}

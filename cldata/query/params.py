@@ -62,6 +62,7 @@ __all__ = [
     "filter_recordings",
     "filter_results",
     "normalize_keys",
+    "stimulus_paths",
     "RESULT_FIELDS",
     "brute_force_filter",
 ]
@@ -88,6 +89,34 @@ def normalize_keys(criteria: Mapping[str, Any]) -> dict[str, Any]:
         if path in out:
             raise ParameterError(f"parameter {path!r} is given twice ({key!r})")
         out[path] = value
+    return out
+
+
+def _has_path(cat: Catalog, path: str) -> bool:
+    return bool(cat.recording_index.has(path) or cat.result_index.has(path))
+
+
+def stimulus_paths(cat: Catalog, criteria: dict[str, Any]) -> dict[str, Any]:
+    """``stimulation.x`` (from ``st_x``) as the top-level parameter ``st_x`` where only that exists.
+
+    A recording's stimulus is its ``stimulation`` parameters with top-level ``st_`` ones folded in
+    (:mod:`cldata.query.stimuli`; neo annotations and mozaik-style parameters are often spelt
+    ``st_x``): ``st_x=...`` finds them either way. A store holding both spellings of one name
+    is searched under ``stimulation.x``.
+
+    Examples
+    --------
+    >>> from cldata.model.catalog import Catalog
+    >>> stimulus_paths(Catalog(), {"stimulation.frequency": 4})
+    {'stimulation.frequency': 4}
+    """
+    out: dict[str, Any] = {}
+    for path, cond in criteria.items():
+        if path.startswith("stimulation.") and "." not in path[len("stimulation."):]:
+            flat = "st_" + path[len("stimulation."):]
+            if not _has_path(cat, path) and _has_path(cat, flat) and flat not in criteria:
+                path = flat
+        out[path] = cond
     return out
 
 
@@ -175,7 +204,7 @@ def select_by_parameters(catalog: Catalog, selection: Selection, criteria: Mappi
     >>> select_by_parameters(Catalog(), Selection.everything(), {"culture": "C7"}).recordings
     ()
     """
-    criteria = normalize_keys(criteria)
+    criteria = stimulus_paths(catalog, normalize_keys(criteria))
     check_known(catalog, criteria, recordings=recordings, results=results)
     out = selection.derive(
         catalog,
