@@ -395,3 +395,20 @@ def test_st_queries_reach_top_level_st_annotations_of_neo_recordings(tmp_path):
         assert [r.parameters["st_orientation"] for r in store.filter(st_orientation=0.5).recordings] == [0.5]
         assert len(store.filter(st_orientation=[0.5, 1.0]).recordings) == 2
         assert store.filter(st_orientation=1.0).recordings[0].stimulus == {"orientation": 1.0}
+
+
+def test_neurons_of_a_neo_recording_are_its_spike_trains_and_their_annotations(tmp_path):
+    seg = neo.Segment()
+    for i, position in enumerate(([10.0, 20.0], None)):
+        ann = {"channel": 5 + i, "layer": "L4"}
+        if position is not None:
+            ann["position"] = position
+        seg.spiketrains.append(neo.SpikeTrain([0.1] * pq.s, t_stop=1 * pq.s, name=f"unit {i}", **ann))
+    with cldata.open(tmp_path / "s", mode="a") as store:
+        store.add_recording(seg)
+    with cldata.open(tmp_path / "s") as store:
+        rec = store.recordings[0]
+        assert rec.get_neuron_positions() == {5: (10.0, 20.0)}       # not the CL MEA layout
+        annotations = rec.get_neuron_annotations()
+        assert sorted(annotations) == [5, 6] and annotations[6]["layer"] == "L4"
+        assert annotations[5]["name"] == "unit 0"

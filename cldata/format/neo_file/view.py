@@ -287,6 +287,42 @@ class NeoRecordingView:
                 return int(value)
         return index
 
+    def neuron_annotations(self) -> dict[int, dict[str, Any]]:
+        """``channel -> annotations`` of each spike train (a "neuron": its ``read_spikes`` channel),
+        with its ``name`` when it has one; what ``get_neuron_annotations()`` of a store gives.
+
+        Examples
+        --------
+        >>> view.neuron_annotations()[0]                    # doctest: +SKIP
+        {'name': 'unit 0', 'position': [10.0, 20.0]}
+        """
+        out: dict[int, dict[str, Any]] = {}
+        for i, meta in enumerate(self._file.members["spiketrains"]):
+            ann = dict(meta["annotations"])
+            if meta.get("name") is not None:
+                ann.setdefault("name", meta["name"])
+            out.setdefault(self._spike_channel(i), ann)
+        return out
+
+    def neuron_positions(self) -> dict[int, tuple[float, ...]]:
+        """``channel -> position`` of the spike trains annotated with one: a ``position`` of 2 or 3
+        numbers, or ``x``/``y`` (and ``z``) numbers; trains without are left out.
+
+        Examples
+        --------
+        >>> view.neuron_positions()                          # doctest: +SKIP
+        {0: (10.0, 20.0)}
+        """
+        out: dict[int, tuple[float, ...]] = {}
+        for channel, ann in self.neuron_annotations().items():
+            pos = ann.get("position")
+            if pos is None and all(isinstance(ann.get(k), (int, float, np.number)) for k in ("x", "y")):
+                pos = [ann[k] for k in ("x", "y", "z") if isinstance(ann.get(k), (int, float, np.number))]
+            values = np.asarray(pos, dtype=object).reshape(-1) if pos is not None else ()
+            if 2 <= len(values) <= 3 and all(isinstance(v, (int, float, np.number)) for v in values):
+                out[channel] = tuple(float(v) for v in values)
+        return out
+
     def read_spikes(self, start: Any = None, stop: Any = None, channels: Any = None,
                     waveforms: bool = False) -> np.ndarray:
         """Spikes in ``[start, stop)`` (within the window) as rows ``(timestamp, channel)``, by time.
