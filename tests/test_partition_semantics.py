@@ -29,6 +29,7 @@ from cldata.query import (
     partition_results_by_values_of,
 )
 from cldata.query.base import query_from_spec
+from cldata.query.partitions import split_results_by_parameters
 
 RESULT_KEYS = ("window_s", "method", "bin", "seed")
 STIM_KEYS = ("frequency", "amplitude", "pattern")
@@ -230,6 +231,9 @@ def test_the_changed_default_warns_and_names_the_old_meaning(small_store):
     assert [p.parameter_values("window_s", kind="results") for p in parts] == [[0.5, 1], [0.5, 1]]
     with pytest.warns(DeprecationWarning) as caught:
         assert len(small_store.partition_results_by("window_s")) == 2
+    assert caught[0].filename == __file__
+    with pytest.warns(DeprecationWarning) as caught:
+        split_results_by_parameters(small_store.catalog, small_store.selection, "window_s")
     assert caught[0].filename == __file__
     with pytest.warns(DeprecationWarning):
         query_from_spec({"class": "PartitionResultsByParametersQuery",

@@ -324,10 +324,10 @@ def _result_identity(cat: Catalog, row: int, named: list[str]) -> tuple:
 
 
 def split_results_by_parameters(catalog: Catalog, selection: Selection, names: str | Iterable[str],
-                                except_: bool = True) -> list[Selection]:
+                                except_: bool | None = None) -> list[Selection]:
     """:func:`partition_results_by_parameters` as a pure function of a catalog and a selection
-    (no warning here: ``except_`` defaults to ``True``)."""
-    if not except_:
+    (``except_`` not given: ``True``, with the same :class:`DeprecationWarning`)."""
+    if not results_partition_meaning(except_):
         return split_results_by_values_of(catalog, selection, names)
     cat = catalog
     named = _paths(names)
