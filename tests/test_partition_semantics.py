@@ -29,6 +29,7 @@ from cldata.query import (
     partition_results_by_values_of,
 )
 from cldata.query.base import query_from_spec
+from cldata.query.partitions import split_results_by_parameters
 
 RESULT_KEYS = ("window_s", "method", "bin", "seed")
 STIM_KEYS = ("frequency", "amplitude", "pattern")
@@ -160,24 +161,33 @@ def test_results_partition_by_values_of_holds_the_named_constant(make_store, spe
 @given(spec=stores, data=st.data())
 def test_stimulation_partition_lets_the_named_vary(make_store, spec, data):
     store = make_store(spec)
-    recs = [r for r in store.recordings]
-    paths = sorted({f"stimulation.{k}" for r in recs for k in flatten(r.parameters.get("stimulation") or {})})
+    recs = store.recordings
+    present = sorted({k for r in recs for k in r.stimulus})
     excluded = data.draw(st.lists(st.sampled_from(STIM_KEYS), max_size=2, unique=True))
     spelled = [data.draw(st.sampled_from([n, f"st_{n}", f"stimulation.{n}"])) for n in excluded]
-    kept = [p for p in paths if p.split(".", 1)[1] not in excluded]
+    if not set(excluded) <= set(present):
+        with pytest.raises(UnknownParameterError):
+            partition_by_stimulation_parameters(store, spelled)
+        return
     parts = partition_by_stimulation_parameters(store, spelled)
-    if not kept:
+
+    def rest(r):
+        return canonical({k: v for k, v in r.stimulus.items() if k not in excluded})
+
+    if all(rest(r) == canonical({}) for r in recs):
         assert [p.recording_ids for p in parts] == [store.recording_ids]
         return
-    # documented: a recording lacking a stimulation parameter another one has (and not named) is in no part
-    having = {r.id for r in recs if all(lookup(r.parameters, p) is not MISSING for p in kept)}
-    assert _disjoint(parts, lambda v: v.recording_ids) == having
+    # every recording is in exactly one part (as in mozaik: one lacking a parameter is in a part of its own)
+    assert _disjoint(parts, lambda v: v.recording_ids) == set(store.recording_ids)
     keys = []
     for part in parts:
-        values = {tuple(canonical(lookup(r.parameters, p)) for p in kept) for r in part.recordings}
-        assert len(values) == 1
+        values = {rest(r) for r in part.recordings}
+        assert len(values) == 1, "a part mixes stimuli differing in a parameter not named"
         keys.append(values.pop())
+        for e in _result_entries(part):  # results go with their source's stimulus
+            assert rest(store.recording(e.sources[0])) == keys[-1]
     assert len(set(keys)) == len(keys)
+    assert sum(len(p.analysis_results) for p in parts) == len(store.analysis_results)
 
 
 @SETTINGS
@@ -221,6 +231,9 @@ def test_the_changed_default_warns_and_names_the_old_meaning(small_store):
     assert [p.parameter_values("window_s", kind="results") for p in parts] == [[0.5, 1], [0.5, 1]]
     with pytest.warns(DeprecationWarning) as caught:
         assert len(small_store.partition_results_by("window_s")) == 2
+    assert caught[0].filename == __file__
+    with pytest.warns(DeprecationWarning) as caught:
+        split_results_by_parameters(small_store.catalog, small_store.selection, "window_s")
     assert caught[0].filename == __file__
     with pytest.warns(DeprecationWarning):
         query_from_spec({"class": "PartitionResultsByParametersQuery",

@@ -8,6 +8,7 @@ import quantities as pq
 import cldata
 from cldata.errors import ParameterError
 from cldata.query.neurons import mea_position
+from cldata.query.partitions import partition_by_stimulation_parameters
 from cldata.query.stimuli import (
     ads_with_equal_stimuli,
     ads_with_equal_stimulus_type,
@@ -122,3 +123,10 @@ def test_a_cl_recordings_neurons_are_the_mea_channels_in_grid_units(store):
     assert store.get_neuron_annotations()[rec.id] == notes
     with pytest.raises(ParameterError, match="MEA layout"):
         mea_position(64)
+
+
+def test_the_stimulation_partition_reads_the_stimulus_st_parameters_included(store):
+    parts = partition_by_stimulation_parameters(store, ["st_frequency"])
+    assert [p.recording_ids for p in parts] == [[store.recording_ids[3]], store.recording_ids[:2],
+                                                [store.recording_ids[2]]]  # {}, the bursts (1.5 uA == 1500 nA), single
+    assert [len(p.analysis_results) for p in parts] == [1, 2, 1]  # the source-less result is in none

@@ -14,8 +14,8 @@ offer them as chainable methods::
 Families: parameters (:mod:`~cldata.query.params`, with the predicates of
 :mod:`~cldata.query.predicates`), streams (:mod:`~cldata.query.streams`), time
 (:mod:`~cldata.query.time`), tags (:mod:`~cldata.query.tags`), partitions
-(:mod:`~cldata.query.partitions`) and the ``equal_*`` preconditions
-(:mod:`~cldata.query.equal`). Views combine with ``|``, ``&`` and ``-``.
+(:mod:`~cldata.query.partitions`), the ``equal_*`` preconditions
+(:mod:`~cldata.query.equal`), stimuli (:mod:`~cldata.query.stimuli`) and neurons (:mod:`~cldata.query.neurons`). Views combine with ``|``, ``&`` and ``-``.
 """
 
 from cldata.query.base import QUERIES, Query, query_from_spec, register_query, run_query_chain
@@ -30,6 +30,16 @@ from cldata.query.partitions import (
 )
 from cldata.query.predicates import AnyOf, Approx, Exists, Not, Predicate, Range
 from cldata.query.selection import CatalogView, Selection, StreamSelection
+from cldata.query.stimuli import (
+    ads_with_equal_stimuli,
+    ads_with_equal_stimulus_type,
+    equal_stimulus,
+    equal_stimulus_type,
+    get_stimuli,
+    identify_unpresented_stimuli,
+    recording_stimulus,
+    stimulus_type,
+)
 from cldata.query.streams import stream_query
 from cldata.query.tags import tag_based_query
 from cldata.query.time import time_window_query
@@ -50,6 +60,14 @@ __all__ = [
     "equal_result_kinds",
     "equal_recording_parameters",
     "equal_stimulation",
+    "recording_stimulus",
+    "stimulus_type",
+    "get_stimuli",
+    "equal_stimulus",
+    "equal_stimulus_type",
+    "ads_with_equal_stimuli",
+    "ads_with_equal_stimulus_type",
+    "identify_unpresented_stimuli",
     "Predicate",
     "Range",
     "Not",

@@ -56,6 +56,7 @@ from cldata.model.entries import MISSING, lookup
 from cldata.query.names import raise_unknown
 from cldata.query.params import RESULT_FIELDS, check_known, normalize_keys
 from cldata.query.selection import Selectable, Selection
+from cldata.query.stimuli import recording_stimulus, result_stimuli, stimulus_key
 
 __all__ = [
     "partition_by_parameters",
@@ -169,22 +170,61 @@ def _stimulation_paths(params_list: Iterable[Mapping[str, Any]], except_names: I
 
 
 def partition_by_stimulation_parameters(dsv: V, except_names: str | Iterable[str] = ()) -> list[V]:
-    """One view per distinct stimulation protocol, ignoring the stimulation parameters named.
+    """One view per stimulus, the stimulation parameters named left free to vary (mozaik's
+    ``partition_by_stimulus_paramter_query``).
 
-    Stimulation parameters are those under ``stimulation`` (``st_<name>`` in queries).
+    A recording's stimulus is :func:`cldata.query.stimuli.recording_stimulus` (its
+    ``stimulation`` parameters with top-level ``st_<name>`` ones folded in): recordings whose
+    stimuli differ only in the parameters named share a part, and every recording is in
+    one (a recording lacking a parameter another has is in a part of its own, as in
+    mozaik; a stimulus' ``type`` is a parameter like the others). Results go with the
+    stimulus they come from (:func:`cldata.query.stimuli.result_stimuli`: their own, else
+    their source recordings'); a result without one, or from sources of different stimuli,
+    is in no part. No stimulus in the view: one part, the whole view. Names may be spelt
+    ``"frequency"``, ``"st_frequency"`` or ``"stimulation.frequency"``.
+
+    Raises
+    ------
+    cldata.errors.UnknownParameterError
+        For a name that no recording of the store has as a stimulation parameter.
+
+    Examples
+    --------
+    >>> [p.parameter_values("stimulation.frequency") for p in partition_by_stimulation_parameters(store, ["amplitude"])]  # doctest: +SKIP
+    [[4], [8]]
     """
     return [dsv.with_selection(s) for s in split_by_stimulation_parameters(dsv.catalog, dsv.selection, except_names)]
+
+
+def _check_stimulation_names(cat: Catalog, paths: list[str]) -> None:
+    if not cat.n_recordings:
+        return
+    index = cat.recording_index
+    for path in paths:
+        name = path[len("stimulation."):]
+        if not (index.has(path) or index.has(f"st_{name}")
+                or any(p.startswith(path + ".") or p.startswith(f"st_{name}.") for p in index.paths())):
+            known = sorted(p for p in index.paths() if p.startswith(("stimulation.", "st_")))
+            raise_unknown(UnknownParameterError, "no recording in the store has a stimulation parameter", path,
+                          known, "the store's stimulation parameters")
 
 
 def split_by_stimulation_parameters(catalog: Catalog, selection: Selection,
                                     except_names: str | Iterable[str] = ()) -> list[Selection]:
     """:func:`partition_by_stimulation_parameters` as a pure function of a catalog and a selection."""
+    cat = catalog
     except_list = [except_names] if isinstance(except_names, str) else list(except_names)
-    params = [e.parameters for _, e in selection.recording_entries(catalog)]
-    paths = _stimulation_paths(params, except_list)
-    if not paths:
-        return [selection]
-    return split_by_parameters(catalog, selection, paths)
+    _check_stimulation_names(cat, [stimulation_path(n) for n in except_list])
+    groups: dict[tuple, tuple[set[int], set[int]]] = {}
+    for r, entry in selection.recording_entries(cat):
+        groups.setdefault(stimulus_key(recording_stimulus(entry), except_list), (set(), set()))[0].add(r)
+    for r in selection.live_result_rows(cat):
+        keys = {stimulus_key(s, except_list) for s in result_stimuli(cat, cat.results[r])}  # type: ignore[arg-type]
+        if len(keys) == 1:
+            groups.setdefault(keys.pop(), (set(), set()))[1].add(r)
+    if set(groups) <= {()}:
+        return [selection]  # no stimulus (or none left once the names are free): one part
+    return [selection.derive(cat, recordings=recs, results=res) for recs, res in _sorted_groups(groups)]
 
 
 def results_partition_meaning(except_: bool | None, stacklevel: int = 3) -> bool:
@@ -284,10 +324,10 @@ def _result_identity(cat: Catalog, row: int, named: list[str]) -> tuple:
 
 
 def split_results_by_parameters(catalog: Catalog, selection: Selection, names: str | Iterable[str],
-                                except_: bool = True) -> list[Selection]:
+                                except_: bool | None = None) -> list[Selection]:
     """:func:`partition_results_by_parameters` as a pure function of a catalog and a selection
-    (no warning here: ``except_`` defaults to ``True``)."""
-    if not except_:
+    (``except_`` not given: ``True``, with the same :class:`DeprecationWarning`)."""
+    if not results_partition_meaning(except_):
         return split_results_by_values_of(catalog, selection, names)
     cat = catalog
     named = _paths(names)

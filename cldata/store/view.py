@@ -34,7 +34,7 @@ from cldata.core.window import TimeWindow
 from cldata.errors import ForeignViewError, NotFoundError, ParameterError
 from cldata.model.catalog import Catalog
 from cldata.model.entries import MISSING, lookup
-from cldata.query import stimuli
+from cldata.query import stimuli as stimulus_queries
 from cldata.query.base import run_query_chain
 from cldata.query.params import filter_recordings, filter_results, param_filter_query
 from cldata.query.partitions import (
@@ -326,30 +326,30 @@ class DataStoreView:
 
     def get_stimuli(self) -> list[dict[str, Any]]:
         """The stimulus of every recording, in the view's order (:func:`cldata.query.stimuli.get_stimuli`)."""
-        return stimuli.get_stimuli(self)
+        return stimulus_queries.get_stimuli(self)
 
     def equal_stimulus(self, except_params: Iterable[str] = ()) -> bool:
         """Whether all recordings share their stimulus but for ``except_params``
         (:func:`cldata.query.stimuli.equal_stimulus`)."""
-        return stimuli.equal_stimulus(self, except_params)
+        return stimulus_queries.equal_stimulus(self, except_params)
 
     def equal_stimulus_type(self) -> bool:
         """Whether all recordings' stimuli are of one type (:func:`cldata.query.stimuli.equal_stimulus_type`)."""
-        return stimuli.equal_stimulus_type(self)
+        return stimulus_queries.equal_stimulus_type(self)
 
     def ads_with_equal_stimuli(self, except_params: Iterable[str] = ()) -> bool:
         """Whether all results come from one stimulus but for ``except_params``
         (:func:`cldata.query.stimuli.ads_with_equal_stimuli`)."""
-        return stimuli.ads_with_equal_stimuli(self, except_params)
+        return stimulus_queries.ads_with_equal_stimuli(self, except_params)
 
     def ads_with_equal_stimulus_type(self, allow_none: bool = False) -> bool:
         """Whether all results come from stimuli of one type (:func:`cldata.query.stimuli.ads_with_equal_stimulus_type`)."""
-        return stimuli.ads_with_equal_stimulus_type(self, allow_none=allow_none)
+        return stimulus_queries.ads_with_equal_stimulus_type(self, allow_none=allow_none)
 
-    def identify_unpresented_stimuli(self, stimuli_: Iterable[Any]) -> list[dict[str, Any]]:
+    def identify_unpresented_stimuli(self, stimuli: Iterable[Any]) -> list[dict[str, Any]]:
         """Those of the stimuli given that no recording of the view had
         (:func:`cldata.query.stimuli.identify_unpresented_stimuli`)."""
-        return stimuli.identify_unpresented_stimuli(self, stimuli_)
+        return stimulus_queries.identify_unpresented_stimuli(self, stimuli)
 
     def get_neuron_positions(self) -> dict[str, dict[int, tuple]]:
         """``recording id -> {channel: position}`` (:meth:`RecordingHandle.get_neuron_positions`)."""
