@@ -18,7 +18,7 @@ import json
 
 from follow_writer import jsonable
 
-from cldata.live import Batch, Samples, Spikes, Stims, StreamEntry, follow
+from cldata.live import AttributesUpdated, Batch, Samples, Spikes, Stims, StreamEntry, follow
 
 
 def emit(event) -> None:
@@ -33,6 +33,8 @@ def emit(event) -> None:
         a = event.samples
         line = {"samples": {"t": event.timestamp, "shape": list(a.shape), "dtype": a.dtype.str,
                             "sha256": hashlib.sha256(a.tobytes()).hexdigest(), "uV": event.uV_per_sample_unit}}  # fmt: skip
+    elif isinstance(event, AttributesUpdated):
+        line = {"attrs": event.stream, "a": jsonable(event.attributes)}
     else:
         raise TypeError(f"unexpected event {event!r}")
     print(json.dumps(line))
@@ -53,7 +55,10 @@ def main() -> None:
         for item in follow(args.path, args.streams, spikes=args.spikes, stims=args.stims, samples=args.samples,
                            start_timeout=args.start_timeout, batch=args.batch):  # fmt: skip
             if isinstance(item, Batch):
-                print(json.dumps({"batch": item.number, "live": item.live}))
+                line = {"batch": item.number, "live": item.live}
+                if item.attributes and not (item.streams or item.spikes or item.stims or item.samples):
+                    line["only_attributes"] = True  # an attribute update's batch, numbered like the next
+                print(json.dumps(line))
                 for event in item.events():
                     emit(event)
             else:

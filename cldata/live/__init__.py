@@ -14,7 +14,7 @@ Modules: :mod:`~cldata.live.events` (what is yielded), :mod:`~cldata.live.follow
 """
 
 from cldata.live.dataframes import follow_dataframes
-from cldata.live.events import Batch, Samples, Spikes, Stims, StreamEntry
+from cldata.live.events import AttributesUpdated, Batch, Samples, Spikes, Stims, StreamEntry
 from cldata.live.follower import SelectedRecording, follow
 
-__all__ = ["follow", "follow_dataframes", "StreamEntry", "Spikes", "Stims", "Samples", "Batch", "SelectedRecording"]
+__all__ = ["follow", "follow_dataframes", "StreamEntry", "AttributesUpdated", "Spikes", "Stims", "Samples", "Batch", "SelectedRecording"]

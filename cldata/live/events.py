@@ -28,7 +28,7 @@ import numpy as np
 
 from cldata.format.samples import samples_to_uV
 
-__all__ = ["StreamEntry", "Spikes", "Stims", "Samples", "Batch", "Event"]
+__all__ = ["StreamEntry", "AttributesUpdated", "Spikes", "Stims", "Samples", "Batch", "Event"]
 
 
 class StreamEntry(NamedTuple):
@@ -37,6 +37,24 @@ class StreamEntry(NamedTuple):
     stream: str
     timestamp: int
     value: Any
+
+
+class AttributesUpdated(NamedTuple):
+    """A data stream's ``application`` attributes changed: its name and the WHOLE attributes after it.
+
+    Live, one comes for every ``set_attribute`` / ``update_attributes`` of the writer, in
+    order with the stream's entries (an update made between two appends arrives between
+    their entries). A finished recording keeps no history of updates: its replay gives one
+    per selected stream, with its final attributes, after every window.
+
+    Examples
+    --------
+    >>> AttributesUpdated("score", {"points": 3}).attributes["points"]
+    3
+    """
+
+    stream: str
+    attributes: dict[str, Any]
 
 
 class Spikes(NamedTuple):
@@ -131,6 +149,11 @@ class Batch:
     samples : Samples or None
         The batch's raw samples, if samples were asked for and the batch has any (last, so
         that ``Batch(number, streams, spikes, stims, live)`` keeps its meaning).
+    attributes : dict
+        Stream name → its whole ``application`` attributes after an update. Live, an
+        attribute update is a journal record of its own between two ``batch`` records, so it
+        comes as a batch holding only ``attributes`` (numbered like the batch that follows
+        it); a replay gives every selected stream's final attributes in one last batch.
     """
 
     number: int
@@ -139,6 +162,7 @@ class Batch:
     stims: Stims | None = None
     live: bool = True
     samples: Samples | None = None
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def entry_count(self) -> int:
@@ -146,10 +170,11 @@ class Batch:
         return sum(len(values) for _, values in self.streams.values())
 
     def __bool__(self) -> bool:
-        return bool(self.streams) or any(x is not None for x in (self.spikes, self.stims, self.samples))
+        return bool(self.streams) or bool(self.attributes) \
+            or any(x is not None for x in (self.spikes, self.stims, self.samples))
 
-    def events(self) -> Iterator[StreamEntry | Spikes | Stims | Samples]:
-        """The batch as events: every stream's entries, then spikes, then stims, then samples."""
+    def events(self) -> Iterator[Event]:
+        """The batch as events: every stream's entries, then spikes, stims, samples, then attribute updates."""
         for name, (ts, values) in self.streams.items():
             for t, v in zip(ts.tolist(), values):
                 yield StreamEntry(name, t, v)
@@ -159,7 +184,10 @@ class Batch:
             yield self.stims
         if self.samples is not None:
             yield self.samples
+        for name, attributes in self.attributes.items():
+            yield AttributesUpdated(name, attributes)
 
 
-#: One event of :func:`cldata.follow`: an entry, or one batch's spikes, stims or samples.
-Event = StreamEntry | Spikes | Stims | Samples
+#: One event of :func:`cldata.follow`: an entry, one batch's spikes, stims or samples, or an
+#: attribute update.
+Event = StreamEntry | AttributesUpdated | Spikes | Stims | Samples

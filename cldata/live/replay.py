@@ -10,6 +10,11 @@ come among what was asked for, so long gaps cost nothing; asking for samples (wh
 at frame 0 and have no gaps) can move the window boundaries of the other events, and each
 one still arrives exactly once, in order.
 
+A finished file keeps no history of attribute updates, only each stream's final
+``application`` attributes: after the last window comes one batch holding them for every
+replayed stream (an :class:`~cldata.live.events.AttributesUpdated` each), so a consumer
+of the live case ends with the same attributes it would have had live.
+
 Examples
 --------
 >>> with cldata.RecordingView("rec.h5") as view:                                # doctest: +SKIP
@@ -39,6 +44,16 @@ def sample_range(view: RecordingView) -> tuple[int, int]:
     if view.samples is None:
         return 0, 0
     return TimeWindow.of(view.window).clipped(view.frames_per_second, int(view.samples.nrows))
+
+
+def final_attributes(stream_views: dict[str, Any], number: int) -> Iterator[Batch]:
+    """One last batch of every replayed stream's final ``application`` attributes (if any stream)."""
+    attributes = {}
+    for name, sv in stream_views.items():
+        application = sv.attributes.get("application")
+        attributes[name] = dict(application) if isinstance(application, dict) else {}
+    if attributes:
+        yield Batch(number, live=False, attributes=attributes)
 
 
 def replay(view: RecordingView, visible: list[str] | None, select: StreamSelector, kinds: Kinds) -> Iterator[Batch]:
@@ -76,7 +91,7 @@ def replay(view: RecordingView, visible: list[str] | None, select: StreamSelecto
         if s_next < s_end:
             heads.append(s_next)
         if not heads:
-            return
+            break
         a = min(heads)
         b = a + width
         stop = None if b > _MAX_TIMESTAMP else b
@@ -104,3 +119,4 @@ def replay(view: RecordingView, visible: list[str] | None, select: StreamSelecto
             s_next = j
         yield Batch(number, streams, spk, stm, live=False, samples=smp)
         number += 1
+    yield from final_attributes(stream_views, number)

@@ -99,9 +99,23 @@ class JournalTail:
                 self.read_geometry(record)
         elif op == "stream":
             self.counts.setdefault(record["name"], 0)
+        elif op == "attrs":
+            return self.take_attributes(record)
         elif op == "close":
             self.closed = True
-        return None  # "attrs" and unknown operations carry no entries
+        return None  # unknown operations carry nothing
+
+    def take_attributes(self, record: dict[str, Any]) -> Batch | None:
+        """An ``attrs`` record of a selected stream as a batch of its whole ``application`` attributes."""
+        name = record.get("stream")
+        if name is None or not self.select(name):
+            return None  # the root's attributes, or a stream not selected
+        # the restricted unpickler: a journal is data from disk and runs nothing
+        attrs = attrs_from_journal(record["attrs"])
+        application = attrs.get("application")
+        if not isinstance(application, dict):
+            return None  # not a stream's application attributes: nothing a follower shows
+        return Batch(self.batch_number, attributes={name: application}, live=True)
 
     def read_geometry(self, record: dict[str, Any]) -> None:
         """The scale and channel count of the samples, from the ``open`` record's root attributes."""
