@@ -45,7 +45,7 @@ class AttributesUpdated(NamedTuple):
     Live, one comes for every ``set_attribute`` / ``update_attributes`` of the writer, in
     order with the stream's entries (an update made between two appends arrives between
     their entries). A finished recording keeps no history of updates: its replay gives one
-    per selected stream, with its final attributes, after every window.
+    per selected stream that has attributes, with its final attributes, after every window.
 
     Examples
     --------
@@ -153,7 +153,8 @@ class Batch:
         Stream name → its whole ``application`` attributes after an update. Live, an
         attribute update is a journal record of its own between two ``batch`` records, so it
         comes as a batch holding only ``attributes`` (numbered like the batch that follows
-        it); a replay gives every selected stream's final attributes in one last batch.
+        it); a replay gives the selected streams' final attributes (those not empty) in one
+        last batch.
     """
 
     number: int

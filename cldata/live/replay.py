@@ -12,8 +12,9 @@ one still arrives exactly once, in order.
 
 A finished file keeps no history of attribute updates, only each stream's final
 ``application`` attributes: after the last window comes one batch holding them for every
-replayed stream (an :class:`~cldata.live.events.AttributesUpdated` each), so a consumer
-of the live case ends with the same attributes it would have had live.
+replayed stream that has any (an :class:`~cldata.live.events.AttributesUpdated` each; a
+stream with no attributes gives none, as live a stream never updated gives none), so a
+consumer of the live case ends with the same attributes it would have had live.
 
 Examples
 --------
@@ -47,11 +48,12 @@ def sample_range(view: RecordingView) -> tuple[int, int]:
 
 
 def final_attributes(stream_views: dict[str, Any], number: int) -> Iterator[Batch]:
-    """One last batch of every replayed stream's final ``application`` attributes (if any stream)."""
+    """One last batch of the replayed streams' final ``application`` attributes (those that have any)."""
     attributes = {}
     for name, sv in stream_views.items():
         application = sv.attributes.get("application")
-        attributes[name] = dict(application) if isinstance(application, dict) else {}
+        if isinstance(application, dict) and application:
+            attributes[name] = dict(application)
     if attributes:
         yield Batch(number, live=False, attributes=attributes)
 
