@@ -127,8 +127,10 @@ def follow(
     -------
     iterator
         A generator of ``StreamEntry``, ``Spikes``, ``Stims`` and ``Samples`` events
-        (:mod:`cldata.live.events`), in that order within a batch (or of ``Batch``
-        objects). Closing it early (``break``) releases the journal.
+        (:mod:`cldata.live.events`), in that order within a batch, and ``AttributesUpdated``
+        events (a selected stream's whole ``application`` attributes after an update, in
+        order with its entries; a replay gives the final ones after its last window), or
+        of ``Batch`` objects. Closing it early (``break``) releases the journal.
 
     Raises
     ------
