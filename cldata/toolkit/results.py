@@ -160,25 +160,40 @@ def _special(value: Any) -> Any:
             return "nan"
         if math.isinf(value):
             return "inf"
-    return _plain(value)
+    return plain_data(value)
 
 
-def _plain(value: Any) -> Any:
-    """A value as ``json`` can write it (arrays as lists, keys as strings, bursts as objects)."""
+def plain_data(value: Any, *, for_json: bool = True) -> Any:
+    """A field value as plain data: for ``json`` (arrays as lists, dict keys as strings), or, with
+    ``for_json=False``, for a store's payload (arrays kept as copies, keys kept; tuple keys as
+    tuples of plain values). Metadata becomes a dict and bursts ``{"start_frame", "end_frame"}``
+    objects either way.
+
+    Examples
+    --------
+    >>> plain_data({1: np.arange(2)})
+    {'1': [0, 1]}
+    >>> plain_data({(1, 2): np.float64(0.5)}, for_json=False)
+    {(1, 2): 0.5}
+    """
     if isinstance(value, AnalysisMetadata):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: plain_data(getattr(value, f.name), for_json=for_json) for f in dataclasses.fields(value)}
     if isinstance(value, Bursts):
         return [{"start_frame": int(b.start_frame), "end_frame": int(b.end_frame)} for b in value]
     if isinstance(value, Burst):
         return {"start_frame": int(value.start_frame), "end_frame": int(value.end_frame)}
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        # a copy for a payload: what is stored does not change with the object
+        return value.tolist() if for_json else np.array(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v, for_json=for_json) for v in value]
     if isinstance(value, dict):
-        return {str(_plain(k)): _plain(v) for k, v in value.items()}
+        if for_json:
+            return {str(plain_data(k)): plain_data(v) for k, v in value.items()}
+        return {(tuple(plain_data(x, for_json=False) for x in k) if isinstance(k, tuple)
+                 else plain_data(k, for_json=False)): plain_data(v, for_json=False) for k, v in value.items()}
     return value
 
 

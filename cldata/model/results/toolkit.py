@@ -40,7 +40,7 @@ import numpy as np
 
 from cldata.errors import StoreFormatError, UnsupportedValueError
 from cldata.model.results.base import AnalysisResult
-from cldata.toolkit.results import AnalysisMetadata, Burst, Bursts, ToolkitResult
+from cldata.toolkit.results import ToolkitResult, plain_data
 
 __all__ = ["CLToolkitResult", "TOOLKIT_RESULT_CLASSES", "toolkit_payload", "toolkit_scalars"]
 
@@ -82,22 +82,7 @@ def toolkit_class(name: str) -> type[ToolkitResult]:
 
 def _plain(value: Any) -> Any:
     """A field value as data both backends store exactly (arrays kept, copied; keys kept)."""
-    if isinstance(value, np.ndarray):
-        return np.array(value)  # a copy: the stored payload does not change with the object
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, AnalysisMetadata):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Bursts):
-        return [{"start_frame": int(b.start_frame), "end_frame": int(b.end_frame)} for b in value]
-    if isinstance(value, Burst):
-        return {"start_frame": int(value.start_frame), "end_frame": int(value.end_frame)}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {_plain(k) if not isinstance(k, tuple) else tuple(_plain(x) for x in k): _plain(v)
-                for k, v in value.items()}
-    return value
+    return plain_data(value, for_json=False)
 
 
 def _pack(value: Any) -> tuple[str, dict[str, np.ndarray]] | None:
