@@ -283,7 +283,7 @@ class ToolkitResult:
 
     def to_json_dict(self) -> dict[str, Any]:
         """The object ``save()`` writes: field name -> JSON value, in declaration order."""
-        return {f.name: (_special if f.name in self.special_floats else _plain)(getattr(self, f.name))
+        return {f.name: (_special if f.name in self.special_floats else plain_data)(getattr(self, f.name))
                 for f in dataclasses.fields(self)}
 
     def save(self, fpath: str | os.PathLike[str]) -> None:
