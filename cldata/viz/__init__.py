@@ -1,0 +1,19 @@
+"""See a recording, a store, or a recording being written: a browser viewer and HoloViews adapters.
+
+The model
+---------
+cldata already answers the questions a viewer asks in milliseconds: the min/max overview
+pyramid gives the envelope of any window at about the screen's width (:mod:`cldata.overview`),
+windowed reads give raw samples, spikes, stimulations and stream entries, and
+:func:`cldata.follow` yields what a writer flushes. This package only draws those answers:
+
+- every plot of a recording's time axis is a HoloViews ``DynamicMap`` whose ``RangeX``
+  callback asks the overview (or the raw samples, zoomed in) for the viewport it is shown;
+- a live recording feeds HoloViews ``Buffer`` streams (bounded backlogs) from a background
+  thread following the file;
+- the apps are Panel layouts of those plots, served by ``cldata view PATH`` or returned by
+  ``rec.viewer()`` / ``store.viewer()`` in a notebook.
+
+holoviews, panel and bokeh are the ``view`` extra (``pip install "cldata[view]"``): importing
+this package without them raises an ImportError that says so.
+"""
