@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from cldata.core.paramsets import plain_value
 from cldata.viz import plots
 from cldata.viz.deps import holoviews, panel
 from cldata.viz.source import RecordingSource
@@ -44,11 +43,21 @@ DEFAULT_CHANNELS = 16
 TABLE_ROWS = 200
 
 
-def _plain(value: Any) -> Any:
-    try:
-        return plain_value(value)
-    except Exception:  # noqa: BLE001 - a value JSON cannot show is shown as its text
-        return repr(value)
+def _plain(value: Any, depth: int = 0) -> Any:
+    """``value`` as JSON shows it: containers of str, numbers, booleans and None (else its text)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if depth > 8:
+        return repr(value)[:200]
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.size > 64:
+        return f"array of {value.size} {value.dtype} values, shape {value.shape}"
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v, depth + 1) for v in list(value)[:64]]
+    return repr(value)[:200]
 
 
 def _entry_text(value: Any) -> str:
