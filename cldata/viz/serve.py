@@ -26,6 +26,7 @@ cldata view: the store cldata-demo/store at http://localhost:5006/ (Ctrl-C stops
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -127,9 +128,18 @@ def make_server(make: Callable[[], Any], *, port: int = DEFAULT_PORT, address: s
     pn = panel()
     if not 0 <= int(port) <= 65535:
         raise ParameterError(f"port must be 0..65535 (0: any free port), not {port}")
-    origins = [f"{host}:{port}" for host in {address, "localhost", "127.0.0.1"}] if port else ["*"]
-    return pn.serve({"/": make}, port=int(port), address=address, show=False, start=False,
-                    websocket_origin=origins, title=title, print=False)
+    port = int(port) or _free_port(address)
+    # the pages may open their websocket only from this server's own addresses
+    origins = sorted({f"{host}:{port}" for host in (address, "localhost", "127.0.0.1")})
+    return pn.serve({"/": make}, port=port, address=address, show=False, start=False,
+                    websocket_origin=origins, title=title, verbose=False)
+
+
+def _free_port(address: str) -> int:
+    # a port the system hands out now (named in the allowed websocket origins, unlike Bokeh's port 0)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((address if address != "localhost" else "127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def serve(path: str | os.PathLike[str], *, port: int = DEFAULT_PORT, address: str = "localhost",
