@@ -179,6 +179,23 @@ def test_a_store_handle_gives_its_window_with_its_recording_id(recording, tmp_pa
         store.close()
 
 
+def test_a_recording_of_a_store_export_reads_from_its_group_also_when_pickled(recording, tmp_path):
+    with cldata.open(tmp_path / "s", mode="a") as store:
+        store.add_recording(recording)
+        store.between(0.5 * pq.s, 1 * pq.s).export(tmp_path / "export.h5", progress=False)
+    with cldata.RecordingView(recording) as rec:
+        want = rec.read_samples(12_500, 25_000, scaled=True)
+    exported = cldata.open(tmp_path / "export.h5")
+    try:
+        da = exported.recordings[0].to_xarray(chunk_seconds=0.1)
+        assert da.attrs["source"].endswith(":/recordings/" + exported.recordings[0].id)
+        np.testing.assert_array_equal(da.values, want)
+        # a copy opens the export again, at the recording's group
+        np.testing.assert_array_equal(pickle.loads(pickle.dumps(da)).values, want)
+    finally:
+        exported.close()
+
+
 def test_a_neo_recording_in_a_store_is_refused_with_the_way_to_its_signals(tmp_path):
     neo = pytest.importorskip("neo")
     seg = neo.Segment()

@@ -51,9 +51,11 @@ from cldata.toolkit.preprocess import MEA_LAYOUT
 
 try:
     import dask.array
+    import pandas
     import xarray
     from dask.base import tokenize
     from dask.utils import SerializableLock
+    from xarray.indexes import PandasIndex
 except ImportError as exc:  # an optional extra: say how to get it
     raise ImportError("to_xarray() needs xarray and dask: pip install 'cldata[xarray]'") from exc
 
@@ -240,7 +242,6 @@ class LazySamples:
         frame = dask.array.arange(self.start, self.stop, chunks=frames, dtype=np.int64)
         channels = np.arange(self.shape[1], dtype=np.int64)
         coords: dict[str, Any] = {
-            "time": ("time", time, {"units": "s", "long_name": "time from the recording start"}),
             "frame": ("time", frame, {"long_name": "frames from the recording start"}),
             "channel": ("channel", channels),
         }
@@ -250,7 +251,13 @@ class LazySamples:
             coords["mea_column"] = ("channel", places[1], {"long_name": "column in the MEA layout"})
         attrs = {"units": "uV", "long_name": "samples", "sampling_rate": float(self.frames_per_second),
                  "source": self.source, "window_frames": (self.start, self.stop)}
-        return xarray.DataArray(data, dims=("time", "channel"), coords=coords, attrs=attrs, name="samples")
+        array = xarray.DataArray(data, dims=("time", "channel"), coords=coords, attrs=attrs, name="samples")
+        # the time index assigned ready-made: given to the constructor, it would be copied (an hour
+        # of frames is 720 MB of index)
+        index = PandasIndex(pandas.Index(time, copy=False, name="time"), "time")
+        array = array.assign_coords(xarray.Coordinates.from_xindex(index))
+        array["time"].attrs.update(units="s", long_name="time from the recording start")
+        return array
 
 
 def samples_dataarray(view: RecordingView, *, chunk_seconds: float = 1.0) -> xarray.DataArray:
