@@ -52,6 +52,7 @@ def test_the_whole_recording_is_time_by_channel_in_uV_with_times_from_the_record
     assert da.shape == (int(rec.samples.nrows), CHANNELS)
     assert da.attrs["units"] == "uV" and da.attrs["sampling_rate"] == FPS
     assert da.attrs["source"] == str(rec.path) and da.attrs["window_frames"] == (0, int(rec.samples.nrows))
+    assert da.attrs["start_timestamp"] == rec.start_timestamp
     assert da.time.dtype == np.float64 and da.time.attrs["units"] == "s"
     np.testing.assert_array_equal(da.time.values, np.arange(da.shape[0]) / FPS)
     np.testing.assert_array_equal(da.frame.values, np.arange(da.shape[0], dtype=np.int64))

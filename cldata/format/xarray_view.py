@@ -20,7 +20,9 @@ Dims and coordinates:
 - ``channel``: the channel numbers; with at most 64 channels, ``mea_row`` and ``mea_column``
   give each channel's place in the MEA layout (:data:`cldata.toolkit.preprocess.MEA_LAYOUT`).
 - attrs: ``units`` (``"uV"``), ``sampling_rate`` (Hz), ``source`` (the file, and its group
-  for a store export), ``window_frames`` (the frames ``[start, stop)`` covered).
+  for a store export), ``window_frames`` (the frames ``[start, stop)`` covered),
+  ``start_timestamp`` (the frame count at which the recording started, as the file says; 0
+  if it does not).
 
 Reads take one process-wide lock (HDF5 and PyTables are not thread-safe), so dask's threaded
 scheduler is safe. The array pickles: a :class:`LazySamples` sent to another process keeps the
@@ -147,6 +149,7 @@ class LazySamples:
         self.group = view.group
         self.source = view.source
         self.frames_per_second = view.frames_per_second
+        self.start_timestamp = int(view.start_timestamp)
         n = int(view.samples.nrows)
         a, b = view.window
         # the frames read_samples() of the view covers: its window clipped to the stored samples
@@ -250,7 +253,8 @@ class LazySamples:
             coords["mea_row"] = ("channel", places[0], {"long_name": "row in the MEA layout"})
             coords["mea_column"] = ("channel", places[1], {"long_name": "column in the MEA layout"})
         attrs = {"units": "uV", "long_name": "samples", "sampling_rate": float(self.frames_per_second),
-                 "source": self.source, "window_frames": (self.start, self.stop)}
+                 "source": self.source, "window_frames": (self.start, self.stop),
+                 "start_timestamp": self.start_timestamp}
         array = xarray.DataArray(data, dims=("time", "channel"), coords=coords, attrs=attrs, name="samples")
         # the time index assigned ready-made: given to the constructor, it would be copied (an hour
         # of frames is 720 MB of index)
