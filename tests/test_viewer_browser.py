@@ -18,9 +18,19 @@ import shutil
 from pathlib import Path
 
 import pytest
+from viewer_browser import (
+    browser,
+    canvas_boxes,
+    eventually,
+    ink,
+    need_browser,
+    open_view,
+    rows_of,
+    served,
+    wait_for_state,
+)
 
 import cldata
-from viewer_browser import browser, canvas_boxes, eventually, ink, need_browser, open_view, rows_of, served, wait_for_state
 
 TRACE_RGB = (0x1F, 0x3B, 0x73)
 
