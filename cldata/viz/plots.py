@@ -250,13 +250,16 @@ def stream_dmap(recording: Any, stream: str, *, height: int = 200) -> Any:
 def minimap(recording: Any, channels: Any = None, *, width: int = 1500, height: int = 90) -> Any:
     """The whole recording, coarse: the envelope of ``channels`` summed into one band per bin.
 
-    Link it to a traces plot with ``holoviews.plotting.links.RangeToolLink(minimap, traces)``.
+    Link it to a traces plot with ``holoviews.plotting.links.RangeToolLink(minimap, traces)`` and put
+    both in one layout (its time dimension, ``whole_time``, is its own: it does not zoom with them).
     """
     source = as_source(recording)
     picked = _channels(source, channels)
     env = source.traces(None, width=width, channels=picked)
     t = np.asarray(env.times, dtype=np.float64)
     lo, hi = env.minimum.min(axis=1), env.maximum.max(axis=1)
-    return hv.Area((t, lo, hi), kdims=["time"], vdims=["low", "high"]).opts(
+    # its own time dimension: in a layout with the time-axis plots it must not share their (zoomed) axis
+    whole = hv.Dimension("whole_time", label="time (s)")
+    return hv.Area((t, lo, hi), kdims=[whole], vdims=["low", "high"]).opts(
         responsive=True, height=height, xlabel="", ylabel="", yaxis=None, color="#8899bb",
         line_width=0, toolbar="disable", title="the whole recording (drag the box to move)")

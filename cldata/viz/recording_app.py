@@ -171,10 +171,10 @@ class RecordingApp:
         src = self.source
         mini = plots.minimap(src, self.channel_picker.value, width=width)
         hv.plotting.links.RangeToolLink(mini, self.traces, axes=["x"])
-        timeline = [self.traces, self.raster, *self.streams.values()]
-        plot = hv.Layout(timeline).cols(1).opts(shared_axes=True)
-        main = pn.Column(self.status, pn.pane.HoloViews(mini, sizing_mode="stretch_width", name="minimap"),
-                         pn.pane.HoloViews(plot, sizing_mode="stretch_width", name="timeline"),
+        # one layout, one pane: the minimap's range tool and the plots it moves are made together (a
+        # link across two panes is registered twice now and then, and Bokeh then renders nothing)
+        plot = hv.Layout([mini, self.traces, self.raster, *self.streams.values()]).cols(1).opts(shared_axes=True)
+        main = pn.Column(self.status, pn.pane.HoloViews(plot, sizing_mode="stretch_width", name="timeline"),
                          *self.tables.values(), sizing_mode="stretch_width", name="main")
         return pn.Row(self._side(), main, sizing_mode="stretch_width", name=f"recording {src.name}")
 
