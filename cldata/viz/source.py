@@ -35,7 +35,7 @@ import numpy as np
 from cldata.errors import ParameterError, UnsupportedValueError
 from cldata.format.reader import RecordingView
 from cldata.overview import Envelope, Overview, SpikeActivity, ensure_overview
-from cldata.query.neurons import mea_position
+from cldata.toolkit.preprocess import MEA_LAYOUT
 
 __all__ = ["RecordingSource", "SpikePoints", "overview_cache_path", "MAX_SPIKE_POINTS", "MAX_STREAM_POINTS"]
 
@@ -150,10 +150,9 @@ class RecordingSource:
 
     def channel_label(self, channel: int) -> str:
         """``"ch 12 (1, 4)"``: a channel and its (column, row) on the CL1 MEA, where it has one."""
-        try:
-            col, row = mea_position(int(channel))
-        except ParameterError:
+        if not 0 <= int(channel) < MEA_LAYOUT.size:
             return f"ch {channel}"
+        col, row = divmod(int(channel), MEA_LAYOUT.shape[0])  # (cldata.query.neurons.mea_position's rule)
         return f"ch {channel} ({col}, {row})"
 
     def pick_channels(self, channels: Any) -> np.ndarray:
