@@ -87,6 +87,13 @@ def _channels(source: RecordingSource, channels: Any) -> np.ndarray:
     return source.pick_channels(None if channels is None else list(channels))
 
 
+def _channel_list(picked: np.ndarray) -> Any:
+    # a List parameter: a tuple default would make the stream's parameter a Tuple of that length
+    import param  # why here: param comes with holoviews (the view extra), loaded by this module's import
+
+    return param.List(default=[int(c) for c in picked], item_type=int)
+
+
 def overview_dmap(recording: Any, channels: Any = None, *, width: int = 1500, gain: float = 1.0,
                   spacing: float | None = None, height: int = 500) -> Any:
     """Stacked traces of ``channels`` (default all) as a ``DynamicMap`` over the time axis.
@@ -123,10 +130,10 @@ def overview_dmap(recording: Any, channels: Any = None, *, width: int = 1500, ga
         spacing = trace_spacing(source, picked)
     if not isinstance(gain, numbers.Real) or not gain > 0:
         raise ParameterError(f"gain must be a positive number, not {gain!r}")
-    settings = hv.streams.Stream.define("TraceSettings", gain=float(gain), channels=tuple(int(c) for c in picked))()
+    settings = hv.streams.Stream.define("TraceSettings", gain=float(gain), channels=_channel_list(picked))()
     rangex = hv.streams.RangeX()
 
-    def draw(x_range: Any, gain: float, channels: tuple[int, ...]) -> Any:
+    def draw(x_range: Any, gain: float, channels: list[int]) -> Any:
         chans = np.asarray(channels, dtype=np.int64)
         env = source.traces(x_range, width=width, channels=chans)
         offsets = -spacing * np.arange(len(chans), dtype=np.float64)
@@ -162,10 +169,10 @@ def raster_dmap(recording: Any, channels: Any = None, *, width: int = 1500, heig
     """
     source = as_source(recording)
     picked = _channels(source, channels)
-    settings = hv.streams.Stream.define("RasterSettings", channels=tuple(int(c) for c in picked))()
+    settings = hv.streams.Stream.define("RasterSettings", channels=_channel_list(picked))()
     kdims = ["time", "channel", "time_end", "channel_end"]
 
-    def draw(x_range: Any, channels: tuple[int, ...]) -> Any:
+    def draw(x_range: Any, channels: list[int]) -> Any:
         chans = np.asarray(channels, dtype=np.int64)
         row_of = np.full(int(source.channels.max()) + 1, -1.0)
         row_of[chans] = -np.arange(len(chans), dtype=np.float64)

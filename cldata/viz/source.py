@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from cldata.errors import ParameterError, UnsupportedValueError
+from cldata.errors import ParameterError, RecordingFileError, UnsupportedValueError
 from cldata.format.reader import RecordingView
 from cldata.overview import Envelope, Overview, SpikeActivity, ensure_overview
 from cldata.toolkit.preprocess import MEA_LAYOUT
@@ -96,7 +96,8 @@ class RecordingSource:
     def __init__(self, recording: Any, *, overview_path: str | os.PathLike[str] | None = None):
         self.handle = None
         self._overview_paths: tuple[Path, Path | None]
-        if isinstance(recording, (str, os.PathLike)):
+        self._owns_view = isinstance(recording, (str, os.PathLike))
+        if self._owns_view:
             recording = RecordingView(recording)
         if isinstance(recording, RecordingView):
             view = recording
@@ -114,7 +115,8 @@ class RecordingSource:
             raise UnsupportedValueError(
                 f"a viewer shows a recording file's path, a cldata.RecordingView or a store's recording "
                 f"handle, not a {type(recording).__name__}")
-        self.view = view
+        self._view: RecordingView | None = view
+        self._name = recording.id if self.handle is not None else Path(view.path).name
         self.fps = int(view.frames_per_second)
         self.channels = np.asarray(view.channels, dtype=np.int64)
         first, last = view.clipped_window
@@ -139,7 +141,14 @@ class RecordingSource:
     @property
     def name(self) -> str:
         """The recording's id (in a store) or file name."""
-        return self.handle.id if self.handle is not None else Path(self.view.path).name
+        return self._name
+
+    @property
+    def view(self) -> RecordingView:
+        """The recording (raises :class:`~cldata.errors.RecordingFileError` once the source is closed)."""
+        if self._view is None:
+            raise RecordingFileError(f"the viewer of {self._name} was closed: open the recording's view again")
+        return self._view
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -293,8 +302,14 @@ class RecordingSource:
         return self._seconds(ts), values, more
 
     def close(self) -> None:
-        """Close the overview (the recording stays the caller's)."""
+        """Close the overview, and the recording if the source opened it (a view given stays open)."""
         with self.lock:
             if self._overview is not None:
                 self._overview.close()
                 self._overview = None
+            if self._view is not None and self._owns_view:
+                self._view.close()
+            # no reference to the recording's nodes outlives the source: a store closes its files
+            # later, and a node dropped after its file closed fails in PyTables' __del__
+            self._view = None
+            self.handle = None
