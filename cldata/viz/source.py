@@ -46,11 +46,12 @@ MAX_SPIKE_POINTS = 5_000
 MAX_STREAM_POINTS = 5_000
 
 
-def overview_cache_path(path: str | os.PathLike[str]) -> Path:
+def overview_cache_path(path: str | os.PathLike[str], group: str = "/") -> Path:
     """Where the overview of a recording file outside a store is kept: the user's cache.
 
-    The name is a digest of the file's resolved path; the overview itself checks that it
-    still matches the file (size, modification time) and is rebuilt when it does not.
+    The name is a digest of the file's resolved path (and the recording's group, for a file
+    holding several); the overview itself checks that it still matches the recording and is
+    rebuilt when it does not.
 
     Examples
     --------
@@ -58,7 +59,7 @@ def overview_cache_path(path: str | os.PathLike[str]) -> Path:
     'files'
     """
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:24]
+    key = hashlib.sha256(f"{Path(path).resolve()}\0{group}".encode()).hexdigest()[:24]
     return base / "cldata" / "overviews" / "files" / f"{key}.h5"
 
 
@@ -101,7 +102,7 @@ class RecordingSource:
             recording = RecordingView(recording)
         if isinstance(recording, RecordingView):
             view = recording
-            path = Path(overview_path) if overview_path is not None else overview_cache_path(view.path)
+            path = Path(overview_path) if overview_path is not None else overview_cache_path(view.path, view.group)
             self._overview_paths = (path, None)
         elif hasattr(recording, "view") and hasattr(recording, "id"):  # a store's recording handle
             if getattr(recording, "is_neo", False):
