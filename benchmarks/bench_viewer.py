@@ -45,6 +45,7 @@ are kept and reused.
 
 from __future__ import annotations
 
+import atexit
 import subprocess
 import sys
 import time
@@ -92,6 +93,7 @@ def make_baseline(rec: Path, channels: list[int]) -> Any:
     """The same windows' data from the file: tsdownsample min/max of the raw samples, the spike rows."""
     envelopes = SampleEnvelopes(rec, "tsdownsample")
     spikes = envelopes.h5.root.spikes
+    atexit.register(envelopes.close)
 
     def request(a: float, b: float) -> None:
         fa, fb = int(a * FPS), max(int(b * FPS), int(a * FPS) + 1)
@@ -122,7 +124,8 @@ from bench_viewer import make_view
 from cldata.viz import plots, source
 t1 = time.perf_counter()
 request = make_view({str(rec)!r}, {str(ov)!r}, list(range({channels})))
-request(0.0, cldata.RecordingView({str(rec)!r}).duration_seconds)
+with cldata.RecordingView({str(rec)!r}) as view:
+    request(0.0, view.duration_seconds)
 t2 = time.perf_counter()
 print(t1 - t0, t2 - t1)
 """
@@ -146,8 +149,10 @@ def run(args: Any, workdir: Path) -> tuple[list[_report.Figure], list[str]]:
         write_recording(rec, int(minutes * 60 * FPS), seed=1)
     if not ov.exists():
         say("building its overview")
-        build_overview(cldata.RecordingView(rec), ov)
-    duration = cldata.RecordingView(rec).duration_seconds
+        with cldata.RecordingView(rec) as view:
+            build_overview(view, ov)
+    with cldata.RecordingView(rec) as view:
+        duration = view.duration_seconds
     rng = np.random.default_rng(7)
     figures: list[_report.Figure] = []
     notes = [f"recording: {duration / 60:g} min, 64 channels at {FPS} Hz; {args.requests} requests per zoom "
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     title = f"cldata {cldata.__version__}: the viewer's server-side pan/zoom ({machine_state()})"
     print_report(title, figures, elapsed, notes)
     if args.json:
-        write_json(args.json, args, figures, elapsed)
+        write_json(args.json, args, elapsed, figures)
 
 
 if __name__ == "__main__":
