@@ -46,7 +46,23 @@ from cldata.viz.live_buffer import Drained, LiveFeed
 __all__ = ["live_viewer", "LiveView"]
 
 
-def _traces_plot(data: pd.DataFrame, spacing: float) -> hv.Element:
+def _keep_following(plot: Any, element: Any) -> None:
+    """A HoloViews hook: the live plots always follow the newest data.
+
+    HoloViews stops following a streaming plot (and holds its rendering) at the first
+    ``rangesupdate`` event of the browser, which Bokeh also sends when it lays out a
+    responsive figure: the plot would freeze at its first second. A live view follows;
+    zooming is for the finished recording's view, which replaces it.
+    """
+    plot.state.hold_render = False
+    for stream in plot.streaming:
+        stream.following = True
+
+
+_LIVE = {"framewise": True, "hooks": [_keep_following]}  # every live plot: ranges set at each update
+
+
+def _traces_plot(data: pd.DataFrame, spacing: float, xlim: tuple[float, float]) -> hv.Element:
     """The min/max bins of every channel as vertical segments, channel ``i`` shifted up by ``i * spacing``."""
     channels = [c[4:] for c in data.columns if c.startswith("min_")]
     t = data["time"].to_numpy()
@@ -60,21 +76,22 @@ def _traces_plot(data: pd.DataFrame, spacing: float) -> hv.Element:
     ticks = [(i * spacing, f"ch {c}") for i, c in enumerate(channels)]
     if ticks:  # (an empty tick list fails in HoloViews)
         segments = segments.opts(yticks=ticks)
-    return segments.opts(color="#1f4e79", line_width=1, ylabel="channel (µV)", xlabel="seconds",
-                         responsive=True, height=360, title="traces (min/max of the latest seconds)")
+    return segments.opts(color="#1f4e79", line_width=1, ylabel="channel (µV)", xlabel="seconds", xlim=xlim,
+                         responsive=True, height=360, title="traces (min/max of the latest seconds)", **_LIVE)
 
 
-def _raster_plot(data: pd.DataFrame) -> hv.Element:
-    return hv.Scatter(data, "time", "channel").opts(size=3, color="black", responsive=True, height=220,
-                                                    ylim=(-1, 64), xlabel="seconds", title="spikes and stims")
+def _raster_plot(data: pd.DataFrame, xlim: tuple[float, float]) -> hv.Element:
+    return hv.Scatter(data, "time", "channel").opts(size=3, color="black", responsive=True, height=220, xlim=xlim,
+                                                    ylim=(-1, 64), xlabel="seconds", title="spikes and stims",
+                                                    **_LIVE)  # fmt: skip
 
 
-def _stims_plot(data: pd.DataFrame) -> hv.Element:
-    return hv.Scatter(data, "time", "channel").opts(marker="triangle", size=9, color="red")
+def _stims_plot(data: pd.DataFrame, xlim: tuple[float, float]) -> hv.Element:
+    return hv.Scatter(data, "time", "channel").opts(marker="triangle", size=9, color="red", xlim=xlim, **_LIVE)
 
 
-def _curves_plot(data: pd.DataFrame, fields: Sequence[str], name: str) -> hv.Overlay:
-    curves = [hv.Curve(data, "time", f, label=f) for f in fields]
+def _curves_plot(data: pd.DataFrame, fields: Sequence[str], name: str, xlim: tuple[float, float]) -> hv.Overlay:
+    curves = [hv.Curve(data, "time", f, label=f).opts(xlim=xlim, **_LIVE) for f in fields]
     return hv.Overlay(curves).opts(responsive=True, height=200, title=name, xlabel="seconds")
 
 
@@ -105,13 +122,13 @@ def entries_table(entries: pd.DataFrame) -> pd.DataFrame:
 class _StreamCard:
     """One data stream's card: curves of its numeric fields, its latest entries, its attributes."""
 
-    def __init__(self, feed: LiveFeed, name: str) -> None:
+    def __init__(self, feed: LiveFeed, name: str, xlim: Callable[[pd.DataFrame], tuple[float, float]]) -> None:
         self.name = name
         self.feed = feed
         fields = [c for c in feed.stream(name).data.columns if c != "time"]
         self.curves = None
         if fields:
-            dmap = hv.DynamicMap(lambda data: _curves_plot(data, fields, name), streams=[feed.stream(name)])
+            dmap = hv.DynamicMap(lambda data: _curves_plot(data, fields, name, xlim(data)), streams=[feed.stream(name)])
             self.curves = pn.pane.HoloViews(dmap, sizing_mode="stretch_width")
         self.entries = pn.pane.DataFrame(entries_table(feed.latest_entries(name)), index=False, max_rows=20,
                                          sizing_mode="stretch_width")
@@ -153,6 +170,7 @@ class LiveView:
         self.channels = None if channels is None else [int(c) for c in channels]
         self._finished_view = finished or _default_finished
         self.spacing = spacing
+        self.window, self.now = float(window), 0.0
         self.feed = LiveFeed(path, streams, spikes=True, stims=True, samples=True, channels=self.channels,
                              window=window, length=length, autodrain=False, start=False, **follow_kwargs)
         self.cards: dict[str, _StreamCard] = {}
@@ -160,8 +178,8 @@ class LiveView:
         self.status = pn.pane.Markdown(f"Following `{os.fspath(path)}` …", sizing_mode="stretch_width")
         self.traces = pn.pane.HoloViews(hv.DynamicMap(self._traces, streams=[self.feed.traces]),
                                         sizing_mode="stretch_width")
-        raster = hv.DynamicMap(_raster_plot, streams=[self.feed.spikes]) \
-            * hv.DynamicMap(_stims_plot, streams=[self.feed.stims])
+        raster = hv.DynamicMap(lambda data: _raster_plot(data, self.xlim(data)), streams=[self.feed.spikes]) \
+            * hv.DynamicMap(lambda data: _stims_plot(data, self.xlim(data)), streams=[self.feed.stims])
         self.raster = pn.pane.HoloViews(raster, sizing_mode="stretch_width")
         self.streams = pn.Column(sizing_mode="stretch_width")
         self.panel = pn.Column(self.status, self.traces, self.raster, self.streams, sizing_mode="stretch_width")
@@ -177,14 +195,21 @@ class LiveView:
         if self.spacing is None and len(data) and len(data.columns) > 1:
             # fixed once from the first data, so the channels do not jump: twice the largest excursion
             self.spacing = 2 * float(np.nanmax(np.abs(data.drop(columns="time").to_numpy()))) or 1.0
-        return _traces_plot(data, self.spacing or 1.0)
+        return _traces_plot(data, self.spacing or 1.0, self.xlim(data))
+
+    def xlim(self, data: pd.DataFrame) -> tuple[float, float]:
+        """The live time axis: the latest ``window`` seconds of everything seen (every plot shares it)."""
+        if len(data):
+            self.now = max(self.now, float(data["time"].iloc[-1]))
+        start = max(0.0, self.now - self.window)
+        return start, start + self.window
 
     def _attributes_updated(self, name: str, attributes: dict[str, Any]) -> None:
         self._card(name).show_attributes(attributes)
 
     def _card(self, name: str) -> _StreamCard:
         if name not in self.cards:
-            self.cards[name] = _StreamCard(self.feed, name)
+            self.cards[name] = _StreamCard(self.feed, name, self.xlim)
             self.streams.append(self.cards[name].card)
         return self.cards[name]
 
