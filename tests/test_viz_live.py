@@ -10,7 +10,9 @@ Waits are on conditions with bounded timeouts, never on sleeps.
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import time
 
 import numpy as np
@@ -289,3 +291,55 @@ def test_a_streamz_dataframe_feeds_a_buffer_with_a_finished_files_replay(tmp_pat
     kept = [k for k in range(50) if k % 7 > 2][-10:]
     assert buffer.data["x"].tolist() == [float(k) for k in kept]
     assert len(plot[()]) == 10  # the DynamicMap draws the Buffer's rows
+
+
+# -- in a real browser -----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+# the largest time each Bokeh data source holds in the page (the document renders over its websocket)
+_PAGE_TIMES = """() => {
+  const out = [];
+  for (const doc of Bokeh.documents)
+    for (const m of doc._all_models.values())
+      if (m.data !== undefined && m.data.time !== undefined && m.data.time.length)
+        out.push(Math.max(...m.data.time));
+  return out.length ? Math.max(...out) : -1;
+}"""
+
+
+def test_a_browser_follows_a_writer_process_then_shows_the_finished_view_without_a_reload(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
+    path = tmp_path / "rec.h5"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    writer = start_writer(path, "--flushes", "150", "--per-flush", "5", "--delay", "0.02", "--samples", "500")
+
+    def app():
+        return live_viewer(path, channels=[0, 1, 2, 3], start_timeout=60,
+                           finished=lambda p, c: pn.pane.Markdown("## the finished recording"))
+
+    server = pn.serve({"/": app}, port=port, address="127.0.0.1", show=False, threaded=True)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.evaluate("() => { window.notReloaded = true }")
+            page.get_by_text("units").first.wait_for(timeout=30_000)  # ball_position's attribute update, live
+            first = page.evaluate(_PAGE_TIMES)
+            page.wait_for_function(f"() => ({_PAGE_TIMES})() > {first}", timeout=30_000)  # new data reached the page
+            page.screenshot(path=tmp_path / "live.png", full_page=True)
+            page.get_by_text("the finished recording").wait_for(timeout=60_000)
+            assert page.evaluate("() => window.notReloaded === true")
+            browser.close()
+    finally:
+        server.stop()
+        writer.wait(timeout=60)
+        writer.stdout.close()
+    assert (tmp_path / "live.png").stat().st_size > 10_000
