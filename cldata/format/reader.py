@@ -384,6 +384,49 @@ class RecordingView(ToolkitMethods):
 
         return read_segment(self, lazy=lazy, **kwargs)
 
+    def to_xarray(self, *, chunk_seconds: float = 1.0) -> Any:
+        """The samples of this view's window as a lazy ``xarray.DataArray``: time × channel, in µV.
+
+        The values are exactly :meth:`read_samples` ``(scaled=True)`` of the window, float32;
+        nothing is read until they are computed, a dask chunk of ``chunk_seconds`` at a time.
+        ``time`` is in seconds from the recording start (as for :meth:`between` and the
+        overview), so a window's array lines up with the whole recording's ``.sel(time=...)``;
+        ``frame`` gives the frames, ``channel`` the channel numbers (with ``mea_row`` and
+        ``mea_column`` for the MEA layout). It pickles and computes in other processes (the
+        file is opened again there). See :mod:`cldata.format.xarray_view`.
+
+        Parameters
+        ----------
+        chunk_seconds
+            The length of a dask chunk, in seconds (every channel in each chunk).
+
+        Returns
+        -------
+        xarray.DataArray
+            Dims ``("time", "channel")``, attrs ``units`` (``"uV"``), ``sampling_rate`` (Hz),
+            ``source`` and ``window_frames``.
+
+        Raises
+        ------
+        ImportError
+            Without xarray and dask (``pip install 'cldata[xarray]'``).
+        cldata.errors.RecordingFileError
+            If the recording has no samples.
+        cldata.errors.ParameterError
+            If ``chunk_seconds`` is not a positive number.
+
+        Examples
+        --------
+        >>> da = rec.between(1 * pq.s, 3 * pq.s).to_xarray()                   # doctest: +SKIP
+        >>> da.shape, float(da.time[0]), da.attrs["units"]                      # doctest: +SKIP
+        ((50000, 64), 1.0, 'uV')
+        >>> da.coarsen(time=64, boundary="trim").max().sel(channel=[3, 4]).compute()   # doctest: +SKIP
+        """
+        # why here: xarray and dask are optional and slow to import; the module needs both
+        from cldata.format.xarray_view import samples_dataarray
+
+        return samples_dataarray(self, chunk_seconds=chunk_seconds)
+
     # -- the CL analysis toolkit (cldata.toolkit.methods: analysis_timestamp_limit, analyse_*, plots) --
 
     def _toolkit_snapshot(self) -> Any:

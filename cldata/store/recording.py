@@ -198,6 +198,11 @@ class RecordingHandle(ToolkitMethods):
         """The CL file (raises :class:`~cldata.errors.BrokenLinkError` if a link is broken)."""
         return self._store.recording_path(self.entry)
 
+    @property
+    def store(self) -> DataStore:
+        """The store this recording is in."""
+        return self._store
+
     def view(self) -> RecordingView | NeoRecordingView:
         """The recording as a :class:`~cldata.RecordingView` (a neo recording: a
         :class:`~cldata.format.neo_file.NeoRecordingView`), restricted to the view's window.
@@ -282,6 +287,35 @@ class RecordingHandle(ToolkitMethods):
         seg = self.view().segment(lazy=lazy, **kwargs)
         seg.annotate(recording_id=self.id)
         return seg
+
+    def to_xarray(self, *, chunk_seconds: float = 1.0) -> Any:
+        """The samples within the view's window as a lazy ``xarray.DataArray`` (time × channel, µV).
+
+        What :meth:`cldata.RecordingView.to_xarray` gives for the recording's file cut to the
+        view's window (times in seconds from the recording start), with the recording's id as
+        the ``recording_id`` attribute. A neo recording is refused: its analog signals have
+        units, rates and channels of their own; read them from its :meth:`segment`.
+
+        Raises
+        ------
+        cldata.errors.UnsupportedValueError
+            For a neo recording.
+        cldata.errors.RecordingFileError
+            If the recording has no samples.
+
+        Examples
+        --------
+        >>> da = store.between(0, 2 * pq.s).recordings[0].to_xarray()          # doctest: +SKIP
+        >>> da.sizes["time"], da.attrs["recording_id"]                         # doctest: +SKIP
+        (50000, 'r0001')
+        """
+        if self.is_neo:
+            raise UnsupportedValueError(
+                f"to_xarray() shows the samples of CL recordings; {self.id} is a neo recording: take its "
+                "analog signals from its segment() (neo.AnalogSignal, with their own units and rates)")
+        data = self.view().to_xarray(chunk_seconds=chunk_seconds)  # type: ignore[union-attr]
+        data.attrs["recording_id"] = self.id
+        return data
 
     # the CL analysis toolkit's hooks (the spike table is read once per open file of the store)
     def _toolkit_snapshot(self) -> SpikeData:

@@ -16,7 +16,7 @@ import argparse
 from typing import Any, NoReturn
 
 from cldata import __version__
-from cldata.app.cli import query_commands, run_commands, store_commands
+from cldata.app.cli import query_commands, run_commands, store_commands, view_commands
 from cldata.app.cli.errors import cli_words
 from cldata.batch.runner import MAX_UNITS
 
@@ -164,6 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--overwrite", action="store_true", help="replace OUT if it is a file that exists")
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     export.set_defaults(func=query_commands.export_command)
+
+    view = sub.add_parser("view", help="look at a store, a recording or a recording being written, in the browser",
+                          description="Serve a browser viewer (Panel/Bokeh) of PATH at / of --port and print its "
+                                      "address: a store (its recordings and results as tables, a query box, click "
+                                      "through to a recording), a recording (stacked traces, spikes, stimulations, "
+                                      "data streams) or a recording being written (followed live). Ctrl-C stops. "
+                                      "Needs the view extra: pip install 'cldata[view]'.")
+    view.add_argument("path", help="a store directory, a store export file or a CL recording file")
+    view.add_argument("--port", type=int, default=5006, help="the port to serve on (default 5006; 0: any free port)")
+    view.add_argument("--address", default="localhost",
+                      help="the address to listen on (default localhost: this machine only)")
+    view.add_argument("--show", action="store_true", help="also open the viewer in the default browser")
+    view.set_defaults(func=view_commands.view_command)
 
     check = sub.add_parser("check", help="verify a store or a recording, and repair what can be repaired",
                            description="Verify a store (catalog against files, payload checksums, links, "

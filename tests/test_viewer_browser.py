@@ -1,0 +1,92 @@
+"""The viewer in a real browser: `cldata view` serves it, headless Chromium shows it with data.
+
+Each test runs ``cldata view PATH --port 0`` in a subprocess and loads the address it prints in
+Debian's installed Chromium, driven by Playwright's Python package (tests/viewer_browser.py).
+A Bokeh server document renders over its websocket after the page loads, so the tests wait
+for the data to reach the page's Bokeh documents, then check it: the traces, the raster, the
+stimulations and the stream curves hold rows, the canvases are drawn on, and a zoom (the mouse
+wheel over the traces) makes the server send a finer level. Screenshots go to ``tmp_path``
+(and to ``$CLDATA_SCREENSHOTS``, when set, as the README's pictures). Skipped, with the reason,
+where Chromium or Playwright is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import cldata
+from viewer_browser import browser, canvas_boxes, eventually, ink, need_browser, open_view, rows_of, served, wait_for_state
+
+TRACE_RGB = (0x1F, 0x3B, 0x73)
+
+
+def _save(page, tmp_path: Path, name: str) -> Path:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot), full_page=True)
+    target = os.environ.get("CLDATA_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(target) / name)
+    return shot
+
+
+def _per_point(titles: list[str]) -> int | None:
+    for t in titles:
+        if "raw samples" in t:
+            return 1
+        m = re.search(r"(\d+) frames per point", t)
+        if m:
+            return int(m.group(1))
+    return None
+
+
+def test_recording_view_shows_traces_raster_and_streams_and_zooms_to_a_finer_level(tmp_path):
+    need_browser()
+    rec = tmp_path / "rec.h5"
+    cldata.simulate(rec, seconds=8)
+    with cldata.RecordingView(rec) as view:
+        n_stims = len(view.read_stims())
+    with served(rec) as url, browser() as page:
+        state = open_view(page, url, title_part="frames per point")
+        # traces: 16 channels (the default), each hundreds of points; spikes, stims, a stream's curves
+        lines = [g for g in state["glyphs"] if g[0] == "MultiLine"]
+        assert lines and lines[0][1] == 16 and lines[0][3] > 500, state
+        assert sum(rows_of(state, "Segment")) > 50, state
+        assert rows_of(state, "VSpan") == [n_stims], state
+        assert max(rows_of(state, "Line", "ball_position_value")) > 100, state
+        # the canvases are drawn on: the traces' colour fills thousands of pixels of the largest one
+        boxes = eventually(page, lambda: canvas_boxes(page), lambda b: len(b) >= 4)
+        traces_box = max(boxes, key=lambda b: b["height"])
+        eventually(page, lambda: ink(page, traces_box, TRACE_RGB), lambda n: n > 2000)
+        _save(page, tmp_path, "viewer-recording.png")
+
+        # zoom in with the mouse wheel over the traces: the server answers with a finer level
+        before = _per_point(state["titles"])
+        page.mouse.move(traces_box["x"] + traces_box["width"] / 2, traces_box["y"] + traces_box["height"] / 2)
+        for _ in range(4):  # (8 s to about half a second: spikes and stims stay in view)
+            page.mouse.wheel(0, -300)
+            page.wait_for_timeout(150)
+        after = wait_for_state(page, lambda s: (_per_point(s["titles"]) or before) < before, timeout=30)
+        assert _per_point(after["titles"]) < before
+        eventually(page, lambda: ink(page, traces_box, TRACE_RGB), lambda n: n > 500)
+        _save(page, tmp_path, "viewer-recording-zoomed.png")
+    assert (tmp_path / "viewer-recording-zoomed.png").stat().st_size > 10_000
+
+
+def test_cldata_view_of_a_plain_directory_says_what_it_is(tmp_path, capsys):
+    pytest.importorskip("panel", reason="panel is in the view extra: pip install '.[view]'")
+    from cldata.app.cli import main
+
+    (tmp_path / "d").mkdir()
+    assert main(["view", str(tmp_path / "d"), "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "is a directory" in err and "not a cldata store" in err
+    assert main(["view", str(tmp_path / "missing.h5")]) == 1
+    assert "no such file or directory" in capsys.readouterr().err
+    assert main(["view", str(tmp_path / "d"), "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
