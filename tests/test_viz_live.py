@@ -208,10 +208,10 @@ def test_the_live_viewer_shows_a_recording_as_it_is_written_then_swaps_in_the_fi
     # a card per stream: numeric curves, a table of every value, the attributes
     assert list(view.cards) == ["ball", "note"]
     assert view.cards["ball"].curves is not None and view.cards["note"].curves is None
-    assert view.cards["note"].entries.object["value"].tolist() == ["second 1", "second 0"]
-    assert view.cards["ball"].entries.object["value"].tolist() == [repr({"x": 1.0, "label": "shot 1"}),
+    assert view.cards["note"].entries.value["value"].tolist() == ["second 1", "second 0"]
+    assert view.cards["ball"].entries.value["value"].tolist() == [repr({"x": 1.0, "label": "shot 1"}),
                                                                    repr({"x": 0.0, "label": "shot 0"})]
-    assert view.cards["ball"].attributes.object.values.tolist() == [["score", "1"]]
+    assert view.cards["ball"].attributes.value.values.tolist() == [["score", "1"]]
     # the Bokeh models of the already-built root hold the data
     held = sources(root)
     assert (("time", "time1", "y0", "y1"), 2 * len(traces)) in held  # a segment per bin and channel
@@ -219,7 +219,7 @@ def test_the_live_viewer_shows_a_recording_as_it_is_written_then_swaps_in_the_fi
     assert (("time", "x"), 2) in held  # the ball's curve
     write_second(w, streams, 2)
     until(lambda: view.feed.attributes["ball"] == {"score": 2}, step=view.update)
-    assert view.cards["ball"].attributes.object.values.tolist() == [["score", "2"]]
+    assert view.cards["ball"].attributes.value.values.tolist() == [["score", "2"]]
     assert container.objects[:4] == [view.status, view.traces, view.raster, view.streams]
     w.close()
     until(lambda: view.swapped, step=view.update)

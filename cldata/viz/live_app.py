@@ -30,20 +30,27 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import holoviews as hv
 import numpy as np
 import pandas as pd
-import panel as pn
 
 from cldata.format.journal import journal_path
+from cldata.viz.deps import holoviews, panel
 from cldata.viz.live_buffer import Drained, LiveFeed
 
 __all__ = ["live_viewer", "LiveView"]
+
+hv = holoviews()
+pn = panel()
+# The tables here and in the finished view that replaces this one are Tabulator widgets made in a periodic
+# callback, after the page was served: Panel puts a model's script in the page only if the model was imported
+# before the page's first render, which importing it with this module ensures.
+importlib.import_module("panel.models.tabulator")
 
 
 def _keep_following(plot: Any, element: Any) -> None:
@@ -130,19 +137,20 @@ class _StreamCard:
         if fields:
             dmap = hv.DynamicMap(lambda data: _curves_plot(data, fields, name, xlim(data)), streams=[feed.stream(name)])
             self.curves = pn.pane.HoloViews(dmap, sizing_mode="stretch_width")
-        self.entries = pn.pane.DataFrame(entries_table(feed.latest_entries(name)), index=False, max_rows=20,
-                                         sizing_mode="stretch_width")
-        self.attributes = pn.pane.DataFrame(attributes_table(feed.attributes.get(name, {})), index=False,
-                                            sizing_mode="stretch_width")
+        # Tabulator, as the recording view's tables: its script is then in the page when that view replaces this one
+        self.entries = pn.widgets.Tabulator(entries_table(feed.latest_entries(name)), disabled=True, show_index=False,
+                                            height=220, sizing_mode="stretch_width")
+        self.attributes = pn.widgets.Tabulator(attributes_table(feed.attributes.get(name, {})), disabled=True,
+                                               show_index=False, height=220, sizing_mode="stretch_width")
         parts = [p for p in (self.curves,) if p is not None]
         body = pn.Row(pn.Column("**latest entries**", self.entries), pn.Column("**attributes**", self.attributes))
         self.card = pn.Card(*parts, body, title=f"stream {name}", sizing_mode="stretch_width")
 
     def show_entries(self) -> None:
-        self.entries.object = entries_table(self.feed.latest_entries(self.name))
+        self.entries.value = entries_table(self.feed.latest_entries(self.name))
 
     def show_attributes(self, attributes: dict[str, Any]) -> None:
-        self.attributes.object = attributes_table(attributes)
+        self.attributes.value = attributes_table(attributes)
 
 
 def _default_finished(path: Any, channels: Sequence[int] | None) -> Any:

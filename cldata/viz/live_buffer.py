@@ -62,15 +62,17 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-import holoviews as hv
 import numpy as np
-import pandas as pd
+import pandas as pd  # (holoviews needs it: the view extra brings it)
 
 from cldata.errors import UnsupportedValueError, ValueOutOfRangeError
 from cldata.format.layout import DEFAULT_FRAMES_PER_SECOND
 from cldata.live import Batch, Samples, follow
+from cldata.viz.deps import holoviews
 
 __all__ = ["LiveFeed", "Drained", "follow_buffer", "numeric_fields"]
+
+hv = holoviews()
 
 _SPIKES, _STIMS, _TRACES = "spikes", "stims", "traces"
 
