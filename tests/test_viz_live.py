@@ -320,9 +320,11 @@ def test_a_browser_follows_a_writer_process_then_shows_the_finished_view_without
         port = s.getsockname()[1]
     writer = start_writer(path, "--flushes", "150", "--per-flush", "5", "--delay", "0.02", "--samples", "500")
 
+    def finished(p, c):  # a Tabulator made after the page was served must render too (as the recording view's)
+        return pn.widgets.Tabulator(pd.DataFrame({"view": ["the finished recording"]}), disabled=True)
+
     def app():
-        return live_viewer(path, channels=[0, 1, 2, 3], start_timeout=60,
-                           finished=lambda p, c: pn.pane.Markdown("## the finished recording"))
+        return live_viewer(path, channels=[0, 1, 2, 3], start_timeout=60, finished=finished)
 
     server = pn.serve({"/": app}, port=port, address="127.0.0.1", show=False, threaded=True)
     try:
