@@ -257,7 +257,8 @@ class LiveFeed:
         self._trace_length = max(1, int(np.ceil(float(window) * self.fps / per)))
         self._gen_args = (streams, {"spikes": bool(spikes), "stims": bool(stims), "samples": bool(samples),
                                     **follow_kwargs})
-        follow(path, streams, **self._gen_args[1]).close()  # bad arguments fail here, not in the thread
+        if isinstance(path, (str, os.PathLike)):  # (a store's handle would open its file just to check)
+            follow(path, streams, **self._gen_args[1]).close()  # bad arguments fail here, not in the thread
         self._buffers: dict[str, hv.streams.Buffer] = {}
         self._pipes: dict[str, hv.streams.Pipe] = {}
         self._latest: dict[str, deque] = {}
