@@ -18,9 +18,19 @@ import shutil
 from pathlib import Path
 
 import pytest
+from viewer_browser import (
+    browser,
+    canvas_boxes,
+    eventually,
+    ink,
+    need_browser,
+    open_view,
+    rows_of,
+    served,
+    wait_for_state,
+)
 
 import cldata
-from viewer_browser import browser, canvas_boxes, eventually, ink, need_browser, open_view, rows_of, served, wait_for_state
 
 TRACE_RGB = (0x1F, 0x3B, 0x73)
 
@@ -54,10 +64,11 @@ def test_recording_view_shows_traces_raster_and_streams_and_zooms_to_a_finer_lev
     with served(rec) as url, browser() as page:
         state = open_view(page, url, title_part="frames per point")
         # traces: 16 channels (the default), each hundreds of points; spikes, stims, a stream's curves
-        lines = [g for g in state["glyphs"] if g[0] == "MultiLine"]
-        assert lines and lines[0][1] == 16 and lines[0][3] > 500, state
-        assert sum(rows_of(state, "Segment")) > 50, state
-        assert rows_of(state, "VSpan") == [n_stims], state
+        # (the traces are one line with a gap after each channel; the raster one set of segments:
+        # a tick per spike and a line per stimulation)
+        assert max(rows_of(state, "Line", "µV")) > 16 * 500, state
+        assert sum(rows_of(state, "Segment")) > 50 + n_stims, state
+        assert any(t.endswith(f"{n_stims} stimulations (red)") for t in state["titles"]), state
         assert max(rows_of(state, "Line", "ball_position_value")) > 100, state
         # the canvases are drawn on: the traces' colour fills thousands of pixels of the largest one
         boxes = eventually(page, lambda: canvas_boxes(page), lambda b: len(b) >= 4)
@@ -75,6 +86,7 @@ def test_recording_view_shows_traces_raster_and_streams_and_zooms_to_a_finer_lev
         assert _per_point(after["titles"]) < before
         eventually(page, lambda: ink(page, traces_box, TRACE_RGB), lambda n: n > 500)
         _save(page, tmp_path, "viewer-recording-zoomed.png")
+        assert not [p for p in page.problems if not p.startswith("warning")], page.problems
     assert (tmp_path / "viewer-recording-zoomed.png").stat().st_size > 10_000
 
 

@@ -106,6 +106,10 @@ def browser(width: int = 1500, height: int = 1200) -> Iterator[Any]:
         chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             page = chromium.new_page(viewport={"width": width, "height": height})
+            page.problems = []  # the page's errors and warnings, shown when a check fails
+            page.on("console", lambda m: page.problems.append(f"{m.type}: {m.text[:300]}")
+                    if m.type in ("error", "warning") and "GL Driver" not in m.text else None)
+            page.on("pageerror", lambda e: page.problems.append(f"page error: {str(e)[:500]}"))
             yield page
         finally:
             chromium.close()
@@ -132,7 +136,8 @@ def wait_for_state(page: Any, ok: Any, *, timeout: float = 30.0) -> dict[str, An
         if ok(state):
             return state
         if time.monotonic() > deadline:
-            raise AssertionError(f"the page never reached the expected state; last: {state}")
+            raise AssertionError(f"the page never reached the expected state; last: {state}; "
+                                 f"the page said: {page.problems}")
         page.wait_for_timeout(250)
 
 
@@ -147,7 +152,7 @@ def eventually(page: Any, probe: Any, ok: Any, *, timeout: float = 30.0) -> Any:
         if ok(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"never reached: last value {value!r}")
+            raise AssertionError(f"never reached: last value {value!r}; the page said: {page.problems}")
         page.wait_for_timeout(250)
 
 

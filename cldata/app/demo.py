@@ -307,4 +307,6 @@ def run_demo(root: Path, *, recordings: int = 4, duration_s: float = 3.0, execut
                 print("no figure: matplotlib is not installed (pip install 'cldata[demo]')")
             else:
                 print(f"figure: {out}")
+        # (the next step of a first hour: the same store, in a browser)
+        print(f"look at it in a browser: cldata view {store_dir} (the view extra: pip install 'cldata[view]')")
     return status

@@ -427,6 +427,24 @@ class RecordingView(ToolkitMethods):
 
         return samples_dataarray(self, chunk_seconds=chunk_seconds)
 
+    def viewer(self, *, channels: Any = None) -> Any:
+        """This recording (within the view's window) in cldata's viewer: a Panel object.
+
+        Stacked traces from the overview pyramid (raw samples once zoomed in), spikes and
+        stimulations, a plot or table per data stream, the file's attributes (docs/VIEW.md).
+        Show it in a notebook, or ``.show()`` it in a browser; ``cldata view rec.h5`` serves it.
+        Needs the view extra (``pip install "cldata[view]"``).
+
+        Examples
+        --------
+        >>> rec.viewer(channels=range(8))                                      # doctest: +SKIP
+        """
+        # why here: the viewer (cldata.viz) sits above the reader; this one import down-to-up is
+        # declared in setup.cfg's layer contract, and holoviews and panel take seconds to load
+        from cldata.viz.recording_app import recording_viewer
+
+        return recording_viewer(self, channels=channels)
+
     # -- the CL analysis toolkit (cldata.toolkit.methods: analysis_timestamp_limit, analyse_*, plots) --
 
     def _toolkit_snapshot(self) -> Any:

@@ -88,7 +88,7 @@ ROOT_VIEW_API = (
     "partition_results_by", "partition_results_by_values_of", "get_stimuli", "equal_stimulus",
     "equal_stimulus_type", "ads_with_equal_stimuli", "ads_with_equal_stimulus_type", "identify_unpresented_stimuli",
     "get_neuron_positions", "get_neuron_annotations", "query", "describe", "print_content", "recordings_frame", "results_frame",
-    "metric_frame", "metric_names", "plot_metric",
+    "metric_frame", "metric_names", "plot_metric", "viewer",
     "__len__", "__or__", "__and__", "__sub__",
 )
 

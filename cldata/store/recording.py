@@ -318,6 +318,26 @@ class RecordingHandle(ToolkitMethods):
         return data
 
     # the CL analysis toolkit's hooks (the spike table is read once per open file of the store)
+
+    def viewer(self, *, channels: Any = None) -> Any:
+        """This recording (within the store view's window) in cldata's viewer: a Panel object.
+
+        The recording view of :meth:`cldata.RecordingView.viewer`, with the recording's
+        parameters and the analysis results computed from it in its side panel (docs/VIEW.md).
+        Needs the view extra (``pip install "cldata[view]"``).
+
+        Examples
+        --------
+        >>> store.recordings[0].viewer()                                      # doctest: +SKIP
+        """
+        if self.is_neo:
+            raise UnsupportedValueError(
+                f"the viewer draws CL recordings; {self.id} is a neo recording: plot its segment() instead")
+        # why here: the viewer (cldata.viz) sits above the store; this one import down-to-up is
+        # declared in setup.cfg's layer contract, and holoviews and panel take seconds to load
+        from cldata.viz.recording_app import recording_viewer
+
+        return recording_viewer(self, channels=channels)
     def _toolkit_snapshot(self) -> SpikeData:
         return spike_snapshot(self._cl_view("the CL analysis toolkit"))
 

@@ -422,6 +422,23 @@ class DataStoreView:
         sel = self.selection
         return len(sel.recording_ids(self.catalog)) + len(sel.live_result_rows(self.catalog))
 
+    def viewer(self) -> Any:
+        """This view of the store in cldata's viewer: a Panel object.
+
+        Its recordings and results as tables, a query box taking ``cldata query``'s filters, and a
+        click through to each recording's view (docs/VIEW.md). ``cldata view STORE`` serves it.
+        Needs the view extra (``pip install "cldata[view]"``).
+
+        Examples
+        --------
+        >>> store.filter(culture="A").viewer()                               # doctest: +SKIP
+        """
+        # why here: the viewer (cldata.viz) sits above the store; this one import down-to-up is
+        # declared in setup.cfg's layer contract, and holoviews and panel take seconds to load
+        from cldata.viz.store_app import store_viewer
+
+        return store_viewer(self)
+
     def describe(self) -> str:
         """A plain-text summary of the view (what :meth:`print_content` prints)."""
         return display.describe(self)

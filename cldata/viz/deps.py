@@ -37,8 +37,18 @@ def holoviews() -> ModuleType:
     return hv
 
 
+_LOADED: set[str] = set()
+
+
 def panel() -> ModuleType:
-    """``panel``, with the extensions the viewer uses (raises ImportError naming the extra)."""
+    """``panel``, with the extensions the viewer uses (raises ImportError naming the extra).
+
+    ``pn.extension("tabulator")`` is called once: in a notebook it loads Panel's JavaScript
+    (the viewer then shows in the notebook), in a server it is what an app calls anyway.
+    """
     pn = _need("panel")
     holoviews()
+    if "panel" not in _LOADED:
+        pn.extension("tabulator")
+        _LOADED.add("panel")
     return pn

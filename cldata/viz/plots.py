@@ -58,28 +58,40 @@ def trace_spacing(source: RecordingSource, channels: np.ndarray) -> float:
     return float(6 * np.median(spread)) if len(spread) else 100.0
 
 
-def envelope_path(env: Any, offsets: np.ndarray, gain: float) -> list[np.ndarray]:
-    """One ``(x, y)`` line per channel: the envelope drawn min, max, min, max... at each bin.
+def envelope_path(env: Any, offsets: np.ndarray, gain: float) -> tuple[np.ndarray, np.ndarray]:
+    """All channels as one line ``(x, y)``, each channel's stretch ended by a NaN (a gap).
 
     Raw samples (one frame per point) are drawn as they are; a bin is drawn as a vertical
-    stroke from its minimum to its maximum, which is what a pixel of the raw trace shows.
+    stroke from its minimum to its maximum, which is what a pixel of the raw trace shows. One
+    line with gaps, not a line per channel: one glyph for HoloViews to hand over and Bokeh to draw.
     """
     t = np.asarray(env.times, dtype=np.float64)
-    lines = []
-    for k in range(env.minimum.shape[1]):
-        if env.frames_per_point == 1:
-            x, y = t, env.minimum[:, k].astype(np.float64)
-        else:
-            x = np.repeat(t, 2)
-            y = np.empty(2 * len(t))
-            y[0::2] = env.minimum[:, k]
-            y[1::2] = env.maximum[:, k]
-        lines.append(np.column_stack([x, y * gain + offsets[k]]))
-    return lines
+    n_ch = env.minimum.shape[1]
+    if env.frames_per_point == 1:
+        x = t
+        y = env.minimum.astype(np.float64)
+    else:
+        x = np.repeat(t, 2)
+        y = np.empty((2 * len(t), n_ch))
+        y[0::2] = env.minimum
+        y[1::2] = env.maximum
+    ys = np.full((len(x) + 1, n_ch), np.nan)
+    ys[:-1] = y * gain + offsets[None, :]
+    xs = np.empty(len(x) + 1)
+    xs[:-1] = x
+    xs[-1] = np.nan
+    return np.tile(xs, n_ch), ys.T.ravel()
 
 
 def _channels(source: RecordingSource, channels: Any) -> np.ndarray:
     return source.pick_channels(None if channels is None else list(channels))
+
+
+def _channel_list(picked: np.ndarray) -> Any:
+    # a List parameter: a tuple default would make the stream's parameter a Tuple of that length
+    import param  # why here: param comes with holoviews (the view extra), loaded by this module's import
+
+    return param.List(default=[int(c) for c in picked], item_type=int)
 
 
 def overview_dmap(recording: Any, channels: Any = None, *, width: int = 1500, gain: float = 1.0,
@@ -110,7 +122,7 @@ def overview_dmap(recording: Any, channels: Any = None, *, width: int = 1500, ga
     >>> dmap = overview_dmap("one_hour.h5", channels=[1, 2, 3])   # doctest: +SKIP
     >>> dmap.event(x_range=(600.0, 660.0))  # as a pan in the browser does  # doctest: +SKIP
     >>> dmap[()]                                                  # doctest: +SKIP
-    :Path   [time,µV]
+    :Curve   [time]   (µV)
     """
     source = as_source(recording)
     picked = _channels(source, channels)
@@ -118,31 +130,37 @@ def overview_dmap(recording: Any, channels: Any = None, *, width: int = 1500, ga
         spacing = trace_spacing(source, picked)
     if not isinstance(gain, numbers.Real) or not gain > 0:
         raise ParameterError(f"gain must be a positive number, not {gain!r}")
-    settings = hv.streams.Stream.define("TraceSettings", gain=float(gain), channels=tuple(int(c) for c in picked))()
+    settings = hv.streams.Stream.define("TraceSettings", gain=float(gain), channels=_channel_list(picked))()
     rangex = hv.streams.RangeX()
 
-    def draw(x_range: Any, gain: float, channels: tuple[int, ...]) -> Any:
+    def draw(x_range: Any, gain: float, channels: list[int]) -> Any:
         chans = np.asarray(channels, dtype=np.int64)
         env = source.traces(x_range, width=width, channels=chans)
         offsets = -spacing * np.arange(len(chans), dtype=np.float64)
         ticks = [(float(o), source.channel_label(c)) for o, c in zip(offsets, chans)]
         level = "raw samples" if env.frames_per_point == 1 else f"{env.frames_per_point} frames per point"
-        return hv.Path(envelope_path(env, offsets, gain), kdims=["time", "µV"], label="traces").opts(
+        return hv.Curve(envelope_path(env, offsets, gain), kdims=["time"], vdims=["µV"], label="traces").opts(
             yticks=ticks, ylim=(offsets[-1] - spacing, spacing) if len(offsets) else None,
             title=f"{source.name}: {len(chans)} channels, {level}")
 
     dmap = hv.DynamicMap(draw, streams=[rangex, settings])
     # (the stream of the viewport is the first one: tests and the benchmark drive it)
-    return dmap.opts(hv.opts.Path(color="#1f3b73", line_width=0.7, responsive=True, height=height,
+    return dmap.opts(hv.opts.Curve(color="#1f3b73", line_width=0.7, responsive=True, height=height,
                                   xlabel="time (s)", ylabel="", tools=["xwheel_zoom", "xpan"],
                                   default_tools=["reset", "save", "box_zoom"], active_tools=["xwheel_zoom", "xpan"]))
 
 
-def raster_dmap(recording: Any, channels: Any = None, *, width: int = 1500, height: int = 250) -> Any:
-    """Spikes of ``channels`` (one row each, top to bottom) and stimulations (red lines).
+# The raster's one colour scale over its "shade" values: -1 is a stimulation (red); 0..1 a spike
+# tick, light grey (a bin with few spikes) to black (one spike, or a bin with the most).
+_RASTER_PALETTE = ["#e0301e"] * 128 + [f"#{v:02x}{v:02x}{v:02x}" for v in np.linspace(200, 0, 128).astype(int)]
 
+
+def raster_dmap(recording: Any, channels: Any = None, *, width: int = 1500, height: int = 250) -> Any:
+    """Spikes of ``channels`` (one row each, top to bottom) and stimulations (red lines across).
+
+    One ``Segments`` element per viewport: a black tick per spike, a red line per stimulation.
     A window with more spikes than :data:`~cldata.viz.source.MAX_SPIKE_POINTS` is drawn as
-    spike counts per bin and channel (from the overview), darker for more.
+    spike counts per bin and channel (from the overview): a tick per bin, darker for more.
 
     Examples
     --------
@@ -151,37 +169,41 @@ def raster_dmap(recording: Any, channels: Any = None, *, width: int = 1500, heig
     """
     source = as_source(recording)
     picked = _channels(source, channels)
-    settings = hv.streams.Stream.define("RasterSettings", channels=tuple(int(c) for c in picked))()
+    settings = hv.streams.Stream.define("RasterSettings", channels=_channel_list(picked))()
+    kdims = ["time", "channel", "time_end", "channel_end"]
 
-    def draw(x_range: Any, channels: tuple[int, ...]) -> Any:
+    def draw(x_range: Any, channels: list[int]) -> Any:
         chans = np.asarray(channels, dtype=np.int64)
-        rows = -np.arange(len(chans), dtype=np.float64)
-        row_of = dict(zip(chans.tolist(), rows.tolist()))
-        ticks = [(r, source.channel_label(c)) for r, c in zip(rows.tolist(), chans.tolist())] if len(chans) <= 32 else None
+        row_of = np.full(int(source.channels.max()) + 1, -1.0)
+        row_of[chans] = -np.arange(len(chans), dtype=np.float64)
         points = source.spikes(x_range, channels=chans)
-        if points is None:
+        if points is None:  # too many to draw one by one: a tick per bin and channel, shaded by count
             counts = source.spike_counts(x_range, width=width // 2, channels=chans)
-            edges = counts.edges / source.fps
-            spikes = hv.QuadMesh((edges, np.append(rows + 0.5, rows[-1] - 0.5)[::-1],
-                                  counts.counts.T[::-1].astype(np.float64)),
-                                 kdims=["time", "channel"], vdims=["spikes"]).opts(cmap="Greys", colorbar=False)
+            b, k = np.nonzero(counts.counts)
+            t = counts.edges[b] / source.fps
+            y = row_of[chans[k]]
+            most = max(float(np.percentile(counts.counts[b, k], 99)), 1.0) if len(b) else 1.0
+            shade = np.clip(counts.counts[b, k] / most, 0.05, 1.0)
+            label = "spikes per bin (darker: more; too many to draw one by one)"
         else:
-            y = np.array([row_of[c] for c in points.channels.tolist()], dtype=np.float64)
-            spikes = hv.Segments((points.times, y - 0.4, points.times, y + 0.4),
-                                 kdims=["time", "channel", "time_end", "channel_end"]).opts(color="black")
+            t, y = points.times, row_of[points.channels]
+            shade = np.ones(len(t))
+            label = f"{len(t)} spikes"
         stims = source.stims(x_range)
-        a, b = source.clip(x_range)
-        marks = hv.VLines(stims.times, kdims=["time"]).opts(color="red", alpha=0.6, line_width=1)
-        frame = hv.Curve(([a, b], [np.nan, np.nan]), kdims=["time"], vdims=["channel"])  # keeps the viewport
-        label = "spikes" if points is not None else "spikes per bin (too many to draw one by one)"
-        return (frame * spikes * marks).opts(
-            hv.opts.Overlay(title=f"{label}, {len(stims)} stimulations"),
-        ).redim.range(channel=(rows[-1] - 0.6, 0.6) if len(rows) else (0, 1)).opts(
-            hv.opts.Curve(yticks=ticks, show_legend=False))
+        top, bottom = 0.5, -len(chans) + 0.5
+        xs = np.concatenate([t, stims.times])
+        y0 = np.concatenate([y - 0.4, np.full(len(stims), bottom)])
+        y1 = np.concatenate([y + 0.4, np.full(len(stims), top)])
+        shades = np.concatenate([shade, np.full(len(stims), -1.0)])
+        ticks = [(-i, source.channel_label(c)) for i, c in enumerate(chans.tolist())] if len(chans) <= 32 else None
+        return hv.Segments((xs, y0, xs, y1, shades), kdims=kdims, vdims=["shade"]).opts(
+            title=f"{label}, {len(stims)} stimulations (red)", yticks=ticks, ylim=(bottom - 0.1, top + 0.1))
 
     dmap = hv.DynamicMap(draw, streams=[hv.streams.RangeX(), settings])
-    return dmap.opts(hv.opts.Overlay(responsive=True, height=height, xlabel="time (s)", ylabel="",
-                                     tools=["xwheel_zoom", "xpan"], active_tools=["xwheel_zoom", "xpan"]))
+    return dmap.opts(hv.opts.Segments(color="shade", cmap=_RASTER_PALETTE, clim=(-1.0, 1.0), colorbar=False,
+                                      line_width=1, responsive=True, height=height,
+                                      xlabel="time (s)", ylabel="", tools=["xwheel_zoom", "xpan"],
+                                      active_tools=["xwheel_zoom", "xpan"]))
 
 
 def numeric_fields(values: list[Any]) -> list[str]:
@@ -235,13 +257,16 @@ def stream_dmap(recording: Any, stream: str, *, height: int = 200) -> Any:
 def minimap(recording: Any, channels: Any = None, *, width: int = 1500, height: int = 90) -> Any:
     """The whole recording, coarse: the envelope of ``channels`` summed into one band per bin.
 
-    Link it to a traces plot with ``holoviews.plotting.links.RangeToolLink(minimap, traces)``.
+    Link it to a traces plot with ``holoviews.plotting.links.RangeToolLink(minimap, traces)`` and put
+    both in one layout (its time dimension, ``whole_time``, is its own: it does not zoom with them).
     """
     source = as_source(recording)
     picked = _channels(source, channels)
     env = source.traces(None, width=width, channels=picked)
     t = np.asarray(env.times, dtype=np.float64)
     lo, hi = env.minimum.min(axis=1), env.maximum.max(axis=1)
-    return hv.Area((t, lo, hi), kdims=["time"], vdims=["low", "high"]).opts(
+    # its own time dimension: in a layout with the time-axis plots it must not share their (zoomed) axis
+    whole = hv.Dimension("whole_time", label="time (s)")
+    return hv.Area((t, lo, hi), kdims=[whole], vdims=["low", "high"]).opts(
         responsive=True, height=height, xlabel="", ylabel="", yaxis=None, color="#8899bb",
         line_width=0, toolbar="disable", title="the whole recording (drag the box to move)")

@@ -60,6 +60,12 @@ def _plain(value: Any, depth: int = 0) -> Any:
     return repr(value)[:200]
 
 
+def _labelled(widget: Any, text: str, **kwargs: Any) -> Any:
+    """A widget with its label (``label`` in Panel >= 1.8, ``name`` before it)."""
+    kwargs["label" if "label" in widget.param else "name"] = text
+    return widget(**kwargs)
+
+
 def _entry_text(value: Any) -> str:
     text = repr(_plain(value)) if not isinstance(value, str) else value
     return text if len(text) <= 200 else text[:197] + "..."
@@ -79,7 +85,7 @@ class RecordingApp:
     tables : dict[str, panel.widgets.Tabulator]
         A table of the window's entries per stream holding other values.
     layout : panel.viewable.Viewable
-        The whole view.
+        The whole view (its ``app`` attribute is this object).
     """
 
     def __init__(self, recording: Any, *, channels: Any = None, width: int = 1500):
@@ -95,21 +101,30 @@ class RecordingApp:
             if plots.numeric_fields(first) or any(isinstance(v, numbers.Real) for v in first):
                 self.streams[name] = plots.stream_dmap(src, name)
             if any(not self._numeric_entry(v) for v in first):
-                self.tables[name] = pn.widgets.Tabulator(self._entries(name, None), disabled=True, height=180,
-                                                         sizing_mode="stretch_width", show_index=False,
-                                                         name=f"{name}: entries of the window")
+                self.tables[name] = _labelled(pn.widgets.Tabulator, f"{name}: entries of the window",
+                                              value=self._entries(name, None), disabled=True, height=180,
+                                              sizing_mode="stretch_width", show_index=False)
         self.viewport = self.traces.streams[0]
         self.viewport.add_subscriber(self._window_moved)
-        self.channel_picker = pn.widgets.MultiChoice(
-            name="channels", value=[int(c) for c in shown], options={src.channel_label(c): int(c) for c in src.channels})
-        self.gain = pn.widgets.FloatSlider(name="gain", start=0.1, end=10.0, step=0.1, value=1.0)
+        self.channel_picker = _labelled(pn.widgets.MultiChoice, "channels", value=[int(c) for c in shown],
+                                        options={src.channel_label(c): int(c) for c in src.channels})
+        self.gain = _labelled(pn.widgets.FloatSlider, "gain", start=0.1, end=10.0, step=0.1, value=1.0)
         self.channel_picker.param.watch(self._channels_changed, "value")
         self.gain.param.watch(lambda e: self.traces.streams[1].event(gain=float(e.new)), "value")
         self.status = pn.pane.Markdown(self._status(None), sizing_mode="stretch_width")
         self.layout = self._layout(width)
+        self.layout.app = self  # (what made it: tests and the live view reach the plots, close() the files)
+        if pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            # a browser tab of a server: its files close with its session, not at garbage collection
+            pn.state.on_session_destroyed(lambda _context: self.close())
+
+    def close(self) -> None:
+        """Close the overview the view opened (and the recording, if it opened that too)."""
+        self.source.close()
 
     @staticmethod
     def _numeric_entry(value: Any) -> bool:
+        # (booleans count as numbers: a curve of 0 and 1 shows them)
         if isinstance(value, dict):
             return all(isinstance(x, numbers.Real) for x in value.values())
         return isinstance(value, numbers.Real)
@@ -131,7 +146,7 @@ class RecordingApp:
             table.value = self._entries(name, x_range)
 
     def _channels_changed(self, event: Any) -> None:
-        chosen = tuple(int(c) for c in event.new)
+        chosen = [int(c) for c in event.new]
         if not chosen:  # an empty plot helps nobody: keep the last choice
             self.channel_picker.value = list(event.old)
             return
@@ -163,18 +178,18 @@ class RecordingApp:
         results = self._results()
         if results is not None:
             parts += [pn.pane.Markdown(f"### Results ({len(results)})"),
-                      pn.widgets.Tabulator(results, disabled=True, height=300, show_index=False,
-                                           sizing_mode="stretch_width", name="results")]
+                      _labelled(pn.widgets.Tabulator, "results", value=results, disabled=True, height=300,
+                                show_index=False, sizing_mode="stretch_width")]
         return pn.Column(*parts, width=360, scroll=True, name="side")
 
     def _layout(self, width: int) -> Any:
         src = self.source
         mini = plots.minimap(src, self.channel_picker.value, width=width)
         hv.plotting.links.RangeToolLink(mini, self.traces, axes=["x"])
-        timeline = [self.traces, self.raster, *self.streams.values()]
-        plot = hv.Layout(timeline).cols(1).opts(shared_axes=True)
-        main = pn.Column(self.status, pn.pane.HoloViews(mini, sizing_mode="stretch_width", name="minimap"),
-                         pn.pane.HoloViews(plot, sizing_mode="stretch_width", name="timeline"),
+        # one layout, one pane: the minimap's range tool and the plots it moves are made together (a
+        # link across two panes is registered twice now and then, and Bokeh then renders nothing)
+        plot = hv.Layout([mini, self.traces, self.raster, *self.streams.values()]).cols(1).opts(shared_axes=True)
+        main = pn.Column(self.status, pn.pane.HoloViews(plot, sizing_mode="stretch_width", name="timeline"),
                          *self.tables.values(), sizing_mode="stretch_width", name="main")
         return pn.Row(self._side(), main, sizing_mode="stretch_width", name=f"recording {src.name}")
 
