@@ -2,8 +2,10 @@
 
 :func:`follow_dataframes` is an adapter over :func:`cldata.live.follower.follow` with
 ``batch=True``: each batch's entries of the stream become one DataFrame indexed by
-``timestamp``. Fed to a holoviews ``Buffer`` it draws a live plot in a notebook
-(``docs/LIVE.md`` has the recipe). pandas is the optional extra ``cldata[pandas]``.
+``timestamp``. Sent to a HoloViews ``Buffer`` (or emitted into a streamz DataFrame sunk into
+one) it draws a live plot; ``docs/LIVE.md`` has both recipes, and
+:func:`cldata.viz.live_buffer.follow_buffer` does it in one line. pandas is the optional
+extra ``cldata[pandas]``.
 
 Examples
 --------
@@ -33,7 +35,8 @@ def follow_dataframes(source: Any, stream: str, **kwargs: Any) -> Iterator[Any]:
     from an entry are NaN; nested values stay Python objects), else a single ``value``
     column. ``df.attrs["stream"]`` names the stream. Other keyword arguments are those of
     :func:`~cldata.live.follower.follow` (``poll_interval``, ``start_timeout``,
-    ``idle_timeout``). ``docs/LIVE.md`` shows a live holoviews plot fed by it.
+    ``idle_timeout``). ``docs/LIVE.md`` shows a live HoloViews plot and a streamz pipeline fed
+    by it (:func:`cldata.viz.live_buffer.follow_buffer` is the ready-made Buffer).
 
     Raises
     ------
