@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,7 @@ from viewer_browser import (
 import cldata
 
 TRACE_RGB = (0x1F, 0x3B, 0x73)
+HERE = Path(__file__).resolve().parent
 
 
 def _save(page, tmp_path: Path, name: str) -> Path:
@@ -88,6 +91,38 @@ def test_recording_view_shows_traces_raster_and_streams_and_zooms_to_a_finer_lev
         _save(page, tmp_path, "viewer-recording-zoomed.png")
         assert not [p for p in page.problems if not p.startswith("warning")], page.problems
     assert (tmp_path / "viewer-recording-zoomed.png").stat().st_size > 10_000
+
+
+def test_the_live_view_follows_a_writer_process_then_becomes_the_recording_view(tmp_path):
+    need_browser()
+    rec = tmp_path / "live.h5"
+    writer = subprocess.Popen([sys.executable, str(HERE / "live_replay_writer.py"), str(rec), "--seconds", "12"],
+                              stdout=subprocess.PIPE, text=True, cwd=HERE)
+    try:
+        assert writer.stdout.readline().strip() == "started"
+        with served(rec) as url, browser() as page:
+            page.goto(url)
+            page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0", timeout=60_000)
+            page.evaluate("() => { window.notReloaded = true }")
+            # live: the score's attributes (updated every second by the writer) and the data reach the page
+            page.get_by_text("rally").first.wait_for(timeout=30_000)
+            eventually(page, lambda: canvas_boxes(page), lambda b: len(b) >= 2)
+            state = wait_for_state(page, lambda s: sum(rows_of(s, "Segment")) > 100)
+            assert not any("frames per point" in t for t in state["titles"])  # (still the live view)
+            _save(page, tmp_path, "viewer-live.png")
+            # the writer closes the recording: its finished view replaces the live one, without a reload
+            wait_for_state(page, lambda s: any("frames per point" in t for t in s["titles"]), timeout=60)
+            assert page.evaluate("() => window.notReloaded === true")
+            boxes = eventually(page, lambda: canvas_boxes(page), lambda b: len(b) >= 4)
+            traces_box = max(boxes, key=lambda b: b["height"])
+            assert traces_box["width"] > 500  # laid out at full width, not collapsed
+            eventually(page, lambda: ink(page, traces_box, TRACE_RGB), lambda n: n > 2000)
+            _save(page, tmp_path, "viewer-live-finished.png")
+            assert not [p for p in page.problems if not p.startswith("warning")], page.problems
+    finally:
+        assert writer.wait(timeout=120) == 0
+        assert writer.stdout.read().strip() == "closed"
+        writer.stdout.close()
 
 
 def test_cldata_view_of_a_plain_directory_says_what_it_is(tmp_path, capsys):

@@ -110,6 +110,7 @@ def browser(width: int = 1500, height: int = 1200) -> Iterator[Any]:
             page.on("console", lambda m: page.problems.append(f"{m.type}: {m.text[:300]}")
                     if m.type in ("error", "warning") and "GL Driver" not in m.text else None)
             page.on("pageerror", lambda e: page.problems.append(f"page error: {str(e)[:500]}"))
+            page.on("requestfailed", lambda r: page.problems.append(f"request failed: {r.url[:200]}"))
             yield page
         finally:
             chromium.close()

@@ -34,6 +34,8 @@ _NAMES = {
     "store_viewer": "cldata.viz.store_app",
     "live_viewer": "cldata.viz.live_app",
     "follow_buffer": "cldata.viz.live_buffer",
+    "LiveFeed": "cldata.viz.live_buffer",
+    "LiveView": "cldata.viz.live_app",
     "viewer_for": "cldata.viz.serve",
     "make_server": "cldata.viz.serve",
     "serve": "cldata.viz.serve",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["holoviews", "panel", "EXTRA_HINT"]
+__all__ = ["holoviews", "panel", "bokeh_settings", "EXTRA_HINT"]
 
 EXTRA_HINT = "pip install 'cldata[view]'"
 
@@ -52,3 +52,8 @@ def panel() -> ModuleType:
         pn.extension("tabulator")
         _LOADED.add("panel")
     return pn
+
+
+def bokeh_settings() -> object:
+    """Bokeh's settings object (``bokeh.settings.settings``; raises ImportError naming the extra)."""
+    return _need("bokeh.settings").settings

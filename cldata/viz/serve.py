@@ -42,7 +42,7 @@ from cldata.format.journal import journal_path
 from cldata.format.reader import RecordingView
 from cldata.store.layout import MARKER
 from cldata.store.opening import open_store
-from cldata.viz.deps import panel
+from cldata.viz.deps import bokeh_settings, panel
 
 __all__ = ["viewer_for", "make_server", "serve", "DEFAULT_PORT"]
 
@@ -129,6 +129,9 @@ def make_server(make: Callable[[], Any], *, port: int = DEFAULT_PORT, address: s
     if not 0 <= int(port) <= 65535:
         raise ParameterError(f"port must be 0..65535 (0: any free port), not {port}")
     port = int(port) or _free_port(address)
+    # every script and stylesheet from this server, also those of parts added after the page loaded
+    # (the live view's, the store view's click-through): a viewer works without the internet
+    bokeh_settings().resources.set_value("server")
     # the pages may open their websocket only from this server's own addresses
     origins = sorted({f"{host}:{port}" for host in (address, "localhost", "127.0.0.1")})
     return pn.serve({"/": make}, port=port, address=address, show=False, start=False,
