@@ -198,6 +198,11 @@ class RecordingHandle(ToolkitMethods):
         """The CL file (raises :class:`~cldata.errors.BrokenLinkError` if a link is broken)."""
         return self._store.recording_path(self.entry)
 
+    @property
+    def store(self) -> DataStore:
+        """The store this recording is in."""
+        return self._store
+
     def view(self) -> RecordingView | NeoRecordingView:
         """The recording as a :class:`~cldata.RecordingView` (a neo recording: a
         :class:`~cldata.format.neo_file.NeoRecordingView`), restricted to the view's window.
