@@ -6,6 +6,8 @@ would drive them (a Tabulator cell click is a CellClickEvent), without a browser
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 import quantities as pq
 from hypothesis import given, settings
@@ -165,3 +167,14 @@ def test_store_viewer_returns_a_panel_layout(store):
     layout = store_app.store_viewer(store)
     assert isinstance(layout, pn.viewable.Viewable)
     assert layout.select(pn.widgets.Tabulator) and layout.select(pn.widgets.TextInput)
+
+
+def test_without_a_hook_a_recording_opens_in_the_recording_view(store):
+    app = store_app.StoreApp(store)
+    app.query.value = "culture=A"
+    shown = app.open(app.recordings.value["id"].iloc[0])
+    assert shown in app.main.objects and app.back in app.main.objects
+    assert shown.name.startswith("recording")
+    app.back.clicks += 1
+    del app, shown
+    gc.collect()  # the plots' reference cycles hold the recording's nodes: free them while its file is open

@@ -37,20 +37,12 @@ from cldata.batch.query_syntax import apply_view_options, parse_query
 from cldata.core.display import flatten, html_fields, plural, short
 from cldata.errors import CldataError
 from cldata.store.display import window_description
+from cldata.viz.deps import panel
 
 __all__ = ["store_viewer", "StoreApp", "QUERY_HINT"]
 
 
-def _panel() -> Any:
-    try:
-        import panel  # why: the view extra; the message says how to get it
-    except ImportError as exc:
-        raise ImportError(f"the cldata viewer needs panel (holoviews, panel and bokeh): pip install 'cldata[view]' "
-                          f"({exc})") from None
-    return panel
-
-
-pn = _panel()
+pn = panel()
 
 #: What the query box suggests while it is empty.
 QUERY_HINT = "culture=A session=2   --tag good   --streams score   --between 0 1.5s"
@@ -200,7 +192,7 @@ class StoreApp:
         if self.open_recording is not None:
             shown = self.open_recording(handle)
         else:
-            # why: the recording view loads holoviews' plotting; a page that opens no recording needs none
+            # why: the recording view builds HoloViews plots when imported; a store page that opens no recording needs none
             from cldata.viz.recording_app import recording_viewer
 
             shown = recording_viewer(handle)
