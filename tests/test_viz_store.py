@@ -56,6 +56,9 @@ def test_the_box_reads_what_follows_cldata_query():
 
 @pytest.mark.parametrize(("text", "words"), [
     ("culture", ["'culture' is neither KEY=VALUE", "culture=C7"]),
+    ("session=[1, 2]", ["'2]' is neither KEY=VALUE", 'quote a value with spaces: "session=[1, 2]"']),
+    ("culture=[1", ["'culture=[1'", "never closed"]),
+    ("culture=C1,", ["'culture=C1,': an empty value between commas (write culture=A,B for A or B)"]),
     ("--tags good", ["--tags is not an option", "did you mean --tag?"]),
     ("--between 0", ["--between needs two bounds", "--between 0 1s"]),
     ("--between 0 soon", ["--between 'soon'", "--between 0 1s"]),
@@ -125,13 +128,23 @@ def test_a_bad_query_is_shown_in_the_page_and_keeps_the_tables(store):
     app = store_app.StoreApp(store)
     app.query.value = "culture=A"
     app.query.value = "--tag godo"
-    assert app.message.visible and "did you mean &#x27;good&#x27;?" in app.message.object
+    assert app.message.visible and "did you mean 'good'?" in app.message.object
     assert "--tag godo" in app.message.object
     assert len(app.recordings.value) == 2                      # the last selection that meant something
     app.query.value = "culture"
     assert app.message.visible and "is neither KEY=VALUE" in app.message.object
     app.query.value = ""
     assert not app.message.visible and len(app.recordings.value) == 4
+
+
+def test_a_query_the_library_warns_about_shows_the_warning_in_the_page(store):
+    app = store_app.StoreApp(store)
+    app.query.value = "--between 1s 2s"                     # after the end of every 0.2 s recording
+    assert app.message.visible and app.message.alert_type == "warning"
+    assert "holds no frame of any recording" in app.message.object
+    assert len(app.recordings.value) == 4                   # applied all the same, as the view is
+    app.query.value = "culture=A"
+    assert not app.message.visible
 
 
 def test_clicking_a_recording_opens_its_handle_and_back_returns(store):

@@ -38,7 +38,7 @@ import difflib
 import re
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -265,8 +265,8 @@ def parse_query(text: str, *, chain_files: bool = True) -> ViewOptions:
         if not word.startswith("-"):
             if "=" not in word:
                 raise ParameterError(f"{word!r} is neither KEY=VALUE (a filter, e.g. culture=C7) nor an option "
-                                     f"({', '.join(OPTIONS)})")
-            found.setdefault("--filter", []).append(word)
+                                     f"({', '.join(OPTIONS)}); quote a value with spaces: \"session=[1, 2]\"")
+            found.setdefault("", []).append(word)  # a bare assignment: a --filter, named as typed
             i += 1
             continue
         name, eq, inline = word.partition("=")
@@ -283,8 +283,12 @@ def parse_query(text: str, *, chain_files: bool = True) -> ViewOptions:
     chain = found.get("--chain", [None])[0]
     if chain is not None and not Path(chain).exists():
         raise ParameterError(f"--chain {chain}: no such file (expected a parameter file with a 'query' entry)")
-    return view_options(filter=found.get("--filter"), streams=found.get("--streams"), tags=found.get("--tag"),
-                        between=found.get("--between"), chain=chain)
+    options = view_options(filter=found.get("--filter"), streams=found.get("--streams"), tags=found.get("--tag"),
+                           between=found.get("--between"), chain=chain)
+    if "" not in found:
+        return options
+    bare = parse_assignments(found[""], "", lists=True)
+    return replace(options, filter={**bare, **options.filter})
 
 
 def apply_view_options(view: Any, options: ViewOptions) -> Any:

@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import html
 import numbers
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 from cldata.batch.query_syntax import apply_view_options, parse_query
 from cldata.core.display import flatten, html_fields, plural, short
-from cldata.errors import CldataError
+from cldata.errors import CldataError, CldataWarning
 from cldata.store.display import window_description
 from cldata.viz.deps import panel
 
@@ -48,6 +49,11 @@ pn = panel()
 QUERY_HINT = "culture=A session=2   --tag good   --streams score   --between 0 1.5s"
 #: Rows per page of each table.
 PAGE_SIZE = 20
+
+
+def _md(text: str) -> str:
+    """``text`` shown as it is in a Markdown pane (no HTML, no emphasis from what was typed)."""
+    return html.escape(text, quote=False).replace("*", "\\*").replace("_", "\\_")
 
 
 def _cell(value: Any) -> Any:
@@ -108,7 +114,7 @@ class StoreApp:
             pn.pane.Markdown("### Analysis results · click one to see it"), self.results, self.detail,
             sizing_mode="stretch_width")
         self.main = pn.Column(self.store_page, sizing_mode="stretch_width")
-        self.layout = pn.Column(pn.pane.Markdown(f"## {html.escape(self._title())}"), self.main,
+        self.layout = pn.Column(pn.pane.Markdown(f"## {_md(self._title())}"), self.main,
                                 sizing_mode="stretch_width", name="store")
         self.query.param.watch(lambda event: self.apply(event.new), "value")
         self.recordings.on_click(self._recording_clicked)
@@ -131,21 +137,28 @@ class StoreApp:
         True
         """
         try:
-            view = apply_view_options(self.store, parse_query(text or "", chain_files=False))
-            if isinstance(view, list):  # only a --chain partitions, and the box reads no chain file
-                raise CldataError("this query splits the store into parts; the store view shows one selection")
-            frames = (_table_frame(view.recordings_frame()), _table_frame(self.results_frame(view)))
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", CldataWarning)
+                view = apply_view_options(self.store, parse_query(text or "", chain_files=False))
+                if isinstance(view, list):  # only a --chain partitions, and the box reads no chain file
+                    raise CldataError("this query splits the store into parts; the store view shows one selection")
+                frames = (_table_frame(view.recordings_frame()), _table_frame(self.results_frame(view)))
         except CldataError as exc:
-            self.message.object = f"**{html.escape(text)}**: {html.escape(str(exc))}"
-            self.message.visible = True
+            self._say(text, str(exc), "danger")
             return False
         self.view = view
-        self.message.visible = False
-        self.message.object = ""
+        said = [str(w.message) for w in caught if issubclass(w.category, CldataWarning)]
+        self._say(text, " ".join(said), "warning")
         self.recordings.value, self.results.value = frames
         self.detail.objects = []
         self.summary.object = self.summary_text()
         return True
+
+    def _say(self, text: str, message: str, kind: str) -> None:
+        """Show ``message`` about the query ``text`` under the box (hide the box's message if empty)."""
+        self.message.alert_type = kind
+        self.message.object = f"**{_md(text)}**: {_md(message)}" if message else ""
+        self.message.visible = bool(message)
 
     def summary_text(self) -> str:
         """How many recordings and results the selection holds (and its window, if any)."""
@@ -196,7 +209,7 @@ class StoreApp:
             from cldata.viz.recording_app import recording_viewer
 
             shown = recording_viewer(handle)
-        page = [self.back, pn.pane.Markdown(f"### {html.escape(recording_id)}")]
+        page = [self.back, pn.pane.Markdown(f"### {_md(recording_id)}")]
         self.main.objects = page + ([shown] if shown is not None else [])
         return shown
 
