@@ -154,9 +154,10 @@ def test_clicking_a_recording_opens_its_handle_and_back_returns(store):
     click(app.recordings, 1)
     wanted = store.filter(culture="B").recording_ids[1]
     assert [h.id for h in opened] == [wanted]
-    assert app.store_page not in app.main.objects and any(getattr(o, "object", None) == "rec" for o in app.main)
+    assert not app.store_page.visible and app.recording_page.visible
+    assert any(getattr(o, "object", None) == "rec" for o in app.recording_page)
     app.back.clicks += 1
-    assert app.main.objects == [app.store_page]
+    assert app.store_page.visible and not app.recording_page.visible and not app.recording_page.objects
 
 
 def test_an_opened_recording_keeps_the_window_of_the_query(store):
@@ -186,7 +187,7 @@ def test_without_a_hook_a_recording_opens_in_the_recording_view(store):
     app = store_app.StoreApp(store)
     app.query.value = "culture=A"
     shown = app.open(app.recordings.value["id"].iloc[0])
-    assert shown in app.main.objects and app.back in app.main.objects
+    assert shown in app.recording_page.objects and app.back in app.recording_page.objects
     assert shown.name.startswith("recording")
     app.back.clicks += 1
     del app, shown

@@ -32,6 +32,7 @@ import html
 import numbers
 import warnings
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from cldata.batch.query_syntax import apply_view_options, parse_query
@@ -63,6 +64,11 @@ def _cell(value: Any) -> Any:
     return short(value, limit=120)
 
 
+def _text(value: Any, limit: int = 120) -> str:
+    """A value in a result's details: strings as they are, the rest as :func:`~cldata.core.display.short` writes it."""
+    return value if isinstance(value, str) and len(value) <= limit else short(value, limit)
+
+
 def _table_frame(frame: Any) -> Any:
     """``frame`` with every cell a Tabulator can show (lists, dicts and quantities as text)."""
     return frame.map(_cell) if len(frame.columns) else frame
@@ -87,8 +93,10 @@ class StoreApp:
         The tables.
     detail : panel.Column
         The result clicked last.
+    store_page, recording_page : panel.Column
+        The page's two parts, one shown at a time: the store, or the recording opened from it.
     main : panel.Column
-        The page: the store, or the recording opened from it.
+        Both parts.
     layout : panel.viewable.Viewable
         The whole view.
     """
@@ -97,7 +105,7 @@ class StoreApp:
         self.store = store
         self.view = store
         self.open_recording = open_recording
-        self.query = pn.widgets.TextInput(label="Query (as after `cldata query STORE`)", placeholder=QUERY_HINT,
+        self.query = pn.widgets.TextInput(label="Query (what you would type after: cldata query STORE)", placeholder=QUERY_HINT,
                                           sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -113,7 +121,10 @@ class StoreApp:
             pn.pane.Markdown("### Recordings · click one to open it"), self.recordings,
             pn.pane.Markdown("### Analysis results · click one to see it"), self.results, self.detail,
             sizing_mode="stretch_width")
-        self.main = pn.Column(self.store_page, sizing_mode="stretch_width")
+        # the store's tables stay in the page (hidden) while a recording is open: "back" shows them as
+        # they were, and a table is never taken out of the page in the middle of its own click
+        self.recording_page = pn.Column(sizing_mode="stretch_width", visible=False)
+        self.main = pn.Column(self.store_page, self.recording_page, sizing_mode="stretch_width")
         self.layout = pn.Column(pn.pane.Markdown(f"## {_md(self._title())}"), self.main,
                                 sizing_mode="stretch_width", name="store")
         self.query.param.watch(lambda event: self.apply(event.new), "value")
@@ -189,11 +200,13 @@ class StoreApp:
 
     # -- clicks -----------------------------------------------------------------------------------
 
+    # A click is answered on the server's next tick, not inside the table's event: building the
+    # recording view while Tabulator's click is being processed hangs the browser's page.
     def _recording_clicked(self, event: Any) -> None:
-        self.open(self.recordings.value["id"].iloc[event.row])
+        pn.state.execute(partial(self.open, self.recordings.value["id"].iloc[event.row]), schedule=True)
 
     def _result_clicked(self, event: Any) -> None:
-        self.show_result(self.results.value["id"].iloc[event.row])
+        pn.state.execute(partial(self.show_result, self.results.value["id"].iloc[event.row]), schedule=True)
 
     def open(self, recording_id: str) -> Any:
         """Open a recording of the selection in the page (with a button back to the store).
@@ -210,12 +223,14 @@ class StoreApp:
 
             shown = recording_viewer(handle)
         page = [self.back, pn.pane.Markdown(f"### {_md(recording_id)}")]
-        self.main.objects = page + ([shown] if shown is not None else [])
+        self.recording_page.objects = page + ([shown] if shown is not None else [])
+        self.store_page.visible, self.recording_page.visible = False, True
         return shown
 
     def show_store(self) -> None:
         """Back to the store's tables, as they were."""
-        self.main.objects = [self.store_page]
+        self.store_page.visible, self.recording_page.visible = True, False
+        self.recording_page.objects = []  # the recording view and what it holds open go
 
     def show_result(self, result_id: str) -> None:
         """Show one result of the selection below the tables: its parameters, sources, tags,
@@ -225,12 +240,12 @@ class StoreApp:
         result = self.view.full_datastore.result_object(entry)
         about: dict[str, Any] = {"kind": entry.kind, "identifier": entry.identifier,
                                  "sources": ", ".join(entry.sources) or "none", "tags": ", ".join(entry.tags) or "none"}
-        about.update({f"parameter {k}": short(v, 120) for k, v in flatten(entry.parameters).items()})
-        about.update({f"summary {k}": short(v, 120) for k, v in flatten(entry.summary or {}).items()})
+        about.update({f"parameter {k}": _text(v) for k, v in flatten(entry.parameters).items()})
+        about.update({f"summary {k}": _text(v) for k, v in flatten(entry.summary or {}).items()})
         fields: dict[str, Any] = {}
         for name in type(result).fields:
             try:
-                fields[name] = short(getattr(result, name), 200)
+                fields[name] = _text(getattr(result, name), 200)
             except CldataError as exc:  # a payload that cannot be read is said, not raised into the server
                 fields[name] = f"(unreadable: {exc})"
         self.detail.objects = [pn.pane.HTML(html_fields(f"{result_id}", about), sizing_mode="stretch_width"),
