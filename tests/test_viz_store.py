@@ -7,6 +7,8 @@ would drive them (a Tabulator cell click is a CellClickEvent), without a browser
 from __future__ import annotations
 
 import gc
+import os
+import socket
 
 import pytest
 import quantities as pq
@@ -192,3 +194,60 @@ def test_without_a_hook_a_recording_opens_in_the_recording_view(store):
     app.back.clicks += 1
     del app, shown
     gc.collect()  # the plots' reference cycles hold the recording's nodes: free them while its file is open
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def wait_until(page, condition, what: str, seconds: float = 30) -> None:
+    """Let the browser and the server work until ``condition()`` holds (a bound, not a timing check)."""
+    for _ in range(int(seconds * 10)):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the page never got to: {what}")
+
+
+def test_in_a_browser_the_box_narrows_the_table_and_a_click_opens_the_recording_view(store, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright (python)")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no browser at {CHROMIUM} (apt-get install chromium)")
+    apps = []
+
+    def page_of_a_session():
+        apps.append(store_app.StoreApp(store))
+        return apps[-1].layout
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    server = pn.serve({"/": page_of_a_session}, port=port, show=False, threaded=True, start=True)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(30000)
+            page.goto(f"http://localhost:{port}/")
+            page.wait_for_selector(".tabulator-row")
+            assert page.locator(".tabulator-row").count() == 8            # 4 recordings, 4 results
+            box = page.locator("input[type=text]").first
+            box.fill("culture=B")
+            box.press("Enter")
+            wait_until(page, lambda: page.locator(".tabulator-row").count() == 4, "the rows of culture B")
+            app = apps[-1]
+            wanted = app.recordings.value["id"].iloc[1]
+            page.get_by_text(wanted, exact=True).first.click()
+            wait_until(page, lambda: app.recording_page.visible, "the recording view opened")
+            assert app.recording_page.objects[-1].name.startswith("recording")
+            # the page still answers (building the view inside the table's click used to hang it)
+            page.get_by_text("back to the store").first.click()
+            wait_until(page, lambda: app.store_page.visible, "back to the store")
+            page.wait_for_selector(".tabulator-row")
+            page.screenshot(path=str(tmp_path / "store_view.png"))
+            browser.close()
+    finally:
+        server.stop()
+    apps.clear()
+    gc.collect()  # the recording view's reference cycles hold the recording's nodes: free them while it is open
