@@ -223,8 +223,8 @@ class StoreApp:
 
             shown = recording_viewer(handle)
         page = [self.back, pn.pane.Markdown(f"### {_md(recording_id)}")]
-        self.recording_page.objects = page + ([shown] if shown is not None else [])
         self.store_page.visible, self.recording_page.visible = False, True
+        self.recording_page.objects = page + ([shown] if shown is not None else [])
         return shown
 
     def show_store(self) -> None:
