@@ -105,8 +105,8 @@ class StoreApp:
         self.store = store
         self.view = store
         self.open_recording = open_recording
-        self.query = pn.widgets.TextInput(label="Query (what you would type after: cldata query STORE)", placeholder=QUERY_HINT,
-                                          sizing_mode="stretch_width")
+        self.query = pn.widgets.TextInput(label="Query (what you would type after: cldata query STORE)",
+                                          placeholder=QUERY_HINT, sizing_mode="stretch_width")
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, sizing_mode="stretch_width")
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width")
         table = dict(disabled=True, show_index=False, header_filters=True, pagination="local", page_size=PAGE_SIZE,
