@@ -2,7 +2,8 @@
 
 Both take the same view options (``--filter``, ``--streams``, ``--tag``, ``--between``,
 ``--chain``), parsed and checked before the store is opened (:func:`view_spec`) and then
-applied as the view's chain methods (:func:`apply_filters`). ``query`` prints what matches
+applied as the view's chain methods (:func:`apply_filters`); both steps are
+:mod:`cldata.batch.query_syntax`, which the viewer's query box shares. ``query`` prints what matches
 (``--values``: each result's fields on one line; ``--json``: as JSON).
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,7 @@ import quantities as pq
 import cldata
 from cldata.app.cli.errors import CliError
 from cldata.app.cli.paths import missing_error, open_for_reading
-from cldata.app.cli.values import parse_assignments, time_value
-from cldata.core.paramsets import plain_value
+from cldata.batch.query_syntax import apply_view_options, view_options
 from cldata.format.attributes import to_plain
 from cldata.model.results import units_text
 
@@ -30,48 +29,24 @@ __all__ = ["query_command", "export_command", "view_spec", "apply_filters"]
 
 
 def view_spec(args: argparse.Namespace) -> dict[str, Any]:
-    """Every view option, parsed and checked before the store is opened."""
-    spec: dict[str, Any] = {"filter": parse_assignments(args.filter, "--filter", lists=True)}
-    if getattr(args, "between", None):
-        spec["between"] = tuple(time_value(x) for x in args.between)
-    if getattr(args, "chain", None):
-        spec["chain"] = read_chain(Path(args.chain))
+    """Every view option, parsed and checked before the store is opened
+    (:func:`cldata.batch.query_syntax.view_options`, which the viewer's query box shares)."""
+    chain = getattr(args, "chain", None)
+    if chain and not Path(chain).exists():
+        raise missing_error(Path(chain), "a parameter file with a 'query' entry")
+    options = view_options(filter=args.filter, streams=getattr(args, "streams", None), tags=getattr(args, "tag", None),
+                           between=getattr(args, "between", None), chain=chain)
+    spec: dict[str, Any] = {"filter": options.filter, "options": options}
+    if options.between is not None:
+        spec["between"] = options.between
+    if options.chain is not None:
+        spec["chain"] = options.chain
     return spec
 
 
-def read_chain(path: Path) -> list[Any]:
-    """The ``query`` entry of a ``--chain`` parameter file: a list of queries."""
-    # (deferred: the parameter-file parsers take 0.6 s to import; `cldata --help` needs none)
-    from cldata.batch.paramfile import load_parameters
-
-    if not path.exists():
-        raise missing_error(path, "a parameter file with a 'query' entry")
-    chain = load_parameters(path)
-    example = "{'query': [{'class': 'ParamFilterQuery', 'params': {'params': {'culture': 'C7'}}}]}"
-    if not hasattr(chain, "keys") or "query" not in chain:
-        keys = ", ".join(map(repr, chain.keys())) if hasattr(chain, "keys") else ""
-        raise CliError(f"{path} has no 'query' entry (it has {keys or 'none'}): --chain takes a parameter file "
-                       f"whose 'query' is a list of queries, e.g. {example}", 2)
-    queries = chain["query"]
-    if isinstance(queries, (str, bytes)) or not isinstance(queries, Sequence):
-        raise CliError(f"the 'query' entry of {path} is {type(queries).__name__}, not a list of queries: "
-                       f"e.g. {example}", 2)
-    return [plain_value(q) for q in queries]
-
-
 def apply_filters(store: Any, args: argparse.Namespace, spec: dict[str, Any]) -> Any:
-    view = store
-    if spec["filter"]:
-        view = view.filter(**spec["filter"])
-    if getattr(args, "streams", None):
-        view = view.streams(args.streams)
-    if getattr(args, "tag", None):
-        view = view.tagged(*args.tag)
-    if "between" in spec:
-        view = view.between(*spec["between"])
-    if "chain" in spec:
-        view = view.query(spec["chain"])
-    return view
+    """The store narrowed by the view options of :func:`view_spec`."""
+    return apply_view_options(store, spec["options"])
 
 
 def json_value(value: Any) -> Any:
