@@ -12,10 +12,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from types import ModuleType
 
-__all__ = ["holoviews", "panel", "bokeh_settings", "EXTRA_HINT"]
+__all__ = ["holoviews", "panel", "bokeh_settings", "local_stylesheets", "EXTRA_HINT"]
 
 EXTRA_HINT = "pip install 'cldata[view]'"
 
@@ -57,3 +59,31 @@ def panel() -> ModuleType:
 def bokeh_settings() -> object:
     """Bokeh's settings object (``bokeh.settings.settings``; raises ImportError naming the extra)."""
     return _need("bokeh.settings").settings
+
+
+@contextlib.contextmanager
+def local_stylesheets() -> Iterator[None]:
+    """Parts added within the block take their stylesheets from this server, not Panel's CDN.
+
+    Panel gives parts made after a page was served (the live view's finished view and stream
+    cards, a recording opened from the store view) stylesheets on its CDN; a viewer must work
+    without the internet. The block's changes are held, their stylesheets pointed at the server,
+    and then sent: the browser gets the local addresses in the same message.
+
+    Examples
+    --------
+    >>> with local_stylesheets():                                 # doctest: +SKIP
+    ...     column.objects = [recording_viewer(path)]
+    """
+    pn = panel()
+    from panel.io.resources import LOCAL_DIST, patch_model_css  # why here: panel is the view extra
+
+    doc = pn.state.curdoc
+    if doc is None or doc.session_context is None:  # (a notebook or a script: Panel's own resources)
+        yield
+        return
+    with pn.io.hold(doc):
+        yield
+        dist = f"{pn.state.rel_path}/{LOCAL_DIST}" if pn.state.rel_path else LOCAL_DIST
+        for root in doc.roots:
+            patch_model_css(root, dist_url=dist)

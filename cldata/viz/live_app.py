@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from cldata.format.journal import journal_path
-from cldata.viz.deps import holoviews, panel
+from cldata.viz.deps import holoviews, local_stylesheets, panel
 from cldata.viz.live_buffer import Drained, LiveFeed
 
 __all__ = ["live_viewer", "LiveView"]
@@ -225,14 +225,15 @@ class LiveView:
         """Drain the feed into the panes (what the periodic callback runs); swap in the finished view at the end."""
         if self.swapped:
             return Drained(finished=True)
-        try:
-            got = self.feed.drain()
-        except Exception as exc:  # noqa: BLE001 - the follow thread's error, shown where the user looks
-            self._failed(exc)
-            return Drained(finished=True)
-        for name in got.rows:
-            if name not in ("spikes", "stims", "traces"):
-                self._card(name).show_entries()
+        with local_stylesheets():  # (a new stream card's stylesheets from this server)
+            try:
+                got = self.feed.drain()
+            except Exception as exc:  # noqa: BLE001 - the follow thread's error, shown where the user looks
+                self._failed(exc)
+                return Drained(finished=True)
+            for name in got.rows:
+                if name not in ("spikes", "stims", "traces"):
+                    self._card(name).show_entries()
         if got.rows or got.attributes:
             self.status.object = self._summary()
         if got.finished:
@@ -249,16 +250,20 @@ class LiveView:
                               "What arrived until then is shown below.")
 
     def _swap(self) -> None:
-        self._stop_callback()
         if self.feed.error is not None:
             return self._failed(self.feed.error)
         try:
             finished = self._finished_view(self.path, self.channels)
         except Exception as exc:  # noqa: BLE001 - keep the live view, and say why it stays
+            self._stop_callback()
             self.status.object = f"**The recording is finished, but its view failed: {type(exc).__name__}: {exc}**"
             return None
-        self.panel.objects = [finished]
+        with local_stylesheets():
+            self.panel.objects = [finished]
         self.swapped = True
+        # stopped only now: stopping a periodic callback leaves the session's document context, and
+        # parts made after it would take their stylesheets from the CDN instead of this server
+        self._stop_callback()
         return None
 
     def _stop_callback(self) -> None:

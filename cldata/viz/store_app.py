@@ -39,7 +39,7 @@ from cldata.batch.query_syntax import apply_view_options, parse_query
 from cldata.core.display import flatten, html_fields, plural, short
 from cldata.errors import CldataError, CldataWarning
 from cldata.store.display import window_description
-from cldata.viz.deps import panel
+from cldata.viz.deps import local_stylesheets, panel
 
 __all__ = ["store_viewer", "StoreApp", "QUERY_HINT"]
 
@@ -224,13 +224,18 @@ class StoreApp:
             shown = recording_viewer(handle)
         page = [self.back, pn.pane.Markdown(f"### {_md(recording_id)}")]
         self.store_page.visible, self.recording_page.visible = False, True
-        self.recording_page.objects = page + ([shown] if shown is not None else [])
+        with local_stylesheets():
+            self.recording_page.objects = page + ([shown] if shown is not None else [])
         return shown
 
     def show_store(self) -> None:
         """Back to the store's tables, as they were."""
         self.store_page.visible, self.recording_page.visible = True, False
-        self.recording_page.objects = []  # the recording view and what it holds open go
+        for part in self.recording_page.objects:  # the recording view's open files close with it
+            app = getattr(part, "app", None)
+            if app is not None:
+                app.close()
+        self.recording_page.objects = []
 
     def show_result(self, result_id: str) -> None:
         """Show one result of the selection below the tables: its parameters, sources, tags,
@@ -248,8 +253,9 @@ class StoreApp:
                 fields[name] = _text(getattr(result, name), 200)
             except CldataError as exc:  # a payload that cannot be read is said, not raised into the server
                 fields[name] = f"(unreadable: {exc})"
-        self.detail.objects = [pn.pane.HTML(html_fields(f"{result_id}", about), sizing_mode="stretch_width"),
-                               pn.pane.HTML(html_fields("fields", fields), sizing_mode="stretch_width")]
+        with local_stylesheets():
+            self.detail.objects = [pn.pane.HTML(html_fields(f"{result_id}", about), sizing_mode="stretch_width"),
+                                   pn.pane.HTML(html_fields("fields", fields), sizing_mode="stretch_width")]
 
 
 def store_viewer(store: Any, *, open_recording: Callable[[Any], Any] | None = None) -> Any:
