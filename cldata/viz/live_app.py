@@ -169,13 +169,14 @@ class LiveView:
     Parameters are those of :func:`live_viewer`; ``view.panel`` is the stable container.
     """
 
-    def __init__(self, path: Any, *, channels: Sequence[int] | None = None,
+    def __init__(self, path: Any, *, channels: Sequence[int] | int | None = None,
                  streams: str | Iterable[str] | None = None, window: float = 5.0, length: int = 5000,
                  period: int | None = 200, spacing: float | None = None,
                  finished: Callable[[Any, Sequence[int] | None], Any] | None = None,
                  **follow_kwargs: Any) -> None:  # fmt: skip
         self.path = path
-        self.channels = None if channels is None else [int(c) for c in channels]
+        # (an int: the first that many channels, as the recording view shows by default)
+        self.channels = channels if channels is None or isinstance(channels, int) else [int(c) for c in channels]
         self._finished_view = finished or _default_finished
         self.spacing = spacing
         self.window, self.now = float(window), 0.0
@@ -253,7 +254,7 @@ class LiveView:
         if self.feed.error is not None:
             return self._failed(self.feed.error)
         try:
-            finished = self._finished_view(self.path, self.channels)
+            finished = self._finished_view(self.path, None if isinstance(self.channels, int) else self.channels)
         except Exception as exc:  # noqa: BLE001 - keep the live view, and say why it stays
             self._stop_callback()
             self.status.object = f"**The recording is finished, but its view failed: {type(exc).__name__}: {exc}**"
@@ -277,7 +278,7 @@ class LiveView:
         self.feed.stop()
 
 
-def live_viewer(path: Any, *, channels: Sequence[int] | None = None, streams: str | Iterable[str] | None = None,
+def live_viewer(path: Any, *, channels: Sequence[int] | int | None = None, streams: str | Iterable[str] | None = None,
                 window: float = 5.0, length: int = 5000, period: int | None = 200,
                 finished: Callable[[Any, Sequence[int] | None], Any] | None = None,
                 **follow_kwargs: Any) -> pn.viewable.Viewable:  # fmt: skip
@@ -289,7 +290,7 @@ def live_viewer(path: Any, *, channels: Sequence[int] | None = None, streams: st
         The recording: being written (followed from its beginning), about to be written
         (waited for, ``start_timeout``), or finished (its finished view at once).
     channels
-        The channels whose traces are drawn (``None``: all).
+        The channels whose traces are drawn (``None``: all; an int: the first that many).
     streams
         Which data streams get a card (a name, glob pattern or list; ``None``: all).
     window
@@ -315,7 +316,8 @@ def live_viewer(path: Any, *, channels: Sequence[int] | None = None, streams: st
     >>> live_viewer("rec.h5", channels=[0, 1, 2, 3])   # doctest: +SKIP
     """
     if isinstance(path, (str, os.PathLike)) and Path(path).exists() and not journal_path(Path(path)).exists():
-        return pn.Column((finished or _default_finished)(path, channels), sizing_mode="stretch_width")
+        shown = None if isinstance(channels, int) else channels  # (the finished view's default: the first 16)
+        return pn.Column((finished or _default_finished)(path, shown), sizing_mode="stretch_width")
     view = LiveView(path, channels=channels, streams=streams, window=window, length=length, period=period,
                     finished=finished, **follow_kwargs)
     view.panel.live_view = view

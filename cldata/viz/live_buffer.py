@@ -148,8 +148,10 @@ class Drained:
 class _Binner:
     """Min/max bins of the selected channels' samples, carrying a partial bin across batches."""
 
-    def __init__(self, channels: Sequence[int] | None, frames_per_bin: int, fps: int) -> None:
-        self.channels = None if channels is None else [int(c) for c in channels]
+    def __init__(self, channels: Sequence[int] | int | None, frames_per_bin: int, fps: int) -> None:
+        # an int: the first that many channels (fewer if the recording has fewer), known at the first samples
+        self.first = int(channels) if isinstance(channels, numbers.Integral) else None
+        self.channels = None if channels is None or self.first is not None else [int(c) for c in channels]
         self.per = frames_per_bin
         self.fps = fps
         self.carry: np.ndarray | None = None
@@ -160,7 +162,8 @@ class _Binner:
 
     def add(self, s: Samples) -> pd.DataFrame | None:
         if self.channels is None:
-            self.channels = list(range(s.samples.shape[1]))
+            n = s.samples.shape[1]
+            self.channels = list(range(n if self.first is None else min(self.first, n)))
         bad = [c for c in self.channels if not 0 <= c < s.samples.shape[1]]
         if bad:
             raise ValueOutOfRangeError(f"channels {bad} are not in this recording of {s.samples.shape[1]} channels; "
@@ -208,7 +211,7 @@ class LiveFeed:
         Also follow spikes, stims, raw samples (``feed.spikes``, ``feed.stims``,
         ``feed.traces``).
     channels
-        The channels of ``feed.traces`` (``None``: all).
+        The channels of ``feed.traces`` (``None``: all; an int: the first that many).
     length
         Rows kept by each stream, spike and stim Buffer (the oldest are dropped).
     window, bins

@@ -106,7 +106,7 @@ def _live_view(path: Path) -> Any:
     # why: each view module loads holoviews and panel (seconds); only the one asked for is imported
     from cldata.viz.live_app import live_viewer
 
-    return live_viewer(path)
+    return live_viewer(path, channels=16)  # (the first 16 channels, as the recording view shows)
 
 
 def _recording_view(path: Path) -> Any:
