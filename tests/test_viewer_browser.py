@@ -12,6 +12,8 @@ where Chromium or Playwright is not installed.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -91,6 +93,36 @@ def test_recording_view_shows_traces_raster_and_streams_and_zooms_to_a_finer_lev
         _save(page, tmp_path, "viewer-recording-zoomed.png")
         assert not [p for p in page.problems if not p.startswith("warning")], page.problems
     assert (tmp_path / "viewer-recording-zoomed.png").stat().st_size > 10_000
+
+
+def test_cldata_view_of_the_demo_store_shows_its_tables_and_opens_a_recording(tmp_path):
+    need_browser()
+    from cldata.app.demo import run_demo
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert run_demo(tmp_path / "demo", recordings=4, duration_s=3.0, executor="serial", figure=False,
+                        progress=False) == 0
+    with served(tmp_path / "demo" / "store") as url, browser(height=1100) as page:
+        page.goto(url)
+        page.wait_for_selector(".tabulator-row", timeout=60_000)
+        rows = page.locator(".tabulator-row")
+        eventually(page, rows.count, lambda n: n >= 4 + 20)  # 4 recordings; results (20 a page)
+        box = page.locator("input[type=text]").first
+        box.fill("culture=C1 session=2")  # the filter syntax of `cldata query`
+        box.press("Enter")
+        eventually(page, lambda: page.get_by_text("1 recording and").count(), lambda n: n > 0)
+        _save(page, tmp_path, "viewer-store.png")
+        # click through to the recording: its view, in the same page
+        page.locator(".tabulator-cell[tabulator-field='id']", has_text="rec_").first.click()
+        state = wait_for_state(page, lambda s: any("frames per point" in t for t in s["titles"]), timeout=60)
+        assert max(rows_of(state, "Line", "µV")) > 16 * 200
+        boxes = eventually(page, lambda: canvas_boxes(page), lambda b: len(b) >= 4)
+        traces_box = max(boxes, key=lambda b: b["height"])
+        eventually(page, lambda: ink(page, traces_box, TRACE_RGB), lambda n: n > 2000)
+        _save(page, tmp_path, "viewer-store-recording.png")
+        page.get_by_text("back to the store").first.click()
+        eventually(page, lambda: page.get_by_text("1 recording and").count(), lambda n: n > 0)
+        assert not [p for p in page.problems if not p.startswith("warning")], page.problems
 
 
 def test_the_live_view_follows_a_writer_process_then_becomes_the_recording_view(tmp_path):

@@ -217,9 +217,7 @@ def test_in_a_browser_the_box_narrows_the_table_and_a_click_opens_the_recording(
     apps = []
 
     def page_of_a_session():
-        # a light page for the opened recording: inserting the recording view into a live page now
-        # and then fails in the browser ("RangeTool already registered"), a matter of that view
-        apps.append(store_app.StoreApp(store, open_recording=lambda handle: pn.pane.Markdown(f"opened {handle.id}")))
+        apps.append(store_app.StoreApp(store))  # (a click opens the real recording view)
         return apps[-1].layout
 
     with socket.socket() as s:
@@ -242,7 +240,8 @@ def test_in_a_browser_the_box_narrows_the_table_and_a_click_opens_the_recording(
             wanted = app.recordings.value["id"].iloc[1]
             page.get_by_text(wanted, exact=True).first.click()
             wait_until(page, lambda: app.recording_page.visible, "the recording opened")
-            page.get_by_text(f"opened {wanted}", exact=True).wait_for()
+            page.wait_for_function("() => [...Bokeh.documents[0]._all_models.values()].some("
+                                   "m => m.constructor.__name__ === 'Title' && /frames per point/.test(m.text))")
             page.get_by_text("back to the store").first.click()
             wait_until(page, lambda: app.store_page.visible, "back to the store")
             page.wait_for_selector(".tabulator-row")
