@@ -40,11 +40,12 @@ TRACE_RGB = (0x1F, 0x3B, 0x73)
 HERE = Path(__file__).resolve().parent
 
 
-def _save(page, tmp_path: Path, name: str) -> Path:
+def _save(page, tmp_path: Path, name: str, *, publish: bool = False) -> Path:
+    """A full-page screenshot in ``tmp_path``; ``publish``: also in ``$CLDATA_SCREENSHOTS`` (docs/'s pictures)."""
     shot = tmp_path / name
     page.screenshot(path=str(shot), full_page=True)
     target = os.environ.get("CLDATA_SCREENSHOTS")
-    if target:
+    if target and publish:
         Path(target).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, Path(target) / name)
     return shot
@@ -79,7 +80,7 @@ def test_recording_view_shows_traces_raster_and_streams_and_zooms_to_a_finer_lev
         boxes = eventually(page, lambda: canvas_boxes(page), lambda b: len(b) >= 4)
         traces_box = max(boxes, key=lambda b: b["height"])
         eventually(page, lambda: ink(page, traces_box, TRACE_RGB), lambda n: n > 2000)
-        _save(page, tmp_path, "viewer-recording.png")
+        _save(page, tmp_path, "viewer-recording-whole.png")
 
         # zoom in with the mouse wheel over the traces: the server answers with a finer level
         before = _per_point(state["titles"])
@@ -90,9 +91,9 @@ def test_recording_view_shows_traces_raster_and_streams_and_zooms_to_a_finer_lev
         after = wait_for_state(page, lambda s: (_per_point(s["titles"]) or before) < before, timeout=30)
         assert _per_point(after["titles"]) < before
         eventually(page, lambda: ink(page, traces_box, TRACE_RGB), lambda n: n > 500)
-        _save(page, tmp_path, "viewer-recording-zoomed.png")
+        _save(page, tmp_path, "viewer-recording.png", publish=True)
         assert not [p for p in page.problems if not p.startswith("warning")], page.problems
-    assert (tmp_path / "viewer-recording-zoomed.png").stat().st_size > 10_000
+    assert (tmp_path / "viewer-recording.png").stat().st_size > 10_000
 
 
 def test_cldata_view_of_the_demo_store_shows_its_tables_and_opens_a_recording(tmp_path):
@@ -111,7 +112,7 @@ def test_cldata_view_of_the_demo_store_shows_its_tables_and_opens_a_recording(tm
         box.fill("culture=C1 session=2")  # the filter syntax of `cldata query`
         box.press("Enter")
         eventually(page, lambda: page.get_by_text("1 recording and").count(), lambda n: n > 0)
-        _save(page, tmp_path, "viewer-store.png")
+        _save(page, tmp_path, "viewer-store.png", publish=True)
         # click through to the recording: its view, in the same page
         page.locator(".tabulator-cell[tabulator-field='id']", has_text="rec_").first.click()
         state = wait_for_state(page, lambda s: any("frames per point" in t for t in s["titles"]), timeout=60)
@@ -141,7 +142,7 @@ def test_the_live_view_follows_a_writer_process_then_becomes_the_recording_view(
             eventually(page, lambda: canvas_boxes(page), lambda b: len(b) >= 2)
             state = wait_for_state(page, lambda s: sum(rows_of(s, "Segment")) > 100)
             assert not any("frames per point" in t for t in state["titles"])  # (still the live view)
-            _save(page, tmp_path, "viewer-live.png")
+            _save(page, tmp_path, "viewer-live.png", publish=True)
             # the writer closes the recording: its finished view replaces the live one, without a reload
             wait_for_state(page, lambda s: any("frames per point" in t for t in s["titles"]), timeout=60)
             assert page.evaluate("() => window.notReloaded === true")
