@@ -231,3 +231,16 @@ def test_neo_recordings_are_refused_with_the_reason(tmp_path):
     with pytest.raises(UnsupportedValueError, match="neo recording"):
         RecordingSource(store.recordings[0])
     store.close()
+
+
+def test_a_store_view_shows_only_its_selection(rec_path, tmp_path):
+    store = cldata.open(tmp_path / "store", mode="a")
+    for culture in ("A", "B"):
+        copy = tmp_path / f"{culture}.h5"
+        cldata.simulate(copy, seconds=0.2, seed=ord(culture))
+        store.add_recording(copy, {"culture": culture})
+    store.commit()
+    whole, part = store.viewer(), store.filter(culture="B").viewer()
+    assert len(whole.app.recordings.value) == 2
+    assert part.app.recordings.value["culture"].tolist() == ["B"]
+    store.close()

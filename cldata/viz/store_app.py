@@ -127,6 +127,7 @@ class StoreApp:
         self.main = pn.Column(self.store_page, self.recording_page, sizing_mode="stretch_width")
         self.layout = pn.Column(pn.pane.Markdown(f"## {_md(self._title())}"), self.main,
                                 sizing_mode="stretch_width", name="store")
+        self.layout.app = self  # (what made it: tests and callers reach its tables and pages)
         self.query.param.watch(lambda event: self.apply(event.new), "value")
         self.recordings.on_click(self._recording_clicked)
         self.results.on_click(self._result_clicked)
