@@ -70,8 +70,8 @@ import numpy as np  # noqa: E402
 import quantities as pq  # noqa: E402
 
 import cldata  # noqa: E402
-from cldata.backends.base import file_crc32  # noqa: E402
 from cldata.app.check import check_path  # noqa: E402
+from cldata.backends.base import file_crc32  # noqa: E402
 from cldata.errors import StoreLockedError  # noqa: E402
 from cldata.format.journal import journal_path  # noqa: E402
 
