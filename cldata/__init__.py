@@ -8,6 +8,7 @@ The public names live here::
     cldata.recover("crashed.h5")                      # restore what a dead writer flushed
     cldata.normalize("sim.h5", "sim-tidy.h5")         # a copy with every stream's index in order
     cldata.simulate("sample.h5", seconds=0.5)         # a realistic sample recording to try things on
+    cldata.to_nwb("sample.h5", "sample.nwb")          # share it in NWB (pip install 'cldata[nwb]')
 
 Importing cldata makes PyTables load pickled node attributes through cldata's allow-list
 (see :mod:`cldata.core.safe_pickle`): no file opened in this process can run code that
@@ -61,6 +62,11 @@ def __getattr__(name: str):
         from cldata import toolkit
 
         return getattr(toolkit, name)
+    if name == "to_nwb":
+        # why: writing NWB needs pynwb (the nwb extra); its store module is loaded on first use
+        from cldata.store.nwb_export import to_nwb
+
+        return to_nwb
     raise AttributeError(f"module 'cldata' has no attribute {name!r}")
 
 # cldata.simulate is the function; its module is cldata.format.simulate
@@ -107,6 +113,7 @@ __all__ = [
     "AnyOf",
     "Approx",
     "Exists",
+    "to_nwb",
     "__version__",
     *_TOOLKIT_NAMES,
 ]

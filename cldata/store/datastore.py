@@ -83,7 +83,7 @@ _OPEN_FILES = 32  # recordings kept open at once (least recently used closed fir
 ROOT_VIEW_API = (
     "selection", "window", "stream_selection", "with_selection",
     "recordings", "recording_ids", "recording", "get_segments", "data_streams", "stream_names",
-    "analysis_results", "get_analysis_result", "parameter_values", "export",
+    "analysis_results", "get_analysis_result", "parameter_values", "export", "to_nwb",
     "filter", "filter_recordings", "filter_results", "streams", "between", "tagged", "partition_by",
     "partition_results_by", "partition_results_by_values_of", "get_stimuli", "equal_stimulus",
     "equal_stimulus_type", "ads_with_equal_stimuli", "ads_with_equal_stimulus_type", "identify_unpresented_stimuli",

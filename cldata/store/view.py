@@ -49,6 +49,7 @@ from cldata.query.tags import tag_based_query
 from cldata.query.time import time_window_query
 from cldata.store import display, frames, metrics
 from cldata.store.export import export_view
+from cldata.store.nwb_export import view_to_nwb
 from cldata.store.recording import RecordingHandle
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -229,6 +230,20 @@ class DataStoreView:
         ``progress=False``: no progress bar (one shows only on a terminal, after a second).
         """
         return export_view(self, path, overwrite=overwrite, progress=progress)
+
+    def to_nwb(self, directory: Any, link: bool = True, overwrite: bool = False) -> list[Any]:
+        """One NWB file per recording of this view, ``<directory>/<recording id>.nwb``, within its window
+        and stream selection, with the results that come from each (:func:`cldata.store.nwb_export.view_to_nwb`).
+
+        ``link=True``: the samples stay in the CL files (a virtual dataset, nothing copied);
+        ``link=False``: self-contained, compressed files (for DANDI). Needs ``cldata[nwb]``.
+
+        Examples
+        --------
+        >>> store.filter(culture="C7").between(0, 60 * pq.s).to_nwb("nwb/", link=False)   # doctest: +SKIP
+        [PosixPath('nwb/rec_88585b22ccfb1d4d.nwb')]
+        """
+        return view_to_nwb(self, directory, link=link, overwrite=overwrite)
 
     # -- chainable queries (the functions of cldata.query, as methods) -------------------------
 
