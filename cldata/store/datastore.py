@@ -73,6 +73,7 @@ from cldata.store.layout import (
     overview_path,
 )
 from cldata.store.neo_ingest import is_neo_source, neo_recordings, read_neo_recording
+from cldata.store.nwb_export import cl_file_from_nwb, is_nwb_source
 from cldata.store.view import DataStoreView
 
 __all__ = ["DataStore", "MARKER"]
@@ -251,7 +252,8 @@ class DataStore:
             A CL recording file, a closed (or to be closed) :class:`~cldata.RecordingWriter`,
             a :class:`~cldata.RecordingView`; or a :class:`neo.Segment`, a :class:`neo.Block`
             (one recording per segment), or a file neo can read (``"data.nix"``...), stored
-            in the neo layout (:mod:`cldata.store.neo_ingest`).
+            in the neo layout (:mod:`cldata.store.neo_ingest`); or an NWB file written by
+            :func:`cldata.to_nwb`, stored as a CL file (:mod:`cldata.store.nwb_export`).
         parameters
             User parameters (culture, session, stimulation protocol...). They are merged
             with the file's root attributes and its ``application`` values (a neo segment's:
@@ -281,6 +283,12 @@ class DataStore:
         """
         self._check_writable()
         user = user_parameters(parameters)
+        if is_nwb_source(source):  # an NWB file cldata wrote: back to a CL file, which is stored
+            if link:
+                raise ParameterError(f"{source} is an NWB file: it is converted to a CL file, which the store "
+                                     "keeps; add it without link=True")
+            with cl_file_from_nwb(source) as path:
+                return self.add_recording(path, user, overview=overview, progress=progress)
         if is_neo_source(source):
             return self._add_neo(source, user, link)
         path = source_path(source)

@@ -219,14 +219,14 @@ def result_records(handle: RecordingHandle) -> list[dict[str, Any]]:
 
 
 def is_nwb_source(source: Any) -> bool:
-    """Whether ``source`` is an NWB file that cldata wrote (``add_recording`` converts those).
+    """Whether ``source`` is an NWB file (``.nwb``) that cldata wrote (``add_recording`` converts those).
 
     False without pynwb: such a file then goes the way of any other (neo's NWBIO).
     """
     if not isinstance(source, (str, os.PathLike)):
         return False
     path = Path(source)
-    if not path.is_file():
+    if path.suffix.lower() != NWB_SUFFIX or not path.is_file():  # (other files never import pynwb)
         return False
     try:
         return bool(_nwb_module("reader").is_cldata_nwb(path))

@@ -11,7 +11,10 @@ it checks that the file opens as an export (its catalog decodes), that every rec
 the catalog opens where the catalog says — through its time window, for a windowed export
 — and reads in full as a CL recording, that every result's sources are in the export and
 its payload decodes, and notes recording groups the catalog does not name. An export is
-read-only: there is nothing to repair in it (export again from the store).
+read-only: there is nothing to repair in it (export again from the store). For an **NWB
+file** cldata wrote (``.nwb``, :mod:`cldata.app.check.nwb`) it checks that it opens, that
+a linked file's CL source is where the link says (a moved one is the
+:class:`~cldata.errors.BrokenLinkError` reported), and reads it in full.
 
 Every recording's **overview** kept in the store (:mod:`cldata.overview`) is checked
 against its recording and read in full, so that HDF5 verifies every chunk's checksum; a
@@ -54,6 +57,7 @@ import os
 from pathlib import Path
 
 from cldata.app.check.export import check_export, is_export
+from cldata.app.check.nwb import NWB_SUFFIX, check_nwb
 from cldata.app.check.recording import check_recording
 from cldata.app.check.report import CheckReport, Problem, what_is
 from cldata.app.check.store import check_store
@@ -61,7 +65,7 @@ from cldata.core.display import progress_scope
 from cldata.format.journal import journal_path
 from cldata.store.layout import MARKER
 
-__all__ = ["check_path", "check_store", "check_recording", "check_export", "CheckReport", "Problem"]
+__all__ = ["check_path", "check_store", "check_recording", "check_export", "check_nwb", "CheckReport", "Problem"]
 
 
 def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: float | None = None,
@@ -82,6 +86,8 @@ def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: f
             return check_store(path, repair=repair, deep=deep, budget=budget)
         if path.is_file() and is_export(path):
             return check_export(path, repair=repair, deep=deep, budget=budget)
+        if path.is_file() and path.suffix.lower() == NWB_SUFFIX:
+            return check_nwb(path, repair=repair, deep=deep, budget=budget)
         if path.is_file() or os.path.lexists(journal_path(path)):
             return check_recording(path, repair=repair, deep=deep, budget=budget)
     if not os.path.lexists(path):

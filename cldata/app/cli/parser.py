@@ -16,7 +16,7 @@ import argparse
 from typing import Any, NoReturn
 
 from cldata import __version__
-from cldata.app.cli import query_commands, run_commands, store_commands, view_commands
+from cldata.app.cli import nwb_commands, query_commands, run_commands, store_commands, view_commands
 from cldata.app.cli.errors import cli_words
 from cldata.batch.runner import MAX_UNITS
 
@@ -165,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--quiet", action="store_true", help="no progress bar")
     export.set_defaults(func=query_commands.export_command)
 
+    nwb = sub.add_parser("nwb", help="write a recording, or a store's recordings, as NWB files",
+                         description="Write a CL recording file as one NWB file (OUT: a file), or every recording of "
+                                     "a store (or of a selection: the view options of `cldata query`) as "
+                                     "OUT/<recording id>.nwb (OUT: a directory). --link (default): the samples stay in "
+                                     "the CL files (an HDF5 virtual dataset by a relative path; move the files "
+                                     "together); --no-link: self-contained, compressed files (for DANDI). Needs the "
+                                     "nwb extra: pip install 'cldata[nwb]'.")
+    nwb.add_argument("source", help="a CL recording (.h5), a store directory or a store export file")
+    nwb.add_argument("out", help="the NWB file to write (a recording) or the directory (a store)")
+    view_options(nwb)
+    linking = nwb.add_mutually_exclusive_group()
+    linking.add_argument("--link", dest="link", action="store_true", default=True,
+                         help="keep the samples in the CL files, nothing copied (the default)")
+    linking.add_argument("--no-link", dest="link", action="store_false",
+                         help="copy the samples, compressed: self-contained files")
+    nwb.add_argument("--overwrite", action="store_true", help="replace NWB files that exist")
+    nwb.set_defaults(func=nwb_commands.nwb_command)
     view = sub.add_parser("view", help="look at a store, a recording or a recording being written, in the browser",
                           description="Serve a browser viewer (Panel/Bokeh) of PATH at / of --port and print its "
                                       "address: a store (its recordings and results as tables, a query box, click "

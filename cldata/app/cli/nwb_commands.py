@@ -1,0 +1,87 @@
+"""``cldata nwb``: a CL recording, or a store (or a selection of it), written as NWB.
+
+``cldata nwb rec.h5 rec.nwb`` writes one file; ``cldata nwb STORE OUT/`` writes one file per
+recording of the store, ``OUT/<recording id>.nwb``, narrowed by the view options of
+``cldata query`` (``--filter``, ``--streams``, ``--tag``, ``--between``, ``--chain``;
+:mod:`cldata.batch.query_syntax`). ``--link`` (the default) keeps the samples in the CL
+files (a virtual dataset, nothing copied: the NWB file reads them where they are);
+``--no-link`` copies them, compressed, into self-contained files (what DANDI accepts).
+What goes where in NWB: :mod:`cldata.format.nwb.layout`; which recording, window, streams
+and results: :mod:`cldata.store.nwb_export`.
+
+Examples
+--------
+::
+
+    cldata nwb rec.h5 rec.nwb                       # linked: a small file over rec.h5
+    cldata nwb cldata-demo/store out/ --no-link      # one self-contained file per recording
+    cldata nwb lab-store c7/ --filter culture=C7 --between 0 60s --streams score
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+import cldata
+from cldata.app.cli.errors import CliError
+from cldata.app.cli.paths import described, is_recording, open_for_reading
+from cldata.app.cli.query_commands import apply_filters, view_spec
+from cldata.store.nwb_export import to_nwb
+
+__all__ = ["nwb_command"]
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes in a few characters (``"12.3 MB"``)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _size(path: Path) -> str:
+    return human_bytes(path.stat().st_size)
+
+
+def _file_command(args: argparse.Namespace, source: Path, spec: dict[str, Any]) -> int:
+    options = spec["options"]
+    if options.filter or options.streams or options.tags or options.chain is not None:
+        raise CliError(f"{source} is one CL recording: --filter, --streams, --tag and --chain select in a store "
+                       "(a recording is written with all its streams; --between cuts its window)", 2)
+    out = Path(args.out)
+    if out.is_dir():
+        out = out / (source.stem + ".nwb")
+    if os.path.lexists(out) and not args.overwrite:
+        raise CliError(f"{out} exists; pass --overwrite to replace it")
+    with cldata.RecordingView(source) as view:
+        shown = view.between(*options.between) if options.between is not None else view
+        path = to_nwb(shown, out, link=args.link, overwrite=args.overwrite)
+    print(f"wrote {path} ({_size(path)}, {'linked to' if args.link else 'self-contained, from'} {source})")
+    return 0
+
+
+def nwb_command(args: argparse.Namespace) -> int:
+    source = Path(args.source)
+    what = described(source, "a CL recording file (.h5), a store directory or a store export file")
+    spec = view_spec(args)
+    if what == "a file" and is_recording(source):
+        return _file_command(args, source, spec)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out} is a file; a store is written as one NWB file per recording: name a directory")
+    with open_for_reading(args.source) as store:
+        view = apply_filters(store, args, spec)
+        if isinstance(view, list):
+            raise CliError("the --chain query splits the store into parts; nwb takes one selection: end the "
+                           "chain without a partition", 2)
+        paths = view.to_nwb(out, link=args.link, overwrite=args.overwrite)
+    total = sum(p.stat().st_size for p in paths)
+    kind = "linked to the store's recordings" if args.link else "self-contained"
+    print(f"wrote {len(paths)} NWB file{'s' if len(paths) != 1 else ''} to {out} ({human_bytes(total)}, {kind})")
+    for p in paths:
+        print(f"  {p.name}  {_size(p)}")
+    return 0
