@@ -1,0 +1,213 @@
+"""NWB from stores and the command line: ``cldata.to_nwb``, ``view.to_nwb``, ``cldata nwb``,
+``add_recording`` of an NWB file, and ``cldata check`` of one whose CL source moved.
+
+What an exported file holds is read back with cldata's NWB reader (and pynwb for the
+results table) and compared with what the store's view reads: the same window, the same
+streams, the recording's results. Skipped while the NWB writer (the nwb extra) is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import quantities as pq
+
+pytest.importorskip("pynwb", reason="pynwb is in the nwb extra: pip install '.[nwb]'")
+pytest.importorskip("cldata.format.nwb.writer", reason="the NWB writer (cldata.format.nwb) is not there yet")
+
+import cldata  # noqa: E402
+from cldata.app.check import check_path  # noqa: E402
+from cldata.app.cli import main  # noqa: E402
+from cldata.errors import BrokenLinkError, OutputExistsError, UnsupportedValueError  # noqa: E402
+from cldata.format.nwb.reader import is_cldata_nwb, read_nwb  # noqa: E402
+
+SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("nwb-recordings")
+    cldata.simulate(d / "a.h5", seconds=SECONDS, seed=1, attributes={"culture": "C1"})
+    cldata.simulate(d / "b.h5", seconds=SECONDS, seed=2, attributes={"culture": "C2"})
+    return d
+
+
+@pytest.fixture(scope="module")
+def store_root(recordings, tmp_path_factory) -> Path:
+    """Two recordings (one copied, one linked) and results from one, the other, both and none."""
+    root = tmp_path_factory.mktemp("nwb-store") / "store"
+    with cldata.open(root, mode="a") as store:
+        a = store.add_recording(recordings / "a.h5", {"session": 1}, overview=False)
+        b = store.add_recording(recordings / "b.h5", {"session": 2}, link=True, overview=False)
+        store.add_analysis_result(cldata.SingleValue("rate", 3.5 * pq.Hz, sources=[a], parameters={"bin": 10}))
+        store.add_analysis_result(cldata.SingleValue("rate", 4.5 * pq.Hz, sources=[b], parameters={"bin": 10}))
+        store.add_analysis_result(cldata.SingleValue("pair", 1.0 * pq.dimensionless, sources=[a, b]))
+        store.add_analysis_result(cldata.SingleValue("global", 2.0 * pq.Hz))
+    return root
+
+
+def _results_table(path: Path) -> list[dict]:
+    """The analysis results an NWB file holds, as its rows (read with pynwb)."""
+    import pynwb
+
+    from cldata.format.nwb import layout
+
+    with pynwb.NWBHDF5IO(str(path), "r") as io:
+        nwbfile = io.read()
+        if layout.RESULTS_MODULE not in nwbfile.processing:
+            return []
+        table = nwbfile.processing[layout.RESULTS_MODULE][layout.RESULTS_TABLE]
+        return [dict(zip(table.colnames, row, strict=False)) for row in
+                table.to_dataframe().itertuples(index=False)]
+
+
+def _assert_reads_like(nwb, view, streams: list[str]) -> None:
+    """The NWB view reads what the store's view reads: spikes, stims, samples, the streams shown."""
+    np.testing.assert_array_equal(nwb.read_spikes()["timestamp"], view.read_spikes()["timestamp"])
+    np.testing.assert_array_equal(nwb.read_spikes()["channel"], view.read_spikes()["channel"])
+    np.testing.assert_array_equal(nwb.read_stims()["timestamp"], view.read_stims()["timestamp"])
+    assert sorted(nwb.data_streams) == sorted(streams)
+    for name in streams:
+        assert len(nwb.data_streams[name]) == len(view.data_streams[name]), name
+
+
+@pytest.mark.parametrize("link", [True, False], ids=["linked", "self-contained"])
+def test_view_to_nwb_honours_window_and_stream_selection(store_root, tmp_path, link):
+    with cldata.open(store_root) as store:
+        view = store.between(0.25 * pq.s, 0.75 * pq.s).streams("score")
+        paths = view.to_nwb(tmp_path / "out", link=link)
+        assert sorted(p.name for p in paths) == sorted(f"{rid}.nwb" for rid in store.recording_ids)
+        for handle in view.recordings:
+            path = tmp_path / "out" / f"{handle.id}.nwb"
+            assert is_cldata_nwb(path)
+            shown = handle.view()
+            with read_nwb(path) as nwb:
+                _assert_reads_like(nwb, shown, ["score"])
+                first, stop = handle.window
+                np.testing.assert_array_equal(nwb.read_samples(first, first + 500),
+                                              shown.read_samples(first, first + 500))
+                assert nwb.read_spikes()["timestamp"].min() >= 0.25 * shown.frames_per_second
+                assert nwb.read_spikes()["timestamp"].max() < 0.75 * shown.frames_per_second
+
+
+def test_store_recording_carries_its_id_parameters_and_results(store_root, tmp_path):
+    with cldata.open(store_root) as store:
+        for handle in store.recordings:
+            path = cldata.to_nwb(handle, tmp_path / "x.nwb", overwrite=True)
+            rows = _results_table(path)
+            names = sorted(str(r.get("name")) for r in rows)
+            # its own rate and the pair; not the other recording's rate nor the result of none
+            assert names == ["pair", "rate"], names
+            import pynwb
+
+            with pynwb.NWBHDF5IO(str(path), "r") as io:
+                assert io.read().identifier == handle.id
+
+
+def test_to_nwb_takes_a_file_a_view_and_a_windowed_view(recordings, tmp_path):
+    whole = cldata.to_nwb(recordings / "a.h5", tmp_path / "a.nwb")
+    with cldata.RecordingView(recordings / "a.h5") as view:
+        part = cldata.to_nwb(view.between(0.5 * pq.s, None), tmp_path / "a-part.nwb", link=False)
+        with read_nwb(whole) as nwb:
+            _assert_reads_like(nwb, view, list(view.data_streams))
+        with read_nwb(part) as nwb:
+            _assert_reads_like(nwb, view.between(0.5 * pq.s, None), list(view.data_streams))
+
+
+def test_to_nwb_refuses_what_it_cannot_do(recordings, tmp_path):
+    out = cldata.to_nwb(recordings / "a.h5", tmp_path / "a.nwb")
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        cldata.to_nwb(recordings / "a.h5", out)
+    assert cldata.to_nwb(recordings / "a.h5", out, overwrite=True) == out
+    with pytest.raises(UnsupportedValueError, match="RecordingView"):
+        cldata.to_nwb(42, tmp_path / "b.nwb")
+
+
+def test_view_to_nwb_writes_nothing_when_a_file_exists(store_root, tmp_path):
+    with cldata.open(store_root) as store:
+        first = store.recording_ids[0]
+        (tmp_path / "out").mkdir()
+        (tmp_path / "out" / f"{first}.nwb").write_bytes(b"mine")
+        with pytest.raises(OutputExistsError):
+            store.to_nwb(tmp_path / "out")
+        assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{first}.nwb"]
+        assert (tmp_path / "out" / f"{first}.nwb").read_bytes() == b"mine"
+
+
+def test_cli_nwb_of_a_file_and_of_a_store(recordings, store_root, tmp_path, capsys):
+    assert main(["nwb", str(recordings / "a.h5"), str(tmp_path / "a.nwb")]) == 0
+    assert is_cldata_nwb(tmp_path / "a.nwb")
+    assert main(["nwb", str(recordings / "a.h5"), str(tmp_path / "a.nwb")]) == 1  # exists
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["nwb", str(recordings / "a.h5"), str(tmp_path / "a.nwb"), "--no-link", "--overwrite",
+                 "--between", "0", "0.5s"]) == 0
+    assert main(["nwb", str(recordings / "a.h5"), str(tmp_path / "c.nwb"), "--filter", "culture=C1"]) == 2
+    assert "store" in capsys.readouterr().err
+    assert main(["nwb", str(store_root), str(tmp_path / "linked"), "--link"]) == 0
+    assert main(["nwb", str(store_root), str(tmp_path / "shared"), "--no-link", "--filter", "culture=C1"]) == 0
+    out = capsys.readouterr().out
+    assert "self-contained" in out
+    assert len(list((tmp_path / "linked").glob("*.nwb"))) == 2
+    assert len(list((tmp_path / "shared").glob("*.nwb"))) == 1
+    assert main(["nwb", str(store_root), str(tmp_path / "a.nwb")]) == 1  # a store into a file
+    assert main(["nwb", str(tmp_path / "missing"), str(tmp_path / "m")]) == 1
+
+
+def test_self_contained_store_files_validate(store_root, tmp_path):
+    import pynwb
+
+    with cldata.open(store_root) as store:
+        paths = store.streams("score").to_nwb(tmp_path / "shared", link=False)
+    for path in paths:
+        with pynwb.NWBHDF5IO(str(path), "r") as io:
+            errors = pynwb.validate(io=io)
+        errors = errors[0] if isinstance(errors, tuple) else errors
+        assert not errors, errors
+
+
+@pytest.mark.parametrize("link", [True, False], ids=["linked", "self-contained"])
+def test_add_recording_takes_back_an_nwb_file(recordings, tmp_path, link):
+    nwb_path = cldata.to_nwb(recordings / "a.h5", tmp_path / "a.nwb", link=link)
+    with cldata.open(tmp_path / "store", mode="a") as store:
+        rid = store.add_recording(nwb_path, {"from": "nwb"})
+        handle = store.recording(rid)
+        assert handle.parameters["from"] == "nwb"
+        with cldata.RecordingView(recordings / "a.h5") as original:
+            back = handle.view()
+            np.testing.assert_array_equal(back.read_spikes(), original.read_spikes())
+            np.testing.assert_array_equal(back.read_stims(), original.read_stims())
+            np.testing.assert_array_equal(back.read_samples(), original.read_samples())
+            assert sorted(back.data_streams) == sorted(original.data_streams)
+            for name, stream in original.data_streams.items():
+                got = list(back.data_streams[name].items())
+                want = list(stream.items())
+                assert [t for t, _ in got] == [t for t, _ in want], name
+                assert repr([v for _, v in got]) == repr([v for _, v in want]), name
+        with pytest.raises(cldata.errors.ParameterError, match="link"):
+            store.add_recording(nwb_path, link=True)
+
+
+def test_check_reports_a_moved_cl_source(recordings, tmp_path, capsys):
+    shutil.copy(recordings / "a.h5", tmp_path / "a.h5")
+    nwb_path = cldata.to_nwb(tmp_path / "a.h5", tmp_path / "a.nwb", link=True)
+    assert check_path(nwb_path).healthy
+    (tmp_path / "elsewhere").mkdir()
+    shutil.move(tmp_path / "a.h5", tmp_path / "elsewhere" / "a.h5")
+    with pytest.raises(BrokenLinkError):
+        with read_nwb(nwb_path) as nwb:
+            nwb.read_samples(0, 10)
+    report = check_path(nwb_path)
+    assert not report.healthy
+    assert "a.h5" in str(report.problems[0])
+    assert main(["check", str(nwb_path)]) == 1
+    assert "PROBLEM" in capsys.readouterr().out
+
+
+def test_importing_cldata_does_not_import_pynwb():
+    code = "import sys, cldata; cldata.DataStore; assert 'pynwb' not in sys.modules and 'hdmf' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
