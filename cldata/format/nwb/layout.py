@@ -50,7 +50,7 @@ root attributes, parameters      NWB metadata: ``session_start_time`` from ``cre
                                  and ``/scratch/cldata_parameters`` (a ``ScratchData``), whose
                                  presence marks a file cldata wrote.
 analysis results                 the processing module ``"analysis_results"``: a ``DynamicTable``
-                                 ``"results"`` with one row per record (``name``, ``unit`` text;
+                                 ``"results"`` with one row per record (``result`` (its name), ``unit`` text;
                                  ``record``: the whole record, msgpack bytes).
 ==============================  ===============================================================
 
