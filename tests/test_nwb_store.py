@@ -100,7 +100,7 @@ def test_store_recording_carries_its_id_parameters_and_results(store_root, tmp_p
         for handle in store.recordings:
             path = cldata.to_nwb(handle, tmp_path / "x.nwb", overwrite=True)
             rows = _results_table(path)
-            names = sorted(str(r.get("name")) for r in rows)
+            names = sorted(str(r.get("result")) for r in rows)
             # its own rate and the pair; not the other recording's rate nor the result of none
             assert names == ["pair", "rate"], names
             import pynwb

@@ -177,7 +177,8 @@ def view_to_nwb(view: DataStoreView, directory: str | os.PathLike[str], link: bo
     existing = [str(p) for _, p in targets if os.path.lexists(p)]
     if existing and not overwrite:
         raise OutputExistsError(f"{existing[0]}{f' and {len(existing) - 1} more' if len(existing) > 1 else ''} "
-                                "exist; pass overwrite=True to replace them")
+                                f"{'exist' if len(existing) > 1 else 'exists'}; pass overwrite=True to replace "
+                                f"{'them' if len(existing) > 1 else 'it'}")
     directory.mkdir(parents=True, exist_ok=True)
     return [to_nwb(h, path, link=link, overwrite=overwrite) for h, path in targets]
 

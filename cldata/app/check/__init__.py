@@ -84,10 +84,10 @@ def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: f
     with progress_scope(progress):
         if path.is_dir() and (path / MARKER).exists():
             return check_store(path, repair=repair, deep=deep, budget=budget)
-        if path.is_file() and is_export(path):
-            return check_export(path, repair=repair, deep=deep, budget=budget)
         if path.is_file() and path.suffix.lower() == NWB_SUFFIX:
             return check_nwb(path, repair=repair, deep=deep, budget=budget)
+        if path.is_file() and is_export(path):
+            return check_export(path, repair=repair, deep=deep, budget=budget)
         if path.is_file() or os.path.lexists(journal_path(path)):
             return check_recording(path, repair=repair, deep=deep, budget=budget)
     if not os.path.lexists(path):

@@ -66,6 +66,9 @@ def _file_command(args: argparse.Namespace, source: Path, spec: dict[str, Any]) 
 
 def nwb_command(args: argparse.Namespace) -> int:
     source = Path(args.source)
+    if source.suffix.lower() == ".nwb" and source.is_file():
+        raise CliError(f"{source} is an NWB file already; SOURCE is a CL recording (.h5) or a store (`cldata import "
+                       f"STORE {source}` puts an NWB file cldata wrote back into a store)")
     what = described(source, "a CL recording file (.h5), a store directory or a store export file")
     spec = view_spec(args)
     if what == "a file" and is_recording(source):

@@ -16,9 +16,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import tables
 
 import cldata
 from cldata.app.cli.errors import CliError
@@ -101,7 +104,9 @@ def is_recording(path: Path) -> bool:
 
 def is_export(path: Path) -> bool:
     try:
-        with open_hdf5(path) as f:
+        # an NWB file's root has attributes PyTables does not know (hdmf's object references): said elsewhere
+        with warnings.catch_warnings(), open_hdf5(path) as f:
+            warnings.simplefilter("ignore", tables.DataTypeWarning)
             return read_attributes(f.root).get("cldata_kind") == "cldata export"
     except (CldataError, OSError):
         return False
