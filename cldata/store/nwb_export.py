@@ -38,6 +38,7 @@ PosixPath('rec.nwb')
 
 from __future__ import annotations
 
+import gc
 import numbers
 import os
 import tempfile
@@ -140,8 +141,14 @@ def _handle_to_nwb(handle: RecordingHandle, out: Path, write_nwb: Any, *, link: 
                                     "recording's segment() with neo.NWBIO)")
     shown = handle.view().between()  # a view of its own (the store's open view is left as it is)
     shown.data_streams = DataStreamCollection(handle.data_streams)  # the view's stream selection
-    return write_nwb(shown, out, link=link, overwrite=overwrite, identifier=handle.id,
-                     parameters=to_plain(dict(handle.parameters)), results=result_records(handle))
+    try:
+        return write_nwb(shown, out, link=link, overwrite=overwrite, identifier=handle.id,
+                         parameters=to_plain(dict(handle.parameters)), results=result_records(handle))
+    finally:
+        # pynwb's objects keep the view (and its PyTables nodes) in reference cycles: collected now, while
+        # the store's file is open, not later, when a node freed after its file closed fails in __del__
+        del shown
+        gc.collect()
 
 
 def view_to_nwb(view: DataStoreView, directory: str | os.PathLike[str], link: bool = True,
