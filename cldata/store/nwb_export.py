@@ -308,15 +308,26 @@ def _write_cl(nwb: Any, target: Path) -> None:
 
 
 def _copy_samples(nwb: Any, writer: RecordingWriter) -> None:
-    total = int(getattr(nwb, "sample_frames", 0) or 0)
-    if not total:
+    """The samples, in blocks; a window's file (samples from frame ``first``) gets zero rows before it, as
+    the CL layout has row = frame (what a store export of a window holds too)."""
+    total = getattr(nwb, "sample_frames", None)
+    first = int(getattr(nwb, "first_sample_frame", 0) or 0)
+    if total is None:  # a reader that does not say how many: all at once
         samples = nwb.read_samples()
         if samples is not None and len(samples):
+            _zeros(writer, first)
             writer.append_samples(samples)
         return
-    first = int(getattr(nwb, "first_sample_frame", 0) or 0)
-    for start in range(first, first + total, _FRAMES):
-        writer.append_samples(nwb.read_samples(start, min(start + _FRAMES, first + total)))
+    if int(total):
+        _zeros(writer, first)
+    for start in range(first, first + int(total), _FRAMES):
+        writer.append_samples(nwb.read_samples(start, min(start + _FRAMES, first + int(total))))
+
+
+def _zeros(writer: RecordingWriter, frames: int) -> None:
+    block = np.zeros((min(frames, _FRAMES), writer.channel_count), np.int16)
+    for start in range(0, frames, _FRAMES):
+        writer.append_samples(block[:min(_FRAMES, frames - start)])
 
 
 def _stream_entries(stream: Any) -> tuple[Any, list[Any]]:
