@@ -29,7 +29,10 @@ channels                         the electrodes table: one row per channel (``ch
                                  (``channel`` column, ``electrodes`` → its electrode),
                                  ``spike_times`` in s from the recording start, ``waveforms`` in µV
                                  (``waveform_rate`` = frames per second, ``waveform_unit`` =
-                                 ``"microvolts"``), ``obs_intervals`` = the exported window.
+                                 ``"microvolts"``), ``obs_intervals`` = the exported window,
+                                 ``resolution`` one frame. A spike repeated at the same frame on
+                                 the same channel goes to another unit of that channel
+                                 (``repeat`` = 1, 2...): spike times ascend strictly in each.
 ``/stims``                       ``/intervals/stimulations``: a ``TimeIntervals``, one row per
                                  frame at which stims were delivered (``start_time``; ``stop_time``
                                  one frame later; ``frame``; ``channels``, a ragged int column).
@@ -95,6 +98,8 @@ REFERENCE_CHANNEL = 4
 
 #: spikes: one unit per channel that has spikes
 UNIT_CHANNEL = "channel"
+#: repeated detections (same channel and frame) go to a unit of their own, so spike times ascend
+UNIT_REPEAT = "repeat"
 WAVEFORM_UNIT = "microvolts"
 
 STIMS = "stimulations"

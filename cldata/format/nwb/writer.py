@@ -132,13 +132,31 @@ def _units(nwbfile: Any, view: Any, a: int, b: int) -> None:
         return
     fps = view.frames_per_second
     units = Units(name="units", description="spikes detected by the CL1, one unit per channel",
-                  electrode_table=nwbfile.electrodes, waveform_rate=float(fps), waveform_unit=layout.WAVEFORM_UNIT)
+                  electrode_table=nwbfile.electrodes, waveform_rate=float(fps), waveform_unit=layout.WAVEFORM_UNIT,
+                  resolution=1.0 / fps)
     units.add_column(name=layout.UNIT_CHANNEL, description="the CL channel of the unit")
+    units.add_column(name=layout.UNIT_REPEAT, description="0: the channel's spikes; k > 0: its k-th repeated "
+                     "detection at a frame that already has a spike on the channel (kept, not merged)")
     nwbfile.units = units
     for ch in np.unique(spikes["channel"]):
         mine = spikes[spikes["channel"] == ch]
-        units.add_unit(spike_times=mine["timestamp"] / fps, obs_intervals=[[a / fps, b / fps]],
-                       electrodes=[int(ch)], waveforms=list(mine["samples"][:, np.newaxis, :].astype(np.float32)), channel=int(ch))
+        repeat = _repeats(mine["timestamp"])
+        for k in range(int(repeat.max(initial=0)) + 1):
+            rows = mine[repeat == k]
+            units.add_unit(spike_times=rows["timestamp"] / fps, obs_intervals=[[a / fps, b / fps]],
+                           electrodes=[int(ch)], waveforms=list(rows["samples"][:, np.newaxis, :].astype(np.float32)),
+                           channel=int(ch), repeat=k)
+
+
+def _repeats(frames: np.ndarray) -> np.ndarray:
+    """For each spike of one channel, how many earlier spikes share its frame (spike times must ascend strictly)."""
+    order = np.argsort(frames, kind="stable")
+    sorted_frames = frames[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_frames)) + 1]
+    rank = np.arange(len(frames)) - np.repeat(starts, np.diff(np.r_[starts, len(frames)]))
+    out = np.empty(len(frames), np.int64)
+    out[order] = rank
+    return out
 
 
 def _stims(nwbfile: Any, view: Any) -> None:
@@ -223,9 +241,10 @@ def _nwbfile(view: Any, identifier: str | None, parameters: Mapping[str, Any] | 
         experiment_description=str(application.get("experiment_description")
                                    or "cultured neurons on a Cortical Labs CL1 multi-electrode array"),
         institution=str(application.get("institution") or "unknown"), lab=str(application.get("lab") or "unknown"),
-        experimenter=[str(application.get("experimenter") or "unknown")],
+        experimenter=[str(application["experimenter"])] if application.get("experimenter") else None,
         keywords=["Cortical Labs", "CL1", "MEA", "in vitro"],
-        subject=Subject(subject_id=str(application.get("culture") or ident),
+        # sex "U" (unknown) and age "P0D/" (at least 0 days: unknown) are what a CL file can say; no species
+        subject=Subject(subject_id=str(application.get("culture") or ident), sex="U", age="P0D/",
                         description="an in-vitro neuronal culture (CL files record no species)"))
     nwbfile.add_scratch(np.frombuffer(encode(attributes), np.uint8), name=layout.SCRATCH_ATTRIBUTES,
                         description="the CL file's root attributes, msgpack bytes (cldata's codec)")
