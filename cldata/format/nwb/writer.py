@@ -242,7 +242,6 @@ def _nwbfile(view: Any, identifier: str | None, parameters: Mapping[str, Any] | 
                                    or "cultured neurons on a Cortical Labs CL1 multi-electrode array"),
         institution=str(application.get("institution") or "unknown"), lab=str(application.get("lab") or "unknown"),
         experimenter=[str(application["experimenter"])] if application.get("experimenter") else None,
-        keywords=["Cortical Labs", "CL1", "MEA", "in vitro"],
         # sex "U" (unknown) and age "P0D/" (at least 0 days: unknown) are what a CL file can say; no species
         subject=Subject(subject_id=str(application.get("culture") or ident), sex="U", age="P0D/",
                         description="an in-vitro neuronal culture (CL files record no species)"))
