@@ -79,18 +79,26 @@ def test_pynwb_reads_the_samples_in_volts(cl_file, tmp_path, link):
         np.testing.assert_allclose(series.data[:5000] * series.conversion, expected, rtol=1e-6, atol=1e-12)
 
 
-def test_linked_nwb_copies_no_samples(cl_file, tmp_path):
+def test_linked_nwb_of_a_minute_is_under_one_percent_and_reads_the_samples(tmp_path):
+    cl_file = cldata.simulate(tmp_path / "minute.h5", seconds=60)
+    with cldata.RecordingView(cl_file) as rec:
+        linked = write_nwb(rec, tmp_path / "minute.nwb", link=True)
+        first, last = rec.read_samples(0, 25_000), rec.read_samples(1_475_000, None)
+    assert os.path.getsize(linked) < 0.01 * os.path.getsize(cl_file)
+    with pynwb.NWBHDF5IO(str(linked), "r") as io:
+        data = io.read().acquisition["samples"].data
+        assert data.shape == (1_500_000, 64)
+        assert np.array_equal(data[:25_000], first) and np.array_equal(data[1_475_000:], last)
+
+
+def test_self_contained_nwb_holds_the_samples_compressed(cl_file, tmp_path):
     with cldata.RecordingView(cl_file) as rec:
         linked = write_nwb(rec, tmp_path / "linked.nwb", link=True)
         full = write_nwb(rec, tmp_path / "full.nwb", link=False)
-        samples_bytes = rec.samples.nrows * rec.samples.shape[1] * 2
-    assert os.path.getsize(full) - os.path.getsize(linked) > 0.5 * samples_bytes
-    # what the linked file holds besides metadata is the spikes' waveforms (75 float32 each, copied);
-    # the samples (the bulk of a CL file) are not in it
-    with read_nwb(linked) as nwb:
-        waveform_bytes = nwb.read_spikes().nbytes
-    # besides them: metadata and pynwb's cached schema (~0.4 MB, whatever the recording's length)
-    assert os.path.getsize(linked) - waveform_bytes < 0.01 * os.path.getsize(cl_file) + 512 * 1024
+    with pynwb.NWBHDF5IO(str(full), "r") as io:
+        data = io.read().acquisition["samples"].data
+        assert data.compression == "gzip" and data.chunks is not None and not data.is_virtual
+    assert os.path.getsize(full) > 10 * os.path.getsize(linked)
 
 
 @pytest.mark.parametrize("link", [True, False])

@@ -29,7 +29,9 @@ channels                         the electrodes table: one row per channel (``ch
                                  (``channel`` column, ``electrodes`` → its electrode),
                                  ``spike_times`` in s from the recording start, ``waveforms`` in µV
                                  (``waveform_rate`` = frames per second, ``waveform_unit`` =
-                                 ``"microvolts"``), ``obs_intervals`` = the exported window,
+                                 ``"microvolts"``; a linked file has each unit's ``waveform_mean``
+                                 and ``waveform_sd`` instead, the spikes' own waveforms staying in
+                                 the CL file, where cldata's reader finds them), ``obs_intervals`` = the exported window,
                                  ``resolution`` one frame. A spike repeated at the same frame on
                                  the same channel goes to another unit of that channel
                                  (``repeat`` = 1, 2...): spike times ascend strictly in each.

@@ -5,7 +5,9 @@ with h5py directly (no pynwb object tree: opening is quick and reads only what i
 Frames are the CL file's frames: the samples' first row is the frame at ``starting_time``, and
 times in seconds are rounded back to frames. Samples are read lazily, rows of a window only.
 
-A linked file's samples are a virtual dataset over the CL file's ``/samples``; HDF5 reads a
+A linked file's samples are a virtual dataset over the CL file's ``/samples``, and its spikes'
+waveforms stay in the CL file (the units hold their mean and sd): the view reads them there.
+HDF5 reads a
 missing source as zeros without a word, so the view checks the source first (relative paths
 from the NWB file's folder) and raises :class:`~cldata.errors.BrokenLinkError` naming the file
 it looked for.
@@ -20,18 +22,19 @@ Examples
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from cldata.core.window import TimeWindow
-from cldata.errors import BrokenLinkError, NotARecordingError
+from cldata.errors import BrokenLinkError, ChangedLinkError, NotARecordingError
 from cldata.format.attributes import AttributesView
 from cldata.format.codec import decode
 from cldata.format.layout import WAVEFORM_LENGTH
 from cldata.format.nwb import layout
 from cldata.format.nwb.streams import decode_entries, read_blobs
+from cldata.format.reader import RecordingView
 
 
 def is_cldata_nwb(path: str | os.PathLike[str]) -> bool:
@@ -184,7 +187,10 @@ class NWBRecordingView:
 
     def read_spikes(self, start: Any = None, stop: Any = None, channels: Any = None,
                     waveforms: bool = True) -> np.ndarray:
-        """Spikes in ``[start, stop)``: ``timestamp``, ``channel`` and (with ``waveforms``) ``samples`` in µV."""
+        """Spikes in ``[start, stop)``: ``timestamp``, ``channel`` and (with ``waveforms``) ``samples`` in µV.
+
+        Rows in time order (ties by channel). A linked file's waveforms are read from the CL file.
+        """
         dtype = [("timestamp", np.int64), ("channel", np.uint8)]
         if waveforms:
             dtype.append(("samples", np.float32, (WAVEFORM_LENGTH,)))
@@ -192,14 +198,35 @@ class NWBRecordingView:
         if units is None:
             return np.empty(0, dtype)
         times = _ragged(units, "spike_times")
-        chans = units[layout.UNIT_CHANNEL][()]
-        out = np.empty(sum(len(t) for t in times), dtype)
+        counts = [len(t) for t in times]
+        out = np.empty(sum(counts), dtype)
         out["timestamp"] = np.rint(np.concatenate(times) * self.frames_per_second) if len(out) else []
-        out["channel"] = np.repeat(chans, [len(t) for t in times])
+        out["channel"] = np.repeat(units[layout.UNIT_CHANNEL][()], counts)
+        order = np.lexsort((out["channel"], out["timestamp"]))
         if waveforms and len(out):
-            out["samples"] = units["waveforms"][()][:, :WAVEFORM_LENGTH]
-        out = out[np.argsort(out["timestamp"], kind="stable")]
-        return self._select(out, start, stop, channels)
+            if "waveforms" in units:
+                out["samples"] = units["waveforms"][()][:, :WAVEFORM_LENGTH]
+            else:
+                out = out[order]
+                order = slice(None)
+                out["samples"] = self._linked_waveforms(units, out)
+        return self._select(out[order], start, stop, channels)
+
+    def _linked_waveforms(self, units: Any, rows: np.ndarray) -> np.ndarray:
+        """The waveforms of ``rows`` (sorted by time, then channel) from the linked CL file."""
+        fps = self.frames_per_second
+        a, b = (int(round(float(t) * fps)) for t in units["obs_intervals"][0])
+        source = self._samples.virtual_sources()[0]
+        node = PurePosixPath(source.dset_name)
+        with RecordingView(self.path.parent / source.file_name, group=str(node.parent), finished=True) as cl:
+            spikes = cl.read_spikes(a, b)
+        spikes = spikes[np.lexsort((spikes["channel"], spikes["timestamp"]))]
+        if not (np.array_equal(spikes["timestamp"], rows["timestamp"])
+                and np.array_equal(spikes["channel"], rows["channel"])):
+            raise ChangedLinkError(
+                f"{self.path}'s spikes differ from those of the CL file it links to ({source.file_name}): that "
+                "file was replaced or changed since the NWB file was written; write the NWB file again")
+        return spikes["samples"]
 
     def _select(self, rows: np.ndarray, start: Any, stop: Any, channels: Any) -> np.ndarray:
         a, b = self._frames(start, stop)

@@ -11,7 +11,10 @@ writes every object; the samples take one of two forms:
   the NWB file's folder, so the two files move together. Nothing is copied. Why not
   ``H5DataIO(link_data=True)``: an external link points at the CL dataset itself, which has no
   ``conversion`` or ``unit`` attributes (NWB keeps them on ``data``), so pynwb would read a
-  conversion of 1.0. If the CL file moves, HDF5 reads the virtual dataset as zeros: cldata's
+  conversion of 1.0. The spikes' waveforms stay in the CL file too (75 float32 a spike would
+  make a linked file several % of the recording): the units carry ``waveform_mean`` and
+  ``waveform_sd``, and :func:`~cldata.format.nwb.read_nwb` reads each spike's waveform
+  through the link. If the CL file moves, HDF5 reads the virtual dataset as zeros: cldata's
   reader checks the source first and raises :class:`~cldata.errors.BrokenLinkError`.
 - ``link=False``: the samples are copied a buffer at a time (hdmf's ``GenericDataChunkIterator``
   over :meth:`RecordingView.read_samples`), chunked and gzip-compressed: a self-contained file
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +52,8 @@ def _session_start(attributes: Mapping[str, Any]) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        return datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return datetime(1970, 1, 1, tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _plain(value: Any) -> Any:
@@ -122,8 +125,13 @@ def _samples(nwbfile: Any, view: Any, a: int, b: int, link: bool) -> None:
         description="raw samples of the CL1's MEA, int16 sample units (x conversion = volts)"))
 
 
-def _units(nwbfile: Any, view: Any, a: int, b: int) -> None:
-    """One unit per channel that has spikes in the window: times in s, waveforms in µV."""
+def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
+    """One unit per channel that has spikes in the window: times in s, waveforms in µV.
+
+    ``per_spike``: every spike's waveform (``waveforms``); else each unit's ``waveform_mean`` and
+    ``waveform_sd`` only (a linked file: the spikes' waveforms stay in the CL file, 300 bytes a
+    spike, more than 1% of a recording; cldata's reader reads them there).
+    """
     # why here: pynwb is the nwb extra, loaded when a file is written
     from pynwb.misc import Units
 
@@ -143,9 +151,11 @@ def _units(nwbfile: Any, view: Any, a: int, b: int) -> None:
         repeat = _repeats(mine["timestamp"])
         for k in range(int(repeat.max(initial=0)) + 1):
             rows = mine[repeat == k]
+            shapes = rows["samples"].astype(np.float32)
+            waves = {"waveforms": list(shapes[:, np.newaxis, :])} if per_spike else \
+                {"waveform_mean": shapes.mean(axis=0), "waveform_sd": shapes.std(axis=0)}
             units.add_unit(spike_times=rows["timestamp"] / fps, obs_intervals=[[a / fps, b / fps]],
-                           electrodes=[int(ch)], waveforms=list(rows["samples"][:, np.newaxis, :].astype(np.float32)),
-                           channel=int(ch), repeat=k)
+                           electrodes=[int(ch)], channel=int(ch), repeat=k, **waves)
 
 
 def _repeats(frames: np.ndarray) -> np.ndarray:
@@ -331,7 +341,7 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
     _electrodes(nwbfile, view.channel_count)
     if has_samples:
         _samples(nwbfile, view, a, b, link)
-    _units(nwbfile, view, *view.clipped_window)
+    _units(nwbfile, view, *view.clipped_window, per_spike=not (link and has_samples))
     _stims(nwbfile, view)
     _streams(nwbfile, view)
     _results(nwbfile, results)
