@@ -8,6 +8,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import quantities as pq
 
 pynwb = pytest.importorskip("pynwb", reason="pynwb is in the nwb extra: pip install '.[nwb]'")
@@ -175,3 +177,30 @@ def test_streams_of_every_kind_come_back(tmp_path):
                 assert np.array_equal(got_frames, frames)
                 assert all(np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
                            for a, b in zip(got_entries, entries)) and len(got_entries) == len(entries)
+
+
+_SCALARS = (st.integers(-(2**63), 2**63 - 1) | st.booleans() | st.floats(allow_nan=False)
+            | st.text(max_size=5) | st.none())
+_ENTRIES = st.one_of(
+    st.lists(st.integers(-(2**70), 2**70), min_size=1, max_size=4),
+    st.lists(st.floats(allow_nan=False), min_size=1, max_size=4),
+    st.lists(st.fixed_dictionaries({"x": st.floats(allow_nan=False), "ok": st.booleans(), "s": st.text(max_size=3)}),
+             min_size=1, max_size=4),
+    st.lists(st.dictionaries(st.text(max_size=3), _SCALARS, max_size=3), min_size=1, max_size=4),
+    st.lists(_SCALARS | st.lists(_SCALARS, max_size=3), min_size=1, max_size=4),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=_ENTRIES)
+def test_any_stream_entries_come_back_from_nwb(tmp_path_factory, entries):
+    folder = tmp_path_factory.mktemp("entries")
+    with cldata.RecordingWriter(folder / "s.h5") as writer:
+        stream = writer.create_data_stream("s")
+        for i, entry in enumerate(entries):
+            stream.append(10 * i, entry)
+    with cldata.RecordingView(folder / "s.h5") as rec, read_nwb(write_nwb(rec, folder / "s.nwb")) as nwb:
+        frames, expected = rec.data_streams["s"].read()
+        got_frames, got = nwb.data_streams["s"].read()
+    assert np.array_equal(got_frames, frames)
+    assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
