@@ -8,9 +8,9 @@ import warnings
 
 import numpy as np
 import pytest
+import quantities as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-import quantities as pq
 
 pynwb = pytest.importorskip("pynwb", reason="pynwb is in the nwb extra: pip install '.[nwb]'")
 
