@@ -204,3 +204,26 @@ def test_any_stream_entries_come_back_from_nwb(tmp_path_factory, entries):
         got_frames, got = nwb.data_streams["s"].read()
     assert np.array_equal(got_frames, frames)
     assert got == expected and [type(v) for v in got] == [type(v) for v in expected]
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_recording_without_events_or_streams_round_trips(tmp_path, link):
+    path = tmp_path / "bare.h5"
+    with cldata.RecordingWriter(path) as writer:
+        writer.append_samples(np.arange(64 * 10, dtype=np.int16).reshape(10, 64))
+    with cldata.RecordingView(path) as rec:
+        out = write_nwb(rec, tmp_path / "bare.nwb", link=link)
+        with read_nwb(out) as nwb:
+            assert np.array_equal(nwb.read_samples(), rec.read_samples())
+            assert len(nwb.read_spikes()) == 0 and len(nwb.read_stims()) == 0 and nwb.data_streams == {}
+    assert list(pynwb.validate(path=str(out))) == []
+
+
+def test_read_nwb_refuses_files_cldata_did_not_write(cl_file, tmp_path):
+    from cldata.errors import NotARecordingError
+
+    with pytest.raises(NotARecordingError, match="not an NWB file written by cldata"):
+        read_nwb(cl_file)
+    (tmp_path / "text.nwb").write_text("hello")
+    with pytest.raises(NotARecordingError):
+        read_nwb(tmp_path / "text.nwb")

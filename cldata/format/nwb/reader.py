@@ -7,10 +7,9 @@ times in seconds are rounded back to frames. Samples are read lazily, rows of a 
 
 A linked file's samples are a virtual dataset over the CL file's ``/samples``, and its spikes'
 waveforms stay in the CL file (the units hold their mean and sd): the view reads them there.
-HDF5 reads a
-missing source as zeros without a word, so the view checks the source first (relative paths
-from the NWB file's folder) and raises :class:`~cldata.errors.BrokenLinkError` naming the file
-it looked for.
+HDF5 reads a missing source as zeros without a word, so the view checks the source first
+(relative paths from the NWB file's folder) and raises :class:`~cldata.errors.BrokenLinkError`
+naming the file it looked for.
 
 Examples
 --------
