@@ -23,7 +23,8 @@ channels                         the electrodes table: one row per channel (``ch
                                  place (``mea_row = ch % 8``, ``mea_column = ch // 8``: CL's
                                  ``layout[r][c] = 8*c + r``), ``rel_x``/``rel_y`` in µm
                                  (``MEA_PITCH_UM`` apart), boolean ``is_ground`` (0, 7, 56, 63) and
-                                 ``is_reference`` (4); one ``Device`` ``"CL1"`` and one
+                                 ``is_reference`` (4); one ``Device`` ``"CL1"`` (its ``DeviceModel``
+                                 ``"CL1 MEA"`` by Cortical Labs) and one
                                  ``ElectrodeGroup`` ``"mea"``.
 ``/spikes``                      the ``units`` table: one unit per channel that has spikes
                                  (``channel`` column, ``electrodes`` → its electrode),
@@ -90,6 +91,8 @@ GZIP_LEVEL = 4
 DEVICE = "CL1"
 DEVICE_DESCRIPTION = "Cortical Labs CL1: a multi-electrode array (8 x 8) with cultured neurons"
 MANUFACTURER = "Cortical Labs"
+#: the DeviceModel the device links to (pynwb 4 keeps the manufacturer there)
+DEVICE_MODEL = "CL1 MEA"
 ELECTRODE_GROUP = "mea"
 ELECTRODE_LOCATION = "in vitro culture on the MEA"
 MEA_SIDE = 8

@@ -69,8 +69,9 @@ def _plain(value: Any) -> Any:
 
 def _electrodes(nwbfile: Any, channel_count: int) -> None:
     """The device, the electrode group and one electrode row per channel with its MEA place."""
-    device = nwbfile.create_device(name=layout.DEVICE, description=layout.DEVICE_DESCRIPTION,
-                                   manufacturer=layout.MANUFACTURER)
+    model = nwbfile.create_device_model(name=layout.DEVICE_MODEL, manufacturer=layout.MANUFACTURER,
+                                        description=layout.DEVICE_DESCRIPTION)
+    device = nwbfile.create_device(name=layout.DEVICE, description=layout.DEVICE_DESCRIPTION, model=model)
     group = nwbfile.create_electrode_group(name=layout.ELECTRODE_GROUP, description="the CL1's 8 x 8 MEA",
                                            location=layout.ELECTRODE_LOCATION, device=device)
     for name, text in (("channel", "the CL channel number"),
