@@ -23,13 +23,19 @@ channels                         the electrodes table: one row per channel (``ch
                                  place (``mea_row = ch % 8``, ``mea_column = ch // 8``: CL's
                                  ``layout[r][c] = 8*c + r``), ``rel_x``/``rel_y`` in µm
                                  (``MEA_PITCH_UM`` apart), boolean ``is_ground`` (0, 7, 56, 63) and
-                                 ``is_reference`` (4); one ``Device`` ``"CL1"`` and one
+                                 ``is_reference`` (4); one ``Device`` ``"CL1"`` (its ``DeviceModel``
+                                 ``"CL1 MEA"`` by Cortical Labs) and one
                                  ``ElectrodeGroup`` ``"mea"``.
 ``/spikes``                      the ``units`` table: one unit per channel that has spikes
                                  (``channel`` column, ``electrodes`` → its electrode),
                                  ``spike_times`` in s from the recording start, ``waveforms`` in µV
                                  (``waveform_rate`` = frames per second, ``waveform_unit`` =
-                                 ``"microvolts"``), ``obs_intervals`` = the exported window.
+                                 ``"microvolts"``; a linked file has each unit's ``waveform_mean``
+                                 and ``waveform_sd`` instead, the spikes' own waveforms staying in
+                                 the CL file, where cldata's reader finds them), ``obs_intervals`` = the exported window,
+                                 ``resolution`` one frame. A spike repeated at the same frame on
+                                 the same channel goes to another unit of that channel
+                                 (``repeat`` = 1, 2...): spike times ascend strictly in each.
 ``/stims``                       ``/intervals/stimulations``: a ``TimeIntervals``, one row per
                                  frame at which stims were delivered (``start_time``; ``stop_time``
                                  one frame later; ``frame``; ``channels``, a ragged int column).
@@ -85,6 +91,8 @@ GZIP_LEVEL = 4
 DEVICE = "CL1"
 DEVICE_DESCRIPTION = "Cortical Labs CL1: a multi-electrode array (8 x 8) with cultured neurons"
 MANUFACTURER = "Cortical Labs"
+#: the DeviceModel the device links to (pynwb 4 keeps the manufacturer there)
+DEVICE_MODEL = "CL1 MEA"
 ELECTRODE_GROUP = "mea"
 ELECTRODE_LOCATION = "in vitro culture on the MEA"
 MEA_SIDE = 8
@@ -95,6 +103,8 @@ REFERENCE_CHANNEL = 4
 
 #: spikes: one unit per channel that has spikes
 UNIT_CHANNEL = "channel"
+#: repeated detections (same channel and frame) go to a unit of their own, so spike times ascend
+UNIT_REPEAT = "repeat"
 WAVEFORM_UNIT = "microvolts"
 
 STIMS = "stimulations"

@@ -37,16 +37,27 @@ _RESERVED = {layout.STREAM_TIME, layout.STREAM_FRAME, "id"}
 _SCALARS = (bool, int, float, str)
 
 
+_INT64 = np.iinfo(np.int64)
+
+
 def _scalar_kind(value: Any) -> type | None:
-    """The one of bool/int/float/str a value is (numpy scalars included), else None."""
+    """The one of bool/int/float/str a value is (numpy scalars included), else None.
+
+    Only values an HDF5 column keeps as they are: ints within int64, strings without NUL
+    (HDF5's strings end there) that encode as UTF-8.
+    """
     if isinstance(value, (bool, np.bool_)):
         return bool
     if isinstance(value, (int, np.integer)):
-        return int
+        return int if _INT64.min <= int(value) <= _INT64.max else None
     if isinstance(value, (float, np.floating)):
         return float
     if isinstance(value, (str, np.str_)):
-        return str
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+        return str if "\x00" not in value else None
     return None
 
 
@@ -54,10 +65,11 @@ def _series_kind(entries: list[Any]) -> bool:
     """Whether every entry is a number of one kind, or an array of one shape and numeric dtype."""
     first = entries[0]
     if isinstance(first, np.ndarray):
-        return first.dtype.kind in "biuf" and all(
+        return first.dtype.kind in "biuf" and first.ndim > 0 and first.size > 0 and all(
             isinstance(e, np.ndarray) and e.shape == first.shape and e.dtype == first.dtype for e in entries)
     kind = _scalar_kind(first)
-    return kind in (bool, int, float) and all(_scalar_kind(e) is kind for e in entries)
+    return kind in (bool, int, float) and all(
+        not isinstance(e, np.ndarray) and _scalar_kind(e) is kind for e in entries)
 
 
 def _table_kinds(entries: list[Any]) -> dict[str, type] | None:

@@ -11,7 +11,10 @@ writes every object; the samples take one of two forms:
   the NWB file's folder, so the two files move together. Nothing is copied. Why not
   ``H5DataIO(link_data=True)``: an external link points at the CL dataset itself, which has no
   ``conversion`` or ``unit`` attributes (NWB keeps them on ``data``), so pynwb would read a
-  conversion of 1.0. If the CL file moves, HDF5 reads the virtual dataset as zeros: cldata's
+  conversion of 1.0. The spikes' waveforms stay in the CL file too (75 float32 a spike would
+  make a linked file several % of the recording): the units carry ``waveform_mean`` and
+  ``waveform_sd``, and :func:`~cldata.format.nwb.read_nwb` reads each spike's waveform
+  through the link. If the CL file moves, HDF5 reads the virtual dataset as zeros: cldata's
   reader checks the source first and raises :class:`~cldata.errors.BrokenLinkError`.
 - ``link=False``: the samples are copied a buffer at a time (hdmf's ``GenericDataChunkIterator``
   over :meth:`RecordingView.read_samples`), chunked and gzip-compressed: a self-contained file
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +52,8 @@ def _session_start(attributes: Mapping[str, Any]) -> datetime:
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        return datetime(1970, 1, 1, tzinfo=timezone.utc)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return datetime(1970, 1, 1, tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _plain(value: Any) -> Any:
@@ -66,8 +69,9 @@ def _plain(value: Any) -> Any:
 
 def _electrodes(nwbfile: Any, channel_count: int) -> None:
     """The device, the electrode group and one electrode row per channel with its MEA place."""
-    device = nwbfile.create_device(name=layout.DEVICE, description=layout.DEVICE_DESCRIPTION,
-                                   manufacturer=layout.MANUFACTURER)
+    model = nwbfile.create_device_model(name=layout.DEVICE_MODEL, manufacturer=layout.MANUFACTURER,
+                                        description=layout.DEVICE_DESCRIPTION)
+    device = nwbfile.create_device(name=layout.DEVICE, description=layout.DEVICE_DESCRIPTION, model=model)
     group = nwbfile.create_electrode_group(name=layout.ELECTRODE_GROUP, description="the CL1's 8 x 8 MEA",
                                            location=layout.ELECTRODE_LOCATION, device=device)
     for name, text in (("channel", "the CL channel number"),
@@ -122,8 +126,13 @@ def _samples(nwbfile: Any, view: Any, a: int, b: int, link: bool) -> None:
         description="raw samples of the CL1's MEA, int16 sample units (x conversion = volts)"))
 
 
-def _units(nwbfile: Any, view: Any, a: int, b: int) -> None:
-    """One unit per channel that has spikes in the window: times in s, waveforms in µV."""
+def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
+    """One unit per channel that has spikes in the window: times in s, waveforms in µV.
+
+    ``per_spike``: every spike's waveform (``waveforms``); else each unit's ``waveform_mean`` and
+    ``waveform_sd`` only (a linked file: the spikes' waveforms stay in the CL file, 300 bytes a
+    spike, more than 1% of a recording; cldata's reader reads them there).
+    """
     # why here: pynwb is the nwb extra, loaded when a file is written
     from pynwb.misc import Units
 
@@ -132,13 +141,33 @@ def _units(nwbfile: Any, view: Any, a: int, b: int) -> None:
         return
     fps = view.frames_per_second
     units = Units(name="units", description="spikes detected by the CL1, one unit per channel",
-                  electrode_table=nwbfile.electrodes, waveform_rate=float(fps), waveform_unit=layout.WAVEFORM_UNIT)
+                  electrode_table=nwbfile.electrodes, waveform_rate=float(fps), waveform_unit=layout.WAVEFORM_UNIT,
+                  resolution=1.0 / fps)
     units.add_column(name=layout.UNIT_CHANNEL, description="the CL channel of the unit")
+    units.add_column(name=layout.UNIT_REPEAT, description="0: the channel's spikes; k > 0: its k-th repeated "
+                     "detection at a frame that already has a spike on the channel (kept, not merged)")
     nwbfile.units = units
     for ch in np.unique(spikes["channel"]):
         mine = spikes[spikes["channel"] == ch]
-        units.add_unit(spike_times=mine["timestamp"] / fps, obs_intervals=[[a / fps, b / fps]],
-                       electrodes=[int(ch)], waveforms=list(mine["samples"][:, np.newaxis, :].astype(np.float32)), channel=int(ch))
+        repeat = _repeats(mine["timestamp"])
+        for k in range(int(repeat.max(initial=0)) + 1):
+            rows = mine[repeat == k]
+            shapes = rows["samples"].astype(np.float32)
+            waves = {"waveforms": list(shapes[:, np.newaxis, :])} if per_spike else \
+                {"waveform_mean": shapes.mean(axis=0), "waveform_sd": shapes.std(axis=0)}
+            units.add_unit(spike_times=rows["timestamp"] / fps, obs_intervals=[[a / fps, b / fps]],
+                           electrodes=[int(ch)], channel=int(ch), repeat=k, **waves)
+
+
+def _repeats(frames: np.ndarray) -> np.ndarray:
+    """For each spike of one channel, how many earlier spikes share its frame (spike times must ascend strictly)."""
+    order = np.argsort(frames, kind="stable")
+    sorted_frames = frames[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_frames)) + 1]
+    rank = np.arange(len(frames)) - np.repeat(starts, np.diff(np.r_[starts, len(frames)]))
+    out = np.empty(len(frames), np.int64)
+    out[order] = rank
+    return out
 
 
 def _stims(nwbfile: Any, view: Any) -> None:
@@ -223,9 +252,9 @@ def _nwbfile(view: Any, identifier: str | None, parameters: Mapping[str, Any] | 
         experiment_description=str(application.get("experiment_description")
                                    or "cultured neurons on a Cortical Labs CL1 multi-electrode array"),
         institution=str(application.get("institution") or "unknown"), lab=str(application.get("lab") or "unknown"),
-        experimenter=[str(application.get("experimenter") or "unknown")],
-        keywords=["Cortical Labs", "CL1", "MEA", "in vitro"],
-        subject=Subject(subject_id=str(application.get("culture") or ident),
+        experimenter=[str(application["experimenter"])] if application.get("experimenter") else None,
+        # sex "U" (unknown) and age "P0D/" (at least 0 days: unknown) are what a CL file can say; no species
+        subject=Subject(subject_id=str(application.get("culture") or ident), sex="U", age="P0D/",
                         description="an in-vitro neuronal culture (CL files record no species)"))
     nwbfile.add_scratch(np.frombuffer(encode(attributes), np.uint8), name=layout.SCRATCH_ATTRIBUTES,
                         description="the CL file's root attributes, msgpack bytes (cldata's codec)")
@@ -313,7 +342,7 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
     _electrodes(nwbfile, view.channel_count)
     if has_samples:
         _samples(nwbfile, view, a, b, link)
-    _units(nwbfile, view, *view.clipped_window)
+    _units(nwbfile, view, *view.clipped_window, per_spike=not (link and has_samples))
     _stims(nwbfile, view)
     _streams(nwbfile, view)
     _results(nwbfile, results)
