@@ -205,6 +205,20 @@ def test_add_recording_takes_back_an_nwb_file(recordings, tmp_path, link):
             store.add_recording(nwb_path, link=True)
 
 
+def test_add_recording_of_a_window_keeps_its_frames(recordings, tmp_path):
+    """A window's NWB file comes back with its events and samples at their original frames."""
+    _reader()
+    with cldata.RecordingView(recordings / "a.h5") as original:
+        part = original.between(0.5 * pq.s, 0.8 * pq.s)
+        nwb_path = cldata.to_nwb(part, tmp_path / "part.nwb", link=False)
+        with cldata.open(tmp_path / "store", mode="a") as store:
+            back = store.recording(store.add_recording(nwb_path)).view()
+            np.testing.assert_array_equal(back.read_spikes(), part.read_spikes())
+            np.testing.assert_array_equal(back.read_stims(), part.read_stims())
+            np.testing.assert_array_equal(back.read_samples(12_500, 20_000), part.read_samples(12_500, 20_000))
+            assert not back.read_samples(0, 12_500).any()  # before the window: zero rows (row = frame)
+
+
 def test_check_reports_a_moved_cl_source(recordings, tmp_path, capsys):
     _reader()
     shutil.copy(recordings / "a.h5", tmp_path / "a.h5")

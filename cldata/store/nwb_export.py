@@ -307,21 +307,31 @@ def _write_cl(nwb: Any, target: Path) -> None:
         raise
 
 
+def _sample_extent(nwb: Any) -> tuple[int, int]:
+    """``(first frame, frame count)`` of the file's samples (the reader's, else read from the file's layout)."""
+    total, first = getattr(nwb, "sample_frames", None), getattr(nwb, "first_sample_frame", None)
+    if total is not None and first is not None:
+        return int(first), int(total)
+    # why: h5py comes with the nwb extra (pynwb), loaded only when an NWB file is read back
+    import h5py
+
+    layout = _nwb_module("layout")
+    with h5py.File(nwb.path, "r") as f:
+        series = f.get(layout.SAMPLES_PATH)
+        if series is None:
+            return 0, 0
+        rate = float(series["starting_time"].attrs["rate"])
+        return int(round(float(series["starting_time"][()]) * rate)), int(series["data"].shape[0])
+
+
 def _copy_samples(nwb: Any, writer: RecordingWriter) -> None:
     """The samples, in blocks; a window's file (samples from frame ``first``) gets zero rows before it, as
     the CL layout has row = frame (what a store export of a window holds too)."""
-    total = getattr(nwb, "sample_frames", None)
-    first = int(getattr(nwb, "first_sample_frame", 0) or 0)
-    if total is None:  # a reader that does not say how many: all at once
-        samples = nwb.read_samples()
-        if samples is not None and len(samples):
-            _zeros(writer, first)
-            writer.append_samples(samples)
-        return
-    if int(total):
+    first, total = _sample_extent(nwb)
+    if total:
         _zeros(writer, first)
-    for start in range(first, first + int(total), _FRAMES):
-        writer.append_samples(nwb.read_samples(start, min(start + _FRAMES, first + int(total))))
+    for start in range(first, first + total, _FRAMES):
+        writer.append_samples(nwb.read_samples(start, min(start + _FRAMES, first + total)))
 
 
 def _zeros(writer: RecordingWriter, frames: int) -> None:
