@@ -119,6 +119,11 @@ def test_store_recording_carries_its_id_parameters_and_results(store_root, tmp_p
 
             with pynwb.NWBHDF5IO(str(path), "r") as io:
                 assert io.read().identifier == handle.id
+            with read_nwb(path) as nwb:
+                rate = next(r for r in nwb.results if r["identifier"] == "rate")
+                assert rate["value"] in (3.5, 4.5) and rate["units"] == "Hz" and rate["parameters"] == {"bin": 10}
+                assert rate["sources"] == [handle.id] and rate["kind"] == "SingleValue"
+                assert nwb.parameters["session"] == handle.parameters["session"]
 
 
 def test_to_nwb_takes_a_file_a_view_and_a_windowed_view(recordings, tmp_path):

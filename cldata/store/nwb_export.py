@@ -59,7 +59,7 @@ from cldata.store.recording import RecordingHandle
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.store.view import DataStoreView
 
-__all__ = ["to_nwb", "view_to_nwb", "result_records", "is_nwb_source", "cl_file_from_nwb", "NWB_SUFFIX"]
+__all__ = ["to_nwb", "view_to_nwb", "result_records", "is_nwb_source", "cl_file_from_nwb", "sample_extent", "NWB_SUFFIX"]
 
 #: The suffix of the files :func:`view_to_nwb` writes.
 NWB_SUFFIX = ".nwb"
@@ -307,7 +307,7 @@ def _write_cl(nwb: Any, target: Path) -> None:
         raise
 
 
-def _sample_extent(nwb: Any) -> tuple[int, int]:
+def sample_extent(nwb: Any) -> tuple[int, int]:
     """``(first frame, frame count)`` of the file's samples (the reader's, else read from the file's layout)."""
     total, first = getattr(nwb, "sample_frames", None), getattr(nwb, "first_sample_frame", None)
     if total is not None and first is not None:
@@ -327,7 +327,7 @@ def _sample_extent(nwb: Any) -> tuple[int, int]:
 def _copy_samples(nwb: Any, writer: RecordingWriter) -> None:
     """The samples, in blocks; a window's file (samples from frame ``first``) gets zero rows before it, as
     the CL layout has row = frame (what a store export of a window holds too)."""
-    first, total = _sample_extent(nwb)
+    first, total = sample_extent(nwb)
     if total:
         _zeros(writer, first)
     for start in range(first, first + total, _FRAMES):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cldata.app.check.report import CheckReport, Clock, OutOfTime, ran_out
 from cldata.errors import BrokenLinkError, CldataError
+from cldata.store.nwb_export import sample_extent
 
 __all__ = ["check_nwb", "NWB_SUFFIX"]
 
@@ -69,8 +70,7 @@ def _read(view: object, report: CheckReport, clock: Clock, deep: bool) -> None:
     spikes, stims = view.read_spikes(), view.read_stims()  # type: ignore[attr-defined]
     streams = view.data_streams  # type: ignore[attr-defined]
     report.counts = {"recordings": 1, "spikes": len(spikes), "stims": len(stims), "data streams": len(streams)}
-    frames = int(getattr(view, "sample_frames", 0) or 0)
-    first = int(getattr(view, "first_sample_frame", 0) or 0)
+    first, frames = sample_extent(view)
     if not deep:
         view.read_samples(first, first + min(frames, 1))  # type: ignore[attr-defined]  # the link resolves
         return

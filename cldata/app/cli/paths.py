@@ -105,9 +105,10 @@ def is_recording(path: Path) -> bool:
 def is_export(path: Path) -> bool:
     try:
         # an NWB file's root has attributes PyTables does not know (hdmf's object references): said elsewhere
-        with warnings.catch_warnings(), open_hdf5(path) as f:
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore", tables.DataTypeWarning)
-            return read_attributes(f.root).get("cldata_kind") == "cldata export"
+            with open_hdf5(path) as f:
+                return read_attributes(f.root).get("cldata_kind") == "cldata export"
     except (CldataError, OSError):
         return False
 
