@@ -171,6 +171,21 @@ def test_to_nwb_refuses_what_it_cannot_do(recordings, tmp_path):
         cldata.to_nwb(42, tmp_path / "b.nwb")
 
 
+def test_neo_recordings_are_refused_before_anything_is_written(recordings, tmp_path):
+    import neo
+
+    segment = neo.Segment(name="s")
+    segment.spiketrains.append(neo.SpikeTrain([0.1, 0.2] * pq.s, t_stop=1 * pq.s))
+    with cldata.open(tmp_path / "store", mode="a") as store:
+        store.add_recording(recordings / "a.h5", overview=False)
+        rid = store.add_recording(segment)
+        with pytest.raises(UnsupportedValueError, match="neo recording"):
+            cldata.to_nwb(store.recording(rid), tmp_path / "x.nwb")
+        with pytest.raises(UnsupportedValueError, match="neo recording"):
+            store.to_nwb(tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+
+
 def test_view_to_nwb_writes_nothing_when_a_file_exists(store_root, tmp_path):
     with cldata.open(store_root) as store:
         first = store.recording_ids[0]
