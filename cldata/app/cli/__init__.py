@@ -12,6 +12,7 @@ Examples
     cldata import lab-store rec1.h5 rec2.h5 --param culture=C7 --create   # --create: a new store
     cldata query lab-store --filter culture=C7,C8 --filter "session=[1, 2]" --tag final --values
     cldata export lab-store shared.h5 --filter culture=C7
+    cldata nwb lab-store nwb/ --no-link --filter culture=C7   # one NWB file per recording (nwb extra)
     cldata check lab-store --repair
 
 Errors
@@ -33,7 +34,7 @@ Where things are: :mod:`~cldata.app.cli.parser` declares every sub-command and i
 each command is a function in :mod:`~cldata.app.cli.run_commands` (``demo``, ``simulate``,
 ``run``), :mod:`~cldata.app.cli.store_commands` (``info``, ``import``, ``check``,
 ``upgrade``, ``normalize``) or :mod:`~cldata.app.cli.query_commands` (``query``,
-``export``); what a path is lives in :mod:`~cldata.app.cli.paths`, typed values in
+``export``) or :mod:`~cldata.app.cli.nwb_commands` (``nwb``); what a path is lives in :mod:`~cldata.app.cli.paths`, typed values in
 :mod:`~cldata.app.cli.values`, and the one-line errors in :mod:`~cldata.app.cli.errors`.
 A new sub-command is a function in one of those modules and its entry in the parser.
 """
