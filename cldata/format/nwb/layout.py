@@ -1,0 +1,145 @@
+"""How one CL recording is laid out in an NWB file: the names cldata's writer and reader share.
+
+The model
+---------
+A CL recording (one ``.h5`` file: samples, spikes, stims, data streams, root attributes) maps
+onto one NWB file, one object per part, each named here:
+
+==============================  ===============================================================
+CL part                          NWB object
+==============================  ===============================================================
+``/samples`` (int16, frames ×    ``/acquisition/samples``: an ``ElectricalSeries`` (``rate`` =
+channels)                        ``frames_per_second``, ``starting_time`` = the window's start in
+                                 seconds, ``data`` int16 sample units with ``conversion`` =
+                                 ``uV_per_sample_unit * 1e-6`` and ``unit`` = ``"volts"``) over
+                                 every row of the electrodes table.
+                                 ``link=True``: ``data`` is an HDF5 *virtual dataset* whose one
+                                 source is the CL file's ``/samples`` (rows of the window), named
+                                 by a path relative to the NWB file's folder: nothing is copied,
+                                 and the dataset carries the ``conversion``/``unit`` attributes a
+                                 plain external link cannot. ``link=False``: the samples copied,
+                                 chunked and gzip-compressed.
+channels                         the electrodes table: one row per channel (``channel``), its MEA
+                                 place (``mea_row = ch % 8``, ``mea_column = ch // 8``: CL's
+                                 ``layout[r][c] = 8*c + r``), ``rel_x``/``rel_y`` in µm
+                                 (``MEA_PITCH_UM`` apart), boolean ``is_ground`` (0, 7, 56, 63) and
+                                 ``is_reference`` (4); one ``Device`` ``"CL1"`` (its ``DeviceModel``
+                                 ``"CL1 MEA"`` by Cortical Labs) and one
+                                 ``ElectrodeGroup`` ``"mea"``.
+``/spikes``                      the ``units`` table: one unit per channel that has spikes
+                                 (``channel`` column, ``electrodes`` → its electrode),
+                                 ``spike_times`` in s from the recording start, ``waveforms`` in µV
+                                 (``waveform_rate`` = frames per second, ``waveform_unit`` =
+                                 ``"microvolts"``; a linked file has each unit's ``waveform_mean``
+                                 and ``waveform_sd`` instead, the spikes' own waveforms staying in
+                                 the CL file, where cldata's reader finds them), ``obs_intervals`` = the exported window,
+                                 ``resolution`` one frame. A spike repeated at the same frame on
+                                 the same channel goes to another unit of that channel
+                                 (``repeat`` = 1, 2...): spike times ascend strictly in each.
+``/stims``                       ``/intervals/stimulations``: a ``TimeIntervals``, one row per
+                                 frame at which stims were delivered (``start_time``; ``stop_time``
+                                 one frame later; ``frame``; ``channels``, a ragged int column).
+data streams                     the processing module ``"data_streams"``: per stream one object
+                                 named after it, by what its entries are (``STREAM_KINDS``):
+                                 numbers or arrays of one shape and dtype → a ``TimeSeries``
+                                 (``timestamps`` in s); dicts of scalars with the same keys → a
+                                 ``DynamicTable`` (``timestamp`` in s, one column per key);
+                                 anything else → a ``DynamicTable`` (``timestamp``, ``value``: the
+                                 entry's msgpack bytes, a ragged uint8 column). Never dropped.
+                                 ``"stream_index"`` lists every stream (empty ones too, with no
+                                 table of their own): ``stream``, ``kind``, ``entries``, ``object``
+                                 and ``attributes`` (the stream's attributes, msgpack bytes).
+root attributes, parameters      NWB metadata: ``session_start_time`` from ``created_utc``,
+                                 ``identifier`` (the recording id), ``session_description``,
+                                 ``experiment_description``; every root attribute and the
+                                 parameters as msgpack bytes in ``/scratch/cldata_attributes``
+                                 and ``/scratch/cldata_parameters`` (a ``ScratchData``), whose
+                                 presence marks a file cldata wrote.
+analysis results                 the processing module ``"analysis_results"``: a ``DynamicTable``
+                                 ``"results"`` with one row per record (``result`` (its name), ``unit`` text;
+                                 ``record``: the whole record, msgpack bytes).
+==============================  ===============================================================
+
+Frames come back exactly: times are seconds (``frame / frames_per_second``, float64, exact for
+frames below 2**53) and the reader rounds them back; stims and data-stream tables keep the frame
+as well. Entries stored as msgpack bytes are cldata's codec (:mod:`cldata.format.codec`): no
+pickle, nothing run on reading. Text columns never hold JSON of dicts (nwbinspector flags them):
+structured values are msgpack bytes.
+
+Examples
+--------
+>>> from cldata.format.nwb import layout
+>>> layout.SAMPLES, layout.mea_position(12)
+('samples', (4, 1))
+"""
+
+from __future__ import annotations
+
+#: the ElectricalSeries of the raw samples, in /acquisition
+SAMPLES = "samples"
+SAMPLES_PATH = f"/acquisition/{SAMPLES}"
+SAMPLES_DATA_PATH = f"{SAMPLES_PATH}/data"
+#: the CL file's samples node a linked NWB file's virtual dataset reads
+CL_SAMPLES_NODE = "/samples"
+#: µV to volts (the ElectricalSeries' unit)
+VOLTS_PER_UV = 1e-6
+SAMPLES_UNIT = "volts"
+#: the rows of a chunk of copied samples (link=False) and gzip's level
+SAMPLE_CHUNK_FRAMES = 8192
+GZIP_LEVEL = 4
+
+DEVICE = "CL1"
+DEVICE_DESCRIPTION = "Cortical Labs CL1: a multi-electrode array (8 x 8) with cultured neurons"
+MANUFACTURER = "Cortical Labs"
+#: the DeviceModel the device links to (pynwb 4 keeps the manufacturer there)
+DEVICE_MODEL = "CL1 MEA"
+ELECTRODE_GROUP = "mea"
+ELECTRODE_LOCATION = "in vitro culture on the MEA"
+MEA_SIDE = 8
+#: the distance between neighbouring electrodes, µm (rel_x / rel_y)
+MEA_PITCH_UM = 200.0
+GROUND_CHANNELS = (0, 7, 56, 63)
+REFERENCE_CHANNEL = 4
+
+#: spikes: one unit per channel that has spikes
+UNIT_CHANNEL = "channel"
+#: repeated detections (same channel and frame) go to a unit of their own, so spike times ascend
+UNIT_REPEAT = "repeat"
+WAVEFORM_UNIT = "microvolts"
+
+STIMS = "stimulations"
+STIMS_PATH = f"/intervals/{STIMS}"
+STIM_FRAME = "frame"
+STIM_CHANNELS = "channels"
+
+STREAMS_MODULE = "data_streams"
+STREAM_INDEX = "stream_index"
+#: how a stream's entries are kept (the index's ``kind`` column)
+STREAM_TIMESERIES = "timeseries"
+STREAM_TABLE = "table"
+STREAM_MSGPACK = "msgpack"
+STREAM_EMPTY = "empty"
+STREAM_KINDS = (STREAM_TIMESERIES, STREAM_TABLE, STREAM_MSGPACK, STREAM_EMPTY)
+#: the time columns of a stream table (seconds and the exact frame)
+STREAM_TIME = "timestamp"
+STREAM_FRAME = "frame"
+#: the column of a msgpack stream
+STREAM_VALUE = "value"
+#: the index table's columns
+INDEX_COLUMNS = ("stream", "kind", "entries", "object", "attributes")
+
+RESULTS_MODULE = "analysis_results"
+RESULTS_TABLE = "results"
+
+SCRATCH_ATTRIBUTES = "cldata_attributes"
+SCRATCH_PARAMETERS = "cldata_parameters"
+MARKER_PATH = f"/scratch/{SCRATCH_ATTRIBUTES}"
+
+
+def mea_position(channel: int) -> tuple[int, int]:
+    """The ``(row, column)`` of a channel on CL's MEA: ``layout[r][c] = 8*c + r``.
+
+    >>> mea_position(0), mea_position(8), mea_position(63)
+    ((0, 0), (0, 1), (7, 7))
+    """
+    return channel % MEA_SIDE, channel // MEA_SIDE

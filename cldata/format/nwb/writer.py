@@ -1,0 +1,360 @@
+"""Writing one CL recording (or a window of it) as an NWB file: :func:`write_nwb`.
+
+The model: the NWB file holds the recording as :mod:`cldata.format.nwb.layout` describes —
+samples as an ``ElectricalSeries``, spikes as ``units``, stims as a ``TimeIntervals``, data
+streams and analysis results in processing modules, attributes as metadata. pynwb builds and
+writes every object; the samples take one of two forms:
+
+- ``link=True``: pynwb writes the ``ElectricalSeries`` over a one-row placeholder, then the
+  placeholder is swapped (h5py) for an HDF5 **virtual dataset** of the same name and attributes
+  whose one source is the CL file's ``/samples`` — the window's rows, named by a path relative to
+  the NWB file's folder, so the two files move together. Nothing is copied. Why not
+  ``H5DataIO(link_data=True)``: an external link points at the CL dataset itself, which has no
+  ``conversion`` or ``unit`` attributes (NWB keeps them on ``data``), so pynwb would read a
+  conversion of 1.0. The spikes' waveforms stay in the CL file too (75 float32 a spike would
+  make a linked file several % of the recording): the units carry ``waveform_mean`` and
+  ``waveform_sd``, and :func:`~cldata.format.nwb.read_nwb` reads each spike's waveform
+  through the link. If the CL file moves, HDF5 reads the virtual dataset as zeros: cldata's
+  reader checks the source first and raises :class:`~cldata.errors.BrokenLinkError`.
+- ``link=False``: the samples are copied a buffer at a time (hdmf's ``GenericDataChunkIterator``
+  over :meth:`RecordingView.read_samples`), chunked and gzip-compressed: a self-contained file
+  for DANDI, in bounded memory.
+
+The file is written under a temporary name beside ``out`` and renamed into place when complete.
+
+Examples
+--------
+>>> with cldata.RecordingView("rec.h5") as rec:                      # doctest: +SKIP
+...     write_nwb(rec.between(0, 2 * pq.s), "rec.nwb", link=True)
+PosixPath('rec.nwb')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cldata.core.fsutil import create_new, temporary_beside
+from cldata.errors import OutputExistsError, ParameterError
+from cldata.format.codec import encode
+from cldata.format.nwb import layout
+from cldata.format.nwb.streams import bytes_column, classify, stream_object
+
+
+def _session_start(attributes: Mapping[str, Any]) -> datetime:
+    """``created_utc`` as an aware datetime (the epoch when the file does not say or cannot be read)."""
+    text = str(attributes.get("created_utc", "") or "")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _plain(value: Any) -> Any:
+    """Attribute values as plain, encodable values (AttributesView and numpy scalars included)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _electrodes(nwbfile: Any, channel_count: int) -> None:
+    """The device, the electrode group and one electrode row per channel with its MEA place."""
+    model = nwbfile.create_device_model(name=layout.DEVICE_MODEL, manufacturer=layout.MANUFACTURER,
+                                        description=layout.DEVICE_DESCRIPTION)
+    device = nwbfile.create_device(name=layout.DEVICE, description=layout.DEVICE_DESCRIPTION, model=model)
+    group = nwbfile.create_electrode_group(name=layout.ELECTRODE_GROUP, description="the CL1's 8 x 8 MEA",
+                                           location=layout.ELECTRODE_LOCATION, device=device)
+    for name, text in (("channel", "the CL channel number"),
+                       ("mea_row", "row on the 8 x 8 MEA (channel % 8)"),
+                       ("mea_column", "column on the 8 x 8 MEA (channel // 8)"),
+                       ("is_ground", "a ground channel (0, 7, 56, 63)"),
+                       ("is_reference", "the reference channel (4)")):
+        nwbfile.add_electrode_column(name=name, description=text)
+    for ch in range(channel_count):
+        row, col = layout.mea_position(ch)
+        nwbfile.add_electrode(location=layout.ELECTRODE_LOCATION, group=group,
+                              rel_x=col * layout.MEA_PITCH_UM, rel_y=row * layout.MEA_PITCH_UM,
+                              channel=ch, mea_row=row, mea_column=col,
+                              is_ground=ch in layout.GROUND_CHANNELS, is_reference=ch == layout.REFERENCE_CHANNEL)
+
+
+def _samples_iterator(view: Any, a: int, b: int, channel_count: int) -> Any:
+    """The window's samples for pynwb to copy a buffer at a time (memory: one buffer)."""
+    # why here: hdmf is the nwb extra, loaded when a file is written
+    from hdmf.data_utils import GenericDataChunkIterator
+
+    class _Samples(GenericDataChunkIterator):
+        def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
+            rows, cols = selection[0], selection[1]
+            return view.read_samples(a + rows.start, a + rows.stop)[:, cols]
+
+        def _get_maxshape(self) -> tuple[int, int]:
+            return (b - a, channel_count)
+
+        def _get_dtype(self) -> np.dtype:
+            return np.dtype(np.int16)
+
+    chunk = (min(layout.SAMPLE_CHUNK_FRAMES, max(b - a, 1)), channel_count)
+    return _Samples(chunk_shape=chunk, buffer_gb=0.05)
+
+
+def _samples(nwbfile: Any, view: Any, a: int, b: int, link: bool) -> None:
+    """The ElectricalSeries of the window's samples (a placeholder when linking)."""
+    # why here: pynwb and hdmf are the nwb extra, loaded when a file is written
+    from hdmf.backends.hdf5 import H5DataIO
+    from pynwb.ecephys import ElectricalSeries
+
+    n_ch = view.channel_count
+    if link:
+        data: Any = np.zeros((1, n_ch), np.int16)  # replaced by the virtual dataset (_link_samples)
+    else:
+        data = H5DataIO(_samples_iterator(view, a, b, n_ch), compression="gzip", compression_opts=layout.GZIP_LEVEL)
+    region = nwbfile.create_electrode_table_region(region=list(range(n_ch)), description="every channel")
+    nwbfile.add_acquisition(ElectricalSeries(
+        name=layout.SAMPLES, data=data, electrodes=region, starting_time=a / view.frames_per_second,
+        rate=float(view.frames_per_second), conversion=view.uV_per_sample_unit * layout.VOLTS_PER_UV,
+        description="raw samples of the CL1's MEA, int16 sample units (x conversion = volts)"))
+
+
+def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
+    """One unit per channel that has spikes in the window: times in s, waveforms in µV.
+
+    ``per_spike``: every spike's waveform (``waveforms``); else each unit's ``waveform_mean`` and
+    ``waveform_sd`` only (a linked file: the spikes' waveforms stay in the CL file, 300 bytes a
+    spike, more than 1% of a recording; cldata's reader reads them there).
+    """
+    # why here: pynwb is the nwb extra, loaded when a file is written
+    from pynwb.misc import Units
+
+    spikes = view.read_spikes()
+    if not len(spikes):
+        return
+    fps = view.frames_per_second
+    units = Units(name="units", description="spikes detected by the CL1, one unit per channel",
+                  electrode_table=nwbfile.electrodes, waveform_rate=float(fps), waveform_unit=layout.WAVEFORM_UNIT,
+                  resolution=1.0 / fps)
+    units.add_column(name=layout.UNIT_CHANNEL, description="the CL channel of the unit")
+    units.add_column(name=layout.UNIT_REPEAT, description="0: the channel's spikes; k > 0: its k-th repeated "
+                     "detection at a frame that already has a spike on the channel (kept, not merged)")
+    nwbfile.units = units
+    for ch in np.unique(spikes["channel"]):
+        mine = spikes[spikes["channel"] == ch]
+        repeat = _repeats(mine["timestamp"])
+        for k in range(int(repeat.max(initial=0)) + 1):
+            rows = mine[repeat == k]
+            shapes = rows["samples"].astype(np.float32)
+            waves = {"waveforms": list(shapes[:, np.newaxis, :])} if per_spike else \
+                {"waveform_mean": shapes.mean(axis=0), "waveform_sd": shapes.std(axis=0)}
+            units.add_unit(spike_times=rows["timestamp"] / fps, obs_intervals=[[a / fps, b / fps]],
+                           electrodes=[int(ch)], channel=int(ch), repeat=k, **waves)
+
+
+def _repeats(frames: np.ndarray) -> np.ndarray:
+    """For each spike of one channel, how many earlier spikes share its frame (spike times must ascend strictly)."""
+    order = np.argsort(frames, kind="stable")
+    sorted_frames = frames[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_frames)) + 1]
+    rank = np.arange(len(frames)) - np.repeat(starts, np.diff(np.r_[starts, len(frames)]))
+    out = np.empty(len(frames), np.int64)
+    out[order] = rank
+    return out
+
+
+def _stims(nwbfile: Any, view: Any) -> None:
+    """One row per frame at which stims were delivered, the channels in a ragged column."""
+    # why here: pynwb is the nwb extra, loaded when a file is written
+    from pynwb.epoch import TimeIntervals
+
+    stims = view.read_stims()
+    if not len(stims):
+        return
+    fps = view.frames_per_second
+    table = TimeIntervals(name=layout.STIMS, description="stimulations delivered by the CL1, one row per frame")
+    table.add_column(name=layout.STIM_FRAME, description="the frame of the stimulation (exact)")
+    table.add_column(name=layout.STIM_CHANNELS, description="the channels stimulated at that frame", index=True)
+    frames, first = np.unique(stims["timestamp"], return_index=True)
+    groups = np.split(stims["channel"], first[1:])
+    for frame, channels in zip(frames, groups):
+        table.add_row(start_time=frame / fps, stop_time=(frame + 1) / fps, frame=int(frame),
+                      channels=[int(c) for c in channels])
+    nwbfile.add_time_intervals(table)
+
+
+def _streams(nwbfile: Any, view: Any) -> None:
+    """Every data stream in the processing module, and the index of all of them."""
+    # why here: hdmf is the nwb extra, loaded when a file is written
+    from hdmf.common import DynamicTable, VectorData
+
+    module = nwbfile.create_processing_module(name=layout.STREAMS_MODULE, description="the CL data streams")
+    rows: dict[str, list[Any]] = {k: [] for k in layout.INDEX_COLUMNS}
+    blobs = []
+    for name, stream in view.data_streams.items():
+        ts, entries = stream.read()
+        kind = classify(entries)
+        obj = name if kind != layout.STREAM_EMPTY else ""
+        if kind != layout.STREAM_EMPTY:
+            obj = name if name != layout.STREAM_INDEX and "/" not in name else f"stream_{len(rows['stream'])}"
+            module.add(stream_object(obj, np.asarray(ts), entries, view.frames_per_second, kind))
+        rows["stream"].append(name)
+        rows["kind"].append(kind)
+        rows["entries"].append(len(entries))
+        rows["object"].append(obj)
+        blobs.append(encode(_plain(dict(stream.attributes))))
+    columns = [VectorData(name="stream", description="the stream's name", data=rows["stream"]),
+               VectorData(name="kind", description="how it is kept: timeseries, table, msgpack or empty",
+                          data=rows["kind"]),
+               VectorData(name="entries", description="its number of entries", data=np.asarray(rows["entries"], np.int64)),
+               VectorData(name="object", description="its object in this module ('' when empty)", data=rows["object"])]
+    columns += bytes_column("attributes", "the stream's attributes, msgpack bytes (cldata's codec)", blobs)
+    if rows["stream"]:
+        module.add(DynamicTable(name=layout.STREAM_INDEX, description="every CL data stream, empty ones included",
+                                columns=columns))
+
+
+def _results(nwbfile: Any, results: Sequence[Mapping[str, Any]]) -> None:
+    """The analysis results given, one row each (name, unit, the whole record as msgpack)."""
+    # why here: hdmf is the nwb extra, loaded when a file is written
+    from hdmf.common import DynamicTable, VectorData
+
+    if not results:
+        return
+    records = [_plain(dict(r)) for r in results]
+    module = nwbfile.create_processing_module(name=layout.RESULTS_MODULE, description="cldata analysis results")
+    columns = [VectorData(name="result", description="the result's name", data=[str(r.get("name", "")) for r in records]),
+               VectorData(name="unit", description="the unit of its value", data=[str(r.get("unit", "")) for r in records])]
+    columns += bytes_column("record", "the whole result record (value, unit, parameters), msgpack bytes",
+                            [encode(r) for r in records])
+    module.add(DynamicTable(name=layout.RESULTS_TABLE, description="analysis results of the recording", columns=columns))
+
+
+def _nwbfile(view: Any, identifier: str | None, parameters: Mapping[str, Any] | None) -> Any:
+    """The NWBFile with its metadata, the subject and the scratch attributes."""
+    # why here: pynwb is the nwb extra, loaded when a file is written
+    from pynwb import NWBFile
+    from pynwb.file import Subject
+
+    attributes = _plain(dict(view.attributes))
+    application = attributes.get("application") if isinstance(attributes.get("application"), dict) else {}
+    ident = identifier or str(application.get("recording_id") or view.path.stem)
+    nwbfile = NWBFile(
+        session_description=str(application.get("session_description") or f"CL1 recording {view.path.name}"),
+        identifier=ident, session_start_time=_session_start(attributes), session_id=ident,
+        experiment_description=str(application.get("experiment_description")
+                                   or "cultured neurons on a Cortical Labs CL1 multi-electrode array"),
+        institution=str(application.get("institution") or "unknown"), lab=str(application.get("lab") or "unknown"),
+        experimenter=[str(application["experimenter"])] if application.get("experimenter") else None,
+        # sex "U" (unknown) and age "P0D/" (at least 0 days: unknown) are what a CL file can say; no species
+        subject=Subject(subject_id=str(application.get("culture") or ident), sex="U", age="P0D/",
+                        description="an in-vitro neuronal culture (CL files record no species)"))
+    nwbfile.add_scratch(np.frombuffer(encode(attributes), np.uint8), name=layout.SCRATCH_ATTRIBUTES,
+                        description="the CL file's root attributes, msgpack bytes (cldata's codec)")
+    nwbfile.add_scratch(np.frombuffer(encode(_plain(dict(parameters or {}))), np.uint8),
+                        name=layout.SCRATCH_PARAMETERS, description="the recording's parameters, msgpack bytes")
+    return nwbfile
+
+
+def _link_samples(tmp: Path, view: Any, a: int, b: int, out_dir: Path) -> None:
+    """Swap the placeholder samples for a virtual dataset reading the CL file's rows ``[a, b)``."""
+    # why here: h5py comes with the nwb extra (pynwb), loaded when a file is written
+    import h5py
+
+    source = view.samples
+    rows, n_ch = int(source.nrows), int(source.shape[1])
+    relative = os.path.relpath(Path(view.path).resolve(), out_dir.resolve())
+    node = source._v_pathname
+    with h5py.File(tmp, "r+") as f:
+        attrs = dict(f[layout.SAMPLES_DATA_PATH].attrs)
+        del f[layout.SAMPLES_DATA_PATH]
+        vlayout = h5py.VirtualLayout(shape=(b - a, n_ch), dtype=np.int16)
+        vlayout[:] = h5py.VirtualSource(relative, node, shape=(rows, n_ch), dtype=np.int16)[a:b, :]
+        dset = f.create_virtual_dataset(layout.SAMPLES_DATA_PATH, vlayout, fillvalue=0)
+        for key, value in attrs.items():
+            dset.attrs[key] = value
+
+
+def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, results: Sequence[Mapping[str, Any]] = (),
+              overwrite: bool = False, identifier: str | None = None,
+              parameters: Mapping[str, Any] | None = None) -> Path:
+    """Write a recording view (its window) as an NWB file; return the file's path.
+
+    Parameters
+    ----------
+    view
+        A :class:`~cldata.format.reader.RecordingView`, windowed or not (``rec.between(a, b)``):
+        the window is what is written, its ``starting_time`` the window's start.
+    out
+        The ``.nwb`` file to write.
+    link
+        ``True``: the samples are a virtual dataset over the CL file's ``/samples`` (nothing
+        copied; keep the CL file at the same place relative to ``out``). ``False``: the samples
+        copied, chunked and gzip-compressed (self-contained, for DANDI).
+    results
+        Analysis results as plain records (``name``, ``value``, ``unit``, ``parameters``...).
+    overwrite
+        Replace an existing ``out``.
+    identifier
+        The NWB identifier (default: the recording's ``recording_id`` attribute, else its file stem).
+    parameters
+        The recording's parameters, kept in the file's scratch space.
+
+    Returns
+    -------
+    Path
+        ``out``.
+
+    Raises
+    ------
+    cldata.errors.OutputExistsError
+        If ``out`` exists and ``overwrite`` is false.
+    cldata.errors.ParameterError
+        If ``link`` is asked of a recording whose samples are not in the file itself.
+
+    Examples
+    --------
+    >>> with cldata.RecordingView("rec.h5") as rec:                  # doctest: +SKIP
+    ...     write_nwb(rec, "rec.nwb")                                 # linked: a few hundred kB
+    ...     write_nwb(rec, "rec_full.nwb", link=False)                # self-contained
+    """
+    # why here: pynwb is the nwb extra, loaded when a file is written
+    from pynwb import NWBHDF5IO
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out} exists; pass overwrite=True to replace it, or choose another name")
+    a, b = view.clipped_window
+    has_samples = view.samples is not None
+    if has_samples:
+        b = min(b, int(view.samples.nrows))
+        a = min(a, b)
+    if link and has_samples and view.samples.dtype != np.int16:
+        raise ParameterError(f"{view.path}'s samples are {view.samples.dtype}, not int16: write it with link=False")
+    nwbfile = _nwbfile(view, identifier, parameters)
+    _electrodes(nwbfile, view.channel_count)
+    if has_samples:
+        _samples(nwbfile, view, a, b, link)
+    _units(nwbfile, view, *view.clipped_window, per_spike=not (link and has_samples))
+    _stims(nwbfile, view)
+    _streams(nwbfile, view)
+    _results(nwbfile, results)
+    tmp = Path(f"{temporary_beside(out)}.nwb")  # (pynwb wants the .nwb suffix)
+    create_new(tmp).close()
+    try:
+        with NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwbfile)
+        if link and has_samples:
+            _link_samples(tmp, view, a, b, out.parent)
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out
