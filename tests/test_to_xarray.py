@@ -238,3 +238,57 @@ def test_without_xarray_the_error_says_which_extra_to_install(recording):
     """)
     done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
     assert "to_xarray() needs xarray and dask: pip install 'cldata[xarray]'" in done.stdout
+
+
+# -- the time index: frame times without an array ---------------------------------------------------
+
+def _pandas_twin(da):
+    """The same array with its times in an ordinary pandas index (what the index must behave like)."""
+    return da.drop_indexes("time").drop_vars("time").assign_coords(time=np.asarray(da.time.values))
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=st.floats(-0.5, 2.5, allow_nan=False), b=st.floats(-0.5, 2.5, allow_nan=False),
+       on_frames=st.booleans())
+def test_time_slices_select_what_a_pandas_index_selects(rec, a, b, on_frames):
+    da = rec.to_xarray()
+    if on_frames:  # bounds exactly on frame times, where both ends count
+        a, b = round(a * 25_000) / 25_000, round(b * 25_000) / 25_000
+    twin = _pandas_twin(da)
+    got = da.sel(time=slice(a, b))
+    want = twin.sel(time=slice(a, b))
+    np.testing.assert_array_equal(got.time.values, want.time.values)
+    np.testing.assert_array_equal(got.frame.values, want.frame.values)
+
+
+def test_time_labels_are_frame_times_exactly_or_a_key_error(rec):
+    da = rec.to_xarray()
+    assert int(da.sel(time=1.0).frame) == 25_000
+    assert da.sel(time=[0.5, 1.0, 0.00004]).frame.values.tolist() == [12_500, 25_000, 1]
+    with pytest.raises(KeyError, match="not the time of a frame"):
+        da.sel(time=1.00001)
+    with pytest.raises(KeyError):
+        da.sel(time=5.0)
+    assert int(da.sel(time=1.00001, method="nearest").frame) == 25_000
+
+
+def test_an_hour_of_frame_times_costs_no_array():
+    from cldata.format.xarray_time_index import FrameTimeIndex
+
+    index = FrameTimeIndex.of_frames(0, 90_000_000, 25_000.0)  # an hour: 720 MB as a pandas index
+    xr = pytest.importorskip("xarray")
+    coords = xr.Coordinates.from_xindex(index)
+    picked = index.sel({"time": slice(1800.0, 1800.001)}).dim_indexers["time"]
+    assert picked == slice(45_000_000, 45_000_026)
+    assert float(coords["time"][45_000_000]) == 1800.0
+    assert index.isel({"time": picked}).transform.size == 26
+
+
+def test_windows_align_inner_and_outer(rec):
+    xr = pytest.importorskip("xarray")
+    a = rec.between(0, 30_000).to_xarray()
+    b = rec.between(20_000, 50_000).to_xarray()
+    inner = a + b
+    assert (int(inner.frame[0]), int(inner.frame[-1])) == (20_000, 29_999)
+    outer_a, outer_b = xr.align(a, b, join="outer")
+    assert outer_a.sizes["time"] == 50_000 and bool(outer_a.isel(time=-1).isnull().all())

@@ -244,3 +244,21 @@ def test_a_store_view_shows_only_its_selection(rec_path, tmp_path):
     assert len(whole.app.recordings.value) == 2
     assert part.app.recordings.value["culture"].tolist() == ["B"]
     store.close()
+
+
+def test_a_store_export_is_viewed_as_a_store_and_its_recordings_open(tmp_path):
+    store = cldata.open(tmp_path / "store", mode="a")
+    path = cldata.simulate(tmp_path / "a.h5", seconds=0.5)
+    store.add_recording(path, {"culture": "A"})
+    store.commit()
+    store.export(tmp_path / "export.h5", progress=False)
+    store.close()
+    kind, make = viewer_for(tmp_path / "export.h5")
+    assert kind == "store"
+    shown = make()
+    rid = shown.app.recordings.value["id"].iloc[0]
+    opened = shown.app.open(rid)
+    env = opened.app.source.traces(None, width=100, channels=[1])
+    assert env.minimum.shape[1] == 1 and opened.app.source.duration == pytest.approx(0.5)
+    shown.app.show_store()  # (closes the recording view's files)
+    shown.app.store.close()

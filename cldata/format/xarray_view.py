@@ -49,15 +49,14 @@ import numpy as np
 
 from cldata.errors import CorruptRecordingError, ParameterError, RecordingFileError
 from cldata.format.reader import RecordingView
+from cldata.format.xarray_time_index import FrameTimeIndex
 from cldata.toolkit.preprocess import MEA_LAYOUT
 
 try:
     import dask.array
-    import pandas
     import xarray
     from dask.base import tokenize
     from dask.utils import SerializableLock
-    from xarray.indexes import PandasIndex
 except ImportError as exc:  # an optional extra: say how to get it
     raise ImportError("to_xarray() needs xarray and dask: pip install 'cldata[xarray]'") from exc
 
@@ -238,10 +237,8 @@ class LazySamples:
         name = "cldata-samples-" + tokenize(str(self.path), self.group, version, self.start, self.stop, frames)
         data = dask.array.from_array(self, chunks=(frames, self.shape[1]), lock=HDF5_LOCK, name=name,
                                      meta=np.empty((0, 0), dtype=self.dtype))
-        # the time index is in memory (xarray selects by label through it: 8 bytes a frame); the
-        # frames are a lazy coordinate, computed with the chunks that use them
-        time = np.arange(self.start, self.stop, dtype=np.float64)
-        time /= float(self.frames_per_second)
+        # the frames are a lazy coordinate, computed with the chunks that use them; the times an index
+        # that holds no array (cldata.format.xarray_time_index)
         frame = dask.array.arange(self.start, self.stop, chunks=frames, dtype=np.int64)
         channels = np.arange(self.shape[1], dtype=np.int64)
         coords: dict[str, Any] = {
@@ -256,9 +253,7 @@ class LazySamples:
                  "source": self.source, "window_frames": (self.start, self.stop),
                  "start_timestamp": self.start_timestamp}
         array = xarray.DataArray(data, dims=("time", "channel"), coords=coords, attrs=attrs, name="samples")
-        # the time index assigned ready-made: given to the constructor, it would be copied (an hour
-        # of frames is 720 MB of index)
-        index = PandasIndex(pandas.Index(time, copy=False, name="time"), "time")
+        index = FrameTimeIndex.of_frames(self.start, self.stop, float(self.frames_per_second))
         array = array.assign_coords(xarray.Coordinates.from_xindex(index))
         array["time"].attrs.update(units="s", long_name="time from the recording start")
         return array
