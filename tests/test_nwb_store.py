@@ -251,6 +251,20 @@ def test_add_recording_takes_back_an_nwb_file(recordings, tmp_path, link):
             store.add_recording(nwb_path, link=True)
 
 
+def test_a_store_recording_comes_back_from_nwb_with_its_id_and_parameters(store_root, tmp_path):
+    _reader()
+    with cldata.open(store_root) as store:
+        paths = store.to_nwb(tmp_path / "nwb", link=False)
+        originals = {h.id: dict(h.parameters) for h in store.recordings}
+    with cldata.open(tmp_path / "again", mode="a") as again:
+        for path in paths:
+            rid = again.add_recording(path, overview=False)
+            assert rid in originals  # the same recording: the same id
+            assert again.recording(rid).parameters["session"] == originals[rid]["session"]
+        with pytest.raises(cldata.errors.DuplicateRecordingError, match=paths[0].name):
+            again.add_recording(paths[0])
+
+
 def test_add_recording_of_a_window_keeps_its_frames(recordings, tmp_path):
     """A window's NWB file comes back with its events and samples at their original frames."""
     _reader()

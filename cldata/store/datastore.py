@@ -287,8 +287,11 @@ class DataStore:
             if link:
                 raise ParameterError(f"{source} is an NWB file: it is converted to a CL file, which the store "
                                      "keeps; add it without link=True")
-            with cl_file_from_nwb(source) as path:
-                return self.add_recording(path, user, overview=overview, progress=progress)
+            with cl_file_from_nwb(source) as (path, written):
+                try:
+                    return self.add_recording(path, {**written, **user}, overview=overview, progress=progress)
+                except DuplicateRecordingError as exc:
+                    raise DuplicateRecordingError(str(exc).replace(str(path), str(source))) from None
         if is_neo_source(source):
             return self._add_neo(source, user, link)
         path = source_path(source)

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import tables
 
 from cldata.errors import NotARecordingError, OutputExistsError, UnsupportedValueError
 from cldata.format.attributes import to_plain
@@ -243,12 +244,13 @@ def is_nwb_source(source: Any) -> bool:
 
 
 @contextmanager
-def cl_file_from_nwb(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """A CL file holding the recording of the cldata NWB file ``path`` (a temporary file, removed on exit).
+def cl_file_from_nwb(path: str | os.PathLike[str]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """A CL file holding the recording of the cldata NWB file ``path`` (a temporary file, removed on exit),
+    and the parameters the file was written with that its CL file does not hold (a store's user parameters).
 
     Samples, spikes (with waveforms), stims, data streams (entries and attributes) and the
-    recording's attributes are copied; the recording's ``application`` parameters come back
-    as they were written.
+    recording's root attributes are copied, its creation stamps included: a whole recording
+    comes back with the id it had (the same NWB file added twice is the same recording).
 
     Raises
     ------
@@ -262,7 +264,11 @@ def cl_file_from_nwb(path: str | os.PathLike[str]) -> Iterator[Path]:
         target = Path(tmp) / (Path(path).stem + ".h5")
         with read_nwb(path) as nwb:
             _write_cl(nwb, target)
-        yield target
+            attributes = dict(nwb.attributes)
+            application = attributes.get("application")
+            held = set(attributes) | (set(application) if isinstance(application, Mapping) else set())
+            extra = {k: v for k, v in dict(getattr(nwb, "parameters", None) or {}).items() if k not in held}
+        yield target, extra
 
 
 def _attribute(attributes: Mapping[str, Any], key: str, default: Any) -> Any:
@@ -301,10 +307,23 @@ def _write_cl(nwb: Any, target: Path) -> None:
                 out.extend(np.asarray(timestamps, dtype=np.int64), values)
         end = attributes.get("end_timestamp")
         writer.close(int(end) if isinstance(end, numbers.Integral) else None)
+        _restore_stamps(target, attributes)
     except BaseException:
         writer.close()
         target.unlink(missing_ok=True)
         raise
+
+
+#: the root attributes the writer stamps with the time of writing: given back their original values, so
+#: that the recording keeps its identity (the same NWB file added twice is the same recording)
+_STAMPS = ("created_utc", "created_localtime", "ended_utc", "ended_localtime", "file_format")
+
+
+def _restore_stamps(target: Path, attributes: Mapping[str, Any]) -> None:
+    with tables.open_file(str(target), mode="a") as h5:
+        for key in _STAMPS:
+            if key in attributes and isinstance(attributes[key], (str, dict)):
+                h5.root._v_attrs[key] = attributes[key]
 
 
 def sample_extent(nwb: Any) -> tuple[int, int]:
