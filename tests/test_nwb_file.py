@@ -182,7 +182,7 @@ def test_streams_of_every_kind_come_back(tmp_path):
 _SCALARS = (st.integers(-(2**63), 2**63 - 1) | st.booleans() | st.floats(allow_nan=False)
             | st.text(max_size=5) | st.none())
 _ENTRIES = st.one_of(
-    st.lists(st.integers(-(2**70), 2**70), min_size=1, max_size=4),
+    st.lists(st.integers(-(2**63), 2**64 - 1), min_size=1, max_size=4),
     st.lists(st.floats(allow_nan=False), min_size=1, max_size=4),
     st.lists(st.fixed_dictionaries({"x": st.floats(allow_nan=False), "ok": st.booleans(), "s": st.text(max_size=3)}),
              min_size=1, max_size=4),
