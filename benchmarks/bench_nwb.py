@@ -54,42 +54,27 @@ from typing import Any
 import _report
 import numpy as np
 from _report import Figure, add_output_options, make_parser, print_report, run_in_workdir, say, write_json
+from bench_overview import CHANNELS, FPS
+from bench_overview import write_recording as overview_recording
 
 import cldata
 
-CHANNELS = 64
-FPS = 25_000
-SPIKE_RATE = 2.0  # per channel, Hz
 STIM_PERIOD = FPS // 4
-SHAPE = (np.array([0, -40, -120, -200, -150, -60, 20, 50, 30, 10], dtype=np.int16) * 5).astype(np.int16)
 
 
 def write_recording(path: Path, frames: int, seed: int) -> None:
-    """Noise plus spikes and stims, written in 1-second chunks."""
-    rng = np.random.default_rng(seed)
-    noise = rng.integers(-300, 300, size=(1 << 20, CHANNELS), dtype=np.int16)  # 42 s, reused at random offsets
-    with cldata.RecordingWriter(path, durable=False, attributes={"benchmark": "nwb"}) as w:
-        score = w.create_data_stream("score")
-        for a in range(0, frames, FPS):
-            b = min(frames, a + FPS)
-            off = int(rng.integers(0, noise.shape[0] - FPS))
-            chunk = noise[off:off + b - a].copy()
-            k = rng.poisson(SPIKE_RATE * CHANNELS * (b - a) / FPS)
-            ts = np.sort(rng.integers(0, max(1, b - a - len(SHAPE)), k))
-            ch = rng.integers(0, CHANNELS, k).astype(np.uint8)
-            for t, c in zip(ts, ch):
-                chunk[t:t + len(SHAPE), c] = SHAPE
-            w.append_samples(chunk)
-            if k:
-                wf = np.zeros((k, 75), dtype=np.float32)
-                wf[:, 25:25 + len(SHAPE)] = SHAPE * 0.195
-                w.append_spikes(ts + a, ch, wf)
-            stims = np.arange(a + (-a) % STIM_PERIOD, b, STIM_PERIOD)
-            if len(stims):
-                w.append_stims(stims, np.full(len(stims), 9, dtype=np.uint8))
-            score.append(a, int(a // FPS))
-            if a and a % (FPS * 300) == 0:
-                say(f"  ... {a / FPS / 60:.0f} min written")
+    """bench_overview's recording (noise plus spikes, 1-second chunks) with stims and a data stream."""
+    streams: dict[str, Any] = {}
+
+    def stims_and_score(w: Any, a: int, b: int) -> None:
+        stims = np.arange(a + (-a) % STIM_PERIOD, b, STIM_PERIOD)
+        if len(stims):
+            w.append_stims(stims, np.full(len(stims), 9, dtype=np.uint8))
+        if "score" not in streams:
+            streams["score"] = w.create_data_stream("score")
+        streams["score"].append(a, int(a // FPS))
+
+    overview_recording(path, frames, seed, name="nwb", more=stims_and_score)
 
 
 def _rss_mb() -> float:

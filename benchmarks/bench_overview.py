@@ -189,12 +189,17 @@ def check_disk(directory: Path, minutes: float) -> None:
         raise SystemExit(f"not enough disk space in {directory}: use --minutes or --dir")
 
 
-def write_recording(path: Path, frames: int, seed: int) -> int:
-    """Noise plus spikes, written in 1-second chunks; returns the number of spikes."""
+def write_recording(path: Path, frames: int, seed: int, *, name: str = "overview",
+                    more: Callable[[Any, int, int], None] | None = None) -> int:
+    """Noise plus spikes, written in 1-second chunks; returns the number of spikes.
+
+    ``more(writer, a, b)``, if given, adds what else frames ``[a, b)`` hold (stims, stream
+    entries: benchmarks/bench_nwb.py) before the chunk is written.
+    """
     rng = np.random.default_rng(seed)
     noise = rng.integers(-300, 300, size=(1 << 20, CHANNELS), dtype=np.int16)  # 42 s, reused at random offsets
     n_spikes = 0
-    with cldata.RecordingWriter(path, durable=False, attributes={"benchmark": "overview"}) as w:
+    with cldata.RecordingWriter(path, durable=False, attributes={"benchmark": name}) as w:
         for a in range(0, frames, FPS):
             b = min(frames, a + FPS)
             off = int(rng.integers(0, noise.shape[0] - FPS))
@@ -209,6 +214,8 @@ def write_recording(path: Path, frames: int, seed: int) -> int:
                 wf = np.zeros((k, 75), dtype=np.float32)
                 wf[:, 25:25 + len(SHAPE)] = SHAPE * 0.195
                 w.append_spikes(ts + a, ch, wf)
+            if more is not None:
+                more(w, a, b)
             n_spikes += k
             if a and a % (FPS * 300) == 0:
                 say(f"  ... {a / FPS / 60:.0f} min written")
