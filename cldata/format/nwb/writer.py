@@ -275,9 +275,12 @@ def _link_samples(tmp: Path, view: Any, a: int, b: int, out_dir: Path) -> None:
     with h5py.File(tmp, "r+") as f:
         attrs = dict(f[layout.SAMPLES_DATA_PATH].attrs)
         del f[layout.SAMPLES_DATA_PATH]
-        vlayout = h5py.VirtualLayout(shape=(b - a, n_ch), dtype=np.int16)
-        vlayout[:] = h5py.VirtualSource(relative, node, shape=(rows, n_ch), dtype=np.int16)[a:b, :]
-        dset = f.create_virtual_dataset(layout.SAMPLES_DATA_PATH, vlayout, fillvalue=0)
+        if b <= a:  # an empty window: no rows to link (HDF5 makes no virtual dataset of zero rows)
+            dset = f.create_dataset(layout.SAMPLES_DATA_PATH, shape=(0, n_ch), dtype=np.int16)
+        else:
+            vlayout = h5py.VirtualLayout(shape=(b - a, n_ch), dtype=np.int16)
+            vlayout[:] = h5py.VirtualSource(relative, node, shape=(rows, n_ch), dtype=np.int16)[a:b, :]
+            dset = f.create_virtual_dataset(layout.SAMPLES_DATA_PATH, vlayout, fillvalue=0)
         for key, value in attrs.items():
             dset.attrs[key] = value
 
