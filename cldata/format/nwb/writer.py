@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from cldata.core.fsutil import create_new, temporary_beside
+from cldata.core.fsutil import create_new, fsync_dir, fsync_file, temporary_beside
 from cldata.errors import OutputExistsError, ParameterError
 from cldata.format.codec import encode
 from cldata.format.nwb import layout
@@ -356,8 +356,10 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
             io.write(nwbfile)
         if link and has_samples:
             _link_samples(tmp, view, a, b, out.parent)
+        fsync_file(tmp)  # (as every file cldata writes: on disk before it takes its name)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    fsync_dir(out.parent)
     return out
