@@ -129,7 +129,7 @@ def test_cldata_view_of_the_demo_store_shows_its_tables_and_opens_a_recording(tm
 def test_the_live_view_follows_a_writer_process_then_becomes_the_recording_view(tmp_path):
     need_browser()
     rec = tmp_path / "live.h5"
-    writer = subprocess.Popen([sys.executable, str(HERE / "live_replay_writer.py"), str(rec), "--seconds", "12"],
+    writer = subprocess.Popen([sys.executable, str(HERE / "live_replay_writer.py"), str(rec), "--seconds", "20"],
                               stdout=subprocess.PIPE, text=True, cwd=HERE)
     try:
         assert writer.stdout.readline().strip() == "started"
