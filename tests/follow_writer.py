@@ -4,9 +4,12 @@ Writes several data streams (dicts, numpy arrays of several dtypes, mixed values
 stims and (with ``--samples F``) raw samples in many small flushes, and prints one JSON
 line after each ``flush()`` returns: ``{"flush": k, "counts": {stream: entries
 acknowledged}, "spikes": n, "stims": n, "frames": n}``, then ``{"closed": true}`` after
-``close()``. With ``--flushes 0`` it never stops (until killed).
+``close()``. With ``--flushes 0`` it never stops (until killed), or until the file named by
+``--stop-file`` exists (a test creates it once it has seen what it waited for, so a loaded
+machine cannot make the writer finish first).
 
-Usage: ``python follow_writer.py PATH [--flushes N] [--per-flush K] [--delay S] [--samples F]``.
+Usage: ``python follow_writer.py PATH [--flushes N] [--per-flush K] [--delay S] [--samples F]
+[--stop-file P]``.
 
 Everything written is a pure function of the stream and the entry's position
 (:func:`expected_entry`, :func:`expected_spike`, :func:`expected_stim`,
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -85,6 +89,7 @@ def main() -> None:
     p.add_argument("--per-flush", type=int, default=25)
     p.add_argument("--delay", type=float, default=0.01)
     p.add_argument("--samples", type=int, default=0, help="sample frames per flush (about; 0: none)")
+    p.add_argument("--stop-file", default=None, help="close the recording once this file exists")
     args = p.parse_args()
     w = cldata.RecordingWriter(args.path, attributes={"purpose": "follow test"})
     writers: dict[str, cldata.DataStreamWriter] = {}
@@ -126,6 +131,8 @@ def main() -> None:
         print(json.dumps({"flush": k, "counts": counts, "spikes": n_spikes, "stims": n_stims, "frames": n_frames}),
               flush=True)
         k += 1
+        if args.stop_file and os.path.exists(args.stop_file):
+            break
         time.sleep(args.delay)
     w.close()
     print(json.dumps({"closed": True}), flush=True)

@@ -6,7 +6,9 @@ temporary file, then writes it again to ``OUT`` with cldata's writer, a tenth of
 time, ``X`` times faster than real time: samples, spikes, stims and stream entries of each tenth
 of a second, then a flush. Every second it updates the ``score`` stream's attributes
 (``{"rally": n}``) — a live score kept as an attribute. It prints ``started`` after its first
-flush and ``closed`` when it has closed the recording.
+flush and ``closed`` when it has closed the recording. With ``--stop-file P`` it keeps the
+recording open after the replay until ``P`` exists (at most two minutes): a test creates it once
+it has seen the live view, so a loaded machine cannot close the recording before the page looks.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ def main() -> None:
     p.add_argument("out")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--speed", type=float, default=1.0)
+    p.add_argument("--stop-file", default=None, help="after the replay, wait for this file before closing")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         source = cldata.simulate(Path(tmp) / "sim.h5", seconds=args.seconds)
@@ -58,6 +61,9 @@ def main() -> None:
                 print("started", flush=True)
                 started = True
             time.sleep(0.1 / args.speed)
+        deadline = time.monotonic() + 120
+        while args.stop_file and not Path(args.stop_file).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     print("closed", flush=True)
 
 

@@ -129,8 +129,9 @@ def test_cldata_view_of_the_demo_store_shows_its_tables_and_opens_a_recording(tm
 def test_the_live_view_follows_a_writer_process_then_becomes_the_recording_view(tmp_path):
     need_browser()
     rec = tmp_path / "live.h5"
-    writer = subprocess.Popen([sys.executable, str(HERE / "live_replay_writer.py"), str(rec), "--seconds", "20"],
-                              stdout=subprocess.PIPE, text=True, cwd=HERE)
+    stop = tmp_path / "stop"  # the writer closes the recording once the page has shown it live
+    writer = subprocess.Popen([sys.executable, str(HERE / "live_replay_writer.py"), str(rec), "--seconds", "12",
+                               "--stop-file", str(stop)], stdout=subprocess.PIPE, text=True, cwd=HERE)
     try:
         assert writer.stdout.readline().strip() == "started"
         with served(rec) as url, browser() as page:
@@ -143,6 +144,7 @@ def test_the_live_view_follows_a_writer_process_then_becomes_the_recording_view(
             state = wait_for_state(page, lambda s: sum(rows_of(s, "Segment")) > 100)
             assert not any("frames per point" in t for t in state["titles"])  # (still the live view)
             _save(page, tmp_path, "viewer-live.png", publish=True)
+            stop.touch()
             # the writer closes the recording: its finished view replaces the live one, without a reload
             wait_for_state(page, lambda s: any("frames per point" in t for t in s["titles"]), timeout=60)
             assert page.evaluate("() => window.notReloaded === true")
@@ -153,6 +155,7 @@ def test_the_live_view_follows_a_writer_process_then_becomes_the_recording_view(
             _save(page, tmp_path, "viewer-live-finished.png")
             assert not [p for p in page.problems if not p.startswith("warning")], page.problems
     finally:
+        stop.touch()
         assert writer.wait(timeout=120) == 0
         assert writer.stdout.read().strip() == "closed"
         writer.stdout.close()

@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 from follow_writer import expected_entry
-from test_follow import start_writer, writer_acks
+from test_follow import WRITER, start_writer, writer_acks
 
 import cldata
 from cldata.errors import UnfinishedRecordingError, ValueOutOfRangeError
@@ -318,7 +320,12 @@ def test_a_browser_follows_a_writer_process_then_shows_the_finished_view_without
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    writer = start_writer(path, "--flushes", "150", "--per-flush", "5", "--delay", "0.02", "--samples", "500")
+    stop = tmp_path / "stop"  # the writer closes once the page has seen new data (not after N flushes: on a
+    # loaded machine a fixed-length writer could finish before the page looks a second time)
+    # (its acknowledgements go nowhere: a pipe nobody reads would stall it once full)
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(path), "--flushes", "0", "--per-flush", "5",
+                               "--delay", "0.02", "--samples", "500", "--stop-file", str(stop)],
+                              stdout=subprocess.DEVNULL, cwd=WRITER.parent)
 
     def finished(p, c):  # a Tabulator made after the page was served must render too (as the recording view's)
         return pn.widgets.Tabulator(pd.DataFrame({"view": ["the finished recording"]}), disabled=True)
@@ -337,11 +344,12 @@ def test_a_browser_follows_a_writer_process_then_shows_the_finished_view_without
             first = page.evaluate(_PAGE_TIMES)
             page.wait_for_function(f"() => ({_PAGE_TIMES})() > {first}", timeout=30_000)  # new data reached the page
             page.screenshot(path=tmp_path / "live.png", full_page=True)
+            stop.touch()
             page.get_by_text("the finished recording").wait_for(timeout=60_000)
             assert page.evaluate("() => window.notReloaded === true")
             browser.close()
     finally:
+        stop.touch()
         server.stop()
-        writer.wait(timeout=60)
-        writer.stdout.close()
+        assert writer.wait(timeout=60) == 0
     assert (tmp_path / "live.png").stat().st_size > 10_000
