@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 pynwb = pytest.importorskip("pynwb", reason="pynwb is in the nwb extra: pip install '.[nwb]'")
 
 import cldata  # noqa: E402
-from cldata.errors import BrokenLinkError, OutputExistsError  # noqa: E402
+from cldata.errors import BrokenLinkError, OutputExistsError, ParameterError  # noqa: E402
 from cldata.format.nwb import is_cldata_nwb, read_nwb, write_nwb  # noqa: E402
 
 RESULTS = [{"name": "firing_rate", "value": 4.5, "unit": "Hz", "parameters": {"bin_s": 0.1}}]
@@ -112,24 +112,111 @@ def test_pynwb_validator_and_inspector_accept_the_file(cl_file, tmp_path, link):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         findings = list(inspector.inspect_nwbfile(nwbfile_path=str(out)))
-    serious = [(m.check_function_name, m.message) for m in findings
-               if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION")]
+    serious = _serious(findings)
     # CL files record no species: the one finding accepted
     assert serious == [("check_subject_species_exists", "Subject species is missing.")]
 
 
 @pytest.mark.xfail(raises=ValueError, strict=True,
-                   reason="neo's NWBIO refuses the ElectricalSeries' conversion (0.195e-6) before it reads the units")
-def test_neo_reads_units_and_stimulations(cl_file, tmp_path):
+                   reason="neo's NWBIO refuses the ElectricalSeries' conversion (0.195e-6) of /acquisition before it "
+                          "reads the units: what neo=True is for")
+def test_neo_cannot_read_a_file_laid_out_for_nwb(cl_file, tmp_path):
     from neo.io import NWBIO
 
     with cldata.RecordingView(cl_file) as rec:
         out = write_nwb(rec, tmp_path / "rec.nwb", link=False)
-        channels_with_spikes = len(np.unique(rec.read_spikes(waveforms=False)["channel"]))
-    io = NWBIO(str(out), mode="r")
-    block = io.read_block(lazy=True)
-    trains = [st for seg in block.segments for st in seg.spiketrains]
-    assert len(trains) >= channels_with_spikes
+    NWBIO(str(out), mode="r").read_block(lazy=True)
+
+
+def _serious(findings):
+    return [(m.check_function_name, m.message) for m in findings
+            if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION")]
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_neo_reads_the_units_stims_and_window_of_a_file_written_for_it(cl_file, tmp_path, link):
+    from neo.io import NWBIO
+
+    with cldata.RecordingView(cl_file) as rec:
+        window = rec.between(0.25 * pq.s, 1.75 * pq.s)
+        out = write_nwb(window, tmp_path / "rec.nwb", link=link, neo=True)
+        spikes, stims = window.read_spikes(waveforms=False), window.read_stims()
+        fps = rec.frames_per_second
+        first_rows = rec.read_samples(fps // 4, fps // 4 + 10)
+        with read_nwb(out) as nwb:  # cldata reads the neo layout as the other
+            assert np.array_equal(nwb.read_samples(), rec.read_samples(fps // 4, fps * 7 // 4))
+            assert np.array_equal(_sorted(nwb.read_spikes(waveforms=False)), _sorted(spikes))
+            assert np.array_equal(nwb.read_stims(), stims)
+    segment = NWBIO(str(out), mode="r").read_block(lazy=False).segments[0]
+    assert len(segment.analogsignals) == 0  # (the samples are where neo does not look)
+    by_time = sorted(np.round(np.asarray(st.times.rescale("s")) * fps).astype(np.int64).tolist()
+                     for st in segment.spiketrains)
+    expected = sorted(np.sort(spikes["timestamp"][spikes["channel"] == ch]).tolist()
+                      for ch in np.unique(spikes["channel"]))
+    assert len(segment.spiketrains) >= len(expected)
+    assert sorted(t for train in by_time for t in train) == sorted(spikes["timestamp"].tolist())
+    (events,) = segment.events
+    frames, first = np.unique(stims["timestamp"], return_index=True)
+    assert np.array_equal(np.round(np.asarray(events.times.rescale("s")) * fps).astype(np.int64), frames)
+    assert [str(x) for x in events.labels] == [",".join(str(c) for c in g)
+                                               for g in np.split(stims["channel"], first[1:])]
+    (epoch,) = segment.epochs
+    assert np.allclose(epoch.times.rescale("s").magnitude, [0.25])
+    assert np.allclose(epoch.durations.rescale("s").magnitude, [1.5])
+    with pynwb.NWBHDF5IO(str(out), "r") as io:  # pynwb finds the samples, in volts, in the ecephys module
+        series = io.read().processing["ecephys"]["samples"]
+        assert series.conversion == pytest.approx(0.195e-6)
+        assert np.array_equal(series.data[:10], first_rows)
+    assert list(pynwb.validate(path=str(out))) == []
+    inspector = pytest.importorskip("nwbinspector")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        serious = _serious(inspector.inspect_nwbfile(nwbfile_path=str(out)))
+    # the simulation stimulates on a fixed schedule, and an AnnotationSeries (the one kind neo reads as
+    # events) cannot have a rate: the inspector's regular-timestamps rule is the price of neo's Events
+    assert set(serious) - {("check_regular_timestamps", m) for _, m in serious} == \
+        {("check_subject_species_exists", "Subject species is missing.")}
+
+
+def test_a_split_file_is_members_of_at_most_the_size_and_reads_back_whole(cl_file, tmp_path):
+    import h5py
+
+    with cldata.RecordingView(cl_file) as rec:
+        first = write_nwb(rec, tmp_path / "rec.nwb", link=False, split="1MiB", results=RESULTS)
+        assert first == tmp_path / "rec.00000.nwb" and not (tmp_path / "rec.nwb").exists()
+        members = sorted(tmp_path.glob("rec.*.nwb"))
+        assert len(members) >= 3 and all(m.stat().st_size <= 2**20 for m in members)
+        assert [m.name for m in members] == [f"rec.{i:05d}.nwb" for i in range(len(members))]
+        for name in (first, tmp_path / "rec.nwb", members[-1]):  # any member, or the name asked for
+            with read_nwb(name) as nwb:
+                _assert_same_recording(rec, nwb)
+                assert nwb.results == RESULTS
+        assert is_cldata_nwb(first) and is_cldata_nwb(tmp_path / "rec.nwb")
+        # pynwb reads (and validates) the family through h5py's family driver
+        with h5py.File(tmp_path / "rec.%05d.nwb", "r", driver="family", memb_size=0) as f, \
+                pynwb.NWBHDF5IO(file=f, mode="r") as io:
+            assert list(pynwb.validate(io=io)) == []
+            assert np.array_equal(io.read().acquisition["samples"].data[:100], rec.read_samples(0, 100))
+        # a member in the way is refused; overwriting with fewer, larger members leaves no stale member
+        with pytest.raises(OutputExistsError, match=r"rec\.00000\.nwb"):
+            write_nwb(rec, tmp_path / "rec.nwb", link=False, split="1MiB")
+        write_nwb(rec, tmp_path / "rec.nwb", link=False, split="1GB", overwrite=True)
+        assert sorted(p.name for p in tmp_path.glob("rec*.nwb")) == ["rec.00000.nwb"]
+        with read_nwb(first) as nwb:
+            _assert_same_recording(rec, nwb)
+        # an unsplit file of the same name replaces the members (two versions of one name would confuse)
+        write_nwb(rec, tmp_path / "rec.nwb", link=False, overwrite=True)
+        assert sorted(p.name for p in tmp_path.glob("rec*.nwb")) == ["rec.nwb"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+@pytest.mark.parametrize(("split", "link", "message"), [
+    ("1GB", True, "self-contained files"), ("lots", False, "not a size"), ("1 XB", False, "unknown unit 'XB'"),
+    ("100kB", False, "below 1 MiB"), (0, False, "not a positive size")])
+def test_split_refuses_what_it_cannot_do_and_writes_nothing(cl_file, tmp_path, split, link, message):
+    with cldata.RecordingView(cl_file) as rec, pytest.raises(ParameterError, match=message):
+        write_nwb(rec, tmp_path / "rec.nwb", link=link, split=split)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_moved_cl_file_gives_broken_link_error(cl_file, tmp_path):

@@ -215,6 +215,40 @@ def test_cli_nwb_of_a_file_and_of_a_store(recordings, store_root, tmp_path, caps
     assert main(["nwb", str(tmp_path / "missing"), str(tmp_path / "m")]) == 1
 
 
+def test_cli_nwb_split_and_neo(recordings, store_root, tmp_path, capsys):
+    a = str(recordings / "a.h5")
+    assert main(["nwb", a, str(tmp_path / "a.nwb"), "--no-link", "--split", "1MiB"]) == 0
+    members = sorted(tmp_path.glob("a.0*.nwb"))
+    assert len(members) >= 2 and all(m.stat().st_size <= 2**20 for m in members)
+    assert f"wrote {members[0]} (" in capsys.readouterr().out
+    with read_nwb(tmp_path / "a.nwb") as nwb, cldata.RecordingView(recordings / "a.h5") as rec:
+        assert np.array_equal(nwb.read_samples(), rec.read_samples())
+    assert main(["nwb", a, str(tmp_path / "a.nwb"), "--no-link", "--split", "1MiB"]) == 1  # the members exist
+    assert "a.00000.nwb exists; pass --overwrite" in capsys.readouterr().err
+    # the flags' mistakes, in the flags' words, before anything is written
+    assert main(["nwb", a, str(tmp_path / "b.nwb"), "--split", "1GB"]) == 2
+    assert "--split splits self-contained files: add --no-link" in capsys.readouterr().err
+    assert main(["nwb", a, str(tmp_path / "b.nwb"), "--no-link", "--split", "big"]) == 2
+    assert "--split='big' is not a size" in capsys.readouterr().err
+    assert main(["nwb", str(store_root), str(tmp_path / "store-out"), "--split", "1GB"]) == 2
+    assert not list(tmp_path.glob("b*")) and not (tmp_path / "store-out").exists()
+    # a store, split and laid out for neo: each recording's first member
+    assert main(["nwb", str(store_root), str(tmp_path / "parts"), "--no-link", "--split", "1MiB", "--neo"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 2 NWB files" in out and "members" in out
+    firsts = sorted((tmp_path / "parts").glob("*.00000.nwb"))
+    assert len(firsts) == 2
+    from neo.io import NWBIO
+
+    for first in firsts:
+        with read_nwb(first) as nwb:
+            assert len(nwb.read_spikes(waveforms=False)) and nwb.sample_frames
+    # neo's NWBIO opens one plain HDF5 file (no family driver): an unsplit --neo file is what it reads
+    assert main(["nwb", a, str(tmp_path / "neo.nwb"), "--neo"]) == 0
+    segment = NWBIO(str(tmp_path / "neo.nwb"), mode="r").read_block(lazy=False).segments[0]
+    assert len(segment.spiketrains) > 0 and len(segment.events) == 1 and len(segment.epochs) == 1
+
+
 def test_self_contained_store_files_validate(store_root, tmp_path):
     import pynwb
 

@@ -84,7 +84,8 @@ def _nwb_module(name: str) -> Any:
         raise ImportError(f"{_NO_PYNWB} ({exc})") from None
 
 
-def to_nwb(source: Any, out: str | os.PathLike[str], link: bool = True, overwrite: bool = False) -> Path:
+def to_nwb(source: Any, out: str | os.PathLike[str], link: bool = True, overwrite: bool = False, *,
+           neo: bool = False, split: int | str | None = None) -> Path:
     """Write one recording to the NWB file ``out`` (see the module doc for what goes in).
 
     Parameters
@@ -99,16 +100,26 @@ def to_nwb(source: Any, out: str | os.PathLike[str], link: bool = True, overwrit
         copied) rather than copying them, compressed, into ``out`` (``link=False``: self-contained).
     overwrite
         Replace ``out`` if it exists.
+    neo
+        Lay the file out so that neo's ``NWBIO`` (0.14) reads its units, stims (Events) and
+        window (an Epoch): the samples go to the ``ecephys`` processing module, where neo,
+        which refuses their conversion factor, does not look (see
+        :func:`~cldata.format.nwb.writer.write_nwb`).
+    split
+        With ``link=False``: write members of at most this size (``"1GB"``): ``out``'s stem
+        ``.00000.nwb``, ``.00001.nwb``... (HDF5's family driver).
 
     Returns
     -------
     Path
-        ``out``.
+        ``out`` (split: its first member).
 
     Raises
     ------
     cldata.errors.OutputExistsError
         If ``out`` exists and ``overwrite`` is false.
+    cldata.errors.ParameterError
+        For ``split`` with ``link=True`` or a size that is not one.
     cldata.errors.UnsupportedValueError
         For a neo recording of a store, or a source that is no recording.
     ImportError
@@ -125,25 +136,26 @@ def to_nwb(source: Any, out: str | os.PathLike[str], link: bool = True, overwrit
     if os.path.lexists(out) and not overwrite:
         raise OutputExistsError(f"{out} exists; pass overwrite=True to replace it")
     write_nwb = _nwb_module("writer").write_nwb
+    options = {"link": link, "overwrite": overwrite, "neo": neo, "split": split}
     if isinstance(source, RecordingHandle):
-        return _handle_to_nwb(source, out, write_nwb, link=link, overwrite=overwrite)
+        return _handle_to_nwb(source, out, write_nwb, **options)
     if isinstance(source, RecordingView):
-        return write_nwb(source, out, link=link, overwrite=overwrite)
+        return write_nwb(source, out, **options)
     if isinstance(source, (str, os.PathLike)):
         with RecordingView(source) as view:
-            return write_nwb(view, out, link=link, overwrite=overwrite)
+            return write_nwb(view, out, **options)
     raise UnsupportedValueError(f"to_nwb writes a CL file, a RecordingView or a store recording, not "
                                 f"{type(source).__name__}; for a whole store view use view.to_nwb(directory)")
 
 
-def _handle_to_nwb(handle: RecordingHandle, out: Path, write_nwb: Any, *, link: bool, overwrite: bool) -> Path:
+def _handle_to_nwb(handle: RecordingHandle, out: Path, write_nwb: Any, **options: Any) -> Path:
     if handle.is_neo:
         raise UnsupportedValueError(f"{handle.id} is a neo recording; to_nwb writes CL recordings (write a neo "
                                     "recording's segment() with neo.NWBIO)")
     shown = handle.view().between()  # a view of its own (the store's open view is left as it is)
     shown.data_streams = DataStreamCollection(handle.data_streams)  # the view's stream selection
     try:
-        return write_nwb(shown, out, link=link, overwrite=overwrite, identifier=handle.id,
+        return write_nwb(shown, out, **options, identifier=handle.id,
                          parameters=to_plain(dict(handle.parameters)), results=result_records(handle))
     finally:
         # pynwb's objects keep the view (and its PyTables nodes) in reference cycles: collected now, while
@@ -153,11 +165,12 @@ def _handle_to_nwb(handle: RecordingHandle, out: Path, write_nwb: Any, *, link: 
 
 
 def view_to_nwb(view: DataStoreView, directory: str | os.PathLike[str], link: bool = True,
-                overwrite: bool = False) -> list[Path]:
+                overwrite: bool = False, *, neo: bool = False, split: int | str | None = None) -> list[Path]:
     """One NWB file per recording of ``view``, ``<directory>/<recording id>.nwb``; their paths.
 
     Each file honours the view's window and stream selection and holds the results whose
-    source is its recording (:func:`to_nwb`). ``directory`` is made if missing. Nothing is
+    source is its recording (:func:`to_nwb`; ``neo`` and ``split`` as there: a split file's
+    path is its first member, ``<id>.00000.nwb``). ``directory`` is made if missing. Nothing is
     written unless every file may be: an existing file without ``overwrite`` is refused first.
 
     Raises
@@ -182,13 +195,16 @@ def view_to_nwb(view: DataStoreView, directory: str | os.PathLike[str], link: bo
                                     "; to_nwb writes CL recordings: leave them out (filter) or write their "
                                     "segment() with neo.NWBIO")
     targets = [(h, directory / f"{h.id}{NWB_SUFFIX}") for h in handles]
-    existing = [str(p) for _, p in targets if os.path.lexists(p)]
+    if split is not None:
+        _nwb_module("writer").check_split(split, link)  # (before anything is written)
+    taken = [q for _, p in targets for q in [p, *(_nwb_module("layout").family_members(p) if split else [])]]
+    existing = [str(p) for p in taken if os.path.lexists(p)]
     if existing and not overwrite:
         raise OutputExistsError(f"{existing[0]}{f' and {len(existing) - 1} more' if len(existing) > 1 else ''} "
                                 f"{'exist' if len(existing) > 1 else 'exists'}; pass overwrite=True to replace "
                                 f"{'them' if len(existing) > 1 else 'it'}")
     directory.mkdir(parents=True, exist_ok=True)
-    return [to_nwb(h, path, link=link, overwrite=overwrite) for h, path in targets]
+    return [to_nwb(h, path, link=link, overwrite=overwrite, neo=neo, split=split) for h, path in targets]
 
 
 def _number(value: Any) -> Any:
@@ -327,20 +343,8 @@ def _restore_stamps(target: Path, attributes: Mapping[str, Any]) -> None:
 
 
 def sample_extent(nwb: Any) -> tuple[int, int]:
-    """``(first frame, frame count)`` of the file's samples (the reader's, else read from the file's layout)."""
-    total, first = getattr(nwb, "sample_frames", None), getattr(nwb, "first_sample_frame", None)
-    if total is not None and first is not None:
-        return int(first), int(total)
-    # why: h5py comes with the nwb extra (pynwb), loaded only when an NWB file is read back
-    import h5py
-
-    layout = _nwb_module("layout")
-    with h5py.File(nwb.path, "r") as f:
-        series = f.get(layout.SAMPLES_PATH)
-        if series is None:
-            return 0, 0
-        rate = float(series["starting_time"].attrs["rate"])
-        return int(round(float(series["starting_time"][()]) * rate)), int(series["data"].shape[0])
+    """``(first frame, frame count)`` of the samples of an NWB file read back (an ``NWBRecordingView``)."""
+    return int(nwb.first_sample_frame), int(nwb.sample_frames)
 
 
 def _copy_samples(nwb: Any, writer: RecordingWriter) -> None:

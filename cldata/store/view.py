@@ -231,19 +231,22 @@ class DataStoreView:
         """
         return export_view(self, path, overwrite=overwrite, progress=progress)
 
-    def to_nwb(self, directory: Any, link: bool = True, overwrite: bool = False) -> list[Any]:
+    def to_nwb(self, directory: Any, link: bool = True, overwrite: bool = False, *, neo: bool = False,
+               split: int | str | None = None) -> list[Any]:
         """One NWB file per recording of this view, ``<directory>/<recording id>.nwb``, within its window
         and stream selection, with the results that come from each (:func:`cldata.store.nwb_export.view_to_nwb`).
 
         ``link=True``: the samples stay in the CL files (a virtual dataset, nothing copied);
-        ``link=False``: self-contained, compressed files (for DANDI). Needs ``cldata[nwb]``.
+        ``link=False``: self-contained, compressed files (for DANDI); ``split="1GB"`` writes each
+        in members of at most that size; ``neo=True`` lays the files out for neo's ``NWBIO``.
+        Needs ``cldata[nwb]``.
 
         Examples
         --------
         >>> store.filter(culture="C7").between(0, 60 * pq.s).to_nwb("nwb/", link=False)   # doctest: +SKIP
         [PosixPath('nwb/rec_88585b22ccfb1d4d.nwb')]
         """
-        return view_to_nwb(self, directory, link=link, overwrite=overwrite)
+        return view_to_nwb(self, directory, link=link, overwrite=overwrite, neo=neo, split=split)
 
     # -- chainable queries (the functions of cldata.query, as methods) -------------------------
 

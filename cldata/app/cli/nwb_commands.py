@@ -5,7 +5,10 @@ recording of the store, ``OUT/<recording id>.nwb``, narrowed by the view options
 ``cldata query`` (``--filter``, ``--streams``, ``--tag``, ``--between``, ``--chain``;
 :mod:`cldata.batch.query_syntax`). ``--link`` (the default) keeps the samples in the CL
 files (a virtual dataset, nothing copied: the NWB file reads them where they are);
-``--no-link`` copies them, compressed, into self-contained files (what DANDI accepts).
+``--no-link`` copies them, compressed, into self-contained files (what DANDI accepts);
+``--split 1GB`` writes each self-contained file as members of at most that size
+(``rec.00000.nwb``, ``rec.00001.nwb``...: HDF5's family driver). ``--neo`` lays the files out so
+that neo's ``NWBIO`` reads their units, stims and window (not the samples: see docs/NWB.md).
 What goes where in NWB: :mod:`cldata.format.nwb.layout`; which recording, window, streams
 and results: :mod:`cldata.store.nwb_export`.
 
@@ -16,6 +19,7 @@ Examples
     cldata nwb rec.h5 rec.nwb                       # linked: a small file over rec.h5
     cldata nwb cldata-demo/store out/ --no-link      # one self-contained file per recording
     cldata nwb lab-store c7/ --filter culture=C7 --between 0 60s --streams score
+    cldata nwb long.h5 long.nwb --no-link --split 2GB   # long.00000.nwb, long.00001.nwb, ...
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ import cldata
 from cldata.app.cli.errors import CliError
 from cldata.app.cli.paths import described, is_recording, open_for_reading
 from cldata.app.cli.query_commands import apply_filters, view_spec
+from cldata.core.sizes import parse_size
+from cldata.errors import ParameterError
+from cldata.format.nwb.layout import family_members
 from cldata.store.nwb_export import to_nwb
 
 __all__ = ["nwb_command"]
@@ -43,8 +50,33 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
+def _bytes(path: Path) -> int:
+    """The size of a written file; of all its members for a split one (``path``: its first member)."""
+    stem = path.with_name(path.name.replace(".00000.nwb", ".nwb"))
+    members = family_members(stem) if path.name.endswith(".00000.nwb") else []
+    return sum(p.stat().st_size for p in members) if members else path.stat().st_size
+
+
 def _size(path: Path) -> str:
-    return human_bytes(path.stat().st_size)
+    if path.name.endswith(".00000.nwb"):
+        n = len(family_members(path.with_name(path.name.replace(".00000.nwb", ".nwb"))))
+        return f"{human_bytes(_bytes(path))} in {n} member{'s' if n != 1 else ''}"
+    return human_bytes(_bytes(path))
+
+
+def _split(args: argparse.Namespace) -> int | None:
+    """``--split`` in bytes, checked in the command line's words."""
+    if args.split is None:
+        return None
+    if args.link:
+        raise CliError("--split splits self-contained files: add --no-link (a linked file holds no samples)", 2)
+    try:
+        size = parse_size(args.split, what="--split")
+    except ParameterError as e:
+        raise CliError(str(e), 2) from None
+    if size < 2**20:
+        raise CliError(f"--split {args.split}: members below 1 MiB would be thousands of files; give e.g. 1GB", 2)
+    return size
 
 
 def _file_command(args: argparse.Namespace, source: Path, spec: dict[str, Any]) -> int:
@@ -55,11 +87,13 @@ def _file_command(args: argparse.Namespace, source: Path, spec: dict[str, Any]) 
     out = Path(args.out)
     if out.is_dir():
         out = out / (source.stem + ".nwb")
-    if os.path.lexists(out) and not args.overwrite:
-        raise CliError(f"{out} exists; pass --overwrite to replace it")
+    split = _split(args)
+    taken = [p for p in [out, *(family_members(out) if split else [])] if os.path.lexists(p)]
+    if taken and not args.overwrite:
+        raise CliError(f"{taken[0]} exists; pass --overwrite to replace it")
     with cldata.RecordingView(source) as view:
         shown = view.between(*options.between) if options.between is not None else view
-        path = to_nwb(shown, out, link=args.link, overwrite=args.overwrite)
+        path = to_nwb(shown, out, link=args.link, overwrite=args.overwrite, neo=args.neo, split=split)
     print(f"wrote {path} ({_size(path)}, {'linked to' if args.link else 'self-contained, from'} {source})")
     return 0
 
@@ -71,6 +105,7 @@ def nwb_command(args: argparse.Namespace) -> int:
                        f"STORE {source}` puts an NWB file cldata wrote back into a store)")
     what = described(source, "a CL recording file (.h5), a store directory or a store export file")
     spec = view_spec(args)
+    _split(args)  # (its mistakes before anything is opened)
     if what == "a file" and is_recording(source):
         return _file_command(args, source, spec)
     out = Path(args.out)
@@ -81,8 +116,8 @@ def nwb_command(args: argparse.Namespace) -> int:
         if isinstance(view, list):
             raise CliError("the --chain query splits the store into parts; nwb takes one selection: end the "
                            "chain without a partition", 2)
-        paths = view.to_nwb(out, link=args.link, overwrite=args.overwrite)
-    total = sum(p.stat().st_size for p in paths)
+        paths = view.to_nwb(out, link=args.link, overwrite=args.overwrite, neo=args.neo, split=_split(args))
+    total = sum(_bytes(p) for p in paths)
     kind = "linked to the store's recordings" if args.link else "self-contained"
     print(f"wrote {len(paths)} NWB file{'s' if len(paths) != 1 else ''} to {out} ({human_bytes(total)}, {kind})")
     for p in paths:

@@ -180,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="keep the samples in the CL files, nothing copied (the default)")
     linking.add_argument("--no-link", dest="link", action="store_false",
                          help="copy the samples, compressed: self-contained files")
+    nwb.add_argument("--split", metavar="SIZE", default=None,
+                     help="with --no-link: write each file as members of at most SIZE (1GB, 500MiB...): "
+                          "NAME.00000.nwb, NAME.00001.nwb... (HDF5's family driver)")
+    nwb.add_argument("--neo", action="store_true",
+                     help="lay the files out for neo's NWBIO: the samples in processing/ecephys (neo refuses their "
+                          "conversion factor), the stims also as an AnnotationSeries; neo reads units, stims, window")
     nwb.add_argument("--overwrite", action="store_true", help="replace NWB files that exist")
     nwb.set_defaults(func=nwb_commands.nwb_command)
     view = sub.add_parser("view", help="look at a store, a recording or a recording being written, in the browser",

@@ -18,7 +18,9 @@ channels)                        ``frames_per_second``, ``starting_time`` = the 
                                  by a path relative to the NWB file's folder: nothing is copied,
                                  and the dataset carries the ``conversion``/``unit`` attributes a
                                  plain external link cannot. ``link=False``: the samples copied,
-                                 chunked and gzip-compressed.
+                                 chunked and gzip-compressed. ``neo=True``: the series is
+                                 ``/processing/ecephys/samples`` instead, where neo's NWBIO
+                                 (0.14), which refuses its conversion factor, does not look.
 channels                         the electrodes table: one row per channel (``channel``), its MEA
                                  place (``mea_row = ch % 8``, ``mea_column = ch // 8``: CL's
                                  ``layout[r][c] = 8*c + r``), ``rel_x``/``rel_y`` in µm
@@ -39,6 +41,11 @@ channels                         the electrodes table: one row per channel (``ch
 ``/stims``                       ``/intervals/stimulations``: a ``TimeIntervals``, one row per
                                  frame at which stims were delivered (``start_time``; ``stop_time``
                                  one frame later; ``frame``; ``channels``, a ragged int column).
+                                 ``neo=True``: also ``/stimulus/stimulations``, an
+                                 ``AnnotationSeries`` (one entry per frame, the channels as its
+                                 label), which neo's NWBIO reads as an ``Event``.
+the window                       the ``epochs`` table: one row, the exported window (tags
+                                 ``"cldata window"``; neo reads it as an ``Epoch``).
 data streams                     the processing module ``"data_streams"``: per stream one object
                                  named after it, by what its entries are (``STREAM_KINDS``):
                                  numbers or arrays of one shape and dtype → a ``TimeSeries``
@@ -75,10 +82,20 @@ Examples
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 #: the ElectricalSeries of the raw samples, in /acquisition
 SAMPLES = "samples"
 SAMPLES_PATH = f"/acquisition/{SAMPLES}"
 SAMPLES_DATA_PATH = f"{SAMPLES_PATH}/data"
+#: where a file written for neo (``neo=True``) keeps them: neo's NWBIO (0.14) reads every
+#: series of /acquisition and refuses a conversion factor that is not a power of ten
+#: (0.195e-6), so it would read nothing of the file; it does not look in processing modules
+NEO_SAMPLES_MODULE = "ecephys"
+NEO_SAMPLES_PATH = f"/processing/{NEO_SAMPLES_MODULE}/{SAMPLES}"
+#: the places a reader looks for the samples, in this order
+SAMPLES_PATHS = (SAMPLES_PATH, NEO_SAMPLES_PATH)
 #: the CL file's samples node a linked NWB file's virtual dataset reads
 CL_SAMPLES_NODE = "/samples"
 #: µV to volts (the ElectricalSeries' unit)
@@ -111,6 +128,11 @@ STIMS = "stimulations"
 STIMS_PATH = f"/intervals/{STIMS}"
 STIM_FRAME = "frame"
 STIM_CHANNELS = "channels"
+#: with neo=True the stims are also an AnnotationSeries in /stimulus (what neo reads as an Event):
+#: one entry per frame, labelled with its channels ("3" or "3,17")
+NEO_STIMS_PATH = f"/stimulus/{STIMS}"
+#: the exported window, the one row of the epochs table (tags: this word)
+WINDOW_TAG = "cldata window"
 
 STREAMS_MODULE = "data_streams"
 STREAM_INDEX = "stream_index"
@@ -143,3 +165,50 @@ def mea_position(channel: int) -> tuple[int, int]:
     ((0, 0), (0, 1), (7, 7))
     """
     return channel % MEA_SIDE, channel // MEA_SIDE
+
+
+#: a file split into members (``split=``, HDF5's *family* driver): ``rec.nwb`` is written as
+#: ``rec.00000.nwb``, ``rec.00001.nwb``, ... each at most the split size; together one HDF5 file
+FAMILY_DIGITS = 5
+_MEMBER = re.compile(rf"^(?P<stem>.+)\.(?P<index>\d{{{FAMILY_DIGITS}}})(?P<suffix>\.nwb)$")
+
+
+def family_member(out: Path, index: int) -> Path:
+    """The name of member ``index`` of the family written for ``out``.
+
+    Examples
+    --------
+    >>> family_member(Path("out/rec.nwb"), 1).as_posix()
+    'out/rec.00001.nwb'
+    """
+    return out.with_name(f"{out.stem}.{index:0{FAMILY_DIGITS}d}{out.suffix}")
+
+
+def family_pattern(out: Path) -> Path:
+    """The name h5py's family driver takes for the members of ``out`` (``rec.%05d.nwb``)."""
+    return out.with_name(f"{out.stem}.%0{FAMILY_DIGITS}d{out.suffix}")
+
+
+def family_members(out: Path) -> list[Path]:
+    """The members of ``out``'s family that exist, in order (none: ``[]``)."""
+    members = []
+    while family_member(out, len(members)).exists():
+        members.append(family_member(out, len(members)))
+    return members
+
+
+def family_of(path: Path) -> Path | None:
+    """The ``out`` name of the family ``path`` names (a member, or ``out`` itself), else ``None``.
+
+    Examples
+    --------
+    >>> family_of(Path("no/such/rec.00003.nwb")).as_posix()
+    'no/such/rec.nwb'
+    """
+    match = _MEMBER.match(path.name)
+    if match:
+        out = path.with_name(match["stem"] + match["suffix"])
+        return out if family_member(out, 0).exists() or not path.exists() else None
+    if not path.exists() and family_member(path, 0).exists():
+        return path
+    return None

@@ -36,13 +36,28 @@ from cldata.format.nwb.streams import decode_entries, read_blobs
 from cldata.format.reader import RecordingView
 
 
-def is_cldata_nwb(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is an NWB file cldata wrote (it holds ``/scratch/cldata_attributes``)."""
+def open_h5(path: str | os.PathLike[str]) -> Any:
+    """``path`` open read-only in h5py; a split file (``rec.nwb`` or any of its members) as its family.
+
+    Examples
+    --------
+    >>> with open_h5("rec.00000.nwb") as f:                           # doctest: +SKIP
+    ...     f["acquisition/samples/data"].shape
+    """
     # why here: h5py is the nwb extra's (pynwb's) dependency, loaded on use
     import h5py
 
+    family = layout.family_of(Path(path))
+    if family is None:
+        return h5py.File(path, "r")
+    # memb_size 0: the members' size is read from the first one
+    return h5py.File(layout.family_pattern(family), "r", driver="family", memb_size=0)
+
+
+def is_cldata_nwb(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an NWB file cldata wrote (it holds ``/scratch/cldata_attributes``), split or not."""
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             return layout.MARKER_PATH in f and "nwb_version" in f.attrs
     except (OSError, ValueError):
         return False
@@ -107,14 +122,11 @@ class NWBRecordingView:
     """
 
     def __init__(self, path: str | os.PathLike[str]):
-        # why here: h5py is the nwb extra's (pynwb's) dependency, loaded on use
-        import h5py
-
         self.path = Path(path)
         if not is_cldata_nwb(self.path):
             raise NotARecordingError(f"{self.path} is not an NWB file written by cldata (no {layout.MARKER_PATH}); "
                                      "read other NWB files with pynwb")
-        self.file = h5py.File(self.path, "r")
+        self.file = open_h5(self.path)
         try:
             self._setup()
         except BaseException:
@@ -126,9 +138,9 @@ class NWBRecordingView:
         self.attributes = AttributesView(decode(f[layout.MARKER_PATH][()].tobytes()))
         self.parameters = decode(f[f"/scratch/{layout.SCRATCH_PARAMETERS}"][()].tobytes())
         self.channel_count = len(f["/general/extracellular_ephys/electrodes/id"])
-        self._samples = f.get(layout.SAMPLES_DATA_PATH)
-        if self._samples is not None:
-            series = f[layout.SAMPLES_PATH]
+        series = next((f[p] for p in layout.SAMPLES_PATHS if p in f), None)
+        self._samples = series["data"] if series is not None else None
+        if series is not None:
             self.frames_per_second = int(round(float(series["starting_time"].attrs["rate"])))
             self._first = int(round(float(series["starting_time"][()]) * self.frames_per_second))
             self.uV_per_sample_unit = float(self._samples.attrs["conversion"]) / layout.VOLTS_PER_UV
@@ -157,6 +169,16 @@ class NWBRecordingView:
     def channels(self) -> np.ndarray:
         """The channel numbers, ``0 .. channel_count-1``."""
         return np.arange(self.channel_count)
+
+    @property
+    def first_sample_frame(self) -> int:
+        """The frame of the first sample row (the written window's start)."""
+        return self._first
+
+    @property
+    def sample_frames(self) -> int:
+        """How many sample rows the file holds (0 without samples)."""
+        return 0 if self._samples is None else int(self._samples.shape[0])
 
     @property
     def is_linked(self) -> bool:

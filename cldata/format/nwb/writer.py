@@ -32,6 +32,8 @@ PosixPath('rec.nwb')
 from __future__ import annotations
 
 import os
+import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,10 +42,14 @@ from typing import Any
 import numpy as np
 
 from cldata.core.fsutil import create_new, fsync_dir, fsync_file, temporary_beside
+from cldata.core.sizes import parse_size
 from cldata.errors import OutputExistsError, ParameterError
 from cldata.format.codec import encode
 from cldata.format.nwb import layout
 from cldata.format.nwb.streams import bytes_column, classify, stream_object
+
+#: the smallest member size ``split`` takes (smaller would mean thousands of files)
+MIN_SPLIT_BYTES = 2**20
 
 
 def _session_start(attributes: Mapping[str, Any]) -> datetime:
@@ -108,8 +114,9 @@ def _samples_iterator(view: Any, a: int, b: int, channel_count: int) -> Any:
     return _Samples(chunk_shape=chunk, buffer_gb=0.05)
 
 
-def _samples(nwbfile: Any, view: Any, a: int, b: int, link: bool) -> None:
-    """The ElectricalSeries of the window's samples (a placeholder when linking)."""
+def _samples(nwbfile: Any, view: Any, a: int, b: int, link: bool, neo: bool) -> None:
+    """The ElectricalSeries of the window's samples (a placeholder when linking), in /acquisition or, for neo,
+    in the ``ecephys`` processing module."""
     # why here: pynwb and hdmf are the nwb extra, loaded when a file is written
     from hdmf.backends.hdf5 import H5DataIO
     from pynwb.ecephys import ElectricalSeries
@@ -120,10 +127,16 @@ def _samples(nwbfile: Any, view: Any, a: int, b: int, link: bool) -> None:
     else:
         data = H5DataIO(_samples_iterator(view, a, b, n_ch), compression="gzip", compression_opts=layout.GZIP_LEVEL)
     region = nwbfile.create_electrode_table_region(region=list(range(n_ch)), description="every channel")
-    nwbfile.add_acquisition(ElectricalSeries(
+    series = ElectricalSeries(
         name=layout.SAMPLES, data=data, electrodes=region, starting_time=a / view.frames_per_second,
         rate=float(view.frames_per_second), conversion=view.uV_per_sample_unit * layout.VOLTS_PER_UV,
-        description="raw samples of the CL1's MEA, int16 sample units (x conversion = volts)"))
+        description="raw samples of the CL1's MEA, int16 sample units (x conversion = volts)")
+    if neo:
+        nwbfile.create_processing_module(
+            name=layout.NEO_SAMPLES_MODULE, description="the raw samples (kept here, not in acquisition, so that "
+            "neo's NWBIO, which refuses their conversion factor, reads the rest of the file)").add(series)
+    else:
+        nwbfile.add_acquisition(series)
 
 
 def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
@@ -170,10 +183,12 @@ def _repeats(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stims(nwbfile: Any, view: Any) -> None:
-    """One row per frame at which stims were delivered, the channels in a ragged column."""
+def _stims(nwbfile: Any, view: Any, neo: bool) -> None:
+    """One row per frame at which stims were delivered, the channels in a ragged column (and, for neo,
+    an AnnotationSeries of the same frames)."""
     # why here: pynwb is the nwb extra, loaded when a file is written
     from pynwb.epoch import TimeIntervals
+    from pynwb.misc import AnnotationSeries
 
     stims = view.read_stims()
     if not len(stims):
@@ -188,6 +203,19 @@ def _stims(nwbfile: Any, view: Any) -> None:
         table.add_row(start_time=frame / fps, stop_time=(frame + 1) / fps, frame=int(frame),
                       channels=[int(c) for c in channels])
     nwbfile.add_time_intervals(table)
+    if neo:  # neo's NWBIO (0.14) reads events from AnnotationSeries only
+        with warnings.catch_warnings():  # (pynwb 4 deprecates the type; neo reads nothing else)
+            warnings.filterwarnings("ignore", message="AnnotationSeries is deprecated", category=UserWarning)
+            nwbfile.add_stimulus(AnnotationSeries(
+                name=layout.STIMS, timestamps=frames / fps, data=[",".join(str(int(c)) for c in g) for g in groups],
+                description="the stimulations of intervals/stimulations, for neo: one entry per frame, "
+                "labelled with the channels stimulated"))
+
+
+def _window_epoch(nwbfile: Any, view: Any, a: int, b: int) -> None:
+    """The exported window as the one row of the epochs table."""
+    fps = view.frames_per_second
+    nwbfile.add_epoch(start_time=a / fps, stop_time=b / fps, tags=[layout.WINDOW_TAG])
 
 
 def _streams(nwbfile: Any, view: Any) -> None:
@@ -263,7 +291,7 @@ def _nwbfile(view: Any, identifier: str | None, parameters: Mapping[str, Any] | 
     return nwbfile
 
 
-def _link_samples(tmp: Path, view: Any, a: int, b: int, out_dir: Path) -> None:
+def _link_samples(tmp: Path, view: Any, a: int, b: int, out_dir: Path, data_path: str) -> None:
     """Swap the placeholder samples for a virtual dataset reading the CL file's rows ``[a, b)``."""
     # why here: h5py comes with the nwb extra (pynwb), loaded when a file is written
     import h5py
@@ -273,21 +301,22 @@ def _link_samples(tmp: Path, view: Any, a: int, b: int, out_dir: Path) -> None:
     relative = os.path.relpath(Path(view.path).resolve(), out_dir.resolve())
     node = source._v_pathname
     with h5py.File(tmp, "r+") as f:
-        attrs = dict(f[layout.SAMPLES_DATA_PATH].attrs)
-        del f[layout.SAMPLES_DATA_PATH]
+        attrs = dict(f[data_path].attrs)
+        del f[data_path]
         if b <= a:  # an empty window: no rows to link (HDF5 makes no virtual dataset of zero rows)
-            dset = f.create_dataset(layout.SAMPLES_DATA_PATH, shape=(0, n_ch), dtype=np.int16)
+            dset = f.create_dataset(data_path, shape=(0, n_ch), dtype=np.int16)
         else:
             vlayout = h5py.VirtualLayout(shape=(b - a, n_ch), dtype=np.int16)
             vlayout[:] = h5py.VirtualSource(relative, node, shape=(rows, n_ch), dtype=np.int16)[a:b, :]
-            dset = f.create_virtual_dataset(layout.SAMPLES_DATA_PATH, vlayout, fillvalue=0)
+            dset = f.create_virtual_dataset(data_path, vlayout, fillvalue=0)
         for key, value in attrs.items():
             dset.attrs[key] = value
 
 
 def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, results: Sequence[Mapping[str, Any]] = (),
               overwrite: bool = False, identifier: str | None = None,
-              parameters: Mapping[str, Any] | None = None) -> Path:
+              parameters: Mapping[str, Any] | None = None, neo: bool = False,
+              split: int | str | None = None) -> Path:
     """Write a recording view (its window) as an NWB file; return the file's path.
 
     Parameters
@@ -304,36 +333,52 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
     results
         Analysis results as plain records (``name``, ``value``, ``unit``, ``parameters``...).
     overwrite
-        Replace an existing ``out``.
+        Replace an existing ``out`` (or, split, its members; members beyond the new ones are removed).
     identifier
         The NWB identifier (default: the recording's ``recording_id`` attribute, else its file stem).
     parameters
         The recording's parameters, kept in the file's scratch space.
+    neo
+        Lay the file out for neo's ``NWBIO`` (0.14), which refuses the samples' conversion factor
+        (0.195e-6 is not a power of ten) and with it the whole file: the samples go to the
+        ``ecephys`` processing module, where neo does not look, and the stims are also an
+        ``AnnotationSeries`` (neo's Events). neo then reads the units, the stims and the window's
+        epoch, not the samples. pynwb and cldata read both layouts.
+    split
+        Write a self-contained file as members of at most this size (bytes, or text such as
+        ``"1GB"``, ``"500 MiB"``): ``rec.00000.nwb``, ``rec.00001.nwb``... (HDF5's *family*
+        driver), for file systems with a size limit. Needs ``link=False``.
 
     Returns
     -------
     Path
-        ``out``.
+        ``out`` (split: its first member, ``rec.00000.nwb``).
 
     Raises
     ------
     cldata.errors.OutputExistsError
-        If ``out`` exists and ``overwrite`` is false.
+        If ``out`` (or a member of it) exists and ``overwrite`` is false.
     cldata.errors.ParameterError
-        If ``link`` is asked of a recording whose samples are not in the file itself.
+        If ``link`` is asked of a recording whose samples are not int16, or ``split`` of a linked
+        file or with a size that is not one (or below 1 MiB).
 
     Examples
     --------
     >>> with cldata.RecordingView("rec.h5") as rec:                  # doctest: +SKIP
     ...     write_nwb(rec, "rec.nwb")                                 # linked: a few hundred kB
     ...     write_nwb(rec, "rec_full.nwb", link=False)                # self-contained
+    ...     write_nwb(rec, "rec_neo.nwb", neo=True)                   # neo's NWBIO reads it too
+    ...     write_nwb(rec, "rec_parts.nwb", link=False, split="1GB")  # rec_parts.00000.nwb, ...
     """
     # why here: pynwb is the nwb extra, loaded when a file is written
     from pynwb import NWBHDF5IO
 
     out = Path(out)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass overwrite=True to replace it, or choose another name")
+    member_bytes = check_split(split, link)
+    taken = [out, *layout.family_members(out)] if member_bytes else [out]
+    existing = [p for p in taken if p.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(f"{existing[0]} exists; pass overwrite=True to replace it, or choose another name")
     a, b = view.clipped_window
     has_samples = view.samples is not None
     if has_samples:
@@ -344,22 +389,82 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
     nwbfile = _nwbfile(view, identifier, parameters)
     _electrodes(nwbfile, view.channel_count)
     if has_samples:
-        _samples(nwbfile, view, a, b, link)
+        _samples(nwbfile, view, a, b, link, neo)
     _units(nwbfile, view, *view.clipped_window, per_spike=not (link and has_samples))
-    _stims(nwbfile, view)
+    _stims(nwbfile, view, neo)
+    wa, wb = view.clipped_window
+    if wb > wa:
+        _window_epoch(nwbfile, view, wa, wb)
     _streams(nwbfile, view)
     _results(nwbfile, results)
+    if member_bytes:
+        first = _write_family(nwbfile, out, member_bytes)
+        out.unlink(missing_ok=True)  # (overwrite: an unsplit file of the same name would shadow the members)
+        return first
     tmp = Path(f"{temporary_beside(out)}.nwb")  # (pynwb wants the .nwb suffix)
     create_new(tmp).close()
     try:
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwbfile)
         if link and has_samples:
-            _link_samples(tmp, view, a, b, out.parent)
+            _link_samples(tmp, view, a, b, out.parent,
+                          f"{layout.NEO_SAMPLES_PATH if neo else layout.SAMPLES_PATH}/data")
         fsync_file(tmp)  # (as every file cldata writes: on disk before it takes its name)
         os.replace(tmp, out)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    for member in layout.family_members(out):  # (overwrite: an earlier split file of the same name)
+        member.unlink()
     fsync_dir(out.parent)
     return out
+
+
+def check_split(split: int | str | None, link: bool) -> int | None:
+    """``split`` as a member size in bytes (``None``: one file).
+
+    Raises
+    ------
+    cldata.errors.ParameterError
+        If ``split`` is given with ``link=True``, is not a size, or is below 1 MiB.
+
+    Examples
+    --------
+    >>> check_split("1GB", link=False)
+    1000000000
+    """
+    if split is None:
+        return None
+    if link:
+        raise ParameterError("split applies to self-contained files (link=False): a linked file holds no samples")
+    size = parse_size(split, what="split")
+    if size < MIN_SPLIT_BYTES:
+        raise ParameterError(f"split={split!r} is below 1 MiB: give a member size such as '1GB' or '500MB'")
+    return size
+
+
+def _write_family(nwbfile: Any, out: Path, member_bytes: int) -> Path:
+    """Write ``nwbfile`` as the members of ``out``'s family: in a folder beside it, then each renamed into place."""
+    # why here: pynwb and h5py are the nwb extra, loaded when a file is written
+    import h5py
+    from pynwb import NWBHDF5IO
+
+    folder = temporary_beside(out)
+    folder.mkdir()
+    try:
+        staged = folder / out.name
+        with h5py.File(layout.family_pattern(staged), "w", driver="family", memb_size=member_bytes) as f:
+            with NWBHDF5IO(file=f, mode="w") as io:
+                io.write(nwbfile)
+        members = layout.family_members(staged)
+        for member in members:
+            fsync_file(member)
+        stale = layout.family_members(out)[len(members):]  # of an earlier, longer family
+        for i, member in enumerate(members):
+            os.replace(member, layout.family_member(out, i))
+        for old in stale:
+            old.unlink()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    fsync_dir(out.parent)
+    return layout.family_member(out, 0)
