@@ -314,3 +314,60 @@ def test_read_nwb_refuses_files_cldata_did_not_write(cl_file, tmp_path):
     (tmp_path / "text.nwb").write_text("hello")
     with pytest.raises(NotARecordingError):
         read_nwb(tmp_path / "text.nwb")
+
+
+def _write_spikes(path, frames, channels, waves, n_samples=400):
+    with cldata.RecordingWriter(path, channel_count=8) as w:
+        w.append_samples(np.arange(n_samples * 8, dtype=np.int16).reshape(n_samples, 8))
+        if len(frames):
+            w.append_spikes(frames, channels, waves)
+    return path
+
+
+_SPIKES = st.lists(st.tuples(st.integers(0, 399), st.integers(0, 7), st.floats(-500, 500, width=32)),
+                   min_size=0, max_size=40).map(lambda rows: sorted(rows, key=lambda r: r[0]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=_SPIKES, block=st.integers(1, 7), link=st.booleans())
+def test_any_spikes_come_back_whole_with_repeats_in_units_of_their_own(tmp_path_factory, monkeypatch, rows, block,
+                                                                       link):
+    from cldata.format.nwb import writer
+
+    monkeypatch.setattr(writer, "_WAVEFORM_BLOCK", block)  # waveforms read and written across block edges
+    d = tmp_path_factory.mktemp("spikes")
+    frames = np.array([r[0] for r in rows], np.int64)
+    channels = np.array([r[1] for r in rows], np.int64)
+    waves = (np.array([r[2] for r in rows], np.float32)[:, None] + np.arange(75, dtype=np.float32)[None, :]
+             if rows else np.zeros((0, 75), np.float32))
+    cl = _write_spikes(d / "rec.h5", frames, channels, waves)
+    with cldata.RecordingView(cl) as rec:
+        out = write_nwb(rec, d / "rec.nwb", link=link)
+        expected = _sorted(rec.read_spikes())
+    with read_nwb(out) as nwb:
+        assert np.array_equal(_sorted(nwb.read_spikes()), expected)
+    if not rows:
+        return
+    with pynwb.NWBHDF5IO(str(out), "r") as io:
+        units = io.read().units.to_dataframe()
+    for _, unit in units.iterrows():  # each unit's times ascend strictly (the inspector's rule)
+        assert np.all(np.diff(unit["spike_times"]) > 0)
+        mine = expected[expected["channel"] == unit["channel"]]
+        _, first = np.unique(mine["timestamp"], return_index=True)
+        if unit["repeat"] == 0:
+            assert len(unit["spike_times"]) == len(first)
+        if not link:
+            continue
+        # a linked file's units keep their mean and sd waveform (the spikes' own stay in the CL file)
+        times = np.rint(unit["spike_times"] * rec.frames_per_second).astype(np.int64)
+        ranks = {}
+        chosen = []
+        for i, t in enumerate(mine["timestamp"]):  # the k-th detection at a frame belongs to repeat k
+            k = ranks.get(int(t), 0)
+            ranks[int(t)] = k + 1
+            if k == unit["repeat"]:
+                chosen.append(i)
+        assert np.array_equal(np.sort(mine["timestamp"][chosen]), times)
+        shapes = mine["samples"][chosen].astype(np.float64)
+        assert np.allclose(unit["waveform_mean"], shapes.mean(axis=0), atol=1e-3)
+        assert np.allclose(unit["waveform_sd"], shapes.std(axis=0), atol=1e-2)

@@ -334,6 +334,23 @@ class RecordingView(ToolkitMethods):
         fields = None if waveforms else ("timestamp", "channel")
         return table.read(*self._clip(start, stop), channels=channels, fields=fields)
 
+    def spike_rows(self) -> np.ndarray:
+        """The row numbers, in the file's spike table, of this view's spikes (ascending; none: empty).
+
+        For writers that read a window's spikes a block of rows at a time (the NWB writer):
+        read them with ``rec.event_tables["spikes"].table.read_coordinates(rows[i:j])``.
+
+        Examples
+        --------
+        >>> rec.between(0, 25_000).spike_rows()[:3]                 # doctest: +SKIP
+        array([0, 1, 2])
+        """
+        table = self.event_tables.get(SPIKE_PART.name)
+        if table is None:
+            return np.zeros(0, np.int64)
+        where = table.rows(*self._clip(None, None))
+        return np.asarray(where, np.int64) if isinstance(where, np.ndarray) else np.arange(*where, dtype=np.int64)
+
     def read_stims(self, start: Any = None, stop: Any = None, channels: Any = None) -> np.ndarray:
         """Stims in ``[start, stop)``: a structured array with ``timestamp`` and ``channel``."""
         table = self.event_tables.get(STIM_PART.name)

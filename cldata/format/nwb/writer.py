@@ -45,6 +45,7 @@ from cldata.core.fsutil import create_new, fsync_dir, fsync_file, temporary_besi
 from cldata.core.sizes import parse_size
 from cldata.errors import OutputExistsError, ParameterError
 from cldata.format.codec import encode
+from cldata.format.layout import WAVEFORM_LENGTH
 from cldata.format.nwb import layout
 from cldata.format.nwb.streams import bytes_column, classify, stream_object
 
@@ -145,31 +146,127 @@ def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
     ``per_spike``: every spike's waveform (``waveforms``); else each unit's ``waveform_mean`` and
     ``waveform_sd`` only (a linked file: the spikes' waveforms stay in the CL file, 300 bytes a
     spike, more than 1% of a recording; cldata's reader reads them there).
+
+    Memory: the spikes' times, channels and row numbers (17 bytes a spike); waveforms are read
+    a block of rows at a time, as HDF5 writes them (per spike) or as the means are summed.
     """
-    # why here: pynwb is the nwb extra, loaded when a file is written
+    # why here: pynwb and hdmf are the nwb extra, loaded when a file is written
+    from hdmf.backends.hdf5 import H5DataIO
+    from hdmf.common import DynamicTableRegion, ElementIdentifiers, VectorData, VectorIndex
     from pynwb.misc import Units
 
-    spikes = view.read_spikes()
-    if not len(spikes):
+    rows = view.spike_rows()
+    if not len(rows):
         return
-    fps = view.frames_per_second
-    units = Units(name="units", description="spikes detected by the CL1, one unit per channel",
-                  electrode_table=nwbfile.electrodes, waveform_rate=float(fps), waveform_unit=layout.WAVEFORM_UNIT,
-                  resolution=1.0 / fps)
-    units.add_column(name=layout.UNIT_CHANNEL, description="the CL channel of the unit")
-    units.add_column(name=layout.UNIT_REPEAT, description="0: the channel's spikes; k > 0: its k-th repeated "
-                     "detection at a frame that already has a spike on the channel (kept, not merged)")
-    nwbfile.units = units
-    for ch in np.unique(spikes["channel"]):
-        mine = spikes[spikes["channel"] == ch]
-        repeat = _repeats(mine["timestamp"])
-        for k in range(int(repeat.max(initial=0)) + 1):
-            rows = mine[repeat == k]
-            shapes = rows["samples"].astype(np.float32)
-            waves = {"waveforms": list(shapes[:, np.newaxis, :])} if per_spike else \
-                {"waveform_mean": shapes.mean(axis=0), "waveform_sd": shapes.std(axis=0)}
-            units.add_unit(spike_times=rows["timestamp"] / fps, obs_intervals=[[a / fps, b / fps]],
-                           electrodes=[int(ch)], channel=int(ch), repeat=k, **waves)
+    table = view.event_tables["spikes"].table
+    frames = _read_rows(table, rows, "timestamp").astype(np.int64)
+    channels = _read_rows(table, rows, "channel").astype(np.int64)
+    repeat = _repeats(channels * (int(frames.max(initial=0)) + 1) + frames)
+    order = np.lexsort((frames, repeat, channels))  # the spikes unit by unit, each in time order
+    keys = np.stack([channels[order], repeat[order]], axis=1)
+    starts = np.r_[0, np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1]
+    ends = np.r_[starts[1:], len(order)]
+    unit_channel, unit_repeat = keys[starts, 0], keys[starts, 1]
+    n_units, fps = len(starts), view.frames_per_second
+    width = _waveform_width(view, table)
+    waves = _Waveforms.make(view, table, rows[order], width)
+
+    def column(name: str, description: str, data: Any) -> VectorData:
+        return VectorData(name=name, description=description, data=data)
+
+    spike_times = column("spike_times", "the spikes' times, s from the recording start", frames[order] / fps)
+    obs = column("obs_intervals", "the exported window, s", np.tile([[a / fps, b / fps]], (n_units, 1)))
+    electrodes = DynamicTableRegion(name="electrodes", description="the unit's electrode",
+                                    data=unit_channel.tolist(), table=nwbfile.electrodes)
+    columns = [spike_times, VectorIndex(name="spike_times_index", data=ends, target=spike_times),
+               obs, VectorIndex(name="obs_intervals_index", data=np.arange(1, n_units + 1), target=obs),
+               electrodes, VectorIndex(name="electrodes_index", data=np.arange(1, n_units + 1), target=electrodes),
+               column(layout.UNIT_CHANNEL, "the CL channel of the unit", unit_channel),
+               column(layout.UNIT_REPEAT, "0: the channel's spikes; k > 0: its k-th repeated detection at a frame "
+                      "that already has a spike on the channel (kept, not merged)", unit_repeat)]
+    if per_spike:
+        data = column("waveforms", "each spike's waveform, µV",
+                      H5DataIO(waves, compression="gzip", compression_opts=layout.GZIP_LEVEL))
+        per = VectorIndex(name="waveforms_index", data=np.arange(1, len(order) + 1), target=data)  # 1 electrode
+        # (indexes first: hdmf sets a column of iterated data aside as it meets it, and an index met
+        # after its target would not find it)
+        columns += [VectorIndex(name="waveforms_index_index", data=ends, target=per), per, data]
+    else:
+        mean, sd = waves.mean_and_sd(starts, ends)
+        columns += [column("waveform_mean", "the unit's mean waveform, µV", mean),
+                    column("waveform_sd", "the standard deviation of the unit's waveforms, µV", sd)]
+    nwbfile.units = Units(name="units", description="spikes detected by the CL1, one unit per channel",
+                          id=ElementIdentifiers(name="id", data=np.arange(n_units)), columns=columns,
+                          waveform_rate=float(fps), waveform_unit=layout.WAVEFORM_UNIT, resolution=1.0 / fps)
+
+
+def _read_rows(table: Any, rows: np.ndarray, field: str) -> np.ndarray:
+    """``field`` of the table's ``rows`` (ascending), a contiguous range read as one."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1:
+        return table.read(int(rows[0]), int(rows[-1]) + 1, field=field)
+    return table.read_coordinates(rows, field=field)
+
+
+def _waveform_width(view: Any, table: Any) -> int:
+    """The samples a stored waveform has (the CL's 75 when the file has none cldata can read)."""
+    if not view.spike_waveforms:
+        return WAVEFORM_LENGTH
+    shape = table.coldtypes["samples"].shape
+    return int(shape[0]) if shape else 1
+
+
+class _Waveforms:
+    """The waveforms of spike-table rows in a given order, read a block of rows at a time."""
+
+    @staticmethod
+    def make(view: Any, table: Any, rows: np.ndarray, width: int) -> Any:
+        # why here: hdmf is the nwb extra, loaded when a file is written
+        from hdmf.data_utils import GenericDataChunkIterator
+
+        readable = bool(view.spike_waveforms)
+
+        class Waveforms(GenericDataChunkIterator):
+            def block(self, i: int, j: int) -> np.ndarray:
+                """Rows ``[i, j)`` of the ordered spikes' waveforms, float32 µV ``(j - i, width)``."""
+                if not readable:  # (no waveforms cldata can read: NaN, as read_spikes gives them)
+                    return np.full((j - i, width), np.nan, np.float32)
+                wanted = rows[i:j]
+                unique, back = np.unique(wanted, return_inverse=True)
+                got = np.asarray(table.read_coordinates(unique, field="samples"), np.float32)
+                return got.reshape(len(unique), width)[back]
+
+            def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
+                return self.block(selection[0].start, selection[0].stop)[:, selection[1]]
+
+            def _get_maxshape(self) -> tuple[int, int]:
+                return (len(rows), width)
+
+            def _get_dtype(self) -> np.dtype:
+                return np.dtype(np.float32)
+
+            def __len__(self) -> int:  # (hdmf's VectorIndex asks its target's length)
+                return len(rows)
+
+            def mean_and_sd(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                """Each unit's mean and sd waveform (units = row ranges ``[starts[u], ends[u])``), in blocks."""
+                unit = np.repeat(np.arange(len(starts)), ends - starts)
+                total = np.zeros((len(starts), width), np.float64)
+                squares = np.zeros((len(starts), width), np.float64)
+                for i in range(0, len(rows), _WAVEFORM_BLOCK):
+                    j = min(i + _WAVEFORM_BLOCK, len(rows))
+                    block = self.block(i, j).astype(np.float64)
+                    np.add.at(total, unit[i:j], block)
+                    np.add.at(squares, unit[i:j], block * block)
+                n = (ends - starts)[:, np.newaxis]
+                mean = total / n
+                return mean.astype(np.float32), np.sqrt(np.maximum(squares / n - mean * mean, 0)).astype(np.float32)
+
+        rows_per_chunk = max(1, min(len(rows), _WAVEFORM_BLOCK))
+        return Waveforms(chunk_shape=(rows_per_chunk, width), buffer_shape=(rows_per_chunk, width))
+
+
+#: spikes whose waveforms are read (and written) at a time: 64 Ki spikes, 20 MB of float32
+_WAVEFORM_BLOCK = 1 << 16
 
 
 def _repeats(frames: np.ndarray) -> np.ndarray:
