@@ -6,7 +6,7 @@ streams and analysis results in processing modules, attributes as metadata. pynw
 writes every object; the samples take one of two forms:
 
 - ``link=True``: pynwb writes the ``ElectricalSeries`` over a one-row placeholder, then the
-  placeholder is swapped (h5py) for an HDF5 **virtual dataset** of the same name and attributes
+  placeholder is swapped (h5py; :mod:`cldata.format.nwb.samples`) for an HDF5 **virtual dataset** of the same name and attributes
   whose one source is the CL file's ``/samples`` — the window's rows, named by a path relative to
   the NWB file's folder, so the two files move together. Nothing is copied. Why not
   ``H5DataIO(link_data=True)``: an external link points at the CL dataset itself, which has no
@@ -16,9 +16,15 @@ writes every object; the samples take one of two forms:
   ``waveform_sd``, and :func:`~cldata.format.nwb.read_nwb` reads each spike's waveform
   through the link. If the CL file moves, HDF5 reads the virtual dataset as zeros: cldata's
   reader checks the source first and raises :class:`~cldata.errors.BrokenLinkError`.
-- ``link=False``: the samples are copied a buffer at a time (hdmf's ``GenericDataChunkIterator``
-  over :meth:`RecordingView.read_samples`), chunked and gzip-compressed: a self-contained file
-  for DANDI, in bounded memory.
+- ``link=False``: the samples are copied a chunk at a time, shuffled and gzip-compressed in a
+  pool of threads and written as compressed chunks (:mod:`cldata.format.nwb.samples`); the
+  spikes' waveforms a block of rows at a time (hdmf's ``GenericDataChunkIterator``): a
+  self-contained file for DANDI, in bounded memory. ``split=`` writes it as the members of an
+  HDF5 family (``rec.00000.nwb``, ...), for file systems with a size limit.
+- ``neo=True``: the samples go to the ``ecephys`` processing module instead of
+  ``/acquisition`` and the stims are also an ``AnnotationSeries``: neo's ``NWBIO`` (0.14), which
+  refuses the samples' conversion factor (0.195e-6, not a power of ten) and with it the whole
+  file, then reads the units, the stims (Events) and the window (an Epoch).
 
 The file is written under a temporary name beside ``out`` and renamed into place when complete.
 
@@ -47,6 +53,7 @@ from cldata.errors import OutputExistsError, ParameterError
 from cldata.format.codec import encode
 from cldata.format.layout import WAVEFORM_LENGTH
 from cldata.format.nwb import layout
+from cldata.format.nwb.samples import copy_samples, link_samples
 from cldata.format.nwb.streams import bytes_column, classify, stream_object
 
 #: the smallest member size ``split`` takes (smaller would mean thousands of files)
@@ -95,38 +102,16 @@ def _electrodes(nwbfile: Any, channel_count: int) -> None:
                               is_ground=ch in layout.GROUND_CHANNELS, is_reference=ch == layout.REFERENCE_CHANNEL)
 
 
-def _samples_iterator(view: Any, a: int, b: int, channel_count: int) -> Any:
-    """The window's samples for pynwb to copy a buffer at a time (memory: one buffer)."""
-    # why here: hdmf is the nwb extra, loaded when a file is written
-    from hdmf.data_utils import GenericDataChunkIterator
-
-    class _Samples(GenericDataChunkIterator):
-        def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
-            rows, cols = selection[0], selection[1]
-            return view.read_samples(a + rows.start, a + rows.stop)[:, cols]
-
-        def _get_maxshape(self) -> tuple[int, int]:
-            return (b - a, channel_count)
-
-        def _get_dtype(self) -> np.dtype:
-            return np.dtype(np.int16)
-
-    chunk = (min(layout.SAMPLE_CHUNK_FRAMES, max(b - a, 1)), channel_count)
-    return _Samples(chunk_shape=chunk, buffer_gb=0.05)
-
-
 def _samples(nwbfile: Any, view: Any, a: int, b: int, link: bool, neo: bool) -> None:
-    """The ElectricalSeries of the window's samples (a placeholder when linking), in /acquisition or, for neo,
+    """The ElectricalSeries of the window's samples (over a placeholder), in /acquisition or, for neo,
     in the ``ecephys`` processing module."""
-    # why here: pynwb and hdmf are the nwb extra, loaded when a file is written
-    from hdmf.backends.hdf5 import H5DataIO
+    # why here: pynwb is the nwb extra, loaded when a file is written
     from pynwb.ecephys import ElectricalSeries
 
     n_ch = view.channel_count
-    if link:
-        data: Any = np.zeros((1, n_ch), np.int16)  # replaced by the virtual dataset (_link_samples)
-    else:
-        data = H5DataIO(_samples_iterator(view, a, b, n_ch), compression="gzip", compression_opts=layout.GZIP_LEVEL)
+    # a placeholder, replaced once pynwb has written the file (cldata.format.nwb.samples): by a virtual
+    # dataset over the CL file (link) or by chunks compressed in parallel (copy)
+    data = np.zeros((1, n_ch), np.int16 if link else view.samples.dtype)
     region = nwbfile.create_electrode_table_region(region=list(range(n_ch)), description="every channel")
     series = ElectricalSeries(
         name=layout.SAMPLES, data=data, electrodes=region, starting_time=a / view.frames_per_second,
@@ -388,28 +373,6 @@ def _nwbfile(view: Any, identifier: str | None, parameters: Mapping[str, Any] | 
     return nwbfile
 
 
-def _link_samples(tmp: Path, view: Any, a: int, b: int, out_dir: Path, data_path: str) -> None:
-    """Swap the placeholder samples for a virtual dataset reading the CL file's rows ``[a, b)``."""
-    # why here: h5py comes with the nwb extra (pynwb), loaded when a file is written
-    import h5py
-
-    source = view.samples
-    rows, n_ch = int(source.nrows), int(source.shape[1])
-    relative = os.path.relpath(Path(view.path).resolve(), out_dir.resolve())
-    node = source._v_pathname
-    with h5py.File(tmp, "r+") as f:
-        attrs = dict(f[data_path].attrs)
-        del f[data_path]
-        if b <= a:  # an empty window: no rows to link (HDF5 makes no virtual dataset of zero rows)
-            dset = f.create_dataset(data_path, shape=(0, n_ch), dtype=np.int16)
-        else:
-            vlayout = h5py.VirtualLayout(shape=(b - a, n_ch), dtype=np.int16)
-            vlayout[:] = h5py.VirtualSource(relative, node, shape=(rows, n_ch), dtype=np.int16)[a:b, :]
-            dset = f.create_virtual_dataset(data_path, vlayout, fillvalue=0)
-        for key, value in attrs.items():
-            dset.attrs[key] = value
-
-
 def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, results: Sequence[Mapping[str, Any]] = (),
               overwrite: bool = False, identifier: str | None = None,
               parameters: Mapping[str, Any] | None = None, neo: bool = False,
@@ -467,7 +430,8 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
     ...     write_nwb(rec, "rec_neo.nwb", neo=True)                   # neo's NWBIO reads it too
     ...     write_nwb(rec, "rec_parts.nwb", link=False, split="1GB")  # rec_parts.00000.nwb, ...
     """
-    # why here: pynwb is the nwb extra, loaded when a file is written
+    # why here: pynwb (and h5py, its dependency) are the nwb extra, loaded when a file is written
+    import h5py
     from pynwb import NWBHDF5IO
 
     out = Path(out)
@@ -494,8 +458,16 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
         _window_epoch(nwbfile, view, wa, wb)
     _streams(nwbfile, view)
     _results(nwbfile, results)
+    data_path = f"{layout.NEO_SAMPLES_PATH if neo else layout.SAMPLES_PATH}/data"
+
+    def fill(f: Any) -> None:  # the samples, once pynwb has written the rest
+        if has_samples and link:
+            link_samples(f, data_path, view, a, b, out.parent)
+        elif has_samples:
+            copy_samples(f, data_path, view, a, b)
+
     if member_bytes:
-        first = _write_family(nwbfile, out, member_bytes)
+        first = _write_family(nwbfile, out, member_bytes, fill)
         out.unlink(missing_ok=True)  # (overwrite: an unsplit file of the same name would shadow the members)
         return first
     tmp = Path(f"{temporary_beside(out)}.nwb")  # (pynwb wants the .nwb suffix)
@@ -503,9 +475,8 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
     try:
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwbfile)
-        if link and has_samples:
-            _link_samples(tmp, view, a, b, out.parent,
-                          f"{layout.NEO_SAMPLES_PATH if neo else layout.SAMPLES_PATH}/data")
+        with h5py.File(tmp, "r+") as f:
+            fill(f)
         fsync_file(tmp)  # (as every file cldata writes: on disk before it takes its name)
         os.replace(tmp, out)
     except BaseException:
@@ -540,7 +511,7 @@ def check_split(split: int | str | None, link: bool) -> int | None:
     return size
 
 
-def _write_family(nwbfile: Any, out: Path, member_bytes: int) -> Path:
+def _write_family(nwbfile: Any, out: Path, member_bytes: int, fill: Any) -> Path:
     """Write ``nwbfile`` as the members of ``out``'s family: in a folder beside it, then each renamed into place."""
     # why here: pynwb and h5py are the nwb extra, loaded when a file is written
     import h5py
@@ -550,9 +521,12 @@ def _write_family(nwbfile: Any, out: Path, member_bytes: int) -> Path:
     folder.mkdir()
     try:
         staged = folder / out.name
-        with h5py.File(layout.family_pattern(staged), "w", driver="family", memb_size=member_bytes) as f:
+        pattern = layout.family_pattern(staged)
+        with h5py.File(pattern, "w", driver="family", memb_size=member_bytes) as f:
             with NWBHDF5IO(file=f, mode="w") as io:
                 io.write(nwbfile)
+        with h5py.File(pattern, "r+", driver="family", memb_size=member_bytes) as f:  # (pynwb closed it)
+            fill(f)
         members = layout.family_members(staged)
         for member in members:
             fsync_file(member)
