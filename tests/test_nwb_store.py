@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -332,3 +333,59 @@ def test_check_reports_a_moved_cl_source(recordings, tmp_path, capsys):
 def test_importing_cldata_does_not_import_pynwb():
     code = "import sys, cldata; cldata.DataStore; assert 'pynwb' not in sys.modules and 'hdmf' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _readme_nwb_commands() -> list[list[str]]:
+    """The ``cldata nwb`` lines of the README's "Sharing in NWB" block, as argument lists (``["nwb", ...]``)."""
+    import shlex
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("### Sharing in NWB"):]
+    block = section[section.index("```bash"):section.index("```", section.index("```bash") + 7)]
+    lines = [line.split("#")[0].strip() for line in block.splitlines()[1:]]
+    return [shlex.split(line)[1:] for line in lines if line.startswith("cldata nwb ")]
+
+
+def test_the_readme_nwb_commands_work_on_the_demo_store(tmp_path, monkeypatch):
+    """Each README line, run from a folder holding a (small) demo store: files that pynwb validates,
+    nwbinspector passes, and pynwb, cldata (and neo, for --neo) read back equal to the store."""
+    import pynwb
+    from neo.io import NWBIO
+
+    from cldata.app.demo import run_demo
+
+    inspector = pytest.importorskip("nwbinspector")
+    commands = _readme_nwb_commands()
+    assert len(commands) >= 2 and {"--link", "--no-link"} <= {a for c in commands for a in c}
+    assert run_demo(tmp_path / "cldata-demo", recordings=2, duration_s=1.0, executor="serial", workers=1,
+                    figure=False, progress=False) == 0
+    monkeypatch.chdir(tmp_path)
+    with cldata.open(tmp_path / "cldata-demo" / "store") as store:
+        expected = {h.id: (h.view().read_samples(), len(h.view().read_spikes()), len(h.view().read_stims()))
+                    for h in store.recordings}
+    for args in commands:
+        assert main(args) == 0, args
+        out = tmp_path / args[2]
+        paths = sorted(out.glob("*.nwb"))
+        assert sorted(p.stem for p in paths) == sorted(expected), args
+        for path in paths:
+            samples, spikes, stims = expected[path.stem]
+            with read_nwb(path) as nwb:
+                assert np.array_equal(nwb.read_samples(), samples)
+                assert (len(nwb.read_spikes()), len(nwb.read_stims())) == (spikes, stims)
+            with pynwb.NWBHDF5IO(str(path), "r") as io:
+                assert not pynwb.validate(io=io)
+                series = io.read().get_acquisition("samples") if "--neo" not in args else \
+                    io.read().processing["ecephys"]["samples"]
+                assert np.array_equal(series.data[:], samples)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                findings = inspector.inspect_nwbfile(nwbfile_path=str(path))
+                serious = {m.check_function_name for m in findings
+                           if m.importance.name in ("CRITICAL", "BEST_PRACTICE_VIOLATION")}
+            accepted = {"check_subject_species_exists"} | ({"check_regular_timestamps"} if "--neo" in args else set())
+            assert serious <= accepted, (args, serious)
+            if "--neo" in args:
+                segment = NWBIO(str(path), mode="r").read_block().segments[0]
+                assert sum(len(st) for st in segment.spiketrains) == spikes
+                assert len(segment.events) == 1 and len(segment.epochs) == 1

@@ -18,7 +18,7 @@ channels)                        ``frames_per_second``, ``starting_time`` = the 
                                  by a path relative to the NWB file's folder: nothing is copied,
                                  and the dataset carries the ``conversion``/``unit`` attributes a
                                  plain external link cannot. ``link=False``: the samples copied,
-                                 chunked and gzip-compressed. ``neo=True``: the series is
+                                 chunked, shuffled and gzip-compressed. ``neo=True``: the series is
                                  ``/processing/ecephys/samples`` instead, where neo's NWBIO
                                  (0.14), which refuses its conversion factor, does not look.
 channels                         the electrodes table: one row per channel (``channel``), its MEA
