@@ -374,3 +374,30 @@ def test_any_spikes_come_back_whole_with_repeats_in_units_of_their_own(tmp_path_
         shapes = mine["samples"][chosen].astype(np.float64)
         assert np.allclose(unit["waveform_mean"], shapes.mean(axis=0), atol=1e-3)
         assert np.allclose(unit["waveform_sd"], shapes.std(axis=0), atol=1e-2)
+
+
+@pytest.fixture(scope="module")
+def written_both(cl_file, tmp_path_factory):
+    d = tmp_path_factory.mktemp("both")
+    with cldata.RecordingView(cl_file) as rec:
+        return {link: write_nwb(rec, d / f"rec-{link}.nwb", link=link) for link in (True, False)}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=st.integers(-100, 50_000), length=st.integers(0, 50_000), link=st.booleans(),
+       channels=st.none() | st.lists(st.integers(0, 63), min_size=1, max_size=5, unique=True),
+       seconds=st.booleans())
+def test_any_window_reads_what_the_cl_file_reads(cl_file, written_both, a, length, link, channels, seconds):
+    """Spikes, stims and stream entries of any window (frames or seconds) and channels: only the window
+    is decoded, and it is what the CL file's reader gives."""
+    start, stop = (a, a + length) if not seconds else (a / 25_000 * pq.s, (a + length) / 25_000 * pq.s)
+    with cldata.RecordingView(cl_file) as rec, read_nwb(written_both[link]) as nwb:
+        assert np.array_equal(nwb.read_spikes(start, stop, channels=channels),
+                              _sorted(rec.read_spikes(start, stop, channels=channels)))
+        assert np.array_equal(nwb.read_stims(start, stop, channels=channels),
+                              rec.read_stims(start, stop, channels=channels))
+        for name, stream in rec.data_streams.items():
+            frames, entries = stream.read(start, stop)
+            got_frames, got_entries = nwb.data_streams[name].read(start, stop)
+            assert np.array_equal(got_frames, frames) and got_entries == entries
+            assert len(nwb.data_streams[name]) == len(stream)

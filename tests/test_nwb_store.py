@@ -263,8 +263,13 @@ def test_self_contained_store_files_validate(store_root, tmp_path):
 
 
 @pytest.mark.parametrize("link", [True, False], ids=["linked", "self-contained"])
-def test_add_recording_takes_back_an_nwb_file(recordings, tmp_path, link):
+@pytest.mark.parametrize("block", [None, 7], ids=["one-block", "blocks-of-7"])
+def test_add_recording_takes_back_an_nwb_file(recordings, tmp_path, link, block, monkeypatch):
     _reader()
+    if block:  # spikes and stream entries copied back a few at a time: the blocks join up exactly
+        from cldata.store import nwb_export
+
+        monkeypatch.setattr(nwb_export, "_EVENTS", block)
     nwb_path = cldata.to_nwb(recordings / "a.h5", tmp_path / "a.nwb", link=link)
     with cldata.open(tmp_path / "store", mode="a") as store:
         rid = store.add_recording(nwb_path, {"from": "nwb"})

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import tables
 
+from cldata.core.blocks import frame_blocks
 from cldata.errors import NotARecordingError, OutputExistsError, UnsupportedValueError
 from cldata.format.attributes import to_plain
 from cldata.format.reader import RecordingView
@@ -71,6 +72,7 @@ _WRITER_KEYS = {"channel_count", "sampling_frequency", "frames_per_second", "uV_
                 "created_utc", "created_localtime", "application", "file_format", "duration_frames",
                 "end_timestamp", "duration_seconds", "ended_utc", "ended_localtime"}
 _FRAMES = 1 << 16  # sample frames copied per block when converting back
+_EVENTS = 1 << 16  # spikes or stream entries (about) copied per block when converting back
 
 
 def _nwb_module(name: str) -> Any:
@@ -310,17 +312,18 @@ def _write_cl(nwb: Any, target: Path) -> None:
                                  f"({exc}); add_recording takes NWB files written by cldata.to_nwb") from None
     try:
         _copy_samples(nwb, writer)
-        spikes = nwb.read_spikes()
-        if len(spikes):
+        # spikes and stream entries a block at a time (by frame windows): an hour's worth is never held
+        for start, stop in frame_blocks(nwb.read_spikes(waveforms=False)["timestamp"], _EVENTS):
+            spikes = nwb.read_spikes(start, stop)
             writer.append_spikes(spikes["timestamp"], spikes["channel"], spikes["samples"])
         stims = nwb.read_stims()
         if len(stims):
             writer.append_stims(stims["timestamp"], stims["channel"])
         for name, stream in nwb.data_streams.items():
             out = writer.create_data_stream(name, dict(getattr(stream, "attributes", {}) or {}).get("application"))
-            timestamps, values = _stream_entries(stream)
-            if len(timestamps):
-                out.extend(np.asarray(timestamps, dtype=np.int64), values)
+            for start, stop in frame_blocks(np.asarray(stream.timestamps, np.int64), _EVENTS):
+                timestamps, values = stream.read(start, stop)
+                out.extend(np.asarray(timestamps, dtype=np.int64), list(values))
         end = attributes.get("end_timestamp")
         writer.close(int(end) if isinstance(end, numbers.Integral) else None)
         _restore_stamps(target, attributes)
@@ -362,13 +365,4 @@ def _zeros(writer: RecordingWriter, frames: int) -> None:
     for start in range(0, frames, _FRAMES):
         writer.append_samples(block[:min(_FRAMES, frames - start)])
 
-
-def _stream_entries(stream: Any) -> tuple[Any, list[Any]]:
-    """A stream's ``(timestamps, values)`` whatever the NWB reader's stream offers."""
-    if hasattr(stream, "read"):
-        got = stream.read()
-        if isinstance(got, tuple) and len(got) == 2:
-            return got[0], list(got[1])
-    items = list(stream.items())
-    return [t for t, _ in items], [v for _, v in items]
 

@@ -32,7 +32,7 @@ from cldata.format.attributes import AttributesView
 from cldata.format.codec import decode
 from cldata.format.layout import WAVEFORM_LENGTH
 from cldata.format.nwb import layout
-from cldata.format.nwb.streams import decode_entries, read_blobs
+from cldata.format.nwb.streams import decode_entries, read_blobs, stream_frames
 from cldata.format.reader import RecordingView
 
 
@@ -63,6 +63,29 @@ def is_cldata_nwb(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def take_rows(dataset: Any, rows: np.ndarray, block: int = 1 << 16) -> np.ndarray:
+    """Rows ``rows`` (any order, repeats allowed) of an h5py dataset, read a block at a time.
+
+    Only blocks that hold a wanted row are read (h5py's point selection would be slow; a whole read
+    would hold the dataset). Memory: the result and one block.
+
+    Examples
+    --------
+    >>> take_rows(f["units/waveforms"], np.array([5, 2]))           # doctest: +SKIP
+    """
+    out = np.empty((len(rows), *dataset.shape[1:]), dataset.dtype)
+    order = np.argsort(rows, kind="stable")
+    wanted = np.asarray(rows)[order]
+    k = 0
+    while k < len(wanted):
+        first = int(wanted[k])
+        m = int(np.searchsorted(wanted, first + block, side="left"))
+        chunk = dataset[first:int(wanted[m - 1]) + 1]
+        out[order[k:m]] = chunk[wanted[k:m] - first]
+        k = m
+    return out
+
+
 def _ragged(group: Any, column: str) -> list[np.ndarray]:
     """A ragged column of an h5py table: one array per row."""
     data = group[column][()]
@@ -71,34 +94,45 @@ def _ragged(group: Any, column: str) -> list[np.ndarray]:
 
 
 class NWBStream:
-    """One data stream of the file: ``read()``, ``items()``, ``timestamps``, ``attributes``, ``len``."""
+    """One data stream of the file: ``read()``, ``items()``, ``timestamps``, ``attributes``, ``len``.
 
-    def __init__(self, name: str, frames: np.ndarray, entries: list[Any], attributes: dict[str, Any]):
+    Lazy: opening reads nothing of the entries; ``timestamps`` reads the frames (8 bytes an entry,
+    once), ``read(start, stop)`` decodes only the entries of its window.
+    """
+
+    def __init__(self, name: str, kind: str, group: Any, fps: int, count: int, attributes: dict[str, Any]):
         self.name = name
-        self._frames = np.asarray(frames, np.int64)
-        self._entries = entries
+        self._kind, self._group, self._fps, self._count = kind, group, fps, count
+        self._frames: np.ndarray | None = None
         self.attributes = AttributesView(attributes)
 
     @property
     def timestamps(self) -> np.ndarray:
         """The entries' frames."""
+        if self._frames is None:
+            self._frames = (np.zeros(0, np.int64) if self._group is None
+                            else stream_frames(self._kind, self._group, self._fps))
         return self._frames
 
     def read(self, start: Any = None, stop: Any = None) -> tuple[np.ndarray, list[Any]]:
-        """``(frames, entries)`` in ``[start, stop)`` (frames; ``None`` = open)."""
-        keep = np.ones(len(self._frames), bool)
-        if start is not None:
-            keep &= self._frames >= start
-        if stop is not None:
-            keep &= self._frames < stop
-        return self._frames[keep], [e for e, k in zip(self._entries, keep) if k]
+        """``(frames, entries)`` in ``[start, stop)`` (frames or time quantities; ``None`` = open)."""
+        if self._group is None:
+            return np.zeros(0, np.int64), []
+        a, b = TimeWindow(start, stop).frames(self._fps)
+        frames = self.timestamps
+        i = 0 if a is None else int(np.searchsorted(frames, a, side="left"))
+        j = len(frames) if b is None else int(np.searchsorted(frames, b, side="left"))
+        if j <= i:
+            return np.zeros(0, np.int64), []
+        return decode_entries(self._kind, self._group, self._fps, i, j)
 
     def items(self) -> list[tuple[int, Any]]:
         """``(frame, entry)`` pairs."""
-        return [(int(t), e) for t, e in zip(self._frames, self._entries)]
+        frames, entries = self.read()
+        return [(int(t), e) for t, e in zip(frames, entries)]
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._count
 
     def __repr__(self) -> str:
         return f"<NWBStream {self.name!r}: {len(self)} entries>"
@@ -149,6 +183,7 @@ class NWBRecordingView:
             self.frames_per_second = int(self.attributes.get("frames_per_second", 25000))
             self._first = 0
             self.uV_per_sample_unit = float(self.attributes.get("uV_per_sample_unit", 0.195))
+        self._spikes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.data_streams = self._read_streams()
         self.results = self._read_results()
 
@@ -206,41 +241,56 @@ class NWBRecordingView:
             return block.astype(np.float32) * np.float32(self.uV_per_sample_unit)
         return block
 
+    def _spike_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(frames, channels, rows)`` of every spike, sorted by frame then channel; ``rows``: the spike's
+        place in the units' order (the row of its waveform). Read once (17 bytes a spike)."""
+        if self._spikes is None:
+            units = self.file.get("/units")
+            if units is None or not len(units["spike_times"]):
+                self._spikes = (np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0, np.int64))
+            else:
+                frames = np.rint(units["spike_times"][()] * self.frames_per_second).astype(np.int64)
+                counts = np.diff(np.r_[0, units["spike_times_index"][()]])
+                channels = np.repeat(units[layout.UNIT_CHANNEL][()], counts).astype(np.uint8)
+                order = np.lexsort((channels, frames))  # (stable: a frame's repeats in unit order, as written)
+                self._spikes = (frames[order], channels[order], order.astype(np.int64))
+        return self._spikes
+
     def read_spikes(self, start: Any = None, stop: Any = None, channels: Any = None,
                     waveforms: bool = True) -> np.ndarray:
         """Spikes in ``[start, stop)``: ``timestamp``, ``channel`` and (with ``waveforms``) ``samples`` in µV.
 
-        Rows in time order (ties by channel). A linked file's waveforms are read from the CL file.
+        Rows in time order (ties by channel). Only the window's waveforms are read; a linked file's
+        from the CL file.
         """
         dtype = [("timestamp", np.int64), ("channel", np.uint8)]
         if waveforms:
             dtype.append(("samples", np.float32, (WAVEFORM_LENGTH,)))
-        units = self.file.get("/units")
-        if units is None:
-            return np.empty(0, dtype)
-        times = _ragged(units, "spike_times")
-        counts = [len(t) for t in times]
-        out = np.empty(sum(counts), dtype)
-        out["timestamp"] = np.rint(np.concatenate(times) * self.frames_per_second) if len(out) else []
-        out["channel"] = np.repeat(units[layout.UNIT_CHANNEL][()], counts)
-        order = np.lexsort((out["channel"], out["timestamp"]))
+        frames, chans, rows = self._spike_index()
+        a, b = self._frames(start, stop)
+        i = 0 if a is None else int(np.searchsorted(frames, a, side="left"))
+        j = max(i, len(frames) if b is None else int(np.searchsorted(frames, b, side="left")))
+        out = np.empty(j - i, dtype)
+        out["timestamp"], out["channel"] = frames[i:j], chans[i:j]
         if waveforms and len(out):
+            units = self.file["/units"]
             if "waveforms" in units:
-                out["samples"] = units["waveforms"][()][:, :WAVEFORM_LENGTH]
+                out["samples"] = take_rows(units["waveforms"], rows[i:j])[:, :WAVEFORM_LENGTH]
             else:
-                out = out[order]
-                order = slice(None)
-                out["samples"] = self._linked_waveforms(units, out)
-        return self._select(out[order], start, stop, channels)
+                out["samples"] = self._linked_waveforms(units, out, a, b)
+        if channels is not None:
+            out = out[np.isin(out["channel"], np.atleast_1d(channels))]
+        return out
 
-    def _linked_waveforms(self, units: Any, rows: np.ndarray) -> np.ndarray:
-        """The waveforms of ``rows`` (sorted by time, then channel) from the linked CL file."""
-        fps = self.frames_per_second
-        a, b = (int(round(float(t) * fps)) for t in units["obs_intervals"][0])
+    def _linked_waveforms(self, units: Any, rows: np.ndarray, a: int | None, b: int | None) -> np.ndarray:
+        """The waveforms of ``rows`` (every spike of the window ``[a, b)``, sorted by time, then channel) from
+        the linked CL file, whose spikes of that window must be the same."""
         source = self._samples.virtual_sources()[0]
         node = PurePosixPath(source.dset_name)
+        lo, hi = (int(round(float(t) * self.frames_per_second)) for t in units["obs_intervals"][0])
+        lo, hi = max(lo, a) if a is not None else lo, min(hi, b) if b is not None else hi
         with RecordingView(self.path.parent / source.file_name, group=str(node.parent), finished=True) as cl:
-            spikes = cl.read_spikes(a, b)
+            spikes = cl.read_spikes(lo, hi)
         spikes = spikes[np.lexsort((spikes["channel"], spikes["timestamp"]))]
         if not (np.array_equal(spikes["timestamp"], rows["timestamp"])
                 and np.array_equal(spikes["channel"], rows["channel"])):
@@ -280,13 +330,11 @@ class NWBRecordingView:
         names = [s.decode() if isinstance(s, bytes) else s for s in index["stream"][()]]
         kinds = [s.decode() if isinstance(s, bytes) else s for s in index["kind"][()]]
         objects = [s.decode() if isinstance(s, bytes) else s for s in index["object"][()]]
+        counts = index["entries"][()]
         attributes = read_blobs(index, "attributes")
-        streams = {}
-        for name, kind, obj, attrs in zip(names, kinds, objects, attributes):
-            frames, entries = (np.zeros(0, np.int64), []) if kind == layout.STREAM_EMPTY else \
-                decode_entries(kind, module[obj], self.frames_per_second)
-            streams[name] = NWBStream(name, frames, entries, attrs)
-        return streams
+        return {name: NWBStream(name, kind, None if kind == layout.STREAM_EMPTY else module[obj],
+                                self.frames_per_second, int(count), attrs)
+                for name, kind, obj, count, attrs in zip(names, kinds, objects, counts, attributes)}
 
     def _read_results(self) -> list[dict[str, Any]]:
         table = self.file.get(f"/processing/{layout.RESULTS_MODULE}/{layout.RESULTS_TABLE}")

@@ -153,32 +153,48 @@ def stream_object(name: str, ts: np.ndarray, entries: list[Any], fps: int, kind:
     return DynamicTable(name=name, description=f"the CL data stream {name!r}: {what}", columns=columns)
 
 
-def decode_entries(kind: str, group: Any, fps: int) -> tuple[np.ndarray, list[Any]]:
-    """The ``(frames, entries)`` of a stream object read with h5py (``group``: its HDF5 group)."""
+def stream_frames(kind: str, group: Any, fps: int) -> np.ndarray:
+    """The frames of a stream object's entries (``group``: its HDF5 group, read with h5py)."""
     if kind == layout.STREAM_TIMESERIES:
-        data = group["data"][()]
-        frames = np.rint(group["timestamps"][()] * fps).astype(np.int64)
+        return np.rint(group["timestamps"][()] * fps).astype(np.int64)
+    return group[layout.STREAM_FRAME][()].astype(np.int64)
+
+
+def decode_entries(kind: str, group: Any, fps: int, i: int = 0, j: int | None = None) -> tuple[np.ndarray, list[Any]]:
+    """The ``(frames, entries)`` of rows ``[i, j)`` of a stream object read with h5py (``group``: its HDF5 group).
+
+    Only those rows are read: a window of a long stream costs its own entries.
+    """
+    if kind == layout.STREAM_TIMESERIES:
+        data = group["data"][i:j]
+        frames = np.rint(group["timestamps"][i:j] * fps).astype(np.int64)
         if data.ndim == 1:
             return frames, [v.item() for v in data]
         return frames, list(data)
-    frames = group[layout.STREAM_FRAME][()].astype(np.int64)
+    frames = group[layout.STREAM_FRAME][i:j].astype(np.int64)
     if kind == layout.STREAM_MSGPACK:
-        return frames, read_blobs(group, layout.STREAM_VALUE)
+        return frames, read_blobs(group, layout.STREAM_VALUE, i, j)
     keys = [k for k in _colnames(group) if k not in (layout.STREAM_TIME, layout.STREAM_FRAME)]
     columns = {}
     for k in keys:
-        values = group[k][()]
+        values = group[k][i:j]
         columns[k] = [v.decode() if isinstance(v, bytes) else v.item() for v in values]
-    return frames, [{k: columns[k][i] for k in keys} for i in range(len(frames))]
+    return frames, [{k: columns[k][r] for k in keys} for r in range(len(frames))]
 
 
 def _colnames(group: Any) -> list[str]:
     return [c.decode() if isinstance(c, bytes) else str(c) for c in group.attrs["colnames"]]
 
 
-def read_blobs(group: Any, column: str) -> list[Any]:
-    """The decoded values of a ragged msgpack column of a table read with h5py."""
-    data = group[column][()].tobytes()
-    ends = group[f"{column}_index"][()]
-    starts = np.concatenate([[0], ends[:-1]])
-    return [decode(data[int(a):int(b)]) for a, b in zip(starts, ends)]
+def read_blobs(group: Any, column: str, i: int = 0, j: int | None = None) -> list[Any]:
+    """The decoded values of rows ``[i, j)`` of a ragged msgpack column of a table read with h5py."""
+    index = group[f"{column}_index"]
+    j = len(index) if j is None else min(j, len(index))
+    if j <= i:
+        return []
+    ends = index[max(i - 1, 0):j].astype(np.int64)
+    if i == 0:
+        ends = np.concatenate([[0], ends])
+    data = group[column][int(ends[0]):int(ends[-1])].tobytes()
+    offsets = ends - ends[0]
+    return [decode(data[int(a):int(b)]) for a, b in zip(offsets[:-1], offsets[1:])]
