@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from cldata.core.blocks import frame_blocks
 from cldata.core.fsutil import create_new, fsync_dir, fsync_file, temporary_beside
 from cldata.core.sizes import parse_size
 from cldata.errors import OutputExistsError, ParameterError
@@ -54,7 +55,7 @@ from cldata.format.codec import encode
 from cldata.format.layout import WAVEFORM_LENGTH
 from cldata.format.nwb import layout
 from cldata.format.nwb.samples import copy_samples, link_samples
-from cldata.format.nwb.streams import bytes_column, classify, stream_object
+from cldata.format.nwb.streams import StreamShape, bytes_column, stream_object
 
 #: the smallest member size ``split`` takes (smaller would mean thousands of files)
 MIN_SPLIT_BYTES = 2**20
@@ -301,7 +302,11 @@ def _window_epoch(nwbfile: Any, view: Any, a: int, b: int) -> None:
 
 
 def _streams(nwbfile: Any, view: Any) -> None:
-    """Every data stream in the processing module, and the index of all of them."""
+    """Every data stream in the processing module, and the index of all of them.
+
+    Each stream is read a block of entries at a time (by frame windows, ``core.blocks``): once to
+    classify it, then again as its object is written; only its frames (8 bytes an entry) are held.
+    """
     # why here: hdmf is the nwb extra, loaded when a file is written
     from hdmf.common import DynamicTable, VectorData
 
@@ -309,15 +314,23 @@ def _streams(nwbfile: Any, view: Any) -> None:
     rows: dict[str, list[Any]] = {k: [] for k in layout.INDEX_COLUMNS}
     blobs = []
     for name, stream in view.data_streams.items():
-        ts, entries = stream.read()
-        kind = classify(entries)
-        obj = name if kind != layout.STREAM_EMPTY else ""
+        ts = np.asarray(stream.timestamps, np.int64)
+        windows = list(frame_blocks(ts, _STREAM_BLOCK))
+
+        def blocks(stream: Any = stream, windows: list[tuple[int, int | None]] = windows) -> Any:
+            return (stream.read(a, b)[1] for a, b in windows)
+
+        shape = StreamShape()
+        for entries in blocks():
+            shape.add(entries)
+        kind = shape.kind
+        obj = ""
         if kind != layout.STREAM_EMPTY:
             obj = name if name != layout.STREAM_INDEX and "/" not in name else f"stream_{len(rows['stream'])}"
-            module.add(stream_object(obj, np.asarray(ts), entries, view.frames_per_second, kind))
+            module.add(stream_object(obj, ts, blocks, shape, view.frames_per_second))
         rows["stream"].append(name)
         rows["kind"].append(kind)
-        rows["entries"].append(len(entries))
+        rows["entries"].append(shape.entries)
         rows["object"].append(obj)
         blobs.append(encode(_plain(dict(stream.attributes))))
     columns = [VectorData(name="stream", description="the stream's name", data=rows["stream"]),
@@ -329,6 +342,10 @@ def _streams(nwbfile: Any, view: Any) -> None:
     if rows["stream"]:
         module.add(DynamicTable(name=layout.STREAM_INDEX, description="every CL data stream, empty ones included",
                                 columns=columns))
+
+
+#: stream entries read at a time while a stream is written
+_STREAM_BLOCK = 1 << 14
 
 
 def _results(nwbfile: Any, results: Sequence[Mapping[str, Any]]) -> None:
