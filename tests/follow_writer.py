@@ -4,12 +4,13 @@ Writes several data streams (dicts, numpy arrays of several dtypes, mixed values
 stims and (with ``--samples F``) raw samples in many small flushes, and prints one JSON
 line after each ``flush()`` returns: ``{"flush": k, "counts": {stream: entries
 acknowledged}, "spikes": n, "stims": n, "frames": n}``, then ``{"closed": true}`` after
-``close()``. With ``--flushes 0`` it never stops (until killed), or until the file named by
-``--stop-file`` exists (a test creates it once it has seen what it waited for, so a loaded
-machine cannot make the writer finish first).
+``close()``. With ``--flushes 0`` it never stops (until killed). ``--hold K:P`` (repeatable)
+makes it wait, before flush ``K`` (``K`` = ``N``: before closing), until the file ``P`` exists:
+a test creates it once it has seen what came before, so that a loaded machine cannot make the
+writer run ahead of what the test looks at.
 
 Usage: ``python follow_writer.py PATH [--flushes N] [--per-flush K] [--delay S] [--samples F]
-[--stop-file P]``.
+[--hold K:P ...]``.
 
 Everything written is a pure function of the stream and the entry's position
 (:func:`expected_entry`, :func:`expected_spike`, :func:`expected_stim`,
@@ -82,6 +83,13 @@ def jsonable(value):
     return value
 
 
+def wait_for(path: str | None, timeout: float = 120.0) -> None:
+    """Return once ``path`` exists (at most ``timeout`` seconds; ``None``: at once)."""
+    deadline = time.monotonic() + timeout
+    while path and not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("path")
@@ -89,14 +97,17 @@ def main() -> None:
     p.add_argument("--per-flush", type=int, default=25)
     p.add_argument("--delay", type=float, default=0.01)
     p.add_argument("--samples", type=int, default=0, help="sample frames per flush (about; 0: none)")
-    p.add_argument("--stop-file", default=None, help="close the recording once this file exists")
+    p.add_argument("--hold", action="append", default=[], metavar="K:PATH",
+                   help="before flush K (K = --flushes: before closing), wait until PATH exists")
     args = p.parse_args()
     w = cldata.RecordingWriter(args.path, attributes={"purpose": "follow test"})
     writers: dict[str, cldata.DataStreamWriter] = {}
     counts: dict[str, int] = {}
     n_spikes = n_stims = n_frames = 0
+    holds = {int(k): path for k, path in (h.split(":", 1) for h in args.hold)}
     k = 0
     while args.flushes == 0 or k < args.flushes:
+        wait_for(holds.get(k))
         for name, first in STREAMS.items():
             if first == k:
                 writers[name] = w.create_data_stream(name, {"created_at_flush": k})
@@ -131,9 +142,8 @@ def main() -> None:
         print(json.dumps({"flush": k, "counts": counts, "spikes": n_spikes, "stims": n_stims, "frames": n_frames}),
               flush=True)
         k += 1
-        if args.stop_file and os.path.exists(args.stop_file):
-            break
         time.sleep(args.delay)
+    wait_for(holds.get(k))
     w.close()
     print(json.dumps({"closed": True}), flush=True)
 

@@ -320,11 +320,12 @@ def test_a_browser_follows_a_writer_process_then_shows_the_finished_view_without
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    stop = tmp_path / "stop"  # the writer closes once the page has seen new data (not after N flushes: on a
-    # loaded machine a fixed-length writer could finish before the page looks a second time)
+    # the writer waits, before its flush 20 and before closing, for the page to have looked: on a loaded
+    # machine it cannot finish before the page sees new data, nor close before the page has seen it
+    more, stop = tmp_path / "more", tmp_path / "stop"
     # (its acknowledgements go nowhere: a pipe nobody reads would stall it once full)
-    writer = subprocess.Popen([sys.executable, str(WRITER), str(path), "--flushes", "0", "--per-flush", "5",
-                               "--delay", "0.02", "--samples", "500", "--stop-file", str(stop)],
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(path), "--flushes", "40", "--per-flush", "5",
+                               "--delay", "0.02", "--samples", "500", "--hold", f"20:{more}", "--hold", f"40:{stop}"],
                               stdout=subprocess.DEVNULL, cwd=WRITER.parent)
 
     def finished(p, c):  # a Tabulator made after the page was served must render too (as the recording view's)
@@ -342,6 +343,7 @@ def test_a_browser_follows_a_writer_process_then_shows_the_finished_view_without
             page.evaluate("() => { window.notReloaded = true }")
             page.get_by_text("units").first.wait_for(timeout=30_000)  # ball_position's attribute update, live
             first = page.evaluate(_PAGE_TIMES)
+            more.touch()
             page.wait_for_function(f"() => ({_PAGE_TIMES})() > {first}", timeout=30_000)  # new data reached the page
             page.screenshot(path=tmp_path / "live.png", full_page=True)
             stop.touch()
@@ -349,6 +351,7 @@ def test_a_browser_follows_a_writer_process_then_shows_the_finished_view_without
             assert page.evaluate("() => window.notReloaded === true")
             browser.close()
     finally:
+        more.touch()
         stop.touch()
         server.stop()
         assert writer.wait(timeout=60) == 0
