@@ -35,7 +35,7 @@ from cldata.app.cli.paths import described, is_recording, open_for_reading
 from cldata.app.cli.query_commands import apply_filters, view_spec
 from cldata.core.sizes import parse_size
 from cldata.errors import ParameterError
-from cldata.format.nwb.layout import family_members
+from cldata.format.nwb.layout import MIN_SPLIT_BYTES, family_members, family_of
 from cldata.store.nwb_export import to_nwb
 
 __all__ = ["nwb_command"]
@@ -50,18 +50,19 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GB"  # pragma: no cover
 
 
+def _members(path: Path) -> list[Path]:
+    """The files a written NWB file is: its members when split (``path``: the first one), else itself."""
+    family = family_of(path)
+    return (family_members(family) if family is not None else []) or [path]
+
+
 def _bytes(path: Path) -> int:
-    """The size of a written file; of all its members for a split one (``path``: its first member)."""
-    stem = path.with_name(path.name.replace(".00000.nwb", ".nwb"))
-    members = family_members(stem) if path.name.endswith(".00000.nwb") else []
-    return sum(p.stat().st_size for p in members) if members else path.stat().st_size
+    return sum(p.stat().st_size for p in _members(path))
 
 
 def _size(path: Path) -> str:
-    if path.name.endswith(".00000.nwb"):
-        n = len(family_members(path.with_name(path.name.replace(".00000.nwb", ".nwb"))))
-        return f"{human_bytes(_bytes(path))} in {n} member{'s' if n != 1 else ''}"
-    return human_bytes(_bytes(path))
+    n = len(_members(path))
+    return human_bytes(_bytes(path)) + (f" in {n} members" if n > 1 else "")
 
 
 def _split(args: argparse.Namespace) -> int | None:
@@ -74,7 +75,7 @@ def _split(args: argparse.Namespace) -> int | None:
         size = parse_size(args.split, what="--split")
     except ParameterError as e:
         raise CliError(str(e), 2) from None
-    if size < 2**20:
+    if size < MIN_SPLIT_BYTES:
         raise CliError(f"--split {args.split}: members below 1 MiB would be thousands of files; give e.g. 1GB", 2)
     return size
 

@@ -170,6 +170,8 @@ def mea_position(channel: int) -> tuple[int, int]:
 #: a file split into members (``split=``, HDF5's *family* driver): ``rec.nwb`` is written as
 #: ``rec.00000.nwb``, ``rec.00001.nwb``, ... each at most the split size; together one HDF5 file
 FAMILY_DIGITS = 5
+#: the smallest member size a split file takes (smaller would mean thousands of files)
+MIN_SPLIT_BYTES = 2**20
 _MEMBER = re.compile(rf"^(?P<stem>.+)\.(?P<index>\d{{{FAMILY_DIGITS}}})(?P<suffix>\.nwb)$")
 
 

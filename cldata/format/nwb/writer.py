@@ -57,9 +57,6 @@ from cldata.format.nwb import layout
 from cldata.format.nwb.samples import copy_samples, link_samples
 from cldata.format.nwb.streams import StreamShape, bytes_column, stream_object
 
-#: the smallest member size ``split`` takes (smaller would mean thousands of files)
-MIN_SPLIT_BYTES = 2**20
-
 
 def _session_start(attributes: Mapping[str, Any]) -> datetime:
     """``created_utc`` as an aware datetime (the epoch when the file does not say or cannot be read)."""
@@ -147,7 +144,7 @@ def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
     table = view.event_tables["spikes"].table
     frames = _read_rows(table, rows, "timestamp").astype(np.int64)
     channels = _read_rows(table, rows, "channel").astype(np.int64)
-    repeat = _repeats(channels * (int(frames.max(initial=0)) + 1) + frames)
+    repeat = _repeats(channels, frames)
     order = np.lexsort((frames, repeat, channels))  # the spikes unit by unit, each in time order
     keys = np.stack([channels[order], repeat[order]], axis=1)
     starts = np.r_[0, np.flatnonzero(np.any(np.diff(keys, axis=0) != 0, axis=1)) + 1]
@@ -255,11 +252,12 @@ class _Waveforms:
 _WAVEFORM_BLOCK = 1 << 16
 
 
-def _repeats(frames: np.ndarray) -> np.ndarray:
-    """For each spike of one channel, how many earlier spikes share its frame (spike times must ascend strictly)."""
-    order = np.argsort(frames, kind="stable")
-    sorted_frames = frames[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_frames)) + 1]
+def _repeats(channels: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """For each spike, how many earlier spikes (in table order) share its channel and frame: the unit it
+    goes to, so that each unit's spike times ascend strictly."""
+    order = np.lexsort((frames, channels))  # (stable: ties keep the table's order)
+    c, f = channels[order], frames[order]
+    starts = np.r_[0, np.flatnonzero((np.diff(c) != 0) | (np.diff(f) != 0)) + 1]
     rank = np.arange(len(frames)) - np.repeat(starts, np.diff(np.r_[starts, len(frames)]))
     out = np.empty(len(frames), np.int64)
     out[order] = rank
@@ -523,7 +521,7 @@ def check_split(split: int | str | None, link: bool) -> int | None:
     if link:
         raise ParameterError("split applies to self-contained files (link=False): a linked file holds no samples")
     size = parse_size(split, what="split")
-    if size < MIN_SPLIT_BYTES:
+    if size < layout.MIN_SPLIT_BYTES:
         raise ParameterError(f"split={split!r} is below 1 MiB: give a member size such as '1GB' or '500MB'")
     return size
 
