@@ -730,3 +730,26 @@ def test_malformed_samples_in_a_journal_are_reported_only_when_asked_for(tmp_pat
         list(follow(path, samples=True))
     with pytest.raises(UnfinishedRecordingError):
         list(follow(path))  # samples not asked for are not even looked at
+
+
+def test_a_stop_event_ends_a_follow_quietly_while_the_writer_is_quiet(tmp_path):
+    """follow(stop=event): set from another thread, the generator returns (no error) at its next look,
+    not at the writer's next flush."""
+    path, hold = tmp_path / "rec.h5", tmp_path / "go-on"
+    writer = start_writer(path, "--flushes", "4", "--per-flush", "2", "--hold", f"2:{hold}")
+    stop = threading.Event()
+    got = []
+    try:
+        writer_acks(writer, 2)  # flushes 0 and 1 are in; the writer holds before flush 2
+        timer = threading.Timer(0.5, stop.set)
+        timer.start()
+        started = time.monotonic()
+        for b in follow(path, "ball_position", batch=True, stop=stop, start_timeout=30):
+            got.append(b)
+        assert time.monotonic() - started < 10 and stop.is_set()
+        assert sum(len(b.streams.get("ball_position", ((), ()))[0]) for b in got) == 4
+        # and a stop already set before the journal appears ends the wait for it
+        assert list(follow(tmp_path / "never.h5", stop=stop, start_timeout=30)) == []
+    finally:
+        hold.touch()
+        finish(writer)

@@ -96,6 +96,22 @@ def test_stop_ends_the_follow_thread_at_the_writers_next_flush(tmp_path):
         stop_writer(writer)
 
 
+def test_stop_ends_the_follow_thread_while_the_writer_is_quiet(tmp_path):
+    """A writer that holds (no flush for as long as the test wants): stop() does not wait for its next one."""
+    path, hold = tmp_path / "rec.h5", tmp_path / "go-on"
+    writer = subprocess.Popen([sys.executable, str(WRITER), str(path), "--flushes", "6", "--per-flush", "3",
+                               "--hold", f"3:{hold}"], stdout=subprocess.DEVNULL, cwd=WRITER.parent)
+    try:
+        with follow_buffer(path, "ball_position", start_timeout=60).feed as feed:
+            until(lambda: len(feed.stream("ball_position").data) >= 9)  # flushes 0-2, then the writer holds
+            started = time.monotonic()
+            assert feed.stop(timeout=10) and not feed.running and feed.error is None
+            assert time.monotonic() - started < 5
+    finally:
+        hold.touch()
+        assert writer.wait(timeout=60) == 0
+
+
 def test_a_killed_writer_surfaces_as_an_error_after_the_rows_it_flushed(tmp_path):
     path = tmp_path / "rec.h5"
     writer = start_writer(path, "--flushes", "0", "--per-flush", "5", "--delay", "0.002")

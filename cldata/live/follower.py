@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -89,6 +90,7 @@ def follow(
     start_timeout: float = 30.0,
     idle_timeout: float | None = None,
     batch: bool = False,
+    stop: threading.Event | None = None,
 ) -> Iterator[Any]:
     """Yield a recording's data as its writer flushes it, from the beginning, until it closes.
 
@@ -122,6 +124,11 @@ def follow(
     batch
         Yield one :class:`~cldata.live.events.Batch` per flushed batch instead of
         individual events.
+    stop
+        A ``threading.Event`` another thread sets to end the follow early: the generator
+        returns at its next look at the journal (within ``poll_interval`` while the writer is
+        quiet), without an error. For a consumer thread that must stop while waiting for the
+        writer's next flush (closing the generator can only happen between two yields).
 
     Returns
     -------
@@ -161,7 +168,7 @@ def follow(
         raise ValueError(f"idle_timeout must be None or a number of seconds >= 0, not {idle_timeout!r}")
     kinds = Kinds(bool(spikes), bool(stims), bool(samples))
     batches = _batches(_resolve(source), select, kinds, float(poll_interval), float(start_timeout),
-                       idle_timeout)  # fmt: skip
+                       idle_timeout, stop)  # fmt: skip
     return batches if batch else _events(batches)
 
 
@@ -215,7 +222,7 @@ def _open_journal(jpath: Path) -> Any:
 
 
 def _batches(source: Path | _Finished, select: StreamSelector, kinds: Kinds, poll: float, start_timeout: float,
-             idle_timeout: float | None) -> Iterator[Batch]:  # fmt: skip
+             idle_timeout: float | None, stop: threading.Event | None = None) -> Iterator[Batch]:  # fmt: skip
     if isinstance(source, _Finished):
         yield from _replay(source, select, kinds)
         return
@@ -226,7 +233,7 @@ def _batches(source: Path | _Finished, select: StreamSelector, kinds: Kinds, pol
         f = _open_journal(jpath)
         if f is not None:
             try:
-                yield from JournalTail(f, jpath, select, kinds).run(poll, deadline, idle_timeout)
+                yield from JournalTail(f, jpath, select, kinds).run(poll, deadline, idle_timeout, stop)
             finally:
                 f.close()
             return
@@ -238,8 +245,13 @@ def _batches(source: Path | _Finished, select: StreamSelector, kinds: Kinds, pol
                 continue  # a journal appeared meanwhile: follow it
             yield from _replay(_Finished(view, None, owned=True), select, kinds)
             return
+        if stop is not None and stop.is_set():
+            return
         if time.monotonic() >= deadline:
             raise FileNotFoundError(
                 f"no recording appeared at {path} (nor its journal {jpath.name}) within {start_timeout:g} s"
             )
-        time.sleep(poll)
+        if stop is None:
+            time.sleep(poll)
+        elif stop.wait(poll):
+            return

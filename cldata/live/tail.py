@@ -198,8 +198,12 @@ class JournalTail:
             if self.closed:
                 return
 
-    def run(self, poll: float, start_deadline: float, idle_timeout: float | None) -> Iterator[Batch]:
+    def run(self, poll: float, start_deadline: float, idle_timeout: float | None,
+            stop: Any = None) -> Iterator[Batch]:
         """Yield batches as the writer flushes them until it closes (see the module docstring).
+
+        ``stop``: an event (``threading.Event``) whose setting ends the run quietly at the next
+        look at the journal (at most ``poll`` seconds while the writer is quiet).
 
         Raises
         ------
@@ -213,6 +217,8 @@ class JournalTail:
         """
         last_news = time.monotonic()
         while True:
+            if stop is not None and stop.is_set():
+                return
             yield from self.new_batches()
             if self.closed:
                 return
@@ -243,7 +249,10 @@ class JournalTail:
                 )
             if idle_timeout is not None and now - last_news > idle_timeout:
                 raise TimeoutError(f"no new data in {self.path} for {idle_timeout:g} s although its writer is alive")
-            time.sleep(poll)
+            if stop is None:
+                time.sleep(poll)
+            elif stop.wait(poll):  # (a stop ends the wait at once)
+                return
 
     def unfinished(self) -> UnfinishedRecordingError:
         """The error that ends following a writer that died without closing its recording."""

@@ -401,13 +401,15 @@ class LiveFeed:
     def _run(self) -> None:
         streams, kwargs = self._gen_args
         try:
-            with closing(follow(self.path, streams, batch=True, **kwargs)) as batches:
+            with closing(follow(self.path, streams, batch=True, stop=self._stopping, **kwargs)) as batches:
                 for b in batches:
                     if self._stopping.is_set():
                         break
                     self._put(self._prepare(b))
                 else:
-                    last = self._binner.flush() if self._binner is not None else None
+                    # (a stop ends the follow quietly: nothing more is prepared after it)
+                    last = self._binner.flush() if self._binner is not None and not self._stopping.is_set() \
+                        else None
                     if last is not None:
                         self._put([("rows", _TRACES, last)])
         except BaseException as exc:  # noqa: BLE001 - kept for the consumer, who re-raises it
@@ -477,7 +479,7 @@ class LiveFeed:
         return True
 
     def stop(self, timeout: float | None = 0) -> bool:
-        """Ask the follow thread to end (at the writer's next flush or close); whether it has ended.
+        """Ask the follow thread to end (within the follow's poll interval); whether it has ended.
 
         ``timeout``: seconds to wait for it (``None``: as long as it takes). Nothing more is
         prepared after a stop; what was prepared is still delivered by :meth:`drain`.
