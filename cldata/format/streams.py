@@ -300,6 +300,35 @@ class DataStreamView:
 
         return self._stable(read)
 
+    def read_thinned(self, start: Any = None, stop: Any = None,
+                     limit: int = 5000) -> tuple[np.ndarray, list[Any], bool]:
+        """At most ``limit`` entries of ``[start, stop)``, evenly spread: ``(timestamps, values, thinned)``.
+
+        ``thinned`` says the window holds more than ``limit`` entries; then only the ones kept
+        are decoded (a plot of a long stream costs ``limit`` entries, whatever the window).
+
+        Examples
+        --------
+        >>> ts, values, thinned = ball.read_thinned(0, 25_000 * 3600, limit=2000)   # doctest: +SKIP
+        """
+        if not isinstance(limit, (int, np.integer)) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"limit must be a whole number >= 1, not {limit!r}")
+
+        def read() -> tuple[np.ndarray, list[Any], bool]:
+            i, j = self._range_rows(start, stop)
+            store = self._store
+            store.check_unambiguous(i, j)
+            cols = store.span(i, j)
+            if j - i <= limit:
+                return cols[0].copy(), store.decode_rows(i, j, cols=cols), False
+            store.check_readable(i, j)
+            picks = np.linspace(0, j - i - 1, int(limit)).astype(np.int64)  # (distinct: j - i > limit)
+            ts, starts, ends = cols
+            return ts[picks].copy(), [store.decode_span_of(ts, starts, ends, int(r), int(r) + 1)[0]
+                                      for r in picks], True
+
+        return self._stable(read)
+
     def to_columns(self, start: Any = None, stop: Any = None) -> dict[str, np.ndarray]:
         """Entries that are dicts of scalars, as ``{"timestamp": array, key: array, ...}``.
 

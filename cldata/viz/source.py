@@ -291,15 +291,7 @@ class RecordingSource:
         """
         fa, fb = self._frames(x_range)
         with self.lock:
-            stream = self.view.data_streams[name]
-            ts = stream.between(fa, fb).timestamps
-            more = len(ts) > limit
-            if more:
-                keep = np.linspace(0, len(ts) - 1, limit).astype(np.int64)
-                values = [stream[int(ts[i])] for i in keep]
-                ts = ts[keep]
-            else:
-                ts, values = stream.read(fa, fb)
+            ts, values, more = self.view.data_streams[name].read_thinned(fa, fb, limit=limit)
         return self._seconds(ts), values, more
 
     def close(self) -> None:
