@@ -394,3 +394,31 @@ def test_the_readme_nwb_commands_work_on_the_demo_store(tmp_path, monkeypatch):
                 segment = NWBIO(str(path), mode="r").read_block().segments[0]
                 assert sum(len(st) for st in segment.spiketrains) == spikes
                 assert len(segment.events) == 1 and len(segment.epochs) == 1
+
+
+def test_info_check_and_import_take_an_nwb_file_by_any_of_its_names(recordings, tmp_path, capsys):
+    """`cldata info` describes an NWB file cldata wrote (not as a damaged CL file); `info`, `check` and
+    `import` take a split file by the name it was written as or by any member."""
+    a = str(recordings / "a.h5")
+    assert main(["nwb", a, str(tmp_path / "neo.nwb"), "--neo"]) == 0
+    assert main(["nwb", a, str(tmp_path / "parts.nwb"), "--no-link", "--split", "1MiB"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(tmp_path / "neo.nwb")]) == 0
+    out = capsys.readouterr().out
+    assert "an NWB file cldata wrote (linked to" in out and "laid out for neo" in out
+    with cldata.RecordingView(recordings / "a.h5") as rec:
+        n_spikes, frames = len(rec.read_spikes(waveforms=False)), rec.samples.nrows
+    assert f"spikes: {n_spikes:,}" in out and f"samples: {frames:,} frames" in out
+    members = sorted(tmp_path.glob("parts.0*.nwb"))
+    for name in (tmp_path / "parts.nwb", members[-1]):
+        assert main(["info", str(name)]) == 0
+        out = capsys.readouterr().out
+        assert "self-contained" in out and f"in {len(members)} members; NWB layout" in out
+        assert main(["check", str(name)]) == 0
+        assert "healthy" in capsys.readouterr().out
+    assert main(["import", str(tmp_path / "store"), str(tmp_path / "parts.nwb"), "--create", "--quiet"]) == 0
+    with cldata.open(tmp_path / "store") as store, cldata.RecordingView(recordings / "a.h5") as rec:
+        (handle,) = store.recordings
+        assert np.array_equal(handle.view().read_samples(), rec.read_samples())
+    assert main(["info", str(tmp_path / "nothing.nwb")]) == 1
+    assert "no such file" in capsys.readouterr().err

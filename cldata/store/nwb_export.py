@@ -253,7 +253,7 @@ def is_nwb_source(source: Any) -> bool:
     if not isinstance(source, (str, os.PathLike)):
         return False
     path = Path(source)
-    if path.suffix.lower() != NWB_SUFFIX or not path.is_file():  # (other files never import pynwb)
+    if not _nwb_module("layout").is_nwb_name(path):  # (other files never import pynwb)
         return False
     try:
         return bool(_nwb_module("reader").is_cldata_nwb(path))

@@ -57,12 +57,13 @@ import os
 from pathlib import Path
 
 from cldata.app.check.export import check_export, is_export
-from cldata.app.check.nwb import NWB_SUFFIX, check_nwb
+from cldata.app.check.nwb import check_nwb
 from cldata.app.check.recording import check_recording
 from cldata.app.check.report import CheckReport, Problem, what_is
 from cldata.app.check.store import check_store
 from cldata.core.display import progress_scope
 from cldata.format.journal import journal_path
+from cldata.format.nwb.layout import is_nwb_name
 from cldata.store.layout import MARKER
 
 __all__ = ["check_path", "check_store", "check_recording", "check_export", "check_nwb", "CheckReport", "Problem"]
@@ -84,7 +85,7 @@ def check_path(path: Path, *, repair: bool = False, deep: bool = True, budget: f
     with progress_scope(progress):
         if path.is_dir() and (path / MARKER).exists():
             return check_store(path, repair=repair, deep=deep, budget=budget)
-        if path.is_file() and path.suffix.lower() == NWB_SUFFIX:
+        if is_nwb_name(path):  # (a file, or a split one by its name or a member)
             return check_nwb(path, repair=repair, deep=deep, budget=budget)
         if path.is_file() and is_export(path):
             return check_export(path, repair=repair, deep=deep, budget=budget)

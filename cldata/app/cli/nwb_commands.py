@@ -36,9 +36,10 @@ from cldata.app.cli.query_commands import apply_filters, view_spec
 from cldata.core.sizes import parse_size
 from cldata.errors import ParameterError
 from cldata.format.nwb.layout import MIN_SPLIT_BYTES, family_members, family_of
+from cldata.format.nwb.reader import read_nwb
 from cldata.store.nwb_export import to_nwb
 
-__all__ = ["nwb_command"]
+__all__ = ["nwb_command", "nwb_info"]
 
 
 def human_bytes(n: float) -> str:
@@ -51,7 +52,7 @@ def human_bytes(n: float) -> str:
 
 
 def _members(path: Path) -> list[Path]:
-    """The files a written NWB file is: its members when split (``path``: the first one), else itself."""
+    """The files an NWB file is: its members when split (``path``: its name or any member), else itself."""
     family = family_of(path)
     return (family_members(family) if family is not None else []) or [path]
 
@@ -124,3 +125,36 @@ def nwb_command(args: argparse.Namespace) -> int:
     for p in paths:
         print(f"  {p.name}  {_size(p)}")
     return 0
+
+
+def nwb_info(path: Path) -> int:
+    """``cldata info x.nwb``: what an NWB file cldata wrote holds, in a few lines."""
+    try:
+        nwb = read_nwb(path)
+    except ImportError as exc:  # (h5py comes with the nwb extra)
+        raise CliError(f"reading {path} needs the nwb extra: pip install 'cldata[nwb]' ({exc})") from None
+    with nwb:
+        f = nwb.file
+        ident = f["identifier"][()]
+        start = f["session_start_time"][()]
+        members = _members(path)
+        kept = f"linked to {nwb.linked_to}" if nwb.linked_to is not None else "self-contained"
+        split = f" in {len(members)} members" if len(members) > 1 else ""
+        print(f"{path}: an NWB file cldata wrote ({kept}, {human_bytes(sum(m.stat().st_size for m in members))}"
+              f"{split}; {'laid out for neo' if nwb.for_neo else 'NWB layout'})")
+        print(f"  identifier: {_text(ident)}   session start: {_text(start)}")
+        fps, frames = nwb.frames_per_second, nwb.sample_frames
+        print(f"  samples: {frames:,} frames from frame {nwb.first_sample_frame:,} ({frames / fps:g} s at {fps} Hz), "
+              f"{nwb.channel_count} channels")
+        spikes, stims = nwb.read_spikes(waveforms=False), nwb.read_stims()
+        print(f"  spikes: {len(spikes):,} on {len(set(spikes['channel'].tolist()))} channels   stims: {len(stims):,}")
+        for name, stream in nwb.data_streams.items():
+            print(f"  stream {name}: {len(stream):,} entries, attributes {dict(stream.attributes)}")
+        if nwb.results:
+            print(f"  results: {len(nwb.results)} ({', '.join(str(r.get('name', '?')) for r in nwb.results[:5])}"
+                  f"{', ...' if len(nwb.results) > 5 else ''})")
+    return 0
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -15,6 +15,7 @@ from pathlib import Path
 import cldata
 from cldata.app.check import check_path
 from cldata.app.cli.errors import CliError
+from cldata.app.cli.nwb_commands import nwb_info
 from cldata.app.cli.paths import (
     describe,
     described,
@@ -28,6 +29,7 @@ from cldata.app.cli.values import parse_assignments
 from cldata.core.display import progress_bar
 from cldata.format.journal import journal_path
 from cldata.format.normalize import normalize
+from cldata.format.nwb.layout import is_nwb_name
 from cldata.format.reader import RecordingView
 from cldata.store.opening import upgrade_store
 
@@ -36,7 +38,9 @@ __all__ = ["info_command", "import_command", "check_command", "upgrade_command",
 
 def info_command(args: argparse.Namespace) -> int:
     path = Path(args.path)
-    expected = "a CL recording file (.h5), a store directory or a store export file"
+    expected = "a CL recording file (.h5), a store directory, a store export file or an NWB file cldata wrote"
+    if is_nwb_name(path):
+        return nwb_info(path)
     what = described(path, expected)
     if what.startswith("neither"):
         raise CliError(f"{path} is {what}: expected {expected}")
@@ -56,7 +60,7 @@ def info_command(args: argparse.Namespace) -> int:
 def import_command(args: argparse.Namespace) -> int:
     params = parse_assignments(args.param, "--param")
     for f in map(Path, args.files):  # before the store is opened (or made)
-        if not os.path.lexists(f):
+        if not os.path.lexists(f) and not is_nwb_name(f):  # (a split NWB file by its name: its members)
             raise missing_error(f, "a CL recording file")
         if f.is_dir():
             raise CliError(f"{f} is a directory{directory_hint(f)}, not a CL recording file: name the .h5 files")
@@ -77,8 +81,8 @@ def check_command(args: argparse.Namespace) -> int:
         raise CliError(f"--budget is a number of seconds >= 0 (0: no limit), not {args.budget:g}", 2)
     path = Path(args.path)
     what = describe(path)
-    if what == "missing" and not os.path.lexists(journal_path(path)):
-        raise missing_error(path, "a store directory, a store export or a CL recording file")
+    if what == "missing" and not os.path.lexists(journal_path(path)) and not is_nwb_name(path):
+        raise missing_error(path, "a store directory, a store export, a CL recording file or an NWB file")
     if what == "a directory":
         raise CliError(f"{path} is a directory{directory_hint(path)}, not a cldata store (it has no "
                        "cldata-store.json): expected a store directory, a store export or a CL recording file")

@@ -214,3 +214,16 @@ def family_of(path: Path) -> Path | None:
     if not path.exists() and family_member(path, 0).exists():
         return path
     return None
+
+
+def is_nwb_name(path: Path) -> bool:
+    """Whether ``path`` names an NWB file that is there: a ``.nwb`` file, or a split one by its name or a member.
+
+    Examples
+    --------
+    >>> is_nwb_name(Path("no/such/rec.nwb"))
+    False
+    """
+    if path.suffix.lower() != ".nwb":
+        return False
+    return path.is_file() or family_of(path) is not None

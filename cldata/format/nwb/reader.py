@@ -216,6 +216,20 @@ class NWBRecordingView:
         return 0 if self._samples is None else int(self._samples.shape[0])
 
     @property
+    def linked_to(self) -> Path | None:
+        """The CL file a linked file's samples read (as the link names it, from the NWB file's folder);
+        ``None`` when they are copied."""
+        if not self.is_linked:
+            return None
+        name = Path(self._samples.virtual_sources()[0].file_name)
+        return name if name.is_absolute() else self.path.parent / name
+
+    @property
+    def for_neo(self) -> bool:
+        """Whether the file is laid out for neo (``neo=True``: the samples in ``processing/ecephys``)."""
+        return layout.NEO_SAMPLES_PATH in self.file
+
+    @property
     def is_linked(self) -> bool:
         """Whether the samples are a virtual dataset over a CL file (``link=True``)."""
         return self._samples is not None and self._samples.is_virtual
