@@ -222,6 +222,12 @@ def test_split_refuses_what_it_cannot_do_and_writes_nothing(cl_file, tmp_path, s
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_split_file_is_named_nwb(cl_file, tmp_path):
+    with cldata.RecordingView(cl_file) as rec, pytest.raises(ParameterError, match=r"name it e\.g\. rec\.h5\.nwb"):
+        write_nwb(rec, tmp_path / "rec.h5", link=False, split="1MiB")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_moved_cl_file_gives_broken_link_error(cl_file, tmp_path):
     here = shutil.copy(cl_file, tmp_path / "rec.h5")
     with cldata.RecordingView(here) as rec:

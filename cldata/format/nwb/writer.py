@@ -451,6 +451,10 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
 
     out = Path(out)
     member_bytes = check_split(split, link)
+    if member_bytes and out.suffix.lower() != ".nwb":
+        raise ParameterError(f"{out}: a split file's name ends in .nwb (its members are {out.name}.00000.nwb, ... "
+                             "only when named so can readers find them): name it e.g. "
+                             f"{out.with_name(out.name + '.nwb').name}")
     taken = [out, *layout.family_members(out)] if member_bytes else [out]
     existing = [p for p in taken if p.exists()]
     if existing and not overwrite:
