@@ -187,12 +187,24 @@ def family_member(out: Path, index: int) -> Path:
 
 
 def family_pattern(out: Path) -> Path:
-    """The name h5py's family driver takes for the members of ``out`` (``rec.%05d.nwb``)."""
+    """The name h5py's family driver takes for the members of ``out`` (``rec.%05d.nwb``).
+
+    Examples
+    --------
+    >>> family_pattern(Path("rec.nwb")).name
+    'rec.%05d.nwb'
+    """
     return out.with_name(f"{out.stem}.%0{FAMILY_DIGITS}d{out.suffix}")
 
 
 def family_members(out: Path) -> list[Path]:
-    """The members of ``out``'s family that exist, in order (none: ``[]``)."""
+    """The members of ``out``'s family that exist, in order (none: ``[]``).
+
+    Examples
+    --------
+    >>> family_members(Path("no/such/rec.nwb"))
+    []
+    """
     members = []
     while family_member(out, len(members)).exists():
         members.append(family_member(out, len(members)))

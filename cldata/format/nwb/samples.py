@@ -47,7 +47,13 @@ def _replace(f: Any, data_path: str) -> dict[str, Any]:
 
 
 def link_samples(f: Any, data_path: str, view: Any, a: int, b: int, out_dir: Path) -> None:
-    """Put a virtual dataset over the CL file's ``/samples`` rows ``[a, b)`` at ``data_path`` of ``f``."""
+    """Put a virtual dataset over the CL file's ``/samples`` rows ``[a, b)`` at ``data_path`` of ``f``.
+
+    Examples
+    --------
+    >>> with h5py.File("rec.nwb", "r+") as f:                                 # doctest: +SKIP
+    ...     link_samples(f, "/acquisition/samples/data", rec, 0, 25_000, Path("."))
+    """
     # why here: h5py comes with the nwb extra (pynwb), loaded when a file is written
     import h5py
 
@@ -96,6 +102,11 @@ def copy_samples(f: Any, data_path: str, view: Any, a: int, b: int, *, threads: 
         The rows (frames) to copy.
     threads
         Threads compressing chunks (default: the processors this process may use).
+
+    Examples
+    --------
+    >>> with h5py.File("rec.nwb", "r+") as f:                                 # doctest: +SKIP
+    ...     copy_samples(f, "/acquisition/samples/data", rec, 0, rec.samples.nrows, threads=2)
     """
     n_ch = int(view.samples.shape[1]) if view.samples.ndim == 2 else 1
     dtype = np.dtype(view.samples.dtype).newbyteorder("<")

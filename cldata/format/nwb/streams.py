@@ -292,7 +292,13 @@ def row_iterator(rows: int, row_shape: tuple[int, ...], dtype: Any,
 
 
 def stream_frames(kind: str, group: Any, fps: int) -> np.ndarray:
-    """The frames of a stream object's entries (``group``: its HDF5 group, read with h5py)."""
+    """The frames of a stream object's entries (``group``: its HDF5 group, read with h5py).
+
+    Examples
+    --------
+    >>> stream_frames("table", f["processing/data_streams/ball_position"], 25_000)[:3]   # doctest: +SKIP
+    array([ 5, 15, 25])
+    """
     if kind == layout.STREAM_TIMESERIES:
         return np.rint(group["timestamps"][()] * fps).astype(np.int64)
     return group[layout.STREAM_FRAME][()].astype(np.int64)
