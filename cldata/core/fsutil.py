@@ -36,10 +36,13 @@ import secrets
 import socket
 import stat
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 __all__ = ["fsync_dir", "fsync_file", "is_regular", "atomic_write_bytes", "temporary_beside", "new_temporary", "create_new",
+           "replaced_on_success",
            "open_regular", "read_regular_bytes", "remove_stale_temporaries", "safe_child", "NOT_REGULAR", "HOST_TAG"]
 
 # temporaries name their host, so that a directory shared between machines never has one
@@ -189,13 +192,14 @@ def temporary_beside(path: str | os.PathLike[str]) -> Path:
     return path.with_name(f".{path.name}.tmp-{HOST_TAG}-{os.getpid()}-{secrets.token_hex(8)}")
 
 
-def new_temporary(path: str | os.PathLike[str], mode: int = 0o644) -> Path:
+def new_temporary(path: str | os.PathLike[str], mode: int = 0o644, suffix: str = "") -> Path:
     """Create an empty temporary file beside ``path`` exclusively and return its name.
 
     For writers that open files by name (PyTables): the name is unpredictable
     (:func:`temporary_beside`) and was free when the file was created, so the writer
     writes into this new file, never through a link planted beside ``path``. Rename it
-    into place when complete; remove it on failure.
+    into place when complete; remove it on failure (:func:`replaced_on_success` does both).
+    ``suffix`` ends the name (for writers that want one, such as pynwb's ``.nwb``).
 
     Examples
     --------
@@ -203,7 +207,7 @@ def new_temporary(path: str | os.PathLike[str], mode: int = 0o644) -> Path:
     >>> tables.open_file(str(tmp), "w")                    # doctest: +SKIP
     """
     for _ in range(_ATTEMPTS):
-        tmp = temporary_beside(path)
+        tmp = Path(f"{temporary_beside(path)}{suffix}")
         try:
             create_new(tmp, mode).close()
         except FileExistsError:
@@ -211,6 +215,35 @@ def new_temporary(path: str | os.PathLike[str], mode: int = 0o644) -> Path:
         return tmp
     raise FileExistsError(errno.EEXIST, "no free temporary name beside it (the directory is full of them?)",
                           str(path))
+
+
+@contextmanager
+def replaced_on_success(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[Path]:
+    """A new temporary file beside ``path`` to write; ``path`` once the block succeeds.
+
+    Yields the name of an empty file created exclusively (:func:`new_temporary`) for a
+    writer that opens files by name (PyTables, pynwb). When the block ends without an
+    error the file is synced to disk, renamed over ``path`` and the folder synced: a
+    crash leaves the old ``path`` or the new one, never a part. On an error (or a
+    ``KeyboardInterrupt``) the temporary file is removed and ``path`` left as it was. A
+    check to make just before the rename goes at the end of the block.
+
+    Examples
+    --------
+    >>> with replaced_on_success("out/rec.h5") as tmp:              # doctest: +SKIP
+    ...     with tables.open_file(str(tmp), "w") as h5:
+    ...         fill(h5)
+    """
+    path = Path(path)
+    tmp = new_temporary(path, suffix=suffix)
+    try:
+        yield tmp
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:

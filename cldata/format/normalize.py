@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import tables
 
-from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary
+from cldata.core.fsutil import replaced_on_success
 from cldata.errors import AmbiguousEntryError, UntidyIndexWarning
 from cldata.format.attributes import read_attributes
 from cldata.format.index_order import mark_time_order
@@ -110,17 +110,10 @@ def normalize(path: str | os.PathLike[str], out: str | os.PathLike[str], *, over
                         f"rows with different bytes (timestamp {t}: rows {', '.join(map(str, rows))}); which entry to "
                         "keep is not cldata's choice. Nothing was written"
                     )
-            tmp = new_temporary(out)
-            try:
+            with replaced_on_success(out) as tmp:
                 with tables.open_file(str(tmp), "w") as dst:
                     _copy(rec, dst, untidy, report)
                 _verify(rec, tmp, untidy)
-                fsync_file(tmp)
-                os.replace(tmp, out)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-    fsync_dir(out.parent)
     return report
 
 

@@ -66,7 +66,7 @@ import tables
 from cldata.backends.blobs import write_blob_table
 from cldata.backends.export import EXPORT_KIND, NEO_LOCATION, WINDOW_ATTRIBUTE
 from cldata.core.display import progress_bar
-from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary, remove_stale_temporaries
+from cldata.core.fsutil import remove_stale_temporaries, replaced_on_success
 from cldata.errors import CorruptRecordingError, ExportWarning, StoreFormatError
 from cldata.format.attributes import read_attributes, to_plain
 from cldata.format.codec import Encoder
@@ -160,8 +160,7 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
     remove_stale_temporaries(path)
     # an unpredictable name, created exclusively (PyTables then writes into that new file): a link
     # planted beside the target is never written through
-    tmp = new_temporary(path)
-    try:
+    with replaced_on_success(path) as tmp:
         with tables.open_file(str(tmp), "w") as out:
             out.root._v_attrs["cldata_kind"] = EXPORT_KIND
             out.root._v_attrs["cldata_format_version"] = np.int64(1)
@@ -180,12 +179,6 @@ def export_view(view: DataStoreView, path: str | os.PathLike[str], *, overwrite:
                 records.append(record)
             write_blob_table(out, "/catalog", [""] * len(records), [encoder.pack(r) for r in records])
             write_blob_table(out, "/payloads", keys, blobs)
-        fsync_file(tmp)
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

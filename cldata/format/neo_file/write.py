@@ -31,7 +31,7 @@ import numpy as np
 import quantities as pq
 import tables
 
-from cldata.core.fsutil import fsync_dir, fsync_file, new_temporary
+from cldata.core.fsutil import replaced_on_success
 from cldata.errors import OutputExistsError, UnsupportedValueError
 from cldata.format.neo_file.layout import (
     KINDS,
@@ -231,16 +231,9 @@ def write_neo_recording(segment: neo.Segment, path: str | os.PathLike[str], *, o
                                     "neo-segment layout does not store; remove them (or keep them elsewhere)")
     if (path.exists() or path.is_symlink()) and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True to replace it")
-    tmp = new_temporary(path)
-    try:
+    with replaced_on_success(path) as tmp:
         with tables.open_file(str(tmp), mode="w") as h5:
             _fill(h5, segment)
-        fsync_file(tmp)
         if not overwrite and (path.exists() or path.is_symlink()):
             raise OutputExistsError(f"{path} appeared while it was written; pass overwrite=True to replace it")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
     return path

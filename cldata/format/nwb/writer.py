@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 
 from cldata.core.blocks import frame_blocks
-from cldata.core.fsutil import create_new, fsync_dir, fsync_file, temporary_beside
+from cldata.core.fsutil import fsync_dir, fsync_file, replaced_on_success, temporary_beside
 from cldata.core.sizes import parse_size
 from cldata.errors import OutputExistsError, ParameterError
 from cldata.format.codec import encode
@@ -489,21 +489,13 @@ def write_nwb(view: Any, out: str | os.PathLike[str], *, link: bool = True, resu
         first = _write_family(nwbfile, out, member_bytes, fill)
         out.unlink(missing_ok=True)  # (overwrite: an unsplit file of the same name would shadow the members)
         return first
-    tmp = Path(f"{temporary_beside(out)}.nwb")  # (pynwb wants the .nwb suffix)
-    create_new(tmp).close()
-    try:
+    with replaced_on_success(out, suffix=".nwb") as tmp:  # (pynwb wants the .nwb suffix)
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwbfile)
         with h5py.File(tmp, "r+") as f:
             fill(f)
-        fsync_file(tmp)  # (as every file cldata writes: on disk before it takes its name)
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     for member in layout.family_members(out):  # (overwrite: an earlier split file of the same name)
         member.unlink()
-    fsync_dir(out.parent)
     return out
 
 
