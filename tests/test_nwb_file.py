@@ -462,3 +462,21 @@ def test_streams_of_any_entries_round_trip_a_block_at_a_time(tmp_path_factory, m
                 _same_entries(got_entries, entries)
                 if kind and entries:
                     assert classify(entries) == kind
+
+
+@pytest.mark.parametrize("link", [True, False])
+def test_a_window_of_an_nwb_file_as_a_neo_segment(cl_file, written_both, link):
+    """read_nwb(...).segment(start=, stop=): the window's spikes, stims and samples (in µV), as the CL
+    file's own segment of the same window has them."""
+    with cldata.RecordingView(cl_file) as rec, read_nwb(written_both[link]) as nwb:
+        seg = nwb.segment(start=0.5 * pq.s, stop=1.25 * pq.s)
+        window = rec.between(0.5 * pq.s, 1.25 * pq.s)
+        spikes, stims = window.read_spikes(), window.read_stims()
+        (signal,) = seg.analogsignals
+        assert signal.t_start == 0.5 * pq.s and signal.shape == (int(0.75 * rec.frames_per_second), 64)
+        assert np.allclose(signal.magnitude, window.read_samples(scaled=True))
+        assert sum(len(st) for st in seg.spiketrains) == len(spikes)
+        assert all(st.t_start == 0.5 * pq.s and st.t_stop == 1.25 * pq.s for st in seg.spiketrains)
+        assert len(seg.events[0]) == len(stims)
+        whole = nwb.segment(samples=False)
+        assert not whole.analogsignals and sum(len(st) for st in whole.spiketrains) == len(rec.read_spikes())

@@ -354,27 +354,41 @@ class NWBRecordingView:
         table = self.file.get(f"/processing/{layout.RESULTS_MODULE}/{layout.RESULTS_TABLE}")
         return [] if table is None else read_blobs(table, "record")
 
-    def segment(self, samples: bool = True) -> Any:
-        """The recording as a :class:`neo.Segment`: a SpikeTrain per unit, an Event of stims, the samples in µV."""
+    def segment(self, samples: bool = True, *, start: Any = None, stop: Any = None) -> Any:
+        """The recording (or the window ``[start, stop)``) as a :class:`neo.Segment`.
+
+        A SpikeTrain per channel (times in s, waveforms in µV), an Event of the stims and, with
+        ``samples``, an AnalogSignal of the samples in µV. The window's samples are read whole
+        (an hour of 64 channels is 23 GB in µV): pass a window, or ``samples=False``.
+
+        Examples
+        --------
+        >>> with read_nwb("rec.nwb") as nwb:                              # doctest: +SKIP
+        ...     seg = nwb.segment(start=10 * pq.s, stop=20 * pq.s)
+        """
         # why here: neo and quantities are slow to import; only this method needs them
         import neo
         import quantities as pq
 
         fps = self.frames_per_second
+        a, b = self._frames(start, stop)
         seg = neo.Segment(name=self.path.stem)
-        spikes = self.read_spikes()
-        t_stop = max(int(self.attributes.get("duration_frames", 0)), int(spikes["timestamp"].max(initial=0)) + 1)
+        spikes = self.read_spikes(start, stop)
+        end = max(int(self.attributes.get("duration_frames", 0)), self._first + self.sample_frames,
+                  int(spikes["timestamp"].max(initial=0)) + 1)
+        t_start, t_stop = (a or 0) / fps * pq.s, (end if b is None else max(b, a or 0)) / fps * pq.s
         for ch in np.unique(spikes["channel"]):
             mine = spikes[spikes["channel"] == ch]
-            seg.spiketrains.append(neo.SpikeTrain(mine["timestamp"] / fps * pq.s, t_stop=t_stop / fps * pq.s,
+            seg.spiketrains.append(neo.SpikeTrain(mine["timestamp"] / fps * pq.s, t_start=t_start, t_stop=t_stop,
                                                   waveforms=mine["samples"][:, np.newaxis, :] * pq.uV,
                                                   sampling_rate=fps * pq.Hz, channel=int(ch), name=f"channel {ch}"))
-        stims = self.read_stims()
+        stims = self.read_stims(start, stop)
         seg.events.append(neo.Event(stims["timestamp"] / fps * pq.s, labels=stims["channel"].astype(str),
                                     name="stims"))
         if samples and self._samples is not None:
-            seg.analogsignals.append(neo.AnalogSignal(self.read_samples(scaled=True), units="uV",
-                                                      sampling_rate=fps * pq.Hz, t_start=self._first / fps * pq.s,
+            first = max(self._first, a or self._first)
+            seg.analogsignals.append(neo.AnalogSignal(self.read_samples(start, stop, scaled=True), units="uV",
+                                                      sampling_rate=fps * pq.Hz, t_start=first / fps * pq.s,
                                                       name="samples"))
         return seg
 
