@@ -192,8 +192,7 @@ class NWBRecordingView:
         if not self._samples.is_virtual:
             return
         for source in self._samples.virtual_sources():
-            target = Path(source.file_name)
-            where = target if target.is_absolute() else self.path.parent / target
+            where = self.path.parent / source.file_name  # (an absolute name stays itself)
             if not where.is_file():
                 raise BrokenLinkError(
                     f"{self.path}'s samples link to the CL file {source.file_name!r} (relative to the NWB file's "
@@ -221,8 +220,7 @@ class NWBRecordingView:
         ``None`` when they are copied."""
         if not self.is_linked:
             return None
-        name = Path(self._samples.virtual_sources()[0].file_name)
-        return name if name.is_absolute() else self.path.parent / name
+        return self.path.parent / self._samples.virtual_sources()[0].file_name  # (an absolute name stays itself)
 
     @property
     def for_neo(self) -> bool:
@@ -303,7 +301,7 @@ class NWBRecordingView:
         node = PurePosixPath(source.dset_name)
         lo, hi = (int(round(float(t) * self.frames_per_second)) for t in units["obs_intervals"][0])
         lo, hi = max(lo, a) if a is not None else lo, min(hi, b) if b is not None else hi
-        with RecordingView(self.path.parent / source.file_name, group=str(node.parent), finished=True) as cl:
+        with RecordingView(self.linked_to, group=str(node.parent), finished=True) as cl:
             spikes = cl.read_spikes(lo, hi)
         spikes = spikes[np.lexsort((spikes["channel"], spikes["timestamp"]))]
         if not (np.array_equal(spikes["timestamp"], rows["timestamp"])

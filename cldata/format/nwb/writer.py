@@ -40,7 +40,7 @@ from __future__ import annotations
 import os
 import shutil
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ from cldata.format.codec import encode
 from cldata.format.layout import WAVEFORM_LENGTH
 from cldata.format.nwb import layout
 from cldata.format.nwb.samples import copy_samples, link_samples
-from cldata.format.nwb.streams import StreamShape, bytes_column, stream_object
+from cldata.format.nwb.streams import StreamShape, bytes_column, row_iterator, stream_object
 
 
 def _session_start(attributes: Mapping[str, Any]) -> datetime:
@@ -152,7 +152,7 @@ def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
     unit_channel, unit_repeat = keys[starts, 0], keys[starts, 1]
     n_units, fps = len(starts), view.frames_per_second
     width = _waveform_width(view, table)
-    waves = _Waveforms.make(view, table, rows[order], width)
+    waves = _waveform_blocks(view, table, rows[order], width)
 
     def column(name: str, description: str, data: Any) -> VectorData:
         return VectorData(name=name, description=description, data=data)
@@ -169,13 +169,14 @@ def _units(nwbfile: Any, view: Any, a: int, b: int, per_spike: bool) -> None:
                       "that already has a spike on the channel (kept, not merged)", unit_repeat)]
     if per_spike:
         data = column("waveforms", "each spike's waveform, µV",
-                      H5DataIO(waves, compression="gzip", compression_opts=layout.GZIP_LEVEL))
+                      H5DataIO(row_iterator(len(order), (width,), np.float32, waves), compression="gzip",
+                               compression_opts=layout.GZIP_LEVEL))
         per = VectorIndex(name="waveforms_index", data=np.arange(1, len(order) + 1), target=data)  # 1 electrode
         # (indexes first: hdmf sets a column of iterated data aside as it meets it, and an index met
         # after its target would not find it)
         columns += [VectorIndex(name="waveforms_index_index", data=ends, target=per), per, data]
     else:
-        mean, sd = waves.mean_and_sd(starts, ends)
+        mean, sd = _mean_and_sd(waves, starts, ends, width)
         columns += [column("waveform_mean", "the unit's mean waveform, µV", mean),
                     column("waveform_sd", "the standard deviation of the unit's waveforms, µV", sd)]
     nwbfile.units = Units(name="units", description="spikes detected by the CL1, one unit per channel",
@@ -198,54 +199,37 @@ def _waveform_width(view: Any, table: Any) -> int:
     return int(shape[0]) if shape else 1
 
 
-class _Waveforms:
-    """The waveforms of spike-table rows in a given order, read a block of rows at a time."""
+def _waveform_blocks(view: Any, table: Any, rows: np.ndarray, width: int) -> Callable[[], Iterator[np.ndarray]]:
+    """The waveforms of spike-table ``rows`` in that order, float32 µV ``(k, width)``, a block of rows at a
+    time; each call starts again (for hdmf's row iterator, or to sum the units' means)."""
+    readable = bool(view.spike_waveforms)
 
-    @staticmethod
-    def make(view: Any, table: Any, rows: np.ndarray, width: int) -> Any:
-        # why here: hdmf is the nwb extra, loaded when a file is written
-        from hdmf.data_utils import GenericDataChunkIterator
+    def block(i: int, j: int) -> np.ndarray:
+        if not readable:  # (no waveforms cldata can read: NaN, as read_spikes gives them)
+            return np.full((j - i, width), np.nan, np.float32)
+        unique, back = np.unique(rows[i:j], return_inverse=True)
+        got = np.asarray(table.read_coordinates(unique, field="samples"), np.float32)
+        return got.reshape(len(unique), width)[back]
 
-        readable = bool(view.spike_waveforms)
+    return lambda: (block(i, min(i + _WAVEFORM_BLOCK, len(rows))) for i in range(0, len(rows), _WAVEFORM_BLOCK))
 
-        class Waveforms(GenericDataChunkIterator):
-            def block(self, i: int, j: int) -> np.ndarray:
-                """Rows ``[i, j)`` of the ordered spikes' waveforms, float32 µV ``(j - i, width)``."""
-                if not readable:  # (no waveforms cldata can read: NaN, as read_spikes gives them)
-                    return np.full((j - i, width), np.nan, np.float32)
-                wanted = rows[i:j]
-                unique, back = np.unique(wanted, return_inverse=True)
-                got = np.asarray(table.read_coordinates(unique, field="samples"), np.float32)
-                return got.reshape(len(unique), width)[back]
 
-            def _get_data(self, selection: tuple[slice, ...]) -> np.ndarray:
-                return self.block(selection[0].start, selection[0].stop)[:, selection[1]]
-
-            def _get_maxshape(self) -> tuple[int, int]:
-                return (len(rows), width)
-
-            def _get_dtype(self) -> np.dtype:
-                return np.dtype(np.float32)
-
-            def __len__(self) -> int:  # (hdmf's VectorIndex asks its target's length)
-                return len(rows)
-
-            def mean_and_sd(self, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                """Each unit's mean and sd waveform (units = row ranges ``[starts[u], ends[u])``), in blocks."""
-                unit = np.repeat(np.arange(len(starts)), ends - starts)
-                total = np.zeros((len(starts), width), np.float64)
-                squares = np.zeros((len(starts), width), np.float64)
-                for i in range(0, len(rows), _WAVEFORM_BLOCK):
-                    j = min(i + _WAVEFORM_BLOCK, len(rows))
-                    block = self.block(i, j).astype(np.float64)
-                    np.add.at(total, unit[i:j], block)
-                    np.add.at(squares, unit[i:j], block * block)
-                n = (ends - starts)[:, np.newaxis]
-                mean = total / n
-                return mean.astype(np.float32), np.sqrt(np.maximum(squares / n - mean * mean, 0)).astype(np.float32)
-
-        rows_per_chunk = max(1, min(len(rows), _WAVEFORM_BLOCK))
-        return Waveforms(chunk_shape=(rows_per_chunk, width), buffer_shape=(rows_per_chunk, width))
+def _mean_and_sd(blocks: Callable[[], Iterator[np.ndarray]], starts: np.ndarray, ends: np.ndarray,
+                 width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's mean and sd waveform (units = row ranges ``[starts[u], ends[u])``), summed block by block."""
+    unit = np.repeat(np.arange(len(starts)), ends - starts)
+    total = np.zeros((len(starts), width), np.float64)
+    squares = np.zeros((len(starts), width), np.float64)
+    at = 0
+    for block in blocks():
+        mine = unit[at:at + len(block)]
+        block = block.astype(np.float64)
+        np.add.at(total, mine, block)
+        np.add.at(squares, mine, block * block)
+        at += len(block)
+    n = (ends - starts)[:, np.newaxis]
+    mean = total / n
+    return mean.astype(np.float32), np.sqrt(np.maximum(squares / n - mean * mean, 0)).astype(np.float32)
 
 
 #: spikes whose waveforms are read (and written) at a time: 64 Ki spikes, 20 MB of float32
