@@ -61,7 +61,7 @@ from cldata.store.recording import RecordingHandle
 if TYPE_CHECKING:  # pragma: no cover
     from cldata.store.view import DataStoreView
 
-__all__ = ["to_nwb", "view_to_nwb", "result_records", "is_nwb_source", "cl_file_from_nwb", "sample_extent", "NWB_SUFFIX"]
+__all__ = ["to_nwb", "view_to_nwb", "result_records", "is_nwb_source", "cl_file_from_nwb", "NWB_SUFFIX"]
 
 #: The suffix of the files :func:`view_to_nwb` writes.
 NWB_SUFFIX = ".nwb"
@@ -345,15 +345,10 @@ def _restore_stamps(target: Path, attributes: Mapping[str, Any]) -> None:
                 h5.root._v_attrs[key] = attributes[key]
 
 
-def sample_extent(nwb: Any) -> tuple[int, int]:
-    """``(first frame, frame count)`` of the samples of an NWB file read back (an ``NWBRecordingView``)."""
-    return int(nwb.first_sample_frame), int(nwb.sample_frames)
-
-
 def _copy_samples(nwb: Any, writer: RecordingWriter) -> None:
     """The samples, in blocks; a window's file (samples from frame ``first``) gets zero rows before it, as
     the CL layout has row = frame (what a store export of a window holds too)."""
-    first, total = sample_extent(nwb)
+    first, total = nwb.first_sample_frame, nwb.sample_frames
     if total:
         _zeros(writer, first)
     for start in range(first, first + total, _FRAMES):

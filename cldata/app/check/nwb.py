@@ -21,13 +21,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from cldata.app.check.report import CheckReport, Clock, OutOfTime, ran_out
+from cldata.core.blocks import frame_blocks
 from cldata.errors import BrokenLinkError, CldataError
-from cldata.store.nwb_export import sample_extent
 
 __all__ = ["check_nwb", "NWB_SUFFIX"]
 
 NWB_SUFFIX = ".nwb"
 _FRAMES = 1 << 18  # sample frames read at a time
+_EVENTS = 1 << 16  # spikes or stream entries (about) read at a time
 
 
 def check_nwb(path: Path, *, repair: bool = False, deep: bool = True, budget: float | None = None) -> CheckReport:
@@ -67,10 +68,12 @@ def check_nwb(path: Path, *, repair: bool = False, deep: bool = True, budget: fl
 
 
 def _read(view: object, report: CheckReport, clock: Clock, deep: bool) -> None:
-    spikes, stims = view.read_spikes(), view.read_stims()  # type: ignore[attr-defined]
-    streams = view.data_streams  # type: ignore[attr-defined]
-    report.counts = {"recordings": 1, "spikes": len(spikes), "stims": len(stims), "data streams": len(streams)}
-    first, frames = sample_extent(view)
+    """Read the file (deep: all of it, samples, waveforms and stream entries a block at a time)."""
+    frames_of_spikes = view.read_spikes(waveforms=False)["timestamp"]  # type: ignore[attr-defined]
+    stims, streams = view.read_stims(), view.data_streams  # type: ignore[attr-defined]
+    report.counts = {"recordings": 1, "spikes": len(frames_of_spikes), "stims": len(stims),
+                     "data streams": len(streams)}
+    first, frames = view.first_sample_frame, view.sample_frames  # type: ignore[attr-defined]
     if not deep:
         view.read_samples(first, first + min(frames, 1))  # type: ignore[attr-defined]  # the link resolves
         return
@@ -80,9 +83,10 @@ def _read(view: object, report: CheckReport, clock: Clock, deep: bool) -> None:
     if not frames:
         view.read_samples()  # type: ignore[attr-defined]
     report.counts["sample frames"] = frames
-    for stream in streams.values():
+    for start, stop in frame_blocks(frames_of_spikes, _EVENTS):  # (a linked file's from its CL file)
         clock.tick()
-        if hasattr(stream, "items"):
-            list(stream.items())
-        else:
-            stream.read()
+        view.read_spikes(start, stop)  # type: ignore[attr-defined]
+    for stream in streams.values():
+        for start, stop in frame_blocks(stream.timestamps, _EVENTS):
+            clock.tick()
+            stream.read(start, stop)
